@@ -1,0 +1,152 @@
+//! Protocol fingerprints: one file per protocol, each shaped **probe → parse → fingerprint**.
+//!
+//! # Contract
+//! - A fingerprint sees an [`Exchange`]: the first payload bytes of a flow in each direction,
+//!   reassembled in sequence order by the flow table (TCP) or the first datagram of each
+//!   direction (UDP), plus the ports and whether more bytes can still arrive.
+//! - [`Fingerprint::inspect`] is pure: it borrows the bytes, allocates only for the small
+//!   owned [`Evidence`] it returns, and never panics whatever the bytes are. It answers
+//!   [`Outcome::NeedMore`] while the structure is consistent but incomplete,
+//!   [`Outcome::NoMatch`] as soon as the bytes contradict the protocol, and
+//!   [`Outcome::Match`] once the structure is validated.
+//! - When `Exchange::finished` is set no more bytes will come; a fingerprint then returns
+//!   `Match` on the evidence it has if that evidence is strong enough on its own, and
+//!   `NoMatch` otherwise. It never returns `NeedMore` for a finished exchange.
+//! - Ports never decide a match: every fingerprint works on any port. Ports are only
+//!   reported.
+//! - Limits (longest banner, largest record) are named constants in each file.
+
+pub mod rdp;
+pub mod ssh;
+pub mod vnc;
+
+use serde::Serialize;
+
+/// Transport protocol of a flow, as far as fingerprints care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// TCP: `Exchange` sides are in-order byte streams.
+    Tcp,
+    /// UDP: `Exchange` sides are the first datagram of each direction.
+    Udp,
+}
+
+/// The first bytes of a flow, as a fingerprint sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange<'a> {
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// Bytes sent by the initiator (the TCP client; the sender of the first UDP datagram).
+    pub orig: &'a [u8],
+    /// Bytes sent by the responder.
+    pub resp: &'a [u8],
+    /// Initiator's port.
+    pub orig_port: u16,
+    /// Responder's port.
+    pub resp_port: u16,
+    /// No more bytes will be added to either side (flow ended or buffer limit reached).
+    pub finished: bool,
+}
+
+/// What a fingerprint concluded from an [`Exchange`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Consistent with the protocol so far; call again with more bytes.
+    NeedMore,
+    /// The bytes contradict the protocol: never call again for this flow.
+    NoMatch,
+    /// The protocol is recognised.
+    Match(Match),
+}
+
+/// A recognised remote-control protocol with the evidence behind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Match {
+    /// The tool or protocol.
+    pub tool: Tool,
+    /// How sure the fingerprint is, 0–100.
+    pub confidence: u8,
+    /// What the recognition rests on.
+    pub method: Method,
+    /// Protocol fields extracted from the handshake.
+    pub evidence: Evidence,
+}
+
+/// Remote-control tools and protocols farhand recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tool {
+    /// Secure Shell.
+    Ssh,
+    /// Microsoft Remote Desktop Protocol (TCP X.224 or RDP-UDP).
+    Rdp,
+    /// VNC / Remote Framebuffer protocol.
+    Vnc,
+}
+
+impl Tool {
+    /// Stable lower-case name used in alerts and expectation files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Ssh => "ssh",
+            Tool::Rdp => "rdp",
+            Tool::Vnc => "vnc",
+        }
+    }
+
+    /// Human-readable product/protocol name.
+    pub fn title(self) -> &'static str {
+        match self {
+            Tool::Ssh => "SSH",
+            Tool::Rdp => "RDP",
+            Tool::Vnc => "VNC",
+        }
+    }
+}
+
+/// What a recognition rests on, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The protocol's handshake structure was validated in the payload.
+    PayloadStructure,
+    /// A certificate names the tool.
+    Certificate,
+    /// A DNS name, SNI or HTTP host names the tool.
+    Name,
+    /// Only the port suggests the tool (never alerted on by itself).
+    Port,
+}
+
+/// Protocol fields extracted by a fingerprint; serialised into the alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "protocol", rename_all = "lowercase")]
+pub enum Evidence {
+    /// SSH banners and key-exchange fingerprints.
+    Ssh(ssh::SshEvidence),
+    /// RDP negotiation fields.
+    Rdp(rdp::RdpEvidence),
+    /// RFB versions and security type.
+    Vnc(vnc::VncEvidence),
+}
+
+/// One protocol fingerprint. Implementations are stateless: all state lives in the bytes of
+/// the [`Exchange`].
+pub trait Fingerprint: Send + Sync {
+    /// The tool this fingerprint recognises.
+    fn tool(&self) -> Tool;
+    /// Version of the detector logic, reported in alerts (`finding_info.analytic.version`).
+    fn version(&self) -> &'static str;
+    /// Whether this fingerprint applies to flows of this transport.
+    fn wants(&self, transport: Transport) -> bool;
+    /// Payload bytes per direction this fingerprint may need before it can decide.
+    fn bytes_wanted(&self) -> usize;
+    /// Decide on the bytes seen so far. Pure and panic-free.
+    fn inspect(&self, ex: &Exchange<'_>) -> Outcome;
+}
+
+/// Every built-in fingerprint, in the order the flow table tries them.
+pub fn registry() -> Vec<&'static dyn Fingerprint> {
+    vec![&ssh::SshFingerprint, &rdp::RdpFingerprint, &vnc::VncFingerprint]
+}

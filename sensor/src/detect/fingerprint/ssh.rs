@@ -1,0 +1,30 @@
+//! SSH fingerprint (stub: replaced by the real parser).
+
+use super::{Exchange, Fingerprint, Outcome, Tool, Transport};
+use serde::Serialize;
+
+/// Fields extracted from a SSH handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SshEvidence {}
+
+/// The SSH fingerprint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SshFingerprint;
+
+impl Fingerprint for SshFingerprint {
+    fn tool(&self) -> Tool {
+        Tool::Ssh
+    }
+    fn version(&self) -> &'static str {
+        "0"
+    }
+    fn wants(&self, transport: Transport) -> bool {
+        transport == Transport::Tcp
+    }
+    fn bytes_wanted(&self) -> usize {
+        0
+    }
+    fn inspect(&self, _ex: &Exchange<'_>) -> Outcome {
+        Outcome::NoMatch
+    }
+}

@@ -1,0 +1,321 @@
+//! Verdict: findings in, explained alerts out.
+//!
+//! # Contract
+//! - [`Verdict::judge`] turns each [`Finding`] into zero or more [`Alert`]s. For now every
+//!   remote-control session finding yields one `remote_control_session` alert (a session
+//!   reported again after the active timeout yields an update of the same alert id).
+//! - The endpoint of an alert is the inside host (`home_networks`); when both or neither
+//!   side is inside, it is the controlled side (the server of SSH/RDP/VNC). The peer is the
+//!   other side. `bytes_in`/`packets_in` count what the endpoint received.
+//! - Alerts are self-contained: everything a SOC analyst needs to read them (tool,
+//!   confidence, method, addresses, ports, times, volumes, fingerprint fields, detector
+//!   versions, a one-paragraph message).
+
+use crate::capture::Micros;
+use crate::config::HomeNets;
+use crate::detect::fingerprint::{Evidence, Method, Tool, Transport};
+use crate::detect::{Finding, FindingKind};
+use crate::flow::{Addr, EndReason, FlowKey, Side};
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+use std::collections::HashSet;
+
+/// Alert kinds (DESIGN.md alert taxonomy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A remote-control tool session to or from an endpoint.
+    RemoteControlSession,
+}
+
+impl AlertKind {
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertKind::RemoteControlSession => "remote_control_session",
+        }
+    }
+}
+
+/// OCSF severity levels used by farhand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// 1.
+    Informational = 1,
+    /// 2.
+    Low = 2,
+    /// 3.
+    Medium = 3,
+    /// 4.
+    High = 4,
+    /// 5.
+    Critical = 5,
+}
+
+impl Severity {
+    /// OCSF caption.
+    pub fn caption(self) -> &'static str {
+        match self {
+            Severity::Informational => "Informational",
+            Severity::Low => "Low",
+            Severity::Medium => "Medium",
+            Severity::High => "High",
+            Severity::Critical => "Critical",
+        }
+    }
+}
+
+/// Who opened the session, seen from the endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The peer connected to the endpoint (the endpoint is being controlled).
+    Inbound,
+    /// The endpoint connected to the peer.
+    Outbound,
+}
+
+/// One side of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Host {
+    /// Address.
+    pub ip: Addr,
+    /// Port.
+    pub port: u16,
+    /// Inside `home_networks`.
+    pub inside: bool,
+}
+
+/// Whether an alert is new or updates an earlier one (same id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// First report.
+    Create,
+    /// A later report of the same session.
+    Update,
+}
+
+/// An alert, ready for the sinks.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    /// Stable id (same for updates of one session).
+    pub id: String,
+    /// Create or update.
+    pub activity: Activity,
+    /// Kind.
+    pub kind: AlertKind,
+    /// Severity.
+    pub severity: Severity,
+    /// When the alert was raised (packet time).
+    pub time: Micros,
+    /// Tool recognised.
+    pub tool: Tool,
+    /// Confidence 0–100.
+    pub confidence: u8,
+    /// How the tool was recognised.
+    pub method: Method,
+    /// The inside host.
+    pub endpoint: Host,
+    /// The other side.
+    pub peer: Host,
+    /// Who opened the session.
+    pub direction: Direction,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// VLAN IDs (0 = none).
+    pub vlan: u32,
+    /// First packet.
+    pub first_seen: Micros,
+    /// Last packet.
+    pub last_seen: Micros,
+    /// Bytes the endpoint received.
+    pub bytes_in: u64,
+    /// Bytes the endpoint sent.
+    pub bytes_out: u64,
+    /// Packets the endpoint received.
+    pub packets_in: u64,
+    /// Packets the endpoint sent.
+    pub packets_out: u64,
+    /// TCP handshake (SYN, SYN/ACK, ACK) times; 0 = not seen.
+    pub handshake: [Micros; 3],
+    /// Why the session record ended.
+    pub end: EndReason,
+    /// Protocol fields.
+    pub evidence: Evidence,
+    /// Detectors that contributed: (name, version).
+    pub detectors: Vec<(&'static str, &'static str)>,
+    /// Community ID v1 of the flow.
+    pub community_id: String,
+    /// One-paragraph explanation.
+    pub message: String,
+}
+
+/// The verdict stage.
+pub struct Verdict {
+    home: HomeNets,
+    seen: HashSet<String>,
+}
+
+impl Verdict {
+    /// A verdict stage for the given inside networks.
+    pub fn new(home: HomeNets) -> Verdict {
+        Verdict { home, seen: HashSet::new() }
+    }
+
+    /// Alerts for one finding, appended to `out`.
+    pub fn judge(&mut self, f: &Finding, out: &mut Vec<Alert>) {
+        let FindingKind::RemoteControlSession(m) = &f.kind;
+        let s = &f.flow;
+        let (init_ip, init_port) = s.key.side(s.initiator);
+        let resp_side = s.initiator.other();
+        let (resp_ip, resp_port) = s.key.side(resp_side);
+        let init_in = self.home.contains(&init_ip);
+        let resp_in = self.home.contains(&resp_ip);
+        // The endpoint: the inside side; else the controlled side (the server).
+        let ep_side = if init_in && !resp_in { s.initiator } else { resp_side };
+        let peer_side = ep_side.other();
+        let (ep_ip, ep_port) = s.key.side(ep_side);
+        let (peer_ip, peer_port) = s.key.side(peer_side);
+        let direction = if ep_side == s.initiator { Direction::Outbound } else { Direction::Inbound };
+        let severity = match direction {
+            Direction::Inbound => Severity::Low,
+            Direction::Outbound => Severity::Informational,
+        };
+        let transport = if s.key.proto == crate::flow::key::proto::TCP { Transport::Tcp } else { Transport::Udp };
+        let community_id = community_id(&s.key, s.initiator);
+        let id = alert_id(&community_id, s.first_ts_of_session(), m.tool);
+        let activity = if self.seen.insert(id.clone()) { Activity::Create } else { Activity::Update };
+        let idx = |side: Side| side.idx();
+        let get = |a: &[u64; 2], side: Side| a.get(idx(side)).copied().unwrap_or(0);
+        let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
+        let message = format!(
+            "{tool} session {dir} {ep}:{ep_port} {arrow} {peer}:{peer_port} ({transport}), recognised by {method} \
+             (confidence {conf}); {pin} packets / {bin} bytes to the endpoint, {pout} packets / {bout} bytes from it; \
+             {secs:.1} s.{extra}",
+            tool = m.tool.title(),
+            dir = match direction {
+                Direction::Inbound => "into endpoint",
+                Direction::Outbound => "from endpoint",
+            },
+            ep = ep_ip,
+            arrow = match direction {
+                Direction::Inbound => "<-",
+                Direction::Outbound => "->",
+            },
+            peer = peer_ip,
+            transport = match transport {
+                Transport::Tcp => "tcp",
+                Transport::Udp => "udp",
+            },
+            method = match m.method {
+                Method::PayloadStructure => "its handshake structure",
+                Method::Certificate => "its certificate",
+                Method::Name => "a name",
+                Method::Port => "its port only",
+            },
+            conf = m.confidence,
+            pin = get(&pk, peer_side),
+            bin = get(&s.bytes, peer_side),
+            pout = get(&pk, ep_side),
+            bout = get(&s.bytes, ep_side),
+            secs = s.last_ts.saturating_sub(s.first_ts) as f64 / 1e6,
+            extra = evidence_note(&m.evidence),
+        );
+        out.push(Alert {
+            id,
+            activity,
+            kind: AlertKind::RemoteControlSession,
+            severity,
+            time: s.last_ts,
+            tool: m.tool,
+            confidence: m.confidence,
+            method: m.method,
+            endpoint: Host { ip: ep_ip, port: ep_port, inside: self.home.contains(&ep_ip) },
+            peer: Host { ip: peer_ip, port: peer_port, inside: self.home.contains(&peer_ip) },
+            direction,
+            transport,
+            vlan: s.key.vlan,
+            first_seen: s.first_ts,
+            last_seen: s.last_ts,
+            bytes_in: get(&s.bytes, peer_side),
+            bytes_out: get(&s.bytes, ep_side),
+            packets_in: get(&pk, peer_side),
+            packets_out: get(&pk, ep_side),
+            handshake: s.handshake,
+            end: s.reason,
+            evidence: m.evidence.clone(),
+            detectors: vec![(f.detector, f.detector_version)],
+            community_id,
+            message,
+        });
+        let _ = (init_port, resp_port);
+    }
+}
+
+impl crate::detect::FlowSummary {
+    /// Start of the session (the handshake if seen, else the first packet): stable across
+    /// active-timeout reports.
+    fn first_ts_of_session(&self) -> Micros {
+        self.handshake.iter().copied().find(|t| *t != 0).unwrap_or(self.first_ts)
+    }
+}
+
+fn evidence_note(e: &Evidence) -> String {
+    let j = serde_json::to_value(e).unwrap_or_default();
+    let mut parts = Vec::new();
+    if let Some(o) = j.as_object() {
+        for (k, v) in o {
+            if k == "protocol" || v.is_null() {
+                continue;
+            }
+            match v {
+                serde_json::Value::String(s) => parts.push(format!("{k}={s}")),
+                serde_json::Value::Number(n) => parts.push(format!("{k}={n}")),
+                _ => {}
+            }
+        }
+    }
+    if parts.is_empty() { String::new() } else { format!(" Evidence: {}.", parts.join(", ")) }
+}
+
+fn alert_id(community_id: &str, first: Micros, tool: Tool) -> String {
+    let mut h = Sha1::new();
+    h.update(community_id.as_bytes());
+    h.update(first.to_be_bytes());
+    h.update(tool.name().as_bytes());
+    let d = h.finalize();
+    d.iter().take(10).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Community ID v1 (seed 0) of a flow, oriented from its initiator.
+pub fn community_id(key: &FlowKey, initiator: Side) -> String {
+    let (si, sp) = key.side(initiator);
+    let (di, dp) = key.side(initiator.other());
+    let addr_bytes = |a: &Addr| -> Vec<u8> {
+        if a.is_v4() { a.0.get(12..).unwrap_or_default().to_vec() } else { a.0.to_vec() }
+    };
+    let (s, d) = (addr_bytes(&si), addr_bytes(&di));
+    let ((s, sp), (d, dp)) = if (s.as_slice(), sp) <= (d.as_slice(), dp) { ((s, sp), (d, dp)) } else { ((d, dp), (s, sp)) };
+    let mut h = Sha1::new();
+    h.update(0u16.to_be_bytes());
+    h.update(&s);
+    h.update(&d);
+    h.update([key.proto, 0]);
+    h.update(sp.to_be_bytes());
+    h.update(dp.to_be_bytes());
+    format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::key::proto;
+
+    #[test]
+    fn community_id_known_answers() {
+        // Test vectors published with the Community ID specification (seed 0).
+        let (k, s) = FlowKey::new(Addr::v4([128, 232, 110, 120]), 34855, Addr::v4([66, 35, 250, 204]), 80, proto::TCP, 0);
+        assert_eq!(community_id(&k, s), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+        let (k2, s2) = FlowKey::new(Addr::v4([66, 35, 250, 204]), 80, Addr::v4([128, 232, 110, 120]), 34855, proto::TCP, 0);
+        assert_eq!(community_id(&k2, s2), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+    }
+}
