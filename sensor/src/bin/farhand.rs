@@ -2,14 +2,14 @@
 
 use clap::{ArgGroup, Parser};
 use farhand::capture::{Capture, LiveOptions};
-use farhand::config::{default_workers, RawConfig, Settings};
-use farhand::pipeline::{run, RunOptions, RunSummary};
-use farhand::sink::{json::Observer, JsonLinesSink};
+use farhand::config::{RawConfig, Settings, default_workers};
+use farhand::pipeline::{RunOptions, RunSummary, run};
+use farhand::sink::{JsonLinesSink, json::Observer};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Exit codes (also in `--help`).
 mod exit {
@@ -79,9 +79,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FARHAND_LOG").unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FARHAND_LOG").unwrap_or_else(|_| "warn".into()))
         .init();
     ExitCode::from(main_inner(cli))
 }
@@ -157,9 +155,7 @@ fn main_inner(cli: Cli) -> u8 {
         }
     }
 
-    let observer = Observer {
-        name: if settings.name.is_empty() { hostname() } else { settings.name.clone() },
-    };
+    let observer = Observer { name: if settings.name.is_empty() { hostname() } else { settings.name.clone() } };
     let mut sink = match JsonLinesSink::open(&settings.alerts, observer) {
         Ok(s) => s,
         Err(e) => return fail(exit::INPUT, format!("{}: cannot write alerts: {e}", settings.alerts)),
@@ -180,7 +176,10 @@ fn main_inner(cli: Cli) -> u8 {
         return fail(exit::INPUT, format!("{}: writing alerts failed: {e}", settings.alerts));
     }
     if let Some(e) = &summary.input_error {
-        return fail(exit::PARTIAL, format!("{e} (stopped after {} packets; alerts for them were written)", summary.packets));
+        return fail(
+            exit::PARTIAL,
+            format!("{e} (stopped after {} packets; alerts for them were written)", summary.packets),
+        );
     }
     exit::OK
 }
@@ -195,16 +194,14 @@ impl Drop for TempDir {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 fn human(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

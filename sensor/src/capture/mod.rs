@@ -100,7 +100,9 @@ pub enum CaptureError {
         msg: String,
     },
     /// The link type is not one farhand decodes.
-    #[error("{source_name}: unsupported link type {dlt} ({name}); farhand decodes Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback")]
+    #[error(
+        "{source_name}: unsupported link type {dlt} ({name}); farhand decodes Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback"
+    )]
     UnsupportedLink {
         /// File or interface.
         source_name: String,
@@ -178,15 +180,10 @@ impl Capture {
     pub fn open_file(path: &Path) -> Result<Capture, CaptureError> {
         let meta = std::fs::metadata(path).map_err(|_| CaptureError::NoSuchFile(path.to_path_buf()))?;
         if meta.is_dir() {
-            return Err(CaptureError::BadFile {
-                path: path.to_path_buf(),
-                msg: "is a directory".into(),
-            });
+            return Err(CaptureError::BadFile { path: path.to_path_buf(), msg: "is a directory".into() });
         }
-        let cap = pcap::Capture::from_file(path).map_err(|e| CaptureError::BadFile {
-            path: path.to_path_buf(),
-            msg: pcap_msg(&e),
-        })?;
+        let cap = pcap::Capture::from_file(path)
+            .map_err(|e| CaptureError::BadFile { path: path.to_path_buf(), msg: pcap_msg(&e) })?;
         let name = path.display().to_string();
         let link = check_link(&name, cap.get_datalink())?;
         Ok(Capture {
@@ -201,10 +198,7 @@ impl Capture {
 
     /// Opens a live interface.
     pub fn open_live(iface: &str, opts: &LiveOptions) -> Result<Capture, CaptureError> {
-        let bad = |e: pcap::Error| CaptureError::BadInterface {
-            iface: iface.to_string(),
-            msg: pcap_msg(&e),
-        };
+        let bad = |e: pcap::Error| CaptureError::BadInterface { iface: iface.to_string(), msg: pcap_msg(&e) };
         let known = pcap::Device::list().map_err(bad)?;
         if !known.iter().any(|d| d.name == iface) {
             return Err(CaptureError::BadInterface {
@@ -222,21 +216,12 @@ impl Capture {
             .open()
             .map_err(bad)?;
         if !opts.filter.is_empty() {
-            cap.filter(&opts.filter, true).map_err(|e| CaptureError::BadFilter {
-                filter: opts.filter.clone(),
-                msg: pcap_msg(&e),
-            })?;
+            cap.filter(&opts.filter, true)
+                .map_err(|e| CaptureError::BadFilter { filter: opts.filter.clone(), msg: pcap_msg(&e) })?;
         }
         let name = format!("interface {iface}");
         let link = check_link(&name, cap.get_datalink())?;
-        Ok(Capture {
-            inner: cap.into(),
-            link,
-            kind: CaptureKind::Live,
-            name,
-            path: None,
-            file_len: 0,
-        })
+        Ok(Capture { inner: cap.into(), link, kind: CaptureKind::Live, name, path: None, file_len: 0 })
     }
 
     /// File or live.
@@ -261,10 +246,9 @@ impl Capture {
 
     /// Applies a BPF filter to an offline file.
     pub fn set_filter(&mut self, filter: &str) -> Result<(), CaptureError> {
-        self.inner.filter(filter, true).map_err(|e| CaptureError::BadFilter {
-            filter: filter.to_string(),
-            msg: pcap_msg(&e),
-        })
+        self.inner
+            .filter(filter, true)
+            .map_err(|e| CaptureError::BadFilter { filter: filter.to_string(), msg: pcap_msg(&e) })
     }
 
     /// Reads the next frame.
@@ -286,14 +270,8 @@ impl Capture {
             Err(e) => {
                 let msg = pcap_msg(&e);
                 match &self.path {
-                    Some(path) if msg.contains("truncated") => Err(CaptureError::Truncated {
-                        path: path.clone(),
-                        msg,
-                    }),
-                    _ => Err(CaptureError::Read {
-                        source_name: self.name.clone(),
-                        msg,
-                    }),
+                    Some(path) if msg.contains("truncated") => Err(CaptureError::Truncated { path: path.clone(), msg }),
+                    _ => Err(CaptureError::Read { source_name: self.name.clone(), msg }),
                 }
             }
         }

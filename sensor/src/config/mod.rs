@@ -9,7 +9,7 @@
 //! - `config/farhand.toml` in the repository documents every key with its default; the
 //!   defaults here and there are the same (a test checks).
 
-use crate::detect::fingerprint::{registry, Fingerprint};
+use crate::detect::fingerprint::{Fingerprint, registry};
 use crate::flow::{Addr, FlowConfig};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -63,10 +63,7 @@ impl Default for SensorSection {
         SensorSection {
             name: String::new(),
             workers: 0,
-            home_networks: DEFAULT_HOME
-                .iter()
-                .map(|s| Spanned::new(0..0, (*s).to_string()))
-                .collect(),
+            home_networks: DEFAULT_HOME.iter().map(|s| Spanned::new(0..0, (*s).to_string())).collect(),
         }
     }
 }
@@ -244,7 +241,10 @@ impl RawConfig {
             let name = s.get_ref();
             let f = all.iter().find(|f| f.tool().name() == name).ok_or_else(|| {
                 let known: Vec<_> = all.iter().map(|f| f.tool().name()).collect();
-                err(s.span(), format!("detect.fingerprints: unknown fingerprint {name:?} (known: {})", known.join(", ")))
+                err(
+                    s.span(),
+                    format!("detect.fingerprints: unknown fingerprint {name:?} (known: {})", known.join(", ")),
+                )
             })?;
             if !fps.iter().any(|g: &&dyn Fingerprint| g.tool() == f.tool()) {
                 fps.push(*f);

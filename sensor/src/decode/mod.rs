@@ -13,7 +13,7 @@
 
 use crate::capture::{LinkType, Micros, RawFrame};
 use crate::detect::fingerprint::Transport;
-use crate::flow::key::{proto, Addr, FlowKey, Side};
+use crate::flow::key::{Addr, FlowKey, Side, proto};
 use etherparse::{EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 /// TCP header fields the flow table and detectors use.
@@ -154,11 +154,7 @@ fn count<T>(c: &mut u64) -> Option<T> {
     None
 }
 
-fn view<'a>(
-    frame: &RawFrame<'a>,
-    p: &LaxSlicedPacket<'a>,
-    stats: &mut DecodeStats,
-) -> Option<PacketView<'a>> {
+fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeStats) -> Option<PacketView<'a>> {
     let mut vlan: u32 = 0;
     for ext in &p.link_exts {
         if let LaxLinkExtSlice::Vlan(v) = ext {
@@ -196,12 +192,8 @@ fn view<'a>(
                     flags |= bit;
                 }
             }
-            let info = TcpInfo {
-                flags,
-                seq: t.sequence_number(),
-                ack: t.acknowledgment_number(),
-                window: t.window_size(),
-            };
+            let info =
+                TcpInfo { flags, seq: t.sequence_number(), ack: t.acknowledgment_number(), window: t.window_size() };
             (t.source_port(), t.destination_port(), Transport::Tcp, Some(info), t.payload())
         }
         Some(TransportSlice::Udp(u)) => (u.source_port(), u.destination_port(), Transport::Udp, None, u.payload()),
@@ -266,17 +258,18 @@ mod tests {
     #[test]
     fn vlan_qinq_and_ipv6_udp() {
         let b = PacketBuilder::ethernet2([1; 6], [2; 6])
-            .double_vlan(
-                etherparse::VlanId::try_new(100).unwrap(),
-                etherparse::VlanId::try_new(7).unwrap(),
+            .double_vlan(etherparse::VlanId::try_new(100).unwrap(), etherparse::VlanId::try_new(7).unwrap())
+            .ipv6(
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+                64,
             )
-            .ipv6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 64)
             .udp(3389, 40000);
         let mut f = Vec::new();
         b.write(&mut f, &[0xff; 20]).unwrap();
         let mut st = DecodeStats::default();
         let v = decode(&frame(LinkType::Ethernet, &f), &mut st).unwrap();
-        assert_eq!(v.key.vlan, (100 << 12) | 7);
+        assert_eq!(v.key.vlan(), (100 << 12) | 7);
         assert_eq!(v.transport, Transport::Udp);
         assert_eq!(v.payload.len(), 20);
         assert!(!v.key.a.is_v4());

@@ -1,14 +1,14 @@
 //! Detect: detectors that turn flows into [`Finding`]s.
 //!
 //! # Contract
-//! - Detector state lives in the flow ([`DetectState`]), a closed enum: no dynamic typing,
-//!   nothing shared between threads.
-//! - A flow starts [`DetectState::Fresh`]. Its first payload makes it
-//!   [`DetectState::Probing`]: the [`Engine`] gathers the first payload bytes of each
-//!   direction (in TCP sequence order; the first datagram of each direction for UDP) and
-//!   asks every fingerprint that is still possible. It ends `Session` (a fingerprint
-//!   matched) or `Unknown` (all said no, or the probe limits ran out). After that the flow
-//!   costs the detectors nothing per packet.
+//! - Detector state lives in the flow ([`DetectState`], a closed enum behind one pointer):
+//!   no dynamic typing, nothing shared between threads.
+//! - A flow starts empty. Its first payload starts [`Active::Probing`]: the [`Engine`]
+//!   gathers the first payload bytes of each direction (in TCP sequence order; the first
+//!   datagram of each direction for UDP) and asks every fingerprint still possible. It ends
+//!   as [`Active::Session`] (a fingerprint matched) or empty again (all said no, or the probe
+//!   limits ran out), with `Flow::detect_done` set: after that the flow costs the detectors
+//!   nothing per packet.
 //! - A flow that ends while probing gets one last look with `finished` set, so one-sided or
 //!   short captures are still recognised when the evidence allows.
 //! - Findings are produced when a flow record ends ([`Engine::finding`]); they carry the
@@ -18,43 +18,48 @@ pub mod fingerprint;
 
 use crate::capture::Micros;
 use crate::decode::PacketView;
-use crate::flow::{EndReason, FlowKey, FlowRecord, Side};
+use crate::flow::{EndReason, Flow, FlowKey, FlowRecord, Side};
 use fingerprint::{Exchange, Fingerprint, Match, Outcome, Transport};
 
 /// Most payload packets a flow may take before the probe gives up.
 pub const MAX_PROBE_PACKETS: u16 = 32;
 
-/// Per-flow detector state.
-#[derive(Debug, Default)]
-pub enum DetectState {
-    /// No payload seen yet.
-    #[default]
-    Fresh,
+/// What a flow's detectors hold while they work on it, or after they recognised it.
+#[derive(Debug)]
+pub enum Active {
     /// Gathering first bytes for the fingerprints still possible.
-    Probing(Box<Probe>),
+    Probing(Probe),
     /// Recognised as a remote-control session.
-    Session(Box<Session>),
-    /// Nothing recognised; detectors ignore this flow.
-    Unknown,
+    Session(Session),
+}
+
+/// Per-flow detector state: empty for a fresh or unrecognised flow (8 bytes in the flow),
+/// boxed while probing and once a session is recognised. Whether the detectors are finished
+/// with the flow is [`crate::flow::Flow::detect_done`].
+#[derive(Debug, Default)]
+pub struct DetectState {
+    active: Option<Box<Active>>,
 }
 
 impl DetectState {
     /// Whether the flow is a recognised session.
     pub fn is_session(&self) -> bool {
-        matches!(self, DetectState::Session(_))
+        matches!(self.active.as_deref(), Some(Active::Session(_)))
     }
 
-    /// Whether detectors still want this flow's packets (fresh or probing).
-    #[inline]
-    pub fn wants_packets(&self) -> bool {
-        matches!(self, DetectState::Fresh | DetectState::Probing(_))
+    /// The recognised session, if any.
+    pub fn session(&self) -> Option<&Session> {
+        match self.active.as_deref() {
+            Some(Active::Session(s)) => Some(s),
+            _ => None,
+        }
     }
 
-    /// A copy of a session's state (for periodic reports); `Unknown` otherwise.
+    /// A copy of a session's state (for periodic reports); empty otherwise.
     pub fn clone_session(&self) -> DetectState {
-        match self {
-            DetectState::Session(s) => DetectState::Session(s.clone()),
-            _ => DetectState::Unknown,
+        match self.active.as_deref() {
+            Some(Active::Session(s)) => DetectState { active: Some(Box::new(Active::Session(s.clone()))) },
+            _ => DetectState::default(),
         }
     }
 }
@@ -111,60 +116,69 @@ impl Engine {
         Engine { fingerprints, cap }
     }
 
-    /// Feeds one packet of a flow. `initiator` is the flow's initiating side.
-    pub fn on_packet(&self, state: &mut DetectState, initiator: Side, v: &PacketView<'_>, stats: &mut DetectStats) {
-        if v.payload.is_empty() {
+    /// Feeds one packet of a flow to the fingerprints still possible for it.
+    pub fn on_packet(&self, flow: &mut Flow, v: &PacketView<'_>, stats: &mut DetectStats) {
+        if flow.detect_done || v.payload.is_empty() {
             return;
         }
-        let probe = match state {
-            DetectState::Probing(p) => p,
-            DetectState::Fresh => {
-                let mut alive = 0u32;
-                for (i, f) in self.fingerprints.iter().enumerate() {
-                    if f.wants(v.transport) {
-                        alive |= 1 << i;
-                    }
+        if flow.detect.active.is_none() {
+            let mut alive = 0u32;
+            for (i, f) in self.fingerprints.iter().enumerate() {
+                if f.wants(v.transport) {
+                    alive |= 1 << i;
                 }
-                if alive == 0 {
-                    *state = DetectState::Unknown;
-                    return;
-                }
-                let mut p = Box::<Probe>::default();
-                p.alive = alive;
-                *state = DetectState::Probing(p);
-                let DetectState::Probing(p) = state else { return };
-                p
             }
-            DetectState::Session(_) | DetectState::Unknown => return,
+            if alive == 0 {
+                flow.detect_done = true;
+                return;
+            }
+            flow.detect.active = Some(Box::new(Active::Probing(Probe { alive, ..Probe::default() })));
+        }
+        let Some(Active::Probing(probe)) = flow.detect.active.as_deref_mut() else {
+            flow.detect_done = true;
+            return;
         };
-        let role = usize::from(v.side != initiator);
+        let role = usize::from(v.side != flow.initiator);
         probe.packets = probe.packets.saturating_add(1);
         let grew = match v.tcp {
             Some(t) => append_tcp(probe, role, t.seq, v.payload, self.cap),
             None => append_datagram(probe, role, v.payload, self.cap),
         };
         let full = match v.transport {
-            Transport::Tcp => {
-                (0..2).all(|r| probe.gap.get(r).copied().unwrap_or(true) || probe.buf.get(r).is_some_and(|b| b.len() >= self.cap))
-            }
+            Transport::Tcp => (0..2).all(|r| {
+                probe.gap.get(r).copied().unwrap_or(true) || probe.buf.get(r).is_some_and(|b| b.len() >= self.cap)
+            }),
             Transport::Udp => probe.buf.iter().all(|b| !b.is_empty()) || probe.packets >= 4,
         };
         let finished = full || probe.packets >= MAX_PROBE_PACKETS;
         if grew || finished {
-            self.decide(state, v.transport, role_ports(&v.key, initiator), v.ts, finished, stats);
+            let ports = role_ports(&v.key, flow.initiator);
+            self.decide(flow, v.transport, ports, v.ts, finished, stats);
         }
     }
 
     /// Gives a flow still probing its last look (the flow ended).
-    pub fn finish(&self, state: &mut DetectState, key: &FlowKey, initiator: Side, ts: Micros, stats: &mut DetectStats) {
-        if let DetectState::Probing(_) = state {
-            let transport = if key.proto == crate::flow::key::proto::TCP { Transport::Tcp } else { Transport::Udp };
-            self.decide(state, transport, role_ports(key, initiator), ts, true, stats);
+    pub fn finish(&self, rec: &mut FlowRecord, stats: &mut DetectStats) {
+        let flow = &mut rec.flow;
+        if !flow.detect_done && flow.detect.active.is_some() {
+            let transport =
+                if rec.key.proto() == crate::flow::key::proto::TCP { Transport::Tcp } else { Transport::Udp };
+            let ports = role_ports(&rec.key, flow.initiator);
+            let ts = flow.last_ts;
+            self.decide(flow, transport, ports, ts, true, stats);
         }
     }
 
-    fn decide(&self, state: &mut DetectState, transport: Transport, ports: (u16, u16), ts: Micros, finished: bool, stats: &mut DetectStats) {
-        let DetectState::Probing(p) = state else { return };
+    fn decide(
+        &self,
+        flow: &mut Flow,
+        transport: Transport,
+        ports: (u16, u16),
+        ts: Micros,
+        finished: bool,
+        stats: &mut DetectStats,
+    ) {
+        let Some(Active::Probing(p)) = flow.detect.active.as_deref_mut() else { return };
         let ex = Exchange {
             transport,
             orig: p.buf.first().map(Vec::as_slice).unwrap_or_default(),
@@ -191,16 +205,18 @@ impl Engine {
         p.alive = alive;
         if let Some(s) = found {
             stats.sessions += 1;
-            *state = DetectState::Session(Box::new(s));
+            flow.detect.active = Some(Box::new(Active::Session(s)));
+            flow.detect_done = true;
         } else if alive == 0 || finished {
             stats.unknown += 1;
-            *state = DetectState::Unknown;
+            flow.detect.active = None;
+            flow.detect_done = true;
         }
     }
 
     /// The finding a flow record yields, if any.
     pub fn finding(&self, rec: &FlowRecord) -> Option<Finding> {
-        let DetectState::Session(s) = &rec.flow.detect else { return None };
+        let s = rec.flow.detect.session()?;
         Some(Finding {
             detector: s.detector,
             detector_version: s.version,
@@ -227,7 +243,8 @@ fn append_datagram(p: &mut Probe, role: usize, payload: &[u8], cap: usize) -> bo
 }
 
 fn append_tcp(p: &mut Probe, role: usize, seq: u32, payload: &[u8], cap: usize) -> bool {
-    let (Some(buf), Some(next), Some(gap)) = (p.buf.get_mut(role), p.next_seq.get_mut(role), p.gap.get_mut(role)) else {
+    let (Some(buf), Some(next), Some(gap)) = (p.buf.get_mut(role), p.next_seq.get_mut(role), p.gap.get_mut(role))
+    else {
         return false;
     };
     if *gap || buf.len() >= cap {
@@ -288,7 +305,7 @@ impl FlowSummary {
             bytes: f.bytes,
             pkts: f.pkts,
             reason: rec.reason,
-            handshake: [f.tcp.syn_ts, f.tcp.synack_ts, f.tcp.ack_ts],
+            handshake: f.tcp.handshake(f.first_ts),
         }
     }
 }

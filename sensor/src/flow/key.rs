@@ -76,10 +76,9 @@ pub struct FlowKey {
     pub a_port: u16,
     /// Higher endpoint's port.
     pub b_port: u16,
-    /// VLAN IDs: outer << 12 | inner (0 = untagged).
-    pub vlan: u32,
-    /// IP protocol number.
-    pub proto: u8,
+    /// VLAN IDs (outer << 12 | inner, 24 bits) << 8 | IP protocol number: packed so the
+    /// key is 40 bytes (see [`FlowKey::vlan`], [`FlowKey::proto`]).
+    vlan_proto: u32,
 }
 
 impl Hash for FlowKey {
@@ -89,12 +88,7 @@ impl Hash for FlowKey {
         let b = u128::from_ne_bytes(self.b.0);
         state.write_u128(a);
         state.write_u128(b);
-        state.write_u64(
-            u64::from(self.a_port)
-                | u64::from(self.b_port) << 16
-                | u64::from(self.proto) << 32
-                | u64::from(self.vlan) << 40,
-        );
+        state.write_u64(u64::from(self.a_port) | u64::from(self.b_port) << 16 | u64::from(self.vlan_proto) << 32);
     }
 }
 
@@ -124,12 +118,24 @@ impl Side {
 
 impl FlowKey {
     /// Builds the canonical key of a packet and tells which side sent it.
+    /// `vlan` keeps its low 24 bits (two 12-bit tags).
     pub fn new(src: Addr, sport: u16, dst: Addr, dport: u16, proto: u8, vlan: u32) -> (FlowKey, Side) {
+        let vlan_proto = (vlan & 0x00ff_ffff) << 8 | u32::from(proto);
         if (src, sport) <= (dst, dport) {
-            (FlowKey { a: src, b: dst, a_port: sport, b_port: dport, vlan, proto }, Side::A)
+            (FlowKey { a: src, b: dst, a_port: sport, b_port: dport, vlan_proto }, Side::A)
         } else {
-            (FlowKey { a: dst, b: src, a_port: dport, b_port: sport, vlan, proto }, Side::B)
+            (FlowKey { a: dst, b: src, a_port: dport, b_port: sport, vlan_proto }, Side::B)
         }
+    }
+
+    /// VLAN IDs: outer << 12 | inner (0 = untagged).
+    pub fn vlan(&self) -> u32 {
+        self.vlan_proto >> 8
+    }
+
+    /// IP protocol number.
+    pub fn proto(&self) -> u8 {
+        (self.vlan_proto & 0xff) as u8
     }
 
     /// Address and port of one side.
@@ -185,6 +191,14 @@ mod tests {
         let a = Addr::v4([127, 0, 0, 1]);
         let (k, d) = FlowKey::new(a, 5000, a, 22, proto::TCP, 0);
         assert_eq!((k.a_port, k.b_port, d), (22, 5000, Side::B));
+    }
+
+    #[test]
+    fn key_is_40_bytes_and_packs_vlan_and_proto() {
+        assert_eq!(std::mem::size_of::<FlowKey>(), 40);
+        let (k, _) =
+            FlowKey::new(Addr::v4([1, 2, 3, 4]), 1, Addr::v4([5, 6, 7, 8]), 2, proto::UDP, (4094 << 12) | 4093);
+        assert_eq!((k.vlan(), k.proto()), ((4094 << 12) | 4093, proto::UDP));
     }
 
     #[test]

@@ -18,10 +18,10 @@
 pub mod key;
 
 use crate::capture::Micros;
-use crate::decode::{tcp_flags, PacketView};
+use crate::decode::{PacketView, tcp_flags};
 use crate::detect::DetectState;
-use hashbrown::hash_map::Entry;
 use hashbrown::HashMap;
+use hashbrown::hash_map::Entry;
 pub use key::{Addr, FlowKey, Side};
 use rustc_hash::FxBuildHasher;
 
@@ -52,15 +52,16 @@ impl Default for FlowConfig {
     }
 }
 
-/// TCP connection facts the sensor keeps per flow.
+/// TCP connection facts the sensor keeps per flow (12 bytes: handshake times are offsets
+/// from the flow's first packet, which is the SYN when `syn` is set).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TcpTrack {
-    /// Time of the initiator's SYN (0 = not seen).
-    pub syn_ts: Micros,
-    /// Time of the responder's SYN/ACK (0 = not seen).
-    pub synack_ts: Micros,
-    /// Time of the initiator's ACK that completed the handshake (0 = not seen).
-    pub ack_ts: Micros,
+    /// The flow began with the initiator's SYN (at `Flow::first_ts`).
+    pub syn: bool,
+    /// Microseconds from the SYN to the responder's SYN/ACK (0 = not seen).
+    pub synack_us: u32,
+    /// Microseconds from the SYN to the initiator's ACK completing the handshake (0 = not seen).
+    pub ack_us: u32,
     /// Bit 0: side A sent FIN; bit 1: side B sent FIN; bit 2: RST seen.
     pub end_bits: u8,
 }
@@ -76,6 +77,16 @@ impl TcpTrack {
     /// An RST was seen.
     pub fn reset(&self) -> bool {
         self.end_bits & Self::RST != 0
+    }
+
+    /// Absolute handshake times (SYN, SYN/ACK, ACK) given the flow's first packet time;
+    /// 0 = not seen.
+    pub fn handshake(&self, first_ts: Micros) -> [Micros; 3] {
+        if !self.syn {
+            return [0; 3];
+        }
+        let at = |d: u32| if d == 0 { 0 } else { first_ts + u64::from(d) };
+        [first_ts, at(self.synack_us), at(self.ack_us)]
     }
 }
 
@@ -96,8 +107,10 @@ pub struct Flow {
     pub is_tcp: bool,
     /// TCP handshake and close state.
     pub tcp: TcpTrack,
-    /// Detector state.
+    /// Detector state (8 bytes; boxed while probing or once a session is recognised).
     pub detect: DetectState,
+    /// Detectors are finished with this flow (recognised or given up).
+    pub detect_done: bool,
 }
 
 impl Flow {
@@ -120,14 +133,24 @@ impl Flow {
             pkts: [0; 2],
             initiator,
             is_tcp: v.tcp.is_some(),
-            tcp: TcpTrack::default(),
-            detect: DetectState::Fresh,
+            tcp: TcpTrack {
+                syn: v.tcp.is_some_and(|t| t.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN),
+                ..TcpTrack::default()
+            },
+            detect: DetectState::default(),
+            detect_done: false,
         }
     }
 
     /// Whether eviction must spare this flow.
     pub fn protected(&self) -> bool {
         self.detect.is_session()
+    }
+
+    /// Whether detectors still want this flow's packets.
+    #[inline]
+    pub fn wants_detection(&self) -> bool {
+        !self.detect_done
     }
 
     fn expired(&self, now: Micros, cfg: &FlowConfig) -> bool {
@@ -330,6 +353,7 @@ impl FlowTable {
                     is_tcp: flow.is_tcp,
                     tcp: flow.tcp,
                     detect: flow.detect.clone_session(),
+                    detect_done: true,
                 };
                 flow.first_ts = now;
                 flow.bytes = [0; 2];
@@ -359,18 +383,14 @@ impl FlowTable {
 
 fn track_tcp(flow: &mut Flow, side: Side, ts: Micros, flags: u8) {
     let syn_ack = flags & (tcp_flags::SYN | tcp_flags::ACK);
+    let since = |first: Micros| u32::try_from(ts.saturating_sub(first)).unwrap_or(u32::MAX).max(1);
     let t = &mut flow.tcp;
-    if syn_ack == tcp_flags::SYN {
-        if t.syn_ts == 0 {
-            t.syn_ts = ts;
-            flow.initiator = side;
+    if syn_ack == tcp_flags::SYN | tcp_flags::ACK {
+        if t.syn && t.synack_us == 0 && side != flow.initiator {
+            t.synack_us = since(flow.first_ts);
         }
-    } else if syn_ack == tcp_flags::SYN | tcp_flags::ACK {
-        if t.synack_ts == 0 && side != flow.initiator {
-            t.synack_ts = ts;
-        }
-    } else if syn_ack == tcp_flags::ACK && t.ack_ts == 0 && t.synack_ts != 0 && side == flow.initiator {
-        t.ack_ts = ts;
+    } else if syn_ack == tcp_flags::ACK && t.syn && t.ack_us == 0 && t.synack_us != 0 && side == flow.initiator {
+        t.ack_us = since(flow.first_ts);
     }
     if flags & tcp_flags::FIN != 0 {
         t.end_bits |= 1 << side.idx();
@@ -424,7 +444,7 @@ mod tests {
         t2.packet(&pkt(C, 40000, S, 22, 100, tcp_flags::SYN));
         t2.packet(&pkt(S, 22, C, 40000, 130, tcp_flags::SYN | tcp_flags::ACK));
         let f = t2.packet(&pkt(C, 40000, S, 22, 135, tcp_flags::ACK)).unwrap();
-        assert_eq!((f.tcp.syn_ts, f.tcp.synack_ts, f.tcp.ack_ts), (100, 130, 135));
+        assert_eq!(f.tcp.handshake(f.first_ts), [100, 130, 135]);
         let (_, init_side) = FlowKey::new(Addr::v4(C), 40000, Addr::v4(S), 22, proto::TCP, 0);
         assert_eq!(f.initiator, init_side);
         assert_eq!(f.pkts.iter().sum::<u32>(), 3);
@@ -493,10 +513,10 @@ mod tests {
     }
 
     #[test]
-    fn idle_flow_memory_budget() {
+    fn table_entry_is_104_bytes() {
         // Key + value as stored in the table; the hash table adds one control byte per
-        // bucket plus load-factor slack (measured by the flow_memory bench test).
-        let per = std::mem::size_of::<FlowKey>() + std::mem::size_of::<Flow>();
-        assert!(per <= 200, "key+flow = {per} bytes");
+        // bucket plus load-factor slack (tests/flow_memory.rs measures the whole).
+        assert_eq!(std::mem::size_of::<FlowKey>() + std::mem::size_of::<Flow>(), 104);
+        assert_eq!(std::mem::size_of::<(FlowKey, Flow)>(), 104);
     }
 }

@@ -14,15 +14,15 @@
 
 use crate::capture::{Capture, CaptureError, CaptureKind, CaptureStats, Micros, Next};
 use crate::config::Settings;
-use crate::decode::{decode, DecodeStats, PacketView, TcpInfo};
+use crate::decode::{DecodeStats, PacketView, TcpInfo, decode};
 use crate::detect::fingerprint::Transport;
 use crate::detect::{DetectStats, Engine, Finding};
-use crate::flow::{shard, FlowConfig, FlowKey, FlowStats, FlowTable, Side};
+use crate::flow::{FlowConfig, FlowKey, FlowStats, FlowTable, Side, shard};
 use crate::sink::Sink;
 use crate::verdict::Verdict;
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
-use std::sync::atomic::{AtomicBool, Ordering};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Packets per batch handed to a worker.
@@ -86,10 +86,11 @@ impl Worker {
 
     #[inline]
     fn process(&mut self, v: &PacketView<'_>) {
-        if let Some(flow) = self.table.packet(v) {
-            if flow.detect.wants_packets() && !v.payload.is_empty() {
-                self.engine.on_packet(&mut flow.detect, flow.initiator, v, &mut self.stats);
-            }
+        if let Some(flow) = self.table.packet(v)
+            && flow.wants_detection()
+            && !v.payload.is_empty()
+        {
+            self.engine.on_packet(flow, v, &mut self.stats);
         }
         if self.table.has_ended() {
             self.collect();
@@ -108,8 +109,7 @@ impl Worker {
 
     fn collect(&mut self) {
         for mut rec in self.table.take_ended() {
-            let (key, init, ts) = (rec.key, rec.flow.initiator, rec.flow.last_ts);
-            self.engine.finish(&mut rec.flow.detect, &key, init, ts, &mut self.stats);
+            self.engine.finish(&mut rec, &mut self.stats);
             if let Some(f) = self.engine.finding(&rec) {
                 self.findings.push(f);
             }
@@ -291,7 +291,13 @@ pub fn run<S: Sink>(cap: &mut Capture, settings: &Settings, sink: &mut S, opts: 
     summary
 }
 
-fn worker_loop(rx: Receiver<Batch>, recycle: Sender<Batch>, ftx: Sender<Vec<Finding>>, mut w: Worker, live: bool) -> (FlowStats, DetectStats, u64) {
+fn worker_loop(
+    rx: Receiver<Batch>,
+    recycle: Sender<Batch>,
+    ftx: Sender<Vec<Finding>>,
+    mut w: Worker,
+    live: bool,
+) -> (FlowStats, DetectStats, u64) {
     let mut dropped = 0u64;
     for mut batch in rx {
         for m in &batch.metas {
@@ -385,7 +391,7 @@ impl<'c> Reader<'c> {
                     s.span.1 = f.ts;
                     if let Some(b) = &self.bar {
                         file_pos += 16 + f.data.len() as u64;
-                        if s.packets % 16384 == 0 {
+                        if s.packets.is_multiple_of(16384) {
                             b.set_position(file_pos);
                             b.set_message(format!("{} packets", s.packets));
                         }

@@ -11,7 +11,7 @@
 
 use crate::detect::fingerprint::Transport;
 use crate::verdict::{Activity, Alert, Direction, Host};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// OCSF schema version the alerts follow.

@@ -1,0 +1,79 @@
+//! Criterion bench of the per-packet fast path: decode, and decode + flow-table lookup +
+//! detector dispatch, over real frames held in memory.
+//!
+//! Frames come from `FARHAND_BENCH_PCAP` (e.g. the capture of
+//! `../shared/peers/make-bench-pcap.sh`, first 200,000 frames) or, by default, the committed
+//! demo capture. Run: `cargo bench -p farhand --bench fastpath`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench setup: fail loudly")]
+#![allow(missing_docs, reason = "criterion_group!/criterion_main! generate undocumented items")]
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use farhand::capture::{Capture, LinkType, Next, RawFrame};
+use farhand::decode::{DecodeStats, decode};
+use farhand::detect::fingerprint::registry;
+use farhand::detect::{DetectStats, Engine};
+use farhand::flow::{FlowConfig, FlowTable};
+use std::hint::black_box;
+use std::path::PathBuf;
+
+const MAX_FRAMES: usize = 200_000;
+
+fn frames() -> (LinkType, Vec<(u64, u32, Vec<u8>)>) {
+    let path = std::env::var_os("FARHAND_BENCH_PCAP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/cases/demo/input.pcap"));
+    let mut cap = Capture::open_file(&path).expect("bench capture");
+    let link = cap.link();
+    let mut out = Vec::new();
+    while out.len() < MAX_FRAMES {
+        match cap.next_frame() {
+            Ok(Next::Frame(f)) => out.push((f.ts, f.wire_len, f.data.to_vec())),
+            _ => break,
+        }
+    }
+    eprintln!("fastpath bench: {} frames from {}", out.len(), path.display());
+    (link, out)
+}
+
+fn bench(c: &mut Criterion) {
+    let (link, frames) = frames();
+    let mut g = c.benchmark_group("fastpath");
+    g.throughput(Throughput::Elements(frames.len() as u64));
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            let mut st = DecodeStats::default();
+            for (ts, wire_len, data) in &frames {
+                let f = RawFrame { ts: *ts, link, wire_len: *wire_len, data };
+                black_box(decode(&f, &mut st));
+            }
+            st
+        })
+    });
+    let engine = Engine::new(registry());
+    g.bench_function("decode+flow+detect", |b| {
+        b.iter_batched(
+            || FlowTable::new(FlowConfig::default()),
+            |mut table| {
+                let mut st = DecodeStats::default();
+                let mut ds = DetectStats::default();
+                for (ts, wire_len, data) in &frames {
+                    let f = RawFrame { ts: *ts, link, wire_len: *wire_len, data };
+                    if let Some(v) = decode(&f, &mut st)
+                        && let Some(flow) = table.packet(&v)
+                        && flow.wants_detection()
+                    {
+                        engine.on_packet(flow, &v, &mut ds);
+                    }
+                    table.take_ended().for_each(drop);
+                }
+                table
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# scripts/demo.sh — quick start: install what farhand needs, build it, and run it on the
+# demo capture built into the binary (SSH, VNC and RDP sessions recorded by
+# scripts/record-demo.sh, plus ordinary DNS/web traffic). Alerts (JSON lines) go to stdout,
+# the summary line to stderr. Extra arguments are passed to farhand (e.g. -o alerts.jsonl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+cargo build --release --locked -q -p farhand
+exec target/release/farhand --demo "$@"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# scripts/deps.sh — install the Debian packages farhand needs to build and run (idempotent).
+# Used by scripts/demo.sh and scripts/test.sh; safe to run again. Needs root (or sudo).
+set -euo pipefail
+PKGS="libpcap-dev pkg-config"
+[ "$#" -gt 0 ] && PKGS="$PKGS $*"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "installing:$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q >&2
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $missing >&2
+fi

@@ -1,0 +1,155 @@
+//! The `farhand` binary as a user meets it: inputs, errors, exit codes, outputs.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed expectation should panic with its message"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn farhand(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_farhand")).args(args).output().expect("run farhand")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Exactly one line on stderr, starting "farhand: ", naming `what`.
+fn one_clear_line(o: &Output, what: &str) {
+    let e = stderr(o);
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 1, "want one line, got: {e}");
+    assert!(lines[0].starts_with("farhand: "), "{e}");
+    assert!(lines[0].contains(what), "{e} should name {what}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn help_and_version() {
+    let o = farhand(&["--help"]);
+    assert!(o.status.success());
+    let h = String::from_utf8_lossy(&o.stdout);
+    for want in ["-r, --read", "-i, --interface", "-c, --config", "-o, --output", "--workers", "--demo", "Exit codes"] {
+        assert!(h.contains(want), "--help lacks {want}");
+    }
+    let o = farhand(&["--version"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("farhand "));
+}
+
+#[test]
+fn no_input_is_a_usage_error() {
+    let o = farhand(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = farhand(&["-r", "a.pcap", "-i", "eth0"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn missing_file() {
+    let o = farhand(&["-r", "/nonexistent/capture.pcap"]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "/nonexistent/capture.pcap: no such file");
+}
+
+#[test]
+fn not_a_pcap() {
+    let p = repo().join("Cargo.toml");
+    let o = farhand(&["-r", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "not a readable pcap/pcapng file");
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let o = farhand(&["-r", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "empty.pcap");
+    let o = farhand(&["-r", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "is a directory");
+}
+
+#[test]
+fn truncated_pcap_keeps_what_was_read() {
+    let demo = std::fs::read(repo().join("tests/cases/demo/input.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Cut the file in the middle of a record, well after the first sessions.
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &demo[..demo.len() - 37]).unwrap();
+    let out = dir.path().join("alerts.jsonl");
+    let o = farhand(&["-r", cut.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    one_clear_line(&o, "truncated");
+    let full = farhand(&["--demo", "-q"]);
+    let full_alerts = String::from_utf8_lossy(&full.stdout).lines().count();
+    let got = std::fs::read_to_string(&out).unwrap().lines().count();
+    assert!(got >= 1 && got <= full_alerts, "{got} of {full_alerts}");
+}
+
+#[test]
+fn bad_interface() {
+    let o = farhand(&["-i", "nosuchif0"]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "interface nosuchif0");
+}
+
+#[test]
+fn bad_filter() {
+    let demo = repo().join("tests/cases/demo/input.pcap");
+    let o = farhand(&["-r", demo.to_str().unwrap(), "-f", "port and and"]);
+    assert_eq!(o.status.code(), Some(2));
+    one_clear_line(&o, "capture filter");
+}
+
+#[test]
+fn bad_config_names_file_line_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("farhand.toml");
+    std::fs::write(&cfg, "[sensor]\nworkers = 2\nhome_netwrks = []\n").unwrap();
+    let o = farhand(&["-c", cfg.to_str().unwrap(), "--demo"]);
+    assert_eq!(o.status.code(), Some(2));
+    one_clear_line(&o, "farhand.toml:3:1");
+    assert!(stderr(&o).contains("home_netwrks"));
+    let o = farhand(&["-c", "/nonexistent.toml", "--demo"]);
+    assert_eq!(o.status.code(), Some(2));
+    one_clear_line(&o, "/nonexistent.toml");
+    let shipped = repo().join("config/farhand.toml");
+    let o = farhand(&["-c", shipped.to_str().unwrap(), "--check-config"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn unwritable_output() {
+    let o = farhand(&["--demo", "-o", "/nonexistent-dir/alerts.jsonl"]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "/nonexistent-dir/alerts.jsonl");
+}
+
+#[test]
+fn demo_alerts_and_summary() {
+    let o = farhand(&["--demo"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let alerts: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let mut tools: Vec<&str> = alerts.iter().map(|a| a["unmapped"]["farhand"]["tool"].as_str().unwrap()).collect();
+    tools.sort();
+    assert_eq!(tools, ["rdp", "ssh", "vnc"]);
+    let e = stderr(&o);
+    assert!(e.contains("packets") && e.contains("3 alerts") && e.contains("Mpps"), "{e}");
+    // Same alerts through a file and with several workers.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("a.jsonl");
+    let o = farhand(&["--demo", "-q", "--workers", "3", "-o", f.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(o.stderr.is_empty(), "-q must print nothing: {}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&f).unwrap().lines().count(), 3);
+}
