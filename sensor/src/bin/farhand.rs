@@ -173,6 +173,10 @@ fn main_inner(cli: Cli) -> u8 {
         eprintln!("farhand: {name}: {}", summary_line(&summary));
     }
     if let Some(e) = &summary.sink_error {
+        if settings.alerts == "-" && e.contains("Broken pipe") {
+            // The reader of our stdout went away (e.g. `| head`): not an error of ours.
+            return exit::OK;
+        }
         return fail(exit::INPUT, format!("{}: writing alerts failed: {e}", settings.alerts));
     }
     if let Some(e) = &summary.input_error {

@@ -259,18 +259,34 @@ impl crate::detect::FlowSummary {
     }
 }
 
+/// The evidence as short `key=value` pairs for the alert message: strings and numbers,
+/// one level of nesting flattened, long algorithm lists left to the structured fields.
 fn evidence_note(e: &Evidence) -> String {
+    fn push(parts: &mut Vec<String>, k: &str, v: &serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if s.len() <= 64 => parts.push(format!("{k}={s}")),
+            serde_json::Value::Number(n) => parts.push(format!("{k}={n}")),
+            serde_json::Value::Array(items) if !items.is_empty() && items.iter().all(|i| i.is_string()) => {
+                let names: Vec<&str> = items.iter().filter_map(|i| i.as_str()).collect();
+                parts.push(format!("{k}={}", names.join("+")));
+            }
+            _ => {}
+        }
+    }
     let j = serde_json::to_value(e).unwrap_or_default();
     let mut parts = Vec::new();
     if let Some(o) = j.as_object() {
         for (k, v) in o {
-            if k == "protocol" || v.is_null() {
+            if k == "protocol" || k.ends_with("_algorithms") {
                 continue;
             }
-            match v {
-                serde_json::Value::String(s) => parts.push(format!("{k}={s}")),
-                serde_json::Value::Number(n) => parts.push(format!("{k}={n}")),
-                _ => {}
+            match v.as_object() {
+                Some(inner) => {
+                    for (ik, iv) in inner {
+                        push(&mut parts, &format!("{k}.{ik}"), iv);
+                    }
+                }
+                None => push(&mut parts, k, v),
             }
         }
     }
