@@ -55,6 +55,14 @@ impl DetectState {
         }
     }
 
+    /// A recognised session (for tests of the stages that carry it).
+    #[cfg(test)]
+    pub(crate) fn test_session(found: Match) -> DetectState {
+        DetectState {
+            active: Some(Box::new(Active::Session(Session { found, detector: "test", version: "0", ts: 0 }))),
+        }
+    }
+
     /// A copy of a session's state (for periodic reports); empty otherwise.
     pub fn clone_session(&self) -> DetectState {
         match self.active.as_deref() {

@@ -147,6 +147,26 @@ impl Flow {
         self.detect.is_session()
     }
 
+    /// A copy of this session flow for a periodic report; this flow continues from `now`
+    /// with fresh counters.
+    fn report_and_reset(&mut self, now: Micros) -> Flow {
+        let snapshot = Flow {
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            bytes: self.bytes,
+            pkts: self.pkts,
+            initiator: self.initiator,
+            is_tcp: self.is_tcp,
+            tcp: self.tcp,
+            detect: self.detect.clone_session(),
+            detect_done: true,
+        };
+        self.first_ts = now;
+        self.bytes = [0; 2];
+        self.pkts = [0; 2];
+        snapshot
+    }
+
     /// Whether detectors still want this flow's packets.
     #[inline]
     pub fn wants_detection(&self) -> bool {
@@ -215,7 +235,8 @@ impl FlowStats {
     }
 }
 
-const SWEEP_EVERY: Micros = 1_000_000;
+/// Packet-time interval between timeout sweeps (timeouts are accurate to this).
+const SWEEP_EVERY: Micros = 5_000_000;
 
 /// A bounded table of flows with timeouts.
 pub struct FlowTable {
@@ -329,10 +350,19 @@ impl FlowTable {
     }
 
     /// Ends every flow idle past its timeout at packet time `now`, and reports sessions
-    /// running longer than the active timeout.
+    /// running longer than the active timeout. One pass over the table.
     pub fn expire(&mut self, now: Micros) {
         let cfg = self.cfg;
-        for (key, flow) in self.map.extract_if(|_, f| f.expired(now, &cfg)) {
+        let mut reports = Vec::new();
+        for (key, flow) in self.map.extract_if(|key, f| {
+            if f.expired(now, &cfg) {
+                return true;
+            }
+            if f.detect.is_session() && now.saturating_sub(f.first_ts) >= cfg.active {
+                reports.push(FlowRecord { key: *key, flow: f.report_and_reset(now), reason: EndReason::ActiveTimeout });
+            }
+            false
+        }) {
             let reason = if !flow.is_tcp || !flow.tcp.closed() {
                 EndReason::Idle
             } else if flow.tcp.reset() {
@@ -342,25 +372,7 @@ impl FlowTable {
             };
             self.ended.push(FlowRecord { key, flow, reason });
         }
-        for (key, flow) in self.map.iter_mut() {
-            if flow.detect.is_session() && now.saturating_sub(flow.first_ts) >= cfg.active {
-                let snapshot = Flow {
-                    first_ts: flow.first_ts,
-                    last_ts: flow.last_ts,
-                    bytes: flow.bytes,
-                    pkts: flow.pkts,
-                    initiator: flow.initiator,
-                    is_tcp: flow.is_tcp,
-                    tcp: flow.tcp,
-                    detect: flow.detect.clone_session(),
-                    detect_done: true,
-                };
-                flow.first_ts = now;
-                flow.bytes = [0; 2];
-                flow.pkts = [0; 2];
-                self.ended.push(FlowRecord { key: *key, flow: snapshot, reason: EndReason::ActiveTimeout });
-            }
-        }
+        self.ended.append(&mut reports);
     }
 
     /// Ends every flow (end of input).
@@ -488,6 +500,41 @@ mod tests {
         assert!(!evicted.contains(&1000));
         assert!(evicted.iter().all(|p| (1001..=1010).contains(p)), "{evicted:?}");
         assert_eq!(t.stats().evicted, 10);
+    }
+
+    #[test]
+    fn sessions_survive_eviction_and_report_at_active_timeout() {
+        use crate::detect::fingerprint::{Evidence, Match, Method, Tool};
+        let cfg = FlowConfig { max_flows: 10, active: 100 * 1_000_000, ..FlowConfig::default() };
+        let mut t = FlowTable::new(cfg);
+        let m = Match {
+            tool: Tool::Vnc,
+            confidence: 90,
+            method: Method::PayloadStructure,
+            evidence: Evidence::Vnc(crate::detect::fingerprint::vnc::VncEvidence::default()),
+        };
+        // Ten sessions fill the table; they are the oldest flows, yet a flood of new flows
+        // must not evict them: the new flows are dropped and counted instead.
+        for i in 0..10u16 {
+            let f = t.packet(&pkt(C, 2000 + i, S, 5900, 1, tcp_flags::SYN)).unwrap();
+            f.detect = DetectState::test_session(m.clone());
+            f.detect_done = true;
+        }
+        for i in 0..50u16 {
+            assert!(t.packet(&pkt(C, 3000 + i, S, 80, 10 + u64::from(i), tcp_flags::SYN)).is_none());
+        }
+        assert_eq!(t.stats().dropped_full, 50);
+        assert_eq!(t.stats().evicted, 0);
+        assert_eq!(t.len(), 10);
+        // Keep one session alive past the active timeout: it is reported and continues.
+        t.packet(&pkt(C, 2000, S, 5900, 60 * 1_000_000, tcp_flags::ACK));
+        t.expire(101 * 1_000_000);
+        let ended: Vec<_> = t.take_ended().collect();
+        assert!(ended.iter().any(|r| r.reason == EndReason::ActiveTimeout && r.flow.detect.is_session()));
+        let f = t.packet(&pkt(C, 2000, S, 5900, 102 * 1_000_000, tcp_flags::ACK)).unwrap();
+        assert!(f.detect.is_session());
+        assert_eq!(f.first_ts, 101 * 1_000_000);
+        assert_eq!(f.pkts.iter().sum::<u32>(), 1);
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl SecurityType {
 }
 
 /// Fields extracted from a VNC handshake.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VncEvidence {
     /// The server's ProtocolVersion, `xxx.yyy`.
     pub server_version: Option<String>,

@@ -1,0 +1,215 @@
+//! Every supported link type end to end: the demo capture's real frames are re-encapsulated
+//! (Linux cooked v1/v2, raw IP, BSD NULL/LOOP, 802.1Q and QinQ Ethernet, pcapng) into
+//! capture files that libpcap then reads, and farhand must find the same three sessions.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed expectation should panic with its message"
+)]
+
+use farhand::capture::Capture;
+use farhand::config::Settings;
+use farhand::pipeline::{RunOptions, run};
+use farhand::sink::MemorySink;
+use farhand::sink::json::Observer;
+use std::path::{Path, PathBuf};
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases/demo/input.pcap")
+}
+
+/// (timestamp seconds, microseconds, frame) of every record of a little-endian µs pcap.
+fn records(path: &Path) -> Vec<(u32, u32, Vec<u8>)> {
+    let d = std::fs::read(path).unwrap();
+    assert_eq!(&d[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "demo is a little-endian microsecond pcap");
+    let mut out = Vec::new();
+    let mut off = 24;
+    while off + 16 <= d.len() {
+        let u = |i: usize| u32::from_le_bytes(d[off + i..off + i + 4].try_into().unwrap());
+        let (sec, usec, caplen) = (u(0), u(4), u(8) as usize);
+        out.push((sec, usec, d[off + 16..off + 16 + caplen].to_vec()));
+        off += 16 + caplen;
+    }
+    out
+}
+
+fn write_pcap(path: &Path, linktype: u32, frames: &[(u32, u32, Vec<u8>)]) {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&65535u32.to_le_bytes());
+    f.extend_from_slice(&linktype.to_le_bytes());
+    for (s, u, data) in frames {
+        for v in [*s, *u, data.len() as u32, data.len() as u32] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(data);
+    }
+    std::fs::write(path, f).unwrap();
+}
+
+fn write_pcapng(path: &Path, frames: &[(u32, u32, Vec<u8>)]) {
+    let block = |t: u32, body: &[u8]| {
+        let pad = (4 - body.len() % 4) % 4;
+        let len = (12 + body.len() + pad) as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(&t.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(body);
+        b.extend(std::iter::repeat_n(0u8, pad));
+        b.extend_from_slice(&len.to_le_bytes());
+        b
+    };
+    let mut f = Vec::new();
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    f.extend(block(0x0a0d_0d0a, &shb));
+    let mut idb = Vec::new();
+    idb.extend_from_slice(&1u16.to_le_bytes()); // Ethernet
+    idb.extend_from_slice(&0u16.to_le_bytes());
+    idb.extend_from_slice(&0u32.to_le_bytes());
+    f.extend(block(1, &idb));
+    for (s, u, data) in frames {
+        let ts = u64::from(*s) * 1_000_000 + u64::from(*u);
+        let mut epb = Vec::new();
+        epb.extend_from_slice(&0u32.to_le_bytes());
+        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(ts as u32).to_le_bytes());
+        epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        epb.extend_from_slice(data);
+        epb.extend(std::iter::repeat_n(0u8, (4 - data.len() % 4) % 4));
+        f.extend(block(6, &epb));
+    }
+    std::fs::write(path, f).unwrap();
+}
+
+fn tools_of(path: &Path) -> Vec<String> {
+    let mut settings = Settings::defaults();
+    settings.workers = 1;
+    let mut cap = Capture::open_file(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut sink = MemorySink::new(Observer::default());
+    let s = run(&mut cap, &settings, &mut sink, &RunOptions::default());
+    assert!(s.input_error.is_none());
+    let mut t: Vec<String> =
+        sink.alerts.iter().map(|a| a["unmapped"]["farhand"]["tool"].as_str().unwrap().to_string()).collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn every_link_type_finds_the_demo_sessions() {
+    let eth = records(&demo());
+    let ip_of = |f: &Vec<u8>| f[14..].to_vec();
+    let ethertype = |f: &Vec<u8>| [f[12], f[13]];
+    let dir = tempfile::tempdir().unwrap();
+    let variants: Vec<(&str, u32, Vec<(u32, u32, Vec<u8>)>)> = vec![
+        ("ethernet", 1, eth.clone()),
+        (
+            "vlan",
+            1,
+            eth.iter()
+                .map(|(s, u, f)| {
+                    let mut g = f[..12].to_vec();
+                    g.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]); // 802.1Q, VLAN 100
+                    g.extend_from_slice(&f[12..]);
+                    (*s, *u, g)
+                })
+                .collect(),
+        ),
+        (
+            "qinq",
+            1,
+            eth.iter()
+                .map(|(s, u, f)| {
+                    let mut g = f[..12].to_vec();
+                    g.extend_from_slice(&[0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x64]); // 802.1ad 10 / 802.1Q 100
+                    g.extend_from_slice(&f[12..]);
+                    (*s, *u, g)
+                })
+                .collect(),
+        ),
+        (
+            "linux-sll",
+            113,
+            eth.iter()
+                .map(|(s, u, f)| {
+                    let mut g = vec![0, 0, 0, 1, 0, 6];
+                    g.extend_from_slice(&f[6..12]);
+                    g.extend_from_slice(&[0, 0]);
+                    g.extend_from_slice(&ethertype(f));
+                    g.extend_from_slice(&f[14..]);
+                    (*s, *u, g)
+                })
+                .collect(),
+        ),
+        (
+            "linux-sll2",
+            276,
+            eth.iter()
+                .map(|(s, u, f)| {
+                    let mut g = ethertype(f).to_vec();
+                    g.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 1, 0, 6]);
+                    g.extend_from_slice(&f[6..12]);
+                    g.extend_from_slice(&[0, 0]);
+                    g.extend_from_slice(&f[14..]);
+                    (*s, *u, g)
+                })
+                .collect(),
+        ),
+        (
+            "raw-ip",
+            101,
+            eth.iter().filter(|(_, _, f)| ethertype(f) == [8, 0]).map(|(s, u, f)| (*s, *u, ip_of(f))).collect(),
+        ),
+        (
+            "bsd-null",
+            0,
+            eth.iter()
+                .filter(|(_, _, f)| ethertype(f) == [8, 0])
+                .map(|(s, u, f)| {
+                    let mut g = 2u32.to_le_bytes().to_vec();
+                    g.extend(ip_of(f));
+                    (*s, *u, g)
+                })
+                .collect(),
+        ),
+        (
+            "openbsd-loop",
+            108,
+            eth.iter()
+                .filter(|(_, _, f)| ethertype(f) == [8, 0])
+                .map(|(s, u, f)| {
+                    let mut g = 2u32.to_be_bytes().to_vec();
+                    g.extend(ip_of(f));
+                    (*s, *u, g)
+                })
+                .collect(),
+        ),
+    ];
+    for (name, lt, frames) in &variants {
+        let p = dir.path().join(format!("{name}.pcap"));
+        write_pcap(&p, *lt, frames);
+        assert_eq!(tools_of(&p), ["rdp", "ssh", "vnc"], "{name}");
+    }
+    let p = dir.path().join("demo.pcapng");
+    write_pcapng(&p, &eth);
+    assert_eq!(tools_of(&p), ["rdp", "ssh", "vnc"], "pcapng");
+}
+
+#[test]
+fn unsupported_link_type_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ieee802_11.pcap");
+    write_pcap(&p, 105, &[(1, 0, vec![0u8; 40])]);
+    let e = Capture::open_file(&p).err().expect("refused").to_string();
+    assert!(e.contains("unsupported link type 105"), "{e}");
+}
