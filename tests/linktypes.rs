@@ -21,8 +21,11 @@ fn demo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases/demo/input.pcap")
 }
 
-/// (timestamp seconds, microseconds, frame) of every record of a little-endian µs pcap.
-fn records(path: &Path) -> Vec<(u32, u32, Vec<u8>)> {
+/// A record: timestamp seconds, microseconds, frame bytes.
+type Record = (u32, u32, Vec<u8>);
+
+/// Every record of a little-endian microsecond pcap.
+fn records(path: &Path) -> Vec<Record> {
     let d = std::fs::read(path).unwrap();
     assert_eq!(&d[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "demo is a little-endian microsecond pcap");
     let mut out = Vec::new();
@@ -36,7 +39,7 @@ fn records(path: &Path) -> Vec<(u32, u32, Vec<u8>)> {
     out
 }
 
-fn write_pcap(path: &Path, linktype: u32, frames: &[(u32, u32, Vec<u8>)]) {
+fn write_pcap(path: &Path, linktype: u32, frames: &[Record]) {
     let mut f = Vec::new();
     f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     f.extend_from_slice(&2u16.to_le_bytes());
@@ -53,7 +56,7 @@ fn write_pcap(path: &Path, linktype: u32, frames: &[(u32, u32, Vec<u8>)]) {
     std::fs::write(path, f).unwrap();
 }
 
-fn write_pcapng(path: &Path, frames: &[(u32, u32, Vec<u8>)]) {
+fn write_pcapng(path: &Path, frames: &[Record]) {
     let block = |t: u32, body: &[u8]| {
         let pad = (4 - body.len() % 4) % 4;
         let len = (12 + body.len() + pad) as u32;
@@ -111,7 +114,7 @@ fn every_link_type_finds_the_demo_sessions() {
     let ip_of = |f: &Vec<u8>| f[14..].to_vec();
     let ethertype = |f: &Vec<u8>| [f[12], f[13]];
     let dir = tempfile::tempdir().unwrap();
-    let variants: Vec<(&str, u32, Vec<(u32, u32, Vec<u8>)>)> = vec![
+    let variants: Vec<(&str, u32, Vec<Record>)> = vec![
         ("ethernet", 1, eth.clone()),
         (
             "vlan",
