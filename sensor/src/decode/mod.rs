@@ -303,6 +303,35 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_extension_headers_are_walked() {
+        // IPv6 -> Hop-by-Hop options (8 bytes, PadN) -> Destination options (8 bytes) -> TCP.
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd];
+        let payload = b"RFB 003.008\n";
+        let tcp_len = 20 + payload.len();
+        f.extend_from_slice(&[0x60, 0, 0, 0]);
+        f.extend_from_slice(&((16 + tcp_len) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 64]); // next header: hop-by-hop
+        f.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10]);
+        f.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20]);
+        f.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]); // HBH -> dest opts
+        f.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]); // dest opts -> TCP
+        f.extend_from_slice(&5900u16.to_be_bytes());
+        f.extend_from_slice(&40000u16.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(payload);
+        let mut st = DecodeStats::default();
+        let v = decode(&frame(LinkType::Ethernet, &f), &mut st).unwrap_or_else(|| panic!("{st:?}"));
+        assert_eq!(v.payload, payload);
+        assert_eq!((v.key.a_port, v.key.b_port), (5900, 40000));
+        assert!(!v.truncated);
+        // A truncated extension header keeps the IP layer and yields no transport view.
+        let cut = &f[..14 + 40 + 12];
+        let mut st = DecodeStats::default();
+        assert!(decode(&frame(LinkType::Ethernet, cut), &mut st).is_none());
+        assert_eq!(st.viewed, 0);
+    }
+
+    #[test]
     fn fragments_are_counted_not_parsed() {
         let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).udp(1, 2);
         let mut f = Vec::new();

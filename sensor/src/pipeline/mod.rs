@@ -363,7 +363,7 @@ impl<'c> Reader<'c> {
             let b = indicatif::ProgressBar::new(cap.file_len());
             b.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+                    "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> "),
@@ -393,7 +393,7 @@ impl<'c> Reader<'c> {
                         file_pos += 16 + f.data.len() as u64;
                         if s.packets.is_multiple_of(16384) {
                             b.set_position(file_pos);
-                            b.set_message(format!("{} packets", s.packets));
+                            b.set_message(format!("{}k pkts", s.packets / 1000));
                         }
                     }
                     if let Some(v) = decode(&f, &mut dstats) {
