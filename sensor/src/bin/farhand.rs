@@ -2,7 +2,7 @@
 
 use clap::{ArgGroup, Parser};
 use farhand::capture::{Capture, LiveOptions};
-use farhand::config::{RawConfig, Settings, default_workers};
+use farhand::config::{Settings, default_workers};
 use farhand::pipeline::{RunOptions, RunSummary, run};
 use farhand::sink::{JsonLinesSink, json::Observer};
 use std::io::IsTerminal;
@@ -99,8 +99,6 @@ fn main_inner(cli: Cli) -> u8 {
     };
     if cli.check_config {
         if let Some(path) = &cli.config {
-            // Parse once more to show the effective values.
-            let _ = RawConfig::load(path);
             eprintln!("farhand: {}: ok ({settings:?})", path.display());
         }
         return exit::OK;

@@ -200,17 +200,6 @@ impl HomeNets {
 }
 
 impl RawConfig {
-    /// Reads and parses a config file.
-    pub fn load(path: &Path) -> Result<RawConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_path_buf(),
-            line: 0,
-            col: 0,
-            msg: format!("cannot read: {e}"),
-        })?;
-        RawConfig::parse(&text, path)
-    }
-
     /// Parses config text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<RawConfig, ConfigError> {
         toml::from_str(text).map_err(|e| {

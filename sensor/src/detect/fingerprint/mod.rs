@@ -131,6 +131,17 @@ pub enum Evidence {
     Vnc(vnc::VncEvidence),
 }
 
+/// Result of parsing one structure from a prefix (shared by the fingerprints' parsers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<T> {
+    /// Parsed.
+    Done(T),
+    /// Consistent so far, more bytes needed.
+    Incomplete,
+    /// Contradicts the protocol.
+    Invalid,
+}
+
 /// One protocol fingerprint. Implementations are stateless: all state lives in the bytes of
 /// the [`Exchange`].
 pub trait Fingerprint: Send + Sync {

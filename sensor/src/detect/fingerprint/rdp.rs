@@ -27,7 +27,7 @@
 //!   `uDownStreamMtu`, each MTU 1132..=1232), and is zero-padded to 1232 bytes. The server's
 //!   SYN+ACK acknowledges the client's initial sequence number. All fields are big-endian.
 
-use super::{Evidence, Exchange, Fingerprint, Match, Method, Outcome, Tool, Transport};
+use super::{Evidence, Exchange, Fingerprint, Match, Method, Outcome, Step, Tool, Transport};
 use serde::Serialize;
 
 /// TPKT version (RFC 1006).
@@ -88,17 +88,6 @@ pub const CONFIDENCE_REQUEST_NEG: u8 = 75;
 pub const CONFIDENCE_REQUEST_COOKIE: u8 = 70;
 /// Confidence: an RDP-UDP SYN alone.
 pub const CONFIDENCE_UDP_SYN: u8 = 70;
-
-/// Result of parsing one structure from a prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step<T> {
-    /// Parsed.
-    Done(T),
-    /// Consistent so far, more bytes needed.
-    Incomplete,
-    /// Contradicts the protocol.
-    Invalid,
-}
 
 /// An RDP_NEG_REQ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

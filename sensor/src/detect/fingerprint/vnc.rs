@@ -18,7 +18,7 @@
 //!   type (0 = failure, 1 = None, 2 = VNC Authentication).
 //! - Security type numbers: IANA "RFB Security Types" registry (RFC 6143 §8.1.2).
 
-use super::{Evidence, Exchange, Fingerprint, Match, Method, Outcome, Tool, Transport};
+use super::{Evidence, Exchange, Fingerprint, Match, Method, Outcome, Step, Tool, Transport};
 use serde::Serialize;
 
 /// Length of a ProtocolVersion message.
@@ -34,17 +34,6 @@ pub const CONFIDENCE_VERSIONS: u8 = 90;
 pub const CONFIDENCE_SERVER_ONLY: u8 = 60;
 /// Confidence: only the client's version.
 pub const CONFIDENCE_CLIENT_ONLY: u8 = 50;
-
-/// Result of parsing one structure from a prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step<T> {
-    /// Parsed.
-    Done(T),
-    /// Consistent so far, more bytes needed.
-    Incomplete,
-    /// Contradicts the protocol.
-    Invalid,
-}
 
 /// A parsed ProtocolVersion, borrowing the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
