@@ -15,6 +15,7 @@
 //!   flow summary the verdict needs.
 
 pub mod fingerprint;
+pub mod meta;
 
 use crate::capture::Micros;
 use crate::decode::PacketView;

@@ -16,9 +16,17 @@
 //!   reported.
 //! - Limits (longest banner, largest record) are named constants in each file.
 
+pub mod nomachine;
+pub mod openvpn;
+pub mod radmin;
 pub mod rdp;
+pub mod rustdesk;
 pub mod ssh;
+pub mod stun;
+pub mod tailscale;
+pub mod teamviewer;
 pub mod vnc;
+pub mod wireguard;
 
 use serde::Serialize;
 
@@ -73,7 +81,7 @@ pub struct Match {
     pub evidence: Evidence,
 }
 
-/// Remote-control tools and protocols farhand recognises.
+/// Remote-control tools, relays, VPNs and tunnels farhand recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tool {
@@ -83,15 +91,138 @@ pub enum Tool {
     Rdp,
     /// VNC / Remote Framebuffer protocol.
     Vnc,
+    /// TeamViewer.
+    TeamViewer,
+    /// AnyDesk.
+    AnyDesk,
+    /// RustDesk.
+    RustDesk,
+    /// Chrome Remote Desktop.
+    ChromeRemoteDesktop,
+    /// Splashtop.
+    Splashtop,
+    /// ConnectWise ScreenConnect / Control.
+    ScreenConnect,
+    /// LogMeIn / GoTo (GoToAssist, GoToMyPC).
+    LogMeIn,
+    /// Zoho Assist.
+    ZohoAssist,
+    /// NoMachine / NX.
+    NoMachine,
+    /// Radmin.
+    Radmin,
+    /// Parsec.
+    Parsec,
+    /// An IP-KVM device (PiKVM, TinyPilot, JetKVM).
+    IpKvm,
+    /// STUN / TURN (NAT traversal and media relay).
+    StunTurn,
+    /// WireGuard.
+    WireGuard,
+    /// OpenVPN.
+    OpenVpn,
+    /// Tailscale (WireGuard mesh with DERP relays).
+    Tailscale,
+    /// Cloudflare WARP.
+    CloudflareWarp,
+    /// Tor.
+    Tor,
+    /// Cloudflare Tunnel (cloudflared).
+    Cloudflared,
+    /// ngrok.
+    Ngrok,
+    /// An HTTP CONNECT proxy tunnel.
+    HttpConnect,
+    /// A SOCKS 4/5 proxy tunnel.
+    Socks,
+    /// A tunnel carried in DNS queries and answers.
+    DnsTunnel,
+    /// A tunnel carried in ICMP echo payloads.
+    IcmpTunnel,
+    /// A remote-management tool named by an indicator file (e.g. the LOLRMM catalogue); its name is in the evidence.
+    Listed,
+}
+
+/// What kind of thing a [`Tool`] is: decides the alert kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Software that lets someone drive the endpoint remotely.
+    RemoteControl,
+    /// A media/NAT relay (STUN/TURN): evidence of a relayed path, not a tool by itself.
+    Relay,
+    /// A VPN.
+    Vpn,
+    /// A tunnel or anonymity network.
+    Tunnel,
+    /// A proxy.
+    Proxy,
 }
 
 impl Tool {
-    /// Stable lower-case name used in alerts and expectation files.
+    /// Every built-in tool.
+    pub const ALL: &'static [Tool] = &[
+        Tool::Ssh,
+        Tool::Rdp,
+        Tool::Vnc,
+        Tool::TeamViewer,
+        Tool::AnyDesk,
+        Tool::RustDesk,
+        Tool::ChromeRemoteDesktop,
+        Tool::Splashtop,
+        Tool::ScreenConnect,
+        Tool::LogMeIn,
+        Tool::ZohoAssist,
+        Tool::NoMachine,
+        Tool::Radmin,
+        Tool::Parsec,
+        Tool::IpKvm,
+        Tool::StunTurn,
+        Tool::WireGuard,
+        Tool::OpenVpn,
+        Tool::Tailscale,
+        Tool::CloudflareWarp,
+        Tool::Tor,
+        Tool::Cloudflared,
+        Tool::Ngrok,
+        Tool::HttpConnect,
+        Tool::Socks,
+        Tool::DnsTunnel,
+        Tool::IcmpTunnel,
+        Tool::Listed,
+    ];
+
+    /// Stable lower-case name used in alerts, indicator files and expectation files.
     pub fn name(self) -> &'static str {
         match self {
             Tool::Ssh => "ssh",
             Tool::Rdp => "rdp",
             Tool::Vnc => "vnc",
+            Tool::TeamViewer => "teamviewer",
+            Tool::AnyDesk => "anydesk",
+            Tool::RustDesk => "rustdesk",
+            Tool::ChromeRemoteDesktop => "chrome_remote_desktop",
+            Tool::Splashtop => "splashtop",
+            Tool::ScreenConnect => "screenconnect",
+            Tool::LogMeIn => "logmein",
+            Tool::ZohoAssist => "zoho_assist",
+            Tool::NoMachine => "nomachine",
+            Tool::Radmin => "radmin",
+            Tool::Parsec => "parsec",
+            Tool::IpKvm => "ip_kvm",
+            Tool::StunTurn => "stun_turn",
+            Tool::WireGuard => "wireguard",
+            Tool::OpenVpn => "openvpn",
+            Tool::Tailscale => "tailscale",
+            Tool::CloudflareWarp => "cloudflare_warp",
+            Tool::Tor => "tor",
+            Tool::Cloudflared => "cloudflared",
+            Tool::Ngrok => "ngrok",
+            Tool::HttpConnect => "http_connect",
+            Tool::Socks => "socks",
+            Tool::DnsTunnel => "dns_tunnel",
+            Tool::IcmpTunnel => "icmp_tunnel",
+            Tool::Listed => "listed",
         }
     }
 
@@ -101,7 +232,48 @@ impl Tool {
             Tool::Ssh => "SSH",
             Tool::Rdp => "RDP",
             Tool::Vnc => "VNC",
+            Tool::TeamViewer => "TeamViewer",
+            Tool::AnyDesk => "AnyDesk",
+            Tool::RustDesk => "RustDesk",
+            Tool::ChromeRemoteDesktop => "Chrome Remote Desktop",
+            Tool::Splashtop => "Splashtop",
+            Tool::ScreenConnect => "ScreenConnect",
+            Tool::LogMeIn => "LogMeIn / GoTo",
+            Tool::ZohoAssist => "Zoho Assist",
+            Tool::NoMachine => "NoMachine",
+            Tool::Radmin => "Radmin",
+            Tool::Parsec => "Parsec",
+            Tool::IpKvm => "IP-KVM",
+            Tool::StunTurn => "STUN/TURN",
+            Tool::WireGuard => "WireGuard",
+            Tool::OpenVpn => "OpenVPN",
+            Tool::Tailscale => "Tailscale",
+            Tool::CloudflareWarp => "Cloudflare WARP",
+            Tool::Tor => "Tor",
+            Tool::Cloudflared => "Cloudflare Tunnel",
+            Tool::Ngrok => "ngrok",
+            Tool::HttpConnect => "HTTP CONNECT proxy",
+            Tool::Socks => "SOCKS proxy",
+            Tool::DnsTunnel => "DNS tunnel",
+            Tool::IcmpTunnel => "ICMP tunnel",
+            Tool::Listed => "listed tool",
         }
+    }
+
+    /// What kind of thing the tool is.
+    pub fn category(self) -> Category {
+        match self {
+            Tool::Ssh | Tool::Rdp | Tool::Vnc | Tool::TeamViewer | Tool::AnyDesk | Tool::RustDesk | Tool::ChromeRemoteDesktop | Tool::Splashtop | Tool::ScreenConnect | Tool::LogMeIn | Tool::ZohoAssist | Tool::NoMachine | Tool::Radmin | Tool::Parsec | Tool::IpKvm | Tool::Listed => Category::RemoteControl,
+            Tool::StunTurn => Category::Relay,
+            Tool::WireGuard | Tool::OpenVpn | Tool::Tailscale | Tool::CloudflareWarp => Category::Vpn,
+            Tool::Tor | Tool::Cloudflared | Tool::Ngrok | Tool::DnsTunnel | Tool::IcmpTunnel => Category::Tunnel,
+            Tool::HttpConnect | Tool::Socks => Category::Proxy,
+        }
+    }
+
+    /// The tool with this [`Tool::name`].
+    pub fn from_name(name: &str) -> Option<Tool> {
+        Tool::ALL.iter().copied().find(|t| t.name() == name)
     }
 }
 
@@ -129,6 +301,22 @@ pub enum Evidence {
     Rdp(rdp::RdpEvidence),
     /// RFB versions and security type.
     Vnc(vnc::VncEvidence),
+    /// TeamViewer framing.
+    Teamviewer(teamviewer::TeamViewerEvidence),
+    /// RustDesk framing.
+    Rustdesk(rustdesk::RustDeskEvidence),
+    /// NoMachine NX banners.
+    Nomachine(nomachine::NoMachineEvidence),
+    /// Radmin handshake.
+    Radmin(radmin::RadminEvidence),
+    /// STUN/TURN messages and the addresses they reveal.
+    Stun(stun::StunEvidence),
+    /// WireGuard handshake.
+    Wireguard(wireguard::WireGuardEvidence),
+    /// OpenVPN control channel.
+    Openvpn(openvpn::OpenVpnEvidence),
+    /// Tailscale disco.
+    Tailscale(tailscale::TailscaleEvidence),
 }
 
 /// Result of parsing one structure from a prefix (shared by the fingerprints' parsers).
@@ -159,5 +347,17 @@ pub trait Fingerprint: Send + Sync {
 
 /// Every built-in fingerprint, in the order the flow table tries them.
 pub fn registry() -> Vec<&'static dyn Fingerprint> {
-    vec![&ssh::SshFingerprint, &rdp::RdpFingerprint, &vnc::VncFingerprint]
+    vec![
+        &ssh::SshFingerprint,
+        &rdp::RdpFingerprint,
+        &vnc::VncFingerprint,
+        &teamviewer::TeamViewerFingerprint,
+        &rustdesk::RustDeskFingerprint,
+        &nomachine::NoMachineFingerprint,
+        &radmin::RadminFingerprint,
+        &stun::StunFingerprint,
+        &wireguard::WireGuardFingerprint,
+        &openvpn::OpenVpnFingerprint,
+        &tailscale::TailscaleFingerprint,
+    ]
 }

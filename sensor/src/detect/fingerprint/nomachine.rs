@@ -1,0 +1,30 @@
+//! NoMachine fingerprint (stub: replaced by the real parser).
+
+use super::{Exchange, Fingerprint, Outcome, Tool, Transport};
+use serde::Serialize;
+
+/// Fields extracted from a NoMachine exchange.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NoMachineEvidence {}
+
+/// The NoMachine fingerprint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMachineFingerprint;
+
+impl Fingerprint for NoMachineFingerprint {
+    fn tool(&self) -> Tool {
+        Tool::NoMachine
+    }
+    fn version(&self) -> &'static str {
+        "0"
+    }
+    fn wants(&self, _transport: Transport) -> bool {
+        false
+    }
+    fn bytes_wanted(&self) -> usize {
+        0
+    }
+    fn inspect(&self, _ex: &Exchange<'_>) -> Outcome {
+        Outcome::NoMatch
+    }
+}

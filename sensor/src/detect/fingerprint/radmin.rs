@@ -1,0 +1,30 @@
+//! Radmin fingerprint (stub: replaced by the real parser).
+
+use super::{Exchange, Fingerprint, Outcome, Tool, Transport};
+use serde::Serialize;
+
+/// Fields extracted from a Radmin exchange.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RadminEvidence {}
+
+/// The Radmin fingerprint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RadminFingerprint;
+
+impl Fingerprint for RadminFingerprint {
+    fn tool(&self) -> Tool {
+        Tool::Radmin
+    }
+    fn version(&self) -> &'static str {
+        "0"
+    }
+    fn wants(&self, _transport: Transport) -> bool {
+        false
+    }
+    fn bytes_wanted(&self) -> usize {
+        0
+    }
+    fn inspect(&self, _ex: &Exchange<'_>) -> Outcome {
+        Outcome::NoMatch
+    }
+}

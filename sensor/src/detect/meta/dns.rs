@@ -1,0 +1,1 @@
+//! dns metadata parser (stub: replaced by the real parser).

@@ -1,0 +1,1 @@
+//! http metadata parser (stub: replaced by the real parser).

@@ -1,0 +1,1 @@
+//! quic metadata parser (stub: replaced by the real parser).

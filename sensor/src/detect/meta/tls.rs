@@ -1,0 +1,1 @@
+//! tls metadata parser (stub: replaced by the real parser).
