@@ -153,3 +153,27 @@ fn demo_alerts_and_summary() {
     assert!(o.stderr.is_empty(), "-q must print nothing: {}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&f).unwrap().lines().count(), 3);
 }
+
+#[test]
+fn lolrmm_import_and_indicator_check() {
+    let cat = repo().join("../shared/lolrmm/rmm_tools.json");
+    if !cat.is_file() {
+        eprintln!("SKIP lolrmm import: {} not found (the shared data is absent)", cat.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lolrmm.toml");
+    let o = farhand(&["indicators", "import-lolrmm", cat.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("domain patterns"), "{}", stderr(&o));
+    let o = farhand(&["indicators", "check", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A broken indicator file is refused with its file, line and key.
+    std::fs::write(dir.path().join("zz-bad.toml"), "[[tool]]\nname = \"x\"\ndomians = []\n").unwrap();
+    let o = farhand(&["indicators", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    one_clear_line(&o, "zz-bad.toml:3:1");
+    let o = farhand(&["indicators", "import-lolrmm", "/nonexistent.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "/nonexistent.json");
+}

@@ -22,6 +22,7 @@ pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod flow;
+pub mod indicators;
 pub mod pipeline;
 pub mod sink;
 pub mod verdict;

@@ -29,6 +29,8 @@ const DEMO_PCAP: &[u8] = include_bytes!(env!("FARHAND_DEMO_PCAP"));
     about = "Flags endpoints driven remotely: fingerprints remote-control sessions (SSH, RDP, VNC, ...) in traffic",
     long_about = None,
     group(ArgGroup::new("input").required(true).args(["read", "interface", "demo", "check_config"])),
+    subcommand_negates_reqs = true,
+    args_conflicts_with_subcommands = true,
     after_help = "Alerts are JSON lines (OCSF Detection Finding with ECS fields), one per remote-control session.\n\
                   A one-line summary goes to stderr at the end.\n\n\
                   Exit codes: 0 ok; 1 input or output could not be opened/read/written; 2 usage or config error;\n\
@@ -38,6 +40,9 @@ const DEMO_PCAP: &[u8] = include_bytes!(env!("FARHAND_DEMO_PCAP"));
                   farhand --demo"
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Read packets from a pcap or pcapng file.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     read: Option<PathBuf>,
@@ -75,6 +80,71 @@ struct Cli {
     quiet: bool,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Manage indicator files (domains, certificate names, ports that name tools).
+    #[command(subcommand)]
+    Indicators(IndicatorsCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum IndicatorsCommand {
+    /// Turn the LOLRMM catalogue (rmm_tools.json, as its API serves it) into an indicator file.
+    ImportLolrmm {
+        /// The catalogue JSON.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Write the indicator file here (default: standard output), e.g.
+        /// /etc/farhand/indicators/lolrmm.toml.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Load and validate indicator files (the built-in ones plus every *.toml of DIR).
+    Check {
+        /// Directory of indicator files.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+fn indicators_command(cmd: &IndicatorsCommand) -> u8 {
+    match cmd {
+        IndicatorsCommand::ImportLolrmm { file, output } => {
+            let json = match std::fs::read_to_string(file) {
+                Ok(j) => j,
+                Err(e) => return fail(exit::INPUT, format!("{}: cannot read: {e}", file.display())),
+            };
+            let (text, st) = match farhand::indicators::lolrmm::import(&json, &file.display().to_string()) {
+                Ok(r) => r,
+                Err(e) => return fail(exit::INPUT, format!("{}: {e}", file.display())),
+            };
+            let written = match output {
+                Some(o) => std::fs::write(o, &text).map_err(|e| format!("{}: cannot write: {e}", o.display())),
+                None => std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()).map_err(|e| e.to_string()),
+            };
+            if let Err(e) = written {
+                return fail(exit::INPUT, e);
+            }
+            eprintln!(
+                "farhand: imported {} of {} catalogue tools: {} domain patterns, {} ports ({} entries were not domain patterns)",
+                st.tools_out, st.tools_in, st.domains, st.ports, st.skipped_domains
+            );
+            exit::OK
+        }
+        IndicatorsCommand::Check { dir } => match farhand::indicators::Indicators::load_dir(dir) {
+            Ok(ind) => {
+                let (tools, patterns) = ind.counts();
+                eprintln!(
+                    "farhand: {}: ok ({tools} tools, {patterns} domain patterns, built-in included)",
+                    dir.display()
+                );
+                exit::OK
+            }
+            Err(e) => fail(exit::USAGE, e),
+        },
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -90,6 +160,9 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
 }
 
 fn main_inner(cli: Cli) -> u8 {
+    if let Some(Command::Indicators(cmd)) = &cli.command {
+        return indicators_command(cmd);
+    }
     let mut settings = match &cli.config {
         Some(path) => match Settings::load(path) {
             Ok(s) => s,

@@ -11,9 +11,11 @@
 
 use crate::detect::fingerprint::{Fingerprint, registry};
 use crate::flow::{Addr, FlowConfig};
+use crate::indicators::Indicators;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use toml::Spanned;
 
 /// A configuration problem, located in its file.
@@ -126,12 +128,15 @@ impl Default for FlowSection {
 pub struct DetectSection {
     /// Enabled fingerprints by name.
     pub fingerprints: Vec<Spanned<String>>,
+    /// Directory of indicator files (`*.toml`) added to the built-in indicators ("" = none).
+    pub indicators_dir: String,
 }
 
 impl Default for DetectSection {
     fn default() -> Self {
         DetectSection {
             fingerprints: registry().iter().map(|f| Spanned::new(0..0, f.tool().name().to_string())).collect(),
+            indicators_dir: String::new(),
         }
     }
 }
@@ -167,6 +172,8 @@ pub struct Settings {
     pub fingerprints: Vec<&'static dyn Fingerprint>,
     /// Alert output path ("-" = stdout).
     pub alerts: String,
+    /// Indicators: built-in plus `detect.indicators_dir`.
+    pub indicators: Arc<Indicators>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -178,6 +185,7 @@ impl std::fmt::Debug for Settings {
             .field("flow", &self.flow)
             .field("fingerprints", &self.fingerprints.iter().map(|f| f.tool().name()).collect::<Vec<_>>())
             .field("alerts", &self.alerts)
+            .field("indicators", &self.indicators.counts())
             .finish()
     }
 }
@@ -275,6 +283,15 @@ impl RawConfig {
             });
         }
         let workers = if self.sensor.workers == 0 { default_workers() } else { self.sensor.workers.min(256) };
+        let indicators = if self.detect.indicators_dir.is_empty() {
+            Indicators::builtin()
+        } else {
+            let dir = Path::new(&self.detect.indicators_dir);
+            // A relative directory is relative to the config file.
+            let dir =
+                if dir.is_relative() { path.parent().unwrap_or(Path::new(".")).join(dir) } else { dir.to_path_buf() };
+            Indicators::load_dir(&dir)?
+        };
         Ok(Settings {
             name: self.sensor.name.clone(),
             workers,
@@ -283,6 +300,7 @@ impl RawConfig {
             flow,
             fingerprints: fps,
             alerts: self.output.alerts.clone(),
+            indicators: Arc::new(indicators),
         })
     }
 }
@@ -304,6 +322,7 @@ impl Settings {
             flow: FlowConfig::default(),
             fingerprints: registry(),
             alerts: "-".into(),
+            indicators: Arc::new(Indicators::builtin()),
         })
     }
 
@@ -391,6 +410,8 @@ mod tests {
         assert_eq!(e.line, 2, "{e}");
         let e = check("[sensor]\nworkers = \"four\"\n").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
+        let e = check("[detect]\nindicators_dir = \"/nonexistent/indicators\"\n").unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/indicators"), "{e}");
         let e = check("not toml at all [").unwrap_err();
         assert_eq!(e.line, 1);
     }
