@@ -263,7 +263,22 @@ impl Tool {
     /// What kind of thing the tool is.
     pub fn category(self) -> Category {
         match self {
-            Tool::Ssh | Tool::Rdp | Tool::Vnc | Tool::TeamViewer | Tool::AnyDesk | Tool::RustDesk | Tool::ChromeRemoteDesktop | Tool::Splashtop | Tool::ScreenConnect | Tool::LogMeIn | Tool::ZohoAssist | Tool::NoMachine | Tool::Radmin | Tool::Parsec | Tool::IpKvm | Tool::Listed => Category::RemoteControl,
+            Tool::Ssh
+            | Tool::Rdp
+            | Tool::Vnc
+            | Tool::TeamViewer
+            | Tool::AnyDesk
+            | Tool::RustDesk
+            | Tool::ChromeRemoteDesktop
+            | Tool::Splashtop
+            | Tool::ScreenConnect
+            | Tool::LogMeIn
+            | Tool::ZohoAssist
+            | Tool::NoMachine
+            | Tool::Radmin
+            | Tool::Parsec
+            | Tool::IpKvm
+            | Tool::Listed => Category::RemoteControl,
             Tool::StunTurn => Category::Relay,
             Tool::WireGuard | Tool::OpenVpn | Tool::Tailscale | Tool::CloudflareWarp => Category::Vpn,
             Tool::Tor | Tool::Cloudflared | Tool::Ngrok | Tool::DnsTunnel | Tool::IcmpTunnel => Category::Tunnel,
