@@ -140,18 +140,24 @@ fn demo_alerts_and_summary() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let alerts: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
-    let mut tools: Vec<&str> = alerts.iter().map(|a| a["unmapped"]["farhand"]["tool"].as_str().unwrap()).collect();
+    let kind = |a: &serde_json::Value| a["unmapped"]["farhand"]["kind"].as_str().unwrap().to_string();
+    let mut tools: Vec<&str> = alerts
+        .iter()
+        .filter(|a| kind(a) == "remote_control_session")
+        .map(|a| a["unmapped"]["farhand"]["tool"].as_str().unwrap())
+        .collect();
     tools.sort();
     assert_eq!(tools, ["rdp", "ssh", "vnc"]);
+    assert_eq!(alerts.iter().filter(|a| kind(a) == "multiple_remote_tools").count(), 2);
     let e = stderr(&o);
-    assert!(e.contains("packets") && e.contains("3 alerts") && e.contains("Mpps"), "{e}");
+    assert!(e.contains("packets") && e.contains("3 sessions, 5 alerts") && e.contains("Mpps"), "{e}");
     // Same alerts through a file and with several workers.
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("a.jsonl");
     let o = farhand(&["--demo", "-q", "--workers", "3", "-o", f.to_str().unwrap()]);
     assert!(o.status.success());
     assert!(o.stderr.is_empty(), "-q must print nothing: {}", stderr(&o));
-    assert_eq!(std::fs::read_to_string(&f).unwrap().lines().count(), 3);
+    assert_eq!(std::fs::read_to_string(&f).unwrap().lines().count(), 5);
 }
 
 #[test]

@@ -102,8 +102,12 @@ fn tools_of(path: &Path) -> Vec<String> {
     let mut sink = MemorySink::new(Observer::default());
     let s = run(&mut cap, &settings, &mut sink, &RunOptions::default());
     assert!(s.input_error.is_none());
-    let mut t: Vec<String> =
-        sink.alerts.iter().map(|a| a["unmapped"]["farhand"]["tool"].as_str().unwrap().to_string()).collect();
+    let mut t: Vec<String> = sink
+        .alerts
+        .iter()
+        .filter(|a| a["unmapped"]["farhand"]["kind"] == "remote_control_session")
+        .map(|a| a["unmapped"]["farhand"]["tool"].as_str().unwrap().to_string())
+        .collect();
     t.sort();
     t
 }

@@ -121,12 +121,9 @@ fn live_capture_on_a_veth() {
     let text = std::fs::read_to_string(&out).unwrap();
     let mut tools: Vec<String> = text
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["unmapped"]["farhand"]["tool"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|a| a["unmapped"]["farhand"]["kind"] == "remote_control_session")
+        .map(|a| a["unmapped"]["farhand"]["tool"].as_str().unwrap().to_string())
         .collect();
     tools.sort();
     assert_eq!(tools, ["rdp", "ssh", "vnc"], "sent {frames} frames; stderr: {err}");

@@ -9,8 +9,8 @@
 //! - `unmapped.farhand`: what neither schema has a field for: the endpoint/peer roles, the
 //!   tool, recognition method, fingerprint fields, handshake times, detector versions.
 
-use crate::detect::fingerprint::Transport;
-use crate::verdict::{Activity, Alert, Direction, Host};
+use crate::detect::fingerprint::{Category, Transport};
+use crate::verdict::{Activity, Alert, AlertKind, Direction, Host};
 use serde_json::{Value, json};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -65,7 +65,17 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         50..=79 => 2,
         _ => 3,
     };
-    let title = format!("{} remote-control session", a.tool.title());
+    let title = match a.kind {
+        AlertKind::RemoteControlSession => format!("{} remote-control session", a.tool_title),
+        AlertKind::AnonymizingTunnel => format!("{} session", a.tool_title),
+        AlertKind::MultipleRemoteTools => format!("{} remote-control tools on one endpoint", a.related_tools.len()),
+    };
+    // MITRE ATT&CK technique: remote access software, protocol tunneling, or proxy.
+    let (tech_id, tech_name) = match a.category {
+        Category::RemoteControl => ("T1219", "Remote Access Software"),
+        Category::Vpn | Category::Tunnel => ("T1572", "Protocol Tunneling"),
+        Category::Relay | Category::Proxy => ("T1090", "Proxy"),
+    };
     let analytic = a.detectors.first().map(|(n, v)| (*n, *v)).unwrap_or(("", ""));
     let evidence = serde_json::to_value(&a.evidence).unwrap_or(Value::Null);
     let version = env!("CARGO_PKG_VERSION");
@@ -108,7 +118,7 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
                 "version": analytic.1,
             },
             "attacks": [{
-                "technique": { "uid": "T1219", "name": "Remote Access Software" },
+                "technique": { "uid": tech_id, "name": tech_name },
                 "tactic": { "uid": "TA0011", "name": "Command and Control" },
                 "version": "15",
             }],
@@ -153,7 +163,7 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         "destination": { "ip": dst.ip.to_string(), "port": dst.port, "bytes": dst_bytes, "packets": dst_pkts },
         "network": {
             "transport": transport,
-            "protocol": a.tool.name(),
+            "protocol": a.tool_name,
             "direction": direction_ecs,
             "community_id": a.community_id,
             "bytes": src_bytes + dst_bytes,
@@ -161,7 +171,7 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
             "vlan": if a.vlan == 0 { Value::Null } else { json!({ "id": (a.vlan & 0xfff).to_string() }) },
         },
         "rule": {
-            "id": format!("farhand.{}.{}", a.kind.name(), a.tool.name()),
+            "id": format!("farhand.{}.{}", a.kind.name(), a.tool_name),
             "name": title,
             "category": a.kind.name(),
             "version": analytic.1,
@@ -169,7 +179,7 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         },
         "threat": {
             "framework": "MITRE ATT&CK",
-            "technique": { "id": ["T1219"], "name": ["Remote Access Software"] },
+            "technique": { "id": [tech_id], "name": [tech_name] },
             "tactic": { "id": ["TA0011"], "name": ["Command and Control"] },
         },
         "observer": {
@@ -183,7 +193,9 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         "unmapped": {
             "farhand": {
                 "kind": a.kind.name(),
-                "tool": a.tool.name(),
+                "tool": a.tool_name,
+                "category": a.category,
+                "related_tools": a.related_tools,
                 "confidence": a.confidence,
                 "method": a.method,
                 "endpoint": { "ip": a.endpoint.ip.to_string(), "port": a.endpoint.port, "inside": a.endpoint.inside },

@@ -13,12 +13,12 @@
 
 use crate::capture::Micros;
 use crate::config::HomeNets;
-use crate::detect::fingerprint::{Evidence, Method, Tool, Transport};
+use crate::detect::fingerprint::{Category, Evidence, Method, Tool, Transport};
 use crate::detect::{Finding, FindingKind};
 use crate::flow::{Addr, EndReason, FlowKey, Side};
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Alert kinds (DESIGN.md alert taxonomy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -26,6 +26,10 @@ use std::collections::HashSet;
 pub enum AlertKind {
     /// A remote-control tool session to or from an endpoint.
     RemoteControlSession,
+    /// A VPN, tunnel, proxy or relay session from an endpoint.
+    AnonymizingTunnel,
+    /// Several remote-control tools on one endpoint within the window.
+    MultipleRemoteTools,
 }
 
 impl AlertKind {
@@ -33,6 +37,16 @@ impl AlertKind {
     pub fn name(self) -> &'static str {
         match self {
             AlertKind::RemoteControlSession => "remote_control_session",
+            AlertKind::AnonymizingTunnel => "anonymizing_tunnel",
+            AlertKind::MultipleRemoteTools => "multiple_remote_tools",
+        }
+    }
+
+    /// The alert kind a recognised tool's session raises.
+    pub fn of(category: Category) -> AlertKind {
+        match category {
+            Category::RemoteControl => AlertKind::RemoteControlSession,
+            Category::Relay | Category::Vpn | Category::Tunnel | Category::Proxy => AlertKind::AnonymizingTunnel,
         }
     }
 }
@@ -109,6 +123,14 @@ pub struct Alert {
     pub time: Micros,
     /// Tool recognised.
     pub tool: Tool,
+    /// The tool's stable name (for indicator-listed tools, the listed name).
+    pub tool_name: String,
+    /// The tool's display name.
+    pub tool_title: String,
+    /// What kind of tool.
+    pub category: Category,
+    /// For `multiple_remote_tools`: every tool seen on the endpoint in the window.
+    pub related_tools: Vec<String>,
     /// Confidence 0–100.
     pub confidence: u8,
     /// How the tool was recognised.
@@ -149,16 +171,59 @@ pub struct Alert {
     pub message: String,
 }
 
+/// Window in which several remote-control tools on one endpoint raise
+/// `multiple_remote_tools`.
+pub const MULTI_TOOL_WINDOW: Micros = 3600 * 1_000_000;
+
 /// The verdict stage.
 pub struct Verdict {
     home: HomeNets,
     seen: HashSet<String>,
+    /// Per endpoint: remote-control tools seen (name → last time) and how many distinct
+    /// tools the last `multiple_remote_tools` alert reported.
+    tools_by_endpoint: HashMap<Addr, (BTreeMap<String, Micros>, usize)>,
 }
 
 impl Verdict {
     /// A verdict stage for the given inside networks.
     pub fn new(home: HomeNets) -> Verdict {
-        Verdict { home, seen: HashSet::new() }
+        Verdict { home, seen: HashSet::new(), tools_by_endpoint: HashMap::new() }
+    }
+
+    /// Records a remote-control session on an endpoint; raises `multiple_remote_tools` when
+    /// the endpoint has used two or more distinct tools within [`MULTI_TOOL_WINDOW`] (and
+    /// again whenever a further tool joins them). Outbound SSH (an endpoint's own shell
+    /// sessions, everyday for developers) does not count.
+    fn note_tool(&mut self, a: &Alert, out: &mut Vec<Alert>) {
+        if a.category != Category::RemoteControl || (a.tool == Tool::Ssh && a.direction == Direction::Outbound) {
+            return;
+        }
+        let (tools, reported) = self.tools_by_endpoint.entry(a.endpoint.ip).or_default();
+        tools.insert(a.tool_name.clone(), a.last_seen);
+        tools.retain(|_, t| a.last_seen.saturating_sub(*t) <= MULTI_TOOL_WINDOW);
+        if tools.len() < 2 || tools.len() <= *reported {
+            if tools.len() < 2 {
+                *reported = 0;
+            }
+            return;
+        }
+        *reported = tools.len();
+        let names: Vec<String> = tools.keys().cloned().collect();
+        let mut m = a.clone();
+        m.kind = AlertKind::MultipleRemoteTools;
+        m.severity = Severity::Medium;
+        m.activity = Activity::Create;
+        m.related_tools = names.clone();
+        m.id = alert_id(&format!("{}-{}", a.endpoint.ip, names.join(",")), a.last_seen, a.tool);
+        m.message = format!(
+            "Endpoint {} used {} remote-control tools within {} minutes: {}. The latest: {}",
+            a.endpoint.ip,
+            names.len(),
+            MULTI_TOOL_WINDOW / 60_000_000,
+            names.join(", "),
+            a.message
+        );
+        out.push(m);
     }
 
     /// Alerts for one finding, appended to `out`.
@@ -170,20 +235,31 @@ impl Verdict {
         let (resp_ip, resp_port) = s.key.side(resp_side);
         let init_in = self.home.contains(&init_ip);
         let resp_in = self.home.contains(&resp_ip);
-        // The endpoint: the inside side; else the controlled side (the server).
-        let ep_side = if init_in && !resp_in { s.initiator } else { resp_side };
+        let category = m.tool.category();
+        let kind = AlertKind::of(category);
+        // The endpoint: the inside side; else, for remote control, the controlled side (the
+        // server), and for tunnels the client that opened it.
+        let ep_side = match (init_in, resp_in) {
+            (true, false) => s.initiator,
+            (false, true) => resp_side,
+            _ if category == Category::RemoteControl => resp_side,
+            _ => s.initiator,
+        };
         let peer_side = ep_side.other();
         let (ep_ip, ep_port) = s.key.side(ep_side);
         let (peer_ip, peer_port) = s.key.side(peer_side);
         let direction = if ep_side == s.initiator { Direction::Outbound } else { Direction::Inbound };
-        let severity = match direction {
-            Direction::Inbound => Severity::Low,
-            Direction::Outbound => Severity::Informational,
+        let severity = match (kind, direction) {
+            (AlertKind::RemoteControlSession, Direction::Inbound) => Severity::Low,
+            (AlertKind::RemoteControlSession, Direction::Outbound) => Severity::Informational,
+            (_, _) if category == Category::Relay => Severity::Informational,
+            _ => Severity::Medium,
         };
         let transport = if s.key.proto() == crate::flow::key::proto::TCP { Transport::Tcp } else { Transport::Udp };
         let community_id = community_id(&s.key, s.initiator);
         let id = alert_id(&community_id, s.first_ts_of_session(), m.tool);
         let activity = if self.seen.insert(id.clone()) { Activity::Create } else { Activity::Update };
+        let (tool_name, tool_title) = (m.tool_name().to_string(), m.tool_title().to_string());
         let idx = |side: Side| side.idx();
         let get = |a: &[u64; 2], side: Side| a.get(idx(side)).copied().unwrap_or(0);
         let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
@@ -191,7 +267,7 @@ impl Verdict {
             "{tool} session {dir} {ep}:{ep_port} {arrow} {peer}:{peer_port} ({transport}), recognised by {method} \
              (confidence {conf}); {pin} packets / {bin} bytes to the endpoint, {pout} packets / {bout} bytes from it; \
              {secs:.1} s.{extra}",
-            tool = m.tool.title(),
+            tool = tool_title,
             dir = match direction {
                 Direction::Inbound => "into endpoint",
                 Direction::Outbound => "from endpoint",
@@ -220,13 +296,17 @@ impl Verdict {
             secs = s.last_ts.saturating_sub(s.first_ts) as f64 / 1e6,
             extra = evidence_note(&m.evidence),
         );
-        out.push(Alert {
+        let alert = Alert {
             id,
             activity,
-            kind: AlertKind::RemoteControlSession,
+            kind,
             severity,
             time: s.last_ts,
             tool: m.tool,
+            tool_name,
+            tool_title,
+            category,
+            related_tools: Vec::new(),
             confidence: m.confidence,
             method: m.method,
             endpoint: Host { ip: ep_ip, port: ep_port, inside: self.home.contains(&ep_ip) },
@@ -246,8 +326,13 @@ impl Verdict {
             detectors: vec![(f.detector, f.detector_version)],
             community_id,
             message,
-        });
+        };
         let _ = (init_port, resp_port);
+        let first = alert.activity == Activity::Create;
+        out.push(alert);
+        if first && let Some(a) = out.last().cloned() {
+            self.note_tool(&a, out);
+        }
     }
 }
 

@@ -81,6 +81,18 @@ pub struct Match {
     pub evidence: Evidence,
 }
 
+impl Match {
+    /// The tool's stable name (a built-in name, or the listed name of an indicator-named tool).
+    pub fn tool_name(&self) -> &str {
+        self.tool.name()
+    }
+
+    /// The tool's display name.
+    pub fn tool_title(&self) -> &str {
+        self.tool.title()
+    }
+}
+
 /// Remote-control tools, relays, VPNs and tunnels farhand recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
