@@ -5,7 +5,8 @@
 //!   lax slicing: a frame cut short by the snaplen keeps the layers that parsed.
 //! - Link layers: Ethernet II with up to three 802.1Q/802.1ad tags (QinQ), Linux cooked v1
 //!   and v2, raw IPv4/IPv6, BSD/OpenBSD loopback. Network: IPv4 and IPv6 with extension
-//!   headers. Transport: TCP and UDP; other protocols are counted, not viewed.
+//!   headers. Transport: TCP, UDP, and ICMP/ICMPv6 echo request/reply (keyed by the echo
+//!   identifier); other protocols are counted, not viewed.
 //! - IP fragments are counted ([`DecodeStats::fragments`]) and never parsed as transport
 //!   headers: a non-first fragment's bytes are not a TCP/UDP header.
 //! - A frame that yields no view is counted once in [`DecodeStats`] under the reason why.
@@ -197,6 +198,18 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
             (t.source_port(), t.destination_port(), Transport::Tcp, Some(info), t.payload())
         }
         Some(TransportSlice::Udp(u)) => (u.source_port(), u.destination_port(), Transport::Udp, None, u.payload()),
+        // Echo request/reply: keyed by the echo identifier on both sides, so both
+        // directions of one "ping session" (or ICMP tunnel) are one flow.
+        Some(TransportSlice::Icmpv4(i)) if matches!(i.type_u8(), 0 | 8) => {
+            let [a, b, _, _] = i.bytes5to8();
+            let id = u16::from_be_bytes([a, b]);
+            (id, id, Transport::Icmp, None, i.payload())
+        }
+        Some(TransportSlice::Icmpv6(i)) if matches!(i.type_u8(), 128 | 129) => {
+            let [a, b, _, _] = i.bytes5to8();
+            let id = u16::from_be_bytes([a, b]);
+            (id, id, Transport::Icmp, None, i.payload())
+        }
         Some(_) => return count(&mut stats.other_ip),
         None => {
             return if ipn == proto::TCP || ipn == proto::UDP {
@@ -206,7 +219,12 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
             };
         }
     };
-    let proto_num = if transport == Transport::Tcp { proto::TCP } else { proto::UDP };
+    let proto_num = match transport {
+        Transport::Tcp => proto::TCP,
+        Transport::Udp => proto::UDP,
+        Transport::Icmp if ipn == proto::ICMPV6 => proto::ICMPV6,
+        Transport::Icmp => proto::ICMP,
+    };
     let (key, side) = FlowKey::new(src, sport, dst, dport, proto_num, vlan);
     stats.viewed += 1;
     Some(PacketView {

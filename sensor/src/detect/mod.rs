@@ -157,7 +157,7 @@ impl Engine {
             Transport::Tcp => (0..2).all(|r| {
                 probe.gap.get(r).copied().unwrap_or(true) || probe.buf.get(r).is_some_and(|b| b.len() >= self.cap)
             }),
-            Transport::Udp => probe.buf.iter().all(|b| !b.is_empty()) || probe.packets >= 4,
+            Transport::Udp | Transport::Icmp => probe.buf.iter().all(|b| !b.is_empty()) || probe.packets >= 4,
         };
         let finished = full || probe.packets >= MAX_PROBE_PACKETS;
         if grew || finished {
@@ -170,8 +170,7 @@ impl Engine {
     pub fn finish(&self, rec: &mut FlowRecord, stats: &mut DetectStats) {
         let flow = &mut rec.flow;
         if !flow.detect_done && flow.detect.active.is_some() {
-            let transport =
-                if rec.key.proto() == crate::flow::key::proto::TCP { Transport::Tcp } else { Transport::Udp };
+            let transport = Transport::of_proto(rec.key.proto());
             let ports = role_ports(&rec.key, flow.initiator);
             let ts = flow.last_ts;
             self.decide(flow, transport, ports, ts, true, stats);

@@ -62,6 +62,10 @@ pub mod proto {
     pub const TCP: u8 = 6;
     /// UDP.
     pub const UDP: u8 = 17;
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// ICMPv6.
+    pub const ICMPV6: u8 = 58;
 }
 
 /// Canonical flow key: the lower (address, port) pair is side `a`, so both directions of

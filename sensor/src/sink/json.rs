@@ -9,7 +9,7 @@
 //! - `unmapped.farhand`: what neither schema has a field for: the endpoint/peer roles, the
 //!   tool, recognition method, fingerprint fields, handshake times, detector versions.
 
-use crate::detect::fingerprint::{Category, Transport};
+use crate::detect::fingerprint::Category;
 use crate::verdict::{Activity, Alert, AlertKind, Direction, Host};
 use serde_json::{Value, json};
 use std::time::{Duration, UNIX_EPOCH};
@@ -47,10 +47,7 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         Direction::Inbound => (a.bytes_in, a.bytes_out, a.packets_in, a.packets_out),
         Direction::Outbound => (a.bytes_out, a.bytes_in, a.packets_out, a.packets_in),
     };
-    let transport = match a.transport {
-        Transport::Tcp => "tcp",
-        Transport::Udp => "udp",
-    };
+    let transport = a.transport.name();
     let (direction_ecs, direction_id) = match a.direction {
         Direction::Inbound => ("inbound", 1),
         Direction::Outbound => ("outbound", 2),

@@ -255,7 +255,7 @@ impl Verdict {
             (_, _) if category == Category::Relay => Severity::Informational,
             _ => Severity::Medium,
         };
-        let transport = if s.key.proto() == crate::flow::key::proto::TCP { Transport::Tcp } else { Transport::Udp };
+        let transport = Transport::of_proto(s.key.proto());
         let community_id = community_id(&s.key, s.initiator);
         let id = alert_id(&community_id, s.first_ts_of_session(), m.tool);
         let activity = if self.seen.insert(id.clone()) { Activity::Create } else { Activity::Update };
@@ -278,10 +278,7 @@ impl Verdict {
                 Direction::Outbound => "->",
             },
             peer = peer_ip,
-            transport = match transport {
-                Transport::Tcp => "tcp",
-                Transport::Udp => "udp",
-            },
+            transport = transport.name(),
             method = match m.method {
                 Method::PayloadStructure => "its handshake structure",
                 Method::Certificate => "its certificate",

@@ -16,6 +16,7 @@
 //!   reported.
 //! - Limits (longest banner, largest record) are named constants in each file.
 
+pub mod icmp_tunnel;
 pub mod nomachine;
 pub mod openvpn;
 pub mod radmin;
@@ -38,6 +39,28 @@ pub enum Transport {
     Tcp,
     /// UDP: `Exchange` sides are the first datagram of each direction.
     Udp,
+    /// ICMP/ICMPv6 echo: `Exchange` sides are the first echo request and reply payloads.
+    Icmp,
+}
+
+impl Transport {
+    /// The transport of an IP protocol number (TCP, UDP, ICMP/ICMPv6 echo).
+    pub fn of_proto(proto: u8) -> Transport {
+        match proto {
+            crate::flow::key::proto::TCP => Transport::Tcp,
+            crate::flow::key::proto::ICMP | crate::flow::key::proto::ICMPV6 => Transport::Icmp,
+            _ => Transport::Udp,
+        }
+    }
+
+    /// Lower-case name (`tcp`, `udp`, `icmp`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Icmp => "icmp",
+        }
+    }
 }
 
 /// The first bytes of a flow, as a fingerprint sees them.
@@ -344,6 +367,8 @@ pub enum Evidence {
     Openvpn(openvpn::OpenVpnEvidence),
     /// Tailscale disco.
     Tailscale(tailscale::TailscaleEvidence),
+    /// IP packets inside ICMP echo payloads.
+    IcmpTunnel(icmp_tunnel::IcmpTunnelEvidence),
 }
 
 /// Result of parsing one structure from a prefix (shared by the fingerprints' parsers).
@@ -386,5 +411,6 @@ pub fn registry() -> Vec<&'static dyn Fingerprint> {
         &wireguard::WireGuardFingerprint,
         &openvpn::OpenVpnFingerprint,
         &tailscale::TailscaleFingerprint,
+        &icmp_tunnel::IcmpTunnelFingerprint,
     ]
 }

@@ -144,6 +144,7 @@ pub fn probe(transport: Transport, orig: &[u8]) -> bool {
     match transport {
         Transport::Tcp => [TPKT_VERSION, 0].iter().zip(head).all(|(a, b)| a == b),
         Transport::Udp => head.iter().all(|&b| b == 0xFF),
+        Transport::Icmp => false,
     }
 }
 
@@ -311,6 +312,8 @@ pub fn parse<'a>(transport: Transport, orig: &'a [u8], resp: &'a [u8]) -> Parsed
             };
             Parsed::Udp { syn, syn_ack }
         }
+        // RDP has no ICMP form: an ICMP exchange parses as a missing UDP SYN (no match).
+        Transport::Icmp => Parsed::Udp { syn: None, syn_ack: Step::Invalid },
     }
 }
 
@@ -458,8 +461,8 @@ impl Fingerprint for RdpFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, _transport: Transport) -> bool {
-        true
+    fn wants(&self, transport: Transport) -> bool {
+        transport != Transport::Icmp
     }
     fn bytes_wanted(&self) -> usize {
         BYTES_WANTED
