@@ -70,6 +70,9 @@ impl Default for SensorSection {
     }
 }
 
+/// The name of the name detector in `detect.fingerprints`.
+pub const NAMES: &str = "names";
+
 /// Default inside networks: RFC 1918, RFC 6598 shared space, IPv6 ULA.
 pub const DEFAULT_HOME: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"];
 
@@ -135,7 +138,12 @@ pub struct DetectSection {
 impl Default for DetectSection {
     fn default() -> Self {
         DetectSection {
-            fingerprints: registry().iter().map(|f| Spanned::new(0..0, f.tool().name().to_string())).collect(),
+            fingerprints: registry()
+                .iter()
+                .map(|f| f.name())
+                .chain([NAMES])
+                .map(|n| Spanned::new(0..0, n.to_string()))
+                .collect(),
             indicators_dir: String::new(),
         }
     }
@@ -168,8 +176,11 @@ pub struct Settings {
     pub capture: CaptureSection,
     /// Flow table settings for the whole sensor (split over workers by the pipeline).
     pub flow: FlowConfig,
-    /// Enabled fingerprints.
+    /// Enabled structural fingerprints.
     pub fingerprints: Vec<&'static dyn Fingerprint>,
+    /// The name detector (TLS/QUIC/HTTP/DNS names and certificates against the indicators)
+    /// is enabled.
+    pub names: bool,
     /// Alert output path ("-" = stdout).
     pub alerts: String,
     /// Indicators: built-in plus `detect.indicators_dir`.
@@ -183,7 +194,8 @@ impl std::fmt::Debug for Settings {
             .field("workers", &self.workers)
             .field("home", &self.home)
             .field("flow", &self.flow)
-            .field("fingerprints", &self.fingerprints.iter().map(|f| f.tool().name()).collect::<Vec<_>>())
+            .field("fingerprints", &self.fingerprints.iter().map(|f| f.name()).collect::<Vec<_>>())
+            .field("names", &self.names)
             .field("alerts", &self.alerts)
             .field("indicators", &self.indicators.counts())
             .finish()
@@ -234,16 +246,21 @@ impl RawConfig {
         }
         let all = registry();
         let mut fps = Vec::new();
+        let mut names = false;
         for s in &self.detect.fingerprints {
             let name = s.get_ref();
-            let f = all.iter().find(|f| f.tool().name() == name).ok_or_else(|| {
-                let known: Vec<_> = all.iter().map(|f| f.tool().name()).collect();
+            if name == NAMES {
+                names = true;
+                continue;
+            }
+            let f = all.iter().find(|f| f.name() == name).ok_or_else(|| {
+                let known: Vec<_> = all.iter().map(|f| f.name()).chain([NAMES]).collect();
                 err(
                     s.span(),
                     format!("detect.fingerprints: unknown fingerprint {name:?} (known: {})", known.join(", ")),
                 )
             })?;
-            if !fps.iter().any(|g: &&dyn Fingerprint| g.tool() == f.tool()) {
+            if !fps.iter().any(|g: &&dyn Fingerprint| g.name() == f.name()) {
                 fps.push(*f);
             }
         }
@@ -299,6 +316,7 @@ impl RawConfig {
             capture: self.capture.clone(),
             flow,
             fingerprints: fps,
+            names,
             alerts: self.output.alerts.clone(),
             indicators: Arc::new(indicators),
         })
@@ -321,6 +339,7 @@ impl Settings {
             capture: CaptureSection::default(),
             flow: FlowConfig::default(),
             fingerprints: registry(),
+            names: true,
             alerts: "-".into(),
             indicators: Arc::new(Indicators::builtin()),
         })
@@ -384,6 +403,7 @@ mod tests {
         assert_eq!(s.capture.snaplen, d.capture.snaplen);
         assert_eq!(format!("{:?}", s.home), format!("{:?}", d.home));
         assert_eq!(s.fingerprints.len(), d.fingerprints.len());
+        assert_eq!(s.names, d.names);
     }
 
     #[test]

@@ -16,11 +16,14 @@
 
 pub mod fingerprint;
 pub mod meta;
+pub mod names;
 
 use crate::capture::Micros;
 use crate::decode::PacketView;
 use crate::flow::{EndReason, Flow, FlowKey, FlowRecord, Side};
+use crate::indicators::Indicators;
 use fingerprint::{Exchange, Fingerprint, Match, Outcome, Transport};
+use std::sync::Arc;
 
 /// Most payload packets a flow may take before the probe gives up.
 pub const MAX_PROBE_PACKETS: u16 = 32;
@@ -101,10 +104,27 @@ pub struct Probe {
     packets: u16,
 }
 
+/// A fingerprint the engine runs: a built-in structural one, or one built at start from
+/// runtime data (the name detector over the loaded indicators).
+#[derive(Clone)]
+enum Fp {
+    Static(&'static dyn Fingerprint),
+    Names(names::NameFingerprint),
+}
+
+impl Fp {
+    fn get(&self) -> &dyn Fingerprint {
+        match self {
+            Fp::Static(f) => *f,
+            Fp::Names(n) => n,
+        }
+    }
+}
+
 /// Runs the fingerprints over probing flows.
 #[derive(Clone)]
 pub struct Engine {
-    fingerprints: Vec<&'static dyn Fingerprint>,
+    fingerprints: Vec<Fp>,
     cap: usize,
 }
 
@@ -118,11 +138,15 @@ pub struct DetectStats {
 }
 
 impl Engine {
-    /// An engine over the given fingerprints (at most 32).
-    pub fn new(fingerprints: Vec<&'static dyn Fingerprint>) -> Engine {
-        let fingerprints: Vec<_> = fingerprints.into_iter().take(32).collect();
-        let cap = fingerprints.iter().map(|f| f.bytes_wanted()).max().unwrap_or(0);
-        Engine { fingerprints, cap }
+    /// An engine over the given structural fingerprints (at most 31) and, when given
+    /// indicators, the name detector over them.
+    pub fn new(fingerprints: Vec<&'static dyn Fingerprint>, indicators: Option<Arc<Indicators>>) -> Engine {
+        let mut fps: Vec<Fp> = fingerprints.into_iter().take(31).map(Fp::Static).collect();
+        if let Some(ind) = indicators {
+            fps.push(Fp::Names(names::NameFingerprint::new(ind)));
+        }
+        let cap = fps.iter().map(|f| f.get().bytes_wanted()).max().unwrap_or(0);
+        Engine { fingerprints: fps, cap }
     }
 
     /// Feeds one packet of a flow to the fingerprints still possible for it.
@@ -133,7 +157,7 @@ impl Engine {
         if flow.detect.active.is_none() {
             let mut alive = 0u32;
             for (i, f) in self.fingerprints.iter().enumerate() {
-                if f.wants(v.transport) {
+                if f.get().wants(v.transport) {
                     alive |= 1 << i;
                 }
             }
@@ -201,11 +225,12 @@ impl Engine {
             if alive & (1 << i) == 0 {
                 continue;
             }
+            let f = f.get();
             match f.inspect(&ex) {
                 Outcome::NeedMore if !finished => {}
                 Outcome::NeedMore | Outcome::NoMatch => alive &= !(1 << i),
                 Outcome::Match(m) => {
-                    found = Some(Session { found: m, detector: f.tool().name(), version: f.version(), ts });
+                    found = Some(Session { found: m, detector: f.name(), version: f.version(), ts });
                     break;
                 }
             }

@@ -235,7 +235,7 @@ impl Verdict {
         let (resp_ip, resp_port) = s.key.side(resp_side);
         let init_in = self.home.contains(&init_ip);
         let resp_in = self.home.contains(&resp_ip);
-        let category = m.tool.category();
+        let category = m.category();
         let kind = AlertKind::of(category);
         // The endpoint: the inside side; else, for remote control, the controlled side (the
         // server), and for tunnels the client that opened it.

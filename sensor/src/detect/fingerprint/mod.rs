@@ -107,12 +107,26 @@ pub struct Match {
 impl Match {
     /// The tool's stable name (a built-in name, or the listed name of an indicator-named tool).
     pub fn tool_name(&self) -> &str {
-        self.tool.name()
+        match &self.evidence {
+            Evidence::Name(n) => &n.tool_name,
+            _ => self.tool.name(),
+        }
     }
 
     /// The tool's display name.
     pub fn tool_title(&self) -> &str {
-        self.tool.title()
+        match &self.evidence {
+            Evidence::Name(n) => &n.tool_title,
+            _ => self.tool.title(),
+        }
+    }
+
+    /// The tool's category (an indicator file sets it for listed tools).
+    pub fn category(&self) -> Category {
+        match &self.evidence {
+            Evidence::Name(n) => n.category,
+            _ => self.tool.category(),
+        }
     }
 }
 
@@ -369,6 +383,8 @@ pub enum Evidence {
     Tailscale(tailscale::TailscaleEvidence),
     /// IP packets inside ICMP echo payloads.
     IcmpTunnel(icmp_tunnel::IcmpTunnelEvidence),
+    /// A name, ALPN or certificate that an indicator attributes to a tool.
+    Name(Box<crate::detect::names::NameEvidence>),
 }
 
 /// Result of parsing one structure from a prefix (shared by the fingerprints' parsers).
@@ -387,6 +403,10 @@ pub enum Step<T> {
 pub trait Fingerprint: Send + Sync {
     /// The tool this fingerprint recognises.
     fn tool(&self) -> Tool;
+    /// The detector's name in alerts and configuration (the tool's name by default).
+    fn name(&self) -> &'static str {
+        self.tool().name()
+    }
     /// Version of the detector logic, reported in alerts (`finding_info.analytic.version`).
     fn version(&self) -> &'static str;
     /// Whether this fingerprint applies to flows of this transport.

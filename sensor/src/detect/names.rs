@@ -1,0 +1,277 @@
+//! Names: recognising tools by what a flow *names* — the TLS server name (SNI), ALPN and
+//! certificate names, the QUIC ClientHello's SNI, the HTTP Host and User-Agent, the DNS
+//! query — matched against the [`Indicators`].
+//!
+//! # Contract
+//! - [`NameFingerprint`] is a [`Fingerprint`] like the structural ones: pure over the
+//!   [`Exchange`], decided once per flow, never panics. It parses with the metadata parsers
+//!   ([`crate::detect::meta`]) and decides nothing on ports.
+//! - Precedence within a flow: the client's own words first (SNI, ALPN, HTTP Host, QUIC
+//!   SNI, DNS query), then the server's certificate (TLS ≤ 1.2, where it is in clear).
+//! - Method: [`Method::Name`] for names, [`Method::Certificate`] for certificate names.
+//!   Confidence: [`CONFIDENCE_SESSION`] for a session that names a tool, lower
+//!   ([`CONFIDENCE_LOOKUP`]) for a DNS lookup, which shows the tool is in use but is not
+//!   itself a session.
+//! - Tools named only by an indicator file (not built in) come out as [`Tool::Listed`]
+//!   with their name, title and category in the evidence.
+
+use crate::detect::fingerprint::{
+    Category, Evidence, Exchange, Fingerprint, Match, Method, Outcome, Step, Tool, Transport,
+};
+use crate::detect::meta::tls;
+use crate::indicators::{Indicators, NameHit, ToolRef};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Confidence of a session whose TLS/QUIC/HTTP names or certificate name a tool.
+pub const CONFIDENCE_SESSION: u8 = 80;
+/// Confidence of a DNS lookup of a tool's name.
+pub const CONFIDENCE_LOOKUP: u8 = 50;
+/// Bytes per direction the name parsers may need (a ClientHello and a TLS 1.2 server
+/// flight with its certificate chain).
+pub const BYTES_WANTED: usize = 16 * 1024;
+
+/// A compact view of a TLS handshake, reported with the finding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TlsBrief {
+    /// Server name indication.
+    pub sni: Option<String>,
+    /// ALPN protocol ids offered.
+    pub alpn: Vec<String>,
+    /// JA3 hash.
+    pub ja3: String,
+    /// JA4.
+    pub ja4: String,
+    /// Server certificate subject common name (TLS ≤ 1.2).
+    pub cert_subject_cn: Option<String>,
+    /// Server certificate issuer common name.
+    pub cert_issuer_cn: Option<String>,
+    /// Issuer equals subject.
+    pub cert_self_signed: Option<bool>,
+}
+
+/// Why a flow was attributed to a tool by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NameEvidence {
+    /// The tool's stable name.
+    pub tool_name: String,
+    /// The tool's display name.
+    pub tool_title: String,
+    /// The tool's category.
+    pub category: Category,
+    /// Where the name was seen: `tls_sni`, `tls_alpn`, `tls_certificate`, `quic_sni`,
+    /// `http_host`, `http_user_agent`, `dns_query`.
+    pub field: &'static str,
+    /// The name as seen.
+    pub value: String,
+    /// The indicator pattern that matched.
+    pub pattern: String,
+    /// The indicator file it came from.
+    pub source: String,
+    /// The TLS handshake, when the flow was TLS.
+    pub tls: Option<TlsBrief>,
+}
+
+/// The name/certificate fingerprint over the loaded indicators.
+#[derive(Debug, Clone)]
+pub struct NameFingerprint {
+    indicators: Arc<Indicators>,
+}
+
+impl NameFingerprint {
+    /// A name fingerprint over these indicators.
+    pub fn new(indicators: Arc<Indicators>) -> NameFingerprint {
+        NameFingerprint { indicators }
+    }
+}
+
+fn found(hit: NameHit, field: &'static str, value: &str, confidence: u8, tls: Option<TlsBrief>) -> Outcome {
+    let method = if field == "tls_certificate" { Method::Certificate } else { Method::Name };
+    let tool = match &hit.tool {
+        ToolRef::Builtin(t) => *t,
+        ToolRef::Listed { .. } => Tool::Listed,
+    };
+    Outcome::Match(Match {
+        tool,
+        confidence,
+        method,
+        evidence: Evidence::Name(Box::new(NameEvidence {
+            tool_name: hit.tool.name().to_string(),
+            tool_title: hit.tool.title().to_string(),
+            category: hit.tool.category(),
+            field,
+            value: value.to_string(),
+            pattern: hit.pattern.to_string(),
+            source: hit.source.to_string(),
+            tls,
+        })),
+    })
+}
+
+impl NameFingerprint {
+    fn tls(&self, ex: &Exchange<'_>) -> Outcome {
+        let hello = match tls::client_hello(ex.orig) {
+            Step::Done(h) => h,
+            Step::Incomplete if !ex.finished => return Outcome::NeedMore,
+            Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
+        };
+        let mut brief = TlsBrief {
+            sni: hello.sni.clone(),
+            alpn: hello.alpn.clone(),
+            ja3: hello.ja3_hash.clone(),
+            ja4: hello.ja4.clone(),
+            ..TlsBrief::default()
+        };
+        if let Some(sni) = &hello.sni
+            && let Some(hit) = self.indicators.match_name(sni)
+        {
+            return found(hit, "tls_sni", sni, CONFIDENCE_SESSION, Some(brief));
+        }
+        for a in &hello.alpn {
+            if let Some(hit) = self.indicators.match_alpn(a) {
+                return found(hit, "tls_alpn", a, CONFIDENCE_SESSION, Some(brief));
+            }
+        }
+        // The server's certificate (in clear up to TLS 1.2).
+        let side = if ex.finished { tls::server_side_at_end(ex.resp) } else { tls::server_side(ex.resp) };
+        let side = match side {
+            Step::Done(s) => s,
+            Step::Incomplete if !ex.finished => return Outcome::NeedMore,
+            Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
+        };
+        if let Some(c) = side.certificates.first() {
+            brief.cert_subject_cn = c.subject_cn.clone();
+            brief.cert_issuer_cn = c.issuer_cn.clone();
+            brief.cert_self_signed = Some(c.self_signed);
+        }
+        for c in &side.certificates {
+            for name in [&c.subject_cn, &c.issuer_cn, &c.subject_o].into_iter().flatten() {
+                if let Some(hit) = self.indicators.match_cert_name(name) {
+                    return found(hit, "tls_certificate", name, CONFIDENCE_SESSION, Some(brief));
+                }
+            }
+            for name in &c.san_dns {
+                if let Some(hit) = self.indicators.match_name(name) {
+                    return found(hit, "tls_certificate", name, CONFIDENCE_SESSION, Some(brief));
+                }
+            }
+        }
+        Outcome::NoMatch
+    }
+}
+
+impl Fingerprint for NameFingerprint {
+    fn tool(&self) -> Tool {
+        Tool::Listed
+    }
+    fn name(&self) -> &'static str {
+        "names"
+    }
+    fn version(&self) -> &'static str {
+        "1"
+    }
+    fn wants(&self, transport: Transport) -> bool {
+        transport != Transport::Icmp
+    }
+    fn bytes_wanted(&self) -> usize {
+        BYTES_WANTED
+    }
+    fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
+        match ex.transport {
+            Transport::Tcp if tls::probe(ex.orig) => self.tls(ex),
+            Transport::Tcp if ex.orig.len() < 5 && !ex.finished => Outcome::NeedMore,
+            _ => Outcome::NoMatch,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TLS 1.2 ClientHello record with SNI `relay-0a1b2c3d.net.anydesk.com` and no ALPN,
+    /// built from RFC 5246 §7.4.1.2 / RFC 6066 §3.
+    fn client_hello(sni: &str, alpn: Option<&str>) -> Vec<u8> {
+        let mut ext = Vec::new();
+        let name = sni.as_bytes();
+        let mut sn = vec![0u8];
+        sn.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        sn.extend_from_slice(name);
+        let mut list = (sn.len() as u16).to_be_bytes().to_vec();
+        list.extend(sn);
+        ext.extend_from_slice(&0u16.to_be_bytes());
+        ext.extend_from_slice(&(list.len() as u16).to_be_bytes());
+        ext.extend(list);
+        if let Some(a) = alpn {
+            let mut p = vec![a.len() as u8];
+            p.extend_from_slice(a.as_bytes());
+            let mut l = (p.len() as u16).to_be_bytes().to_vec();
+            l.extend(p);
+            ext.extend_from_slice(&16u16.to_be_bytes());
+            ext.extend_from_slice(&(l.len() as u16).to_be_bytes());
+            ext.extend(l);
+        }
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7u8; 32]);
+        body.push(0);
+        body.extend_from_slice(&[0, 2, 0xc0, 0x2f]);
+        body.extend_from_slice(&[1, 0]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend(ext);
+        let mut hs = vec![1];
+        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend(body);
+        let mut rec = vec![22, 3, 1];
+        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        rec.extend(hs);
+        rec
+    }
+
+    fn ex<'a>(orig: &'a [u8], resp: &'a [u8], finished: bool) -> Exchange<'a> {
+        Exchange { transport: Transport::Tcp, orig, resp, orig_port: 50000, resp_port: 443, finished }
+    }
+
+    #[test]
+    fn sni_names_a_builtin_tool() {
+        let f = NameFingerprint::new(Arc::new(Indicators::builtin()));
+        let ch = client_hello("relay-0a1b2c3d.net.anydesk.com", None);
+        let Outcome::Match(m) = f.inspect(&ex(&ch, b"", false)) else { panic!("no match") };
+        assert_eq!((m.tool, m.method, m.confidence), (Tool::AnyDesk, Method::Name, CONFIDENCE_SESSION));
+        let Evidence::Name(e) = &m.evidence else { panic!() };
+        assert_eq!(
+            (e.field, e.value.as_str(), e.pattern.as_str()),
+            ("tls_sni", "relay-0a1b2c3d.net.anydesk.com", "net.anydesk.com")
+        );
+        assert!(e.tls.as_ref().is_some_and(|t| t.ja4.starts_with("t12d")));
+    }
+
+    #[test]
+    fn alpn_and_listed_tools() {
+        let mut ind = Indicators::builtin();
+        ind.add_text("[[tool]]\nname = \"acme-rmm\"\ntitle = \"Acme RMM\"\ncategory = \"tunnel\"\ndomains = [\"acme-rmm.example\"]\n", std::path::Path::new("x.toml"))
+            .unwrap();
+        let f = NameFingerprint::new(Arc::new(ind));
+        let ch = client_hello("www.example.org", Some("anydesk/6.2.0/linux"));
+        let Outcome::Match(m) = f.inspect(&ex(&ch, b"", false)) else { panic!() };
+        assert_eq!(m.tool, Tool::AnyDesk);
+        let ch = client_hello("eu.acme-rmm.example", None);
+        let Outcome::Match(m) = f.inspect(&ex(&ch, b"", false)) else { panic!() };
+        assert_eq!(
+            (m.tool, m.tool_name(), m.tool_title(), m.category()),
+            (Tool::Listed, "acme-rmm", "Acme RMM", Category::Tunnel)
+        );
+    }
+
+    #[test]
+    fn unnamed_tls_waits_for_the_server_then_gives_up() {
+        let f = NameFingerprint::new(Arc::new(Indicators::builtin()));
+        let ch = client_hello("www.example.org", Some("h2"));
+        assert_eq!(f.inspect(&ex(&ch, b"", false)), Outcome::NeedMore);
+        assert_eq!(f.inspect(&ex(&ch, b"", true)), Outcome::NoMatch);
+        for len in 0..ch.len() {
+            let _ = f.inspect(&ex(&ch[..len], &ch[..len], true));
+            assert_ne!(f.inspect(&ex(&ch[..len], b"", true)), Outcome::NeedMore);
+        }
+        assert_eq!(f.inspect(&ex(b"GET / HTTP/1.1\r\n", b"", false)), Outcome::NoMatch);
+    }
+}
