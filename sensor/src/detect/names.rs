@@ -6,8 +6,10 @@
 //! - [`NameFingerprint`] is a [`Fingerprint`] like the structural ones: pure over the
 //!   [`Exchange`], decided once per flow, never panics. It parses with the metadata parsers
 //!   ([`crate::detect::meta`]) and decides nothing on ports.
-//! - Precedence within a flow: the client's own words first (SNI, ALPN, HTTP Host, QUIC
-//!   SNI, DNS query), then the server's certificate (TLS ≤ 1.2, where it is in clear).
+//! - Precedence within a flow: the client's own words first (SNI, ALPN, HTTP Host and
+//!   User-Agent, QUIC SNI, DNS query), then the server's certificate (TLS ≤ 1.2, where it
+//!   is in clear). An HTTP CONNECT request is a proxy tunnel ([`Tool::HttpConnect`]) unless
+//!   its target names a tool.
 //! - Method: [`Method::Name`] for names, [`Method::Certificate`] for certificate names.
 //!   Confidence: [`CONFIDENCE_SESSION`] for a session that names a tool, lower
 //!   ([`CONFIDENCE_LOOKUP`]) for a DNS lookup, which shows the tool is in use but is not
@@ -18,7 +20,7 @@
 use crate::detect::fingerprint::{
     Category, Evidence, Exchange, Fingerprint, Match, Method, Outcome, Step, Tool, Transport,
 };
-use crate::detect::meta::tls;
+use crate::detect::meta::{dns, http, quic, tls};
 use crate::indicators::{Indicators, NameHit, ToolRef};
 use serde::Serialize;
 use std::sync::Arc;
@@ -27,6 +29,8 @@ use std::sync::Arc;
 pub const CONFIDENCE_SESSION: u8 = 80;
 /// Confidence of a DNS lookup of a tool's name.
 pub const CONFIDENCE_LOOKUP: u8 = 50;
+/// Confidence of an HTTP CONNECT proxy tunnel.
+pub const CONFIDENCE_PROXY: u8 = 90;
 /// Bytes per direction the name parsers may need (a ClientHello and a TLS 1.2 server
 /// flight with its certificate chain).
 pub const BYTES_WANTED: usize = 16 * 1024;
@@ -70,6 +74,8 @@ pub struct NameEvidence {
     pub source: String,
     /// The TLS handshake, when the flow was TLS.
     pub tls: Option<TlsBrief>,
+    /// For a DNS lookup: the addresses and names in the answer.
+    pub answers: Vec<String>,
 }
 
 /// The name/certificate fingerprint over the loaded indicators.
@@ -104,6 +110,7 @@ fn found(hit: NameHit, field: &'static str, value: &str, confidence: u8, tls: Op
             pattern: hit.pattern.to_string(),
             source: hit.source.to_string(),
             tls,
+            answers: Vec::new(),
         })),
     })
 }
@@ -160,6 +167,104 @@ impl NameFingerprint {
     }
 }
 
+impl NameFingerprint {
+    fn http(&self, ex: &Exchange<'_>) -> Outcome {
+        let req = match http::request(ex.orig) {
+            Step::Done(r) => r,
+            Step::Incomplete if !ex.finished => return Outcome::NeedMore,
+            Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
+        };
+        if req.method == "CONNECT" {
+            // A proxy tunnel: name the tool if the target names one, else the proxy itself.
+            let host = req.target.rsplit_once(':').map_or(req.target.as_str(), |(h, _)| h);
+            if let Some(hit) = self.indicators.match_name(host) {
+                return found(hit, "http_connect_target", &req.target, CONFIDENCE_SESSION, None);
+            }
+            return Outcome::Match(Match {
+                tool: Tool::HttpConnect,
+                confidence: CONFIDENCE_PROXY,
+                method: Method::PayloadStructure,
+                evidence: Evidence::Name(Box::new(NameEvidence {
+                    tool_name: Tool::HttpConnect.name().to_string(),
+                    tool_title: Tool::HttpConnect.title().to_string(),
+                    category: Tool::HttpConnect.category(),
+                    field: "http_connect_target",
+                    value: req.target.clone(),
+                    pattern: String::new(),
+                    source: "structure".into(),
+                    tls: None,
+                    answers: Vec::new(),
+                })),
+            });
+        }
+        if let Some(host) = &req.host {
+            let h = host
+                .rsplit_once(':')
+                .map_or(host.as_str(), |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+            if let Some(hit) = self.indicators.match_name(h) {
+                return found(hit, "http_host", host, CONFIDENCE_SESSION, None);
+            }
+        }
+        if let Some(ua) = &req.user_agent
+            && let Some(hit) = self.indicators.match_user_agent(ua)
+        {
+            return found(hit, "http_user_agent", ua, CONFIDENCE_SESSION, None);
+        }
+        Outcome::NoMatch
+    }
+
+    fn quic(&self, ex: &Exchange<'_>) -> Outcome {
+        let Ok(init) = quic::client_initial(ex.orig) else { return Outcome::NoMatch };
+        let Some(hello) = tls::client_hello_message(&init.client_hello, true) else { return Outcome::NoMatch };
+        let brief = TlsBrief {
+            sni: hello.sni.clone(),
+            alpn: hello.alpn.clone(),
+            ja3: hello.ja3_hash.clone(),
+            ja4: hello.ja4.clone(),
+            ..TlsBrief::default()
+        };
+        if let Some(sni) = &hello.sni
+            && let Some(hit) = self.indicators.match_name(sni)
+        {
+            return found(hit, "quic_sni", sni, CONFIDENCE_SESSION, Some(brief));
+        }
+        for a in &hello.alpn {
+            if let Some(hit) = self.indicators.match_alpn(a) {
+                return found(hit, "quic_alpn", a, CONFIDENCE_SESSION, Some(brief));
+            }
+        }
+        Outcome::NoMatch
+    }
+
+    fn dns(&self, ex: &Exchange<'_>) -> Outcome {
+        let Ok(query) = dns::parse(ex.orig) else { return Outcome::NoMatch };
+        if query.response {
+            return Outcome::NoMatch;
+        }
+        for q in &query.questions {
+            if let Some(hit) = self.indicators.match_name(&q.name) {
+                let mut out = found(hit, "dns_query", &q.name, CONFIDENCE_LOOKUP, None);
+                if let (Outcome::Match(m), Ok(resp)) = (&mut out, dns::parse(ex.resp))
+                    && let Evidence::Name(e) = &mut m.evidence
+                {
+                    e.answers = resp
+                        .answers
+                        .iter()
+                        .filter_map(|a| match &a.data {
+                            dns::RData::A(ip) => Some(ip.to_string()),
+                            dns::RData::Aaaa(ip) => Some(ip.to_string()),
+                            dns::RData::Cname(n) => Some(n.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                }
+                return out;
+            }
+        }
+        Outcome::NoMatch
+    }
+}
+
 impl Fingerprint for NameFingerprint {
     fn tool(&self) -> Tool {
         Tool::Listed
@@ -179,7 +284,13 @@ impl Fingerprint for NameFingerprint {
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         match ex.transport {
             Transport::Tcp if tls::probe(ex.orig) => self.tls(ex),
-            Transport::Tcp if ex.orig.len() < 5 && !ex.finished => Outcome::NeedMore,
+            Transport::Tcp if http::probe(ex.orig) => self.http(ex),
+            // Long enough for a record header and the longest method ("OPTIONS ").
+            Transport::Tcp if ex.orig.len() < 8 && !ex.finished => Outcome::NeedMore,
+            Transport::Udp if quic::probe(ex.orig) => self.quic(ex),
+            // The lookup is decided with the answer when it comes (for its addresses).
+            Transport::Udp if dns::probe(ex.orig) && ex.resp.is_empty() && !ex.finished => Outcome::NeedMore,
+            Transport::Udp if dns::probe(ex.orig) => self.dns(ex),
             _ => Outcome::NoMatch,
         }
     }
@@ -263,6 +374,56 @@ mod tests {
     }
 
     #[test]
+    fn http_host_user_agent_and_connect() {
+        let f = NameFingerprint::new(Arc::new(Indicators::builtin()));
+        let get = b"GET /din.aspx HTTP/1.1\r\nHost: router15.teamviewer.com\r\nUser-Agent: x\r\n\r\n";
+        let Outcome::Match(m) = f.inspect(&ex(get, b"", false)) else { panic!() };
+        assert_eq!((m.tool, m.tool_name()), (Tool::TeamViewer, "teamviewer"));
+        let ua = b"GET /dout.aspx HTTP/1.0\r\nHost: 192.0.2.9\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 6.0; DynGate)\r\n\r\n";
+        let Outcome::Match(m) = f.inspect(&ex(ua, b"", false)) else { panic!() };
+        assert_eq!(m.tool, Tool::TeamViewer);
+        let connect = b"CONNECT www.example.org:443 HTTP/1.1\r\nHost: www.example.org:443\r\n\r\n";
+        let Outcome::Match(m) = f.inspect(&ex(connect, b"", false)) else { panic!() };
+        assert_eq!((m.tool, m.category()), (Tool::HttpConnect, Category::Proxy));
+        let plain = b"GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n";
+        assert_eq!(f.inspect(&ex(plain, b"", false)), Outcome::NoMatch);
+        assert_eq!(f.inspect(&ex(&plain[..10], b"", false)), Outcome::NeedMore);
+    }
+
+    #[test]
+    fn dns_lookup_of_a_tool_name() {
+        let f = NameFingerprint::new(Arc::new(Indicators::builtin()));
+        // A query for boot.net.anydesk.com (type A), RFC 1035 §4.1.
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in ["boot", "net", "anydesk", "com"] {
+            q.push(label.len() as u8);
+            q.extend_from_slice(label.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut r = q.clone();
+        r[2] = 0x81;
+        r[3] = 0x80;
+        r[7] = 1;
+        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7]);
+        let dns_ex = |o: &'static [u8], r: &'static [u8], fin| Exchange {
+            transport: Transport::Udp,
+            orig: o,
+            resp: r,
+            orig_port: 5353,
+            resp_port: 53,
+            finished: fin,
+        };
+        let q: &'static [u8] = Box::leak(q.into_boxed_slice());
+        let r: &'static [u8] = Box::leak(r.into_boxed_slice());
+        assert_eq!(f.inspect(&dns_ex(q, b"", false)), Outcome::NeedMore);
+        let Outcome::Match(m) = f.inspect(&dns_ex(q, r, false)) else { panic!() };
+        assert_eq!((m.tool, m.confidence), (Tool::AnyDesk, CONFIDENCE_LOOKUP));
+        let Evidence::Name(e) = &m.evidence else { panic!() };
+        assert_eq!((e.field, e.answers.as_slice()), ("dns_query", &["192.0.2.7".to_string()][..]));
+        assert!(matches!(f.inspect(&dns_ex(q, b"", true)), Outcome::Match(_)));
+    }
+
+    #[test]
     fn unnamed_tls_waits_for_the_server_then_gives_up() {
         let f = NameFingerprint::new(Arc::new(Indicators::builtin()));
         let ch = client_hello("www.example.org", Some("h2"));
@@ -272,6 +433,6 @@ mod tests {
             let _ = f.inspect(&ex(&ch[..len], &ch[..len], true));
             assert_ne!(f.inspect(&ex(&ch[..len], b"", true)), Outcome::NeedMore);
         }
-        assert_eq!(f.inspect(&ex(b"GET / HTTP/1.1\r\n", b"", false)), Outcome::NoMatch);
+        assert_eq!(f.inspect(&ex(b"SSH-2.0-OpenSSH_9.2\r\n", b"", false)), Outcome::NoMatch);
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! # Contract
 //! - An indicator file is TOML: an optional `source` and any number of `[[tool]]` tables
-//!   (`name`, optional `title` and `category`, `domains`, `cert_names`, `alpn`, `ports`).
+//!   (`name`, optional `title` and `category`, `domains`, `cert_names`, `alpn`,
+//!   `user_agents`, `ports`, `note`).
 //!   Unknown keys and malformed values are errors naming the file, line, column and key;
 //!   a bad file is refused whole.
 //! - `name` is a built-in tool name (`anydesk`, `teamviewer`, ...) or, for catalogued
@@ -91,6 +92,8 @@ struct RawTool {
     #[serde(default)]
     alpn: Vec<String>,
     #[serde(default)]
+    user_agents: Vec<String>,
+    #[serde(default)]
     ports: Vec<u16>,
     #[serde(default)]
     note: Option<String>,
@@ -138,6 +141,7 @@ pub struct Indicators {
     by_suffix: HashMap<String, Vec<Pattern>>,
     cert_names: Vec<(String, usize)>,
     alpn: Vec<(String, usize)>,
+    user_agents: Vec<(String, usize)>,
     ports: HashMap<u16, Vec<usize>>,
     patterns: usize,
 }
@@ -316,6 +320,9 @@ impl Indicators {
             for a in &t.alpn {
                 self.alpn.push((a.to_ascii_lowercase(), idx));
             }
+            for u in &t.user_agents {
+                self.user_agents.push((u.to_ascii_lowercase(), idx));
+            }
             for p in &t.ports {
                 self.ports.entry(*p).or_default().push(idx);
             }
@@ -376,6 +383,13 @@ impl Indicators {
     pub fn match_alpn(&self, alpn: &str) -> Option<NameHit> {
         let lower = alpn.to_ascii_lowercase();
         let (n, idx) = self.alpn.iter().find(|(n, _)| lower.starts_with(n.as_str()))?;
+        self.hit(*idx, n.as_str().into())
+    }
+
+    /// The tool an HTTP User-Agent belongs to (case-insensitive substring).
+    pub fn match_user_agent(&self, ua: &str) -> Option<NameHit> {
+        let lower = ua.to_ascii_lowercase();
+        let (n, idx) = self.user_agents.iter().find(|(n, _)| lower.contains(n.as_str()))?;
         self.hit(*idx, n.as_str().into())
     }
 
