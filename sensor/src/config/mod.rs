@@ -72,6 +72,8 @@ impl Default for SensorSection {
 
 /// The name of the name detector in `detect.fingerprints`.
 pub const NAMES: &str = "names";
+/// The name of the DNS-tunnel watch in `detect.fingerprints`.
+pub const DNS_TUNNEL: &str = "dns_tunnel";
 
 /// Default inside networks: RFC 1918, RFC 6598 shared space, IPv6 ULA.
 pub const DEFAULT_HOME: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"];
@@ -141,7 +143,7 @@ impl Default for DetectSection {
             fingerprints: registry()
                 .iter()
                 .map(|f| f.name())
-                .chain([NAMES])
+                .chain([NAMES, DNS_TUNNEL])
                 .map(|n| Spanned::new(0..0, n.to_string()))
                 .collect(),
             indicators_dir: String::new(),
@@ -181,6 +183,8 @@ pub struct Settings {
     /// The name detector (TLS/QUIC/HTTP/DNS names and certificates against the indicators)
     /// is enabled.
     pub names: bool,
+    /// The DNS-tunnel watch is enabled.
+    pub dns_tunnel: bool,
     /// Alert output path ("-" = stdout).
     pub alerts: String,
     /// Indicators: built-in plus `detect.indicators_dir`.
@@ -246,15 +250,16 @@ impl RawConfig {
         }
         let all = registry();
         let mut fps = Vec::new();
-        let mut names = false;
+        let (mut names, mut dns_tunnel) = (false, false);
         for s in &self.detect.fingerprints {
             let name = s.get_ref();
-            if name == NAMES {
-                names = true;
+            if name == NAMES || name == DNS_TUNNEL {
+                names |= name == NAMES;
+                dns_tunnel |= name == DNS_TUNNEL;
                 continue;
             }
             let f = all.iter().find(|f| f.name() == name).ok_or_else(|| {
-                let known: Vec<_> = all.iter().map(|f| f.name()).chain([NAMES]).collect();
+                let known: Vec<_> = all.iter().map(|f| f.name()).chain([NAMES, DNS_TUNNEL]).collect();
                 err(
                     s.span(),
                     format!("detect.fingerprints: unknown fingerprint {name:?} (known: {})", known.join(", ")),
@@ -317,6 +322,7 @@ impl RawConfig {
             flow,
             fingerprints: fps,
             names,
+            dns_tunnel,
             alerts: self.output.alerts.clone(),
             indicators: Arc::new(indicators),
         })
@@ -340,6 +346,7 @@ impl Settings {
             flow: FlowConfig::default(),
             fingerprints: registry(),
             names: true,
+            dns_tunnel: true,
             alerts: "-".into(),
             indicators: Arc::new(Indicators::builtin()),
         })
@@ -403,7 +410,7 @@ mod tests {
         assert_eq!(s.capture.snaplen, d.capture.snaplen);
         assert_eq!(format!("{:?}", s.home), format!("{:?}", d.home));
         assert_eq!(s.fingerprints.len(), d.fingerprints.len());
-        assert_eq!(s.names, d.names);
+        assert_eq!((s.names, s.dns_tunnel), (d.names, d.dns_tunnel));
     }
 
     #[test]

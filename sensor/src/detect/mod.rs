@@ -22,7 +22,9 @@ use crate::capture::Micros;
 use crate::decode::PacketView;
 use crate::flow::{EndReason, Flow, FlowKey, FlowRecord, Side};
 use crate::indicators::Indicators;
+use fingerprint::dns_tunnel::{self, DnsTally};
 use fingerprint::{Exchange, Fingerprint, Match, Outcome, Transport};
+use meta::dns;
 use std::sync::Arc;
 
 /// Most payload packets a flow may take before the probe gives up.
@@ -102,6 +104,8 @@ pub struct Probe {
     alive: u32,
     /// Payload packets seen.
     packets: u16,
+    /// DNS-tunnel watch over the flow's queries (flows whose first query is tunnel-shaped).
+    dns: Option<Box<DnsTally>>,
 }
 
 /// A fingerprint the engine runs: a built-in structural one, or one built at start from
@@ -126,6 +130,7 @@ impl Fp {
 pub struct Engine {
     fingerprints: Vec<Fp>,
     cap: usize,
+    dns_tunnel: bool,
 }
 
 /// Counters of the detectors' work.
@@ -140,13 +145,18 @@ pub struct DetectStats {
 impl Engine {
     /// An engine over the given structural fingerprints (at most 31) and, when given
     /// indicators, the name detector over them.
-    pub fn new(fingerprints: Vec<&'static dyn Fingerprint>, indicators: Option<Arc<Indicators>>) -> Engine {
+    /// `dns_tunnel` enables the DNS-tunnel watch.
+    pub fn new(
+        fingerprints: Vec<&'static dyn Fingerprint>,
+        indicators: Option<Arc<Indicators>>,
+        dns_tunnel: bool,
+    ) -> Engine {
         let mut fps: Vec<Fp> = fingerprints.into_iter().take(31).map(Fp::Static).collect();
         if let Some(ind) = indicators {
             fps.push(Fp::Names(names::NameFingerprint::new(ind)));
         }
         let cap = fps.iter().map(|f| f.get().bytes_wanted()).max().unwrap_or(0);
-        Engine { fingerprints: fps, cap }
+        Engine { fingerprints: fps, cap, dns_tunnel }
     }
 
     /// Feeds one packet of a flow to the fingerprints still possible for it.
@@ -173,6 +183,20 @@ impl Engine {
         };
         let role = usize::from(v.side != flow.initiator);
         probe.packets = probe.packets.saturating_add(1);
+        if self.dns_tunnel && v.transport == Transport::Udp && role == 0 {
+            if probe.packets == 1
+                && dns::probe(v.payload)
+                && let Ok(m) = dns::parse(v.payload)
+                && dns_tunnel::starts_watch(&m)
+            {
+                probe.dns = Some(Box::default());
+            }
+            if let Some(t) = probe.dns.as_mut()
+                && let Ok(m) = dns::parse(v.payload)
+            {
+                t.add(&m);
+            }
+        }
         let grew = match v.tcp {
             Some(t) => append_tcp(probe, role, t.seq, v.payload, self.cap),
             None => append_datagram(probe, role, v.payload, self.cap),
@@ -181,7 +205,10 @@ impl Engine {
             Transport::Tcp => (0..2).all(|r| {
                 probe.gap.get(r).copied().unwrap_or(true) || probe.buf.get(r).is_some_and(|b| b.len() >= self.cap)
             }),
-            Transport::Udp | Transport::Icmp => probe.buf.iter().all(|b| !b.is_empty()) || probe.packets >= 4,
+            Transport::Udp | Transport::Icmp => match &probe.dns {
+                Some(t) => t.queries >= dns_tunnel::WATCH_QUERIES,
+                None => probe.buf.iter().all(|b| !b.is_empty()) || probe.packets >= 4,
+            },
         };
         let finished = full || probe.packets >= MAX_PROBE_PACKETS;
         if grew || finished {
@@ -236,6 +263,17 @@ impl Engine {
             }
         }
         p.alive = alive;
+        if found.is_none()
+            && let Some(t) = &p.dns
+        {
+            // The DNS-tunnel watch decides once it has seen enough queries or the flow ends;
+            // until then the flow stays open even if every fingerprint has said no.
+            if finished || t.queries >= dns_tunnel::WATCH_QUERIES {
+                found = dns_tunnel::verdict(t).map(|m| Session { found: m, detector: "dns_tunnel", version: "1", ts });
+            } else if alive == 0 {
+                return;
+            }
+        }
         if let Some(s) = found {
             stats.sessions += 1;
             flow.detect.active = Some(Box::new(Active::Session(s)));

@@ -188,7 +188,11 @@ pub fn run<S: Sink>(cap: &mut Capture, settings: &Settings, sink: &mut S, opts: 
     let started = Instant::now();
     let workers = settings.workers.max(1);
     let live = cap.kind() == CaptureKind::Live;
-    let engine = Engine::new(settings.fingerprints.clone(), settings.names.then(|| settings.indicators.clone()));
+    let engine = Engine::new(
+        settings.fingerprints.clone(),
+        settings.names.then(|| settings.indicators.clone()),
+        settings.dns_tunnel,
+    );
     let per_worker = FlowConfig { max_flows: (settings.flow.max_flows / workers).max(1024), ..settings.flow };
     let (ftx, frx) = bounded::<Vec<Finding>>(FINDING_QUEUE);
     let mut summary = RunSummary { workers, ..RunSummary::default() };

@@ -280,7 +280,7 @@ impl Verdict {
             peer = peer_ip,
             transport = transport.name(),
             method = match m.method {
-                Method::PayloadStructure => "its handshake structure",
+                Method::PayloadStructure => "its payload structure",
                 Method::Certificate => "its certificate",
                 Method::Name => "a name",
                 Method::Port => "its port only",

@@ -16,6 +16,7 @@
 //!   reported.
 //! - Limits (longest banner, largest record) are named constants in each file.
 
+pub mod dns_tunnel;
 pub mod icmp_tunnel;
 pub mod nomachine;
 pub mod openvpn;
@@ -383,6 +384,8 @@ pub enum Evidence {
     Tailscale(tailscale::TailscaleEvidence),
     /// IP packets inside ICMP echo payloads.
     IcmpTunnel(icmp_tunnel::IcmpTunnelEvidence),
+    /// Data carried in DNS query names.
+    DnsTunnel(dns_tunnel::DnsTunnelEvidence),
     /// A name, ALPN or certificate that an indicator attributes to a tool.
     Name(Box<crate::detect::names::NameEvidence>),
 }
