@@ -66,10 +66,21 @@ def main():
     for al in alerts:
         f = al["unmapped"]["farhand"]
         lines.append("[[alert]]")
+        if f["kind"] == "multiple_remote_tools":
+            lines.append(f'"unmapped.farhand.kind" = "multiple_remote_tools"')
+            lines.append(f'"unmapped.farhand.endpoint.ip" = {toml_value(f["endpoint"]["ip"])}')
+            lines.append(f'"unmapped.farhand.related_tools" = {toml_value(f["related_tools"])}')
+            lines.append("")
+            continue
         for k in ["unmapped.farhand.kind", "unmapped.farhand.tool", "src_endpoint.ip", "src_endpoint.port",
-                  "dst_endpoint.ip", "dst_endpoint.port", "connection_info.protocol_name", "unmapped.farhand.endpoint.ip"]:
-            lines.append(f'"{k}" = {toml_value(get(al, k))}')
-        for k in KEYS.get(f["tool"], []):
+                  "dst_endpoint.ip", "dst_endpoint.port", "connection_info.protocol_name", "unmapped.farhand.endpoint.ip",
+                  "unmapped.farhand.method"]:
+            if get(al, k) is not None:
+                lines.append(f'"{k}" = {toml_value(get(al, k))}')
+        keys = KEYS.get(f["tool"], []) + ["field", "value", "parent_domain", "target"]
+        if f.get("via"):
+            lines.append(f'"unmapped.farhand.via.wrapper" = {toml_value(f["via"]["wrapper"])}')
+        for k in keys:
             v = get(f["fingerprint"], k)
             if v is not None:
                 lines.append(f'"unmapped.farhand.fingerprint.{k}" = {toml_value(v)}')

@@ -17,6 +17,7 @@
 pub mod fingerprint;
 pub mod meta;
 pub mod names;
+pub mod nested;
 
 use crate::capture::Micros;
 use crate::decode::PacketView;
@@ -65,7 +66,13 @@ impl DetectState {
     #[cfg(test)]
     pub(crate) fn test_session(found: Match) -> DetectState {
         DetectState {
-            active: Some(Box::new(Active::Session(Session { found, detector: "test", version: "0", ts: 0 }))),
+            active: Some(Box::new(Active::Session(Session {
+                found,
+                detector: "test",
+                version: "0",
+                ts: 0,
+                via: None,
+            }))),
         }
     }
 
@@ -89,6 +96,17 @@ pub struct Session {
     pub version: &'static str,
     /// When it was recognised.
     pub ts: Micros,
+    /// The wrapper the tool was found inside (proxy tunnel, WebSocket), if any.
+    pub via: Option<Via>,
+}
+
+/// A wrapper a nested handshake was found in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Via {
+    /// `http_connect`, `socks` or `websocket`.
+    pub wrapper: &'static str,
+    /// The wrapper's target.
+    pub target: String,
 }
 
 /// Bytes gathered while probing.
@@ -248,7 +266,36 @@ impl Engine {
         };
         let mut alive = p.alive;
         let mut found = None;
+        // A handshake nested in a proxy tunnel or WebSocket is reported as the inner tool.
+        match nested::unwrap(&ex) {
+            Some(inner) => {
+                let iex = Exchange { orig: &inner.orig, resp: &inner.resp, ..ex };
+                let mut waiting = false;
+                for f in self.fingerprints.iter().filter_map(|f| match f {
+                    Fp::Static(s) => Some(*s),
+                    Fp::Names(_) => None,
+                }) {
+                    match f.inspect(&iex) {
+                        Outcome::Match(m) => {
+                            let via = Some(Via { wrapper: inner.wrapper, target: inner.target.clone() });
+                            found = Some(Session { found: m, detector: f.name(), version: f.version(), ts, via });
+                            break;
+                        }
+                        Outcome::NeedMore if !finished && f.wants(Transport::Tcp) => waiting = true,
+                        _ => {}
+                    }
+                }
+                if found.is_none() && waiting {
+                    return;
+                }
+            }
+            None if !finished && nested::may_wrap(&ex) => return,
+            None => {}
+        }
         for (i, f) in self.fingerprints.iter().enumerate() {
+            if found.is_some() {
+                break;
+            }
             if alive & (1 << i) == 0 {
                 continue;
             }
@@ -257,7 +304,7 @@ impl Engine {
                 Outcome::NeedMore if !finished => {}
                 Outcome::NeedMore | Outcome::NoMatch => alive &= !(1 << i),
                 Outcome::Match(m) => {
-                    found = Some(Session { found: m, detector: f.name(), version: f.version(), ts });
+                    found = Some(Session { found: m, detector: f.name(), version: f.version(), ts, via: None });
                     break;
                 }
             }
@@ -269,7 +316,13 @@ impl Engine {
             // The DNS-tunnel watch decides once it has seen enough queries or the flow ends;
             // until then the flow stays open even if every fingerprint has said no.
             if finished || t.queries >= dns_tunnel::WATCH_QUERIES {
-                found = dns_tunnel::verdict(t).map(|m| Session { found: m, detector: "dns_tunnel", version: "1", ts });
+                found = dns_tunnel::verdict(t).map(|m| Session {
+                    found: m,
+                    detector: "dns_tunnel",
+                    version: "1",
+                    ts,
+                    via: None,
+                });
             } else if alive == 0 {
                 return;
             }
@@ -294,6 +347,7 @@ impl Engine {
             ts: s.ts,
             flow: FlowSummary::of(rec),
             kind: FindingKind::RemoteControlSession(s.found.clone()),
+            via: s.via.clone(),
         })
     }
 }
@@ -401,4 +455,6 @@ pub struct Finding {
     pub flow: FlowSummary,
     /// What was found.
     pub kind: FindingKind,
+    /// The wrapper the tool was found inside, if any.
+    pub via: Option<Via>,
 }

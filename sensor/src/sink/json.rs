@@ -212,6 +212,7 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
                 },
                 "end": a.end,
                 "fingerprint": evidence,
+                "via": a.via,
                 "detectors": a.detectors.iter().map(|(n, v)| json!({ "name": n, "version": v })).collect::<Vec<_>>(),
             }
         },

@@ -169,6 +169,8 @@ pub struct Alert {
     pub community_id: String,
     /// One-paragraph explanation.
     pub message: String,
+    /// The wrapper (proxy tunnel, WebSocket) the tool was found inside.
+    pub via: Option<crate::detect::Via>,
 }
 
 /// Window in which several remote-control tools on one endpoint raise
@@ -292,7 +294,11 @@ impl Verdict {
             bout = get(&s.bytes, ep_side),
             secs = s.last_ts.saturating_sub(s.first_ts) as f64 / 1e6,
             extra = evidence_note(&m.evidence),
-        );
+        ) + &f
+            .via
+            .as_ref()
+            .map(|v| format!(" Found inside a {} tunnel to {}.", v.wrapper, v.target))
+            .unwrap_or_default();
         let alert = Alert {
             id,
             activity,
@@ -323,6 +329,7 @@ impl Verdict {
             detectors: vec![(f.detector, f.detector_version)],
             community_id,
             message,
+            via: f.via.clone(),
         };
         let _ = (init_port, resp_port);
         let first = alert.activity == Activity::Create;

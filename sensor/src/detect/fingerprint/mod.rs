@@ -23,6 +23,7 @@ pub mod openvpn;
 pub mod radmin;
 pub mod rdp;
 pub mod rustdesk;
+pub mod socks;
 pub mod ssh;
 pub mod stun;
 pub mod tailscale;
@@ -386,6 +387,8 @@ pub enum Evidence {
     IcmpTunnel(icmp_tunnel::IcmpTunnelEvidence),
     /// Data carried in DNS query names.
     DnsTunnel(dns_tunnel::DnsTunnelEvidence),
+    /// A SOCKS proxy handshake.
+    Socks(socks::SocksEvidence),
     /// A name, ALPN or certificate that an indicator attributes to a tool.
     Name(Box<crate::detect::names::NameEvidence>),
 }
@@ -435,5 +438,6 @@ pub fn registry() -> Vec<&'static dyn Fingerprint> {
         &openvpn::OpenVpnFingerprint,
         &tailscale::TailscaleFingerprint,
         &icmp_tunnel::IcmpTunnelFingerprint,
+        &socks::SocksFingerprint,
     ]
 }
