@@ -31,6 +31,30 @@ pub const CONFIDENCE_SESSION: u8 = 80;
 pub const CONFIDENCE_LOOKUP: u8 = 50;
 /// Confidence of an HTTP CONNECT proxy tunnel.
 pub const CONFIDENCE_PROXY: u8 = 90;
+/// Confidence of a Tor link handshake recognised by its random names.
+pub const CONFIDENCE_TOR: u8 = 85;
+
+/// `www.<label>.<tld>` with a label of 4–32 lower-case letters and digits.
+fn random_www(name: &str, tld: &str) -> bool {
+    let Some(rest) = name.strip_prefix("www.").and_then(|r| r.strip_suffix(tld)) else { return false };
+    let Some(label) = rest.strip_suffix('.') else { return false };
+    (4..=32).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// The Tor link handshake's shape (tor-spec, "Connections"): the client sends a random
+/// `www.<random>.com` server name; the relay's link certificate is issued for a random
+/// `www.<random>.net` by a random `www.<random>.com` identity, with no organisation and
+/// subject different from issuer. Ordinary sites do not combine all of these.
+fn tor_shaped(sni: &str, c: &tls::Certificate) -> bool {
+    random_www(sni, "com")
+        && c.subject_o.is_none()
+        && c.issuer_o.is_none()
+        && c.subject_cn.as_deref().is_some_and(|n| random_www(n, "net"))
+        && c.issuer_cn.as_deref().is_some_and(|n| random_www(n, "com"))
+        && c.subject_cn != c.issuer_cn
+        && Some(sni) != c.issuer_cn.as_deref()
+}
+
 /// Bytes per direction the name parsers may need (a ClientHello and a TLS 1.2 server
 /// flight with its certificate chain).
 pub const BYTES_WANTED: usize = 16 * 1024;
@@ -150,6 +174,31 @@ impl NameFingerprint {
             brief.cert_subject_cn = c.subject_cn.clone();
             brief.cert_issuer_cn = c.issuer_cn.clone();
             brief.cert_self_signed = Some(c.self_signed);
+        }
+        if let (Some(sni), Some(c)) = (&hello.sni, side.certificates.first())
+            && tor_shaped(sni, c)
+        {
+            let value = format!(
+                "sni {sni}, subject {}, issuer {}",
+                c.subject_cn.as_deref().unwrap_or(""),
+                c.issuer_cn.as_deref().unwrap_or("")
+            );
+            return Outcome::Match(Match {
+                tool: Tool::Tor,
+                confidence: CONFIDENCE_TOR,
+                method: Method::Certificate,
+                evidence: Evidence::Name(Box::new(NameEvidence {
+                    tool_name: Tool::Tor.name().to_string(),
+                    tool_title: Tool::Tor.title().to_string(),
+                    category: Tool::Tor.category(),
+                    field: "tls_certificate",
+                    value,
+                    pattern: "www.<random>.com SNI; www.<random>.net subject, www.<random>.com issuer".into(),
+                    source: "structure".into(),
+                    tls: Some(brief),
+                    answers: Vec::new(),
+                })),
+            });
         }
         for c in &side.certificates {
             for name in [&c.subject_cn, &c.issuer_cn, &c.subject_o].into_iter().flatten() {
@@ -421,6 +470,23 @@ mod tests {
         let Evidence::Name(e) = &m.evidence else { panic!() };
         assert_eq!((e.field, e.answers.as_slice()), ("dns_query", &["192.0.2.7".to_string()][..]));
         assert!(matches!(f.inspect(&dns_ex(q, b"", true)), Outcome::Match(_)));
+    }
+
+    #[test]
+    fn tor_names() {
+        let cert = |s: &str, i: &str, o: Option<&str>| tls::Certificate {
+            subject_cn: Some(s.into()),
+            subject_o: o.map(Into::into),
+            issuer_cn: Some(i.into()),
+            issuer_o: None,
+            san_dns: vec![],
+            self_signed: false,
+        };
+        assert!(tor_shaped("www.q4vxd3ifp2b.com", &cert("www.m7a5jlz3.net", "www.ukxq2gvtfmd.com", None)));
+        assert!(!tor_shaped("www.example.com", &cert("www.example.com", "www.digicert.com", Some("DigiCert"))));
+        assert!(!tor_shaped("www.q4vxd3ifp2b.com", &cert("www.m7a5jlz3.net", "www.m7a5jlz3.net", None)));
+        assert!(!tor_shaped("mail.q4vxd3ifp2b.com", &cert("www.m7a5jlz3.net", "www.ukxq2gvtfmd.com", None)));
+        assert!(!random_www("www.Example.com", "com"));
     }
 
     #[test]
