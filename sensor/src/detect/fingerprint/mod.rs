@@ -18,8 +18,10 @@
 
 pub mod dns_tunnel;
 pub mod icmp_tunnel;
+pub mod ipsec;
 pub mod nomachine;
 pub mod openvpn;
+pub mod pptp;
 pub mod radmin;
 pub mod rdp;
 pub mod rustdesk;
@@ -28,6 +30,7 @@ pub mod ssh;
 pub mod stun;
 pub mod tailscale;
 pub mod teamviewer;
+pub mod tinc;
 pub mod vnc;
 pub mod wireguard;
 
@@ -176,6 +179,12 @@ pub enum Tool {
     Tailscale,
     /// Cloudflare WARP.
     CloudflareWarp,
+    /// IPsec (IKE key exchange; ESP).
+    Ipsec,
+    /// PPTP.
+    Pptp,
+    /// tinc.
+    Tinc,
     /// Tor.
     Tor,
     /// Cloudflare Tunnel (cloudflared).
@@ -233,6 +242,9 @@ impl Tool {
         Tool::OpenVpn,
         Tool::Tailscale,
         Tool::CloudflareWarp,
+        Tool::Ipsec,
+        Tool::Pptp,
+        Tool::Tinc,
         Tool::Tor,
         Tool::Cloudflared,
         Tool::Ngrok,
@@ -266,6 +278,9 @@ impl Tool {
             Tool::OpenVpn => "openvpn",
             Tool::Tailscale => "tailscale",
             Tool::CloudflareWarp => "cloudflare_warp",
+            Tool::Ipsec => "ipsec",
+            Tool::Pptp => "pptp",
+            Tool::Tinc => "tinc",
             Tool::Tor => "tor",
             Tool::Cloudflared => "cloudflared",
             Tool::Ngrok => "ngrok",
@@ -300,6 +315,9 @@ impl Tool {
             Tool::OpenVpn => "OpenVPN",
             Tool::Tailscale => "Tailscale",
             Tool::CloudflareWarp => "Cloudflare WARP",
+            Tool::Ipsec => "IPsec",
+            Tool::Pptp => "PPTP",
+            Tool::Tinc => "tinc",
             Tool::Tor => "Tor",
             Tool::Cloudflared => "Cloudflare Tunnel",
             Tool::Ngrok => "ngrok",
@@ -331,7 +349,13 @@ impl Tool {
             | Tool::IpKvm
             | Tool::Listed => Category::RemoteControl,
             Tool::StunTurn => Category::Relay,
-            Tool::WireGuard | Tool::OpenVpn | Tool::Tailscale | Tool::CloudflareWarp => Category::Vpn,
+            Tool::WireGuard
+            | Tool::OpenVpn
+            | Tool::Tailscale
+            | Tool::CloudflareWarp
+            | Tool::Ipsec
+            | Tool::Pptp
+            | Tool::Tinc => Category::Vpn,
             Tool::Tor | Tool::Cloudflared | Tool::Ngrok | Tool::DnsTunnel | Tool::IcmpTunnel => Category::Tunnel,
             Tool::HttpConnect | Tool::Socks => Category::Proxy,
         }
@@ -389,6 +413,12 @@ pub enum Evidence {
     DnsTunnel(dns_tunnel::DnsTunnelEvidence),
     /// A SOCKS proxy handshake.
     Socks(socks::SocksEvidence),
+    /// An IKE (IPsec key exchange) message.
+    Ipsec(ipsec::IpsecEvidence),
+    /// A PPTP control connection.
+    Pptp(pptp::PptpEvidence),
+    /// A tinc meta connection.
+    Tinc(tinc::TincEvidence),
     /// A name, ALPN or certificate that an indicator attributes to a tool.
     Name(Box<crate::detect::names::NameEvidence>),
 }
@@ -439,5 +469,8 @@ pub fn registry() -> Vec<&'static dyn Fingerprint> {
         &tailscale::TailscaleFingerprint,
         &icmp_tunnel::IcmpTunnelFingerprint,
         &socks::SocksFingerprint,
+        &ipsec::IpsecFingerprint,
+        &pptp::PptpFingerprint,
+        &tinc::TincFingerprint,
     ]
 }
