@@ -108,11 +108,18 @@ impl Worker {
     }
 
     fn collect(&mut self) {
+        let start = self.findings.len();
         for mut rec in self.table.take_ended() {
             self.engine.finish(&mut rec, &mut self.stats);
             if let Some(f) = self.engine.finding(&rec) {
                 self.findings.push(f);
             }
+        }
+        // Flows that end together (one timeout sweep, the end of input) come out of the
+        // table in hash order: hand them on in the order the sessions began, so that the
+        // verdict's per-endpoint history follows the capture.
+        if let Some(batch) = self.findings.get_mut(start..) {
+            batch.sort_by_key(|f| (f.flow.first_ts, f.flow.key.a, f.flow.key.a_port));
         }
     }
 }
