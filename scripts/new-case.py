@@ -74,7 +74,7 @@ def main():
             continue
         for k in ["unmapped.farhand.kind", "unmapped.farhand.tool", "src_endpoint.ip", "src_endpoint.port",
                   "dst_endpoint.ip", "dst_endpoint.port", "connection_info.protocol_name", "unmapped.farhand.endpoint.ip",
-                  "unmapped.farhand.method"]:
+                  "unmapped.farhand.method", "activity_id"]:
             if get(al, k) is not None:
                 lines.append(f'"{k}" = {toml_value(get(al, k))}')
         keys = KEYS.get(f["tool"], []) + ["field", "value", "parent_domain", "target"]

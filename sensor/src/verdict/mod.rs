@@ -1,9 +1,14 @@
 //! Verdict: findings in, explained alerts out.
 //!
 //! # Contract
-//! - [`Verdict::judge`] turns each [`Finding`] into zero or more [`Alert`]s. For now every
-//!   remote-control session finding yields one `remote_control_session` alert (a session
-//!   reported again after the active timeout yields an update of the same alert id).
+//! - [`Verdict::judge`] turns each [`Finding`] into zero or more [`Alert`]s: one per
+//!   recognised session, of the kind its tool's category calls for
+//!   (`remote_control_session`, or `anonymizing_tunnel` for VPNs, tunnels, proxies and
+//!   relays), plus `multiple_remote_tools` when an endpoint uses a second (third, ...)
+//!   remote-control tool within [`MULTI_TOOL_WINDOW`].
+//! - A session keeps one alert id: a flow of the same 5-tuple and tool that resumes within
+//!   [`SESSION_GAP`] (after an idle timeout, or reported again at the active timeout) is an
+//!   update (`activity_id` 2) of the same id.
 //! - The endpoint of an alert is the inside host (`home_networks`); when both or neither
 //!   side is inside, it is the controlled side (the server of SSH/RDP/VNC). The peer is the
 //!   other side. `bytes_in`/`packets_in` count what the endpoint received.
@@ -18,7 +23,7 @@ use crate::detect::{Finding, FindingKind};
 use crate::flow::{Addr, EndReason, FlowKey, Side};
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// Alert kinds (DESIGN.md alert taxonomy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -177,10 +182,18 @@ pub struct Alert {
 /// `multiple_remote_tools`.
 pub const MULTI_TOOL_WINDOW: Micros = 3600 * 1_000_000;
 
+/// A flow of the same 5-tuple and tool that resumes within this gap continues its session.
+pub const SESSION_GAP: Micros = 3600 * 1_000_000;
+/// Open sessions remembered before old ones are forgotten.
+pub const MAX_OPEN_SESSIONS: usize = 100_000;
+
 /// The verdict stage.
 pub struct Verdict {
     home: HomeNets,
-    seen: HashSet<String>,
+    /// Open sessions by (community id, tool): alert id and last packet time. A flow that
+    /// resumes within [`SESSION_GAP`] (after an idle timeout or an active-timeout report)
+    /// continues the same alert as an update.
+    sessions: HashMap<(String, String), (String, Micros)>,
     /// Per endpoint: remote-control tools seen (name → last time) and how many distinct
     /// tools the last `multiple_remote_tools` alert reported.
     tools_by_endpoint: HashMap<Addr, (BTreeMap<String, Micros>, usize)>,
@@ -189,7 +202,7 @@ pub struct Verdict {
 impl Verdict {
     /// A verdict stage for the given inside networks.
     pub fn new(home: HomeNets) -> Verdict {
-        Verdict { home, seen: HashSet::new(), tools_by_endpoint: HashMap::new() }
+        Verdict { home, sessions: HashMap::new(), tools_by_endpoint: HashMap::new() }
     }
 
     /// Records a remote-control session on an endpoint; raises `multiple_remote_tools` when
@@ -259,9 +272,23 @@ impl Verdict {
         };
         let transport = Transport::of_proto(s.key.proto());
         let community_id = community_id(&s.key, s.initiator);
-        let id = alert_id(&community_id, s.first_ts_of_session(), m.tool);
-        let activity = if self.seen.insert(id.clone()) { Activity::Create } else { Activity::Update };
         let (tool_name, tool_title) = (m.tool_name().to_string(), m.tool_title().to_string());
+        let skey = (community_id.clone(), tool_name.clone());
+        let (id, activity) = match self.sessions.get_mut(&skey) {
+            Some((id, last)) if s.first_ts.saturating_sub(*last) <= SESSION_GAP => {
+                *last = (*last).max(s.last_ts);
+                (id.clone(), Activity::Update)
+            }
+            _ => {
+                let id = alert_id(&community_id, s.first_ts_of_session(), m.tool);
+                self.sessions.insert(skey, (id.clone(), s.last_ts));
+                (id, Activity::Create)
+            }
+        };
+        if self.sessions.len() > MAX_OPEN_SESSIONS {
+            let now = s.last_ts;
+            self.sessions.retain(|_, (_, last)| now.saturating_sub(*last) <= SESSION_GAP);
+        }
         let idx = |side: Side| side.idx();
         let get = |a: &[u64; 2], side: Side| a.get(idx(side)).copied().unwrap_or(0);
         let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
