@@ -18,7 +18,7 @@ explanation from scripts/accuracy-notes.toml (keyed by "capture" or "capture flo
 disagreement without a note is marked UNEXPLAINED. Exit status 1 if any is unexplained or a
 negative capture raised a remote-control/tunnel alert, so the script can gate a change.
 """
-import argparse, json, os, re, subprocess, sys, tomllib
+import argparse, ipaddress, json, os, re, subprocess, sys, tomllib
 from collections import defaultdict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,12 +30,12 @@ REFERENCE_TO_TOOL = {
     "NoMachine": "nomachine", "Radmin": "radmin", "RustDesk": "rustdesk",
     "STUN": "stun_turn", "GoogleCall": "stun_turn", "SignalVoip": "stun_turn", "FacebookVoip": "stun_turn",
     "Skype_TeamsCall": "stun_turn", "WhatsAppCall": "stun_turn",
-    "WireGuard": "wireguard", "Mullvad": "wireguard", "ProtonVPN": "wireguard",
+    "WireGuard": "wireguard", "Mullvad": "wireguard", "ProtonVPN": "protonvpn",
     "OpenVPN": "openvpn", "NordVPN": "openvpn",
     "Tailscale": "tailscale", "CloudflareWarp": "cloudflare_warp", "Tor": "tor",
     "HTTP_Connect": "http_connect", "SOCKS": "socks",
-    "IPSec": None, "Softether": None, "FortiClient": None, "CiscoVPN": None, "PPTP": None, "TINC": None,
-    "TunnelBear": None, "Psiphon": None, "UltraSurf": None,
+    "IPSec": "ipsec", "PPTP": "pptp", "TINC": "tinc", "Softether": "softether", "TunnelBear": "tunnelbear",
+    "FortiClient": None, "CiscoVPN": None, "Psiphon": None, "UltraSurf": None,
 }
 # Reference labels that are only relay/call apps when nDPI's master protocol is STUN/DTLS.
 CALL_APPS = {"GoogleCall", "SignalVoip", "FacebookVoip", "Skype_TeamsCall", "WhatsAppCall"}
@@ -43,9 +43,16 @@ CALL_APPS = {"GoogleCall", "SignalVoip", "FacebookVoip", "Skype_TeamsCall", "Wha
 FLOW_RE = re.compile(r"^\s*\d+\s+(TCP|UDP|ICMP|ICMPV6)\s+(\S+) <?-> (\S+) (?:\[VLAN: \d+\])?\s*\[proto: [0-9.]+/([^\]]+)\]")
 
 
+def canon_ip(ip):
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        return ip
+
+
 def endpoint(s):
     m = re.match(r"^\[(.*)\]:(\d+)$", s) or re.match(r"^(.*):(\d+)$", s)
-    return (m.group(1), int(m.group(2))) if m else (s, 0)
+    return (canon_ip(m.group(1)), int(m.group(2))) if m else (canon_ip(s), 0)
 
 
 def key(proto, a, b):
@@ -79,9 +86,10 @@ def farhand_flows(farhand, pcap):
         if f["kind"] == "multiple_remote_tools":
             continue
         proto = a["connection_info"]["protocol_name"]
-        k = key(proto, (a["src_endpoint"]["ip"], a["src_endpoint"]["port"]), (a["dst_endpoint"]["ip"], a["dst_endpoint"]["port"]))
+        src, dst = canon_ip(a["src_endpoint"]["ip"]), canon_ip(a["dst_endpoint"]["ip"])
+        k = key(proto, (src, a["src_endpoint"]["port"]), (dst, a["dst_endpoint"]["port"]))
         if proto == "icmp":  # the reference keys ICMP flows by address only
-            k = key(proto, (a["src_endpoint"]["ip"], 0), (a["dst_endpoint"]["ip"], 0))
+            k = key(proto, (src, 0), (dst, 0))
         flows.setdefault(k, f["tool"])
     return flows, kinds, out.returncode
 
@@ -113,10 +121,11 @@ def main():
         for k in sorted(set(ref) | set(got)):
             label, want = ref.get(k, ("", "-"))
             have = got.get(k)
-            if role == "negative" and want not in ("-", None) and not have:
+            if role == "negative" and want != "-" and not have:
                 # The reference's label on a negative capture (e.g. a port guess on a SYN
                 # scan): farhand's silence is the right answer.
-                per_tool[want]["negative_ref"] += 1
+                name = want or label.split(".")[-1] + " (uncovered)"
+                per_tool[name]["negative_ref"] += 1
                 continue
             if want not in ("-", None):
                 if have == want:
