@@ -146,21 +146,24 @@ impl NameFingerprint {
             Step::Incomplete if !ex.finished => return Outcome::NeedMore,
             Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
         };
-        let mut brief = TlsBrief {
+        // The handshake summary (JA3/JA4 hashing included) is built only for a match.
+        let brief = |c: Option<&tls::Certificate>| TlsBrief {
             sni: hello.sni.clone(),
             alpn: hello.alpn.clone(),
-            ja3: hello.ja3_hash.clone(),
-            ja4: hello.ja4.clone(),
-            ..TlsBrief::default()
+            ja3: hello.ja3_hash(),
+            ja4: hello.ja4(),
+            cert_subject_cn: c.and_then(|c| c.subject_cn.clone()),
+            cert_issuer_cn: c.and_then(|c| c.issuer_cn.clone()),
+            cert_self_signed: c.map(|c| c.self_signed),
         };
         if let Some(sni) = &hello.sni
             && let Some(hit) = self.indicators.match_name(sni)
         {
-            return found(hit, "tls_sni", sni, CONFIDENCE_SESSION, Some(brief));
+            return found(hit, "tls_sni", sni, CONFIDENCE_SESSION, Some(brief(None)));
         }
         for a in &hello.alpn {
             if let Some(hit) = self.indicators.match_alpn(a) {
-                return found(hit, "tls_alpn", a, CONFIDENCE_SESSION, Some(brief));
+                return found(hit, "tls_alpn", a, CONFIDENCE_SESSION, Some(brief(None)));
             }
         }
         // The server's certificate (in clear up to TLS 1.2).
@@ -170,12 +173,8 @@ impl NameFingerprint {
             Step::Incomplete if !ex.finished => return Outcome::NeedMore,
             Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
         };
-        if let Some(c) = side.certificates.first() {
-            brief.cert_subject_cn = c.subject_cn.clone();
-            brief.cert_issuer_cn = c.issuer_cn.clone();
-            brief.cert_self_signed = Some(c.self_signed);
-        }
-        if let (Some(sni), Some(c)) = (&hello.sni, side.certificates.first())
+        let leaf = side.certificates.first();
+        if let (Some(sni), Some(c)) = (&hello.sni, leaf)
             && tor_shaped(sni, c)
         {
             let value = format!(
@@ -195,7 +194,7 @@ impl NameFingerprint {
                     value,
                     pattern: "www.<random>.com SNI; www.<random>.net subject, www.<random>.com issuer".into(),
                     source: "structure".into(),
-                    tls: Some(brief),
+                    tls: Some(brief(leaf)),
                     answers: Vec::new(),
                 })),
             });
@@ -203,12 +202,12 @@ impl NameFingerprint {
         for c in &side.certificates {
             for name in [&c.subject_cn, &c.issuer_cn, &c.subject_o].into_iter().flatten() {
                 if let Some(hit) = self.indicators.match_cert_name(name) {
-                    return found(hit, "tls_certificate", name, CONFIDENCE_SESSION, Some(brief));
+                    return found(hit, "tls_certificate", name, CONFIDENCE_SESSION, Some(brief(leaf)));
                 }
             }
             for name in &c.san_dns {
                 if let Some(hit) = self.indicators.match_name(name) {
-                    return found(hit, "tls_certificate", name, CONFIDENCE_SESSION, Some(brief));
+                    return found(hit, "tls_certificate", name, CONFIDENCE_SESSION, Some(brief(leaf)));
                 }
             }
         }
@@ -265,21 +264,21 @@ impl NameFingerprint {
     fn quic(&self, ex: &Exchange<'_>) -> Outcome {
         let Ok(init) = quic::client_initial(ex.orig) else { return Outcome::NoMatch };
         let Some(hello) = tls::client_hello_message(&init.client_hello, true) else { return Outcome::NoMatch };
-        let brief = TlsBrief {
+        let brief = || TlsBrief {
             sni: hello.sni.clone(),
             alpn: hello.alpn.clone(),
-            ja3: hello.ja3_hash.clone(),
-            ja4: hello.ja4.clone(),
+            ja3: hello.ja3_hash(),
+            ja4: hello.ja4(),
             ..TlsBrief::default()
         };
         if let Some(sni) = &hello.sni
             && let Some(hit) = self.indicators.match_name(sni)
         {
-            return found(hit, "quic_sni", sni, CONFIDENCE_SESSION, Some(brief));
+            return found(hit, "quic_sni", sni, CONFIDENCE_SESSION, Some(brief()));
         }
         for a in &hello.alpn {
             if let Some(hit) = self.indicators.match_alpn(a) {
-                return found(hit, "quic_alpn", a, CONFIDENCE_SESSION, Some(brief));
+                return found(hit, "quic_alpn", a, CONFIDENCE_SESSION, Some(brief()));
             }
         }
         Outcome::NoMatch

@@ -120,12 +120,27 @@ pub struct ClientHello {
     pub groups: Vec<u16>,
     /// ec_point_formats entries, as sent.
     pub ec_point_formats: Vec<u8>,
-    /// JA3 string.
-    pub ja3: String,
+    /// The first ALPN value as sent (bytes), for JA4.
+    first_alpn: Option<Vec<u8>>,
+    /// Carried in QUIC (JA4 starts with `q`).
+    quic: bool,
+}
+
+impl ClientHello {
+    /// JA3 string (computed on demand: detectors only need it for what they report).
+    pub fn ja3(&self) -> String {
+        ja3_string(self)
+    }
+
     /// JA3 hash: lowercase hex MD5 of [`ClientHello::ja3`].
-    pub ja3_hash: String,
+    pub fn ja3_hash(&self) -> String {
+        hex(&Md5::digest(self.ja3().as_bytes()))
+    }
+
     /// JA4 fingerprint.
-    pub ja4: String,
+    pub fn ja4(&self) -> String {
+        ja4(self, self.first_alpn.as_deref(), self.quic)
+    }
 }
 
 /// What a ServerHello chose.
@@ -393,9 +408,8 @@ fn parse_client_hello(body: &[u8], quic: bool) -> Option<ClientHello> {
         signature_algorithms: Vec::new(),
         groups: Vec::new(),
         ec_point_formats: Vec::new(),
-        ja3: String::new(),
-        ja3_hash: String::new(),
-        ja4: String::new(),
+        first_alpn: None,
+        quic,
     };
     let mut first_alpn: Option<&[u8]> = None;
     let mut seen_versions = false;
@@ -444,9 +458,7 @@ fn parse_client_hello(body: &[u8], quic: bool) -> Option<ClientHello> {
             _ => {}
         }
     }
-    out.ja3 = ja3_string(&out);
-    out.ja3_hash = hex(&Md5::digest(out.ja3.as_bytes()));
-    out.ja4 = ja4(&out, first_alpn, quic);
+    out.first_alpn = first_alpn.map(<[u8]>::to_vec);
     Some(out)
 }
 
@@ -914,10 +926,10 @@ mod tests {
         assert_eq!(hello.ec_point_formats, [0, 1, 2]);
         assert_eq!(hello.signature_algorithms, OPENSSL_SIGNATURE_ALGORITHMS);
         // tshark 4.0.17 tls.handshake.ja3_full / tls.handshake.ja3.
-        assert_eq!(hello.ja3, format!("771,{OPENSSL_JA3_CIPHERS_12},0-11-10-35-16-22-23-13,29-23-30-25-24,0-1-2"));
-        assert_eq!(hello.ja3_hash, "22558766122974704364c9c75c5cce0a");
+        assert_eq!(hello.ja3(), format!("771,{OPENSSL_JA3_CIPHERS_12},0-11-10-35-16-22-23-13,29-23-30-25-24,0-1-2"));
+        assert_eq!(hello.ja3_hash(), "22558766122974704364c9c75c5cce0a");
         // FoxIO python reference (ja4.py, commit 0e54bc8).
-        assert_eq!(hello.ja4, "t12d2808h2_d943125447b4_e7e480e5a997");
+        assert_eq!(hello.ja4(), "t12d2808h2_d943125447b4_e7e480e5a997");
     }
 
     #[test]
@@ -932,14 +944,14 @@ mod tests {
         assert_eq!(hello.groups, [29, 23, 30, 25, 24, 256, 257, 258, 259, 260]);
         assert_eq!(hello.signature_algorithms, OPENSSL_SIGNATURE_ALGORITHMS);
         assert_eq!(
-            hello.ja3,
+            hello.ja3(),
             format!(
                 "771,4866-4867-4865-{OPENSSL_JA3_CIPHERS_12},0-11-10-35-16-22-23-13-43-45-51,\
                  29-23-30-25-24-256-257-258-259-260,0-1-2"
             )
         );
-        assert_eq!(hello.ja3_hash, "5a1edc7f170af1014fc65c994878e63c");
-        assert_eq!(hello.ja4, "t13d3111h2_e8f1e7e78f70_1f22a2ca17c4");
+        assert_eq!(hello.ja3_hash(), "5a1edc7f170af1014fc65c994878e63c");
+        assert_eq!(hello.ja4(), "t13d3111h2_e8f1e7e78f70_1f22a2ca17c4");
     }
 
     #[test]
@@ -949,20 +961,20 @@ mod tests {
         assert_eq!(hello.alpn, ["h2", "http/1.1"]);
         assert_eq!(hello.extensions, [0, 11, 10, 16, 22, 23, 49, 13, 43, 45, 51, 21]);
         assert_eq!(
-            hello.ja3,
+            hello.ja3(),
             format!(
                 "771,4866-4867-4865-{OPENSSL_JA3_CIPHERS_12},0-11-10-16-22-23-49-13-43-45-51-21,\
                  29-23-30-25-24-256-257-258-259-260,0-1-2"
             )
         );
-        assert_eq!(hello.ja3_hash, "0149f47eabf9a20d0893e2a44e5a6323");
-        assert_eq!(hello.ja4, "t13d3112h2_e8f1e7e78f70_b26ce05bbdd6");
+        assert_eq!(hello.ja3_hash(), "0149f47eabf9a20d0893e2a44e5a6323");
+        assert_eq!(hello.ja4(), "t13d3112h2_e8f1e7e78f70_b26ce05bbdd6");
 
         let hello = done(client_hello(&unhex(CURL_TLS12_CLIENT)));
         assert_eq!(hello.sni.as_deref(), Some("x.example"));
-        assert_eq!(hello.ja3, format!("771,{OPENSSL_JA3_CIPHERS_12},0-11-10-16-22-23-13,29-23-30-25-24,0-1-2"));
-        assert_eq!(hello.ja3_hash, "87b9bfc7da97115ed2276737b09f8d74");
-        assert_eq!(hello.ja4, "t12d2807h2_d943125447b4_a44c6288192a");
+        assert_eq!(hello.ja3(), format!("771,{OPENSSL_JA3_CIPHERS_12},0-11-10-16-22-23-13,29-23-30-25-24,0-1-2"));
+        assert_eq!(hello.ja3_hash(), "87b9bfc7da97115ed2276737b09f8d74");
+        assert_eq!(hello.ja4(), "t12d2807h2_d943125447b4_a44c6288192a");
     }
 
     #[test]
@@ -1012,16 +1024,16 @@ mod tests {
         assert_eq!(hello.signature_algorithms, [0x5a5a, 0x0403, 0x0804]);
         // Cross-checked by wrapping these bytes with text2pcap: tshark 4.0.17 ja3_full/ja3 and
         // the FoxIO python reference.
-        assert_eq!(hello.ja3, "771,4865-4866-49195-255,0-10-11-13-16-43,29-23,0");
-        assert_eq!(hello.ja3_hash, "f8dc1ea5477d8e9e3e383c2e5dae5bd2");
-        assert_eq!(hello.ja4, "t13d0406ax_d71680ff791e_fb71836bce29");
+        assert_eq!(hello.ja3(), "771,4865-4866-49195-255,0-10-11-13-16-43,29-23,0");
+        assert_eq!(hello.ja3_hash(), "f8dc1ea5477d8e9e3e383c2e5dae5bd2");
+        assert_eq!(hello.ja4(), "t13d0406ax_d71680ff791e_fb71836bce29");
     }
 
     #[test]
     fn quic_handshake_message_gives_q_fingerprint() {
         let stream = unhex(OPENSSL_TLS13_CLIENT);
         let hello = client_hello_message(&stream[RECORD_HEADER_LEN..], true).unwrap();
-        assert_eq!(hello.ja4, "q13d3111h2_e8f1e7e78f70_1f22a2ca17c4");
+        assert_eq!(hello.ja4(), "q13d3111h2_e8f1e7e78f70_1f22a2ca17c4");
         assert_eq!(hello.sni.as_deref(), Some("x.example"));
         let tcp = client_hello_message(&stream[RECORD_HEADER_LEN..], false).unwrap();
         assert_eq!(tcp, done(client_hello(&stream)));
@@ -1177,12 +1189,12 @@ mod tests {
         let hello = done(client_hello(&hello_record(&[0x1301], &bad_alpn)));
         assert_eq!(hello.extensions, [0, 16]);
         assert!(hello.alpn.is_empty());
-        assert!(hello.ja4.starts_with("t12d010200_"));
+        assert!(hello.ja4().starts_with("t12d010200_"));
         assert_eq!(hello.sni.as_deref(), Some("ab"));
         // No extensions at all: JA4's empty-list hash.
         let bare = done(client_hello(&hello_record(&[0x1301], &[])));
-        assert_eq!(bare.ja3, "771,4865,,,");
-        assert!(bare.ja4.starts_with("t12i010000_") && bare.ja4.ends_with("_000000000000"));
+        assert_eq!(bare.ja3(), "771,4865,,,");
+        assert!(bare.ja4().starts_with("t12i010000_") && bare.ja4().ends_with("_000000000000"));
     }
 
     #[test]
