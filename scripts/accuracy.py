@@ -83,7 +83,7 @@ def farhand_flows(farhand, pcap):
         a = json.loads(line)
         f = a["unmapped"]["farhand"]
         kinds.append(f["kind"])
-        if f["kind"] == "multiple_remote_tools":
+        if f["kind"] in ("multiple_remote_tools", "ip_kvm_suspected"):  # not flow classifications
             continue
         proto = a["connection_info"]["protocol_name"]
         src, dst = canon_ip(a["src_endpoint"]["ip"]), canon_ip(a["dst_endpoint"]["ip"])

@@ -74,6 +74,8 @@ impl Default for SensorSection {
 pub const NAMES: &str = "names";
 /// The name of the DNS-tunnel watch in `detect.fingerprints`.
 pub const DNS_TUNNEL: &str = "dns_tunnel";
+/// The name of the IP-KVM device watch in `detect.fingerprints`.
+pub const IP_KVM: &str = "ip_kvm";
 
 /// Default inside networks: RFC 1918, RFC 6598 shared space, IPv6 ULA.
 pub const DEFAULT_HOME: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"];
@@ -143,7 +145,7 @@ impl Default for DetectSection {
             fingerprints: registry()
                 .iter()
                 .map(|f| f.name())
-                .chain([NAMES, DNS_TUNNEL])
+                .chain([NAMES, DNS_TUNNEL, IP_KVM])
                 .map(|n| Spanned::new(0..0, n.to_string()))
                 .collect(),
             indicators_dir: String::new(),
@@ -185,6 +187,8 @@ pub struct Settings {
     pub names: bool,
     /// The DNS-tunnel watch is enabled.
     pub dns_tunnel: bool,
+    /// The IP-KVM device watch (Raspberry Pi source MACs) is enabled.
+    pub ip_kvm: bool,
     /// Alert output path ("-" = stdout).
     pub alerts: String,
     /// Indicators: built-in plus `detect.indicators_dir`.
@@ -250,16 +254,17 @@ impl RawConfig {
         }
         let all = registry();
         let mut fps = Vec::new();
-        let (mut names, mut dns_tunnel) = (false, false);
+        let (mut names, mut dns_tunnel, mut ip_kvm) = (false, false, false);
         for s in &self.detect.fingerprints {
             let name = s.get_ref();
-            if name == NAMES || name == DNS_TUNNEL {
+            if name == NAMES || name == DNS_TUNNEL || name == IP_KVM {
                 names |= name == NAMES;
                 dns_tunnel |= name == DNS_TUNNEL;
+                ip_kvm |= name == IP_KVM;
                 continue;
             }
             let f = all.iter().find(|f| f.name() == name).ok_or_else(|| {
-                let known: Vec<_> = all.iter().map(|f| f.name()).chain([NAMES, DNS_TUNNEL]).collect();
+                let known: Vec<_> = all.iter().map(|f| f.name()).chain([NAMES, DNS_TUNNEL, IP_KVM]).collect();
                 err(
                     s.span(),
                     format!("detect.fingerprints: unknown fingerprint {name:?} (known: {})", known.join(", ")),
@@ -323,6 +328,7 @@ impl RawConfig {
             fingerprints: fps,
             names,
             dns_tunnel,
+            ip_kvm,
             alerts: self.output.alerts.clone(),
             indicators: Arc::new(indicators),
         })
@@ -347,6 +353,7 @@ impl Settings {
             fingerprints: registry(),
             names: true,
             dns_tunnel: true,
+            ip_kvm: true,
             alerts: "-".into(),
             indicators: Arc::new(Indicators::builtin()),
         })
@@ -410,7 +417,7 @@ mod tests {
         assert_eq!(s.capture.snaplen, d.capture.snaplen);
         assert_eq!(format!("{:?}", s.home), format!("{:?}", d.home));
         assert_eq!(s.fingerprints.len(), d.fingerprints.len());
-        assert_eq!((s.names, s.dns_tunnel), (d.names, d.dns_tunnel));
+        assert_eq!((s.names, s.dns_tunnel, s.ip_kvm), (d.names, d.dns_tunnel, d.ip_kvm));
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub struct PacketView<'a> {
     pub wire_len: u32,
     /// The payload was cut short by the snaplen or a lying length field.
     pub truncated: bool,
+    /// Ethernet source address (all zero when the link layer has none).
+    pub src_mac: [u8; 6],
 }
 
 /// Counters of frames that produced no [`PacketView`], by reason.
@@ -236,6 +238,10 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
         payload,
         wire_len: frame.wire_len,
         truncated: ip_payload.incomplete || p.stop_err.is_some(),
+        src_mac: match &p.link {
+            Some(etherparse::LinkSlice::Ethernet2(e)) => e.source(),
+            _ => [0; 6],
+        },
     })
 }
 

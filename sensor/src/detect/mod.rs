@@ -438,8 +438,38 @@ impl FlowSummary {
 /// What a detector found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FindingKind {
-    /// A remote-control protocol session.
+    /// A recognised session of a tool (remote control, VPN, tunnel, proxy, relay).
     RemoteControlSession(Match),
+    /// An IP-KVM-class device on the endpoint's segment.
+    IpKvmSuspected(Match),
+}
+
+impl Finding {
+    /// An `ip_kvm_suspected` finding for the device that sent `v`.
+    pub fn ip_kvm(v: &PacketView<'_>, e: fingerprint::ip_kvm::IpKvmEvidence) -> Finding {
+        Finding {
+            detector: "ip_kvm",
+            detector_version: "1",
+            ts: v.ts,
+            flow: FlowSummary {
+                key: v.key,
+                initiator: v.side,
+                first_ts: v.ts,
+                last_ts: v.ts,
+                bytes: [0; 2],
+                pkts: [0; 2],
+                reason: EndReason::Idle,
+                handshake: [0; 3],
+            },
+            kind: FindingKind::IpKvmSuspected(Match {
+                tool: fingerprint::Tool::IpKvm,
+                confidence: fingerprint::ip_kvm::CONFIDENCE_OUI,
+                method: fingerprint::Method::Name,
+                evidence: fingerprint::Evidence::IpKvm(e),
+            }),
+            via: None,
+        }
+    }
 }
 
 /// A detector's observation about one flow, handed to the verdict stage.

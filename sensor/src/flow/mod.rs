@@ -441,6 +441,7 @@ mod tests {
             payload: &[],
             wire_len: 60,
             truncated: false,
+            src_mac: [0; 6],
         }
     }
 

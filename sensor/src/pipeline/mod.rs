@@ -13,9 +13,10 @@
 //!   [`RunSummary::input_error`], and everything read before it is still processed.
 
 use crate::capture::{Capture, CaptureError, CaptureKind, CaptureStats, Micros, Next};
-use crate::config::Settings;
+use crate::config::{HomeNets, Settings};
 use crate::decode::{DecodeStats, PacketView, TcpInfo, decode};
 use crate::detect::fingerprint::Transport;
+use crate::detect::fingerprint::ip_kvm::{self, KvmWatch};
 use crate::detect::{DetectStats, Engine, Finding};
 use crate::flow::{FlowConfig, FlowKey, FlowStats, FlowTable, Side, shard};
 use crate::sink::Sink;
@@ -77,15 +78,29 @@ struct Worker {
     engine: Engine,
     stats: DetectStats,
     findings: Vec<Finding>,
+    kvm: Option<(KvmWatch, HomeNets)>,
 }
 
 impl Worker {
-    fn new(flow: FlowConfig, engine: Engine) -> Worker {
-        Worker { table: FlowTable::new(flow), engine, stats: DetectStats::default(), findings: Vec::new() }
+    /// `ip_kvm`: watch for IP-KVM-class devices, with the inside networks.
+    fn new(flow: FlowConfig, engine: Engine, ip_kvm: Option<HomeNets>) -> Worker {
+        Worker {
+            table: FlowTable::new(flow),
+            engine,
+            stats: DetectStats::default(),
+            findings: Vec::new(),
+            kvm: ip_kvm.map(|home| (KvmWatch::default(), home)),
+        }
     }
 
     #[inline]
     fn process(&mut self, v: &PacketView<'_>) {
+        if let Some((watch, home)) = &mut self.kvm
+            && ip_kvm::raspberry_pi(&v.src_mac)
+            && let Some(e) = watch.check(&v.src_mac, !home.contains(&v.key.side(v.side).0))
+        {
+            self.findings.push(Finding::ip_kvm(v, e));
+        }
         if let Some(flow) = self.table.packet(v)
             && flow.wants_detection()
             && !v.payload.is_empty()
@@ -136,6 +151,7 @@ struct Meta {
     len: u32,
     wire_len: u32,
     truncated: bool,
+    src_mac: [u8; 6],
 }
 
 #[derive(Default)]
@@ -160,6 +176,7 @@ impl Batch {
             len: v.payload.len() as u32,
             wire_len: v.wire_len,
             truncated: v.truncated,
+            src_mac: v.src_mac,
         });
     }
 
@@ -210,7 +227,7 @@ pub fn run<S: Sink>(cap: &mut Capture, settings: &Settings, sink: &mut S, opts: 
 
         let mut reader = Reader::new(cap, opts, live);
         if workers == 1 {
-            let mut w = Worker::new(per_worker, engine);
+            let mut w = Worker::new(per_worker, engine, settings.ip_kvm.then(|| settings.home.clone()));
             reader.read(&mut summary, |event, dropped| match event {
                 Event::Packet(v) => {
                     w.process(v);
@@ -231,12 +248,16 @@ pub fn run<S: Sink>(cap: &mut Capture, settings: &Settings, sink: &mut S, opts: 
             let mut txs = Vec::with_capacity(workers);
             let mut free = Vec::with_capacity(workers);
             let mut handles = Vec::with_capacity(workers);
+            let kvm_home = settings.ip_kvm.then(|| settings.home.clone());
             for _ in 0..workers {
                 let (btx, brx) = bounded::<Batch>(WORKER_QUEUE);
                 let (rtx, rrx) = bounded::<Batch>(WORKER_QUEUE + 2);
                 let ftx = ftx.clone();
                 let engine = engine.clone();
-                handles.push(scope.spawn(move || worker_loop(brx, rtx, ftx, Worker::new(per_worker, engine), live)));
+                let kvm_home = kvm_home.clone();
+                handles.push(
+                    scope.spawn(move || worker_loop(brx, rtx, ftx, Worker::new(per_worker, engine, kvm_home), live)),
+                );
                 txs.push(btx);
                 free.push(rrx);
             }
@@ -323,6 +344,7 @@ fn worker_loop(
                 payload,
                 wire_len: m.wire_len,
                 truncated: m.truncated,
+                src_mac: m.src_mac,
             };
             w.process(&v);
         }

@@ -66,6 +66,7 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         AlertKind::RemoteControlSession => format!("{} remote-control session", a.tool_title),
         AlertKind::AnonymizingTunnel => format!("{} session", a.tool_title),
         AlertKind::MultipleRemoteTools => format!("{} remote-control tools on one endpoint", a.related_tools.len()),
+        AlertKind::IpKvmSuspected => "IP-KVM-class device on the endpoint's segment".to_string(),
     };
     // MITRE ATT&CK technique: remote access software, protocol tunneling, or proxy.
     let (tech_id, tech_name) = match a.category {

@@ -35,6 +35,8 @@ pub enum AlertKind {
     AnonymizingTunnel,
     /// Several remote-control tools on one endpoint within the window.
     MultipleRemoteTools,
+    /// An IP-KVM-class device on the endpoint's segment.
+    IpKvmSuspected,
 }
 
 impl AlertKind {
@@ -44,6 +46,7 @@ impl AlertKind {
             AlertKind::RemoteControlSession => "remote_control_session",
             AlertKind::AnonymizingTunnel => "anonymizing_tunnel",
             AlertKind::MultipleRemoteTools => "multiple_remote_tools",
+            AlertKind::IpKvmSuspected => "ip_kvm_suspected",
         }
     }
 
@@ -243,7 +246,10 @@ impl Verdict {
 
     /// Alerts for one finding, appended to `out`.
     pub fn judge(&mut self, f: &Finding, out: &mut Vec<Alert>) {
-        let FindingKind::RemoteControlSession(m) = &f.kind;
+        let (m, kvm) = match &f.kind {
+            FindingKind::RemoteControlSession(m) => (m, false),
+            FindingKind::IpKvmSuspected(m) => (m, true),
+        };
         let s = &f.flow;
         let (init_ip, init_port) = s.key.side(s.initiator);
         let resp_side = s.initiator.other();
@@ -251,10 +257,14 @@ impl Verdict {
         let init_in = self.home.contains(&init_ip);
         let resp_in = self.home.contains(&resp_ip);
         let category = m.category();
-        let kind = AlertKind::of(category);
+        let kind = if kvm { AlertKind::IpKvmSuspected } else { AlertKind::of(category) };
         // The endpoint: the inside side; else, for remote control, the controlled side (the
         // server), and for tunnels the client that opened it.
         let ep_side = match (init_in, resp_in) {
+            // The device itself (the sender of the frame it was seen in), or, when it only
+            // forwarded an outside host's packet, the inside host it delivered to.
+            _ if kvm && matches!(&m.evidence, Evidence::IpKvm(e) if e.routed) => resp_side,
+            _ if kvm => s.initiator,
             (true, false) => s.initiator,
             (false, true) => resp_side,
             _ if category == Category::RemoteControl => resp_side,
@@ -265,6 +275,7 @@ impl Verdict {
         let (peer_ip, peer_port) = s.key.side(peer_side);
         let direction = if ep_side == s.initiator { Direction::Outbound } else { Direction::Inbound };
         let severity = match (kind, direction) {
+            (AlertKind::IpKvmSuspected, _) => Severity::High,
             (AlertKind::RemoteControlSession, Direction::Inbound) => Severity::Low,
             (AlertKind::RemoteControlSession, Direction::Outbound) => Severity::Informational,
             (_, _) if category == Category::Relay => Severity::Informational,
@@ -292,40 +303,58 @@ impl Verdict {
         let idx = |side: Side| side.idx();
         let get = |a: &[u64; 2], side: Side| a.get(idx(side)).copied().unwrap_or(0);
         let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
-        let message = format!(
-            "{tool} session {dir} {ep}:{ep_port} {arrow} {peer}:{peer_port} ({transport}), recognised by {method} \
+        let message = if let (true, Evidence::IpKvm(e)) = (kvm, &m.evidence)
+            && e.routed
+        {
+            format!(
+                "A {} device ({}) forwards traffic on the segment of {ep_ip} (it delivered {peer_ip}'s \
+                 packets: the segment's router or a bridge). PiKVM/TinyPilot-style IP-KVMs run on this \
+                 hardware; check what it is.",
+                e.vendor, e.mac
+            )
+        } else if let (true, Evidence::IpKvm(e)) = (kvm, &m.evidence) {
+            format!(
+                "A {} device ({}) at {ep_ip} is on the segment (seen talking to {peer_ip}): \
+                 PiKVM/TinyPilot-style IP-KVMs, which drive a laptop's keyboard, screen and mouse \
+                 from afar with no software on it, run on this hardware.",
+                e.vendor, e.mac
+            )
+        } else {
+            format!(
+                "{tool} session {dir} {ep}:{ep_port} {arrow} {peer}:{peer_port} ({transport}), recognised by {method} \
              (confidence {conf}); {pin} packets / {bin} bytes to the endpoint, {pout} packets / {bout} bytes from it; \
              {secs:.1} s.{extra}",
-            tool = tool_title,
-            dir = match direction {
-                Direction::Inbound => "into endpoint",
-                Direction::Outbound => "from endpoint",
-            },
-            ep = ep_ip,
-            arrow = match direction {
-                Direction::Inbound => "<-",
-                Direction::Outbound => "->",
-            },
-            peer = peer_ip,
-            transport = transport.name(),
-            method = match m.method {
-                Method::PayloadStructure => "its payload structure",
-                Method::Certificate => "its certificate",
-                Method::Name => "a name",
-                Method::Port => "its port only",
-            },
-            conf = m.confidence,
-            pin = get(&pk, peer_side),
-            bin = get(&s.bytes, peer_side),
-            pout = get(&pk, ep_side),
-            bout = get(&s.bytes, ep_side),
-            secs = s.last_ts.saturating_sub(s.first_ts) as f64 / 1e6,
-            extra = evidence_note(&m.evidence),
-        ) + &f
-            .via
-            .as_ref()
-            .map(|v| format!(" Found inside a {} tunnel to {}.", v.wrapper, v.target))
-            .unwrap_or_default();
+                tool = tool_title,
+                dir = match direction {
+                    Direction::Inbound => "into endpoint",
+                    Direction::Outbound => "from endpoint",
+                },
+                ep = ep_ip,
+                arrow = match direction {
+                    Direction::Inbound => "<-",
+                    Direction::Outbound => "->",
+                },
+                peer = peer_ip,
+                transport = transport.name(),
+                method = match m.method {
+                    Method::PayloadStructure => "its payload structure",
+                    Method::Certificate => "its certificate",
+                    Method::Name => "a name",
+                    Method::Port => "its port only",
+                },
+                conf = m.confidence,
+                pin = get(&pk, peer_side),
+                bin = get(&s.bytes, peer_side),
+                pout = get(&pk, ep_side),
+                bout = get(&s.bytes, ep_side),
+                secs = s.last_ts.saturating_sub(s.first_ts) as f64 / 1e6,
+                extra = evidence_note(&m.evidence),
+            ) + &f
+                .via
+                .as_ref()
+                .map(|v| format!(" Found inside a {} tunnel to {}.", v.wrapper, v.target))
+                .unwrap_or_default()
+        };
         let alert = Alert {
             id,
             activity,
@@ -359,7 +388,7 @@ impl Verdict {
             via: f.via.clone(),
         };
         let _ = (init_port, resp_port);
-        let first = alert.activity == Activity::Create;
+        let first = alert.activity == Activity::Create && !kvm;
         out.push(alert);
         if first && let Some(a) = out.last().cloned() {
             self.note_tool(&a, out);

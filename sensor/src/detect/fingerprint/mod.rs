@@ -18,6 +18,7 @@
 
 pub mod dns_tunnel;
 pub mod icmp_tunnel;
+pub mod ip_kvm;
 pub mod ipsec;
 pub mod nomachine;
 pub mod openvpn;
@@ -419,6 +420,8 @@ pub enum Evidence {
     Pptp(pptp::PptpEvidence),
     /// A tinc meta connection.
     Tinc(tinc::TincEvidence),
+    /// A Raspberry Pi (IP-KVM class device) on the endpoint's segment.
+    IpKvm(ip_kvm::IpKvmEvidence),
     /// A name, ALPN or certificate that an indicator attributes to a tool.
     Name(Box<crate::detect::names::NameEvidence>),
 }
