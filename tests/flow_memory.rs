@@ -58,6 +58,7 @@ fn idle_flow_costs_at_most_256_bytes() {
                 payload: &[],
                 wire_len: 60,
                 truncated: false,
+                src_mac: [0; 6],
             };
             t.packet(&v).unwrap();
         }
