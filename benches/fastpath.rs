@@ -53,7 +53,8 @@ fn bench(c: &mut Criterion) {
             st
         })
     });
-    let engine = Engine::new(registry(), Some(std::sync::Arc::new(farhand::indicators::Indicators::builtin())), true);
+    let mut engine =
+        Engine::new(registry(), Some(std::sync::Arc::new(farhand::indicators::Indicators::builtin())), true);
     g.bench_function("decode+flow+detect", |b| {
         b.iter_batched(
             || FlowTable::new(FlowConfig::default()),

@@ -35,7 +35,7 @@ ip netns exec fhk-seg ip addr add 10.40.0.10/24 dev fhk-l
 ip netns exec fhk-kvm ip addr add 10.40.0.50/24 dev fhk-k
 for ns in fhk-seg fhk-kvm; do ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
 echo "hello" > "$WORK/index.html"
-(cd "$WORK" && ip netns exec fhk-seg python3 -m http.server 8080 --bind 10.40.0.10 >/dev/null 2>&1) & PIDS+=($!)
+ip netns exec fhk-seg python3 -m http.server 8080 --bind 10.40.0.10 --directory "$WORK" >/dev/null 2>&1 & PIDS+=($!)
 ip netns exec fhk-seg tcpdump -Z root -i fhk-l -s 0 -n -U -w "$WORK/cap.pcap" 2>/dev/null & PIDS+=($!)
 sleep 1.5
 ip netns exec fhk-kvm ping -c 3 -i 0.2 10.40.0.10 >/dev/null

@@ -24,7 +24,7 @@ use crate::decode::PacketView;
 use crate::flow::{EndReason, Flow, FlowKey, FlowRecord, Side};
 use crate::indicators::Indicators;
 use fingerprint::dns_tunnel::{self, DnsTally};
-use fingerprint::{Exchange, Fingerprint, Match, Outcome, Transport};
+use fingerprint::{Evidence, Exchange, Fingerprint, Match, Outcome, Transport};
 use meta::dns;
 use std::sync::Arc;
 
@@ -143,12 +143,14 @@ impl Fp {
     }
 }
 
-/// Runs the fingerprints over probing flows.
-#[derive(Clone)]
+/// Runs the fingerprints over probing flows. One per worker (cloning gives a fresh name
+/// cache).
 pub struct Engine {
     fingerprints: Vec<Fp>,
     cap: usize,
     dns_tunnel: bool,
+    /// Addresses tool names resolved to, per endpoint (see [`names::NameCache`]).
+    answers: names::NameCache,
 }
 
 /// Counters of the detectors' work.
@@ -158,6 +160,17 @@ pub struct DetectStats {
     pub sessions: u64,
     /// Flows probed and left unknown.
     pub unknown: u64,
+}
+
+impl Clone for Engine {
+    fn clone(&self) -> Engine {
+        Engine {
+            fingerprints: self.fingerprints.clone(),
+            cap: self.cap,
+            dns_tunnel: self.dns_tunnel,
+            answers: names::NameCache::default(),
+        }
+    }
 }
 
 impl Engine {
@@ -174,11 +187,11 @@ impl Engine {
             fps.push(Fp::Names(names::NameFingerprint::new(ind)));
         }
         let cap = fps.iter().map(|f| f.get().bytes_wanted()).max().unwrap_or(0);
-        Engine { fingerprints: fps, cap, dns_tunnel }
+        Engine { fingerprints: fps, cap, dns_tunnel, answers: names::NameCache::default() }
     }
 
     /// Feeds one packet of a flow to the fingerprints still possible for it.
-    pub fn on_packet(&self, flow: &mut Flow, v: &PacketView<'_>, stats: &mut DetectStats) {
+    pub fn on_packet(&mut self, flow: &mut Flow, v: &PacketView<'_>, stats: &mut DetectStats) {
         if flow.detect_done || v.payload.is_empty() {
             return;
         }
@@ -231,26 +244,30 @@ impl Engine {
         let finished = full || probe.packets >= MAX_PROBE_PACKETS;
         if grew || finished {
             let ports = role_ports(&v.key, flow.initiator);
-            self.decide(flow, v.transport, ports, v.ts, finished, stats);
+            let addrs = role_addrs(&v.key, flow.initiator);
+            self.decide(flow, v.transport, ports, addrs, v.ts, finished, stats);
         }
     }
 
     /// Gives a flow still probing its last look (the flow ended).
-    pub fn finish(&self, rec: &mut FlowRecord, stats: &mut DetectStats) {
+    pub fn finish(&mut self, rec: &mut FlowRecord, stats: &mut DetectStats) {
         let flow = &mut rec.flow;
         if !flow.detect_done && flow.detect.active.is_some() {
             let transport = Transport::of_proto(rec.key.proto());
             let ports = role_ports(&rec.key, flow.initiator);
+            let addrs = role_addrs(&rec.key, flow.initiator);
             let ts = flow.last_ts;
-            self.decide(flow, transport, ports, ts, true, stats);
+            self.decide(flow, transport, ports, addrs, ts, true, stats);
         }
     }
 
+    #[expect(clippy::too_many_arguments, reason = "the flow's facts, passed apart to keep borrows disjoint")]
     fn decide(
-        &self,
+        &mut self,
         flow: &mut Flow,
         transport: Transport,
         ports: (u16, u16),
+        addrs: (crate::flow::Addr, crate::flow::Addr),
         ts: Micros,
         finished: bool,
         stats: &mut DetectStats,
@@ -327,6 +344,20 @@ impl Engine {
                 return;
             }
         }
+        if found.is_none()
+            && (alive == 0 || finished)
+            && let Some(m) = self.answers.lookup(addrs.0, addrs.1, ts)
+        {
+            // Nothing in the flow names a tool, but the endpoint looked this address up
+            // under a tool's name.
+            found = Some(Session { found: m, detector: "names", version: "1", ts, via: None });
+        }
+        if let Some(s) = &found
+            && let Evidence::Name(e) = &s.found.evidence
+            && e.field == "dns_query"
+        {
+            self.answers.learn(addrs.0, s.found.tool, e, ts);
+        }
         if let Some(s) = found {
             stats.sessions += 1;
             flow.detect.active = Some(Box::new(Active::Session(s)));
@@ -350,6 +381,11 @@ impl Engine {
             via: s.via.clone(),
         })
     }
+}
+
+/// (initiator address, responder address).
+fn role_addrs(key: &FlowKey, initiator: Side) -> (crate::flow::Addr, crate::flow::Addr) {
+    (key.side(initiator).0, key.side(initiator.other()).0)
 }
 
 /// (initiator port, responder port).

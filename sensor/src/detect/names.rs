@@ -17,12 +17,16 @@
 //! - Tools named only by an indicator file (not built in) come out as [`Tool::Listed`]
 //!   with their name, title and category in the evidence.
 
+use crate::capture::Micros;
 use crate::detect::fingerprint::{
     Category, Evidence, Exchange, Fingerprint, Match, Method, Outcome, Step, Tool, Transport,
 };
 use crate::detect::meta::{dns, http, quic, tls};
+use crate::flow::Addr;
 use crate::indicators::{Indicators, NameHit, ToolRef};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Confidence of a session whose TLS/QUIC/HTTP names or certificate name a tool.
@@ -58,6 +62,63 @@ fn tor_shaped(sni: &str, c: &tls::Certificate) -> bool {
 /// Bytes per direction the name parsers may need (a ClientHello and a TLS 1.2 server
 /// flight with its certificate chain).
 pub const BYTES_WANTED: usize = 16 * 1024;
+
+/// Confidence of a session attributed through an earlier DNS answer.
+pub const CONFIDENCE_ANSWERED: u8 = 70;
+/// How long a learned answer attributes later sessions.
+pub const ANSWER_TTL: Micros = 3600 * 1_000_000;
+/// Most (endpoint, address) answers remembered per worker.
+pub const MAX_ANSWERS: usize = 65_536;
+
+/// Per-endpoint memory of the addresses a tool's name resolved to: a later flow from that
+/// endpoint to one of them is attributed to the tool even when nothing in the flow names it
+/// (encrypted, no SNI, custom port). One per worker: flows are sharded by endpoint, so an
+/// endpoint's lookups and its later flows meet here without locks.
+#[derive(Debug, Default)]
+pub struct NameCache {
+    map: HashMap<(Addr, Addr), (Box<NameEvidence>, Tool, Micros)>,
+}
+
+impl NameCache {
+    /// Learns the answers of a DNS lookup that named a tool (`querier` asked).
+    pub fn learn(&mut self, querier: Addr, tool: Tool, e: &NameEvidence, now: Micros) {
+        for a in &e.answers {
+            let Ok(ip) = a.parse::<IpAddr>() else { continue };
+            if self.map.len() >= MAX_ANSWERS {
+                self.map.retain(|_, (_, _, exp)| *exp > now);
+                if self.map.len() >= MAX_ANSWERS {
+                    self.map.clear();
+                }
+            }
+            let mut ev = e.clone();
+            ev.field = "dns_answer";
+            ev.value = format!("{} -> {ip}", e.value);
+            ev.answers = Vec::new();
+            self.map.insert((querier, Addr::from(ip)), (Box::new(ev), tool, now.saturating_add(ANSWER_TTL)));
+        }
+    }
+
+    /// The tool a flow from `endpoint` to `peer` is attributed to by an earlier lookup.
+    pub fn lookup(&self, endpoint: Addr, peer: Addr, now: Micros) -> Option<Match> {
+        let (ev, tool, exp) = self.map.get(&(endpoint, peer))?;
+        (*exp > now).then(|| Match {
+            tool: *tool,
+            confidence: CONFIDENCE_ANSWERED,
+            method: Method::Name,
+            evidence: Evidence::Name(ev.clone()),
+        })
+    }
+
+    /// Answers remembered.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
 
 /// A compact view of a TLS handshake, reported with the finding.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -469,6 +530,37 @@ mod tests {
         let Evidence::Name(e) = &m.evidence else { panic!() };
         assert_eq!((e.field, e.answers.as_slice()), ("dns_query", &["192.0.2.7".to_string()][..]));
         assert!(matches!(f.inspect(&dns_ex(q, b"", true)), Outcome::Match(_)));
+    }
+
+    #[test]
+    fn answers_attribute_later_flows_of_the_same_endpoint() {
+        let e = NameEvidence {
+            tool_name: "rustdesk".into(),
+            tool_title: "RustDesk".into(),
+            category: Category::RemoteControl,
+            field: "dns_query",
+            value: "rs-ny.rustdesk.com".into(),
+            pattern: "rustdesk.com".into(),
+            source: "builtin".into(),
+            tls: None,
+            answers: vec!["203.0.113.21".into(), "rs-ny.example".into()],
+        };
+        let mut c = NameCache::default();
+        let laptop = Addr::v4([10, 30, 0, 10]);
+        c.learn(laptop, Tool::RustDesk, &e, 1_000);
+        assert_eq!(c.len(), 1);
+        let m = c.lookup(laptop, Addr::v4([203, 0, 113, 21]), 2_000).unwrap();
+        assert_eq!((m.tool, m.confidence, m.method), (Tool::RustDesk, CONFIDENCE_ANSWERED, Method::Name));
+        let Evidence::Name(n) = &m.evidence else { panic!() };
+        assert_eq!((n.field, n.value.as_str()), ("dns_answer", "rs-ny.rustdesk.com -> 203.0.113.21"));
+        assert!(c.lookup(Addr::v4([10, 30, 0, 11]), Addr::v4([203, 0, 113, 21]), 2_000).is_none(), "other endpoint");
+        assert!(c.lookup(laptop, Addr::v4([203, 0, 113, 21]), 1_000 + ANSWER_TTL).is_none(), "expired");
+        for i in 0..(MAX_ANSWERS as u32 + 5) {
+            let mut e2 = e.clone();
+            e2.answers = vec![std::net::Ipv4Addr::from(i).to_string()];
+            c.learn(laptop, Tool::RustDesk, &e2, 5_000);
+        }
+        assert!(c.len() <= MAX_ANSWERS);
     }
 
     #[test]
