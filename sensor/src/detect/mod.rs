@@ -24,8 +24,9 @@ use crate::decode::PacketView;
 use crate::flow::{EndReason, Flow, FlowKey, FlowRecord, Side};
 use crate::indicators::Indicators;
 use fingerprint::dns_tunnel::{self, DnsTally};
-use fingerprint::{Evidence, Exchange, Fingerprint, Match, Outcome, Transport};
+use fingerprint::{Evidence, Exchange, Fingerprint, Match, Outcome, Tool, Transport};
 use meta::dns;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Most payload packets a flow may take before the probe gives up.
@@ -151,7 +152,19 @@ pub struct Engine {
     dns_tunnel: bool,
     /// Addresses tool names resolved to, per endpoint (see [`names::NameCache`]).
     answers: names::NameCache,
+    /// Per endpoint: the last WebRTC-based tool it named (lookup, SNI) and when.
+    webrtc_hints: HashMap<crate::flow::Addr, (Tool, Micros, String)>,
 }
+
+/// Tools whose media runs over WebRTC (STUN/TURN, DTLS, SRTP) after a named signalling
+/// exchange: a STUN/TURN flow of the same endpoint shortly after is attributed to them.
+pub const WEBRTC_TOOLS: &[Tool] = &[Tool::ChromeRemoteDesktop, Tool::IpKvm, Tool::Parsec];
+/// How long after naming such a tool a STUN/TURN flow of the endpoint is attributed to it.
+pub const WEBRTC_WINDOW: Micros = 30 * 1_000_000;
+/// Confidence of a STUN/TURN flow attributed to a WebRTC tool named just before.
+pub const CONFIDENCE_WEBRTC: u8 = 75;
+/// Endpoints remembered for WebRTC attribution per worker.
+const MAX_WEBRTC_HINTS: usize = 16_384;
 
 /// Counters of the detectors' work.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -169,6 +182,7 @@ impl Clone for Engine {
             cap: self.cap,
             dns_tunnel: self.dns_tunnel,
             answers: names::NameCache::default(),
+            webrtc_hints: HashMap::new(),
         }
     }
 }
@@ -187,7 +201,13 @@ impl Engine {
             fps.push(Fp::Names(names::NameFingerprint::new(ind)));
         }
         let cap = fps.iter().map(|f| f.get().bytes_wanted()).max().unwrap_or(0);
-        Engine { fingerprints: fps, cap, dns_tunnel, answers: names::NameCache::default() }
+        Engine {
+            fingerprints: fps,
+            cap,
+            dns_tunnel,
+            answers: names::NameCache::default(),
+            webrtc_hints: HashMap::new(),
+        }
     }
 
     /// Feeds one packet of a flow to the fingerprints still possible for it.
@@ -354,9 +374,27 @@ impl Engine {
         }
         if let Some(s) = &found
             && let Evidence::Name(e) = &s.found.evidence
-            && e.field == "dns_query"
         {
-            self.answers.learn(addrs.0, s.found.tool, e, ts);
+            if e.field == "dns_query" {
+                self.answers.learn(addrs.0, s.found.tool, e, ts);
+            }
+            if WEBRTC_TOOLS.contains(&s.found.tool) {
+                if self.webrtc_hints.len() >= MAX_WEBRTC_HINTS {
+                    self.webrtc_hints.retain(|_, (_, t, _)| ts.saturating_sub(*t) <= WEBRTC_WINDOW);
+                }
+                self.webrtc_hints.insert(addrs.0, (s.found.tool, ts, e.value.clone()));
+            }
+        }
+        // A STUN/TURN flow right after the endpoint named a WebRTC-based tool is that
+        // tool's media path (Chrome Remote Desktop, JetKVM, Parsec).
+        if let Some(s) = &mut found
+            && s.found.tool == Tool::StunTurn
+            && let Some((tool, t, name)) = self.webrtc_hints.get(&addrs.0)
+            && ts.saturating_sub(*t) <= WEBRTC_WINDOW
+        {
+            s.found.tool = *tool;
+            s.found.confidence = CONFIDENCE_WEBRTC;
+            s.via = Some(Via { wrapper: "webrtc", target: name.clone() });
         }
         if let Some(s) = found {
             stats.sessions += 1;
@@ -523,4 +561,132 @@ pub struct Finding {
     pub kind: FindingKind,
     /// The wrapper the tool was found inside, if any.
     pub via: Option<Via>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::PacketView;
+    use crate::flow::key::proto;
+    use crate::flow::{Addr, FlowConfig, FlowTable};
+
+    fn udp(src: ([u8; 4], u16), dst: ([u8; 4], u16), ts: Micros, payload: &[u8]) -> PacketView<'_> {
+        let (key, side) = FlowKey::new(Addr::v4(src.0), src.1, Addr::v4(dst.0), dst.1, proto::UDP, 0);
+        PacketView {
+            ts,
+            key,
+            side,
+            transport: Transport::Udp,
+            tcp: None,
+            payload,
+            wire_len: 60 + payload.len() as u32,
+            truncated: false,
+            src_mac: [0; 6],
+        }
+    }
+
+    /// A DNS query for `name` (type A) and its answer `ip` (RFC 1035 §4.1).
+    fn dns(name: &str, ip: [u8; 4]) -> (Vec<u8>, Vec<u8>) {
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in name.split('.') {
+            q.push(l.len() as u8);
+            q.extend_from_slice(l.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut r = q.clone();
+        r[2] = 0x81;
+        r[3] = 0x80;
+        r[7] = 1;
+        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        r.extend_from_slice(&ip);
+        (q, r)
+    }
+
+    /// A STUN Binding request and its success response with XOR-MAPPED-ADDRESS
+    /// (RFC 8489 §5, §14.2).
+    fn stun_binding() -> (Vec<u8>, Vec<u8>) {
+        let txid = [7u8; 12];
+        let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+        req.extend_from_slice(&txid);
+        let mut resp = vec![0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xa4, 0x42];
+        resp.extend_from_slice(&txid);
+        resp.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01]);
+        resp.extend_from_slice(&(50000u16 ^ 0x2112).to_be_bytes());
+        resp.extend_from_slice(&[198 ^ 0x21, 51 ^ 0x12, 100 ^ 0xa4, 9 ^ 0x42]);
+        (req, resp)
+    }
+
+    fn run(packets: &[PacketView<'_>]) -> Vec<Finding> {
+        let mut table = FlowTable::new(FlowConfig::default());
+        let mut engine = Engine::new(fingerprint::registry(), Some(Arc::new(Indicators::builtin())), false);
+        let mut stats = DetectStats::default();
+        for v in packets {
+            if let Some(flow) = table.packet(v) {
+                engine.on_packet(flow, v, &mut stats);
+            }
+        }
+        table.drain();
+        let mut out = Vec::new();
+        for mut rec in table.take_ended() {
+            engine.finish(&mut rec, &mut stats);
+            out.extend(engine.finding(&rec));
+        }
+        out.sort_by_key(|f| f.flow.first_ts);
+        out
+    }
+
+    const LAPTOP: [u8; 4] = [10, 0, 0, 5];
+
+    #[test]
+    fn stun_after_a_chrome_remote_desktop_lookup_is_its_media_path() {
+        let (q, r) = dns("remotedesktop-pa.googleapis.com", [203, 0, 113, 7]);
+        let (sq, sr) = stun_binding();
+        let google = [74, 125, 1, 1];
+        let packets = [
+            udp((LAPTOP, 40000), ([198, 51, 100, 53], 53), 1_000_000, &q),
+            udp(([198, 51, 100, 53], 53), (LAPTOP, 40000), 1_010_000, &r),
+            udp((LAPTOP, 50000), (google, 19302), 3_000_000, &sq),
+            udp((google, 19302), (LAPTOP, 50000), 3_040_000, &sr),
+        ];
+        let f = run(&packets);
+        let tools: Vec<Tool> = f
+            .iter()
+            .map(|f| {
+                let FindingKind::RemoteControlSession(m) = &f.kind else { panic!() };
+                m.tool
+            })
+            .collect();
+        assert_eq!(tools, [Tool::ChromeRemoteDesktop, Tool::ChromeRemoteDesktop]);
+        assert_eq!(f[1].via.as_ref().map(|v| v.wrapper), Some("webrtc"));
+        // Without the lookup (or long after it), the same STUN flow is just STUN.
+        let late = [
+            udp((LAPTOP, 40000), ([198, 51, 100, 53], 53), 1_000_000, &q),
+            udp(([198, 51, 100, 53], 53), (LAPTOP, 40000), 1_010_000, &r),
+            udp((LAPTOP, 50000), (google, 19302), 1_000_000 + WEBRTC_WINDOW + 5_000_000, &sq),
+            udp((google, 19302), (LAPTOP, 50000), 1_000_000 + WEBRTC_WINDOW + 5_040_000, &sr),
+        ];
+        let f = run(&late);
+        let FindingKind::RemoteControlSession(m) = &f[1].kind else { panic!() };
+        assert_eq!((m.tool, f[1].via.is_none()), (Tool::StunTurn, true));
+    }
+
+    #[test]
+    fn a_flow_to_an_answered_address_is_attributed() {
+        let (q, r) = dns("rs-ny.rustdesk.com", [203, 0, 113, 21]);
+        let opaque = [0x5a; 64];
+        let packets = [
+            udp((LAPTOP, 40001), ([198, 51, 100, 53], 53), 1_000_000, &q),
+            udp(([198, 51, 100, 53], 53), (LAPTOP, 40001), 1_010_000, &r),
+            udp((LAPTOP, 50001), ([203, 0, 113, 21], 9999), 2_000_000, &opaque),
+            udp(([203, 0, 113, 21], 9999), (LAPTOP, 50001), 2_050_000, &opaque),
+            // Another endpoint talking to the same address is not attributed.
+            udp(([10, 0, 0, 6], 50002), ([203, 0, 113, 21], 9999), 2_100_000, &opaque),
+            udp(([203, 0, 113, 21], 9999), ([10, 0, 0, 6], 50002), 2_150_000, &opaque),
+        ];
+        let f = run(&packets);
+        assert_eq!(f.len(), 2, "{f:#?}");
+        let FindingKind::RemoteControlSession(m) = &f[1].kind else { panic!() };
+        let Evidence::Name(e) = &m.evidence else { panic!() };
+        assert_eq!((m.tool, e.field), (Tool::RustDesk, "dns_answer"));
+    }
 }
