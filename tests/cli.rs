@@ -183,3 +183,36 @@ fn lolrmm_import_and_indicator_check() {
     assert_eq!(o.status.code(), Some(1));
     one_clear_line(&o, "/nonexistent.json");
 }
+
+#[test]
+fn operator_address_ranges_attribute_flows() {
+    let pcap = repo().join("../shared/corpus/circumvention/psiphon3.pcap");
+    if !pcap.is_file() {
+        eprintln!("SKIP address ranges: {} not found (the shared corpus is absent)", pcap.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ind = dir.path().join("indicators");
+    std::fs::create_dir(&ind).unwrap();
+    // An operator-supplied server list for a circumvention tool (here: the address the
+    // capture's client talks to).
+    std::fs::write(
+        ind.join("psiphon.toml"),
+        "[[tool]]\nname = \"psiphon\"\ntitle = \"Psiphon\"\ncategory = \"tunnel\"\ncidrs = [\"104.18.151.190/32\"]\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("farhand.toml");
+    std::fs::write(&cfg, "[detect]\nindicators_dir = \"indicators\"\n").unwrap();
+    let o = farhand(&["-c", cfg.to_str().unwrap(), "-q", "-r", pcap.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let alerts: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let hits: Vec<&serde_json::Value> =
+        alerts.iter().filter(|a| a["unmapped"]["farhand"]["tool"] == "psiphon").collect();
+    assert_eq!(hits.len(), 1, "{alerts:#?}");
+    assert_eq!(hits[0]["unmapped"]["farhand"]["kind"], "anonymizing_tunnel");
+    assert_eq!(hits[0]["unmapped"]["farhand"]["fingerprint"]["field"], "address");
+    // Without the file, nothing names it.
+    let o = farhand(&["-q", "-r", pcap.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stdout).trim().is_empty());
+}

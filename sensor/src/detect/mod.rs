@@ -152,6 +152,8 @@ pub struct Engine {
     dns_tunnel: bool,
     /// Addresses tool names resolved to, per endpoint (see [`names::NameCache`]).
     answers: names::NameCache,
+    /// The indicators (for address ranges), when the name detector runs.
+    indicators: Option<Arc<Indicators>>,
     /// Per endpoint: the last WebRTC-based tool it named (lookup, SNI) and when.
     webrtc_hints: HashMap<crate::flow::Addr, (Tool, Micros, String)>,
 }
@@ -182,6 +184,7 @@ impl Clone for Engine {
             cap: self.cap,
             dns_tunnel: self.dns_tunnel,
             answers: names::NameCache::default(),
+            indicators: self.indicators.clone(),
             webrtc_hints: HashMap::new(),
         }
     }
@@ -197,8 +200,8 @@ impl Engine {
         dns_tunnel: bool,
     ) -> Engine {
         let mut fps: Vec<Fp> = fingerprints.into_iter().take(31).map(Fp::Static).collect();
-        if let Some(ind) = indicators {
-            fps.push(Fp::Names(names::NameFingerprint::new(ind)));
+        if let Some(ind) = &indicators {
+            fps.push(Fp::Names(names::NameFingerprint::new(ind.clone())));
         }
         let cap = fps.iter().map(|f| f.get().bytes_wanted()).max().unwrap_or(0);
         Engine {
@@ -206,6 +209,7 @@ impl Engine {
             cap,
             dns_tunnel,
             answers: names::NameCache::default(),
+            indicators,
             webrtc_hints: HashMap::new(),
         }
     }
@@ -370,6 +374,14 @@ impl Engine {
         {
             // Nothing in the flow names a tool, but the endpoint looked this address up
             // under a tool's name.
+            found = Some(Session { found: m, detector: "names", version: "1", ts, via: None });
+        }
+        if found.is_none()
+            && (alive == 0 || finished)
+            && let Some(ind) = &self.indicators
+            && let Some(m) = names::address_match(ind, addrs.1.ip())
+        {
+            // The peer is in an address range an indicator file lists for a tool.
             found = Some(Session { found: m, detector: "names", version: "1", ts, via: None });
         }
         if let Some(s) = &found

@@ -120,6 +120,16 @@ impl NameCache {
     }
 }
 
+/// Confidence of a session attributed by the peer's address range alone.
+pub const CONFIDENCE_ADDRESS: u8 = 60;
+
+/// A match for a flow whose peer is in a tool's listed address range.
+pub fn address_match(ind: &Indicators, peer: IpAddr) -> Option<Match> {
+    let hit = ind.match_address(peer)?;
+    let Outcome::Match(m) = found(hit, "address", &peer.to_string(), CONFIDENCE_ADDRESS, None) else { return None };
+    Some(Match { method: Method::Name, ..m })
+}
+
 /// A compact view of a TLS handshake, reported with the finding.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TlsBrief {

@@ -4,7 +4,9 @@
 //! # Contract
 //! - An indicator file is TOML: an optional `source` and any number of `[[tool]]` tables
 //!   (`name`, optional `title` and `category`, `domains`, `cert_names`, `alpn`,
-//!   `user_agents`, `ports`, `note`).
+//!   `user_agents`, `cidrs`, `ports`, `note`). `cidrs` are address ranges (a relay list,
+//!   a provider's ranges): a flow to them that nothing else explains is attributed to the
+//!   tool.
 //!   Unknown keys and malformed values are errors naming the file, line, column and key;
 //!   a bad file is refused whole.
 //! - `name` is a built-in tool name (`anydesk`, `teamviewer`, ...) or, for catalogued
@@ -94,6 +96,8 @@ struct RawTool {
     #[serde(default)]
     user_agents: Vec<String>,
     #[serde(default)]
+    cidrs: Vec<Spanned<String>>,
+    #[serde(default)]
     ports: Vec<u16>,
     #[serde(default)]
     note: Option<String>,
@@ -142,6 +146,9 @@ pub struct Indicators {
     cert_names: Vec<(String, usize)>,
     alpn: Vec<(String, usize)>,
     user_agents: Vec<(String, usize)>,
+    /// Address ranges (relay lists, provider ranges), sorted by (family, start) for binary
+    /// search: `(start, end, tool)` over 128-bit keys (IPv4 mapped into IPv6).
+    cidrs: Vec<(u128, u128, usize)>,
     ports: HashMap<u16, Vec<usize>>,
     patterns: usize,
 }
@@ -290,15 +297,24 @@ impl Indicators {
                     ToolRef::Listed { name: name.into(), title, category }
                 }
             };
+            let mut nets = Vec::new();
+            for c in &t.cidrs {
+                let v = c.get_ref();
+                let net: ipnet::IpNet =
+                    v.parse().or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(|_| {
+                        err(path, text, c.span(), format!("tool.cidrs: {v:?} is not a CIDR (like 192.0.2.0/24)"))
+                    })?;
+                nets.push(net);
+            }
             let mut pats = Vec::new();
             for d in &t.domains {
                 let p = check_pattern(d.get_ref())
                     .map_err(|m| err(path, text, d.span(), format!("tool.domains: {:?}: {m}", d.get_ref())))?;
                 pats.push(p);
             }
-            staged.push((tool, pats, t));
+            staged.push((tool, pats, nets, t));
         }
-        for (tool, pats, t) in staged {
+        for (tool, pats, nets, t) in staged {
             let idx = self.tools.len();
             self.tools.push((tool, source.clone()));
             for p in pats {
@@ -323,6 +339,11 @@ impl Indicators {
             for u in &t.user_agents {
                 self.user_agents.push((u.to_ascii_lowercase(), idx));
             }
+            for n in nets {
+                let (lo, hi) = range_of(&n);
+                self.cidrs.push((lo, hi, idx));
+            }
+            self.cidrs.sort_unstable();
             for p in &t.ports {
                 self.ports.entry(*p).or_default().push(idx);
             }
@@ -393,6 +414,24 @@ impl Indicators {
         self.hit(*idx, n.as_str().into())
     }
 
+    /// The tool whose listed address ranges contain `ip` (the narrowest range wins).
+    pub fn match_address(&self, ip: std::net::IpAddr) -> Option<NameHit> {
+        let k = key_of(ip);
+        // Ranges starting at or before k; scan back while they could still contain it
+        // (ranges are few per start; nested ranges are rare in indicator data).
+        let end = self.cidrs.partition_point(|(lo, _, _)| *lo <= k);
+        let (lo, hi, idx) = self
+            .cidrs
+            .get(..end)?
+            .iter()
+            .rev()
+            .take(64)
+            .filter(|(lo, hi, _)| *lo <= k && k <= *hi)
+            .min_by_key(|(lo, hi, _)| hi - lo)?;
+        let text = range_text(*lo, *hi);
+        self.hit(*idx, text.into())
+    }
+
     /// Tools whose indicator files list this port (informational only).
     pub fn tools_on_port(&self, port: u16) -> Vec<&ToolRef> {
         self.ports
@@ -400,6 +439,25 @@ impl Indicators {
             .map(|v| v.iter().filter_map(|i| self.tools.get(*i).map(|(t, _)| t)).collect())
             .unwrap_or_default()
     }
+}
+
+fn key_of(ip: std::net::IpAddr) -> u128 {
+    match ip {
+        std::net::IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        std::net::IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+fn range_of(n: &ipnet::IpNet) -> (u128, u128) {
+    (key_of(n.network()), key_of(n.broadcast()))
+}
+
+fn range_text(lo: u128, hi: u128) -> String {
+    let ip = |k: u128| {
+        let v6 = std::net::Ipv6Addr::from(k);
+        v6.to_ipv4_mapped().map_or(v6.to_string(), |v4| v4.to_string())
+    };
+    format!("{}-{}", ip(lo), ip(hi))
 }
 
 /// The last two labels (right to left input), as `second.first`.
@@ -498,6 +556,29 @@ domains = ["t.acme.example"]
         assert!(e.to_string().contains("bad domain.example"), "{e}");
         // Nothing of a refused file was added.
         assert_eq!(i.counts(), (0, 0));
+    }
+
+    #[test]
+    fn address_ranges() {
+        let i = ind(r#"
+[[tool]]
+name = "tor"
+cidrs = ["192.0.2.0/24", "2001:db8:7::/48"]
+[[tool]]
+name = "acme-vpn"
+category = "vpn"
+cidrs = ["192.0.2.128/25", "198.51.100.7"]
+"#);
+        let m = |s: &str| i.match_address(s.parse().unwrap()).map(|h| h.tool.name().to_string());
+        assert_eq!(m("192.0.2.5").as_deref(), Some("tor"));
+        assert_eq!(m("192.0.2.200").as_deref(), Some("acme-vpn"), "the narrower range wins");
+        assert_eq!(m("198.51.100.7").as_deref(), Some("acme-vpn"));
+        assert_eq!(m("2001:db8:7::1").as_deref(), Some("tor"));
+        assert_eq!(m("198.51.100.8"), None);
+        assert_eq!(m("::ffff:192.0.2.5").as_deref(), Some("tor"));
+        let mut j = Indicators::default();
+        let e = j.add_text("[[tool]]\nname = \"x\"\ncidrs = [\"10.0.0.0/33\"]\n", Path::new("f.toml")).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
     }
 
     #[test]
