@@ -355,6 +355,24 @@ impl NameFingerprint {
         Outcome::NoMatch
     }
 
+    /// DNS over TCP (RFC 1035 §4.2.2: a two-byte length before each message).
+    fn dns_tcp(&self, ex: &Exchange<'_>) -> Outcome {
+        let query = match dns::parse_tcp(ex.orig) {
+            Step::Done(q) => q,
+            Step::Incomplete if !ex.finished => return Outcome::NeedMore,
+            Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
+        };
+        if query.response {
+            return Outcome::NoMatch;
+        }
+        for q in &query.questions {
+            if let Some(hit) = self.indicators.match_name(&q.name) {
+                return found(hit, "dns_query", &q.name, CONFIDENCE_LOOKUP, None);
+            }
+        }
+        Outcome::NoMatch
+    }
+
     fn dns(&self, ex: &Exchange<'_>) -> Outcome {
         let Ok(query) = dns::parse(ex.orig) else { return Outcome::NoMatch };
         if query.response {
@@ -404,6 +422,7 @@ impl Fingerprint for NameFingerprint {
         match ex.transport {
             Transport::Tcp if tls::probe(ex.orig) => self.tls(ex),
             Transport::Tcp if http::probe(ex.orig) => self.http(ex),
+            Transport::Tcp if ex.orig.get(2..).is_some_and(dns::probe) => self.dns_tcp(ex),
             // Long enough for a record header and the longest method ("OPTIONS ").
             Transport::Tcp if ex.orig.len() < 8 && !ex.finished => Outcome::NeedMore,
             Transport::Udp if quic::probe(ex.orig) => self.quic(ex),
@@ -571,6 +590,24 @@ mod tests {
             c.learn(laptop, Tool::RustDesk, &e2, 5_000);
         }
         assert!(c.len() <= MAX_ANSWERS);
+    }
+
+    #[test]
+    fn dns_over_tcp() {
+        let f = NameFingerprint::new(Arc::new(Indicators::builtin()));
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in ["router7", "teamviewer", "com"] {
+            q.push(label.len() as u8);
+            q.extend_from_slice(label.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut stream = (q.len() as u16).to_be_bytes().to_vec();
+        stream.extend_from_slice(&q);
+        let Outcome::Match(m) = f.inspect(&ex(&stream, b"", false)) else { panic!() };
+        assert_eq!(m.tool, Tool::TeamViewer);
+        for len in 0..stream.len() {
+            assert_ne!(f.inspect(&ex(&stream[..len], b"", true)), Outcome::NeedMore);
+        }
     }
 
     #[test]
