@@ -3,7 +3,9 @@
 # Installs what it needs (Debian packages), then: format check, clippy with warnings as
 # errors (this includes missing docs), unit tests, the regression cases over tests/cases/
 # (corpus cases need ../shared; they are skipped with a message without it), the CLI tests,
-# and a compile check of the benches.
+# the live-capture test (root), a compile check of the benches, and the accuracy gate
+# (scripts/accuracy.py: every disagreement with the reference labels explained, no alert on
+# a negative capture, and the committed ACCURACY.md up to date).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -17,4 +19,14 @@ step "tests"
 cargo test --locked --workspace
 step "benches compile"
 cargo bench --locked --workspace --no-run -q
+step "accuracy against the corpus reference labels (ACCURACY.md must be current)"
+if [ -d ../shared/corpus ]; then
+  cargo build --release --locked -q -p farhand
+  out=$(mktemp -d)
+  python3 scripts/accuracy.py --out "$out/ACCURACY.md"
+  diff -u ACCURACY.md "$out/ACCURACY.md" || { echo "ACCURACY.md is stale: run scripts/accuracy.py"; exit 1; }
+  rm -rf "$out"
+else
+  echo "SKIP accuracy: ../shared/corpus is absent"
+fi
 step "done"
