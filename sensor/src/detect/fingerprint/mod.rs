@@ -477,3 +477,62 @@ pub fn registry() -> Vec<&'static dyn Fingerprint> {
         &tinc::TincFingerprint,
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex<'a>(transport: Transport, orig: &'a [u8], resp: &'a [u8], finished: bool) -> Exchange<'a> {
+        Exchange { transport, orig, resp, orig_port: 40000, resp_port: 443, finished }
+    }
+
+    /// Requests and answers of protocols none of the registry's fingerprints covers.
+    const OTHERS: &[(&[u8], &[u8])] = &[
+        (b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        (b"EHLO mail.example.com\r\n", b"220 mx.example.com ESMTP\r\n"),
+        (b"\x16\x03\x01\x00\x2e\x01\x00\x00\x2a\x03\x03", b"\x16\x03\x03\x00\x04\x0e\x00\x00\x00"),
+        (b"", b""),
+    ];
+
+    #[test]
+    fn every_fingerprint_keeps_the_contract() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut random = |len: usize| -> Vec<u8> {
+            (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        };
+        for f in registry() {
+            let name = f.name();
+            assert_eq!(Tool::from_name(name), Some(f.tool()), "{name}: registry name is the tool's name");
+            // ICMP exchanges are only for ICMP fingerprints.
+            if !f.wants(Transport::Icmp) {
+                assert_eq!(f.inspect(&ex(Transport::Icmp, b"abcdefgh", b"abcdefgh", true)), Outcome::NoMatch, "{name}");
+            }
+            for t in [Transport::Tcp, Transport::Udp, Transport::Icmp] {
+                for (o, r) in OTHERS {
+                    let out = f.inspect(&ex(t, o, r, true));
+                    assert!(!matches!(out, Outcome::Match(_)), "{name} matched {o:?} over {t:?}");
+                    assert_ne!(out, Outcome::NeedMore, "{name}: NeedMore on a finished exchange");
+                }
+                // Random bytes: never a panic, never NeedMore once finished, (almost) never a match.
+                let mut matches = 0;
+                for len in [0usize, 1, 2, 5, 12, 20, 28, 64, 148, 300, 1232] {
+                    for _ in 0..20 {
+                        let (o, r) = (random(len), random(len / 2));
+                        let out = f.inspect(&ex(t, &o, &r, true));
+                        assert_ne!(out, Outcome::NeedMore, "{name}");
+                        matches += usize::from(matches!(out, Outcome::Match(_)));
+                        let _ = f.inspect(&ex(t, &o, &r, false));
+                    }
+                }
+                assert!(matches <= 1, "{name} matched {matches} random exchanges over {t:?}");
+            }
+        }
+    }
+}

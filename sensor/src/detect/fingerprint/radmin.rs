@@ -388,16 +388,7 @@ mod tests {
 
     #[test]
     fn other_protocols_and_scans_do_not_match() {
-        assert!(!RadminFingerprint.wants(Transport::Icmp));
-        let icmp = RadminFingerprint.inspect(&Exchange {
-            transport: Transport::Icmp,
-            orig: b"abcdefgh",
-            resp: b"abcdefgh",
-            orig_port: 0,
-            resp_port: 0,
-            finished: true,
-        });
-        assert_eq!(icmp, Outcome::NoMatch);
+        // ICMP exchanges and other protocols in general: fingerprint::tests (every fingerprint).
         let http_req = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
         assert_eq!(inspect(http_req, b"", false), Outcome::NoMatch);
         let tls = [0x16, 0x03, 0x01, 0x00, 0x2e, 0x01, 0x00, 0x00, 0x2a, 0x03, 0x03];

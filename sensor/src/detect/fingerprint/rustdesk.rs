@@ -903,16 +903,7 @@ mod tests {
 
     #[test]
     fn other_protocols_do_not_match() {
-        assert!(!RustDeskFingerprint.wants(Transport::Icmp));
-        let icmp = RustDeskFingerprint.inspect(&Exchange {
-            transport: Transport::Icmp,
-            orig: b"abcdefgh",
-            resp: b"abcdefgh",
-            orig_port: 0,
-            resp_port: 0,
-            finished: true,
-        });
-        assert_eq!(icmp, Outcome::NoMatch);
+        // ICMP exchanges and other protocols in general: fingerprint::tests (every fingerprint).
         let http_req = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
         let http_resp = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(tcp(http_req, http_resp, false), Outcome::NoMatch);
