@@ -4,9 +4,11 @@
 #
 #   fhk-seg: the office segment. 10.40.0.10 "laptop" (02:00:0a:28:00:0a) and 10.40.0.50
 #   "pikvm" whose interface has a Raspberry Pi OUI (dc:a6:32:12:34:56), joined by a veth pair
-#   (one end in a second namespace fhk-kvm). The device pings the laptop and fetches a page
-#   from a web server on the laptop (python3 -m http.server); tcpdump records on the laptop's
-#   side, as a SPAN of the access switch would.
+#   (one end in a second namespace fhk-kvm). The device asks for an address with DHCP under
+#   its product name (busybox udhcpc -x hostname:pikvm, answered by dnsmasq's DHCP server on
+#   the laptop side), pings the laptop and fetches a page from a web server on the laptop
+#   (python3 -m http.server); tcpdump records on the laptop's side, as a SPAN of the access
+#   switch would.
 # Needs root. Idempotent (removes namespaces fhk-*, its scratch dir). Default OUT:
 # tests/cases/own-ip-kvm/input.pcap
 set -euo pipefail
@@ -14,7 +16,7 @@ REPO=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 OUT=$(realpath -m "${1:-$REPO/tests/cases/own-ip-kvm/input.pcap}")
 WORK=/tmp/fhk-work
 [ "$(id -u)" = 0 ] || { echo "must run as root" >&2; exit 1; }
-for p in tcpdump iproute2 curl python3 iputils-ping; do
+for p in tcpdump iproute2 curl python3 iputils-ping busybox dnsmasq-base; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="${missing:-} $p"
 done
 if [ -n "${missing:-}" ]; then
@@ -36,11 +38,15 @@ ip netns exec fhk-kvm ip addr add 10.40.0.50/24 dev fhk-k
 for ns in fhk-seg fhk-kvm; do ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
 echo "hello" > "$WORK/index.html"
 ip netns exec fhk-seg python3 -m http.server 8080 --bind 10.40.0.10 --directory "$WORK" >/dev/null 2>&1 & PIDS+=($!)
-ip netns exec fhk-seg tcpdump -Z root -i fhk-l -s 0 -n -U -w "$WORK/cap.pcap" 2>/dev/null & PIDS+=($!)
+ip netns exec fhk-seg tcpdump -Z root -i fhk-l -s 0 -n -U -w "$WORK/cap.pcap" 2>/dev/null & TCPDUMP=$!; PIDS+=($TCPDUMP)
+ip netns exec fhk-seg dnsmasq -k -u root --port=0 --interface=fhk-l --bind-interfaces --no-resolv --no-hosts \
+  --dhcp-range=10.40.0.100,10.40.0.150,1h --dhcp-leasefile="$WORK/leases" --pid-file="$WORK/dnsmasq.pid" \
+  --log-facility=/dev/null & PIDS+=($!)
 sleep 1.5
+ip netns exec fhk-kvm busybox udhcpc -i fhk-k -x hostname:pikvm -n -q -t 3 -T 1 -s /bin/true >/dev/null 2>&1 || true
 ip netns exec fhk-kvm ping -c 3 -i 0.2 10.40.0.10 >/dev/null
 ip netns exec fhk-kvm curl -s -o /dev/null http://10.40.0.10:8080/index.html
 sleep 1
-kill -INT "${PIDS[1]}"; wait "${PIDS[1]}" 2>/dev/null || true
+kill -INT "$TCPDUMP"; wait "$TCPDUMP" 2>/dev/null || true
 mv "$WORK/cap.pcap" "$OUT"
 echo "wrote $OUT ($(stat -c %s "$OUT") bytes)" >&2

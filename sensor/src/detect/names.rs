@@ -21,7 +21,7 @@ use crate::capture::Micros;
 use crate::detect::fingerprint::{
     Category, Evidence, Exchange, Fingerprint, Match, Method, Outcome, Step, Tool, Transport,
 };
-use crate::detect::meta::{dns, http, quic, tls};
+use crate::detect::meta::{dhcp, dns, http, quic, tls};
 use crate::flow::Addr;
 use crate::indicators::{Indicators, NameHit, ToolRef};
 use serde::Serialize;
@@ -120,6 +120,8 @@ impl NameCache {
     }
 }
 
+/// Confidence of a device named by its DHCP host name.
+pub const CONFIDENCE_HOSTNAME: u8 = 70;
 /// Confidence of a session attributed by the peer's address range alone.
 pub const CONFIDENCE_ADDRESS: u8 = 60;
 
@@ -355,6 +357,22 @@ impl NameFingerprint {
         Outcome::NoMatch
     }
 
+    /// The host name a DHCP client gives itself (PiKVM, TinyPilot and JetKVM devices keep
+    /// their product name unless someone renames them).
+    fn dhcp(&self, ex: &Exchange<'_>) -> Outcome {
+        let Some(m) = dhcp::parse(ex.orig) else { return Outcome::NoMatch };
+        match m.host_name.as_deref().and_then(|h| self.indicators.match_hostname(h).map(|hit| (hit, h))) {
+            Some((hit, h)) if m.op == 1 => {
+                let value = match m.client_mac {
+                    Some(mac) => format!("{h} (client {})", crate::detect::fingerprint::ip_kvm::mac_text(&mac)),
+                    None => h.to_string(),
+                };
+                found(hit, "dhcp_hostname", &value, CONFIDENCE_HOSTNAME, None)
+            }
+            _ => Outcome::NoMatch,
+        }
+    }
+
     /// DNS over TCP (RFC 1035 §4.2.2: a two-byte length before each message).
     fn dns_tcp(&self, ex: &Exchange<'_>) -> Outcome {
         let query = match dns::parse_tcp(ex.orig) {
@@ -426,6 +444,7 @@ impl Fingerprint for NameFingerprint {
             // Long enough for a record header and the longest method ("OPTIONS ").
             Transport::Tcp if ex.orig.len() < 8 && !ex.finished => Outcome::NeedMore,
             Transport::Udp if quic::probe(ex.orig) => self.quic(ex),
+            Transport::Udp if dhcp::probe(ex.orig) => self.dhcp(ex),
             // The lookup is decided with the answer when it comes (for its addresses).
             Transport::Udp if dns::probe(ex.orig) && ex.resp.is_empty() && !ex.finished => Outcome::NeedMore,
             Transport::Udp if dns::probe(ex.orig) => self.dns(ex),

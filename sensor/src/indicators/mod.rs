@@ -4,7 +4,7 @@
 //! # Contract
 //! - An indicator file is TOML: an optional `source` and any number of `[[tool]]` tables
 //!   (`name`, optional `title` and `category`, `domains`, `cert_names`, `alpn`,
-//!   `user_agents`, `cidrs`, `ports`, `note`). `cidrs` are address ranges (a relay list,
+//!   `user_agents`, `cidrs`, `hostnames`, `ports`, `note`). `cidrs` are address ranges (a relay list,
 //!   a provider's ranges): a flow to them that nothing else explains is attributed to the
 //!   tool.
 //!   Unknown keys and malformed values are errors naming the file, line, column and key;
@@ -98,6 +98,8 @@ struct RawTool {
     #[serde(default)]
     cidrs: Vec<Spanned<String>>,
     #[serde(default)]
+    hostnames: Vec<String>,
+    #[serde(default)]
     ports: Vec<u16>,
     #[serde(default)]
     note: Option<String>,
@@ -146,6 +148,7 @@ pub struct Indicators {
     cert_names: Vec<(String, usize)>,
     alpn: Vec<(String, usize)>,
     user_agents: Vec<(String, usize)>,
+    hostnames: Vec<(String, usize)>,
     /// Address ranges (relay lists, provider ranges), sorted by (family, start) for binary
     /// search: `(start, end, tool)` over 128-bit keys (IPv4 mapped into IPv6).
     cidrs: Vec<(u128, u128, usize)>,
@@ -339,6 +342,9 @@ impl Indicators {
             for u in &t.user_agents {
                 self.user_agents.push((u.to_ascii_lowercase(), idx));
             }
+            for h in &t.hostnames {
+                self.hostnames.push((h.to_ascii_lowercase(), idx));
+            }
             for n in nets {
                 let (lo, hi) = range_of(&n);
                 self.cidrs.push((lo, hi, idx));
@@ -430,6 +436,13 @@ impl Indicators {
             .min_by_key(|(lo, hi, _)| hi - lo)?;
         let text = range_text(*lo, *hi);
         self.hit(*idx, text.into())
+    }
+
+    /// The tool a device's own host name (DHCP, mDNS) belongs to (case-insensitive prefix).
+    pub fn match_hostname(&self, name: &str) -> Option<NameHit> {
+        let lower = name.to_ascii_lowercase();
+        let (n, idx) = self.hostnames.iter().find(|(n, _)| lower.starts_with(n.as_str()))?;
+        self.hit(*idx, n.as_str().into())
     }
 
     /// Tools whose indicator files list this port (informational only).

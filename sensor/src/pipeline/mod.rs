@@ -95,9 +95,12 @@ impl Worker {
 
     #[inline]
     fn process(&mut self, v: &PacketView<'_>) {
+        // (A device is reported from a frame carrying an address of its own, not from the
+        // DHCP exchange it sends from 0.0.0.0 before it has one.)
         if let Some((watch, home)) = &mut self.kvm
             && ip_kvm::raspberry_pi(&v.src_mac)
-            && let Some(e) = watch.check(&v.src_mac, !home.contains(&v.key.side(v.side).0))
+            && !v.key.side(v.side).0.ip().is_unspecified()
+            && let Some(e) = watch.check(&v.src_mac, routed(home, &v.key.side(v.side).0))
         {
             self.findings.push(Finding::ip_kvm(v, e));
         }
@@ -137,6 +140,11 @@ impl Worker {
             batch.sort_by_key(|f| (f.flow.first_ts, f.flow.key.a, f.flow.key.a_port));
         }
     }
+}
+
+/// Whether a frame's source address shows it was forwarded from outside the home networks.
+fn routed(home: &HomeNets, src: &crate::flow::Addr) -> bool {
+    !home.contains(src)
 }
 
 /// A packet as handed to a worker thread: the view's fields with the payload in the batch.

@@ -197,6 +197,9 @@ pub struct Verdict {
     /// resumes within [`SESSION_GAP`] (after an idle timeout or an active-timeout report)
     /// continues the same alert as an update.
     sessions: HashMap<(String, String), (String, Micros)>,
+    /// IP-KVM-class devices already reported (by MAC): workers each see a device once, and
+    /// a device talking to several endpoints reaches several workers.
+    kvm_reported: std::collections::HashSet<String>,
     /// Per endpoint: remote-control tools seen (name → last time) and how many distinct
     /// tools the last `multiple_remote_tools` alert reported.
     tools_by_endpoint: HashMap<Addr, (BTreeMap<String, Micros>, usize)>,
@@ -205,7 +208,7 @@ pub struct Verdict {
 impl Verdict {
     /// A verdict stage for the given inside networks.
     pub fn new(home: HomeNets) -> Verdict {
-        Verdict { home, sessions: HashMap::new(), tools_by_endpoint: HashMap::new() }
+        Verdict { home, sessions: HashMap::new(), kvm_reported: Default::default(), tools_by_endpoint: HashMap::new() }
     }
 
     /// Records a remote-control session on an endpoint; raises `multiple_remote_tools` when
@@ -250,6 +253,11 @@ impl Verdict {
             FindingKind::RemoteControlSession(m) => (m, false),
             FindingKind::IpKvmSuspected(m) => (m, true),
         };
+        if let Evidence::IpKvm(e) = &m.evidence
+            && !self.kvm_reported.insert(e.mac.clone())
+        {
+            return;
+        }
         let s = &f.flow;
         let (init_ip, init_port) = s.key.side(s.initiator);
         let resp_side = s.initiator.other();
@@ -257,7 +265,10 @@ impl Verdict {
         let init_in = self.home.contains(&init_ip);
         let resp_in = self.home.contains(&resp_ip);
         let category = m.category();
-        let kind = if kvm { AlertKind::IpKvmSuspected } else { AlertKind::of(category) };
+        // IP-KVM signs (a Raspberry Pi MAC, a PiKVM/TinyPilot/JetKVM host name or cloud name)
+        // raise ip_kvm_suspected rather than a session alert.
+        let kvm_named = m.tool == Tool::IpKvm;
+        let kind = if kvm || kvm_named { AlertKind::IpKvmSuspected } else { AlertKind::of(category) };
         // The endpoint: the inside side; else, for remote control, the controlled side (the
         // server), and for tunnels the client that opened it.
         let ep_side = match (init_in, resp_in) {
@@ -265,6 +276,8 @@ impl Verdict {
             // forwarded an outside host's packet, the inside host it delivered to.
             _ if kvm && matches!(&m.evidence, Evidence::IpKvm(e) if e.routed) => resp_side,
             _ if kvm => s.initiator,
+            // A device naming itself (DHCP) is the client of its own exchange.
+            _ if kvm_named && matches!(&m.evidence, Evidence::Name(e) if e.field == "dhcp_hostname") => s.initiator,
             (true, false) => s.initiator,
             (false, true) => resp_side,
             _ if category == Category::RemoteControl => resp_side,
