@@ -238,17 +238,18 @@ impl Engine {
         };
         let role = usize::from(v.side != flow.initiator);
         probe.packets = probe.packets.saturating_add(1);
-        if self.dns_tunnel && v.transport == Transport::Udp && role == 0 {
-            if probe.packets == 1
-                && dns::probe(v.payload)
-                && let Ok(m) = dns::parse(v.payload)
-                && dns_tunnel::starts_watch(&m)
-            {
+        // The DNS-tunnel watch: started by a tunnel-shaped first query, then fed every query
+        // (each datagram parsed once).
+        if self.dns_tunnel
+            && v.transport == Transport::Udp
+            && role == 0
+            && (probe.dns.is_some() || (probe.packets == 1 && dns::probe(v.payload)))
+            && let Ok(m) = dns::parse(v.payload)
+        {
+            if probe.dns.is_none() && dns_tunnel::starts_watch(&m) {
                 probe.dns = Some(Box::default());
             }
-            if let Some(t) = probe.dns.as_mut()
-                && let Ok(m) = dns::parse(v.payload)
-            {
+            if let Some(t) = probe.dns.as_mut() {
                 t.add(&m);
             }
         }

@@ -128,8 +128,10 @@ pub const CONFIDENCE_ADDRESS: u8 = 60;
 /// A match for a flow whose peer is in a tool's listed address range.
 pub fn address_match(ind: &Indicators, peer: IpAddr) -> Option<Match> {
     let hit = ind.match_address(peer)?;
-    let Outcome::Match(m) = found(hit, "address", &peer.to_string(), CONFIDENCE_ADDRESS, None) else { return None };
-    Some(Match { method: Method::Name, ..m })
+    match found(hit, "address", &peer.to_string(), CONFIDENCE_ADDRESS, None) {
+        Outcome::Match(m) => Some(m),
+        _ => None,
+    }
 }
 
 /// A compact view of a TLS handshake, reported with the finding.
@@ -212,6 +214,12 @@ fn found(hit: NameHit, field: &'static str, value: &str, confidence: u8, tls: Op
     })
 }
 
+/// A hit for a tool recognised by a structural rule of this module rather than an
+/// indicator file (the Tor link handshake, an HTTP CONNECT proxy).
+fn structural(tool: Tool, pattern: &str) -> NameHit {
+    NameHit { tool: ToolRef::Builtin(tool), pattern: pattern.into(), source: "structure".into() }
+}
+
 impl NameFingerprint {
     fn tls(&self, ex: &Exchange<'_>) -> Outcome {
         let hello = match tls::client_hello(ex.orig) {
@@ -255,22 +263,8 @@ impl NameFingerprint {
                 c.subject_cn.as_deref().unwrap_or(""),
                 c.issuer_cn.as_deref().unwrap_or("")
             );
-            return Outcome::Match(Match {
-                tool: Tool::Tor,
-                confidence: CONFIDENCE_TOR,
-                method: Method::Certificate,
-                evidence: Evidence::Name(Box::new(NameEvidence {
-                    tool_name: Tool::Tor.name().to_string(),
-                    tool_title: Tool::Tor.title().to_string(),
-                    category: Tool::Tor.category(),
-                    field: "tls_certificate",
-                    value,
-                    pattern: "www.<random>.com SNI; www.<random>.net subject, www.<random>.com issuer".into(),
-                    source: "structure".into(),
-                    tls: Some(brief(leaf)),
-                    answers: Vec::new(),
-                })),
-            });
+            let hit = structural(Tool::Tor, "www.<random>.com SNI; www.<random>.net subject, www.<random>.com issuer");
+            return found(hit, "tls_certificate", &value, CONFIDENCE_TOR, Some(brief(leaf)));
         }
         for c in &side.certificates {
             for name in [&c.subject_cn, &c.issuer_cn, &c.subject_o].into_iter().flatten() {
@@ -301,22 +295,16 @@ impl NameFingerprint {
             if let Some(hit) = self.indicators.match_name(host) {
                 return found(hit, "http_connect_target", &req.target, CONFIDENCE_SESSION, None);
             }
-            return Outcome::Match(Match {
-                tool: Tool::HttpConnect,
-                confidence: CONFIDENCE_PROXY,
-                method: Method::PayloadStructure,
-                evidence: Evidence::Name(Box::new(NameEvidence {
-                    tool_name: Tool::HttpConnect.name().to_string(),
-                    tool_title: Tool::HttpConnect.title().to_string(),
-                    category: Tool::HttpConnect.category(),
-                    field: "http_connect_target",
-                    value: req.target.clone(),
-                    pattern: String::new(),
-                    source: "structure".into(),
-                    tls: None,
-                    answers: Vec::new(),
-                })),
-            });
+            return match found(
+                structural(Tool::HttpConnect, ""),
+                "http_connect_target",
+                &req.target,
+                CONFIDENCE_PROXY,
+                None,
+            ) {
+                Outcome::Match(m) => Outcome::Match(Match { method: Method::PayloadStructure, ..m }),
+                other => other,
+            };
         }
         if let Some(host) = &req.host {
             let h = host
@@ -380,43 +368,39 @@ impl NameFingerprint {
             Step::Incomplete if !ex.finished => return Outcome::NeedMore,
             Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
         };
+        self.lookup(&query)
+    }
+
+    /// A query whose name a tool's indicators name.
+    fn lookup(&self, query: &dns::Message) -> Outcome {
         if query.response {
             return Outcome::NoMatch;
         }
-        for q in &query.questions {
-            if let Some(hit) = self.indicators.match_name(&q.name) {
-                return found(hit, "dns_query", &q.name, CONFIDENCE_LOOKUP, None);
-            }
-        }
-        Outcome::NoMatch
+        query
+            .questions
+            .iter()
+            .find_map(|q| self.indicators.match_name(&q.name).map(|hit| (hit, &q.name)))
+            .map_or(Outcome::NoMatch, |(hit, name)| found(hit, "dns_query", name, CONFIDENCE_LOOKUP, None))
     }
 
     fn dns(&self, ex: &Exchange<'_>) -> Outcome {
         let Ok(query) = dns::parse(ex.orig) else { return Outcome::NoMatch };
-        if query.response {
-            return Outcome::NoMatch;
+        let mut out = self.lookup(&query);
+        if let (Outcome::Match(m), Ok(resp)) = (&mut out, dns::parse(ex.resp))
+            && let Evidence::Name(e) = &mut m.evidence
+        {
+            e.answers = resp
+                .answers
+                .iter()
+                .filter_map(|a| match &a.data {
+                    dns::RData::A(ip) => Some(ip.to_string()),
+                    dns::RData::Aaaa(ip) => Some(ip.to_string()),
+                    dns::RData::Cname(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect();
         }
-        for q in &query.questions {
-            if let Some(hit) = self.indicators.match_name(&q.name) {
-                let mut out = found(hit, "dns_query", &q.name, CONFIDENCE_LOOKUP, None);
-                if let (Outcome::Match(m), Ok(resp)) = (&mut out, dns::parse(ex.resp))
-                    && let Evidence::Name(e) = &mut m.evidence
-                {
-                    e.answers = resp
-                        .answers
-                        .iter()
-                        .filter_map(|a| match &a.data {
-                            dns::RData::A(ip) => Some(ip.to_string()),
-                            dns::RData::Aaaa(ip) => Some(ip.to_string()),
-                            dns::RData::Cname(n) => Some(n.clone()),
-                            _ => None,
-                        })
-                        .collect();
-                }
-                return out;
-            }
-        }
-        Outcome::NoMatch
+        out
     }
 }
 

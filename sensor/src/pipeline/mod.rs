@@ -239,9 +239,7 @@ pub fn run<S: Sink>(cap: &mut Capture, settings: &Settings, sink: &mut S, opts: 
             reader.read(&mut summary, |event, dropped| match event {
                 Event::Packet(v) => {
                     w.process(v);
-                    if !w.findings.is_empty() {
-                        ship(&ftx, &mut w.findings, live, dropped);
-                    }
+                    ship(&ftx, &mut w.findings, live, dropped);
                 }
                 Event::Tick(now) => {
                     w.tick(now);

@@ -259,9 +259,9 @@ impl Verdict {
             return;
         }
         let s = &f.flow;
-        let (init_ip, init_port) = s.key.side(s.initiator);
+        let (init_ip, _) = s.key.side(s.initiator);
         let resp_side = s.initiator.other();
-        let (resp_ip, resp_port) = s.key.side(resp_side);
+        let (resp_ip, _) = s.key.side(resp_side);
         let init_in = self.home.contains(&init_ip);
         let resp_in = self.home.contains(&resp_ip);
         let category = m.category();
@@ -400,7 +400,6 @@ impl Verdict {
             message,
             via: f.via.clone(),
         };
-        let _ = (init_port, resp_port);
         let first = alert.activity == Activity::Create && !kvm;
         out.push(alert);
         if first && let Some(a) = out.last().cloned() {

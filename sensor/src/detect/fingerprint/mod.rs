@@ -437,6 +437,16 @@ pub enum Step<T> {
     Invalid,
 }
 
+impl<T> Step<T> {
+    /// The parsed value, if parsing finished.
+    pub fn done(self) -> Option<T> {
+        match self {
+            Step::Done(v) => Some(v),
+            Step::Incomplete | Step::Invalid => None,
+        }
+    }
+}
+
 /// One protocol fingerprint. Implementations are stateless: all state lives in the bytes of
 /// the [`Exchange`].
 pub trait Fingerprint: Send + Sync {

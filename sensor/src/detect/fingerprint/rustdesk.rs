@@ -431,19 +431,12 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
     Parsed { client: parse_side(orig), server: parse_side(resp) }
 }
 
-fn done<'a>(s: Step<Side<'a>>) -> Option<Side<'a>> {
-    match s {
-        Step::Done(s) => Some(s),
-        _ => None,
-    }
-}
-
 /// Decide on a parsed TCP exchange.
 pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
     if parsed.client == Step::Invalid || parsed.server == Step::Invalid {
         return Outcome::NoMatch;
     }
-    let (mut c, mut s) = (done(parsed.client), done(parsed.server));
+    let (mut c, mut s) = (parsed.client.done(), parsed.server.done());
     // Field numbers 6-10 and 15 exist in both oneofs: when the two directions disagree, read
     // an ambiguous opening in the other direction's family.
     if let (Some(cs), Some(ss)) = (c.as_mut(), s.as_mut())

@@ -361,19 +361,12 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
     Parsed { client: parse_side(orig), server: parse_side(resp) }
 }
 
-fn done<'a>(s: Step<Side<'a>>) -> Option<Side<'a>> {
-    match s {
-        Step::Done(s) => Some(s),
-        _ => None,
-    }
-}
-
 /// Decide on a parsed TCP exchange.
 pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
     if parsed.client == Step::Invalid || parsed.server == Step::Invalid {
         return Outcome::NoMatch;
     }
-    let (c, s) = (done(parsed.client), done(parsed.server));
+    let (c, s) = (parsed.client.done(), parsed.server.done());
     let framed = |side: Option<Side<'_>>| side.is_some_and(|s| s.frames >= 1);
     let confidence = if framed(c) && framed(s) {
         CONFIDENCE_BOTH
