@@ -35,7 +35,7 @@ REFERENCE_TO_TOOL = {
     "Tailscale": "tailscale", "CloudflareWarp": "cloudflare_warp", "Tor": "tor",
     "HTTP_Connect": "http_connect", "SOCKS": "socks",
     "IPSec": "ipsec", "PPTP": "pptp", "TINC": "tinc", "Softether": "softether", "TunnelBear": "tunnelbear",
-    "FortiClient": "forticlient", "CiscoVPN": None, "Psiphon": None, "UltraSurf": None,
+    "FortiClient": "forticlient", "CiscoVPN": None, "Psiphon": "psiphon", "UltraSurf": "ultrasurf",
 }
 # Reference labels that are only relay/call apps when nDPI's master protocol is STUN/DTLS.
 CALL_APPS = {"GoogleCall", "SignalVoip", "FacebookVoip", "Skype_TeamsCall", "WhatsAppCall"}

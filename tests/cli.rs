@@ -186,7 +186,7 @@ fn lolrmm_import_and_indicator_check() {
 
 #[test]
 fn operator_address_ranges_attribute_flows() {
-    let pcap = repo().join("../shared/corpus/circumvention/psiphon3.pcap");
+    let pcap = repo().join("../shared/corpus/circumvention/ultrasurf.pcap");
     if !pcap.is_file() {
         eprintln!("SKIP address ranges: {} not found (the shared corpus is absent)", pcap.display());
         return;
@@ -195,10 +195,11 @@ fn operator_address_ranges_attribute_flows() {
     let ind = dir.path().join("indicators");
     std::fs::create_dir(&ind).unwrap();
     // An operator-supplied server list for a circumvention tool (here: the address the
-    // capture's client talks to).
+    // capture's client talks to). Two of its three connections are TLS 1.3 without a server
+    // name: nothing in them names the tool; the third opens with UltraSurf's constant.
     std::fs::write(
-        ind.join("psiphon.toml"),
-        "[[tool]]\nname = \"psiphon\"\ntitle = \"Psiphon\"\ncategory = \"tunnel\"\ncidrs = [\"104.18.151.190/32\"]\n",
+        ind.join("servers.toml"),
+        "[[tool]]\nname = \"ultrasurf-servers\"\ntitle = \"UltraSurf servers\"\ncategory = \"tunnel\"\ncidrs = [\"65.49.68.25/32\"]\n",
     )
     .unwrap();
     let cfg = dir.path().join("farhand.toml");
@@ -207,12 +208,18 @@ fn operator_address_ranges_attribute_flows() {
     assert!(o.status.success(), "{}", stderr(&o));
     let alerts: Vec<serde_json::Value> =
         String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let hits: Vec<&serde_json::Value> =
-        alerts.iter().filter(|a| a["unmapped"]["farhand"]["tool"] == "psiphon").collect();
-    assert_eq!(hits.len(), 1, "{alerts:#?}");
-    assert_eq!(hits[0]["unmapped"]["farhand"]["kind"], "anonymizing_tunnel");
-    assert_eq!(hits[0]["unmapped"]["farhand"]["fingerprint"]["field"], "address");
-    // Without the file, nothing names it.
+    let tool = |a: &serde_json::Value| a["unmapped"]["farhand"]["tool"].as_str().unwrap_or_default().to_string();
+    let hits: Vec<&serde_json::Value> = alerts.iter().filter(|a| tool(a) == "ultrasurf-servers").collect();
+    assert_eq!(hits.len(), 2, "{alerts:#?}");
+    for h in &hits {
+        assert_eq!(h["unmapped"]["farhand"]["kind"], "anonymizing_tunnel");
+        assert_eq!(h["unmapped"]["farhand"]["fingerprint"]["field"], "address");
+    }
+    // Without the file, only the structural match remains.
     let o = farhand(&["-q", "-r", pcap.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&o.stdout).trim().is_empty());
+    let alone: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| tool(&serde_json::from_str::<serde_json::Value>(l).unwrap()))
+        .collect();
+    assert_eq!(alone, ["ultrasurf"]);
 }

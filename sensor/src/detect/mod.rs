@@ -5,10 +5,15 @@
 //!   no dynamic typing, nothing shared between threads.
 //! - A flow starts empty. Its first payload starts [`Active::Probing`]: the [`Engine`]
 //!   gathers the first payload bytes of each direction (in TCP sequence order; the first
-//!   datagram of each direction for UDP) and asks every fingerprint still possible. It ends
+//!   datagram of each direction for UDP, plus the first byte and length of up to
+//!   [`fingerprint::MAX_DATAGRAM_HEADS`] datagrams while a fingerprint that reads them is still
+//!   possible) and asks every fingerprint still possible. It ends
 //!   as [`Active::Session`] (a fingerprint matched) or empty again (all said no, or the probe
 //!   limits ran out), with `Flow::detect_done` set: after that the flow costs the detectors
 //!   nothing per packet.
+//! - A flow nothing in its own bytes names may be linked to another the engine recognised:
+//!   a DNS answer the endpoint received for a tool's name, an indicator address range, a
+//!   WebRTC tool named just before, a tinc meta connection between the same hosts.
 //! - A flow that ends while probing gets one last look with `finished` set, so one-sided or
 //!   short captures are still recognised when the evidence allows.
 //! - Findings are produced when a flow record ends ([`Engine::finding`]); they carry the
@@ -125,6 +130,8 @@ pub struct Probe {
     packets: u16,
     /// DNS-tunnel watch over the flow's queries (flows whose first query is tunnel-shaped).
     dns: Option<Box<DnsTally>>,
+    /// UDP: the first datagrams' heads, while a multi-datagram fingerprint is possible.
+    heads: Vec<fingerprint::DatagramHead>,
 }
 
 /// A fingerprint the engine runs: a built-in structural one, or one built at start from
@@ -148,6 +155,8 @@ impl Fp {
 /// cache).
 pub struct Engine {
     fingerprints: Vec<Fp>,
+    /// Bit i set: fingerprint i reads datagram heads.
+    datagram_fps: u32,
     cap: usize,
     dns_tunnel: bool,
     /// Addresses tool names resolved to, per endpoint (see [`names::NameCache`]).
@@ -156,6 +165,9 @@ pub struct Engine {
     indicators: Option<Arc<Indicators>>,
     /// Per endpoint: the last WebRTC-based tool it named (lookup, SNI) and when.
     webrtc_hints: HashMap<crate::flow::Addr, (Tool, Micros, String)>,
+    /// tinc meta connections recognised: (server address, server port) → (client address,
+    /// when). tinc sends its encrypted UDP data between the same hosts on the same port.
+    tinc_meta: HashMap<(crate::flow::Addr, u16), (crate::flow::Addr, Micros)>,
 }
 
 /// Tools whose media runs over WebRTC (STUN/TURN, DTLS, SRTP) after a named signalling
@@ -167,6 +179,12 @@ pub const WEBRTC_WINDOW: Micros = 30 * 1_000_000;
 pub const CONFIDENCE_WEBRTC: u8 = 75;
 /// Endpoints remembered for WebRTC attribution per worker.
 const MAX_WEBRTC_HINTS: usize = 16_384;
+/// How long after a tinc meta connection a UDP flow on its port is taken as its data channel.
+pub const TINC_UDP_WINDOW: Micros = 3600 * 1_000_000;
+/// Confidence of a tinc UDP data channel recognised through its meta connection.
+pub const CONFIDENCE_TINC_UDP: u8 = 70;
+/// tinc meta connections remembered per worker.
+const MAX_TINC_META: usize = 4096;
 
 /// Counters of the detectors' work.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -181,11 +199,13 @@ impl Clone for Engine {
     fn clone(&self) -> Engine {
         Engine {
             fingerprints: self.fingerprints.clone(),
+            datagram_fps: self.datagram_fps,
             cap: self.cap,
             dns_tunnel: self.dns_tunnel,
             answers: names::NameCache::default(),
             indicators: self.indicators.clone(),
             webrtc_hints: HashMap::new(),
+            tinc_meta: HashMap::new(),
         }
     }
 }
@@ -204,13 +224,17 @@ impl Engine {
             fps.push(Fp::Names(names::NameFingerprint::new(ind.clone())));
         }
         let cap = fps.iter().map(|f| f.get().bytes_wanted()).max().unwrap_or(0);
+        let datagram_fps =
+            fps.iter().enumerate().filter(|(_, f)| f.get().wants_datagrams()).fold(0u32, |m, (i, _)| m | 1 << i);
         Engine {
             fingerprints: fps,
+            datagram_fps,
             cap,
             dns_tunnel,
             answers: names::NameCache::default(),
             indicators,
             webrtc_hints: HashMap::new(),
+            tinc_meta: HashMap::new(),
         }
     }
 
@@ -253,16 +277,27 @@ impl Engine {
                 t.add(&m);
             }
         }
-        let grew = match v.tcp {
+        let mut grew = match v.tcp {
             Some(t) => append_tcp(probe, role, t.seq, v.payload, self.cap),
             None => append_datagram(probe, role, v.payload, self.cap),
         };
+        // Multi-datagram fingerprints still possible: keep the datagram's head.
+        let heads_wanted = v.transport == Transport::Udp && probe.alive & self.datagram_fps != 0;
+        if heads_wanted && probe.heads.len() < fingerprint::MAX_DATAGRAM_HEADS {
+            probe.heads.push(fingerprint::DatagramHead {
+                from_initiator: role == 0,
+                first: v.payload.first().copied().unwrap_or_default(),
+                len: u16::try_from(v.payload.len()).unwrap_or(u16::MAX),
+            });
+            grew = true;
+        }
         let full = match v.transport {
             Transport::Tcp => (0..2).all(|r| {
                 probe.gap.get(r).copied().unwrap_or(true) || probe.buf.get(r).is_some_and(|b| b.len() >= self.cap)
             }),
             Transport::Udp | Transport::Icmp => match &probe.dns {
                 Some(t) => t.queries >= dns_tunnel::WATCH_QUERIES,
+                None if heads_wanted => probe.heads.len() >= fingerprint::MAX_DATAGRAM_HEADS,
                 None => probe.buf.iter().all(|b| !b.is_empty()) || probe.packets >= 4,
             },
         };
@@ -305,6 +340,7 @@ impl Engine {
             orig_port: ports.0,
             resp_port: ports.1,
             finished,
+            datagrams: &p.heads,
         };
         let mut alive = p.alive;
         let mut found = None;
@@ -385,6 +421,25 @@ impl Engine {
             // The peer is in an address range an indicator file lists for a tool.
             found = Some(Session { found: m, detector: "names", version: "1", ts, via: None });
         }
+        if found.is_none()
+            && (alive == 0 || finished)
+            && transport == Transport::Udp
+            && let Some(m) = self.tinc_data_channel(addrs, ports, ts)
+        {
+            found = Some(Session { found: m, detector: "tinc", version: "1", ts, via: None });
+        }
+        if let Some(s) = &found
+            && s.found.tool == Tool::Tinc
+            && transport == Transport::Tcp
+            && s.via.is_none()
+        {
+            if self.tinc_meta.len() >= MAX_TINC_META {
+                self.tinc_meta.retain(|_, (_, t)| ts.saturating_sub(*t) <= TINC_UDP_WINDOW);
+            }
+            if self.tinc_meta.len() < MAX_TINC_META {
+                self.tinc_meta.insert((addrs.1, ports.1), (addrs.0, ts));
+            }
+        }
         if let Some(s) = &found
             && let Evidence::Name(e) = &s.found.evidence
         {
@@ -418,6 +473,33 @@ impl Engine {
             flow.detect.active = None;
             flow.detect_done = true;
         }
+    }
+
+    /// A UDP flow between the two hosts of a recent tinc meta connection, on that
+    /// connection's server port (tinc's data channel; its payload is encrypted).
+    fn tinc_data_channel(
+        &self,
+        addrs: (crate::flow::Addr, crate::flow::Addr),
+        ports: (u16, u16),
+        ts: Micros,
+    ) -> Option<Match> {
+        let hit = |server: (crate::flow::Addr, u16), other: crate::flow::Addr| {
+            self.tinc_meta
+                .get(&server)
+                .is_some_and(|(client, t)| *client == other && ts.saturating_sub(*t) <= TINC_UDP_WINDOW)
+                .then(|| format!("{}:{}", server.0.ip(), server.1))
+        };
+        let meta = hit((addrs.1, ports.1), addrs.0).or_else(|| hit((addrs.0, ports.0), addrs.1))?;
+        Some(Match {
+            tool: Tool::Tinc,
+            confidence: CONFIDENCE_TINC_UDP,
+            method: fingerprint::Method::Association,
+            evidence: Evidence::Tinc(fingerprint::tinc::TincEvidence {
+                names: Vec::new(),
+                protocol: String::new(),
+                udp_data_channel_of: Some(meta),
+            }),
+        })
     }
 
     /// The finding a flow record yields, if any.

@@ -480,7 +480,7 @@ mod tests {
     }
 
     fn ex<'a>(orig: &'a [u8], resp: &'a [u8], finished: bool) -> Exchange<'a> {
-        Exchange { transport: Transport::Tcp, orig, resp, orig_port: 50000, resp_port: 443, finished }
+        Exchange { transport: Transport::Tcp, orig, resp, orig_port: 50000, resp_port: 443, finished, datagrams: &[] }
     }
 
     #[test]
@@ -553,6 +553,7 @@ mod tests {
             orig_port: 5353,
             resp_port: 53,
             finished: fin,
+            datagrams: &[],
         };
         let q: &'static [u8] = Box::leak(q.into_boxed_slice());
         let r: &'static [u8] = Box::leak(r.into_boxed_slice());

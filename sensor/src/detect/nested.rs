@@ -157,7 +157,15 @@ mod tests {
     use super::*;
 
     fn ex<'a>(o: &'a [u8], r: &'a [u8]) -> Exchange<'a> {
-        Exchange { transport: Transport::Tcp, orig: o, resp: r, orig_port: 50000, resp_port: 8080, finished: false }
+        Exchange {
+            transport: Transport::Tcp,
+            orig: o,
+            resp: r,
+            orig_port: 50000,
+            resp_port: 8080,
+            finished: false,
+            datagrams: &[],
+        }
     }
 
     /// A masked client frame (RFC 6455 §5.3) carrying `payload`.

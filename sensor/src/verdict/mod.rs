@@ -352,6 +352,7 @@ impl Verdict {
                 method = match m.method {
                     Method::PayloadStructure => "its payload structure",
                     Method::Certificate => "its certificate",
+                    Method::Association => "its link to a recognised session",
                     Method::Name => "a name",
                     Method::Port => "its port only",
                 },

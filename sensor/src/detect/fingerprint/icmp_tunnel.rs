@@ -152,7 +152,7 @@ mod tests {
     }
 
     fn ex<'a>(orig: &'a [u8], resp: &'a [u8], finished: bool) -> Exchange<'a> {
-        Exchange { transport: Transport::Icmp, orig, resp, orig_port: 7, resp_port: 7, finished }
+        Exchange { transport: Transport::Icmp, orig, resp, orig_port: 7, resp_port: 7, finished, datagrams: &[] }
     }
 
     #[test]

@@ -144,7 +144,15 @@ mod tests {
     }
 
     fn ex<'a>(o: &'a [u8], r: &'a [u8], fin: bool) -> Exchange<'a> {
-        Exchange { transport: Transport::Udp, orig: o, resp: r, orig_port: 500, resp_port: 500, finished: fin }
+        Exchange {
+            transport: Transport::Udp,
+            orig: o,
+            resp: r,
+            orig_port: 500,
+            resp_port: 500,
+            finished: fin,
+            datagrams: &[],
+        }
     }
 
     #[test]

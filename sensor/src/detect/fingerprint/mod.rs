@@ -3,7 +3,10 @@
 //! # Contract
 //! - A fingerprint sees an [`Exchange`]: the first payload bytes of a flow in each direction,
 //!   reassembled in sequence order by the flow table (TCP) or the first datagram of each
-//!   direction (UDP), plus the ports and whether more bytes can still arrive.
+//!   direction (UDP), plus the ports and whether more bytes can still arrive. A UDP
+//!   fingerprint that needs a session's rhythm (an opcode sequence) also gets the first byte
+//!   and length of the flow's first datagrams ([`Exchange::datagrams`]) by asking for them
+//!   ([`Fingerprint::wants_datagrams`]).
 //! - [`Fingerprint::inspect`] is pure: it borrows the bytes, allocates only for the small
 //!   owned [`Evidence`] it returns, and never panics whatever the bytes are. It answers
 //!   [`Outcome::NeedMore`] while the structure is consistent but incomplete,
@@ -27,11 +30,13 @@ pub mod radmin;
 pub mod rdp;
 pub mod rustdesk;
 pub mod socks;
+pub mod softether;
 pub mod ssh;
 pub mod stun;
 pub mod tailscale;
 pub mod teamviewer;
 pub mod tinc;
+pub mod ultrasurf;
 pub mod vnc;
 pub mod wireguard;
 
@@ -84,6 +89,24 @@ pub struct Exchange<'a> {
     pub resp_port: u16,
     /// No more bytes will be added to either side (flow ended or buffer limit reached).
     pub finished: bool,
+    /// UDP: the first datagrams of the flow in arrival order, both directions (at most
+    /// [`MAX_DATAGRAM_HEADS`]), gathered while a fingerprint that
+    /// [`Fingerprint::wants_datagrams`] is still possible; empty otherwise.
+    pub datagrams: &'a [DatagramHead],
+}
+
+/// Most datagram heads gathered per UDP flow.
+pub const MAX_DATAGRAM_HEADS: usize = 16;
+
+/// What a multi-datagram fingerprint sees of one datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatagramHead {
+    /// Sent by the initiator.
+    pub from_initiator: bool,
+    /// First payload byte.
+    pub first: u8,
+    /// Payload length (saturated at 65535).
+    pub len: u16,
 }
 
 /// What a fingerprint concluded from an [`Exchange`].
@@ -186,12 +209,18 @@ pub enum Tool {
     Pptp,
     /// tinc.
     Tinc,
+    /// SoftEther VPN.
+    SoftEther,
     /// Tor.
     Tor,
     /// Cloudflare Tunnel (cloudflared).
     Cloudflared,
     /// ngrok.
     Ngrok,
+    /// Psiphon (censorship circumvention).
+    Psiphon,
+    /// UltraSurf (censorship circumvention).
+    UltraSurf,
     /// An HTTP CONNECT proxy tunnel.
     HttpConnect,
     /// A SOCKS 4/5 proxy tunnel.
@@ -246,9 +275,12 @@ impl Tool {
         Tool::Ipsec,
         Tool::Pptp,
         Tool::Tinc,
+        Tool::SoftEther,
         Tool::Tor,
         Tool::Cloudflared,
         Tool::Ngrok,
+        Tool::Psiphon,
+        Tool::UltraSurf,
         Tool::HttpConnect,
         Tool::Socks,
         Tool::DnsTunnel,
@@ -282,9 +314,12 @@ impl Tool {
             Tool::Ipsec => "ipsec",
             Tool::Pptp => "pptp",
             Tool::Tinc => "tinc",
+            Tool::SoftEther => "softether",
             Tool::Tor => "tor",
             Tool::Cloudflared => "cloudflared",
             Tool::Ngrok => "ngrok",
+            Tool::Psiphon => "psiphon",
+            Tool::UltraSurf => "ultrasurf",
             Tool::HttpConnect => "http_connect",
             Tool::Socks => "socks",
             Tool::DnsTunnel => "dns_tunnel",
@@ -319,9 +354,12 @@ impl Tool {
             Tool::Ipsec => "IPsec",
             Tool::Pptp => "PPTP",
             Tool::Tinc => "tinc",
+            Tool::SoftEther => "SoftEther VPN",
             Tool::Tor => "Tor",
             Tool::Cloudflared => "Cloudflare Tunnel",
             Tool::Ngrok => "ngrok",
+            Tool::Psiphon => "Psiphon",
+            Tool::UltraSurf => "UltraSurf",
             Tool::HttpConnect => "HTTP CONNECT proxy",
             Tool::Socks => "SOCKS proxy",
             Tool::DnsTunnel => "DNS tunnel",
@@ -356,8 +394,15 @@ impl Tool {
             | Tool::CloudflareWarp
             | Tool::Ipsec
             | Tool::Pptp
-            | Tool::Tinc => Category::Vpn,
-            Tool::Tor | Tool::Cloudflared | Tool::Ngrok | Tool::DnsTunnel | Tool::IcmpTunnel => Category::Tunnel,
+            | Tool::Tinc
+            | Tool::SoftEther => Category::Vpn,
+            Tool::Tor
+            | Tool::Cloudflared
+            | Tool::Ngrok
+            | Tool::Psiphon
+            | Tool::UltraSurf
+            | Tool::DnsTunnel
+            | Tool::IcmpTunnel => Category::Tunnel,
             Tool::HttpConnect | Tool::Socks => Category::Proxy,
         }
     }
@@ -376,6 +421,9 @@ pub enum Method {
     PayloadStructure,
     /// A certificate names the tool.
     Certificate,
+    /// The flow belongs to a session recognised by structure (a data channel that runs
+    /// beside a recognised control connection, e.g. tinc's UDP).
+    Association,
     /// A DNS name, SNI or HTTP host names the tool.
     Name,
     /// Only the port suggests the tool (never alerted on by itself).
@@ -420,6 +468,10 @@ pub enum Evidence {
     Pptp(pptp::PptpEvidence),
     /// A tinc meta connection.
     Tinc(tinc::TincEvidence),
+    /// SoftEther VPN PACK messages or NAT-traversal keepalives.
+    Softether(softether::SoftEtherEvidence),
+    /// UltraSurf's fixed stream prefix.
+    Ultrasurf(ultrasurf::UltraSurfEvidence),
     /// A Raspberry Pi (IP-KVM class device) on the endpoint's segment.
     IpKvm(ip_kvm::IpKvmEvidence),
     /// A name, ALPN or certificate that an indicator attributes to a tool.
@@ -464,6 +516,11 @@ pub trait Fingerprint: Send + Sync {
     fn bytes_wanted(&self) -> usize;
     /// Decide on the bytes seen so far. Pure and panic-free.
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome;
+    /// Whether this fingerprint reads [`Exchange::datagrams`] (UDP flows then stay in the
+    /// probe for up to [`MAX_DATAGRAM_HEADS`] datagrams while it says `NeedMore`).
+    fn wants_datagrams(&self) -> bool {
+        false
+    }
 }
 
 /// Every built-in fingerprint, in the order the flow table tries them.
@@ -485,6 +542,8 @@ pub fn registry() -> Vec<&'static dyn Fingerprint> {
         &ipsec::IpsecFingerprint,
         &pptp::PptpFingerprint,
         &tinc::TincFingerprint,
+        &softether::SoftEtherFingerprint,
+        &ultrasurf::UltraSurfFingerprint,
     ]
 }
 
@@ -493,7 +552,7 @@ mod tests {
     use super::*;
 
     fn ex<'a>(transport: Transport, orig: &'a [u8], resp: &'a [u8], finished: bool) -> Exchange<'a> {
-        Exchange { transport, orig, resp, orig_port: 40000, resp_port: 443, finished }
+        Exchange { transport, orig, resp, orig_port: 40000, resp_port: 443, finished, datagrams: &[] }
     }
 
     /// Requests and answers of protocols none of the registry's fingerprints covers.

@@ -290,7 +290,15 @@ mod tests {
     }
 
     fn inspect(transport: Transport, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
-        NoMachineFingerprint.inspect(&Exchange { transport, orig, resp, orig_port: 48084, resp_port: 443, finished })
+        NoMachineFingerprint.inspect(&Exchange {
+            transport,
+            orig,
+            resp,
+            orig_port: 48084,
+            resp_port: 443,
+            finished,
+            datagrams: &[],
+        })
     }
 
     fn tcp(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {

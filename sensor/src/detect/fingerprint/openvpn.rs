@@ -26,8 +26,20 @@
 //!   reset acknowledges packet 0 and names the client's session id.
 //! - OpenVPN 2.6 may append early-negotiation TLVs (u16 type, u16 length) to a hard reset.
 //! - Over TCP every packet is prefixed with its length (`--proto tcp`, `link_socket` framing).
+//! - XOR-obfuscated OpenVPN over UDP (the "xor" scramble patch that NordVPN's obfuscated
+//!   servers and Tunnelblick use: `xormask`, `xorptrpos`, `reverse`, `obfuscate`): every mode
+//!   leaves byte 0 as the opcode byte XORed with one constant (the mask's first byte, the
+//!   position XOR of byte 0, or both), while session ids and everything after are scrambled.
+//!   So the first bytes of a session's datagrams still spell the opcode sequence under one
+//!   key: client hard reset (7), server hard reset (8), then control (4), ack (5) and data
+//!   (6, 9) packets. Observed in the nDPI capture `openvpn_obfuscated.pcapng` (UDP 1214, key
+//!   `0x74`). The fingerprint reads the flow's first datagrams
+//!   ([`Exchange::datagrams`]) and asks for that sequence: the responder's first datagram a
+//!   server hard reset under the key the initiator's first defines, then at least
+//!   [`OBFUSCATED_MIN_LATER`] more datagrams, all control/ack/data opcodes with key id 0 (data
+//!   any key id), with control and ack packets among them.
 
-use super::{Evidence, Exchange, Fingerprint, Match, Method, Outcome, Step, Tool, Transport};
+use super::{DatagramHead, Evidence, Exchange, Fingerprint, Match, Method, Outcome, Step, Tool, Transport};
 use serde::Serialize;
 
 /// `P_CONTROL_HARD_RESET_CLIENT_V1`.
@@ -36,6 +48,12 @@ pub const OP_HARD_RESET_CLIENT_V1: u8 = 1;
 pub const OP_HARD_RESET_SERVER_V1: u8 = 2;
 /// `P_CONTROL_SOFT_RESET_V1`.
 pub const OP_SOFT_RESET_V1: u8 = 3;
+/// Shortest hard reset: opcode, session id, empty ack array, message packet id.
+pub const MIN_RESET_LEN: usize = 1 + 8 + 1 + 4;
+/// Datagrams after the two hard resets an obfuscated session must show (see the module doc).
+pub const OBFUSCATED_MIN_LATER: usize = 6;
+/// Confidence: the opcode sequence of an XOR-obfuscated session.
+pub const CONFIDENCE_OBFUSCATED: u8 = 70;
 /// `P_CONTROL_V1`.
 pub const OP_CONTROL_V1: u8 = 4;
 /// `P_ACK_V1`.
@@ -319,6 +337,9 @@ pub struct OpenVpnEvidence {
     pub session_acked: bool,
     /// Guess at the control-channel protection: `none`, `tls_auth_sha1`, …, `tls_crypt`.
     pub tls_auth: &'static str,
+    /// XOR-obfuscated session: the key byte that turns the first bytes back into opcodes (hex).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub obfuscation_xor: Option<String>,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -356,6 +377,7 @@ pub fn fingerprint(orig: Step<&[u8]>, resp: Step<&[u8]>, transport: Transport, f
         server_session_id: None,
         session_acked: false,
         tls_auth: o.auth.name(),
+        obfuscation_xor: None,
     };
     let confidence = match r {
         Some(r) if o.is_client() && !r.is_client() => {
@@ -392,6 +414,60 @@ pub fn fingerprint(orig: Step<&[u8]>, resp: Step<&[u8]>, transport: Transport, f
     })
 }
 
+/// Decide on the first datagrams of a UDP flow as an XOR-obfuscated OpenVPN session (see the
+/// module doc).
+pub fn obfuscated(heads: &[DatagramHead], finished: bool) -> Outcome {
+    // No heads: the caller gathers none (not a probing engine), so there is nothing to read.
+    if heads.is_empty() {
+        return Outcome::NoMatch;
+    }
+    let mut from_orig = heads.iter().filter(|h| h.from_initiator);
+    let mut from_resp = heads.iter().filter(|h| !h.from_initiator);
+    let (Some(c0), r0) = (from_orig.next(), from_resp.next()) else {
+        return if finished { Outcome::NoMatch } else { Outcome::NeedMore };
+    };
+    let key = c0.first ^ (OP_HARD_RESET_CLIENT_V2 << 3);
+    // Key 0 is plain OpenVPN, which the plain path decides.
+    if key == 0 || usize::from(c0.len) < MIN_RESET_LEN {
+        return Outcome::NoMatch;
+    }
+    let Some(r0) = r0 else {
+        return if finished { Outcome::NoMatch } else { Outcome::NeedMore };
+    };
+    if r0.first ^ key != OP_HARD_RESET_SERVER_V2 << 3 || usize::from(r0.len) < MIN_RESET_LEN {
+        return Outcome::NoMatch;
+    }
+    let (mut later, mut control, mut ack) = (0usize, false, false);
+    for h in from_orig.chain(from_resp) {
+        let b = h.first ^ key;
+        match b >> 3 {
+            OP_CONTROL_V1 if b & 7 == 0 => control = true,
+            OP_ACK_V1 if b & 7 == 0 => ack = true,
+            OP_DATA_V1 | OP_DATA_V2 => {}
+            _ => return Outcome::NoMatch,
+        }
+        later += 1;
+    }
+    if later < OBFUSCATED_MIN_LATER || !control || !ack {
+        return if finished { Outcome::NoMatch } else { Outcome::NeedMore };
+    }
+    Outcome::Match(Match {
+        tool: Tool::OpenVpn,
+        confidence: CONFIDENCE_OBFUSCATED,
+        method: Method::PayloadStructure,
+        evidence: Evidence::Openvpn(OpenVpnEvidence {
+            transport: Transport::Udp,
+            opcodes: vec![opcode_name(OP_HARD_RESET_CLIENT_V2), opcode_name(OP_HARD_RESET_SERVER_V2)],
+            key_id: 0,
+            client_session_id: None,
+            server_session_id: None,
+            session_acked: false,
+            tls_auth: "unknown",
+            obfuscation_xor: Some(format!("{key:02x}")),
+        }),
+    })
+}
+
 /// The OpenVPN fingerprint.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OpenVpnFingerprint;
@@ -409,7 +485,23 @@ impl Fingerprint for OpenVpnFingerprint {
     fn bytes_wanted(&self) -> usize {
         BYTES_WANTED
     }
+    fn wants_datagrams(&self) -> bool {
+        true
+    }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
+        if ex.transport == Transport::Udp {
+            let plain = self.inspect_plain(ex);
+            return match plain {
+                Outcome::NoMatch => obfuscated(ex.datagrams, ex.finished),
+                _ => plain,
+            };
+        }
+        self.inspect_plain(ex)
+    }
+}
+
+impl OpenVpnFingerprint {
+    fn inspect_plain(&self, ex: &Exchange<'_>) -> Outcome {
         let cheap_no = match ex.transport {
             Transport::Udp => ex.orig.first().is_some_and(|&b| !probe_opcode(b)),
             Transport::Tcp => ex.orig.get(2).is_some_and(|&b| !probe_opcode(b)),
@@ -465,7 +557,15 @@ mod tests {
     }
 
     fn inspect(transport: Transport, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
-        OpenVpnFingerprint.inspect(&Exchange { transport, orig, resp, orig_port: 40000, resp_port: 1194, finished })
+        OpenVpnFingerprint.inspect(&Exchange {
+            transport,
+            orig,
+            resp,
+            orig_port: 40000,
+            resp_port: 1194,
+            finished,
+            datagrams: &[],
+        })
     }
 
     fn evidence(out: &Outcome) -> (u8, &OpenVpnEvidence) {
@@ -706,5 +806,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn heads(seq: &[(bool, u8)]) -> Vec<DatagramHead> {
+        seq.iter().map(|&(from_initiator, first)| DatagramHead { from_initiator, first, len: 100 }).collect()
+    }
+
+    #[test]
+    fn obfuscated_opcode_sequence() {
+        // Key 0x74 as in the public capture: client reset 0x4c, server reset 0x34, control
+        // 0x54, ack 0x5c, data v2 0x3c.
+        let seq = [
+            (true, 0x4c),
+            (false, 0x34),
+            (true, 0x54),
+            (false, 0x5c),
+            (false, 0x54),
+            (false, 0x54),
+            (true, 0x5c),
+            (true, 0x5c),
+            (true, 0x3c),
+        ];
+        let out = obfuscated(&heads(&seq), false);
+        let (conf, ev) = evidence(&out);
+        assert_eq!(conf, CONFIDENCE_OBFUSCATED);
+        assert_eq!(ev.obfuscation_xor.as_deref(), Some("74"));
+        // Too few datagrams yet: wait; at the end: no.
+        assert_eq!(obfuscated(&heads(&seq[..5]), false), Outcome::NeedMore);
+        assert_eq!(obfuscated(&heads(&seq[..5]), true), Outcome::NoMatch);
+        assert_eq!(obfuscated(&heads(&seq[..1]), false), Outcome::NeedMore);
+        // A responder that does not start with a server reset under the key.
+        let mut bad = seq;
+        bad[1].1 = 0x35;
+        assert_eq!(obfuscated(&heads(&bad), false), Outcome::NoMatch);
+        // A later datagram outside the opcode set.
+        let mut bad = seq;
+        bad[4].1 = 0x74;
+        assert_eq!(obfuscated(&heads(&bad), false), Outcome::NoMatch);
+        // Key 0 (plain) is not this path's.
+        let plain: Vec<_> = seq.iter().map(|&(d, b)| (d, b ^ 0x74)).collect();
+        assert_eq!(obfuscated(&heads(&plain), false), Outcome::NoMatch);
+        // Constant first bytes (RTP-like, same in both directions) and random first bytes.
+        assert_eq!(obfuscated(&heads(&[(true, 0x80), (false, 0x80), (true, 0x80)]), true), Outcome::NoMatch);
+        let mut x: u32 = 0x1234_5678;
+        let mut matched = 0;
+        for _ in 0..20_000 {
+            let seq: Vec<(bool, u8)> = (0..16)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    (i % 2 == 0 || x & 0x100 != 0, x as u8)
+                })
+                .collect();
+            matched += usize::from(matches!(obfuscated(&heads(&seq), true), Outcome::Match(_)));
+        }
+        assert_eq!(matched, 0);
     }
 }

@@ -115,7 +115,15 @@ mod tests {
     }
 
     fn ex<'a>(o: &'a [u8], r: &'a [u8], fin: bool) -> Exchange<'a> {
-        Exchange { transport: Transport::Tcp, orig: o, resp: r, orig_port: 41366, resp_port: 1723, finished: fin }
+        Exchange {
+            transport: Transport::Tcp,
+            orig: o,
+            resp: r,
+            orig_port: 41366,
+            resp_port: 1723,
+            finished: fin,
+            datagrams: &[],
+        }
     }
 
     #[test]

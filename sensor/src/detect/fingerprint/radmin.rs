@@ -264,6 +264,7 @@ mod tests {
             orig_port: 49736,
             resp_port: 8080,
             finished,
+            datagrams: &[],
         })
     }
 
@@ -319,6 +320,7 @@ mod tests {
             orig_port: 4899,
             resp_port: 53,
             finished: true,
+            datagrams: &[],
         });
         assert_eq!(other, out);
     }
@@ -407,6 +409,7 @@ mod tests {
             orig_port: 1,
             resp_port: 2,
             finished: true,
+            datagrams: &[],
         });
         assert_eq!(udp, Outcome::NoMatch);
     }

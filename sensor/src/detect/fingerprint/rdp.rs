@@ -26,6 +26,18 @@
 //!   RDPUDP_FLAG_SYN), then RDPUDP_SYNDATA_PAYLOAD (`snInitialSequenceNumber`, `uUpStreamMtu`,
 //!   `uDownStreamMtu`, each MTU 1132..=1232), and is zero-padded to 1232 bytes. The server's
 //!   SYN+ACK acknowledges the client's initial sequence number. All fields are big-endian.
+//! - MS-RDPEUDP 2.2.2.1, 2.2.2.7, 2.2.2.4, 3.1.5.1.x (a session picked up mid-way): after the
+//!   SYN exchange every datagram starts with RDPUDP_FEC_HEADER with RDPUDP_FLAG_ACK (0x0004)
+//!   set, SYN (0x0001) clear and no bit above RDPUDP_FLAG_SYNEX (0x1000); with ACK an
+//!   RDPUDP_ACK_VECTOR_HEADER follows (`uAckVectorSize`, that many one-byte elements, zero
+//!   padding to a 4-byte boundary), then, with RDPUDP_FLAG_DATA (0x0008) and without
+//!   RDPUDP_FLAG_FEC (0x0010), an RDPUDP_SOURCE_PAYLOAD_HEADER (`snCoded`, `snSourceStart`)
+//!   and the payload, a TLS record (reliable channel) or DTLS record (lossy channel).
+//!   Each side's `snSourceAck` acknowledges the other side's latest source sequence number, so
+//!   the first datagram of one direction names (within a window) the sequence numbers of the
+//!   other: in the nDPI capture `rdp2.pcap` the server acknowledges exactly the client's
+//!   `snSourceStart` and sends the client's `snSourceAck` + 1. A mid-session match needs this
+//!   cross-check and a TLS/DTLS record behind a data header.
 
 use super::{Evidence, Exchange, Fingerprint, Match, Method, Outcome, Step, Tool, Transport};
 use serde::Serialize;
@@ -86,6 +98,20 @@ pub const CONFIDENCE_CONFIRMED: u8 = 90;
 pub const CONFIDENCE_REQUEST_NEG: u8 = 75;
 /// Confidence: a request with a cookie or routing token only, no confirm seen.
 pub const CONFIDENCE_REQUEST_COOKIE: u8 = 70;
+/// Confidence: mid-session RDP-UDP data whose acknowledgements name the other direction's
+/// sequence numbers.
+pub const CONFIDENCE_UDP_DATA: u8 = 85;
+/// RDPUDP_FLAG_DATA.
+const RDPUDP_FLAG_DATA: u16 = 0x0008;
+/// RDPUDP_FLAG_FEC.
+const RDPUDP_FLAG_FEC: u16 = 0x0010;
+/// Every flag bit MS-RDPEUDP defines (SYN .. SYNEX).
+const RDPUDP_FLAGS_DEFINED: u16 = 0x1FFF;
+/// Largest ack vector accepted (MS-RDPEUDP caps it at 2048 elements).
+const RDPUDP_MAX_ACK_VECTOR: usize = 2048;
+/// How far one side's acknowledgement may lag or lead the other side's sequence numbers for
+/// the two first datagrams to be taken as one session.
+pub const RDPUDP_SEQ_WINDOW: u32 = 256;
 /// Confidence: an RDP-UDP SYN alone.
 pub const CONFIDENCE_UDP_SYN: u8 = 70;
 
@@ -280,6 +306,73 @@ pub fn parse_udp_syn(dgram: &[u8], expect_ack: Option<u32>) -> Option<UdpSyn> {
     ok.then_some(syn)
 }
 
+/// A mid-session RDP-UDP datagram (no SYN): its acknowledgement and, for data, its sequence
+/// numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpData {
+    /// `snSourceAck`: the latest source sequence number received from the other side.
+    pub source_ack: u32,
+    /// `uFlags`.
+    pub flags: u16,
+    /// `snSourceStart` of the carried data (`None` for an acknowledgement only).
+    pub source_start: Option<u32>,
+}
+
+/// Parse a mid-session RDP-UDP datagram: FEC header with ACK and without SYN, ack vector, and
+/// for non-FEC data the source payload header followed by a TLS or DTLS record.
+pub fn parse_udp_data(dgram: &[u8]) -> Option<UdpData> {
+    if dgram.len() > RDPUDP_MAX_DATAGRAM {
+        return None;
+    }
+    let (&[a0, a1, a2, a3, _w0, _w1, f0, f1], rest) = dgram.split_first_chunk::<8>()?;
+    let flags = u16::from_be_bytes([f0, f1]);
+    if flags & RDPUDP_FLAG_ACK == 0 || flags & RDPUDP_FLAG_SYN != 0 || flags & !RDPUDP_FLAGS_DEFINED != 0 {
+        return None;
+    }
+    let (&[v0, v1], _) = rest.split_first_chunk::<2>()?;
+    let size = usize::from(u16::from_be_bytes([v0, v1]));
+    if size > RDPUDP_MAX_ACK_VECTOR {
+        return None;
+    }
+    // Header and elements padded to a multiple of four bytes; the padding is zero.
+    let vec_len = (2 + size).next_multiple_of(4);
+    let pad = rest.get(2 + size..vec_len)?;
+    if pad.iter().any(|&b| b != 0) {
+        return None;
+    }
+    let after = rest.get(vec_len..)?;
+    let source_start = if flags & RDPUDP_FLAG_DATA != 0 && flags & RDPUDP_FLAG_FEC == 0 {
+        // Other optional headers (ack of acks, correlation id, SYNEX) only precede data in
+        // datagrams this pickup does not need; require the plain layout.
+        let (&[_c0, _c1, _c2, _c3, s0, s1, s2, s3], payload) = after.split_first_chunk::<8>()?;
+        let record = matches!(payload, [0x14..=0x17, 0x03, 0x01..=0x04, ..] | [0x14..=0x17, 0xFE, 0xFD | 0xFF, ..]);
+        if !record {
+            return None;
+        }
+        Some(u32::from_be_bytes([s0, s1, s2, s3]))
+    } else if flags & RDPUDP_FLAG_DATA == 0 && after.is_empty() {
+        None
+    } else {
+        return None;
+    };
+    Some(UdpData { source_ack: u32::from_be_bytes([a0, a1, a2, a3]), flags, source_start })
+}
+
+/// Whether `ack` acknowledges sequence number `seq` within [`RDPUDP_SEQ_WINDOW`] either way.
+fn acks_near(ack: u32, seq: u32) -> bool {
+    let d = ack.wrapping_sub(seq);
+    d <= RDPUDP_SEQ_WINDOW || d >= RDPUDP_SEQ_WINDOW.wrapping_neg()
+}
+
+/// Whether two mid-session datagrams, one per direction, belong to one RDP-UDP session: at
+/// least one carries data, and each data datagram's sequence number is acknowledged (within the
+/// window) by the other.
+pub fn udp_data_pair(a: &UdpData, b: &UdpData) -> bool {
+    let ab = a.source_start.is_none_or(|s| acks_near(b.source_ack, s));
+    let ba = b.source_start.is_none_or(|s| acks_near(a.source_ack, s));
+    (a.source_start.is_some() || b.source_start.is_some()) && ab && ba
+}
+
 /// Both directions, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parsed<'a> {
@@ -297,12 +390,30 @@ pub enum Parsed<'a> {
         /// Server's SYN+ACK; `Step::Incomplete` when no reply was seen.
         syn_ack: Step<UdpSyn>,
     },
+    /// UDP picked up mid-session: the first datagram of each direction (`None` when absent).
+    UdpData {
+        /// Initiator's first datagram.
+        orig: UdpData,
+        /// Responder's first datagram, if seen and valid.
+        resp: Step<UdpData>,
+    },
 }
 
 /// Parse an exchange. Pure and zero-copy.
 pub fn parse<'a>(transport: Transport, orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
     match transport {
         Transport::Tcp => Parsed::Tcp { request: parse_request(orig), confirm: parse_confirm(resp) },
+        Transport::Udp if !probe(Transport::Udp, orig) => match parse_udp_data(orig) {
+            Some(o) => Parsed::UdpData {
+                orig: o,
+                resp: match parse_udp_data(resp) {
+                    _ if resp.is_empty() => Step::Incomplete,
+                    Some(r) => Step::Done(r),
+                    None => Step::Invalid,
+                },
+            },
+            None => Parsed::Udp { syn: None, syn_ack: Step::Invalid },
+        },
         Transport::Udp => {
             let syn = parse_udp_syn(orig, None);
             let syn_ack = match syn {
@@ -354,6 +465,15 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
             ev.udp_syn_ack = ack.is_some();
             Outcome::Match(rdp_match(confidence, ev))
         }
+        Parsed::UdpData { orig, resp } => match resp {
+            Step::Incomplete if !finished => Outcome::NeedMore,
+            Step::Done(r) if udp_data_pair(&orig, &r) => {
+                let mut ev = RdpEvidence::empty(Transport::Udp);
+                ev.udp_mid_session = true;
+                Outcome::Match(rdp_match(CONFIDENCE_UDP_DATA, ev))
+            }
+            _ => Outcome::NoMatch,
+        },
     }
 }
 
@@ -430,6 +550,8 @@ pub struct RdpEvidence {
     pub udp_downstream_mtu: Option<u16>,
     /// RDP-UDP: a matching SYN+ACK was seen.
     pub udp_syn_ack: bool,
+    /// UDP: picked up mid-session from data datagrams whose acknowledgements cross-check.
+    pub udp_mid_session: bool,
 }
 
 impl RdpEvidence {
@@ -446,6 +568,7 @@ impl RdpEvidence {
             udp_upstream_mtu: None,
             udp_downstream_mtu: None,
             udp_syn_ack: false,
+            udp_mid_session: false,
         }
     }
 }
@@ -468,7 +591,8 @@ impl Fingerprint for RdpFingerprint {
         BYTES_WANTED
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
-        if !probe(ex.transport, ex.orig) {
+        let mid_session = ex.transport == Transport::Udp && ex.orig.get(7).is_some_and(|&f| f & 0x04 != 0);
+        if !probe(ex.transport, ex.orig) && !mid_session {
             return Outcome::NoMatch;
         }
         fingerprint(&parse(ex.transport, ex.orig, ex.resp), ex.finished)
@@ -494,7 +618,15 @@ mod tests {
     }
 
     fn inspect(transport: Transport, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
-        RdpFingerprint.inspect(&Exchange { transport, orig, resp, orig_port: 50000, resp_port: 443, finished })
+        RdpFingerprint.inspect(&Exchange {
+            transport,
+            orig,
+            resp,
+            orig_port: 50000,
+            resp_port: 443,
+            finished,
+            datagrams: &[],
+        })
     }
 
     fn tcp(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
@@ -719,5 +851,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A mid-session RDP-UDP data datagram built from MS-RDPEUDP: FEC header (ack, window,
+    /// ACK|DATA), a one-element ack vector padded to four bytes, source payload header, and
+    /// the start of a TLS application-data record.
+    fn udp_data(ack: u32, seq: u32) -> Vec<u8> {
+        let mut d = ack.to_be_bytes().to_vec();
+        d.extend_from_slice(&[0x04, 0x00, 0x00, 0x0c, 0x00, 0x01, 0x05, 0x00]);
+        d.extend_from_slice(&seq.to_be_bytes());
+        d.extend_from_slice(&seq.to_be_bytes());
+        d.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x20]);
+        d.resize(d.len() + 32, 0x5a);
+        d
+    }
+
+    #[test]
+    fn udp_mid_session_data_cross_checked() {
+        // Client sends seq 0x1000 and acknowledges the server's 0x9000; the server answers
+        // acknowledging 0x1000 with its 0x9001.
+        let (c, s) = (udp_data(0x9000, 0x1000), udp_data(0x1000, 0x9001));
+        let out = inspect(Transport::Udp, &c, &s, false);
+        let Outcome::Match(m) = out else { panic!("{out:?}") };
+        assert_eq!(m.confidence, CONFIDENCE_UDP_DATA);
+        let Evidence::Rdp(e) = m.evidence else { panic!() };
+        assert!(e.udp_mid_session);
+        // One side alone waits, then is not enough.
+        assert_eq!(inspect(Transport::Udp, &c, b"", false), Outcome::NeedMore);
+        assert_eq!(inspect(Transport::Udp, &c, b"", true), Outcome::NoMatch);
+        // Acknowledgements far from the other side's sequence numbers: two unrelated flows.
+        assert_eq!(inspect(Transport::Udp, &c, &udp_data(0x5000_0000, 0x9001), false), Outcome::NoMatch);
+        // An acknowledgement-only reply (ACK, empty ack vector) naming the client's seq.
+        let ack_only = [0x00, 0x00, 0x10, 0x00, 0x00, 0x40, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00];
+        assert!(matches!(inspect(Transport::Udp, &c, &ack_only, false), Outcome::Match(_)));
+        // No TLS/DTLS record behind the data header, SYN set, unknown flag, non-zero padding.
+        let mut bad = c.clone();
+        bad[20] = 0x42;
+        assert_eq!(parse_udp_data(&bad), None);
+        for (at, v) in [(7usize, 0x0du8), (6, 0x20), (11, 0x01)] {
+            let mut bad = c.clone();
+            bad[at] = v;
+            assert_eq!(parse_udp_data(&bad), None, "{at}");
+        }
+        // Truncation sweep and a hostile ack-vector length.
+        for len in 0..c.len() {
+            assert_ne!(inspect(Transport::Udp, &c[..len], &s[..len.min(s.len())], true), Outcome::NeedMore);
+        }
+        let mut hostile = c.clone();
+        hostile[8] = 0xff;
+        hostile[9] = 0xff;
+        assert_eq!(parse_udp_data(&hostile), None);
     }
 }

@@ -681,7 +681,15 @@ mod tests {
     }
 
     fn inspect(transport: Transport, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
-        RustDeskFingerprint.inspect(&Exchange { transport, orig, resp, orig_port: 50123, resp_port: 443, finished })
+        RustDeskFingerprint.inspect(&Exchange {
+            transport,
+            orig,
+            resp,
+            orig_port: 50123,
+            resp_port: 443,
+            finished,
+            datagrams: &[],
+        })
     }
 
     fn tcp(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
@@ -767,6 +775,7 @@ mod tests {
             orig_port: 21118,
             resp_port: 21116,
             finished: false,
+            datagrams: &[],
         });
         assert_eq!(evidence(&other).0, CONFIDENCE_BOTH);
     }

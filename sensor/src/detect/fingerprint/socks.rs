@@ -316,7 +316,15 @@ mod tests {
     const S5: &[u8] = b"\x05\x00\x05\x00\x00\x01\xc0\x00\x02\x01\x04\x38HTTP/1.1 200 OK\r\n";
 
     fn ex<'a>(o: &'a [u8], r: &'a [u8], finished: bool) -> Exchange<'a> {
-        Exchange { transport: Transport::Tcp, orig: o, resp: r, orig_port: 50000, resp_port: 1080, finished }
+        Exchange {
+            transport: Transport::Tcp,
+            orig: o,
+            resp: r,
+            orig_port: 50000,
+            resp_port: 1080,
+            finished,
+            datagrams: &[],
+        }
     }
 
     #[test]

@@ -568,6 +568,7 @@ mod tests {
             orig_port: 40000,
             resp_port: 8443,
             finished,
+            datagrams: &[],
         })
     }
 
@@ -616,6 +617,7 @@ mod tests {
             orig_port: 22,
             resp_port: 53,
             finished: false,
+            datagrams: &[],
         });
         assert_eq!(swapped, out);
     }

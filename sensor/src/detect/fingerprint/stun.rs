@@ -822,7 +822,15 @@ mod tests {
     }
 
     fn inspect(transport: Transport, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
-        StunFingerprint.inspect(&Exchange { transport, orig, resp, orig_port: 40000, resp_port: 3478, finished })
+        StunFingerprint.inspect(&Exchange {
+            transport,
+            orig,
+            resp,
+            orig_port: 40000,
+            resp_port: 3478,
+            finished,
+            datagrams: &[],
+        })
     }
 
     fn udp(orig: &str, resp: &str) -> Outcome {
@@ -859,6 +867,7 @@ mod tests {
             orig_port: 53,
             resp_port: 443,
             finished: false,
+            datagrams: &[],
         });
         assert_eq!(other, out);
     }

@@ -175,6 +175,7 @@ mod tests {
             orig_port: 41641,
             resp_port: 41641,
             finished,
+            datagrams: &[],
         })
     }
 
@@ -207,6 +208,7 @@ mod tests {
             orig_port: 53,
             resp_port: 443,
             finished: false,
+            datagrams: &[],
         });
         assert_eq!(other_ports, out);
     }
@@ -274,6 +276,7 @@ mod tests {
             orig_port: 1,
             resp_port: 2,
             finished: true,
+            datagrams: &[],
         });
         assert_eq!(tcp, Outcome::NoMatch);
     }

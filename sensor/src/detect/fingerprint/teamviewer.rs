@@ -533,7 +533,15 @@ mod tests {
     }
 
     fn inspect(transport: Transport, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
-        TeamViewerFingerprint.inspect(&Exchange { transport, orig, resp, orig_port: 35732, resp_port: 443, finished })
+        TeamViewerFingerprint.inspect(&Exchange {
+            transport,
+            orig,
+            resp,
+            orig_port: 35732,
+            resp_port: 443,
+            finished,
+            datagrams: &[],
+        })
     }
 
     fn tcp(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
@@ -590,6 +598,7 @@ mod tests {
             orig_port: 5938,
             resp_port: 22,
             finished: false,
+            datagrams: &[],
         });
         assert_eq!(other, out);
     }

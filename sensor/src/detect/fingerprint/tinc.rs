@@ -6,6 +6,9 @@
 //! version 17 in tinc 1.0/1.1), before the key exchange (`1 …` METAKEY lines in 1.0).
 //!
 //! # Contract
+//! - The encrypted UDP data channel has no clear structure; the engine links it to a
+//!   recognised meta connection instead (same two hosts, the meta connection's server port:
+//!   tinc uses one port number for TCP and UDP), see `detect::Engine`.
 //! - Match when both sides' first lines are exact ID requests with the same major version
 //!   (or, at `finished`, one side's is).
 
@@ -26,6 +29,9 @@ pub struct TincEvidence {
     pub names: Vec<String>,
     /// Protocol version announced.
     pub protocol: String,
+    /// For a UDP data channel: the meta connection's server endpoint it was linked to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp_data_channel_of: Option<String>,
 }
 
 /// Result of reading one side's first line.
@@ -95,7 +101,7 @@ impl Fingerprint for TincFingerprint {
             tool: Tool::Tinc,
             confidence,
             method: Method::PayloadStructure,
-            evidence: Evidence::Tinc(TincEvidence { names, protocol }),
+            evidence: Evidence::Tinc(TincEvidence { names, protocol, udp_data_channel_of: None }),
         })
     }
 }
@@ -105,7 +111,15 @@ mod tests {
     use super::*;
 
     fn ex<'a>(o: &'a [u8], r: &'a [u8], fin: bool) -> Exchange<'a> {
-        Exchange { transport: Transport::Tcp, orig: o, resp: r, orig_port: 59244, resp_port: 655, finished: fin }
+        Exchange {
+            transport: Transport::Tcp,
+            orig: o,
+            resp: r,
+            orig_port: 59244,
+            resp_port: 655,
+            finished: fin,
+            datagrams: &[],
+        }
     }
 
     #[test]

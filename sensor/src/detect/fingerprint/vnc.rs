@@ -314,6 +314,7 @@ mod tests {
             orig_port: 51000,
             resp_port: 80,
             finished,
+            datagrams: &[],
         })
     }
 

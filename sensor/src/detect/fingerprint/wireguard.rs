@@ -26,6 +26,11 @@
 //!   not 148) and carry a 3-byte client id in every later message of both directions; the
 //!   handshake reply (`0xC2`) was 786 bytes; data (`0xC4`) keeps WireGuard's receiver index
 //!   and little-endian counter but not the 16-byte padding rule.
+//! - TunnelBear (nDPI capture `tunnelbear.pcap`, UDP 51820): a WireGuard handshake whose
+//!   initiation is 204 bytes and response 100 (56 and 8 bytes beyond the standard sizes), with
+//!   standard type bytes, zero reserved bytes, the response naming the initiation's sender
+//!   index and data naming the response's. Longer-than-standard handshake messages (up to
+//!   [`MAX_EXTENDED_LEN`]) are therefore accepted, but only when that index cross-check holds.
 
 use super::{Evidence, Exchange, Fingerprint, Match, Method, Outcome, Step, Tool, Transport};
 use serde::Serialize;
@@ -54,6 +59,9 @@ pub const MIN_DATA_LEN: usize = DATA_HEADER_LEN + TAG_LEN;
 pub const MAX_PLAUSIBLE_COUNTER: u64 = u32::MAX as u64;
 /// Bit pattern WARP sets on top of the WireGuard type byte (`0xC1`–`0xC4`).
 pub const WARP_TYPE_FLAGS: u8 = 0xC0;
+/// Longest handshake message accepted from a vendor variant that appends bytes (see the module
+/// doc on TunnelBear).
+pub const MAX_EXTENDED_LEN: usize = 512;
 /// Bytes per direction this fingerprint reads: a whole datagram at a 1500-byte MTU (lengths
 /// are checked exactly, so a datagram must not be cut short).
 pub const BYTES_WANTED: usize = 2048;
@@ -112,6 +120,8 @@ pub struct Message {
     pub counter: Option<u64>,
     /// Datagram length.
     pub len: usize,
+    /// A handshake message longer than the standard size (a vendor variant).
+    pub extended: bool,
 }
 
 fn le32(b: &[u8], at: usize) -> Option<u32> {
@@ -143,8 +153,8 @@ pub fn parse_datagram(d: &[u8]) -> Step<Message> {
     }
     let len = d.len();
     let (kind, len_ok) = match type_byte & !WARP_TYPE_FLAGS {
-        TYPE_INITIATION => (Kind::Initiation, if warp { len >= INITIATION_LEN } else { len == INITIATION_LEN }),
-        TYPE_RESPONSE => (Kind::Response, if warp { len >= RESPONSE_LEN } else { len == RESPONSE_LEN }),
+        TYPE_INITIATION => (Kind::Initiation, len >= INITIATION_LEN && (warp || len <= MAX_EXTENDED_LEN)),
+        TYPE_RESPONSE => (Kind::Response, len >= RESPONSE_LEN && (warp || len <= MAX_EXTENDED_LEN)),
         TYPE_COOKIE_REPLY => (Kind::CookieReply, if warp { len >= COOKIE_REPLY_LEN } else { len == COOKIE_REPLY_LEN }),
         TYPE_DATA => (Kind::Data, len >= MIN_DATA_LEN && (warp || (len - DATA_HEADER_LEN).is_multiple_of(TAG_LEN))),
         _ => return Step::Invalid,
@@ -158,7 +168,13 @@ pub fn parse_datagram(d: &[u8]) -> Step<Message> {
         Kind::CookieReply => (None, le32(d, 4), None),
         Kind::Data => (None, le32(d, 4), le64(d, 8)),
     };
-    Step::Done(Message { kind, warp_client_id: warp.then_some(*reserved), sender, receiver, counter, len })
+    let extended = !warp
+        && match kind {
+            Kind::Initiation => len != INITIATION_LEN,
+            Kind::Response => len != RESPONSE_LEN,
+            Kind::CookieReply | Kind::Data => false,
+        };
+    Step::Done(Message { kind, warp_client_id: warp.then_some(*reserved), sender, receiver, counter, len, extended })
 }
 
 /// Fields extracted from a WireGuard (or WARP) exchange.
@@ -213,11 +229,17 @@ pub fn fingerprint(orig: Step<Message>, resp: Step<Message>, finished: bool) -> 
     let confidence = match (o.kind, r.map(|r| r.kind)) {
         (Kind::Initiation, Some(Kind::Response | Kind::CookieReply)) if r.and_then(|r| r.receiver) == o.sender => {
             ev.response_index_matched = true;
-            ev.note = "initiation answered with its sender index";
+            ev.note = if o.extended || r.is_some_and(|r| r.extended) {
+                "initiation answered with its sender index (longer-than-standard handshake: a vendor variant)"
+            } else {
+                "initiation answered with its sender index"
+            };
             CONFIDENCE_HANDSHAKE
         }
         // A WireGuard-shaped answer that does not name the index (e.g. data of the previous
         // session crossing a rekey) neither confirms nor contradicts the initiation.
+        // A non-standard length is only accepted with the index cross-check.
+        (Kind::Initiation, _) if o.extended => return Outcome::NoMatch,
         (Kind::Initiation, _) => {
             ev.note = "initiation without a matching reply";
             CONFIDENCE_INITIATION
@@ -342,6 +364,7 @@ mod tests {
             orig_port: 51820,
             resp_port: 51821,
             finished,
+            datagrams: &[],
         })
     }
 
@@ -389,6 +412,7 @@ mod tests {
             orig_port: 443,
             resp_port: 53,
             finished: false,
+            datagrams: &[],
         });
         assert_eq!(swapped, out);
     }
@@ -464,8 +488,13 @@ mod tests {
             let ok = len >= MIN_DATA_LEN && (len - DATA_HEADER_LEN).is_multiple_of(TAG_LEN);
             assert_eq!(matches!(parse_datagram(&d[..len]), Step::Done(_)), ok, "{len}");
         }
+        // Longer than standard: parsed as a vendor variant, accepted only with the index
+        // cross-check, never on its own.
         let mut long = i.clone();
         long.push(0);
+        assert!(matches!(parse_datagram(&long), Step::Done(m) if m.extended));
+        assert_eq!(inspect(&long, b"", true), Outcome::NoMatch);
+        long.resize(MAX_EXTENDED_LEN + 1, 0);
         assert_eq!(parse_datagram(&long), Step::Invalid);
         for pos in 1..4 {
             let mut bad = i.clone();
@@ -477,6 +506,25 @@ mod tests {
             bad[0] = t;
             assert_eq!(parse_datagram(&bad), Step::Invalid, "{t:#x}");
         }
+    }
+
+    #[test]
+    fn longer_handshake_with_index_cross_check_matches() {
+        // TunnelBear's shape (nDPI capture tunnelbear.pcap): a 204-byte initiation with sender
+        // 0xac186631, answered by a 100-byte response naming it (first 16 bytes as captured,
+        // the sealed rest zero-filled here).
+        let mut init = unhex("01000000316618ac09ad0e1ccda196d9");
+        init.resize(204, 0);
+        let mut resp = unhex("0200000002ca1a00316618ac0a000533");
+        resp.resize(100, 0);
+        let out = inspect(&init, &resp, false);
+        let (conf, ev) = evidence(&out, Tool::WireGuard);
+        assert_eq!(conf, CONFIDENCE_HANDSHAKE);
+        assert!(ev.response_index_matched && ev.note.contains("vendor variant"), "{ev:?}");
+        // The same lengths without the cross-check are not WireGuard.
+        resp[8] ^= 1;
+        assert_eq!(inspect(&init, &resp, false), Outcome::NoMatch);
+        assert_eq!(inspect(&init, b"", true), Outcome::NoMatch);
     }
 
     #[test]
