@@ -17,6 +17,7 @@
 //! - [`pipeline`]: the stages wired on worker threads
 //! - [`config`]: the TOML file, validated
 
+pub mod behaviour;
 pub mod capture;
 pub mod config;
 pub mod decode;

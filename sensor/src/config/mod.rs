@@ -9,6 +9,7 @@
 //! - `config/farhand.toml` in the repository documents every key with its default; the
 //!   defaults here and there are the same (a test checks).
 
+use crate::behaviour::relay_latency::RelayConfig;
 use crate::detect::fingerprint::{Fingerprint, registry};
 use crate::flow::{Addr, FlowConfig};
 use crate::indicators::Indicators;
@@ -44,6 +45,8 @@ pub struct RawConfig {
     pub flow: FlowSection,
     /// `[detect]`.
     pub detect: DetectSection,
+    /// `[behaviour]`.
+    pub behaviour: BehaviourSection,
     /// `[output]`.
     pub output: OutputSection,
 }
@@ -153,6 +156,32 @@ impl Default for DetectSection {
     }
 }
 
+/// `[behaviour]`: the relay-latency-gap judgement.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BehaviourSection {
+    /// Gap beyond the baseline (ms) that raises `relayed_remote_control`.
+    pub gap_threshold_ms: f64,
+    /// Far-leg application RTT samples needed before judging.
+    pub min_samples: u64,
+    /// Processing baseline of graphical tools (VNC, RDP, …), ms.
+    pub baseline_ms: f64,
+    /// Processing baseline of SSH, ms.
+    pub baseline_ssh_ms: f64,
+}
+
+impl Default for BehaviourSection {
+    fn default() -> Self {
+        let d = RelayConfig::default();
+        BehaviourSection {
+            gap_threshold_ms: d.gap_threshold_ms,
+            min_samples: d.min_samples,
+            baseline_ms: d.baseline_ms,
+            baseline_ssh_ms: d.baseline_ssh_ms,
+        }
+    }
+}
+
 /// `[output]`: where alerts go.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -193,6 +222,8 @@ pub struct Settings {
     pub alerts: String,
     /// Indicators: built-in plus `detect.indicators_dir`.
     pub indicators: Arc<Indicators>,
+    /// Relay-gap judgement.
+    pub relay: RelayConfig,
 }
 
 impl std::fmt::Debug for Settings {
@@ -309,6 +340,35 @@ impl RawConfig {
                 msg: format!("capture.snaplen: {} is out of range (64..=262144)", self.capture.snaplen),
             });
         }
+        let b = &self.behaviour;
+        for (key, v, max) in [
+            ("gap_threshold_ms", b.gap_threshold_ms, 10_000.0),
+            ("baseline_ms", b.baseline_ms, 1_000.0),
+            ("baseline_ssh_ms", b.baseline_ssh_ms, 1_000.0),
+        ] {
+            if !(0.0..=max).contains(&v) {
+                return Err(ConfigError {
+                    file: path.to_path_buf(),
+                    line: find_key_line(text, key),
+                    col: 1,
+                    msg: format!("behaviour.{key}: {v} is out of range (0..={max} ms)"),
+                });
+            }
+        }
+        if !(1..=10_000).contains(&b.min_samples) {
+            return Err(ConfigError {
+                file: path.to_path_buf(),
+                line: find_key_line(text, "min_samples"),
+                col: 1,
+                msg: format!("behaviour.min_samples: {} is out of range (1..=10000)", b.min_samples),
+            });
+        }
+        let relay = RelayConfig {
+            gap_threshold_ms: b.gap_threshold_ms,
+            min_samples: b.min_samples,
+            baseline_ms: b.baseline_ms,
+            baseline_ssh_ms: b.baseline_ssh_ms,
+        };
         let workers = if self.sensor.workers == 0 { default_workers() } else { self.sensor.workers.min(256) };
         let indicators = if self.detect.indicators_dir.is_empty() {
             Indicators::builtin()
@@ -331,6 +391,7 @@ impl RawConfig {
             ip_kvm,
             alerts: self.output.alerts.clone(),
             indicators: Arc::new(indicators),
+            relay,
         })
     }
 }
@@ -356,6 +417,7 @@ impl Settings {
             ip_kvm: true,
             alerts: "-".into(),
             indicators: Arc::new(Indicators::builtin()),
+            relay: RelayConfig::default(),
         })
     }
 

@@ -78,7 +78,22 @@ impl DetectState {
                 version: "0",
                 ts: 0,
                 via: None,
+                behaviour: None,
             }))),
+        }
+    }
+
+    /// Whether this is a recognised session whose timing is read.
+    #[inline]
+    pub fn has_behaviour(&self) -> bool {
+        matches!(self.active.as_deref(), Some(Active::Session(s)) if s.behaviour.is_some())
+    }
+
+    /// The timing state of a recognised session, if its timing is read.
+    pub fn behaviour_mut(&mut self) -> Option<&mut crate::behaviour::Behaviour> {
+        match self.active.as_deref_mut() {
+            Some(Active::Session(s)) => s.behaviour.as_deref_mut(),
+            _ => None,
         }
     }
 
@@ -104,6 +119,9 @@ pub struct Session {
     pub ts: Micros,
     /// The wrapper the tool was found inside (proxy tunnel, WebSocket), if any.
     pub via: Option<Via>,
+    /// Timing state (transport and application RTT, keystrokes), for the tools whose
+    /// timing is read.
+    pub behaviour: Option<Box<crate::behaviour::Behaviour>>,
 }
 
 /// A wrapper a nested handshake was found in.
@@ -240,7 +258,14 @@ impl Engine {
 
     /// Feeds one packet of a flow to the fingerprints still possible for it.
     pub fn on_packet(&mut self, flow: &mut Flow, v: &PacketView<'_>, stats: &mut DetectStats) {
-        if flow.detect_done || v.payload.is_empty() {
+        if flow.detect_done {
+            // A recognised session whose timing is read sees every packet, ACKs included.
+            if let Some(b) = flow.detect.behaviour_mut() {
+                b.on_packet(v, usize::from(v.side != flow.initiator));
+            }
+            return;
+        }
+        if v.payload.is_empty() {
             return;
         }
         if flow.detect.active.is_none() {
@@ -356,7 +381,14 @@ impl Engine {
                     match f.inspect(&iex) {
                         Outcome::Match(m) => {
                             let via = Some(Via { wrapper: inner.wrapper, target: inner.target.clone() });
-                            found = Some(Session { found: m, detector: f.name(), version: f.version(), ts, via });
+                            found = Some(Session {
+                                found: m,
+                                detector: f.name(),
+                                version: f.version(),
+                                ts,
+                                via,
+                                behaviour: None,
+                            });
                             break;
                         }
                         Outcome::NeedMore if !finished && f.wants(Transport::Tcp) => waiting = true,
@@ -382,7 +414,14 @@ impl Engine {
                 Outcome::NeedMore if !finished => {}
                 Outcome::NeedMore | Outcome::NoMatch => alive &= !(1 << i),
                 Outcome::Match(m) => {
-                    found = Some(Session { found: m, detector: f.name(), version: f.version(), ts, via: None });
+                    found = Some(Session {
+                        found: m,
+                        detector: f.name(),
+                        version: f.version(),
+                        ts,
+                        via: None,
+                        behaviour: None,
+                    });
                     break;
                 }
             }
@@ -400,6 +439,7 @@ impl Engine {
                     version: "1",
                     ts,
                     via: None,
+                    behaviour: None,
                 });
             } else if alive == 0 {
                 return;
@@ -411,7 +451,7 @@ impl Engine {
         {
             // Nothing in the flow names a tool, but the endpoint looked this address up
             // under a tool's name.
-            found = Some(Session { found: m, detector: "names", version: "1", ts, via: None });
+            found = Some(Session { found: m, detector: "names", version: "1", ts, via: None, behaviour: None });
         }
         if found.is_none()
             && (alive == 0 || finished)
@@ -419,14 +459,14 @@ impl Engine {
             && let Some(m) = names::address_match(ind, addrs.1.ip())
         {
             // The peer is in an address range an indicator file lists for a tool.
-            found = Some(Session { found: m, detector: "names", version: "1", ts, via: None });
+            found = Some(Session { found: m, detector: "names", version: "1", ts, via: None, behaviour: None });
         }
         if found.is_none()
             && (alive == 0 || finished)
             && transport == Transport::Udp
             && let Some(m) = self.tinc_data_channel(addrs, ports, ts)
         {
-            found = Some(Session { found: m, detector: "tinc", version: "1", ts, via: None });
+            found = Some(Session { found: m, detector: "tinc", version: "1", ts, via: None, behaviour: None });
         }
         if let Some(s) = &found
             && s.found.tool == Tool::Tinc
@@ -464,7 +504,20 @@ impl Engine {
             s.found.confidence = CONFIDENCE_WEBRTC;
             s.via = Some(Via { wrapper: "webrtc", target: name.clone() });
         }
-        if let Some(s) = found {
+        if let Some(mut s) = found {
+            // Timing starts where the probe's bytes end (the nested case keeps none: the
+            // wrapper's framing is in the way).
+            if s.via.is_none() || s.via.as_ref().is_some_and(|v| v.wrapper == "webrtc") {
+                let seed = crate::behaviour::Seed {
+                    transport,
+                    bufs: [ex_orig_len(p, 0), ex_orig_len(p, 1)],
+                    next_seq: p.next_seq,
+                    lost: p.gap,
+                    first_ts: flow.first_ts,
+                    ts,
+                };
+                s.behaviour = crate::behaviour::Behaviour::new(s.found.tool, &seed);
+            }
             stats.sessions += 1;
             flow.detect.active = Some(Box::new(Active::Session(s)));
             flow.detect_done = true;
@@ -512,8 +565,14 @@ impl Engine {
             flow: FlowSummary::of(rec),
             kind: FindingKind::RemoteControlSession(s.found.clone()),
             via: s.via.clone(),
+            behaviour: s.behaviour.as_ref().map(|b| b.summary(rec.flow.tcp.handshake(rec.flow.first_ts))),
         })
     }
+}
+
+/// The bytes the probe gathered for `role`.
+fn ex_orig_len(p: &Probe, role: usize) -> &[u8] {
+    p.buf.get(role).map(Vec::as_slice).unwrap_or_default()
 }
 
 /// (initiator address, responder address).
@@ -637,6 +696,7 @@ impl Finding {
                 evidence: fingerprint::Evidence::IpKvm(e),
             }),
             via: None,
+            behaviour: None,
         }
     }
 }
@@ -656,6 +716,8 @@ pub struct Finding {
     pub kind: FindingKind,
     /// The wrapper the tool was found inside, if any.
     pub via: Option<Via>,
+    /// The session's timing figures, for the tools whose timing is read.
+    pub behaviour: Option<crate::behaviour::Summary>,
 }
 
 #[cfg(test)]

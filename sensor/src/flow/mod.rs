@@ -167,10 +167,11 @@ impl Flow {
         snapshot
     }
 
-    /// Whether detectors still want this flow's packets.
+    /// Whether detectors still want this flow's packets: while probing, and for the whole
+    /// of a recognised session whose timing is read.
     #[inline]
     pub fn wants_detection(&self) -> bool {
-        !self.detect_done
+        !self.detect_done || self.detect.has_behaviour()
     }
 
     fn expired(&self, now: Micros, cfg: &FlowConfig) -> bool {

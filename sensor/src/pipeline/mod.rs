@@ -106,7 +106,6 @@ impl Worker {
         }
         if let Some(flow) = self.table.packet(v)
             && flow.wants_detection()
-            && !v.payload.is_empty()
         {
             self.engine.on_packet(flow, v, &mut self.stats);
         }
@@ -231,7 +230,8 @@ pub fn run<S: Sink>(cap: &mut Capture, settings: &Settings, sink: &mut S, opts: 
 
     std::thread::scope(|scope| {
         let home = settings.home.clone();
-        let reporter = scope.spawn(move || report(frx, Verdict::new(home), sink));
+        let relay = settings.relay;
+        let reporter = scope.spawn(move || report(frx, Verdict::new(home).with_relay(relay), sink));
 
         let mut reader = Reader::new(cap, opts, live);
         if workers == 1 {

@@ -32,6 +32,22 @@ fn ms(us: u64) -> u64 {
     us / 1000
 }
 
+/// The session's timing figures, with the transport legs named by role (endpoint, peer).
+fn behaviour_json(b: &crate::behaviour::Summary, a: &Alert) -> Value {
+    // Leg 0 is the flow's initiator: the peer for sessions into the endpoint.
+    let (peer_leg, endpoint_leg) = match a.direction {
+        Direction::Inbound => (b.transport_rtt.initiator, b.transport_rtt.responder),
+        Direction::Outbound => (b.transport_rtt.responder, b.transport_rtt.initiator),
+    };
+    json!({
+        "transport_rtt_ms": { "peer_leg": peer_leg, "endpoint_leg": endpoint_leg },
+        "app_rtt_far_ms": b.app_rtt_far,
+        "app_rtt_near_ms": b.app_rtt_near,
+        "gap": a.gap,
+        "keystrokes": b.keystrokes,
+    })
+}
+
 fn endpoint_ocsf(h: &Host) -> Value {
     json!({ "ip": h.ip.to_string(), "port": h.port })
 }
@@ -67,6 +83,7 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         AlertKind::AnonymizingTunnel => format!("{} session", a.tool_title),
         AlertKind::MultipleRemoteTools => format!("{} remote-control tools on one endpoint", a.related_tools.len()),
         AlertKind::IpKvmSuspected => "IP-KVM-class device on the endpoint's segment".to_string(),
+        AlertKind::RelayedRemoteControl => format!("{} session controlled from beyond a relay", a.tool_title),
     };
     // MITRE ATT&CK technique: remote access software, protocol tunneling, or proxy.
     let (tech_id, tech_name) = match a.category {
@@ -214,6 +231,7 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
                 "end": a.end,
                 "fingerprint": evidence,
                 "via": a.via,
+                "behaviour": a.behaviour.as_ref().map(|b| behaviour_json(b, a)),
                 "detectors": a.detectors.iter().map(|(n, v)| json!({ "name": n, "version": v })).collect::<Vec<_>>(),
             }
         },

@@ -37,6 +37,9 @@ pub enum AlertKind {
     MultipleRemoteTools,
     /// An IP-KVM-class device on the endpoint's segment.
     IpKvmSuspected,
+    /// A remote-control session whose far-leg application RTT exceeds the transport RTT to
+    /// the visible peer by more than the threshold: the controller is beyond a relay.
+    RelayedRemoteControl,
 }
 
 impl AlertKind {
@@ -47,6 +50,7 @@ impl AlertKind {
             AlertKind::AnonymizingTunnel => "anonymizing_tunnel",
             AlertKind::MultipleRemoteTools => "multiple_remote_tools",
             AlertKind::IpKvmSuspected => "ip_kvm_suspected",
+            AlertKind::RelayedRemoteControl => "relayed_remote_control",
         }
     }
 
@@ -179,6 +183,10 @@ pub struct Alert {
     pub message: String,
     /// The wrapper (proxy tunnel, WebSocket) the tool was found inside.
     pub via: Option<crate::detect::Via>,
+    /// Timing figures of the session (transport/application RTT, keystrokes).
+    pub behaviour: Option<crate::behaviour::Summary>,
+    /// The relay latency gap, when both RTTs were measured.
+    pub gap: Option<crate::behaviour::relay_latency::Gap>,
 }
 
 /// Window in which several remote-control tools on one endpoint raise
@@ -203,12 +211,76 @@ pub struct Verdict {
     /// Per endpoint: remote-control tools seen (name → last time) and how many distinct
     /// tools the last `multiple_remote_tools` alert reported.
     tools_by_endpoint: HashMap<Addr, (BTreeMap<String, Micros>, usize)>,
+    /// Settings of the relay-gap judgement.
+    relay: crate::behaviour::relay_latency::RelayConfig,
 }
 
 impl Verdict {
     /// A verdict stage for the given inside networks.
     pub fn new(home: HomeNets) -> Verdict {
-        Verdict { home, sessions: HashMap::new(), kvm_reported: Default::default(), tools_by_endpoint: HashMap::new() }
+        Verdict {
+            home,
+            sessions: HashMap::new(),
+            kvm_reported: Default::default(),
+            tools_by_endpoint: HashMap::new(),
+            relay: Default::default(),
+        }
+    }
+
+    /// The same stage with these relay-gap settings.
+    pub fn with_relay(mut self, relay: crate::behaviour::relay_latency::RelayConfig) -> Verdict {
+        self.relay = relay;
+        self
+    }
+
+    /// Raises (or updates) `relayed_remote_control` for a session alert whose gap is beyond
+    /// the threshold. Only for remote-control sessions into the endpoint, whose controller is
+    /// the initiator (SSH, VNC): the far leg is then the initiator's.
+    fn note_gap(&mut self, a: &Alert, out: &mut Vec<Alert>) {
+        let Some(g) = a.gap.as_ref().filter(|g| g.relayed) else { return };
+        if a.kind != AlertKind::RemoteControlSession || a.direction != Direction::Inbound {
+            return;
+        }
+        let skey = (a.community_id.clone(), format!("relayed:{}", a.tool_name));
+        let (id, activity) = match self.sessions.get_mut(&skey) {
+            Some((id, last)) if a.first_seen.saturating_sub(*last) <= SESSION_GAP => {
+                *last = (*last).max(a.last_seen);
+                (id.clone(), Activity::Update)
+            }
+            _ => {
+                let id = alert_id(&format!("relayed-{}", a.community_id), a.first_seen, a.tool);
+                self.sessions.insert(skey, (id.clone(), a.last_seen));
+                (id, Activity::Create)
+            }
+        };
+        let b = a.behaviour.as_ref();
+        let app = b.and_then(|b| b.app_rtt_far);
+        let tr = b.and_then(|b| b.transport_rtt.initiator);
+        let mut r = a.clone();
+        r.kind = AlertKind::RelayedRemoteControl;
+        r.severity = Severity::High;
+        r.id = id;
+        r.activity = activity;
+        r.message = format!(
+            "{tool} session into {ep} from {peer}: the controller answers {app:.1} ms after the endpoint \
+             speaks (10th percentile of {n} exchanges) while the transport round trip to {peer} is \
+             {tr:.1} ms (10th percentile of {tn}): a gap of {gap:.1} ms, {ex:.1} ms beyond the {base:.0} ms \
+             processing baseline, puts the controller at least {lo} km (at most {hi} km) beyond {peer}: \
+             the visible peer is a relay or a jump host.",
+            tool = a.tool_title,
+            ep = a.endpoint.ip,
+            peer = a.peer.ip,
+            app = app.map_or(0.0, |s| s.p10_ms),
+            n = app.map_or(0, |s| s.n),
+            tr = tr.map_or(0.0, |s| s.p10_ms),
+            tn = tr.map_or(0, |s| s.n),
+            gap = g.gap_ms,
+            ex = g.excess_ms,
+            base = g.baseline_ms,
+            lo = g.extra_distance_km.0,
+            hi = g.extra_distance_km.1,
+        );
+        out.push(r);
     }
 
     /// Records a remote-control session on an endpoint; raises `multiple_remote_tools` when
@@ -400,11 +472,16 @@ impl Verdict {
             community_id,
             message,
             via: f.via.clone(),
+            gap: f.behaviour.as_ref().and_then(|b| crate::behaviour::relay_latency::judge(b, &self.relay)),
+            behaviour: f.behaviour.clone(),
         };
         let first = alert.activity == Activity::Create && !kvm;
         out.push(alert);
         if first && let Some(a) = out.last().cloned() {
             self.note_tool(&a, out);
+        }
+        if let Some(a) = out.iter().rev().find(|a| a.kind != AlertKind::MultipleRemoteTools).cloned() {
+            self.note_gap(&a, out);
         }
     }
 }

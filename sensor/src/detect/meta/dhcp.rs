@@ -2,7 +2,7 @@
 //! itself on the endpoint's segment.
 //!
 //! Facts used: RFC 2131 §2 — a BOOTP message is a fixed 236-byte header (op, htype, hlen,
-//! hops, xid, secs, flags, ciaddr, yiaddr, siaddr, giaddr, chaddr[16], sname[64], file[128])
+//! hops, xid, secs, flags, ciaddr, yiaddr, siaddr, giaddr, chaddr\[16\], sname\[64\], file\[128\])
 //! followed, for DHCP, by the magic cookie 99.130.83.99 and options; RFC 2132 — options are
 //! code/length/value, 0 is padding, 255 ends them; 53 message type, 12 host name, 60 vendor
 //! class identifier.

@@ -1,0 +1,147 @@
+//! Keystroke timing: inter-keystroke intervals (IKI), typing bursts, and whether the rhythm is
+//! human, automated or hidden by OpenSSH's keystroke obfuscation. Times only — never which
+//! key.
+//!
+//! # Facts used (FINGERPRINTS.md "Keystroke timing")
+//! - Human IKI: mean ≈ 240 ms (fast typists ≈ 120 ms), heavy-tailed; pauses over ~1 s end a
+//!   typing burst ([`BURST_GAP_US`]).
+//! - Automated input: near-constant intervals, a low coefficient of variation
+//!   ([`AUTOMATED_MAX_CV`]).
+//! - OpenSSH ≥ 9.5 (`ObscureKeystrokeTiming`, default on): while the user types, the client
+//!   sends a packet every 20 ms ([`OBFUSCATION_INTERVAL_US`]), real keystrokes and chaff
+//!   alike, so the packet rhythm is the fixed cadence, not the typing.
+
+use super::Lat;
+use crate::capture::Micros;
+use serde::Serialize;
+
+/// A pause longer than this ends a typing burst (and is not an interval).
+pub const BURST_GAP_US: Micros = 1_000_000;
+/// Coefficient of variation below which a rhythm is called automated.
+pub const AUTOMATED_MAX_CV: f64 = 0.15;
+/// Fewest intervals before a rhythm is classified.
+pub const MIN_INTERVALS: u64 = 8;
+/// OpenSSH's obfuscation cadence.
+pub const OBFUSCATION_INTERVAL_US: Micros = 20_000;
+/// Tolerance around the cadence (scheduling jitter at the client, queueing on the path).
+pub const OBFUSCATION_TOLERANCE_US: Micros = 3_000;
+/// Share of intervals at the cadence that marks a session as obfuscated.
+pub const OBFUSCATION_MIN_SHARE: f64 = 0.6;
+
+/// Keystroke times of one session.
+#[derive(Debug, Clone, Default)]
+pub struct Keystrokes {
+    last: Option<Micros>,
+    /// Intervals within bursts.
+    iki: Lat,
+    /// Keystrokes counted.
+    keys: u64,
+    /// Typing bursts.
+    bursts: u64,
+    /// Intervals within [`OBFUSCATION_TOLERANCE_US`] of the obfuscation cadence.
+    at_cadence: u64,
+}
+
+impl Keystrokes {
+    /// One keystroke (or keystroke-sized packet) at `ts`.
+    pub fn key(&mut self, ts: Micros) {
+        self.keys += 1;
+        match self.last {
+            Some(l) if ts.saturating_sub(l) <= BURST_GAP_US => {
+                let d = ts.saturating_sub(l);
+                if d.abs_diff(OBFUSCATION_INTERVAL_US) <= OBFUSCATION_TOLERANCE_US {
+                    self.at_cadence += 1;
+                }
+                self.iki.record(d);
+            }
+            _ => self.bursts += 1,
+        }
+        self.last = Some(ts);
+    }
+
+    /// Whether the intervals sit on OpenSSH's obfuscation cadence.
+    pub fn on_cadence(&self) -> bool {
+        let n = self.iki.len();
+        n >= MIN_INTERVALS && self.at_cadence as f64 >= OBFUSCATION_MIN_SHARE * n as f64
+    }
+
+    /// The figures; `obfuscated` overrides the rhythm class when the protocol knows better.
+    pub fn summary(&self, obfuscated: Option<&bool>) -> Option<KeystrokeStats> {
+        if self.keys == 0 {
+            return None;
+        }
+        let ms = |q: f64| self.iki.quantile(q).map(|us| (us as f64 / 100.0).round() / 10.0);
+        let cv = self.iki.mean_stdev().filter(|(m, _)| *m > 0.0).map(|(m, s)| ((s / m) * 100.0).round() / 100.0);
+        let rhythm = if obfuscated.copied().unwrap_or(false) {
+            "interactive_obfuscated"
+        } else if self.iki.len() < MIN_INTERVALS {
+            "too_few"
+        } else if cv.is_some_and(|c| c < AUTOMATED_MAX_CV) {
+            "automated"
+        } else {
+            "human"
+        };
+        Some(KeystrokeStats {
+            keys: self.keys,
+            bursts: self.bursts,
+            intervals: self.iki.len(),
+            iki_p10_ms: ms(0.10),
+            iki_median_ms: ms(0.50),
+            iki_p90_ms: ms(0.90),
+            iki_cv: cv,
+            rhythm,
+        })
+    }
+}
+
+/// Keystroke figures of a session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeystrokeStats {
+    /// Keystrokes (VNC key presses; SSH keystroke-sized client packets).
+    pub keys: u64,
+    /// Typing bursts (separated by pauses over 1 s).
+    pub bursts: u64,
+    /// Intervals measured within bursts.
+    pub intervals: u64,
+    /// 10th percentile IKI.
+    pub iki_p10_ms: Option<f64>,
+    /// Median IKI.
+    pub iki_median_ms: Option<f64>,
+    /// 90th percentile IKI.
+    pub iki_p90_ms: Option<f64>,
+    /// Coefficient of variation of the IKI.
+    pub iki_cv: Option<f64>,
+    /// `human`, `automated`, `interactive_obfuscated` (OpenSSH ≥ 9.5 cadence) or `too_few`.
+    pub rhythm: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_automated_obfuscated() {
+        let mut h = Keystrokes::default();
+        let mut t = 0;
+        for d in [180u64, 240, 95, 400, 130, 310, 220, 160, 600, 205, 2_500, 150, 170] {
+            t += d * 1000;
+            h.key(t);
+        }
+        let s = h.summary(None).unwrap();
+        assert_eq!((s.keys, s.bursts, s.intervals, s.rhythm), (13, 2, 11, "human"));
+        assert!((s.iki_median_ms.unwrap() - 205.0).abs() < 3.0, "{s:?}");
+        let mut a = Keystrokes::default();
+        for i in 0..20 {
+            a.key(i * 150_000);
+        }
+        assert_eq!(a.summary(None).unwrap().rhythm, "automated");
+        let mut o = Keystrokes::default();
+        for i in 0..40 {
+            o.key(i * 20_000 + (i % 3) * 500);
+        }
+        assert!(o.on_cadence());
+        assert_eq!(o.summary(Some(&true)).unwrap().rhythm, "interactive_obfuscated");
+        assert!(!h.on_cadence());
+        assert_eq!(Keystrokes::default().summary(None), None);
+    }
+}

@@ -1,0 +1,278 @@
+//! Behaviour: timing signals of recognised sessions — transport RTT per leg, application RTT
+//! on the far leg and its near-side baseline, the relay latency gap, keystroke timing.
+//!
+//! # Contract
+//! - A [`Behaviour`] lives in a recognised session's detector state (boxed, only for the tools
+//!   whose timing it reads: every remote-control tool for transport RTT, SSH and VNC for
+//!   application RTT and keystrokes, STUN/TURN for transaction RTT). It sees every later
+//!   packet of the session, in capture order, with the packet time; it never sees or keeps
+//!   payload beyond the protocol headers it parses (no keystroke contents, only times).
+//! - Roles are the flow's: 0 = initiator (the SSH/VNC client: the controller's side), 1 =
+//!   responder (the controlled endpoint's server). "Far" = beyond the sensor on the
+//!   initiator's side; "near" = the endpoint's side.
+//! - Per-packet work is constant time and allocation-free once a histogram exists; histograms
+//!   ([`Lat`]) are allocated on their first sample.
+//! - [`Behaviour::summary`] turns the state into a [`Summary`] (percentiles, gap, keystroke
+//!   figures) when the flow record ends; the verdict decides on `relayed_remote_control` from
+//!   it with [`relay_latency::judge`].
+//! - Nothing here panics on packet bytes: parsers use checked access only, and lose sync
+//!   (stop reading) rather than guess.
+
+pub mod keystroke;
+pub mod relay_latency;
+pub mod rtt;
+pub mod ssh;
+pub mod stream;
+pub mod stun;
+pub mod vnc;
+
+use crate::capture::Micros;
+use crate::decode::PacketView;
+use crate::detect::fingerprint::{Tool, Transport};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Largest latency recorded (longer samples are clamped): 60 s.
+pub const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// A latency distribution in microseconds (HDR histogram, 2 significant digits), allocated on
+/// its first sample.
+#[derive(Debug, Clone, Default)]
+pub struct Lat {
+    h: Option<Box<Histogram<u32>>>,
+}
+
+impl Lat {
+    /// Records one sample (microseconds; clamped to [1, `MAX_LATENCY_US`]).
+    pub fn record(&mut self, us: u64) {
+        if self.h.is_none() {
+            self.h = Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).ok().map(Box::new);
+        }
+        if let Some(h) = self.h.as_mut() {
+            // Saturation of a counter only drops the sample.
+            let _ = h.record(us.clamp(1, MAX_LATENCY_US));
+        }
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> u64 {
+        self.h.as_ref().map_or(0, |h| h.len())
+    }
+
+    /// No samples yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value at quantile `q` (0..=1), in microseconds.
+    pub fn quantile(&self, q: f64) -> Option<u64> {
+        self.h.as_ref().filter(|h| !h.is_empty()).map(|h| h.median_equivalent(h.value_at_quantile(q)))
+    }
+
+    /// Summary in milliseconds, if there are samples.
+    pub fn stats(&self) -> Option<LatStats> {
+        let h = self.h.as_ref().filter(|h| !h.is_empty())?;
+        let ms = |us: u64| (us as f64 / 100.0).round() / 10.0;
+        Some(LatStats {
+            n: h.len(),
+            min_ms: ms(h.median_equivalent(h.min())),
+            p10_ms: ms(h.median_equivalent(h.value_at_quantile(0.10))),
+            p50_ms: ms(h.median_equivalent(h.value_at_quantile(0.50))),
+            p90_ms: ms(h.median_equivalent(h.value_at_quantile(0.90))),
+        })
+    }
+
+    /// Mean and standard deviation in microseconds.
+    pub fn mean_stdev(&self) -> Option<(f64, f64)> {
+        self.h.as_ref().filter(|h| !h.is_empty()).map(|h| (h.mean(), h.stdev()))
+    }
+}
+
+/// A latency distribution's figures (milliseconds, 0.1 ms resolution).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatStats {
+    /// Samples.
+    pub n: u64,
+    /// Smallest.
+    pub min_ms: f64,
+    /// 10th percentile.
+    pub p10_ms: f64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+}
+
+/// Timing state of one recognised session.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    /// The tool.
+    tool: Tool,
+    /// TCP transport RTT per leg (TCP sessions).
+    rtt: rtt::TcpRtt,
+    /// UDP request/response RTT per leg (STUN/TURN transactions, handshakes).
+    udp_rtt: [Lat; 2],
+    /// Protocol-specific application timing.
+    app: App,
+}
+
+/// Protocol-specific timing.
+#[derive(Debug, Clone)]
+enum App {
+    None,
+    Ssh(Box<ssh::SshTiming>),
+    Vnc(Box<vnc::VncTiming>),
+    Stun(Box<stun::StunTiming>),
+}
+
+/// The bytes and state a session's probe gathered before recognition, to start the
+/// protocol parsers in step with the streams.
+#[derive(Debug, Clone, Copy)]
+pub struct Seed<'a> {
+    /// Transport.
+    pub transport: Transport,
+    /// First bytes per role, in stream order (TCP) or the first datagram (UDP).
+    pub bufs: [&'a [u8]; 2],
+    /// TCP: next expected sequence number per role after those bytes (`None`: unknown).
+    pub next_seq: [Option<u32>; 2],
+    /// The probe stopped gathering a role's bytes before reaching `next_seq` (a hole or the
+    /// buffer limit): the stream position is unknown.
+    pub lost: [bool; 2],
+    /// UDP: when the flow's first datagram was seen, and when the session was recognised
+    /// (the first reply): a handshake round trip when the fingerprint matched on a
+    /// request/response pair.
+    pub first_ts: Micros,
+    /// When the session was recognised.
+    pub ts: Micros,
+}
+
+impl Seed<'_> {
+    /// The stream cursor of `role` after the probe's bytes: lost when the probe lost the
+    /// position, or gathered bytes without a known end.
+    pub fn cursor(&self, role: usize) -> stream::Cursor {
+        let next = self.next_seq.get(role).copied().flatten();
+        let had = self.bufs.get(role).is_some_and(|b| !b.is_empty());
+        let lost = self.lost.get(role).copied().unwrap_or(true) || next.is_none() && had;
+        stream::Cursor::new(next, lost)
+    }
+}
+
+impl Behaviour {
+    /// Timing state for a session of `tool`, if its timing is read.
+    pub fn new(tool: Tool, seed: &Seed<'_>) -> Option<Box<Behaviour>> {
+        use crate::detect::fingerprint::Category;
+        let app = match (tool, seed.transport) {
+            (Tool::Ssh, Transport::Tcp) => App::Ssh(Box::new(ssh::SshTiming::new(seed))),
+            (Tool::Vnc, Transport::Tcp) => App::Vnc(Box::new(vnc::VncTiming::new(seed))),
+            (Tool::StunTurn | Tool::ChromeRemoteDesktop | Tool::IpKvm | Tool::Parsec, Transport::Udp) => {
+                App::Stun(Box::new(stun::StunTiming::new(seed)))
+            }
+            (_, Transport::Icmp) => return None,
+            _ if tool.category() == Category::RemoteControl => App::None,
+            (Tool::WireGuard | Tool::CloudflareWarp | Tool::Rdp, Transport::Udp) => App::None,
+            _ => return None,
+        };
+        let mut b = Behaviour { tool, rtt: rtt::TcpRtt::default(), udp_rtt: Default::default(), app };
+        // A UDP handshake matched on its first request and reply (WireGuard, RDP-UDP SYN,
+        // STUN): that pair is one round trip on the responder's leg.
+        if seed.transport == Transport::Udp
+            && !seed.bufs[0].is_empty()
+            && !seed.bufs[1].is_empty()
+            && seed.ts > seed.first_ts
+            && seed.ts - seed.first_ts < 10_000_000
+            && let Some(l) = b.udp_rtt.get_mut(1)
+        {
+            l.record(seed.ts - seed.first_ts);
+        }
+        Some(Box::new(b))
+    }
+
+    /// One packet of the session; `role` is 0 for the initiator's packets, 1 for the
+    /// responder's.
+    pub fn on_packet(&mut self, v: &PacketView<'_>, role: usize) {
+        if let Some(t) = v.tcp {
+            self.rtt.on_segment(role, v.ts, t.seq, t.ack, t.flags, v.payload.len());
+            match &mut self.app {
+                App::Ssh(s) => s.on_segment(role, v.ts, t.seq, v.payload),
+                App::Vnc(s) => s.on_segment(role, v.ts, t.seq, v.payload),
+                App::None | App::Stun(_) => {}
+            }
+        } else if let App::Stun(s) = &mut self.app
+            && let Some((leg, us)) = s.on_datagram(role, v.ts, v.payload)
+            && let Some(l) = self.udp_rtt.get_mut(leg)
+        {
+            l.record(us);
+        }
+    }
+
+    /// The session's timing figures. `handshake` is the flow's (SYN, SYN/ACK, ACK) times.
+    pub fn summary(&self, handshake: [Micros; 3]) -> Summary {
+        let mut legs = self.rtt.legs.clone();
+        // The TCP handshake is one sample per leg.
+        if let [syn, synack, ack] = handshake
+            && syn != 0
+        {
+            if synack > syn
+                && let Some(l) = legs.get_mut(1)
+            {
+                l.record(synack - syn);
+            }
+            if ack > synack
+                && synack != 0
+                && let Some(l) = legs.get_mut(0)
+            {
+                l.record(ack - synack);
+            }
+        }
+        for (l, u) in legs.iter_mut().zip(&self.udp_rtt) {
+            if let Some(h) = u.h.as_deref() {
+                for v in h.iter_recorded() {
+                    for _ in 0..v.count_at_value() {
+                        l.record(v.value_iterated_to());
+                    }
+                }
+            }
+        }
+        let (far, near, keys) = match &self.app {
+            App::Ssh(s) => (s.far.stats(), s.near.stats(), s.keys.summary(Some(&s.keys_obfuscation()))),
+            App::Vnc(s) => (s.far.stats(), s.near.stats(), s.keys.summary(None)),
+            App::None | App::Stun(_) => (None, None, None),
+        };
+        let [initiator, responder] = [legs.first(), legs.get(1)].map(|l| l.and_then(Lat::stats));
+        Summary {
+            tool: self.tool,
+            transport_rtt: LegStats { initiator, responder },
+            app_rtt_far: far,
+            app_rtt_near: near,
+            keystrokes: keys,
+        }
+    }
+}
+
+/// Transport RTT of the two legs seen from the sensor.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LegStats {
+    /// Between the sensor and the initiator (for SSH/VNC: the controller, or the relay it
+    /// comes through).
+    pub initiator: Option<LatStats>,
+    /// Between the sensor and the responder (for SSH/VNC: the endpoint).
+    pub responder: Option<LatStats>,
+}
+
+/// A session's timing figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// The tool.
+    #[serde(skip)]
+    pub tool: Tool,
+    /// Transport RTT per leg.
+    pub transport_rtt: LegStats,
+    /// Application RTT on the far leg: an endpoint message out → the controller's response
+    /// it causes, in.
+    pub app_rtt_far: Option<LatStats>,
+    /// The opposite direction (controller input in → the endpoint's response out): inside
+    /// leg plus the endpoint's processing; the baseline.
+    pub app_rtt_near: Option<LatStats>,
+    /// Keystroke timing, if the protocol shows keystrokes.
+    pub keystrokes: Option<keystroke::KeystrokeStats>,
+}
