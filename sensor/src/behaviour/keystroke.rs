@@ -40,12 +40,17 @@ pub struct Keystrokes {
     bursts: u64,
     /// Intervals within [`OBFUSCATION_TOLERANCE_US`] of the obfuscation cadence.
     at_cadence: u64,
+    /// The start of an input ON period not yet reported (see [`super::stepping_stone`]).
+    on_start: Option<Micros>,
 }
 
 impl Keystrokes {
     /// One keystroke (or keystroke-sized packet) at `ts`.
     pub fn key(&mut self, ts: Micros) {
         self.keys += 1;
+        if self.last.is_none_or(|l| ts.saturating_sub(l) >= super::stepping_stone::ON_IDLE_US) {
+            self.on_start = Some(ts);
+        }
         match self.last {
             Some(l) if ts.saturating_sub(l) <= BURST_GAP_US => {
                 let d = ts.saturating_sub(l);
@@ -57,6 +62,11 @@ impl Keystrokes {
             _ => self.bursts += 1,
         }
         self.last = Some(ts);
+    }
+
+    /// The start of an input ON period since the last call, if any.
+    pub fn take_on_start(&mut self) -> Option<Micros> {
+        self.on_start.take()
     }
 
     /// Whether the intervals sit on OpenSSH's obfuscation cadence.

@@ -22,6 +22,7 @@ pub mod keystroke;
 pub mod relay_latency;
 pub mod rtt;
 pub mod ssh;
+pub mod stepping_stone;
 pub mod stream;
 pub mod stun;
 pub mod vnc;
@@ -114,6 +115,8 @@ pub struct Behaviour {
     udp_rtt: [Lat; 2],
     /// Protocol-specific application timing.
     app: App,
+    /// Stepping-stone counts (this session as the driven, outbound one).
+    pub chain: stepping_stone::ChainCount,
 }
 
 /// Protocol-specific timing.
@@ -172,7 +175,13 @@ impl Behaviour {
             (Tool::WireGuard | Tool::CloudflareWarp | Tool::Rdp, Transport::Udp) => App::None,
             _ => return None,
         };
-        let mut b = Behaviour { tool, rtt: rtt::TcpRtt::default(), udp_rtt: Default::default(), app };
+        let mut b = Behaviour {
+            tool,
+            rtt: rtt::TcpRtt::default(),
+            udp_rtt: Default::default(),
+            app,
+            chain: Default::default(),
+        };
         // A UDP handshake matched on its first request and reply (WireGuard, RDP-UDP SYN,
         // STUN): that pair is one round trip on the responder's leg.
         if seed.transport == Transport::Udp
@@ -188,13 +197,20 @@ impl Behaviour {
     }
 
     /// One packet of the session; `role` is 0 for the initiator's packets, 1 for the
-    /// responder's.
-    pub fn on_packet(&mut self, v: &PacketView<'_>, role: usize) {
+    /// responder's. Returns the start of an input ON period of the initiator, if this packet
+    /// began one (for [`stepping_stone`]).
+    pub fn on_packet(&mut self, v: &PacketView<'_>, role: usize) -> Option<Micros> {
         if let Some(t) = v.tcp {
             self.rtt.on_segment(role, v.ts, t.seq, t.ack, t.flags, v.payload.len());
             match &mut self.app {
-                App::Ssh(s) => s.on_segment(role, v.ts, t.seq, v.payload),
-                App::Vnc(s) => s.on_segment(role, v.ts, t.seq, v.payload),
+                App::Ssh(s) => {
+                    s.on_segment(role, v.ts, t.seq, v.payload);
+                    return s.keys.take_on_start();
+                }
+                App::Vnc(s) => {
+                    s.on_segment(role, v.ts, t.seq, v.payload);
+                    return s.keys.take_on_start();
+                }
                 App::None | App::Stun(_) => {}
             }
         } else if let App::Stun(s) = &mut self.app
@@ -203,6 +219,7 @@ impl Behaviour {
         {
             l.record(us);
         }
+        None
     }
 
     /// The session's timing figures. `handshake` is the flow's (SYN, SYN/ACK, ACK) times.
@@ -245,6 +262,7 @@ impl Behaviour {
             app_rtt_far: far,
             app_rtt_near: near,
             keystrokes: keys,
+            chain: self.chain.stats(),
         }
     }
 }
@@ -275,4 +293,7 @@ pub struct Summary {
     pub app_rtt_near: Option<LatStats>,
     /// Keystroke timing, if the protocol shows keystrokes.
     pub keystrokes: Option<keystroke::KeystrokeStats>,
+    /// Stepping-stone figures, when this session's input followed input on a session
+    /// controlling its initiator.
+    pub chain: Option<stepping_stone::ChainStats>,
 }

@@ -87,6 +87,7 @@ mod tests {
             app_rtt_far: app,
             app_rtt_near: None,
             keystrokes: None,
+            chain: None,
         }
     }
 

@@ -186,6 +186,8 @@ pub struct Engine {
     /// tinc meta connections recognised: (server address, server port) → (client address,
     /// when). tinc sends its encrypted UDP data between the same hosts on the same port.
     tinc_meta: HashMap<(crate::flow::Addr, u16), (crate::flow::Addr, Micros)>,
+    /// Input ON starts of the sessions driving each host (stepping stones).
+    onsets: crate::behaviour::stepping_stone::Onsets,
 }
 
 /// Tools whose media runs over WebRTC (STUN/TURN, DTLS, SRTP) after a named signalling
@@ -224,6 +226,7 @@ impl Clone for Engine {
             indicators: self.indicators.clone(),
             webrtc_hints: HashMap::new(),
             tinc_meta: HashMap::new(),
+            onsets: Default::default(),
         }
     }
 }
@@ -253,6 +256,7 @@ impl Engine {
             indicators,
             webrtc_hints: HashMap::new(),
             tinc_meta: HashMap::new(),
+            onsets: Default::default(),
         }
     }
 
@@ -260,8 +264,16 @@ impl Engine {
     pub fn on_packet(&mut self, flow: &mut Flow, v: &PacketView<'_>, stats: &mut DetectStats) {
         if flow.detect_done {
             // A recognised session whose timing is read sees every packet, ACKs included.
-            if let Some(b) = flow.detect.behaviour_mut() {
-                b.on_packet(v, usize::from(v.side != flow.initiator));
+            let initiator = flow.initiator;
+            if let Some(b) = flow.detect.behaviour_mut()
+                && let Some(on) = b.on_packet(v, usize::from(v.side != initiator))
+            {
+                // Input began on this session: it drives its responder, and it may be driven
+                // by a session controlling its initiator (a stepping stone).
+                let (client, server) = role_addrs(&v.key, initiator);
+                b.chain.period(self.onsets.driving(client, on));
+                let (driver, _) = v.key.side(initiator);
+                self.onsets.note(server, driver, on);
             }
             return;
         }

@@ -45,6 +45,7 @@ fn behaviour_json(b: &crate::behaviour::Summary, a: &Alert) -> Value {
         "app_rtt_near_ms": b.app_rtt_near,
         "gap": a.gap,
         "keystrokes": b.keystrokes,
+        "chain": b.chain,
     })
 }
 
@@ -84,6 +85,9 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         AlertKind::MultipleRemoteTools => format!("{} remote-control tools on one endpoint", a.related_tools.len()),
         AlertKind::IpKvmSuspected => "IP-KVM-class device on the endpoint's segment".to_string(),
         AlertKind::RelayedRemoteControl => format!("{} session controlled from beyond a relay", a.tool_title),
+        AlertKind::InteractiveRelayChain => {
+            format!("{} session typed through the endpoint by a remote controller", a.tool_title)
+        }
     };
     // MITRE ATT&CK technique: remote access software, protocol tunneling, or proxy.
     let (tech_id, tech_name) = match a.category {

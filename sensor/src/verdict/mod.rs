@@ -40,6 +40,9 @@ pub enum AlertKind {
     /// A remote-control session whose far-leg application RTT exceeds the transport RTT to
     /// the visible peer by more than the threshold: the controller is beyond a relay.
     RelayedRemoteControl,
+    /// An endpoint's own outbound interactive session typed by the input of a session that
+    /// controls the endpoint (a stepping stone).
+    InteractiveRelayChain,
 }
 
 impl AlertKind {
@@ -51,6 +54,7 @@ impl AlertKind {
             AlertKind::MultipleRemoteTools => "multiple_remote_tools",
             AlertKind::IpKvmSuspected => "ip_kvm_suspected",
             AlertKind::RelayedRemoteControl => "relayed_remote_control",
+            AlertKind::InteractiveRelayChain => "interactive_relay_chain",
         }
     }
 
@@ -231,6 +235,49 @@ impl Verdict {
     pub fn with_relay(mut self, relay: crate::behaviour::relay_latency::RelayConfig) -> Verdict {
         self.relay = relay;
         self
+    }
+
+    /// Raises (or updates) `interactive_relay_chain` for an endpoint's outbound session whose
+    /// input periods began right after input on a session controlling the endpoint.
+    fn note_chain(&mut self, a: &Alert, out: &mut Vec<Alert>) {
+        let Some(c) = a.behaviour.as_ref().and_then(|b| b.chain.as_ref()).filter(|c| c.chained) else { return };
+        let skey = (a.community_id.clone(), format!("chain:{}", a.tool_name));
+        let (id, activity) = match self.sessions.get_mut(&skey) {
+            Some((id, last)) if a.first_seen.saturating_sub(*last) <= SESSION_GAP => {
+                *last = (*last).max(a.last_seen);
+                (id.clone(), Activity::Update)
+            }
+            _ => {
+                let id = alert_id(&format!("chain-{}", a.community_id), a.first_seen, a.tool);
+                self.sessions.insert(skey, (id.clone(), a.last_seen));
+                (id, Activity::Create)
+            }
+        };
+        // The driven session's client is the controlled host.
+        let (host, target) = match a.direction {
+            Direction::Outbound => (a.endpoint, a.peer),
+            Direction::Inbound => (a.peer, a.endpoint),
+        };
+        let mut r = a.clone();
+        r.kind = AlertKind::InteractiveRelayChain;
+        r.severity = Severity::Critical;
+        r.id = id;
+        r.activity = activity;
+        r.message = format!(
+            "{tool} session from {host} to {target}:{port} is typed by a remote controller: {m} of its {n} \
+             typing periods began within 80 ms after typing began on a session controlling {host} \
+             (from {driver}; median lag {lag:.1} ms). The endpoint is a stepping stone: its own work \
+             is being done from afar.",
+            tool = a.tool_title,
+            host = host.ip,
+            target = target.ip,
+            port = target.port,
+            m = c.matched,
+            n = c.on_periods,
+            driver = c.driver.as_deref().unwrap_or("?"),
+            lag = c.median_lag_ms.unwrap_or(0.0),
+        );
+        out.push(r);
     }
 
     /// Raises (or updates) `relayed_remote_control` for a session alert whose gap is beyond
@@ -482,6 +529,7 @@ impl Verdict {
         }
         if let Some(a) = out.iter().rev().find(|a| a.kind != AlertKind::MultipleRemoteTools).cloned() {
             self.note_gap(&a, out);
+            self.note_chain(&a, out);
         }
     }
 }

@@ -1,0 +1,154 @@
+//! Stepping stones: an endpoint's own outbound interactive session whose typing starts when
+//! the input of a session controlling that endpoint starts (Zhang & Paxson, "Detecting
+//! Stepping Stones", USENIX Security 2000: ON/OFF periods with a 0.5 s idle threshold; two
+//! connections are correlated when their OFF→ON transitions coincide within a small window —
+//! 80 ms there — for a large share of periods).
+//!
+//! # How
+//! - Every session whose behaviour reads input (SSH keystroke packets, VNC key presses) reports
+//!   the start of each input ON period (after [`ON_IDLE_US`] without input) of its initiator.
+//! - The engine keeps, per controlled host (the session's responder), the recent ON starts of
+//!   the sessions driving it ([`Onsets`]); when a session *initiated by* that host starts an ON
+//!   period, it looks for a driving ON start at most [`CORRELATION_WINDOW_US`] before it.
+//! - The outbound session counts its ON periods and the matched ones ([`ChainCount`]); the
+//!   verdict raises `interactive_relay_chain` when enough of them matched ([`MIN_MATCHED`],
+//!   [`MIN_SHARE`]). Workers shard by endpoint, so both sessions of one endpoint meet in one
+//!   worker when `home_networks` names the endpoint's network.
+
+use super::Lat;
+use crate::capture::Micros;
+use crate::flow::Addr;
+use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+
+/// Input idle time that ends an ON period.
+pub const ON_IDLE_US: Micros = 500_000;
+/// Largest lag between a driving ON start and the driven one.
+pub const CORRELATION_WINDOW_US: Micros = 80_000;
+/// Matched ON periods needed for `interactive_relay_chain`.
+pub const MIN_MATCHED: u32 = 4;
+/// Share of the outbound session's ON periods that must match.
+pub const MIN_SHARE: f64 = 0.5;
+/// ON starts kept per controlled host.
+const PER_HOST: usize = 32;
+/// Controlled hosts remembered per worker.
+const MAX_HOSTS: usize = 16_384;
+
+/// Recent ON starts of the sessions that drive each controlled host.
+#[derive(Debug, Default)]
+pub struct Onsets {
+    by_host: HashMap<Addr, VecDeque<(Micros, Addr)>>,
+}
+
+impl Onsets {
+    /// An input ON period of a session driving `controlled` from `driver` began at `ts`.
+    pub fn note(&mut self, controlled: Addr, driver: Addr, ts: Micros) {
+        if self.by_host.len() >= MAX_HOSTS && !self.by_host.contains_key(&controlled) {
+            self.by_host.retain(|_, q| q.back().is_some_and(|(t, _)| ts.saturating_sub(*t) <= 60_000_000));
+            if self.by_host.len() >= MAX_HOSTS {
+                return;
+            }
+        }
+        let q = self.by_host.entry(controlled).or_default();
+        if q.len() >= PER_HOST {
+            q.pop_front();
+        }
+        q.push_back((ts, driver));
+    }
+
+    /// The latest ON start of a session driving `host` within the window before `ts`: (lag,
+    /// driver).
+    pub fn driving(&self, host: Addr, ts: Micros) -> Option<(Micros, Addr)> {
+        self.by_host
+            .get(&host)?
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= ts && ts - *t <= CORRELATION_WINDOW_US)
+            .map(|(t, d)| (ts - *t, *d))
+    }
+}
+
+/// An outbound session's ON periods and how many a driving session's input preceded.
+#[derive(Debug, Clone, Default)]
+pub struct ChainCount {
+    /// ON periods.
+    pub on_periods: u32,
+    /// ON periods with a driving ON start within the window before them.
+    pub matched: u32,
+    /// Lags of the matched ones.
+    pub lag: Lat,
+    /// The last driving session's peer (the controller or its relay).
+    pub driver: Option<Addr>,
+}
+
+impl ChainCount {
+    /// One ON period of this session, matched or not.
+    pub fn period(&mut self, driving: Option<(Micros, Addr)>) {
+        self.on_periods += 1;
+        if let Some((lag, driver)) = driving {
+            self.matched += 1;
+            self.lag.record(lag);
+            self.driver = Some(driver);
+        }
+    }
+
+    /// The figures, when any period matched.
+    pub fn stats(&self) -> Option<ChainStats> {
+        if self.matched == 0 {
+            return None;
+        }
+        let share = f64::from(self.matched) / f64::from(self.on_periods.max(1));
+        Some(ChainStats {
+            on_periods: self.on_periods,
+            matched: self.matched,
+            share: (share * 100.0).round() / 100.0,
+            median_lag_ms: self.lag.stats().map(|s| s.p50_ms),
+            driver: self.driver.map(|d| d.to_string()),
+            chained: self.matched >= MIN_MATCHED && share >= MIN_SHARE,
+        })
+    }
+}
+
+/// Stepping-stone figures of an outbound session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChainStats {
+    /// Its input ON periods.
+    pub on_periods: u32,
+    /// Those that began within 80 ms after input began on a session controlling its host.
+    pub matched: u32,
+    /// `matched / on_periods`.
+    pub share: f64,
+    /// Median lag between the driving and the driven ON start.
+    pub median_lag_ms: Option<f64>,
+    /// Peer of the driving session (the controller or its relay).
+    pub driver: Option<String>,
+    /// Enough matched periods for `interactive_relay_chain`.
+    pub chained: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn onsets_within_the_window_match() {
+        let (ep, ctl) = (Addr::v4([10, 0, 0, 5]), Addr::v4([203, 0, 113, 9]));
+        let mut o = Onsets::default();
+        let mut c = ChainCount::default();
+        for i in 0..6u64 {
+            let t = i * 3_000_000;
+            o.note(ep, ctl, t);
+            c.period(o.driving(ep, t + 2_000));
+        }
+        // An own ON period long after any driving input.
+        c.period(o.driving(ep, 40_000_000));
+        // Input on another host does not count.
+        c.period(o.driving(Addr::v4([10, 0, 0, 6]), 2_000));
+        let s = c.stats().unwrap();
+        assert_eq!((s.on_periods, s.matched, s.chained), (8, 6, true));
+        assert_eq!(s.median_lag_ms, Some(2.0));
+        // Driven before the driver: no.
+        assert_eq!(o.driving(ep, 14_999_000), None);
+        assert_eq!(ChainCount::default().stats(), None);
+    }
+}
