@@ -5,7 +5,9 @@
 # (corpus cases need ../shared; they are skipped with a message without it), the CLI tests,
 # the live-capture test (root), a compile check of the benches, and the accuracy gate
 # (scripts/accuracy.py: every disagreement with the reference labels explained, no alert on
-# a negative capture, and the committed ACCURACY.md up to date).
+# a negative capture, and the committed ACCURACY.md up to date), and the lab (tests/lab/run.py:
+# real sshd/x11vnc/TigerVNC in network namespaces behind the delaying relay, farhand capturing
+# live; root only; it writes LAB.md and fails on any timing assertion).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -28,5 +30,13 @@ if [ -d ../shared/corpus ]; then
   rm -rf "$out"
 else
   echo "SKIP accuracy: ../shared/corpus is absent"
+fi
+step "lab: timing signals on real software (tests/lab/run.py)"
+if [ "$(id -u)" = 0 ]; then
+  tests/lab/deps.sh
+  cargo build --release --locked -q --workspace
+  python3 tests/lab/run.py --out "${FARHAND_LAB_OUT:-LAB.md}"
+else
+  echo "SKIP lab: needs root (network namespaces)"
 fi
 step "done"

@@ -12,6 +12,8 @@
 //!   initiator's side; "near" = the endpoint's side.
 //! - Per-packet work is constant time and allocation-free once a histogram exists; histograms
 //!   ([`Lat`]) are allocated on their first sample.
+//! - [`Behaviour::on_packet`] reports the input ON periods a packet began ([`OnStarts`]); the
+//!   detect engine matches them across the sessions of one host ([`stepping_stone`]).
 //! - [`Behaviour::summary`] turns the state into a [`Summary`] (percentiles, gap, keystroke
 //!   figures) when the flow record ends; the verdict decides on `relayed_remote_control` from
 //!   it with [`relay_latency::judge`].
@@ -119,6 +121,17 @@ pub struct Behaviour {
     pub chain: stepping_stone::ChainCount,
 }
 
+/// What a packet means for [`stepping_stone`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OnStarts {
+    /// The initiator's input (SSH client data after the key exchange, VNC key or pointer
+    /// event): the session as a driver of its responder.
+    pub input: Option<Micros>,
+    /// A keystroke after [`stepping_stone::ON_IDLE_US`] without one: a typing period of the
+    /// session as possibly driven.
+    pub keys: Option<Micros>,
+}
+
 /// Protocol-specific timing.
 #[derive(Debug, Clone)]
 enum App {
@@ -197,19 +210,22 @@ impl Behaviour {
     }
 
     /// One packet of the session; `role` is 0 for the initiator's packets, 1 for the
-    /// responder's. Returns the start of an input ON period of the initiator, if this packet
-    /// began one (for [`stepping_stone`]).
-    pub fn on_packet(&mut self, v: &PacketView<'_>, role: usize) -> Option<Micros> {
+    /// responder's. Returns what the packet means for [`stepping_stone`]: as a driver, every
+    /// input packet counts (the first key of a word may cross a keepalive answer and be taken
+    /// for it); as the driven session only the start of a typing period counts (its own
+    /// keepalive answers are not typing).
+    pub fn on_packet(&mut self, v: &PacketView<'_>, role: usize) -> OnStarts {
+        let mut on = OnStarts::default();
         if let Some(t) = v.tcp {
             self.rtt.on_segment(role, v.ts, t.seq, t.ack, t.flags, v.payload.len());
             match &mut self.app {
                 App::Ssh(s) => {
                     s.on_segment(role, v.ts, t.seq, v.payload);
-                    return s.keys.take_on_start();
+                    on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start() };
                 }
                 App::Vnc(s) => {
                     s.on_segment(role, v.ts, t.seq, v.payload);
-                    return s.keys.take_on_start();
+                    on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start() };
                 }
                 App::None | App::Stun(_) => {}
             }
@@ -219,7 +235,7 @@ impl Behaviour {
         {
             l.record(us);
         }
-        None
+        on
     }
 
     /// The session's timing figures. `handshake` is the flow's (SYN, SYN/ACK, ACK) times.

@@ -13,6 +13,10 @@ use super::{LatStats, Summary};
 use crate::detect::fingerprint::Tool;
 use serde::Serialize;
 
+/// Keystrokes a session must show before it is judged: `relayed_remote_control` is about a
+/// hand driving the endpoint from afar, and an idle session has none.
+pub const MIN_KEYS: u64 = 10;
+
 /// Settings of the relay-gap judgement (`[behaviour]` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RelayConfig {
@@ -28,7 +32,7 @@ pub struct RelayConfig {
 
 impl Default for RelayConfig {
     fn default() -> RelayConfig {
-        RelayConfig { gap_threshold_ms: 50.0, min_samples: 5, baseline_ms: 10.0, baseline_ssh_ms: 2.0 }
+        RelayConfig { gap_threshold_ms: 40.0, min_samples: 5, baseline_ms: 10.0, baseline_ssh_ms: 2.0 }
     }
 }
 
@@ -46,7 +50,8 @@ pub struct Gap {
     pub extra_distance_km: (u64, u64),
     /// Samples behind the application RTT and the transport RTT.
     pub samples: (u64, u64),
-    /// Whether the gap is beyond the threshold with enough samples.
+    /// Whether the gap is beyond the threshold with enough samples, in a session with input
+    /// ([`MIN_KEYS`]).
     pub relayed: bool,
 }
 
@@ -60,7 +65,8 @@ pub fn judge(s: &Summary, cfg: &RelayConfig) -> Option<Gap> {
     // add to a round trip, so the low end of each distribution is the path.
     let gap_ms = ((app.p10_ms - transport.p10_ms) * 10.0).round() / 10.0;
     let excess_ms = ((gap_ms - baseline_ms).max(0.0) * 10.0).round() / 10.0;
-    let relayed = app.n >= cfg.min_samples && excess_ms >= cfg.gap_threshold_ms;
+    let keys = s.keystrokes.as_ref().map_or(0, |k| k.keys);
+    let relayed = app.n >= cfg.min_samples && excess_ms >= cfg.gap_threshold_ms && keys >= MIN_KEYS;
     Some(Gap {
         gap_ms,
         baseline_ms,
@@ -86,7 +92,16 @@ mod tests {
             transport_rtt: LegStats { initiator: transport, responder: Some(stats(3, 0.2)) },
             app_rtt_far: app,
             app_rtt_near: None,
-            keystrokes: None,
+            keystrokes: Some(crate::behaviour::keystroke::KeystrokeStats {
+                keys: 10,
+                bursts: 1,
+                intervals: 9,
+                iki_p10_ms: None,
+                iki_median_ms: None,
+                iki_p90_ms: None,
+                iki_cv: None,
+                rhythm: "human",
+            }),
             chain: None,
         }
     }
@@ -105,5 +120,9 @@ mod tests {
         let f = judge(&summary(Tool::Vnc, Some(stats(30, 125.0)), Some(stats(40, 121.0))), &cfg).unwrap();
         assert!(!f.relayed);
         assert!(judge(&summary(Tool::Vnc, None, Some(stats(40, 1.0))), &cfg).is_none());
+        // An idle session (no input) is never judged relayed.
+        let mut idle = summary(Tool::Ssh, Some(stats(9, 121.0)), Some(stats(40, 1.0)));
+        idle.keystrokes = None;
+        assert!(!judge(&idle, &cfg).unwrap().relayed);
     }
 }

@@ -78,6 +78,9 @@ pub struct SshTiming {
     pub near: Lat,
     /// Keystroke times.
     pub keys: Keystrokes,
+    /// The client sent data in the encrypted phase (input of any kind: keys, answers,
+    /// commands), not yet taken.
+    pub input: Option<Micros>,
 }
 
 impl SshTiming {
@@ -96,6 +99,7 @@ impl SshTiming {
             far: Lat::default(),
             near: Lat::default(),
             keys: Keystrokes::default(),
+            input: None,
         };
         for (role, buf) in seed.bufs.into_iter().enumerate() {
             if seed.cursor(role).lost {
@@ -148,6 +152,7 @@ impl SshTiming {
                 ts.saturating_sub(self.last_data) >= SILENCE_US || matches!(self.server_since_client, Some((_, true)));
             self.server_since_client = Some((ts, after_silence));
         } else {
+            self.input = Some(ts);
             let mut answer = false;
             if let Some((t, after_silence)) = self.server_since_client.take() {
                 let d = ts.saturating_sub(t);

@@ -5,11 +5,14 @@
 //! 80 ms there — for a large share of periods).
 //!
 //! # How
-//! - Every session whose behaviour reads input (SSH keystroke packets, VNC key presses) reports
-//!   the start of each input ON period (after [`ON_IDLE_US`] without input) of its initiator.
-//! - The engine keeps, per controlled host (the session's responder), the recent ON starts of
-//!   the sessions driving it ([`Onsets`]); when a session *initiated by* that host starts an ON
-//!   period, it looks for a driving ON start at most [`CORRELATION_WINDOW_US`] before it.
+//! - Every session whose behaviour reads input (SSH client data after the key exchange, VNC key
+//!   and pointer events) reports its initiator's input packets, and the start of each typing
+//!   ON period (a keystroke after [`ON_IDLE_US`] without one).
+//! - The engine keeps, per controlled host (the session's responder), the recent input times
+//!   of the sessions driving it ([`Onsets`]); when a session *initiated by* that host starts a
+//!   typing period, it looks for driving input at most [`CORRELATION_WINDOW_US`] before it.
+//!   (Driving input rather than driving ON starts: a keepalive answer just before the first
+//!   key of a word would otherwise move the driver's ON start out of the window.)
 //! - The outbound session counts its ON periods and the matched ones ([`ChainCount`]); the
 //!   verdict raises `interactive_relay_chain` when enough of them matched ([`MIN_MATCHED`],
 //!   [`MIN_SHARE`]). Workers shard by endpoint, so both sessions of one endpoint meet in one
@@ -29,7 +32,7 @@ pub const CORRELATION_WINDOW_US: Micros = 80_000;
 pub const MIN_MATCHED: u32 = 4;
 /// Share of the outbound session's ON periods that must match.
 pub const MIN_SHARE: f64 = 0.5;
-/// ON starts kept per controlled host.
+/// Input times kept per controlled host.
 const PER_HOST: usize = 32;
 /// Controlled hosts remembered per worker.
 const MAX_HOSTS: usize = 16_384;

@@ -6,7 +6,8 @@
 //!   choice (3.7/3.8: one byte; 3.3: the server's 4-byte type), a VNC-authentication response
 //!   (16 bytes) for type 2, ClientInit (1 byte), then client messages of known lengths:
 //!   SetPixelFormat (0, 20 bytes), SetEncodings (2, 4 + 4n), FramebufferUpdateRequest (3, 10),
-//!   KeyEvent (4, 8), PointerEvent (5, 6), ClientCutText (6, 8 + n), and the common extensions
+//!   KeyEvent (4, 8), PointerEvent (5, 6), ClientCutText (6, 8 + |n|; a negative n is the
+//!   Extended Clipboard form TigerVNC sends at start), and the common extensions
 //!   EnableContinuousUpdates (150, 10), ClientFence (248, 9 + n), SetDesktopSize (251,
 //!   8 + 16n). Any other type, or other security types (their own handshakes), stops the
 //!   parse: timing of what was read stays.
@@ -67,6 +68,8 @@ pub struct VncTiming {
     pub near: Lat,
     /// Key presses.
     pub keys: Keystrokes,
+    /// The client sent input (a key or pointer event), not yet taken.
+    pub input: Option<Micros>,
 }
 
 impl VncTiming {
@@ -83,6 +86,7 @@ impl VncTiming {
             far: Lat::default(),
             near: Lat::default(),
             keys: Keystrokes::default(),
+            input: None,
         };
         let [client, server] = seed.bufs;
         if seed.cursor(0).lost {
@@ -227,7 +231,9 @@ impl VncTiming {
             [4, 1, ..] => {
                 self.keys.key(ts);
                 self.near_start = Some(ts);
+                self.input = Some(ts);
             }
+            [4 | 5, ..] => self.input = Some(ts),
             _ => {}
         }
     }
@@ -246,7 +252,9 @@ fn message_len(head: &[u8; HEAD], have: u8) -> Result<Option<usize>, ()> {
         4 if have >= 2 => Some(8),
         5 => Some(6),
         6 if have >= 8 => {
-            let n = u32::from_be_bytes([h4, h5, h6, h7]);
+            // A negative length is the Extended Clipboard form: its absolute value is the
+            // payload's length.
+            let n = i32::from_be_bytes([h4, h5, h6, h7]).unsigned_abs();
             if n > MAX_CUT_TEXT {
                 return Err(());
             }
@@ -321,8 +329,22 @@ mod tests {
         assert_eq!((k.keys, k.intervals), (5, 4));
         assert_eq!(v.near.len(), 5);
         // ClientCutText with a hostile length stops the parse without panicking.
-        send(&mut v, 0, at, &[6, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        send(&mut v, 0, at, &[6, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff]);
         assert_eq!(v.client, Client::Done);
+    }
+
+    #[test]
+    fn extended_clipboard_then_messages() {
+        // TigerVNC's opening: ClientCutText with length -8 (Extended Clipboard caps), then a
+        // request that still parses.
+        let mut c = V38.to_vec();
+        c.push(1);
+        let mut v = VncTiming::new(&seed(&c, V38));
+        let mut bytes = vec![1u8];
+        bytes.extend_from_slice(&[6, 0, 0, 0, 0xff, 0xff, 0xff, 0xf8, 0x1f, 0, 0, 1, 0, 0, 0, 0]);
+        bytes.extend_from_slice(&[3, 1, 0, 0, 0, 0, 4, 0, 3, 0]);
+        v.on_segment(0, 10, 1013, &bytes);
+        assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 });
     }
 
     #[test]

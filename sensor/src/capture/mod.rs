@@ -214,6 +214,12 @@ impl Capture {
             .timeout(100)
             .immediate_mode(true)
             .open()
+            .map_err(bad)?
+            // Non-blocking: on Linux (TPACKET_V3) a blocking read on an idle interface waits
+            // for a packet without end, whatever the timeout, so the pipeline would never get
+            // its timer ticks nor notice a stop request. `next_frame` then answers `Idle` at
+            // once when nothing is queued; the reader paces itself (see `pipeline`).
+            .setnonblock()
             .map_err(bad)?;
         if !opts.filter.is_empty() {
             cap.filter(&opts.filter, true)

@@ -265,15 +265,19 @@ impl Engine {
         if flow.detect_done {
             // A recognised session whose timing is read sees every packet, ACKs included.
             let initiator = flow.initiator;
-            if let Some(b) = flow.detect.behaviour_mut()
-                && let Some(on) = b.on_packet(v, usize::from(v.side != initiator))
-            {
-                // Input began on this session: it drives its responder, and it may be driven
-                // by a session controlling its initiator (a stepping stone).
-                let (client, server) = role_addrs(&v.key, initiator);
-                b.chain.period(self.onsets.driving(client, on));
-                let (driver, _) = v.key.side(initiator);
-                self.onsets.note(server, driver, on);
+            if let Some(b) = flow.detect.behaviour_mut() {
+                let on = b.on_packet(v, usize::from(v.side != initiator));
+                // Typing began on this session: it may be driven by a session controlling its
+                // initiator (a stepping stone).
+                if let Some(t) = on.keys {
+                    let (client, _) = role_addrs(&v.key, initiator);
+                    b.chain.period(self.onsets.driving(client, t));
+                }
+                // Input on this session: it drives its responder.
+                if let Some(t) = on.input {
+                    let (driver, server) = role_addrs(&v.key, initiator);
+                    self.onsets.note(server, driver, t);
+                }
             }
             return;
         }

@@ -214,6 +214,11 @@ fn ship(tx: &Sender<Vec<Finding>>, findings: &mut Vec<Finding>, live: bool, drop
     }
 }
 
+/// How long a live reader sleeps when no frame is queued.
+const LIVE_IDLE_SLEEP: std::time::Duration = std::time::Duration::from_millis(1);
+/// How often an idle live reader lets the timers run.
+const LIVE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Runs the whole pipeline over a capture until it ends (or `opts.stop` is set).
 pub fn run<S: Sink>(cap: &mut Capture, settings: &Settings, sink: &mut S, opts: &RunOptions) -> RunSummary {
     let started = Instant::now();
@@ -416,6 +421,7 @@ impl<'c> Reader<'c> {
         let mut dstats = DecodeStats::default();
         let mut file_pos: u64 = 24;
         let mut dropped = 0u64;
+        let mut last_tick = Instant::now();
         loop {
             if self.stop.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
                 break;
@@ -441,7 +447,13 @@ impl<'c> Reader<'c> {
                 }
                 Ok(Next::Idle) => {
                     if self.live {
-                        on(Event::Tick(now_micros()), &mut dropped);
+                        // Nothing queued on a non-blocking live capture: wait a little, and
+                        // give the timers a tick every LIVE_TICK.
+                        std::thread::sleep(LIVE_IDLE_SLEEP);
+                        if last_tick.elapsed() >= LIVE_TICK {
+                            last_tick = Instant::now();
+                            on(Event::Tick(now_micros()), &mut dropped);
+                        }
                     }
                 }
                 Ok(Next::End) => break,
