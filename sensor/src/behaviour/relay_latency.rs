@@ -39,8 +39,8 @@ impl Default for RelayConfig {
 /// The gap figures of one session.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gap {
-    /// 10th-percentile far-leg application RTT − 10th-percentile transport RTT to the
-    /// visible peer, ms.
+    /// 10th-percentile far-leg application RTT − smallest transport RTT to the visible peer,
+    /// ms.
     pub gap_ms: f64,
     /// The baseline subtracted before banding, ms.
     pub baseline_ms: f64,
@@ -61,9 +61,14 @@ pub fn judge(s: &Summary, cfg: &RelayConfig) -> Option<Gap> {
     let app: &LatStats = s.app_rtt_far.as_ref()?;
     let transport: &LatStats = s.transport_rtt.initiator.as_ref()?;
     let baseline_ms = if s.tool == Tool::Ssh { cfg.baseline_ssh_ms } else { cfg.baseline_ms };
-    // Low percentiles of both: processing, think time and delayed acknowledgements only ever
-    // add to a round trip, so the low end of each distribution is the path.
-    let gap_ms = ((app.p10_ms - transport.p10_ms) * 10.0).round() / 10.0;
+    // The low end of each distribution is the path: processing, think time and delayed
+    // acknowledgements only ever add to a round trip. The transport RTT's minimum is a hard
+    // floor (an acknowledgement cannot precede the data it covers, and retransmissions are
+    // never sampled), and it stays the path even when every acknowledgement waits for the
+    // next packet (OpenSSH's 20 ms keystroke cadence delays them all). The application RTT
+    // takes its 10th percentile: a pairing may now and then take a message the endpoint did
+    // not cause for an answer, and one such sample must not set the figure.
+    let gap_ms = ((app.p10_ms - transport.min_ms) * 10.0).round() / 10.0;
     let excess_ms = ((gap_ms - baseline_ms).max(0.0) * 10.0).round() / 10.0;
     let keys = s.keystrokes.as_ref().map_or(0, |k| k.keys);
     let relayed = app.n >= cfg.min_samples && excess_ms >= cfg.gap_threshold_ms && keys >= MIN_KEYS;

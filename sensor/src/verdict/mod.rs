@@ -311,7 +311,7 @@ impl Verdict {
         r.message = format!(
             "{tool} session into {ep} from {peer}: the controller answers {app:.1} ms after the endpoint \
              speaks (10th percentile of {n} exchanges) while the transport round trip to {peer} is \
-             {tr:.1} ms (10th percentile of {tn}): a gap of {gap:.1} ms, {ex:.1} ms beyond the {base:.0} ms \
+             {tr:.1} ms (smallest of {tn}): a gap of {gap:.1} ms, {ex:.1} ms beyond the {base:.0} ms \
              processing baseline, puts the controller at least {lo} km (at most {hi} km) beyond {peer}: \
              the visible peer is a relay or a jump host.",
             tool = a.tool_title,
@@ -319,7 +319,7 @@ impl Verdict {
             peer = a.peer.ip,
             app = app.map_or(0.0, |s| s.p10_ms),
             n = app.map_or(0, |s| s.n),
-            tr = tr.map_or(0.0, |s| s.p10_ms),
+            tr = tr.map_or(0.0, |s| s.min_ms),
             tn = tr.map_or(0, |s| s.n),
             gap = g.gap_ms,
             ex = g.excess_ms,
