@@ -27,3 +27,6 @@ pub mod indicators;
 pub mod pipeline;
 pub mod sink;
 pub mod verdict;
+
+#[cfg(test)]
+mod testutil;

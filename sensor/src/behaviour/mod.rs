@@ -111,10 +111,9 @@ pub struct LatStats {
 pub struct Behaviour {
     /// The tool.
     tool: Tool,
-    /// TCP transport RTT per leg (TCP sessions).
+    /// Transport RTT per leg: TCP data/ACK and handshake samples, or UDP request/response
+    /// pairs (STUN/TURN transactions, the first request and reply).
     rtt: rtt::TcpRtt,
-    /// UDP request/response RTT per leg (STUN/TURN transactions, handshakes).
-    udp_rtt: [Lat; 2],
     /// Protocol-specific application timing.
     app: App,
     /// Stepping-stone counts (this session as the driven, outbound one).
@@ -149,6 +148,8 @@ pub struct Seed<'a> {
     pub transport: Transport,
     /// First bytes per role, in stream order (TCP) or the first datagram (UDP).
     pub bufs: [&'a [u8]; 2],
+    /// TCP handshake times (SYN, SYN/ACK, ACK); 0 = not seen.
+    pub handshake: [Micros; 3],
     /// TCP: next expected sequence number per role after those bytes (`None`: unknown).
     pub next_seq: [Option<u32>; 2],
     /// The probe stopped gathering a role's bytes before reaching `next_seq` (a hole or the
@@ -188,13 +189,19 @@ impl Behaviour {
             (Tool::WireGuard | Tool::CloudflareWarp | Tool::Rdp, Transport::Udp) => App::None,
             _ => return None,
         };
-        let mut b = Behaviour {
-            tool,
-            rtt: rtt::TcpRtt::default(),
-            udp_rtt: Default::default(),
-            app,
-            chain: Default::default(),
-        };
+        let mut b = Behaviour { tool, rtt: rtt::TcpRtt::default(), app, chain: Default::default() };
+        let [initiator_leg, responder_leg] = &mut b.rtt.legs;
+        // The TCP handshake is one sample per leg.
+        if let [syn, synack, ack] = seed.handshake
+            && syn != 0
+        {
+            if synack > syn {
+                responder_leg.record(synack - syn);
+            }
+            if ack > synack && synack != 0 {
+                initiator_leg.record(ack - synack);
+            }
+        }
         // A UDP handshake matched on its first request and reply (WireGuard, RDP-UDP SYN,
         // STUN): that pair is one round trip on the responder's leg.
         if seed.transport == Transport::Udp
@@ -202,9 +209,8 @@ impl Behaviour {
             && !seed.bufs[1].is_empty()
             && seed.ts > seed.first_ts
             && seed.ts - seed.first_ts < 10_000_000
-            && let Some(l) = b.udp_rtt.get_mut(1)
         {
-            l.record(seed.ts - seed.first_ts);
+            responder_leg.record(seed.ts - seed.first_ts);
         }
         Some(Box::new(b))
     }
@@ -231,47 +237,21 @@ impl Behaviour {
             }
         } else if let App::Stun(s) = &mut self.app
             && let Some((leg, us)) = s.on_datagram(role, v.ts, v.payload)
-            && let Some(l) = self.udp_rtt.get_mut(leg)
+            && let Some(l) = self.rtt.legs.get_mut(leg)
         {
             l.record(us);
         }
         on
     }
 
-    /// The session's timing figures. `handshake` is the flow's (SYN, SYN/ACK, ACK) times.
-    pub fn summary(&self, handshake: [Micros; 3]) -> Summary {
-        let mut legs = self.rtt.legs.clone();
-        // The TCP handshake is one sample per leg.
-        if let [syn, synack, ack] = handshake
-            && syn != 0
-        {
-            if synack > syn
-                && let Some(l) = legs.get_mut(1)
-            {
-                l.record(synack - syn);
-            }
-            if ack > synack
-                && synack != 0
-                && let Some(l) = legs.get_mut(0)
-            {
-                l.record(ack - synack);
-            }
-        }
-        for (l, u) in legs.iter_mut().zip(&self.udp_rtt) {
-            if let Some(h) = u.h.as_deref() {
-                for v in h.iter_recorded() {
-                    for _ in 0..v.count_at_value() {
-                        l.record(v.value_iterated_to());
-                    }
-                }
-            }
-        }
+    /// The session's timing figures.
+    pub fn summary(&self) -> Summary {
         let (far, near, keys) = match &self.app {
             App::Ssh(s) => (s.far.stats(), s.near.stats(), s.keys.summary(Some(&s.keys_obfuscation()))),
             App::Vnc(s) => (s.far.stats(), s.near.stats(), s.keys.summary(None)),
             App::None | App::Stun(_) => (None, None, None),
         };
-        let [initiator, responder] = [legs.first(), legs.get(1)].map(|l| l.and_then(Lat::stats));
+        let [initiator, responder] = self.rtt.legs.each_ref().map(Lat::stats);
         Summary {
             tool: self.tool,
             transport_rtt: LegStats { initiator, responder },

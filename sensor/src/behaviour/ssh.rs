@@ -290,6 +290,7 @@ mod tests {
         Seed {
             transport: Transport::Tcp,
             bufs: [c, s],
+            handshake: [0; 3],
             next_seq: [Some(1000 + c.len() as u32), Some(5000 + s.len() as u32)],
             lost: [false, false],
             first_ts: 0,

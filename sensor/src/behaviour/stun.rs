@@ -5,13 +5,13 @@
 
 use super::Seed;
 use crate::capture::Micros;
+use crate::detect::fingerprint::stun::{Class, MAGIC_COOKIE, split_type};
 
 /// Requests remembered per session while their responses are awaited.
 pub const MAX_PENDING: usize = 8;
 /// A response later than this is not paired (RFC 8489 retransmits for ~39.5 s; pairing a
 /// late answer with the first transmission would overstate the RTT).
 pub const MAX_TRANSACTION_US: Micros = 2_000_000;
-const MAGIC: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
 
 /// STUN transaction state.
 #[derive(Debug, Clone, Default)]
@@ -20,15 +20,14 @@ pub struct StunTiming {
     pending: Vec<(usize, [u8; 12], Micros)>,
 }
 
-/// (class, transaction id) of a STUN message: class 0 request, 1 indication, 2 success, 3
-/// error.
-fn header(d: &[u8]) -> Option<(u8, [u8; 12])> {
+/// (class, transaction id) of a STUN message: a cheap header peek (the fingerprint validated
+/// the session; every datagram need not be parsed whole).
+fn header(d: &[u8]) -> Option<(Class, [u8; 12])> {
     let (&[t0, t1, _, _, m0, m1, m2, m3], rest) = d.split_first_chunk::<8>()?;
-    if t0 & 0xC0 != 0 || [m0, m1, m2, m3] != MAGIC {
+    if t0 & 0xC0 != 0 || u32::from_be_bytes([m0, m1, m2, m3]) != MAGIC_COOKIE {
         return None;
     }
-    let ty = u16::from_be_bytes([t0, t1]);
-    let class = (((ty >> 4) & 1) | ((ty >> 7) & 2)) as u8;
+    let (_, class) = split_type(u16::from_be_bytes([t0, t1]));
     Some((class, *rest.first_chunk::<12>()?))
 }
 
@@ -43,7 +42,7 @@ impl StunTiming {
     pub fn on_datagram(&mut self, role: usize, ts: Micros, d: &[u8]) -> Option<(usize, Micros)> {
         let (class, tid) = header(d)?;
         match class {
-            0 => {
+            Class::Request => {
                 if self.pending.iter().any(|(r, t, _)| *r == role && *t == tid) {
                     // A retransmission: the first transmission's time would overstate.
                     self.pending.retain(|(r, t, _)| !(*r == role && *t == tid));
@@ -55,13 +54,13 @@ impl StunTiming {
                 self.pending.push((role, tid, ts));
                 None
             }
-            2 | 3 => {
+            Class::Success | Class::Error => {
                 let i = self.pending.iter().position(|(r, t, _)| *r != role && *t == tid)?;
                 let (_, _, t0) = self.pending.remove(i);
                 let us = ts.saturating_sub(t0);
                 (us <= MAX_TRANSACTION_US).then_some((role, us))
             }
-            _ => None,
+            Class::Indication => None,
         }
     }
 }
@@ -73,7 +72,7 @@ mod tests {
     fn msg(ty: u16, tid: u8) -> Vec<u8> {
         let mut v = ty.to_be_bytes().to_vec();
         v.extend_from_slice(&[0, 0]);
-        v.extend_from_slice(&MAGIC);
+        v.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
         v.extend_from_slice(&[tid; 12]);
         v
     }

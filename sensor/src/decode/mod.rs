@@ -415,15 +415,10 @@ mod tests {
         let v = decode(&frame(LinkType::Ethernet, &h), &mut st).unwrap();
         assert!(v.truncated);
         // Random bytes at every link type.
-        let mut x: u64 = 0x1234_5678;
+        let mut rng = crate::testutil::XorShift64(0x1234_5678);
         for _ in 0..2000 {
             let mut buf = [0u8; 80];
-            for b in &mut buf {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = x as u8;
-            }
+            buf.fill_with(|| rng.byte());
             for link in [LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::RawIp, LinkType::Null] {
                 let _ = decode(&frame(link, &buf), &mut st);
             }

@@ -124,6 +124,13 @@ pub struct Session {
     pub behaviour: Option<Box<crate::behaviour::Behaviour>>,
 }
 
+impl Session {
+    /// A session recognised at `ts`, its timing state not yet attached.
+    fn new(found: Match, detector: &'static str, version: &'static str, ts: Micros, via: Option<Via>) -> Session {
+        Session { found, detector, version, ts, via, behaviour: None }
+    }
+}
+
 /// A wrapper a nested handshake was found in.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Via {
@@ -397,14 +404,7 @@ impl Engine {
                     match f.inspect(&iex) {
                         Outcome::Match(m) => {
                             let via = Some(Via { wrapper: inner.wrapper, target: inner.target.clone() });
-                            found = Some(Session {
-                                found: m,
-                                detector: f.name(),
-                                version: f.version(),
-                                ts,
-                                via,
-                                behaviour: None,
-                            });
+                            found = Some(Session::new(m, f.name(), f.version(), ts, via));
                             break;
                         }
                         Outcome::NeedMore if !finished && f.wants(Transport::Tcp) => waiting = true,
@@ -430,14 +430,7 @@ impl Engine {
                 Outcome::NeedMore if !finished => {}
                 Outcome::NeedMore | Outcome::NoMatch => alive &= !(1 << i),
                 Outcome::Match(m) => {
-                    found = Some(Session {
-                        found: m,
-                        detector: f.name(),
-                        version: f.version(),
-                        ts,
-                        via: None,
-                        behaviour: None,
-                    });
+                    found = Some(Session::new(m, f.name(), f.version(), ts, None));
                     break;
                 }
             }
@@ -449,40 +442,24 @@ impl Engine {
             // The DNS-tunnel watch decides once it has seen enough queries or the flow ends;
             // until then the flow stays open even if every fingerprint has said no.
             if finished || t.queries >= dns_tunnel::WATCH_QUERIES {
-                found = dns_tunnel::verdict(t).map(|m| Session {
-                    found: m,
-                    detector: "dns_tunnel",
-                    version: "1",
-                    ts,
-                    via: None,
-                    behaviour: None,
-                });
+                found = dns_tunnel::verdict(t).map(|m| Session::new(m, "dns_tunnel", "1", ts, None));
             } else if alive == 0 {
                 return;
             }
         }
-        if found.is_none()
-            && (alive == 0 || finished)
-            && let Some(m) = self.answers.lookup(addrs.0, addrs.1, ts)
-        {
-            // Nothing in the flow names a tool, but the endpoint looked this address up
-            // under a tool's name.
-            found = Some(Session { found: m, detector: "names", version: "1", ts, via: None, behaviour: None });
-        }
-        if found.is_none()
-            && (alive == 0 || finished)
-            && let Some(ind) = &self.indicators
-            && let Some(m) = names::address_match(ind, addrs.1.ip())
-        {
-            // The peer is in an address range an indicator file lists for a tool.
-            found = Some(Session { found: m, detector: "names", version: "1", ts, via: None, behaviour: None });
-        }
-        if found.is_none()
-            && (alive == 0 || finished)
-            && transport == Transport::Udp
-            && let Some(m) = self.tinc_data_channel(addrs, ports, ts)
-        {
-            found = Some(Session { found: m, detector: "tinc", version: "1", ts, via: None, behaviour: None });
+        if found.is_none() && (alive == 0 || finished) {
+            // Nothing in the flow's own bytes names a tool; links to what the engine knows:
+            // the endpoint looked this address up under a tool's name, the peer is in an
+            // address range an indicator file lists, or the flow is the UDP data channel of a
+            // recognised tinc meta connection.
+            let named = || self.answers.lookup(addrs.0, addrs.1, ts);
+            let listed = || self.indicators.as_ref().and_then(|ind| names::address_match(ind, addrs.1.ip()));
+            found = named().or_else(listed).map(|m| Session::new(m, "names", "1", ts, None)).or_else(|| {
+                (transport == Transport::Udp)
+                    .then(|| self.tinc_data_channel(addrs, ports, ts))
+                    .flatten()
+                    .map(|m| Session::new(m, "tinc", "1", ts, None))
+            });
         }
         if let Some(s) = &found
             && s.found.tool == Tool::Tinc
@@ -524,9 +501,11 @@ impl Engine {
             // Timing starts where the probe's bytes end (the nested case keeps none: the
             // wrapper's framing is in the way).
             if s.via.is_none() || s.via.as_ref().is_some_and(|v| v.wrapper == "webrtc") {
+                let [orig, resp] = &p.buf;
                 let seed = crate::behaviour::Seed {
                     transport,
-                    bufs: [ex_orig_len(p, 0), ex_orig_len(p, 1)],
+                    bufs: [orig.as_slice(), resp.as_slice()],
+                    handshake: flow.tcp.handshake(flow.first_ts),
                     next_seq: p.next_seq,
                     lost: p.gap,
                     first_ts: flow.first_ts,
@@ -581,14 +560,9 @@ impl Engine {
             flow: FlowSummary::of(rec),
             kind: FindingKind::RemoteControlSession(s.found.clone()),
             via: s.via.clone(),
-            behaviour: s.behaviour.as_ref().map(|b| b.summary(rec.flow.tcp.handshake(rec.flow.first_ts))),
+            behaviour: s.behaviour.as_ref().map(|b| b.summary()),
         })
     }
-}
-
-/// The bytes the probe gathered for `role`.
-fn ex_orig_len(p: &Probe, role: usize) -> &[u8] {
-    p.buf.get(role).map(Vec::as_slice).unwrap_or_default()
 }
 
 /// (initiator address, responder address).

@@ -237,22 +237,37 @@ impl Verdict {
         self
     }
 
+    /// The alert id of the session under `key` and whether this report creates or updates
+    /// it: a report that starts within [`SESSION_GAP`] of the key's last one continues it
+    /// (after an idle timeout or an active-timeout report), else `new_id` starts a new one.
+    fn session_alert_id(
+        &mut self,
+        key: (String, String),
+        (first, last_seen): (Micros, Micros),
+        new_id: impl FnOnce() -> String,
+    ) -> (String, Activity) {
+        match self.sessions.get_mut(&key) {
+            Some((id, last)) if first.saturating_sub(*last) <= SESSION_GAP => {
+                *last = (*last).max(last_seen);
+                (id.clone(), Activity::Update)
+            }
+            _ => {
+                let id = new_id();
+                self.sessions.insert(key, (id.clone(), last_seen));
+                (id, Activity::Create)
+            }
+        }
+    }
+
     /// Raises (or updates) `interactive_relay_chain` for an endpoint's outbound session whose
     /// input periods began right after input on a session controlling the endpoint.
     fn note_chain(&mut self, a: &Alert, out: &mut Vec<Alert>) {
         let Some(c) = a.behaviour.as_ref().and_then(|b| b.chain.as_ref()).filter(|c| c.chained) else { return };
-        let skey = (a.community_id.clone(), format!("chain:{}", a.tool_name));
-        let (id, activity) = match self.sessions.get_mut(&skey) {
-            Some((id, last)) if a.first_seen.saturating_sub(*last) <= SESSION_GAP => {
-                *last = (*last).max(a.last_seen);
-                (id.clone(), Activity::Update)
-            }
-            _ => {
-                let id = alert_id(&format!("chain-{}", a.community_id), a.first_seen, a.tool);
-                self.sessions.insert(skey, (id.clone(), a.last_seen));
-                (id, Activity::Create)
-            }
-        };
+        let (id, activity) = self.session_alert_id(
+            (a.community_id.clone(), format!("chain:{}", a.tool_name)),
+            (a.first_seen, a.last_seen),
+            || alert_id(&format!("chain-{}", a.community_id), a.first_seen, a.tool),
+        );
         // The driven session's client is the controlled host.
         let (host, target) = match a.direction {
             Direction::Outbound => (a.endpoint, a.peer),
@@ -288,18 +303,11 @@ impl Verdict {
         if a.kind != AlertKind::RemoteControlSession || a.direction != Direction::Inbound {
             return;
         }
-        let skey = (a.community_id.clone(), format!("relayed:{}", a.tool_name));
-        let (id, activity) = match self.sessions.get_mut(&skey) {
-            Some((id, last)) if a.first_seen.saturating_sub(*last) <= SESSION_GAP => {
-                *last = (*last).max(a.last_seen);
-                (id.clone(), Activity::Update)
-            }
-            _ => {
-                let id = alert_id(&format!("relayed-{}", a.community_id), a.first_seen, a.tool);
-                self.sessions.insert(skey, (id.clone(), a.last_seen));
-                (id, Activity::Create)
-            }
-        };
+        let (id, activity) = self.session_alert_id(
+            (a.community_id.clone(), format!("relayed:{}", a.tool_name)),
+            (a.first_seen, a.last_seen),
+            || alert_id(&format!("relayed-{}", a.community_id), a.first_seen, a.tool),
+        );
         let b = a.behaviour.as_ref();
         let app = b.and_then(|b| b.app_rtt_far);
         let tr = b.and_then(|b| b.transport_rtt.initiator);
@@ -416,18 +424,10 @@ impl Verdict {
         let transport = Transport::of_proto(s.key.proto());
         let community_id = community_id(&s.key, s.initiator);
         let (tool_name, tool_title) = (m.tool_name().to_string(), m.tool_title().to_string());
-        let skey = (community_id.clone(), tool_name.clone());
-        let (id, activity) = match self.sessions.get_mut(&skey) {
-            Some((id, last)) if s.first_ts.saturating_sub(*last) <= SESSION_GAP => {
-                *last = (*last).max(s.last_ts);
-                (id.clone(), Activity::Update)
-            }
-            _ => {
-                let id = alert_id(&community_id, s.first_ts_of_session(), m.tool);
-                self.sessions.insert(skey, (id.clone(), s.last_ts));
-                (id, Activity::Create)
-            }
-        };
+        let (id, activity) =
+            self.session_alert_id((community_id.clone(), tool_name.clone()), (s.first_ts, s.last_ts), || {
+                alert_id(&community_id, s.first_ts_of_session(), m.tool)
+            });
         if self.sessions.len() > MAX_OPEN_SESSIONS {
             let now = s.last_ts;
             self.sessions.retain(|_, (_, last)| now.saturating_sub(*last) <= SESSION_GAP);

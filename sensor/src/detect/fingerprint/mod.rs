@@ -565,17 +565,8 @@ mod tests {
 
     #[test]
     fn every_fingerprint_keeps_the_contract() {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut random = |len: usize| -> Vec<u8> {
-            (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        };
+        let mut rng = crate::testutil::XorShift64(0x9E37_79B9_7F4A_7C15);
+        let mut random = |len: usize| rng.bytes(len);
         for f in registry() {
             let name = f.name();
             assert_eq!(Tool::from_name(name), Some(f.tool()), "{name}: registry name is the tool's name");

@@ -517,6 +517,7 @@ impl OpenVpnFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::unhex;
 
     // Recorded on loopback with OpenVPN 2.6.14 (Debian 12 package 2.6.14-0+deb12u2), p2p TLS
     // mode over `--dev null`: server `openvpn --dev null --proto udp|tcp-server --tls-server
@@ -551,10 +552,6 @@ mod tests {
         c1245324daf743e2c241";
     const TCP_TLSCRYPT_SERVER: &str = "004240227be890a1e29faa000000016b062020b9c0d5a1abdcfe89527c73d14d0e3b97a7a33ff714a5256dbc6fc1\
         4503ebb2ff7b8a6534a426fff6885bb90f957fc9be95";
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
 
     fn inspect(transport: Transport, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
         OpenVpnFingerprint.inspect(&Exchange {
@@ -760,17 +757,8 @@ mod tests {
 
     #[test]
     fn random_and_other_protocols_do_not_match() {
-        let mut x: u64 = 0x0123_4567_89AB_CDEF;
-        let mut rnd = |len: usize| -> Vec<u8> {
-            (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        };
+        let mut rng = crate::testutil::XorShift64(0x0123_4567_89AB_CDEF);
+        let mut rnd = |len: usize| rng.bytes(len);
         for len in [1usize, 14, 26, 42, 54, 86, 98, 300] {
             for _ in 0..100 {
                 let (mut a, b) = (rnd(len), rnd(len));

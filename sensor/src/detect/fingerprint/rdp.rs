@@ -602,6 +602,7 @@ impl Fingerprint for RdpFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::unhex;
 
     // Recorded on loopback: FreeRDP 2 `xfreerdp` (Debian 12 package freerdp2-x11) against
     // xrdp 0.9.21.1 (Debian 12 package xrdp) running `xrdp --nodaemon --port 3390`, captured
@@ -613,9 +614,6 @@ mod tests {
     const RDP_TLS_CC: &str = "030000130ed000001234000201080001000000";
     const RDP_STD_CR: &str = "030000221de00000000000436f6f6b69653a206d737473686173683d746573740d0a";
     const RDP_STD_CC: &str = "0300000b06d00000123400";
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
 
     fn inspect(transport: Transport, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
         RdpFingerprint.inspect(&Exchange {

@@ -560,6 +560,7 @@ impl Fingerprint for RustDeskFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::unhex;
 
     // There is no public RustDesk capture and RustDesk is not packaged for Debian, so test
     // messages are hand-encoded from rendezvous.proto / message.proto with the small protobuf
@@ -571,10 +572,6 @@ mod tests {
     const PROTOC_PUNCH_HOLE_REQUEST: &str =
         "422a0a0931323334353637383910011a1063325679646d56794c57746c65513d3d3205312e332e3738fca401";
     const PROTOC_REQUEST_RELAY: &str = "9201480a09313233343536373839122430653662336338612d356637642d346432652d396136312d336332663862376531643430221372656c61792e6578616d706c653a32313131372801";
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
 
     fn pb_varint(mut v: u64, out: &mut Vec<u8>) {
         loop {

@@ -486,6 +486,7 @@ impl Fingerprint for SshFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::unhex;
 
     // Recorded on loopback: OpenSSH_9.2p1 Debian-2+deb12u10 client and server (Debian 12
     // packages openssh-client/openssh-server 1:9.2p1-2+deb12u10), `sshd -D -f <config in /tmp>`
@@ -555,10 +556,6 @@ mod tests {
     /// tshark 4.0.17 `ssh.kex.hassh` / `ssh.kex.hasshserver` for the capture above.
     const TSHARK_HASSH: &str = "472b5de333ad665af5cbf10ff892c4df";
     const TSHARK_HASSH_SERVER: &str = "425d29fe50d8e4f5e37efb6e24bcf660";
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
 
     fn inspect(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
         SshFingerprint.inspect(&Exchange {

@@ -753,6 +753,7 @@ impl Fingerprint for StunFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::unhex;
 
     // Recorded on loopback with coturn 4.6.1 (Debian 12 package 4.6.1-1): `turnserver -n
     // --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --lt-cred-mech --user=u:p
@@ -816,10 +817,6 @@ mod tests {
         2e362e312027476f7273742700080014853df75f9ca2a10546a55a71a8cf31b4bab47f72802800041006ab600104\
         00402112a4429a5762f6eb05441e29ea2170000d00040000030980220014436f7475726e2d342e362e312027476f\
         7273742700080014d1d00076db262c60ff727327a0aae12ba422fd6980280004b793f63b";
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
 
     fn inspect(transport: Transport, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
         StunFingerprint.inspect(&Exchange {
@@ -1099,17 +1096,8 @@ mod tests {
 
     #[test]
     fn other_protocols_and_random_bytes_do_not_match() {
-        let mut x: u64 = 0xDEAD_BEEF_CAFE_F00D;
-        let mut rnd = |len: usize| -> Vec<u8> {
-            (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        };
+        let mut rng = crate::testutil::XorShift64(0xDEAD_BEEF_CAFE_F00D);
+        let mut rnd = |len: usize| rng.bytes(len);
         for len in [1usize, 4, 20, 28, 32, 100, 1200] {
             for _ in 0..200 {
                 let (mut a, b) = (rnd(len), rnd(len));

@@ -287,6 +287,7 @@ impl Fingerprint for VncFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::unhex;
 
     // Recorded on loopback: x11vnc 0.9.16 (Debian 12 package x11vnc) on `Xvfb :7 -screen 0
     // 320x240x16`, `x11vnc -display :7 -rfbport 5907 -listen 127.0.0.1 -forever ...`, client
@@ -302,9 +303,6 @@ mod tests {
     const VNC_PW_SERVER: &str = "524642203030332e3030380a0102a40b4edee4caa183876a77e529c099cc00000000014000f01010";
     const VNC_V33_CLIENT: &str = "524642203030332e3030330a1aac";
     const VNC_V33_SERVER: &str = "524642203030332e3030330a0000000258168b52c0133ceb6473f1661e5b939200000000014000f0";
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
 
     fn inspect(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
         VncFingerprint.inspect(&Exchange {

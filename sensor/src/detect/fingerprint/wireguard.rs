@@ -331,6 +331,7 @@ impl Fingerprint for WireGuardFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::unhex;
 
     // Recorded in two network namespaces joined by a veth pair: wireguard-go 0.0.20220316
     // (Debian 12, `WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f`), configured
@@ -351,10 +352,6 @@ mod tests {
     const WG_DATA_RESP: &str = "04000000effeb447000000000000000074417e099359e019b2c64ddcf93343ea143fa78c4706e001a3aba878f6cf\
         02f11dcf092050ec7028d3e419bbd3a56a84cb528d9060a7041d67054779db8a1567e33004d7c68beb8266f206a0\
         d5b01e4cb9f0e1d60a2fc7b000ba3ecc510be90da60132ca95cee576e41e893e9343e4db";
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
 
     fn inspect(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
         WireGuardFingerprint.inspect(&Exchange {
@@ -560,17 +557,8 @@ mod tests {
 
     #[test]
     fn random_and_other_protocols_do_not_match() {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut rnd = |len: usize| -> Vec<u8> {
-            (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        };
+        let mut rng = crate::testutil::XorShift64(0x9E37_79B9_7F4A_7C15);
+        let mut rnd = |len: usize| rng.bytes(len);
         for len in [1usize, 4, 32, 48, 64, 92, 148, 200, 1200] {
             for _ in 0..50 {
                 let (a, b) = (rnd(len), rnd(len));

@@ -730,6 +730,7 @@ fn self_signed(cert: &X509Certificate<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::unhex;
 
     /// OpenSSL 3.0.22 `openssl s_client -connect 127.0.0.1:44301 -servername x.example -alpn h2,http/1.1 -tls1_2`:
     /// the client's first segment (one record holding the ClientHello).
@@ -822,11 +823,6 @@ mod tests {
         0x0403, 0x0503, 0x0603, 0x0807, 0x0808, 0x0809, 0x080a, 0x080b, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601,
         0x0303, 0x0301, 0x0302, 0x0402, 0x0502, 0x0602,
     ];
-
-    fn unhex(text: &str) -> Vec<u8> {
-        let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        digits.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
-    }
 
     fn done<T>(step: Step<T>) -> T {
         match step {
