@@ -64,6 +64,11 @@ impl Keystrokes {
         self.last = Some(ts);
     }
 
+    /// Keystrokes counted.
+    pub fn count(&self) -> u64 {
+        self.keys
+    }
+
     /// The start of an input ON period since the last call, if any.
     pub fn take_on_start(&mut self) -> Option<Micros> {
         self.on_start.take()

@@ -3,11 +3,11 @@
 //!
 //! # Contract
 //! - A [`Behaviour`] lives in a recognised session's detector state (boxed, only for the tools
-//!   whose timing it reads: every remote-control tool for transport RTT, SSH and VNC for
+//!   whose timing it reads: every remote-control tool for transport RTT, SSH, VNC and RDP (TLS) for
 //!   application RTT and keystrokes, STUN/TURN for transaction RTT). It sees every later
 //!   packet of the session, in capture order, with the packet time; it never sees or keeps
 //!   payload beyond the protocol headers it parses (no keystroke contents, only times).
-//! - Roles are the flow's: 0 = initiator (the SSH/VNC client: the controller's side), 1 =
+//! - Roles are the flow's: 0 = initiator (the SSH/VNC/RDP client: the controller's side), 1 =
 //!   responder (the controlled endpoint's server). "Far" = beyond the sensor on the
 //!   initiator's side; "near" = the endpoint's side.
 //! - Per-packet work is constant time and allocation-free once a histogram exists; histograms
@@ -21,6 +21,7 @@
 //!   (stop reading) rather than guess.
 
 pub mod keystroke;
+pub mod rdp;
 pub mod relay_latency;
 pub mod rtt;
 pub mod ssh;
@@ -54,6 +55,19 @@ impl Lat {
         if let Some(h) = self.h.as_mut() {
             // Saturation of a counter only drops the sample.
             let _ = h.record(us.clamp(1, MAX_LATENCY_US));
+        }
+    }
+
+    /// Records `n` samples of the same value.
+    pub fn record_n(&mut self, us: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.h.is_none() {
+            self.h = Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).ok().map(Box::new);
+        }
+        if let Some(h) = self.h.as_mut() {
+            let _ = h.record_n(us.clamp(1, MAX_LATENCY_US), u32::try_from(n).unwrap_or(u32::MAX));
         }
     }
 
@@ -137,6 +151,7 @@ enum App {
     None,
     Ssh(Box<ssh::SshTiming>),
     Vnc(Box<vnc::VncTiming>),
+    Rdp(Box<rdp::RdpTiming>),
     Stun(Box<stun::StunTiming>),
 }
 
@@ -181,6 +196,7 @@ impl Behaviour {
         let app = match (tool, seed.transport) {
             (Tool::Ssh, Transport::Tcp) => App::Ssh(Box::new(ssh::SshTiming::new(seed))),
             (Tool::Vnc, Transport::Tcp) => App::Vnc(Box::new(vnc::VncTiming::new(seed))),
+            (Tool::Rdp, Transport::Tcp) => App::Rdp(Box::new(rdp::RdpTiming::new(seed))),
             (Tool::StunTurn | Tool::ChromeRemoteDesktop | Tool::IpKvm | Tool::Parsec, Transport::Udp) => {
                 App::Stun(Box::new(stun::StunTiming::new(seed)))
             }
@@ -233,6 +249,10 @@ impl Behaviour {
                     s.on_segment(role, v.ts, t.seq, v.payload);
                     on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start() };
                 }
+                App::Rdp(s) => {
+                    s.on_segment(role, v.ts, t.seq, v.payload);
+                    on = OnStarts { input: s.input.take(), keys: s.take_on_start() };
+                }
                 App::None | App::Stun(_) => {}
             }
         } else if let App::Stun(s) = &mut self.app
@@ -249,6 +269,7 @@ impl Behaviour {
         let (far, near, keys) = match &self.app {
             App::Ssh(s) => (s.far.stats(), s.near.stats(), s.keys.summary(Some(&s.keys_obfuscation()))),
             App::Vnc(s) => (s.far.stats(), s.near.stats(), s.keys.summary(None)),
+            App::Rdp(s) => (s.far().stats(), s.near.stats(), s.keys().summary(None)),
             App::None | App::Stun(_) => (None, None, None),
         };
         let [initiator, responder] = self.rtt.legs.each_ref().map(Lat::stats);
@@ -266,10 +287,10 @@ impl Behaviour {
 /// Transport RTT of the two legs seen from the sensor.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LegStats {
-    /// Between the sensor and the initiator (for SSH/VNC: the controller, or the relay it
+    /// Between the sensor and the initiator (for SSH/VNC/RDP: the controller, or the relay it
     /// comes through).
     pub initiator: Option<LatStats>,
-    /// Between the sensor and the responder (for SSH/VNC: the endpoint).
+    /// Between the sensor and the responder (for SSH/VNC/RDP: the endpoint).
     pub responder: Option<LatStats>,
 }
 
