@@ -125,6 +125,14 @@ start_relays() {
     sed -i "s/^DELAY_MS=.*/DELAY_MS=$delay/" "$FHLAB_RUN/mode.env"
 }
 
+# The relay port that FHLAB_TCP_FORWARDS maps to endpoint port $1 (empty if none).
+relay_port_for() {
+    local map
+    for map in $FHLAB_TCP_FORWARDS; do
+        [[ ${map##*:} == "$1" ]] && { echo "${map%%:*}"; return; }
+    done
+}
+
 write_mode_env() {
     local mode=$1 delay=$2
     {
@@ -138,6 +146,8 @@ write_mode_env() {
             echo "SSH_PORT=${FHLAB_TCP_FORWARDS%%:*}"
             echo "ECHO_HOST=$RELAY_CTL_IP      # tcp+udp echo on the endpoint, port 7, via the relay"
             echo "ECHO_PORT=7007"
+            echo "RDP_HOST=$RELAY_CTL_IP       # where the controller connects for the endpoint's RDP server (3389)"
+            echo "RDP_PORT=$(relay_port_for 3389)      # the relay port FHLAB_TCP_FORWARDS maps to 3389 (empty if none)"
         else
             echo "GW_RELAY_IP=$GW_RELAY_IP_FWD"
             echo "EP_PEER_IP=$CTL_IP"
@@ -145,6 +155,8 @@ write_mode_env() {
             echo "SSH_PORT=22"
             echo "ECHO_HOST=$EP_IP"
             echo "ECHO_PORT=7"
+            echo "RDP_HOST=$EP_IP"
+            echo "RDP_PORT=3389"
         fi
     } >"$FHLAB_RUN/mode.env"
 }

@@ -266,10 +266,16 @@ impl Behaviour {
 
     /// The session's timing figures.
     pub fn summary(&self) -> Summary {
+        let mut alternatives = None;
         let (far, near, keys) = match &self.app {
             App::Ssh(s) => (s.far.stats(), s.near.stats(), s.keys.summary(Some(&s.keys_obfuscation()))),
             App::Vnc(s) => (s.far.stats(), s.near.stats(), s.keys.summary(None)),
-            App::Rdp(s) => (s.far().stats(), s.near.stats(), s.keys().summary(None)),
+            App::Rdp(s) => {
+                let floor = self.rtt.legs.first().and_then(|l| l.quantile(0.0)).unwrap_or(0);
+                let (far, alt) = s.far(floor);
+                alternatives = Some(alt).filter(|a| !a.is_empty());
+                (far.stats(), s.near.stats(), s.keys().summary(None))
+            }
             App::None | App::Stun(_) => (None, None, None),
         };
         let [initiator, responder] = self.rtt.legs.each_ref().map(Lat::stats);
@@ -277,6 +283,7 @@ impl Behaviour {
             tool: self.tool,
             transport_rtt: LegStats { initiator, responder },
             app_rtt_far: far,
+            app_rtt_far_alternatives_ms: alternatives,
             app_rtt_near: near,
             keystrokes: keys,
             chain: self.chain.stats(),
@@ -305,6 +312,10 @@ pub struct Summary {
     /// Application RTT on the far leg: an endpoint message out → the controller's response
     /// it causes, in.
     pub app_rtt_far: Option<LatStats>,
+    /// Further far-leg RTTs the timing fits as well as `app_rtt_far` (RDP: a regular frame
+    /// stream whose period divides the round trip), ms; `app_rtt_far` is the smallest, so the
+    /// gap built on it can only be too low.
+    pub app_rtt_far_alternatives_ms: Option<Vec<f64>>,
     /// The opposite direction (controller input in → the endpoint's response out): inside
     /// leg plus the endpoint's processing; the baseline.
     pub app_rtt_near: Option<LatStats>,

@@ -37,7 +37,10 @@
 //!   ±[`WINDOW_BINS`] ms that at least [`CONSISTENT_SHARE`] of the acknowledgements voted for
 //!   (a perfectly regular frame stream makes every multiple of its period consistent; the
 //!   smallest is taken, so the figure can only be too low, never too high), and its samples
-//!   are that window's votes.
+//!   are that window's votes. Windows below the far leg's smallest transport RTT are
+//!   impossible (an answer cannot outrun the path) and are skipped: where the transport RTT
+//!   itself carries the distance (a forwarding path) that resolves a regular stream; behind a
+//!   terminating relay the other consistent delays are reported as alternatives.
 //! - Near side: a key press → the server's next record is the inside leg plus the endpoint's
 //!   processing (the baseline).
 
@@ -67,9 +70,14 @@ pub const RING: usize = 32;
 /// Vote bins (1 ms each), covering [`MAX_ANSWER_US`].
 pub const BINS: usize = 1000;
 /// Half width of the consistency window, bins.
-pub const WINDOW_BINS: usize = 3;
-/// Share of acknowledgements that must vote for a window.
-pub const CONSISTENT_SHARE: f64 = 0.5;
+pub const WINDOW_BINS: usize = 4;
+/// Share of acknowledgements that must vote for a window (the true delay gathers nearly all
+/// of them; a periodic frame schedule can give a wrong delay about half).
+pub const CONSISTENT_SHARE: f64 = 0.75;
+/// Slack below the transport RTT floor (bin resolution, jitter), bins.
+pub const FLOOR_SLACK_BINS: usize = 2;
+/// Most consistent windows reported.
+pub const MAX_WINDOWS: usize = 8;
 /// Most server handshake bytes kept to read the ServerHello.
 pub const MAX_HELLO_BYTES: usize = 16 * 1024;
 /// Largest TLS record accepted (2^14 + 2048, RFC 5246 §6.2.3).
@@ -200,12 +208,32 @@ impl RdpTiming {
         self.key_sizes.iter_mut().filter_map(|k| k.keys.take_on_start()).min()
     }
 
-    /// The far-leg samples: the votes of the consistent window (see the module doc).
-    pub fn far(&self) -> Lat {
+    /// The far-leg samples (the votes of the smallest consistent window at or above `floor_us`,
+    /// the smallest transport RTT of the far leg: an answer cannot come back faster than the
+    /// path carries it), and the centres of the further windows as consistent as it, in ms (a
+    /// regular frame stream: the timing cannot tell them apart; see the module doc).
+    pub fn far(&self, floor_us: u64) -> (Lat, Vec<f64>) {
         let mut lat = Lat::default();
-        let Some(votes) = self.votes.as_deref() else { return lat };
+        let floor_bin = (floor_us / 1000).saturating_sub(FLOOR_SLACK_BINS as u64) as usize;
+        let windows: Vec<usize> = self.consistent_windows().into_iter().filter(|&c| c >= floor_bin).collect();
+        let Some((&first, rest)) = windows.split_first() else { return (lat, Vec::new()) };
+        if let Some(votes) = self.votes.as_deref() {
+            for b in first.saturating_sub(WINDOW_BINS)..=(first + WINDOW_BINS).min(BINS - 1) {
+                if let Some(&n) = votes.get(b) {
+                    lat.record_n(b as u64 * 1000 + 500, u64::from(n));
+                }
+            }
+        }
+        (lat, rest.iter().map(|&c| c as f64 + 0.5).collect())
+    }
+
+    /// Centres (bins) of the non-overlapping windows at least [`CONSISTENT_SHARE`] of the
+    /// acknowledgements voted for, smallest first (at most [`MAX_WINDOWS`]).
+    fn consistent_windows(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        let Some(votes) = self.votes.as_deref() else { return out };
         if self.voters == 0 {
-            return lat;
+            return out;
         }
         let need = (CONSISTENT_SHARE * self.voters as f64).ceil() as u64;
         let window = |c: usize| -> u64 {
@@ -213,17 +241,20 @@ impl RdpTiming {
                 .get(c.saturating_sub(WINDOW_BINS)..=(c + WINDOW_BINS).min(BINS - 1))
                 .map_or(0, |w| w.iter().map(|&v| u64::from(v)).sum())
         };
-        let Some(first) = (0..BINS).find(|&c| window(c) >= need) else { return lat };
-        // The window around the bin with most votes near the first consistent window.
-        let centre = (first..=(first + 2 * WINDOW_BINS).min(BINS - 1))
-            .max_by_key(|&c| (votes.get(c).copied().unwrap_or(0), usize::MAX - c));
-        let Some(centre) = centre else { return lat };
-        for b in centre.saturating_sub(WINDOW_BINS)..=(centre + WINDOW_BINS).min(BINS - 1) {
-            if let Some(&n) = votes.get(b) {
-                lat.record_n(b as u64 * 1000 + 500, u64::from(n));
+        let mut c = 0;
+        while c < BINS && out.len() < MAX_WINDOWS {
+            if window(c) < need {
+                c += 1;
+                continue;
             }
+            // The bin with most votes near the first consistent window is its centre.
+            let centre = (c..=(c + 2 * WINDOW_BINS).min(BINS - 1))
+                .max_by_key(|&b| (votes.get(b).copied().unwrap_or(0), usize::MAX - b))
+                .unwrap_or(c);
+            out.push(centre);
+            c = centre + 2 * WINDOW_BINS + 1;
         }
-        lat
+        out
     }
 
     fn bytes(&mut self, role: usize, ts: Micros, mut b: &[u8]) {
@@ -554,8 +585,10 @@ mod tests {
         for a in acks {
             s.send(0, a, &app(45 + 17));
         }
-        let far = s.r.far().stats().unwrap();
+        let (far, alt) = s.r.far(0);
+        let far = far.stats().unwrap();
         assert!(far.n >= 70, "{far:?}");
+        assert!(alt.is_empty(), "{alt:?}");
         assert!((far.p10_ms - 64.0).abs() <= 1.0 && (far.p50_ms - 64.5).abs() <= 1.0, "{far:?}");
     }
 
@@ -574,24 +607,37 @@ mod tests {
                 s.send(1, t + 40_000, &app(3000));
             }
         }
-        let far = s.r.far().stats().unwrap();
+        let far = s.r.far(0).0.stats().unwrap();
         assert_eq!(far.n, 40, "{far:?}");
         assert!((far.p10_ms - 12.5).abs() < 0.6, "{far:?}");
     }
 
     #[test]
     fn a_regular_stream_takes_the_smallest_consistent_delay() {
-        // Frames exactly every 31 ms, acknowledged 5 ms later: 5, 36, 67 … ms are all
-        // consistent; the smallest is taken (a figure that can only be too low).
+        // Frames exactly every 100 ms, acknowledged 202 ms later (two in flight): 2, 102, 202 …
+        // ms are all consistent; the smallest is the figure (it can only be too low) and the
+        // others are reported as alternatives.
         let mut s = Sess::new(true, 0x1301);
         s.send(0, 500_000, &app(45 + 17));
+        let mut acks = std::collections::VecDeque::new();
         for i in 0..60u64 {
-            let end = 1_000_000 + i * 31_000;
+            let end = 1_000_000 + i * 100_000;
+            while acks.front().is_some_and(|&a| a < end) {
+                let a = acks.pop_front().unwrap_or_default();
+                s.send(0, a, &app(45 + 17));
+            }
             s.frame(end, 3);
-            s.send(0, end + 5_000, &app(45 + 17));
+            acks.push_back(end + 202_000);
         }
-        let far = s.r.far().stats().unwrap();
-        assert!((far.p50_ms - 5.5).abs() < 0.6, "{far:?}");
+        let (far, alt) = s.r.far(0);
+        let far = far.stats().unwrap();
+        assert!((far.p50_ms - 2.5).abs() < 0.6, "{far:?}");
+        assert_eq!(alt, vec![102.5, 202.5, 302.5, 402.5, 502.5, 602.5, 702.5], "{far:?}");
+        // A transport RTT of 200 ms on that leg (a forwarding path) rules out what is below.
+        let (far, alt) = s.r.far(200_100);
+        let far = far.stats().unwrap();
+        assert!((far.p50_ms - 202.5).abs() < 0.6, "{far:?}");
+        assert_eq!(alt, vec![302.5, 402.5, 502.5, 602.5, 702.5], "{far:?}");
     }
 
     #[test]
@@ -604,7 +650,7 @@ mod tests {
             s.send(0, t + 100, &app(5 + 17));
             s.send(1, t + 3_000, &app(800));
         }
-        assert_eq!(s.r.far().stats(), None);
+        assert_eq!(s.r.far(0).0.stats(), None);
         let near = s.r.near.stats().unwrap();
         assert_eq!(near.n, 5);
         assert!((near.p50_ms - 3.0).abs() < 0.1, "{near:?}");
@@ -663,7 +709,7 @@ mod tests {
             let mut r = RdpTiming::new(&seed(&[], &[]));
             r.on_segment(0, 1, 1, &rng.bytes(len));
             r.on_segment(1, 2, 1, &rng.bytes(len));
-            let _ = r.far();
+            let _ = r.far(0);
         }
     }
 }

@@ -96,6 +96,7 @@ mod tests {
             tool,
             transport_rtt: LegStats { initiator: transport, responder: Some(stats(3, 0.2)) },
             app_rtt_far: app,
+            app_rtt_far_alternatives_ms: None,
             app_rtt_near: None,
             keystrokes: Some(crate::behaviour::keystroke::KeystrokeStats {
                 keys: 10,

@@ -39,14 +39,18 @@ fn behaviour_json(b: &crate::behaviour::Summary, a: &Alert) -> Value {
         Direction::Inbound => (b.transport_rtt.initiator, b.transport_rtt.responder),
         Direction::Outbound => (b.transport_rtt.responder, b.transport_rtt.initiator),
     };
-    json!({
+    let mut v = json!({
         "transport_rtt_ms": { "peer_leg": peer_leg, "endpoint_leg": endpoint_leg },
         "app_rtt_far_ms": b.app_rtt_far,
         "app_rtt_near_ms": b.app_rtt_near,
         "gap": a.gap,
         "keystrokes": b.keystrokes,
         "chain": b.chain,
-    })
+    });
+    if let (Some(alt), Some(o)) = (&b.app_rtt_far_alternatives_ms, v.as_object_mut()) {
+        o.insert("app_rtt_far_alternatives_ms".into(), json!(alt));
+    }
+    v
 }
 
 fn endpoint_ocsf(h: &Host) -> Value {
