@@ -41,6 +41,15 @@
 //!   impossible (an answer cannot outrun the path) and are skipped: where the transport RTT
 //!   itself carries the distance (a forwarding path) that resolves a regular stream; behind a
 //!   terminating relay the other consistent delays are reported as alternatives.
+//! - Connection sequence (MS-RDPBCGR 1.3.1.1): until the first input or frame acknowledgement,
+//!   the client only answers the server — TLS and CredSSP/NTLM legs, MCS connect, attach,
+//!   one channel join after another, licensing, Demand Active → Confirm Active — so a server
+//!   record → the client's next record is one far-leg round trip (plus the client's handling of
+//!   that step), like SSH's key exchange. Up to [`MAX_CONN_SAMPLES`] are kept. The smallest
+//!   value [`MIN_CONN_SAMPLES`] of them agree on (less [`CONN_SLACK_BINS`] ms) rules out
+//!   frame-acknowledgement windows below it,
+//!   which resolves a periodic frame stream behind a terminating relay; without the graphics
+//!   pipeline (xrdp 0.9) they are the far-leg figure themselves.
 //! - Near side: a key press → the server's next record is the inside leg plus the endpoint's
 //!   processing (the baseline).
 
@@ -76,6 +85,16 @@ pub const WINDOW_BINS: usize = 4;
 pub const CONSISTENT_SHARE: f64 = 0.75;
 /// Slack below the transport RTT floor (bin resolution, jitter), bins.
 pub const FLOOR_SLACK_BINS: usize = 2;
+/// Connection-sequence samples kept (the sequence has about ten lock-step exchanges).
+pub const MAX_CONN_SAMPLES: u64 = 16;
+/// Connection-sequence samples that must agree before they bound the frame-acknowledgement
+/// windows.
+pub const MIN_CONN_SAMPLES: u64 = 3;
+/// How close agreeing connection-sequence samples are.
+pub const CONN_CLUSTER_US: Micros = 5_000;
+/// Slack below the connection-sequence floor (the client's own processing of a connection
+/// step is in it), bins.
+pub const CONN_SLACK_BINS: usize = 8;
 /// Most consistent windows reported.
 pub const MAX_WINDOWS: usize = 8;
 /// Most server handshake bytes kept to read the ServerHello.
@@ -132,6 +151,13 @@ pub struct RdpTiming {
     last_server: Option<Micros>,
     /// Votes per 1 ms bin.
     votes: Option<Box<[u32; BINS]>>,
+    /// Connection-sequence exchanges: server record → the client's next record, while the
+    /// client only answers (before any input or frame acknowledgement).
+    conn: Lat,
+    conn_samples: [Micros; MAX_CONN_SAMPLES as usize],
+    conn_count: usize,
+    conn_open: bool,
+    conn_server: Option<Micros>,
     /// Acknowledgements that voted.
     voters: u64,
     /// Acknowledgements seen.
@@ -160,6 +186,11 @@ impl RdpTiming {
             votes: None,
             voters: 0,
             acks: 0,
+            conn: Lat::default(),
+            conn_samples: [0; MAX_CONN_SAMPLES as usize],
+            conn_count: 0,
+            conn_open: true,
+            conn_server: None,
             near_start: None,
             key_sizes: Default::default(),
             near: Lat::default(),
@@ -214,9 +245,12 @@ impl RdpTiming {
     /// regular frame stream: the timing cannot tell them apart; see the module doc).
     pub fn far(&self, floor_us: u64) -> (Lat, Vec<f64>) {
         let mut lat = Lat::default();
-        let floor_bin = (floor_us / 1000).saturating_sub(FLOOR_SLACK_BINS as u64) as usize;
+        let mut floor_bin = (floor_us / 1000).saturating_sub(FLOOR_SLACK_BINS as u64) as usize;
+        if let Some(low) = self.conn_floor() {
+            floor_bin = floor_bin.max((low / 1000).saturating_sub(CONN_SLACK_BINS as u64) as usize);
+        }
         let windows: Vec<usize> = self.consistent_windows().into_iter().filter(|&c| c >= floor_bin).collect();
-        let Some((&first, rest)) = windows.split_first() else { return (lat, Vec::new()) };
+        let Some((&first, rest)) = windows.split_first() else { return (self.conn.clone(), Vec::new()) };
         if let Some(votes) = self.votes.as_deref() {
             for b in first.saturating_sub(WINDOW_BINS)..=(first + WINDOW_BINS).min(BINS - 1) {
                 if let Some(&n) = votes.get(b) {
@@ -225,6 +259,19 @@ impl RdpTiming {
             }
         }
         (lat, rest.iter().map(|&c| c as f64 + 0.5).collect())
+    }
+
+    /// The smallest connection-sequence RTT that at least [`MIN_CONN_SAMPLES`] exchanges agree
+    /// on (within [`CONN_CLUSTER_US`]): a lone short sample (a client message that was on its
+    /// way before the server's, e.g. after TLS 1.3 session tickets) does not set it.
+    fn conn_floor(&self) -> Option<Micros> {
+        let mut v: Vec<Micros> = self.conn_samples.get(..self.conn_count)?.to_vec();
+        v.sort_unstable();
+        let need = MIN_CONN_SAMPLES as usize;
+        v.windows(need).find_map(|w| match (w.first(), w.last()) {
+            (Some(&lo), Some(&hi)) if hi - lo <= CONN_CLUSTER_US => Some(lo),
+            _ => None,
+        })
     }
 
     /// Centres (bins) of the non-overlapping windows at least [`CONSISTENT_SHARE`] of the
@@ -299,21 +346,46 @@ impl RdpTiming {
     }
 
     fn record(&mut self, role: usize, ts: Micros, rec: Record) {
-        // Application data only (TLS 1.3 sends everything after the ServerHello as such).
-        if rec.kind != 23 {
-            return;
-        }
-        let Some(plain) = self.overhead.and_then(|o| rec.len.checked_sub(o)) else { return };
+        let Some(overhead) = self.overhead else { return };
+        // Application data only past the connection sequence (TLS 1.3 sends everything after
+        // the ServerHello as such).
+        let plain = (rec.kind == 23).then(|| rec.len.checked_sub(overhead)).flatten();
         if role == 0 {
-            if KEY_PLAIN.contains(&plain) {
-                self.key_record(ts, usize::from(plain - KEY_PLAIN.start()));
-            } else if POINTER_PLAIN.contains(&plain) {
-                self.input = Some(ts);
-            } else if ACK_PLAIN.contains(&plain) {
-                self.ack(ts);
+            match plain {
+                Some(p) if KEY_PLAIN.contains(&p) => {
+                    self.conn_open = false;
+                    self.key_record(ts, usize::from(p - KEY_PLAIN.start()));
+                }
+                Some(p) if POINTER_PLAIN.contains(&p) => {
+                    self.conn_open = false;
+                    self.input = Some(ts);
+                }
+                Some(p) if ACK_PLAIN.contains(&p) && self.gfx => self.ack(ts),
+                _ if self.conn_open => {
+                    if let Some(t) = self.conn_server.take()
+                        && ts.saturating_sub(t) <= MAX_ANSWER_US
+                    {
+                        self.conn.record(ts - t);
+                        if let Some(slot) = self.conn_samples.get_mut(self.conn_count) {
+                            *slot = ts - t;
+                            self.conn_count += 1;
+                        }
+                        self.conn_open = self.conn.len() < MAX_CONN_SAMPLES;
+                    }
+                    if plain.is_some_and(|p| ACK_PLAIN.contains(&p)) {
+                        self.ack(ts);
+                    }
+                }
+                Some(p) if ACK_PLAIN.contains(&p) => self.ack(ts),
+                _ => {}
             }
-        } else if plain >= MIN_FRAME_PLAIN {
-            self.server_data(ts);
+        } else {
+            if self.conn_open {
+                self.conn_server = Some(ts);
+            }
+            if plain.is_some_and(|p| p >= MIN_FRAME_PLAIN) {
+                self.server_data(ts);
+            }
         }
     }
 
@@ -356,8 +428,10 @@ impl RdpTiming {
     fn ack(&mut self, ts: Micros) {
         self.acks += 1;
         if !self.gfx {
-            // Frames before the first acknowledgement were not kept.
+            // Frames before the first acknowledgement were not kept; the connection sequence
+            // is over.
             self.gfx = true;
+            self.conn_open = false;
             return;
         }
         let votes = self.votes.get_or_insert_with(|| Box::new([0; BINS]));
@@ -638,6 +712,50 @@ mod tests {
         let far = far.stats().unwrap();
         assert!((far.p50_ms - 202.5).abs() < 0.6, "{far:?}");
         assert_eq!(alt, vec![302.5, 402.5, 502.5, 602.5, 702.5], "{far:?}");
+    }
+
+    #[test]
+    fn the_connection_sequence_resolves_a_regular_stream() {
+        // Nine lock-step exchanges 202 ms apart (the client answers 1 ms after each server
+        // record arrives), then the regular stream of the test above: the windows below the
+        // connection RTT are ruled out.
+        let mut s = Sess::new(true, 0x1301);
+        let mut t = 100_000;
+        for i in 0..9u64 {
+            s.send(1, t, &app(200 + i as u16));
+            t += 202_000;
+            s.send(0, t, &app(100 + i as u16));
+            t += 1_000;
+        }
+        assert_eq!(s.r.conn.len(), 9);
+        s.send(0, t, &app(45 + 17));
+        let mut acks = std::collections::VecDeque::new();
+        for i in 0..60u64 {
+            let end = t + 100_000 + i * 100_000;
+            while acks.front().is_some_and(|&a| a < end) {
+                let a = acks.pop_front().unwrap_or_default();
+                s.send(0, a, &app(45 + 17));
+            }
+            s.frame(end, 3);
+            acks.push_back(end + 202_000);
+        }
+        let (far, alt) = s.r.far(0);
+        let far = far.stats().unwrap();
+        assert!((far.p50_ms - 202.5).abs() < 0.6, "{far:?}");
+        assert_eq!(alt.first(), Some(&302.5), "{alt:?}");
+        // Without frame acknowledgements the connection exchanges are the figure.
+        let mut x = Sess::new(true, 0x1301);
+        for i in 0..6u64 {
+            x.send(1, 1_000_000 + i * 300_000, &app(300));
+            x.send(0, 1_000_000 + i * 300_000 + 81_000, &app(120));
+        }
+        x.send(0, 3_000_000, &app(5 + 17)); // typing ends the sequence
+        x.send(1, 3_100_000, &app(300));
+        x.send(0, 3_100_500, &app(120));
+        let (far, alt) = x.r.far(0);
+        let far = far.stats().unwrap();
+        assert!(far.n == 6 && (far.p10_ms - 81.0).abs() < 0.5, "{far:?}");
+        assert!(alt.is_empty());
     }
 
     #[test]
