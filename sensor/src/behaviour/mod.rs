@@ -178,6 +178,21 @@ pub struct Seed<'a> {
     pub ts: Micros,
 }
 
+/// A TCP seed for the parsers' unit tests: client bytes from sequence number 1000, server
+/// bytes from 5000, nothing lost, no handshake times.
+#[cfg(test)]
+pub(crate) fn tcp_seed<'a>(c: &'a [u8], s: &'a [u8]) -> Seed<'a> {
+    Seed {
+        transport: Transport::Tcp,
+        bufs: [c, s],
+        handshake: [0; 3],
+        next_seq: [Some(1000 + c.len() as u32), Some(5000 + s.len() as u32)],
+        lost: [false, false],
+        first_ts: 0,
+        ts: 0,
+    }
+}
+
 impl Seed<'_> {
     /// The stream cursor of `role` after the probe's bytes: lost when the probe lost the
     /// position, or gathered bytes without a known end.

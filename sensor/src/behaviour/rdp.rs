@@ -153,7 +153,6 @@ pub struct RdpTiming {
     votes: Option<Box<[u32; BINS]>>,
     /// Connection-sequence exchanges: server record → the client's next record, while the
     /// client only answers (before any input or frame acknowledgement).
-    conn: Lat,
     conn_samples: [Micros; MAX_CONN_SAMPLES as usize],
     conn_count: usize,
     conn_open: bool,
@@ -186,7 +185,6 @@ impl RdpTiming {
             votes: None,
             voters: 0,
             acks: 0,
-            conn: Lat::default(),
             conn_samples: [0; MAX_CONN_SAMPLES as usize],
             conn_count: 0,
             conn_open: true,
@@ -250,7 +248,12 @@ impl RdpTiming {
             floor_bin = floor_bin.max((low / 1000).saturating_sub(CONN_SLACK_BINS as u64) as usize);
         }
         let windows: Vec<usize> = self.consistent_windows().into_iter().filter(|&c| c >= floor_bin).collect();
-        let Some((&first, rest)) = windows.split_first() else { return (self.conn.clone(), Vec::new()) };
+        let Some((&first, rest)) = windows.split_first() else {
+            for &us in self.conn_samples.get(..self.conn_count).unwrap_or_default() {
+                lat.record(us);
+            }
+            return (lat, Vec::new());
+        };
         if let Some(votes) = self.votes.as_deref() {
             for b in first.saturating_sub(WINDOW_BINS)..=(first + WINDOW_BINS).min(BINS - 1) {
                 if let Some(&n) = votes.get(b) {
@@ -265,7 +268,8 @@ impl RdpTiming {
     /// on (within [`CONN_CLUSTER_US`]): a lone short sample (a client message that was on its
     /// way before the server's, e.g. after TLS 1.3 session tickets) does not set it.
     fn conn_floor(&self) -> Option<Micros> {
-        let mut v: Vec<Micros> = self.conn_samples.get(..self.conn_count)?.to_vec();
+        let mut copy = self.conn_samples;
+        let v = copy.get_mut(..self.conn_count)?;
         v.sort_unstable();
         let need = MIN_CONN_SAMPLES as usize;
         v.windows(need).find_map(|w| match (w.first(), w.last()) {
@@ -360,24 +364,22 @@ impl RdpTiming {
                     self.conn_open = false;
                     self.input = Some(ts);
                 }
-                Some(p) if ACK_PLAIN.contains(&p) && self.gfx => self.ack(ts),
-                _ if self.conn_open => {
-                    if let Some(t) = self.conn_server.take()
+                _ => {
+                    // The connection sequence closes at the first frame acknowledgement (ack).
+                    if self.conn_open
+                        && let Some(t) = self.conn_server.take()
                         && ts.saturating_sub(t) <= MAX_ANSWER_US
                     {
-                        self.conn.record(ts - t);
                         if let Some(slot) = self.conn_samples.get_mut(self.conn_count) {
                             *slot = ts - t;
                             self.conn_count += 1;
                         }
-                        self.conn_open = self.conn.len() < MAX_CONN_SAMPLES;
+                        self.conn_open = self.conn_count < self.conn_samples.len();
                     }
                     if plain.is_some_and(|p| ACK_PLAIN.contains(&p)) {
                         self.ack(ts);
                     }
                 }
-                Some(p) if ACK_PLAIN.contains(&p) => self.ack(ts),
-                _ => {}
             }
         } else {
             if self.conn_open {
@@ -530,7 +532,7 @@ fn overhead(hello: &tls::ServerHello) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::fingerprint::Transport;
+    use crate::behaviour::tcp_seed as seed;
     use crate::testutil::{XorShift64, unhex};
 
     const CR: &str = "0300002924e00000000000436f6f6b69653a206d737473686173683d6c61620d0a0100080003000000";
@@ -560,18 +562,6 @@ mod tests {
         r
     }
 
-    fn seed<'a>(c: &'a [u8], s: &'a [u8]) -> Seed<'a> {
-        Seed {
-            transport: Transport::Tcp,
-            bufs: [c, s],
-            handshake: [0; 3],
-            next_seq: [Some(1000 + c.len() as u32), Some(5000 + s.len() as u32)],
-            lost: [false, false],
-            first_ts: 0,
-            ts: 0,
-        }
-    }
-
     /// A session after the Confirm and a TLS 1.3 ServerHello, with sequence counters.
     struct Sess {
         r: RdpTiming,
@@ -591,6 +581,21 @@ mod tests {
             self.r.on_segment(role, ts, self.seq[role], bytes);
             self.seq[role] = self.seq[role].wrapping_add(bytes.len() as u32);
         }
+        /// 60 frames of 3 records exactly 100 ms apart from `first_end`, each acknowledged
+        /// `rtt` later (the acknowledgements due before each frame go first).
+        fn regular_stream(&mut self, first_end: Micros, rtt: Micros) {
+            let mut acks = std::collections::VecDeque::new();
+            for i in 0..60u64 {
+                let end = first_end + i * 100_000;
+                while acks.front().is_some_and(|&a| a < end) {
+                    let a = acks.pop_front().unwrap_or_default();
+                    self.send(0, a, &app(45 + 17));
+                }
+                self.frame(end, 3);
+                acks.push_back(end + rtt);
+            }
+        }
+
         /// A frame of `records` server records ending at `end`.
         fn frame(&mut self, end: Micros, records: u64) {
             for i in (0..records).rev() {
@@ -693,16 +698,7 @@ mod tests {
         // others are reported as alternatives.
         let mut s = Sess::new(true, 0x1301);
         s.send(0, 500_000, &app(45 + 17));
-        let mut acks = std::collections::VecDeque::new();
-        for i in 0..60u64 {
-            let end = 1_000_000 + i * 100_000;
-            while acks.front().is_some_and(|&a| a < end) {
-                let a = acks.pop_front().unwrap_or_default();
-                s.send(0, a, &app(45 + 17));
-            }
-            s.frame(end, 3);
-            acks.push_back(end + 202_000);
-        }
+        s.regular_stream(1_000_000, 202_000);
         let (far, alt) = s.r.far(0);
         let far = far.stats().unwrap();
         assert!((far.p50_ms - 2.5).abs() < 0.6, "{far:?}");
@@ -727,18 +723,9 @@ mod tests {
             s.send(0, t, &app(100 + i as u16));
             t += 1_000;
         }
-        assert_eq!(s.r.conn.len(), 9);
+        assert_eq!(s.r.conn_count, 9);
         s.send(0, t, &app(45 + 17));
-        let mut acks = std::collections::VecDeque::new();
-        for i in 0..60u64 {
-            let end = t + 100_000 + i * 100_000;
-            while acks.front().is_some_and(|&a| a < end) {
-                let a = acks.pop_front().unwrap_or_default();
-                s.send(0, a, &app(45 + 17));
-            }
-            s.frame(end, 3);
-            acks.push_back(end + 202_000);
-        }
+        s.regular_stream(t + 100_000, 202_000);
         let (far, alt) = s.r.far(0);
         let far = far.stats().unwrap();
         assert!((far.p50_ms - 202.5).abs() < 0.6, "{far:?}");

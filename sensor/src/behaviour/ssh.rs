@@ -274,7 +274,7 @@ impl SshTiming {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::fingerprint::Transport;
+    use crate::behaviour::tcp_seed as seed;
 
     /// A clear SSH binary packet of message `msg` with `body` payload bytes.
     fn pkt(msg: u8, body: usize) -> Vec<u8> {
@@ -284,18 +284,6 @@ mod tests {
         v.push(msg);
         v.resize(4 + len as usize, 0);
         v
-    }
-
-    fn seed<'a>(c: &'a [u8], s: &'a [u8]) -> Seed<'a> {
-        Seed {
-            transport: Transport::Tcp,
-            bufs: [c, s],
-            handshake: [0; 3],
-            next_seq: [Some(1000 + c.len() as u32), Some(5000 + s.len() as u32)],
-            lost: [false, false],
-            first_ts: 0,
-            ts: 0,
-        }
     }
 
     #[test]

@@ -271,21 +271,9 @@ fn message_len(head: &[u8; HEAD], have: u8) -> Result<Option<usize>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::fingerprint::Transport;
+    use crate::behaviour::tcp_seed as seed;
 
     const V38: &[u8] = b"RFB 003.008\n";
-
-    fn seed<'a>(c: &'a [u8], s: &'a [u8]) -> Seed<'a> {
-        Seed {
-            transport: Transport::Tcp,
-            bufs: [c, s],
-            handshake: [0; 3],
-            next_seq: [Some(1000 + c.len() as u32), Some(5000 + s.len() as u32)],
-            lost: [false, false],
-            first_ts: 0,
-            ts: 0,
-        }
-    }
 
     fn key(down: u8) -> [u8; 8] {
         [4, down, 0, 0, 0, 0, 0, 0x61]
