@@ -1,6 +1,7 @@
 //! Live capture for real: farhand captures with libpcap on a veth inside a network namespace
 //! the test creates, while the demo capture's frames are sent into the other end of the veth.
-//! Needs root and iproute2 (CI has both); skipped with a message otherwise.
+//! Needs root, iproute2 and python3 (CI has them): skipped with a message otherwise — except
+//! when `CI` is set (non-empty, not `false` or `0`), where missing any of them is a failure.
 
 #![allow(
     clippy::unwrap_used,
@@ -69,8 +70,22 @@ print(n)
 #[test]
 fn live_capture_on_a_veth() {
     let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
-    if !root || !sh(&["ip", "-V"]) || !sh(&["python3", "-V"]) {
-        eprintln!("SKIP live capture: needs root, iproute2 and python3");
+    let missing: Vec<&str> =
+        [(root, "root"), (sh(&["ip", "-V"]), "iproute2 (ip)"), (sh(&["python3", "-V"]), "python3")]
+            .into_iter()
+            .filter_map(|(ok, what)| (!ok).then_some(what))
+            .collect();
+    if !missing.is_empty() {
+        let ci = std::env::var("CI").is_ok_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            !v.is_empty() && v != "false" && v != "0"
+        });
+        assert!(
+            !ci,
+            "live capture: CI is set, but this run lacks {}: run it as root with iproute2 and python3",
+            missing.join(", ")
+        );
+        eprintln!("SKIP live capture: lacks {} (needs root, iproute2 and python3)", missing.join(", "));
         return;
     }
     let ns = Netns(format!("fhlive{}", std::process::id()));
