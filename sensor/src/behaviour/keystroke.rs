@@ -159,4 +159,109 @@ mod tests {
         assert!(!h.on_cadence());
         assert_eq!(Keystrokes::default().summary(None), None);
     }
+    // Tests below were added from mutation testing (MUTATION.md): each pins a figure or a
+    // boundary a mutant of this file changed without any test noticing.
+
+    /// Keys at the given gaps (µs) after a first key at 1 s.
+    fn typed(gaps: &[u64]) -> Keystrokes {
+        let mut k = Keystrokes::default();
+        let mut t = 1_000_000;
+        k.key(t);
+        for g in gaps {
+            t += g;
+            k.key(t);
+        }
+        k
+    }
+
+    #[test]
+    fn on_periods_start_after_the_idle_time_and_are_taken_once() {
+        let idle = crate::behaviour::stepping_stone::ON_IDLE_US;
+        let mut k = Keystrokes::default();
+        k.key(1_000_000);
+        assert_eq!(k.take_on_start(), Some(1_000_000));
+        assert_eq!(k.take_on_start(), None);
+        k.key(1_100_000);
+        assert_eq!(k.take_on_start(), None, "a key 100 ms after the last continues the period");
+        k.key(1_100_000 + idle - 1);
+        assert_eq!(k.take_on_start(), None, "just under the idle time");
+        k.key(1_100_000 + 2 * idle - 1);
+        assert_eq!(k.take_on_start(), Some(1_100_000 + 2 * idle - 1), "exactly the idle time");
+        assert_eq!(k.count(), 4);
+    }
+
+    #[test]
+    fn bursts_end_after_the_burst_gap_not_at_it() {
+        // One interval of exactly BURST_GAP_US stays in the burst; one longer starts a new one.
+        let k = typed(&[200_000, BURST_GAP_US, BURST_GAP_US + 1, 300_000]);
+        let s = k.summary(None).unwrap();
+        assert_eq!((s.keys, s.bursts, s.intervals), (5, 2, 3), "{s:?}");
+        assert_eq!(k.count(), 5);
+        // Within a burst every interval is recorded once.
+        let s = typed(&[150_000; 9]).summary(None).unwrap();
+        assert_eq!((s.keys, s.bursts, s.intervals), (10, 1, 9), "{s:?}");
+    }
+
+    #[test]
+    fn cadence_needs_enough_intervals_and_the_share() {
+        let at = OBFUSCATION_INTERVAL_US;
+        // Seven intervals on the cadence: too few to say.
+        assert!(!typed(&[at; 7]).on_cadence());
+        // Eight: enough.
+        assert!(typed(&[at; 8]).on_cadence());
+        // The tolerance is inclusive on both sides.
+        let edge = [at + OBFUSCATION_TOLERANCE_US, at - OBFUSCATION_TOLERANCE_US];
+        assert!(typed(&edge.repeat(4)).on_cadence());
+        let out = [at + OBFUSCATION_TOLERANCE_US + 1, at - OBFUSCATION_TOLERANCE_US - 1];
+        assert!(!typed(&out.repeat(4)).on_cadence());
+        // Share: 6 of 10 on the cadence is enough (0.6), 5 of 10 is not; 1 of 10 surely not.
+        let mix = |on: usize| {
+            let mut g = vec![at; on];
+            g.resize(10, 180_000);
+            typed(&g)
+        };
+        assert!(mix(6).on_cadence());
+        assert!(!mix(5).on_cadence());
+        assert!(!mix(1).on_cadence());
+    }
+
+    #[test]
+    fn figures_are_in_milliseconds_and_the_cv_is_exact() {
+        // Intervals alternating 100 and 300 ms: median between, p10 ≈ 100, p90 ≈ 300, cv 0.5
+        // (population standard deviation 100 over mean 200).
+        let s = typed(&[100_000, 300_000].repeat(10)).summary(None).unwrap();
+        let near = |v: Option<f64>, want: f64| v.is_some_and(|v| (v - want).abs() <= want * 0.01);
+        assert!(near(s.iki_p10_ms, 100.0), "{s:?}");
+        assert!(near(s.iki_p90_ms, 300.0), "{s:?}");
+        assert!(near(s.iki_median_ms, 100.0) || near(s.iki_median_ms, 300.0), "{s:?}");
+        assert!(s.iki_cv.is_some_and(|c| (c - 0.5).abs() <= 0.01), "{s:?}");
+        assert_eq!(s.rhythm, "human");
+        // 0.1 ms resolution: 123.4 ms intervals read 123.x ms, not 1234 or 0.
+        let s = typed(&[123_400; 8]).summary(None).unwrap();
+        assert!(near(s.iki_median_ms, 123.4), "{s:?}");
+        assert_eq!(s.iki_cv, Some(0.0));
+    }
+
+    #[test]
+    fn rhythm_boundaries() {
+        // Exactly MIN_INTERVALS regular intervals are classified; one fewer is too few.
+        let n = MIN_INTERVALS as usize;
+        assert_eq!(typed(&vec![150_000; n]).summary(None).unwrap().rhythm, "automated");
+        assert_eq!(typed(&vec![150_000; n - 1]).summary(None).unwrap().rhythm, "too_few");
+        assert_eq!(typed(&vec![150_000; n + 4]).summary(None).unwrap().rhythm, "automated");
+        // One key: counted, no interval, no figures.
+        let s = typed(&[]).summary(None).unwrap();
+        assert_eq!((s.keys, s.bursts, s.intervals, s.iki_median_ms, s.iki_cv), (1, 1, 0, None, None));
+        assert_eq!(s.rhythm, "too_few");
+        // The protocol's word about obfuscation wins only when it says yes.
+        assert_eq!(typed(&vec![150_000; n]).summary(Some(&false)).unwrap().rhythm, "automated");
+        // A cv that rounds to the threshold is not below it: human. 170/230 ms alternating gives
+        // (230 - 170) / (230 + 170) = 0.15.
+        let s = typed(&[170_000, 230_000].repeat(6)).summary(None).unwrap();
+        assert_eq!(s.iki_cv, Some(0.15), "{s:?}");
+        assert_eq!(s.rhythm, "human");
+        let s = typed(&[175_000, 225_000].repeat(6)).summary(None).unwrap();
+        assert!(s.iki_cv.is_some_and(|c| c < AUTOMATED_MAX_CV), "{s:?}");
+        assert_eq!(s.rhythm, "automated");
+    }
 }

@@ -154,4 +154,97 @@ mod tests {
         assert_eq!(o.driving(ep, 14_999_000), None);
         assert_eq!(ChainCount::default().stats(), None);
     }
+    // Tests below were added from mutation testing (MUTATION.md).
+
+    #[test]
+    fn window_boundary_lag_and_driver() {
+        let (ep, a, b) = (Addr::v4([10, 0, 0, 5]), Addr::v4([203, 0, 113, 9]), Addr::v4([198, 51, 100, 7]));
+        let mut o = Onsets::default();
+        o.note(ep, a, 1_000_000);
+        o.note(ep, b, 1_010_000);
+        // The latest input at or before the driven ON start: its lag and driver.
+        assert_eq!(o.driving(ep, 1_015_000), Some((5_000, b)));
+        // Input after the driven start does not count; the earlier one does (kept, not
+        // replaced by the later entry).
+        assert_eq!(o.driving(ep, 1_005_000), Some((5_000, a)));
+        // The window is inclusive: exactly 80 ms matches, one microsecond more does not.
+        assert_eq!(o.driving(ep, 1_010_000 + CORRELATION_WINDOW_US), Some((CORRELATION_WINDOW_US, b)));
+        assert_eq!(o.driving(ep, 1_010_000 + CORRELATION_WINDOW_US + 1), None);
+        // Same time: lag 0.
+        assert_eq!(o.driving(ep, 1_000_000), Some((0, a)));
+        assert_eq!(o.driving(ep, 999_999), None);
+    }
+
+    #[test]
+    fn per_host_queue_keeps_the_last_32_inputs() {
+        let (ep, ctl) = (Addr::v4([10, 0, 0, 5]), Addr::v4([203, 0, 113, 9]));
+        let mut o = Onsets::default();
+        for i in 0..=PER_HOST as u64 {
+            o.note(ep, ctl, i * 1_000_000);
+        }
+        // The first input was dropped, the second is still there.
+        assert_eq!(o.driving(ep, 10_000), None);
+        assert_eq!(o.driving(ep, 1_010_000), Some((10_000, ctl)));
+    }
+
+    #[test]
+    fn a_new_host_does_not_evict_recent_ones() {
+        // Below the host limit nothing is forgotten, however old.
+        let (a, b, ctl) = (Addr::v4([10, 0, 0, 5]), Addr::v4([10, 0, 0, 6]), Addr::v4([203, 0, 113, 9]));
+        let mut o = Onsets::default();
+        o.note(a, ctl, 0);
+        o.note(b, ctl, 120_000_000);
+        assert_eq!(o.driving(a, 10_000), Some((10_000, ctl)));
+        assert_eq!(o.driving(b, 120_010_000), Some((10_000, ctl)));
+    }
+
+    #[test]
+    fn host_limit_forgets_idle_hosts_only_when_full() {
+        let ctl = Addr::v4([203, 0, 113, 9]);
+        let host = |i: usize| Addr::v4([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+        let mut o = Onsets::default();
+        for i in 0..MAX_HOSTS {
+            o.note(host(i), ctl, 0);
+        }
+        // Full, everyone recent (30 s): a new host is not kept; a known host still is.
+        o.note(host(MAX_HOSTS), ctl, 30_000_000);
+        assert_eq!(o.driving(host(MAX_HOSTS), 30_001_000), None);
+        o.note(host(7), ctl, 30_000_000);
+        assert_eq!(o.driving(host(7), 30_001_000), Some((1_000, ctl)));
+        // 61 s later the hosts idle for over 60 s are forgotten and the new host is kept;
+        // host 7 (30 s ago) stays.
+        o.note(host(MAX_HOSTS + 1), ctl, 61_000_000);
+        assert_eq!(o.driving(host(MAX_HOSTS + 1), 61_001_000), Some((1_000, ctl)));
+        assert_eq!(o.by_host.len(), 2);
+        assert!(o.by_host.contains_key(&host(7)));
+    }
+
+    #[test]
+    fn chain_share_and_thresholds() {
+        let ctl = Addr::v4([203, 0, 113, 9]);
+        let count = |matched: u32, unmatched: u32| {
+            let mut c = ChainCount::default();
+            for i in 0..matched {
+                c.period(Some((u64::from(i + 1) * 10_000, ctl)));
+            }
+            for _ in 0..unmatched {
+                c.period(None);
+            }
+            c.stats().unwrap()
+        };
+        // 4 of 8: both thresholds exactly met.
+        let s = count(MIN_MATCHED, MIN_MATCHED);
+        assert_eq!((s.on_periods, s.matched, s.share, s.chained), (8, 4, 0.5, true), "{s:?}");
+        assert_eq!(s.driver.as_deref(), Some("203.0.113.9"));
+        assert_eq!(s.median_lag_ms, Some(20.0), "{s:?}");
+        // 3 of 4: a high share but too few matches.
+        let s = count(MIN_MATCHED - 1, 1);
+        assert_eq!((s.share, s.chained), (0.75, false), "{s:?}");
+        // 4 of 9: enough matches, share below one half.
+        let s = count(MIN_MATCHED, MIN_MATCHED + 1);
+        assert_eq!((s.share, s.chained), (0.44, false), "{s:?}");
+        // 6 of 8: the share is rounded to two decimals.
+        assert_eq!(count(6, 2).share, 0.75);
+        assert_eq!(count(2, 1).share, 0.67);
+    }
 }
