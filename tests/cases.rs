@@ -253,6 +253,20 @@ fn summary(a: &Value) -> String {
     )
 }
 
+/// Kind, tool and endpoints: enough to tell which alert an expectation was compared with.
+fn short(a: &Value) -> String {
+    let f = &a["unmapped"]["farhand"];
+    format!(
+        "{} {} {}:{} -> {}:{}",
+        f["kind"],
+        f["tool"],
+        a["src_endpoint"]["ip"],
+        a["src_endpoint"]["port"],
+        a["dst_endpoint"]["ip"],
+        a["dst_endpoint"]["port"]
+    )
+}
+
 /// Checks one run's alerts against the case's expectations; the error names the case, the
 /// worker count, and for each unmet expectation its index, the keys, the wanted values and
 /// what the closest alert has.
@@ -271,7 +285,7 @@ fn check(name: &str, workers: usize, exp: &[Expectation], at_least: bool, alerts
             None => why.push(format!("  expectation #{i}: no alerts at all")),
             Some((Ok(()), _)) => {}
             Some((Err(bad), a)) => {
-                why.push(format!("  expectation #{i} (closest alert: {}):", summary(a)));
+                why.push(format!("  expectation #{i} (closest alert: {}):", short(a)));
                 why.extend(bad.iter().map(|b| format!("    {b}")));
             }
         }
@@ -344,7 +358,7 @@ fn regression_cases() {
     }
 
     let ci = ci();
-    let (mut ran, mut skipped, mut failures) = (0, 0, Vec::new());
+    let (mut ran, mut skipped, mut failures, mut absent) = (0, 0, Vec::new(), Vec::new());
     for (dir, name) in dirs.iter().zip(&names) {
         // Every expect.toml is read and checked, also those the filter leaves out.
         let exp_path = dir.join("expect.toml");
@@ -374,11 +388,7 @@ fn regression_cases() {
                 let p = shared().join("corpus").join(c);
                 if !p.is_file() {
                     if ci {
-                        failures.push(format!(
-                            "{name}: {} not found: CI is set, so the shared corpus must be present \
-                             (put it at ../shared or point FARHAND_SHARED at it)",
-                            p.display()
-                        ));
+                        absent.push(name.as_str());
                     } else {
                         eprintln!("SKIP case {name}: {} not found (the shared corpus is absent)", p.display());
                         skipped += 1;
@@ -418,6 +428,15 @@ fn regression_cases() {
         if ok {
             eprintln!("ok   case {name}: {} alert(s), 1 and 3 workers", one.len());
         }
+    }
+    if !absent.is_empty() {
+        failures.push(format!(
+            "CI is set, so the shared corpus must be present, but {} corpus cases cannot run: their \
+             captures are not under {} (put the corpus at ../shared or point FARHAND_SHARED at it): {}",
+            absent.len(),
+            shared().join("corpus").display(),
+            absent.join(", ")
+        ));
     }
     eprintln!("regression cases: {ran} ran, {skipped} skipped, {} failed", failures.len());
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
