@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 export CARGO_TERM_COLOR=never
 step() { echo; echo "=== $* ($(date +%T))"; }
+# Under CI (CI set, not "false"/"0") every part must run: a missing ../shared or missing root is
+# a failure, not a skip (the Rust tests follow the same rule).
+strict() { [ -n "${CI:-}" ] && [ "${CI}" != false ] && [ "${CI}" != 0 ]; }
+skip_or_fail() { if strict; then echo "FAIL: $* (CI is set: every part must run)"; exit 1; fi; echo "SKIP $*"; }
 step "rustfmt"
 cargo fmt --all --check
 step "clippy"
@@ -29,7 +33,7 @@ if [ -d ../shared/corpus ]; then
   diff -u ACCURACY.md "$out/ACCURACY.md" || { echo "ACCURACY.md is stale: run scripts/accuracy.py"; exit 1; }
   rm -rf "$out"
 else
-  echo "SKIP accuracy: ../shared/corpus is absent"
+  skip_or_fail "accuracy: ../shared/corpus is absent"
 fi
 step "lab: timing signals on real software (tests/lab/run.py)"
 if [ "$(id -u)" = 0 ]; then
@@ -37,6 +41,6 @@ if [ "$(id -u)" = 0 ]; then
   cargo build --release --locked -q --workspace
   python3 tests/lab/run.py --out "${FARHAND_LAB_OUT:-LAB.md}"
 else
-  echo "SKIP lab: needs root (network namespaces)"
+  skip_or_fail "lab: needs root (network namespaces)"
 fi
 step "done"
