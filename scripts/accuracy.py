@@ -106,8 +106,11 @@ def reference_flows(label_file):
 
 def farhand_flows(farhand, pcap):
     """farhand's flows -> set of tools, its non-flow alerts, its exit status, problems."""
-    out = subprocess.run([farhand, "-q", "--workers", "1", "-r", pcap], capture_output=True, text=True)
     flows, kinds, other, bad = defaultdict(set), [], [], []
+    try:
+        out = subprocess.run([farhand, "-q", "--workers", "1", "-r", pcap], capture_output=True, text=True)
+    except OSError as e:
+        return flows, kinds, other, f"not run ({e})", bad
     for n, line in enumerate(out.stdout.splitlines(), 1):
         try:
             a = json.loads(line)
@@ -143,7 +146,7 @@ def tshark(corpus, path, k):
         f = f"{p}.port=={a[1]} && {p}.port=={b[1]} && {f}"
     else:
         f = f"(icmp || icmpv6) && {f}"
-    return f"tshark -r {os.path.join(corpus, path)} -Y '{f}'"
+    return f"tshark -r {os.path.relpath(os.path.join(corpus, path))} -Y '{f}'"
 
 
 def sha256(path):
@@ -189,7 +192,10 @@ def load_notes(notes_path, captures, problems):
                 problems.append(f"{where} ({capture}): {c['flow']} {c['outcome']} is listed twice")
             entries[k] = i
         counts = n.get("counts")
-        if len(covers) > 1 and counts is None:
+        if counts is not None and (not isinstance(counts, dict) or set(counts) - set(OUTCOMES)
+                                   or not all(isinstance(v, int) for v in counts.values())):
+            problems.append(f"{where} ({capture}): counts must map outcomes ({', '.join(OUTCOMES)}) to integers")
+        elif len(covers) > 1 and counts is None:
             problems.append(f"{where} ({capture}): covers {len(covers)} disagreements but states no "
                             f"counts (e.g. counts = {{ {', '.join(f'{o} = {tally[o]}' for o in sorted(tally))} }})")
         elif counts is not None and Counter({o: v for o, v in counts.items() if v}) != tally:
@@ -210,7 +216,12 @@ def load_floors(floors_path, problems):
     return floors.get("tool", {}), floors.get("alerts", {})
 
 
-def check_floors(per_tool, tool_floors, alert_floors, alert_kinds, problems):
+def check_floors(per_tool, tool_floors, alert_floors, alert_kinds, by_tool, problems):
+    """by_tool: tool -> [(outcome, "capture flow")] of this run's disagreements, to name them."""
+    def flows(t, outcomes):
+        named = [f"{f} ({o})" for o, f in by_tool.get(t, []) if o in outcomes]
+        return f" -- {t} flows {'/'.join(outcomes)} now: {'; '.join(named)}" if named else ""
+
     for t in sorted(set(per_tool) | set(tool_floors)):
         have, want = per_tool.get(t, {}), tool_floors.get(t)
         if want is None:
@@ -228,6 +239,10 @@ def check_floors(per_tool, tool_floors, alert_floors, alert_kinds, problems):
             else:
                 what = (f"{c} {h} > ceiling {w}: {h - w} more flow(s) {c}" if h > w
                         else f"{c} {h} < ceiling {w}: fewer flows {c} than the committed figure")
+            if h < w and c == "found":
+                what += flows(t, ("missed", "different"))
+            elif h > w and c != "found":
+                what += flows(t, (c,))
             problems.append(f"FLOOR {t} {what}")
     for kind in sorted(set(alert_kinds) | set(alert_floors)):
         h, w = alert_kinds.get(kind, 0), alert_floors.get(kind, 0)
@@ -249,7 +264,7 @@ def main(argv=None):
     rows = [l.rstrip("\n").split("\t") for l in open(os.path.join(corpus, "MANIFEST.tsv"))][1:]
     notes, note_texts = load_notes(args.notes, {r[0] for r in rows}, problems)
     tool_floors, alert_floors = load_floors(args.floors, problems)
-    used = set()
+    used, by_tool = set(), defaultdict(list)
     per_tool = defaultdict(lambda: defaultdict(int))
     alert_kinds = Counter()
     details, unexplained, negative_hits, non_flow = [], 0, [], []
@@ -267,7 +282,8 @@ def main(argv=None):
         non_flow += [(path,) + o for o in other]
         problems += [f"OUTPUT {path}: {b}" for b in bad]
         if rc != 0:
-            problems.append(f"EXIT {path}: farhand exited with status {rc}")
+            problems.append(f"EXIT {path}: farhand {rc}" if isinstance(rc, str) else
+                            f"EXIT {path}: farhand exited with status {rc}")
         if role == "negative" and kinds:
             negative_hits.append(f"{path}: {', '.join(sorted(set(kinds)))}")
             for kind, tool, flow in other:
@@ -296,6 +312,7 @@ def main(argv=None):
                     continue
                 outcome = "different" if have else "missed"
                 per_tool[want][outcome] += 1
+                by_tool[want].append((outcome, f"{path} {fmt(k)}"))
             elif want is None:
                 per_tool[label.split(".")[-1] + " (uncovered)"]["missed" if not have else "found"] += 1
                 if have:
@@ -304,6 +321,7 @@ def main(argv=None):
             elif have:
                 per_tool[have]["extra"] += 1
                 outcome = "extra"
+                by_tool[have].append((outcome, f"{path} {fmt(k)}"))
             else:
                 continue
             nk = (path, fmt(k), outcome, label or NONE, have or NONE)
@@ -322,7 +340,7 @@ def main(argv=None):
         path, flow, outcome, label, have = nk
         problems.append(f"STALE {path} {flow} reference={label} farhand={have} outcome={outcome}: "
                         f"note {notes[nk] + 1} lists a disagreement this run does not have")
-    check_floors(per_tool, tool_floors, alert_floors, alert_kinds, problems)
+    check_floors(per_tool, tool_floors, alert_floors, alert_kinds, by_tool, problems)
     write_report(args.out, per_tool, negative_hits, non_flow, details)
     if args.compare:
         committed = open(args.compare, encoding="utf-8").read().splitlines(keepends=True)
