@@ -25,13 +25,14 @@ step "tests"
 cargo test --locked --workspace
 step "benches compile"
 cargo bench --locked --workspace --no-run -q
-step "accuracy against the corpus reference labels (ACCURACY.md must be current)"
+step "accuracy against the corpus reference labels (scripts/accuracy.py: notes, floors, ACCURACY.md)"
 if [ -d ../shared/corpus ]; then
   cargo build --release --locked -q -p farhand
   out=$(mktemp -d)
-  python3 scripts/accuracy.py --out "$out/ACCURACY.md"
-  diff -u ACCURACY.md "$out/ACCURACY.md" || { echo "ACCURACY.md is stale: run scripts/accuracy.py"; exit 1; }
+  python3 scripts/accuracy.py --out "$out/ACCURACY.md" --compare ACCURACY.md
   rm -rf "$out"
+  step "accuracy gate self-test: deliberate faults must fail it (scripts/accuracy-selftest.py)"
+  python3 scripts/accuracy-selftest.py
 else
   skip_or_fail "accuracy: ../shared/corpus is absent"
 fi
