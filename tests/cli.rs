@@ -78,21 +78,93 @@ fn not_a_pcap() {
     one_clear_line(&o, "is a directory");
 }
 
+/// The demo capture's records: (offset of the record header, whether the frame is TCP to or
+/// from port 3389). Classic little-endian pcap, Ethernet, IPv4.
+fn demo_records(pcap: &[u8]) -> Vec<(usize, bool)> {
+    let u32le = |o: usize| u32::from_le_bytes(pcap[o..o + 4].try_into().unwrap()) as usize;
+    assert_eq!(&pcap[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "classic little-endian pcap");
+    let mut out = Vec::new();
+    let mut off = 24;
+    while off + 16 <= pcap.len() {
+        let caplen = u32le(off + 8);
+        let f = &pcap[off + 16..off + 16 + caplen];
+        let rdp = f.len() > 38 && f[12..14] == [8, 0] && f[23] == 6 && {
+            let l4 = 14 + usize::from(f[14] & 15) * 4;
+            let port = |o: usize| u16::from_be_bytes([f[l4 + o], f[l4 + o + 1]]);
+            port(0) == 3389 || port(2) == 3389
+        };
+        out.push((off, rdp));
+        off += 16 + caplen;
+    }
+    assert_eq!(off, pcap.len(), "whole records");
+    out
+}
+
+/// (kind, tool, source port, destination port) of each alert line.
+fn alert_list(jsonl: &str) -> Vec<(String, String, u64, u64)> {
+    jsonl
+        .lines()
+        .map(|l| {
+            let a: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            let f = &a["unmapped"]["farhand"];
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["tool"].as_str().unwrap().to_string(),
+                a["src_endpoint"]["port"].as_u64().unwrap(),
+                a["dst_endpoint"]["port"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn truncated_pcap_keeps_what_was_read() {
+    // The demo capture (453 records): SSH (records 68-178, closed), VNC (179-331, closed), RDP
+    // (332-440, closed), then ordinary traffic to the end. Its alerts: the three sessions and
+    // two multiple_remote_tools (VNC, then RDP, each a second tool on the laptop).
     let demo = std::fs::read(repo().join("tests/cases/demo/input.pcap")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    // Cut the file in the middle of a record, well after the first sessions.
-    let cut = dir.path().join("cut.pcap");
-    std::fs::write(&cut, &demo[..demo.len() - 37]).unwrap();
-    let out = dir.path().join("alerts.jsonl");
-    let o = farhand(&["-r", cut.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    one_clear_line(&o, "truncated");
+    let records = demo_records(&demo);
+    assert_eq!(records.len(), 453);
     let full = farhand(&["--demo", "-q"]);
-    let full_alerts = String::from_utf8_lossy(&full.stdout).lines().count();
-    let got = std::fs::read_to_string(&out).unwrap().lines().count();
-    assert!(got >= 1 && got <= full_alerts, "{got} of {full_alerts}");
+    assert!(full.status.success(), "{}", stderr(&full));
+    let full_alerts = String::from_utf8_lossy(&full.stdout).to_string();
+    assert_eq!(
+        alert_list(&full_alerts),
+        [
+            ("remote_control_session".into(), "ssh".into(), 54561, 22),
+            ("remote_control_session".into(), "vnc".into(), 57916, 5900),
+            ("multiple_remote_tools".into(), "vnc".into(), 57916, 5900),
+            ("remote_control_session".into(), "rdp".into(), 60400, 3389),
+            ("multiple_remote_tools".into(), "rdp".into(), 60400, 3389),
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let run_cut = |name: &str, len: usize| {
+        let cut = dir.path().join(name);
+        std::fs::write(&cut, &demo[..len]).unwrap();
+        let out = dir.path().join(format!("{name}.jsonl"));
+        let o = farhand(&["-r", cut.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        (o, std::fs::read_to_string(&out).unwrap())
+    };
+
+    // Cut in the middle of the last record, after every session ended: all 452 whole records
+    // are read and every alert is written, the same as from the whole file.
+    let (o, got) = run_cut("end.pcap", demo.len() - 37);
+    one_clear_line(&o, "truncated");
+    assert!(stderr(&o).contains("stopped after 452 packets"), "{}", stderr(&o));
+    assert_eq!(alert_list(&got), alert_list(&full_alerts), "cut in the last record: the whole file's alerts");
+    assert!(got == full_alerts, "cut in the last record: the alerts' fields differ from the whole file's");
+
+    // Cut in the middle of the RDP session's first record (its SYN, record 332): SSH and VNC
+    // were complete before the cut, RDP never began. Exactly the SSH and VNC session alerts
+    // and the VNC multiple_remote_tools alert; nothing for RDP.
+    let (first_rdp, _) = *records.iter().find(|(_, rdp)| *rdp).unwrap();
+    assert_eq!(records.iter().position(|r| r.0 == first_rdp), Some(332));
+    let (o, got) = run_cut("mid.pcap", first_rdp + 16 + 30);
+    one_clear_line(&o, "truncated");
+    assert!(stderr(&o).contains("stopped after 332 packets"), "{}", stderr(&o));
+    assert_eq!(alert_list(&got), alert_list(&full_alerts)[..3], "cut before RDP began: {got}");
 }
 
 #[test]
