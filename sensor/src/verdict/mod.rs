@@ -619,4 +619,307 @@ mod tests {
             FlowKey::new(Addr::v4([66, 35, 250, 204]), 80, Addr::v4([128, 232, 110, 120]), 34855, proto::TCP, 0);
         assert_eq!(community_id(&k2, s2), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
     }
+    // Tests below were added from mutation testing (MUTATION.md): alert kinds, severities,
+    // endpoints, ids and the relayed / chain / multiple-tool alerts, each pinned where a
+    // mutant changed them without any other test noticing.
+
+    use crate::behaviour::keystroke::KeystrokeStats;
+    use crate::behaviour::stepping_stone::ChainStats;
+    use crate::behaviour::{LatStats, LegStats, Summary};
+    use crate::detect::fingerprint::{Match, vnc::VncEvidence};
+    use crate::detect::{Finding, FindingKind, FlowSummary};
+
+    const OUT: [u8; 4] = [203, 0, 113, 9];
+    const EP: [u8; 4] = [10, 0, 0, 5];
+
+    fn verdict() -> Verdict {
+        Verdict::new(HomeNets::new(vec!["10.0.0.0/8".parse().unwrap()]))
+    }
+
+    fn matched(tool: Tool, evidence: Evidence) -> Match {
+        Match { tool, confidence: 90, method: Method::PayloadStructure, evidence }
+    }
+
+    /// A finding for a TCP flow from `client` to `server` seen from `first` for 1 s.
+    fn finding(m: Match, client: ([u8; 4], u16), server: ([u8; 4], u16), first: Micros) -> Finding {
+        let (key, initiator) = FlowKey::new(Addr::v4(client.0), client.1, Addr::v4(server.0), server.1, proto::TCP, 0);
+        Finding {
+            detector: "test",
+            detector_version: "1",
+            ts: first,
+            flow: FlowSummary {
+                key,
+                initiator,
+                first_ts: first,
+                last_ts: first + 1_000_000,
+                bytes: [100, 200],
+                pkts: [3, 4],
+                reason: EndReason::Closed,
+                handshake: [0; 3],
+            },
+            kind: FindingKind::RemoteControlSession(m),
+            via: None,
+            behaviour: None,
+        }
+    }
+
+    fn session(tool: Tool, client: ([u8; 4], u16), server: ([u8; 4], u16), first: Micros) -> Finding {
+        finding(matched(tool, Evidence::Vnc(VncEvidence::default())), client, server, first)
+    }
+
+    fn judge(v: &mut Verdict, f: &Finding) -> Vec<Alert> {
+        let mut out = Vec::new();
+        v.judge(f, &mut out);
+        out
+    }
+
+    fn kinds(alerts: &[Alert]) -> Vec<(AlertKind, Severity)> {
+        alerts.iter().map(|a| (a.kind, a.severity)).collect()
+    }
+
+    /// Timing with a far-leg 10th percentile of `app_ms` over a 1 ms transport RTT, 20 keys,
+    /// and the stepping-stone figures `chain`.
+    fn timing(app_ms: f64, chain: Option<ChainStats>) -> Summary {
+        let lat = |ms: f64| LatStats { n: 20, min_ms: ms, p10_ms: ms, p50_ms: ms, p90_ms: ms };
+        Summary {
+            tool: Tool::Ssh,
+            transport_rtt: LegStats { initiator: Some(lat(1.0)), responder: Some(lat(0.2)) },
+            app_rtt_far: Some(lat(app_ms)),
+            app_rtt_far_alternatives_ms: None,
+            app_rtt_near: None,
+            keystrokes: Some(KeystrokeStats {
+                keys: 20,
+                bursts: 2,
+                intervals: 18,
+                iki_p10_ms: None,
+                iki_median_ms: None,
+                iki_p90_ms: None,
+                iki_cv: None,
+                rhythm: "human",
+            }),
+            chain,
+        }
+    }
+
+    #[test]
+    fn severity_by_kind_and_direction() {
+        let mut v = verdict();
+        let inbound = judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), 1_000_000));
+        assert_eq!(kinds(&inbound), vec![(AlertKind::RemoteControlSession, Severity::Low)]);
+        assert_eq!((inbound[0].direction, inbound[0].endpoint.ip), (Direction::Inbound, Addr::v4(EP)));
+        let mut v = verdict();
+        let outbound = judge(&mut v, &session(Tool::Vnc, (EP, 50_000), (OUT, 5900), 1_000_000));
+        assert_eq!(kinds(&outbound), vec![(AlertKind::RemoteControlSession, Severity::Informational)]);
+        assert_eq!(outbound[0].direction, Direction::Outbound);
+        // A relay (STUN/TURN) is informational; a VPN is medium.
+        let relay = judge(&mut v, &session(Tool::StunTurn, (EP, 50_001), (OUT, 3478), 1_000_000));
+        assert_eq!(kinds(&relay), vec![(AlertKind::AnonymizingTunnel, Severity::Informational)]);
+        let vpn = judge(&mut v, &session(Tool::WireGuard, (EP, 50_002), (OUT, 51_820), 1_000_000));
+        assert_eq!(kinds(&vpn), vec![(AlertKind::AnonymizingTunnel, Severity::Medium)]);
+    }
+
+    #[test]
+    fn relayed_alert_only_for_inbound_remote_control() {
+        let mut v = verdict();
+        let mut f = session(Tool::Ssh, (OUT, 50_000), (EP, 22), 1_000_000);
+        f.behaviour = Some(timing(121.0, None));
+        let a = judge(&mut v, &f);
+        assert_eq!(
+            kinds(&a),
+            vec![(AlertKind::RemoteControlSession, Severity::Low), (AlertKind::RelayedRemoteControl, Severity::High)]
+        );
+        assert_ne!(a[0].id, a[1].id);
+        assert!(a[1].gap.as_ref().is_some_and(|g| g.relayed && g.gap_ms == 120.0), "{:?}", a[1].gap);
+        // The same gap on the endpoint's own outbound session: no relayed alert.
+        let mut f = session(Tool::Ssh, (EP, 50_000), (OUT, 22), 1_000_000);
+        f.behaviour = Some(timing(121.0, None));
+        assert_eq!(kinds(&judge(&mut v, &f)), vec![(AlertKind::RemoteControlSession, Severity::Informational)]);
+        // A gap under the threshold: none either.
+        let mut f = session(Tool::Ssh, (OUT, 50_001), (EP, 22), 1_000_000);
+        f.behaviour = Some(timing(30.0, None));
+        assert_eq!(kinds(&judge(&mut v, &f)), vec![(AlertKind::RemoteControlSession, Severity::Low)]);
+    }
+
+    #[test]
+    fn chain_alert_when_chained() {
+        let chain = |chained: bool| ChainStats {
+            on_periods: 8,
+            matched: 6,
+            share: 0.75,
+            median_lag_ms: Some(3.0),
+            driver: Some("203.0.113.9".into()),
+            chained,
+        };
+        let mut v = verdict();
+        let mut f = session(Tool::Ssh, (EP, 50_000), ([198, 51, 100, 7], 22), 1_000_000);
+        f.behaviour = Some(timing(5.0, Some(chain(true))));
+        let a = judge(&mut v, &f);
+        assert_eq!(
+            kinds(&a),
+            vec![
+                (AlertKind::RemoteControlSession, Severity::Informational),
+                (AlertKind::InteractiveRelayChain, Severity::Critical)
+            ]
+        );
+        assert_ne!(a[0].id, a[1].id);
+        assert!(a[1].message.contains("6 of its 8 typing periods"), "{}", a[1].message);
+        let mut f = session(Tool::Ssh, (EP, 50_001), ([198, 51, 100, 7], 22), 1_000_000);
+        f.behaviour = Some(timing(5.0, Some(chain(false))));
+        assert_eq!(judge(&mut v, &f).len(), 1);
+    }
+
+    #[test]
+    fn multiple_tools_once_per_new_tool_and_again_after_expiry() {
+        let mut v = verdict();
+        let hour = MULTI_TOOL_WINDOW;
+        let mut port = 50_000;
+        let mut multi = |v: &mut Verdict, tool: Tool, at: Micros| {
+            port += 1;
+            let a = judge(v, &session(tool, (OUT, port), (EP, 5900), at));
+            a.iter().filter(|a| a.kind == AlertKind::MultipleRemoteTools).count()
+        };
+        assert_eq!(multi(&mut v, Tool::Vnc, 1_000_000), 0);
+        assert_eq!(multi(&mut v, Tool::Rdp, 2_000_000), 1);
+        // The same two tools again: nothing new.
+        assert_eq!(multi(&mut v, Tool::Rdp, 3_000_000), 0);
+        assert_eq!(multi(&mut v, Tool::Vnc, 4_000_000), 0);
+        // A third tool joins: raised again.
+        assert_eq!(multi(&mut v, Tool::TeamViewer, 5_000_000), 1);
+        // Two hours later only one tool is recent; a second one then raises it anew.
+        assert_eq!(multi(&mut v, Tool::Vnc, 2 * hour), 0);
+        assert_eq!(multi(&mut v, Tool::Rdp, 2 * hour + 1_000_000), 1);
+        // Outbound SSH does not count as a tool on the endpoint.
+        let mut v = verdict();
+        assert_eq!(multi(&mut v, Tool::Vnc, 1_000_000), 0);
+        let ssh = judge(&mut v, &session(Tool::Ssh, (EP, 40_000), (OUT, 22), 2_000_000));
+        assert_eq!(kinds(&ssh), vec![(AlertKind::RemoteControlSession, Severity::Informational)]);
+    }
+
+    #[test]
+    fn ip_kvm_findings_do_not_count_as_tools() {
+        use crate::detect::fingerprint::ip_kvm::IpKvmEvidence;
+        let mut v = verdict();
+        let e = IpKvmEvidence { mac: "dc:a6:32:00:00:01".into(), vendor: "Raspberry Pi", routed: false };
+        let mut kvm = session(Tool::IpKvm, (EP, 68), ([10, 0, 0, 1], 67), 1_000_000);
+        kvm.kind = FindingKind::IpKvmSuspected(matched(Tool::IpKvm, Evidence::IpKvm(e)));
+        assert_eq!(kinds(&judge(&mut v, &kvm)), vec![(AlertKind::IpKvmSuspected, Severity::High)]);
+        let a = judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), 2_000_000));
+        assert_eq!(kinds(&a), vec![(AlertKind::RemoteControlSession, Severity::Low)]);
+    }
+
+    #[test]
+    fn a_device_naming_itself_in_dhcp_is_the_endpoint() {
+        use crate::detect::names::NameEvidence;
+        let name = |field: &'static str| {
+            let e = NameEvidence {
+                tool_name: "pikvm".into(),
+                tool_title: "PiKVM".into(),
+                category: Category::RemoteControl,
+                field,
+                value: "pikvm".into(),
+                pattern: "pikvm".into(),
+                source: "test".into(),
+                tls: None,
+                answers: Vec::new(),
+            };
+            matched(Tool::IpKvm, Evidence::Name(Box::new(e)))
+        };
+        let (device, server) = ([10, 0, 0, 7], [10, 0, 0, 1]);
+        let mut v = verdict();
+        let a = judge(&mut v, &finding(name("dhcp_hostname"), (device, 68), (server, 67), 1_000_000));
+        assert_eq!(a[0].kind, AlertKind::IpKvmSuspected);
+        assert_eq!(a[0].endpoint.ip, Addr::v4(device));
+        // Named elsewhere (an outside host reaching the device by name): the usual rule, the
+        // inside side.
+        let a = judge(&mut v, &finding(name("http_host"), (OUT, 50_000), (device, 443), 1_000_000));
+        assert_eq!(a[0].endpoint.ip, Addr::v4(device));
+        // The same hostname field on another tool's name evidence: the usual rule (both inside,
+        // remote control: the server).
+        let mut m = name("dhcp_hostname");
+        m.tool = Tool::Vnc;
+        let a = judge(&mut v, &finding(m, (device, 68), (server, 67), 1_000_000));
+        assert_eq!(a[0].endpoint.ip, Addr::v4(server));
+    }
+
+    #[test]
+    fn alert_ids_start_at_the_handshake_and_differ_per_session() {
+        let mut v = verdict();
+        let mut f = session(Tool::Vnc, (OUT, 50_000), (EP, 5900), 2_000_000);
+        f.flow.handshake = [1_000_000, 1_000_100, 1_000_200];
+        let a = judge(&mut v, &f);
+        let cid = community_id(&f.flow.key, f.flow.initiator);
+        assert_eq!(a[0].id, alert_id(&cid, 1_000_000, Tool::Vnc));
+        assert!(a[0].id.len() == 20 && a[0].id.bytes().all(|b| b.is_ascii_hexdigit()), "{}", a[0].id);
+        // Without a handshake: the first packet; a later session of the same 5-tuple (beyond
+        // SESSION_GAP) is a new alert with a new id.
+        let f1 = session(Tool::Vnc, (OUT, 50_001), (EP, 5900), 1_000_000);
+        let f2 = session(Tool::Vnc, (OUT, 50_001), (EP, 5900), 1_000_000 + 2 * SESSION_GAP);
+        let (a1, a2) = (judge(&mut v, &f1), judge(&mut v, &f2));
+        assert_eq!(a1[0].id, alert_id(&community_id(&f1.flow.key, f1.flow.initiator), 1_000_000, Tool::Vnc));
+        assert_ne!(a1[0].id, a2[0].id);
+        assert_eq!((a1[0].activity, a2[0].activity), (Activity::Create, Activity::Create));
+        // Resumed within the gap: an update of the same id.
+        let f3 = session(Tool::Vnc, (OUT, 50_001), (EP, 5900), 2_000_000 + 2 * SESSION_GAP);
+        let a3 = judge(&mut v, &f3);
+        assert_eq!((a3[0].id.as_str(), a3[0].activity), (a2[0].id.as_str(), Activity::Update));
+    }
+
+    #[test]
+    fn evidence_note_lists_short_fields() {
+        use crate::detect::fingerprint::teamviewer::{Magic, TeamViewerEvidence};
+        let e = Evidence::Teamviewer(TeamViewerEvidence {
+            transport: Transport::Tcp,
+            magics: vec![Magic::V1, Magic::V2],
+            client_commands: Vec::new(),
+            server_commands: Vec::new(),
+            client_frames: 3,
+            server_frames: 0,
+        });
+        let note = evidence_note(&e);
+        assert!(note.starts_with(" Evidence: "), "{note}");
+        assert!(note.contains("magics=1724+1130"), "{note}");
+        assert!(note.contains("client_frames=3"), "{note}");
+        assert!(!note.contains("client_commands"), "empty lists are left out: {note}");
+        let long = "x".repeat(65);
+        let e = Evidence::Vnc(VncEvidence {
+            server_version: Some("x".repeat(64)),
+            client_version: Some(long.clone()),
+            ..VncEvidence::default()
+        });
+        let note = evidence_note(&e);
+        assert!(note.contains(&format!("server_version={}", "x".repeat(64))), "{note}");
+        assert!(!note.contains(&long), "strings over 64 bytes are left out: {note}");
+        assert_eq!(evidence_note(&Evidence::Vnc(VncEvidence::default())), "");
+        // The protocol tag and the algorithm lists are left to the structured fields.
+        let e = Evidence::Ssh(crate::detect::fingerprint::ssh::SshEvidence {
+            client_banner: None,
+            server_banner: None,
+            hassh: Some("abc".into()),
+            hassh_algorithms: Some("curve25519-sha256".into()),
+            hassh_server: None,
+            hassh_server_algorithms: None,
+        });
+        assert_eq!(evidence_note(&e), " Evidence: hassh=abc.");
+    }
+    #[test]
+    fn open_sessions_are_forgotten_past_the_limit_oldest_first() {
+        let fill = |v: &mut Verdict, n: usize| {
+            for i in 0..n {
+                v.sessions.insert((format!("old-{i}"), "vnc".into()), (format!("id-{i}"), 0));
+            }
+        };
+        let late = 2 * SESSION_GAP;
+        // At the limit nothing is forgotten.
+        let mut v = verdict();
+        fill(&mut v, MAX_OPEN_SESSIONS - 1);
+        judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), late));
+        assert_eq!(v.sessions.len(), MAX_OPEN_SESSIONS);
+        // One more: the sessions idle beyond SESSION_GAP go, the recent one stays and resumes.
+        let mut v = verdict();
+        fill(&mut v, MAX_OPEN_SESSIONS);
+        let first = judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), late));
+        assert_eq!(v.sessions.len(), 1);
+        let again = judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), late + 2_000_000));
+        assert_eq!((again[0].id.as_str(), again[0].activity), (first[0].id.as_str(), Activity::Update));
+    }
 }
