@@ -4,6 +4,7 @@
     tests/lab/run.py [--farhand BIN] [--relay BIN] [--delays 0,60,120,200]
                      [--modes terminating,forwarding] [--sessions ssh,vnc,rdp]
                      [--out LAB.md] [--json results.json] [--pcap DIR] [--keep]
+                     [--expect-assertions LAB.md]
 
 For each relay mode and added delay, brings up the lab network (topology.sh: controller —
 relay — gateway — endpoint in network namespaces), runs farhand live on the gateway's
@@ -26,16 +27,24 @@ SSH sessions; `vnc`; `rdp`) and the assertions follow the selection: e.g.
 `--sessions rdp --modes terminating --delays 0,60` runs only the RDP session. `--pcap DIR`
 also records each run's traffic on gw-ep with tcpdump (DIR/gw-ep-MODE-DELAY.pcap).
 
-Then it reads farhand's alerts and checks the issue's assertions: in terminating mode the
-relay latency gap follows the added delay (after the 0 ms baseline) within 10 ms; in
-forwarding mode the transport RTT follows it and the gap stays near zero; direct sessions raise
-no relayed_remote_control; the keystroke IKI median is within 10 % of the scripted one; the
-stepping stone raises interactive_relay_chain; the idle session raises none of these. It
-writes the measured table (LAB.md) and exits 1 if an assertion fails.
+Then it reads farhand's alerts and checks the issue's assertions (labcheck.py: in
+terminating mode the relay latency gap follows the added delay (after the 0 ms baseline, which
+must itself be within 10 ms of zero) within 10 ms; in forwarding mode the transport RTT follows
+it and the gap stays near zero; every relayed session has its own relayed_remote_control alert
+(by 5-tuple) and no other flow has one; the keystroke IKI median is within 10 % of the scripted
+one; the stepping stone's outbound flow raises interactive_relay_chain, driven from the inbound
+session, and no other flow does; the idle session raises none of these; farhand exits 0 after
+SIGINT without a panic). It writes the measured table and one line per assertion (LAB.md) and
+exits 1 if an assertion fails or, with --expect-assertions FILE, if the assertion lines differ
+from FILE's. Without root: SKIP (exit 0), or a failure when CI is set.
 
 Needs root (namespaces), the packages of tests/lab/deps.sh, and a release build of farhand.
 """
 import argparse, json, os, pty, random, select, signal, statistics, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labcheck import (SESSION_KINDS, TOLERANCE_MS, GAP_THRESHOLD_MS, assertion_lines, check, compare_assertions,
+                      failures, read_assertions)
 
 LAB = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(LAB))
@@ -50,9 +59,6 @@ EP_IP, GW_EP_IP = ENV["EP_IP"], ENV["GW_EP_IP"]
 CORP_PORT = 2022
 VNC_PORT = 5900
 RDP_PORT = 3389
-SESSION_KINDS = ("ssh", "vnc", "rdp")
-TOLERANCE_MS = 10.0
-IKI_TOLERANCE = 0.10
 
 
 def log(msg):
@@ -461,18 +467,45 @@ def one_run(args, mode, delay, work):
                 os.killpg(p.pid, signal.SIGTERM)
         time.sleep(2.5)
         os.killpg(fh.pid, signal.SIGINT)
-        fh.wait(timeout=20)
+        try:
+            extra["farhand_exit"] = fh.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            extra["farhand_exit"] = "still running 20 s after SIGINT"
     finally:
         d.stop_all()
         if not args.keep:
             topology("down")
     r = summarise(alerts_of(alerts_path), mode, delay, scripted)
     r.update(extra)
+    r.setdefault("farhand_exit", None)
+    r["farhand_panic"] = panic_line(f"{work}/farhand-{mode}-{delay}.log")
     return r
 
 
+def panic_line(path):
+    """The first line of a Rust panic in farhand's log (stdout and stderr), if any."""
+    try:
+        for line in open(path, errors="replace"):
+            if "panicked at" in line or "RUST_BACKTRACE" in line:
+                return line.strip()[:300]
+    except OSError:
+        return f"no log at {path}"
+    return None
+
+
+def _flow(a):
+    """An alert's 5-tuple (TCP): [src ip, src port, dst ip, dst port] as its src/dst endpoints say."""
+    return [a["src_endpoint"]["ip"], a["src_endpoint"]["port"], a["dst_endpoint"]["ip"], a["dst_endpoint"]["port"]]
+
+
 def summarise(alerts, mode, delay, scripted):
-    """Per session kind: the figures farhand reported."""
+    """Per session: the figures farhand reported, the session's 5-tuple and time span; the
+    relayed_remote_control and interactive_relay_chain alerts with theirs (labcheck.py's
+    input). An alert reported more than once (same id) counts once, as last reported."""
+    uniq = {}
+    for a in alerts:
+        uniq[(a["unmapped"]["farhand"]["kind"], a["finding_info"]["uid"])] = a
+    alerts = list(uniq.values())
     rows = {}
     sessions = [a for a in alerts if a["unmapped"]["farhand"]["kind"] == "remote_control_session"]
     by_kind = {}
@@ -481,20 +514,21 @@ def summarise(alerts, mode, delay, scripted):
     inbound = [a for a in sessions if a["unmapped"]["farhand"]["direction"] == "inbound"]
 
     def fig(a):
-        b = a["unmapped"]["farhand"].get("behaviour") or {}
+        f = a["unmapped"]["farhand"]
+        b = f.get("behaviour") or {}
         tr = (b.get("transport_rtt_ms") or {}).get("peer_leg") or {}
         app = b.get("app_rtt_far_ms") or {}
         gap = b.get("gap") or {}
         k = b.get("keystrokes") or {}
         return {
+            "flow": _flow(a), "first_seen": f["first_seen"], "last_seen": f["last_seen"],
             "transport_min_ms": tr.get("min_ms"), "transport_n": tr.get("n"),
             "app_p10_ms": app.get("p10_ms"), "app_p50_ms": app.get("p50_ms"), "app_n": app.get("n"),
             "gap_ms": gap.get("gap_ms"), "relayed": gap.get("relayed"),
             "alternatives_ms": b.get("app_rtt_far_alternatives_ms"),
             "iki_median_ms": k.get("iki_median_ms"), "keys": k.get("keys"), "rhythm": k.get("rhythm"),
             "chained": (b.get("chain") or {}).get("chained"),
-            "duration_ms": a["unmapped"]["farhand"]["duration_ms"], "id": a["finding_info"]["uid"]
-            if "finding_info" in a else None,
+            "duration_ms": f["duration_ms"], "id": a["finding_info"]["uid"],
         }
 
     ssh_in = sorted([a for a in inbound if a["unmapped"]["farhand"]["tool"] == "ssh"],
@@ -502,8 +536,11 @@ def summarise(alerts, mode, delay, scripted):
     vnc_in = [a for a in inbound if a["unmapped"]["farhand"]["tool"] == "vnc"]
     rdp_in = [a for a in inbound if a["unmapped"]["farhand"]["tool"] == "rdp"
               and a["unmapped"]["farhand"]["endpoint"]["port"] == RDP_PORT]
-    outbound_ssh = [a for a in sessions if a["unmapped"]["farhand"]["tool"] == "ssh"
-                    and a["unmapped"]["farhand"]["direction"] == "outbound"]
+    # the stepping stone's own session: the endpoint to the corp sshd
+    outbound_ssh = sorted([a for a in sessions if a["unmapped"]["farhand"]["tool"] == "ssh"
+                           and a["unmapped"]["farhand"]["direction"] == "outbound"
+                           and a["dst_endpoint"]["ip"] == GW_EP_IP and a["dst_endpoint"]["port"] == CORP_PORT],
+                          key=lambda a: a["unmapped"]["farhand"]["first_seen"])
     names = ["ssh", "ssh_chain", "ssh_idle", "ssh_obfuscated"]
     for name, a in zip(names, ssh_in):
         rows[name] = fig(a)
@@ -516,106 +553,19 @@ def summarise(alerts, mode, delay, scripted):
     for name, iv in scripted.items():
         if name in rows:
             rows[name]["scripted_iki_median_ms"] = round(statistics.median(iv) * 1000, 1)
-    relayed = [a for a in by_kind.get("relayed_remote_control", [])]
-    chain = [a for a in by_kind.get("interactive_relay_chain", [])]
+    relayed = by_kind.get("relayed_remote_control", [])
+    chain = by_kind.get("interactive_relay_chain", [])
     return {"mode": mode, "delay_ms": delay, "rows": rows,
-            "relayed_alerts": [(a["unmapped"]["farhand"]["tool"], a["unmapped"]["farhand"]["peer"]["port"],
-                                a["unmapped"]["farhand"]["endpoint"]["port"]) for a in relayed],
-            "chain_alerts": len(chain),
+            "relayed_alerts": [{"tool": a["unmapped"]["farhand"]["tool"], "flow": _flow(a),
+                                "uid": a["finding_info"]["uid"]} for a in relayed],
+            "chain_alerts": [{"tool": a["unmapped"]["farhand"]["tool"], "flow": _flow(a),
+                              "driver": ((a["unmapped"]["farhand"].get("behaviour") or {}).get("chain") or {})
+                              .get("driver"), "first_seen": a["unmapped"]["farhand"]["first_seen"],
+                              "uid": a["finding_info"]["uid"]} for a in chain],
             "alert_kinds": sorted(by_kind)}
 
 
-def ambiguous_match(row, base, delay):
-    """RDP behind a terminating relay: when the frame stream is regular the timing also fits
-    other far-leg RTTs (farhand lists them; its figure is the smallest, so the gap can only be
-    too low). Returns the alternative that matches the added delay (after the 0 ms baseline),
-    if the reported gap is below it and one does."""
-    for alt in row.get("alternatives_ms") or []:
-        got = alt - (row.get("transport_min_ms") or 0.0) - base["gap_ms"]
-        if abs(got - delay) <= TOLERANCE_MS and row["gap_ms"] - base["gap_ms"] < delay - TOLERANCE_MS:
-            return alt
-    return None
-
-
-def check(results, args):
-    """The issue's assertions; returns failure messages (and fills each result's `notes`)."""
-    fails = []
-    sessions = args.sessions
-    has_ssh = "ssh" in sessions
-    tools = [t for t in SESSION_KINDS if t in sessions]
-    by = {(r["mode"], r["delay_ms"]): r for r in results}
-    for r in results:
-        m, d = r["mode"], r["delay_ms"]
-        rows = r["rows"]
-        r["notes"], ambiguous = [], set()
-        for need in (["ssh", "ssh_chain", "ssh_idle"] if has_ssh else []) + [t for t in tools if t != "ssh"]:
-            if need not in rows:
-                fails.append(f"{m} {d} ms: no {need} session alert")
-        base = by.get((m, 0), {}).get("rows", {})
-        for tool in tools:
-            row, b = rows.get(tool), base.get(tool)
-            if not row or not b or row.get("gap_ms") is None or b.get("gap_ms") is None:
-                fails.append(f"{m} {d} ms {tool}: no gap measured")
-                continue
-            if m == "terminating":
-                got = row["gap_ms"] - b["gap_ms"]
-                alt = ambiguous_match(row, b, d) if tool == "rdp" and abs(got - d) > TOLERANCE_MS else None
-                if alt is not None:
-                    ambiguous.add(tool)
-                    r["notes"].append(
-                        f"terminating {d} ms {tool}: regular frame stream; farhand's figure {row['app_p10_ms']} ms is "
-                        f"the smallest of the far-leg RTTs the timing fits ({', '.join(map(str, row['alternatives_ms']))} "
-                        f"also fit); the alternative {alt} ms matches the added delay; no alert (fail-safe)")
-                elif abs(got - d) > TOLERANCE_MS:
-                    fails.append(f"terminating {d} ms {tool}: gap grew by {got:.1f} ms, expected {d} ± {TOLERANCE_MS}")
-            else:
-                if row.get("transport_min_ms") is None or b.get("transport_min_ms") is None:
-                    fails.append(f"forwarding {d} ms {tool}: no transport RTT measured")
-                    continue
-                got = row["transport_min_ms"] - b["transport_min_ms"]
-                if abs(got - d) > TOLERANCE_MS:
-                    fails.append(f"forwarding {d} ms {tool}: transport RTT grew by {got:.1f} ms, expected {d} ± {TOLERANCE_MS}")
-                if abs(row["gap_ms"]) > TOLERANCE_MS + 10:
-                    fails.append(f"forwarding {d} ms {tool}: gap {row['gap_ms']} ms, expected near zero")
-        # relayed_remote_control: never for direct (forwarding) sessions or 0 ms; always for
-        # terminating sessions with an added delay beyond the threshold.
-        relayed_tools = {t for t, _, _ in r["relayed_alerts"]}
-        if m == "forwarding" or d == 0:
-            if r["relayed_alerts"]:
-                fails.append(f"{m} {d} ms: relayed_remote_control raised: {r['relayed_alerts']}")
-        elif d >= 60:
-            for tool in tools:
-                if tool not in relayed_tools and tool not in ambiguous:
-                    fails.append(f"terminating {d} ms: no relayed_remote_control for {tool}")
-        for name in (["ssh", "ssh_chain"] if has_ssh else []) + [t for t in tools if t != "ssh"]:
-            row = rows.get(name) or {}
-            want, got = row.get("scripted_iki_median_ms"), row.get("iki_median_ms")
-            if want and (got is None or abs(got - want) > IKI_TOLERANCE * want):
-                fails.append(f"{m} {d} ms {name}: IKI median {got} ms, scripted {want} ms (±10 %)")
-        if "rdp" in sessions and r.get("rdp_typed") != r.get("rdp_expected"):
-            fails.append(f"{m} {d} ms rdp: the endpoint's xterm received {r.get('rdp_typed')!r}, "
-                         f"typed {r.get('rdp_expected')!r}")
-        if not has_ssh:
-            continue
-        if r["chain_alerts"] < 1:
-            fails.append(f"{m} {d} ms: no interactive_relay_chain for the stepping-stone session")
-        if d == 0 and "ssh_obfuscated" not in rows:
-            fails.append(f"{m} {d} ms: no session alert for the obfuscated SSH session")
-        obf = rows.get("ssh_obfuscated")
-        if obf and obf.get("rhythm") != "interactive_obfuscated":
-            fails.append(f"{m} {d} ms: obfuscated SSH typing reported as {obf.get('rhythm')}")
-        for name in ("ssh", "ssh_chain"):
-            if (rows.get(name) or {}).get("rhythm") == "interactive_obfuscated":
-                fails.append(f"{m} {d} ms: plain SSH typing ({name}) reported as obfuscated")
-        idle = rows.get("ssh_idle") or {}
-        if idle.get("relayed"):
-            fails.append(f"{m} {d} ms: idle session judged relayed")
-        if idle.get("chained"):
-            fails.append(f"{m} {d} ms: idle session raised interactive_relay_chain")
-    return fails
-
-
-def write_md(results, fails, path):
+def write_md(results, assertions, path):
     L = ["# Lab: timing signals on real software", "",
          "Generated by `tests/lab/run.py` (run by `scripts/test.sh`). Controller — relay — gateway — "
          "endpoint in network namespaces; farhand captures live on the gateway's endpoint-facing "
@@ -657,23 +607,42 @@ def write_md(results, fails, path):
               "figure is the smallest delay nearly all acknowledgements share. FreeRDP's shadow server "
               "streams frames all the time; when its stream is strictly periodic, delays a whole number "
               "of periods apart fit equally well (\"also fits\"): farhand reports the smallest (a gap that "
-              "can only be too low, so no false alert) and lists the others. A transport RTT on the far "
+              "can only be too low, so no false alert) and lists the others; the lab counts a figure off the "
+              "added delay as a failure all the same. A transport RTT on the far "
               "leg rules out what is below it (forwarding mode)."]
-    notes = [n for r in results for n in r.get("notes", [])]
-    if notes:
-        L += ["", "Notes:", ""] + [f"- {n}" for n in notes]
-    L += ["", "Alerts per run:", ""]
+    L += ["", "Alerts per run (sessions matched by 5-tuple; farhand's exit status after SIGINT):", ""]
     for r in results:
-        L.append(f"- {r['mode']} {r['delay_ms']} ms: relayed_remote_control for "
-                 f"{sorted({t for t, _, _ in r['relayed_alerts']}) or 'none'}; interactive_relay_chain: "
-                 f"{r['chain_alerts']}; kinds {', '.join(r['alert_kinds'])}")
-    L += ["", "## Assertions", ""]
-    L += ([f"- FAILED: {f}" for f in fails] or ["All assertions held: terminating gap = added delay ± 10 ms "
-          "(after the 0 ms baseline), forwarding transport RTT = added delay ± 10 ms with the gap near zero, "
-          "no relayed_remote_control on direct sessions, IKI medians within 10 % of the scripted ones, "
-          "interactive_relay_chain for the stepping stone, nothing from the idle session, the RDP session's "
-          "keys arrived in the endpoint's xterm (for the session kinds run)."])
+        rows = r["rows"]
+        names = {tuple(row["flow"]): n for n, row in rows.items() if row.get("flow")}
+        rel = [names.get(tuple(x["flow"]), f"unmatched {x['flow']}") for x in r["relayed_alerts"]]
+        ch = [f"{names.get(tuple(x['flow']), 'unmatched ' + str(x['flow']))} driven from {x.get('driver')}"
+              for x in r["chain_alerts"]]
+        L.append(f"- {r['mode']} {r['delay_ms']} ms: relayed_remote_control on {', '.join(rel) or 'none'}; "
+                 f"interactive_relay_chain on {', '.join(ch) or 'none'}; kinds {', '.join(r['alert_kinds'])}; "
+                 f"farhand exit {r.get('farhand_exit')}{'; PANIC' if r.get('farhand_panic') else ''}")
+    held = sum(x.ok for x in assertions)
+    L += ["", "## Assertions", "",
+          f"Every assertion checked, one a line ({held} of {len(assertions)} held); the lines do not depend on the "
+          "measured figures, and `run.py --expect-assertions LAB.md` fails when a run's lines differ from the "
+          "committed ones. Tolerances: gap and transport RTT ± 10 ms of the added delay, |gap| <= 10 ms at 0 ms, "
+          f"direct sessions' |gap| <= 20 ms, IKI median ± 10 %; relayed_remote_control required behind the "
+          f"terminating relay beyond farhand's {GAP_THRESHOLD_MS:g} ms gap threshold, forbidden at 0 ms and on "
+          "direct sessions.", ""]
+    L += assertion_lines(assertions)
+    fails = failures(assertions)
+    if fails:
+        L += ["", "## Failures", "", "What was measured where an assertion failed:", ""] + [f"- {f}" for f in fails]
     open(path, "w").write("\n".join(L) + "\n")
+
+
+def root_check(euid, env):
+    """(exit code, message) when the lab cannot run, else (None, None): not root is a skip,
+    but a failure under CI (CI set and non-empty), where the lab must run."""
+    if euid == 0:
+        return None, None
+    if env.get("CI"):
+        return 1, "lab: FAIL: needs root (network namespaces), and CI is set: the lab must run in CI, not skip"
+    return 0, "SKIP lab: needs root (network namespaces)"
 
 
 def main():
@@ -683,19 +652,30 @@ def main():
     ap.add_argument("--delays", default="0,60,120,200")
     ap.add_argument("--modes", default="terminating,forwarding")
     ap.add_argument("--out", default=os.path.join(ROOT, "LAB.md"))
-    ap.add_argument("--json", default="")
+    ap.add_argument("--json", default="", help="also write the run's results (labcheck.py's input) as JSON")
     ap.add_argument("--sessions", default=",".join(SESSION_KINDS),
                     help="session kinds to run and check: ssh (plain, stepping stone, idle, obfuscated), vnc, rdp")
     ap.add_argument("--pcap", default="", metavar="DIR", help="also capture gw-ep with tcpdump: DIR/gw-ep-MODE-DELAY.pcap")
+    ap.add_argument("--expect-assertions", default="", metavar="LAB.md",
+                    help="fail unless this run's assertion lines are exactly those of the file's '## Assertions' "
+                         "section (read before --out is written, so it may be the same file)")
     ap.add_argument("--keep", action="store_true", help="leave the last topology up")
     args = ap.parse_args()
     args.sessions = [k for k in args.sessions.split(",") if k]
     bad = [k for k in args.sessions if k not in SESSION_KINDS]
     if bad or not args.sessions:
         ap.error(f"--sessions: choose from {','.join(SESSION_KINDS)}, not {bad or 'nothing'}")
-    if os.geteuid() != 0:
-        print("SKIP lab: needs root (network namespaces)")
-        return 0
+    expected = None
+    if args.expect_assertions:
+        try:
+            expected = read_assertions(open(args.expect_assertions).read())
+        except OSError as e:
+            print(f"lab: FAIL: --expect-assertions: {e}", file=sys.stderr)
+            return 1
+    code, msg = root_check(os.geteuid(), os.environ)
+    if code is not None:
+        print(msg, file=sys.stderr if code else sys.stdout)
+        return code
     for b in (args.farhand, args.relay):
         if not os.access(b, os.X_OK):
             print(f"lab: {b} missing: build it first (cargo build --release --workspace)", file=sys.stderr)
@@ -706,6 +686,7 @@ def main():
     os.chmod(work, 0o755)
     ssh_keys(work)
     results = []
+    started = time.monotonic()
     try:
         for mode in args.modes.split(","):
             for delay in [int(x) for x in args.delays.split(",")]:
@@ -713,13 +694,17 @@ def main():
     finally:
         if not args.keep:
             topology("down")
-    fails = check(results, args)
-    write_md(results, fails, args.out)
+    assertions = check(results, args.sessions)
+    write_md(results, assertions, args.out)
     if args.json:
-        json.dump(results, open(args.json, "w"), indent=1)
+        json.dump({"sessions": args.sessions, "results": results}, open(args.json, "w"), indent=1)
+    fails = failures(assertions)
+    if expected is not None:
+        fails += compare_assertions(assertion_lines(assertions), expected, args.expect_assertions)
     for f in fails:
         print("FAIL", f)
-    log(f"{len(results)} runs, {len(fails)} failed assertions; table in {args.out}")
+    log(f"{len(results)} runs in {time.monotonic() - started:.0f} s, {len(assertions)} assertions, "
+        f"{len(fails)} failures; table in {args.out}")
     return 1 if fails else 0
 
 
