@@ -817,4 +817,205 @@ mod tests {
             let _ = r.far(0);
         }
     }
+    // Tests below were added from mutation testing (MUTATION.md).
+
+    #[test]
+    fn a_large_server_hello_in_pieces_is_still_read() {
+        // A post-quantum key share makes the ServerHello over a kilobyte; it arrives in two
+        // segments and is read once whole.
+        let mut hello = server_hello(true, 0x1302);
+        let pad = 1_200usize;
+        let mut ext = vec![0x00, 0x2b, 0x00, 0x02, 0x03, 0x04, 0x00, 0x15];
+        ext.extend((pad as u16).to_be_bytes());
+        ext.extend(std::iter::repeat_n(0u8, pad));
+        // Rebuild the record with the longer extension block.
+        let mut body = hello[9..9 + 2 + 32 + 1 + 2 + 1].to_vec();
+        body.extend((ext.len() as u16).to_be_bytes());
+        body.extend(ext);
+        let mut hs = vec![2, 0, (body.len() >> 8) as u8, body.len() as u8];
+        hs.extend(body);
+        hello = vec![22, 3, 3, (hs.len() >> 8) as u8, hs.len() as u8];
+        hello.extend(hs);
+        assert!(hello.len() > 1_100);
+        let (c, sv) = (unhex(CR), unhex(CC));
+        let mut s = Sess { r: RdpTiming::new(&seed(&c, &sv)), seq: [1000 + c.len() as u32, 5000 + sv.len() as u32] };
+        s.send(0, 1, &[22, 3, 1, 0, 4, 1, 0, 0, 0]);
+        s.send(1, 2, &hello[..1_100]);
+        assert_eq!(s.r.overhead, None);
+        s.send(1, 3, &hello[1_100..]);
+        assert_eq!(s.r.overhead, Some(17));
+    }
+
+    #[test]
+    fn records_up_to_the_tls_limit_are_followed() {
+        // A 16,000-byte record is legal (2^14 + 2048 is the limit); the parse goes on after it.
+        let mut s = Sess::new(true, 0x1302);
+        s.send(1, 10, &app(16_000));
+        assert!(matches!(s.r.reader[1], Reader::Header { .. }), "{:?}", s.r.reader[1]);
+        s.send(1, 11, &app(MAX_RECORD));
+        assert!(matches!(s.r.reader[1], Reader::Header { .. }), "{:?}", s.r.reader[1]);
+        s.send(1, 12, &[23, 3, 3, 0x48, 0x01]);
+        assert_eq!(s.r.reader[1], Reader::Done);
+    }
+
+    #[test]
+    fn the_keyboard_is_the_first_size_among_equals_and_on_starts_are_taken_once() {
+        let mut s = Sess::new(true, 0x1302);
+        // Three presses of 4-byte events 100 ms apart, three of 5-byte events 300 ms apart
+        // (started 0.2 s later).
+        for i in 0..3u64 {
+            let t = 1_000_000 + i * 100_000;
+            s.send(0, t, &app(4 + 17));
+            s.send(0, t + 100, &app(4 + 17));
+        }
+        for i in 0..3u64 {
+            let t = 1_200_000 + i * 300_000;
+            s.send(0, t, &app(5 + 17));
+            s.send(0, t + 100, &app(5 + 17));
+        }
+        let k = s.r.keys().summary(None).unwrap();
+        assert_eq!(k.keys, 3);
+        assert!(k.iki_median_ms.is_some_and(|m| (m - 100.0).abs() < 2.0), "{k:?}");
+        // Both sizes began an ON period; the earliest is reported, once.
+        assert_eq!(s.r.take_on_start(), Some(1_000_000));
+        assert_eq!(s.r.take_on_start(), None);
+        s.send(0, 5_000_000, &app(5 + 17));
+        assert_eq!(s.r.take_on_start(), Some(5_000_000));
+    }
+
+    #[test]
+    fn connection_samples_must_agree_to_bound_the_windows() {
+        // Connection exchanges of 10, 40 and 90 ms (no three agree) and three of 202 ms: the
+        // floor is 202 ms, and the regular 100 ms stream's 2 ms window is ruled out.
+        let mut s = Sess::new(true, 0x1301);
+        let mut t = 100_000;
+        for (i, rtt) in [10_000u64, 40_000, 90_000, 202_000, 202_500, 203_000].into_iter().enumerate() {
+            s.send(1, t, &app(200 + i as u16));
+            t += rtt;
+            s.send(0, t, &app(100 + i as u16));
+            t += 1_000;
+        }
+        assert_eq!(s.r.conn_floor(), Some(202_000));
+        s.send(0, t, &app(45 + 17));
+        s.regular_stream(t + 100_000, 202_000);
+        let (far, _) = s.r.far(0);
+        let far = far.stats().unwrap();
+        assert!((far.p50_ms - 202.5).abs() < 0.6, "{far:?}");
+        // Spread samples alone set no floor.
+        let mut x = Sess::new(true, 0x1301);
+        let mut t = 100_000;
+        for (i, rtt) in [10_000u64, 40_000, 90_000, 150_000].into_iter().enumerate() {
+            x.send(1, t, &app(200 + i as u16));
+            t += rtt;
+            x.send(0, t, &app(100 + i as u16));
+            t += 1_000;
+        }
+        assert_eq!(x.r.conn_count, 4);
+        assert_eq!(x.r.conn_floor(), None);
+    }
+    /// A session whose votes are set by hand: `(bin, votes)` and the number of voters.
+    fn voted(bins: &[(usize, u32)], voters: u64) -> RdpTiming {
+        let mut r = Sess::new(true, 0x1302).r;
+        let mut v = Box::new([0u32; BINS]);
+        for &(b, n) in bins {
+            v[b] = n;
+        }
+        r.votes = Some(v);
+        r.voters = voters;
+        r
+    }
+
+    #[test]
+    fn consistent_windows_need_the_share_and_centre_on_the_peak() {
+        // 3 of 4 voters is exactly the share (0.75): consistent.
+        assert_eq!(voted(&[(50, 3)], 4).consistent_windows(), vec![50]);
+        assert_eq!(voted(&[(50, 2)], 4).consistent_windows(), Vec::<usize>::new());
+        // The window first reaches the share at c = 96 (bin 100 enters it); its centre is the
+        // peak within 2 x WINDOW_BINS above c (bin 103), not c and not a later, larger peak.
+        let r = voted(&[(100, 8), (103, 9), (300, 10)], 10);
+        assert_eq!(r.consistent_windows(), vec![103, 300]);
+        let r = voted(&[(100, 8), (104, 9)], 10);
+        assert_eq!(r.consistent_windows(), vec![104]);
+    }
+
+    #[test]
+    fn a_server_hello_that_never_completes_is_given_up() {
+        // A ServerHello announced at 60,000 bytes: after MAX_HELLO_BYTES the reader gives up
+        // on it (no overhead, nothing kept) instead of buffering the whole session.
+        let (c, sv) = (unhex(CR), unhex(CC));
+        let mut s = Sess { r: RdpTiming::new(&seed(&c, &sv)), seq: [1000 + c.len() as u32, 5000 + sv.len() as u32] };
+        let mut first = vec![22, 3, 3, 0x3e, 0x80, 2, 0, 0xea, 0x60];
+        first.extend(std::iter::repeat_n(0u8, 16_000 - 4));
+        s.send(1, 1, &first);
+        assert!(s.r.hello.is_some());
+        let mut more = vec![22, 3, 3, 0x3e, 0x80];
+        more.extend(std::iter::repeat_n(0u8, 16_000));
+        s.send(1, 2, &more);
+        assert!(s.r.hello.is_none());
+        assert_eq!(s.r.overhead, None);
+    }
+
+    #[test]
+    fn pointer_events_are_input_and_end_the_connection_sequence() {
+        let mut s = Sess::new(true, 0x1302);
+        s.send(1, 100_000, &app(300));
+        s.send(0, 180_000, &app(120));
+        assert_eq!(s.r.conn_count, 1);
+        assert_eq!(s.r.input, None);
+        s.send(0, 200_000, &app(10 + 17));
+        assert_eq!(s.r.input, Some(200_000));
+        // After input the exchanges are no longer connection samples.
+        s.send(1, 300_000, &app(300));
+        s.send(0, 380_000, &app(120));
+        assert_eq!(s.r.conn_count, 1);
+    }
+
+    #[test]
+    fn key_count_resyncs_only_after_more_than_a_second() {
+        // Three records (a press whose release was lost, so the next is taken as a release),
+        // then one exactly KEY_RESYNC_US later: still the release, no new press.
+        let mut s = Sess::new(true, 0x1302);
+        for t in [1_000_000, 1_000_100, 1_200_000] {
+            s.send(0, t, &app(5 + 17));
+        }
+        s.send(0, 1_200_000 + KEY_RESYNC_US, &app(5 + 17));
+        assert_eq!(s.r.keys().count(), 2);
+        // Beyond it the count restarts: the next record is a press, at its own time.
+        let t = 1_200_000 + 2 * KEY_RESYNC_US + 1;
+        let _ = s.r.take_on_start();
+        s.send(0, t, &app(5 + 17));
+        assert_eq!(s.r.keys().count(), 3);
+        assert_eq!(s.r.take_on_start(), Some(t));
+        // Without the pause a lone record after an odd count is a release.
+        let mut s = Sess::new(true, 0x1302);
+        for t in [1_000_000, 1_000_100, 1_200_000, 1_900_000] {
+            s.send(0, t, &app(5 + 17));
+        }
+        assert_eq!(s.r.keys().count(), 2);
+    }
+
+    #[test]
+    fn a_burst_ends_at_its_last_record() {
+        // Frames of three records 2 ms apart (one burst each: under BURST_GAP_US), each
+        // acknowledged 50 ms after its last record: the figure is 50 ms, not 54.
+        let mut s = Sess::new(true, 0x1302);
+        s.send(0, 500_000, &app(45 + 17));
+        for i in 0..20u64 {
+            let end = 1_000_000 + i * 200_000;
+            for back in [4_000, 2_000, 0] {
+                s.send(1, end - back, &app(1640));
+            }
+            s.send(0, end + 50_000, &app(45 + 17));
+        }
+        assert_eq!(s.r.burst_count, 20);
+        let far = s.r.far(0).0.stats().unwrap();
+        assert!((far.p50_ms - 50.5).abs() < 0.6, "{far:?}");
+        // Records exactly BURST_GAP_US apart are separate bursts.
+        let mut s = Sess::new(true, 0x1302);
+        s.send(0, 500_000, &app(45 + 17));
+        s.send(1, 1_000_000, &app(1640));
+        s.send(1, 1_000_000 + BURST_GAP_US, &app(1640));
+        s.send(1, 1_000_000 + BURST_GAP_US + BURST_GAP_US - 1, &app(1640));
+        assert_eq!(s.r.burst_count, 2);
+    }
 }
