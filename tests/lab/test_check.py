@@ -174,7 +174,10 @@ class Checker(unittest.TestCase):
     def test_not_root_under_ci(self):
         import run
         self.assertEqual(run.root_check(1000, {"CI": "true"})[0], 1)
+        self.assertEqual(run.root_check(1000, {"CI": "1"})[0], 1)
         self.assertEqual(run.root_check(1000, {"CI": ""})[0], 0)
+        self.assertEqual(run.root_check(1000, {"CI": "false"})[0], 0)
+        self.assertEqual(run.root_check(1000, {"CI": "0"})[0], 0)
         self.assertEqual(run.root_check(1000, {})[0], 0)
         self.assertEqual(run.root_check(0, {"CI": "true"}), (None, None))
 
