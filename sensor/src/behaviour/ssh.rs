@@ -362,4 +362,128 @@ mod tests {
             t.on_segment(1, 3, 5000, &[1, 2, 3]);
         }
     }
+    // Tests below were added from mutation testing (MUTATION.md).
+
+    /// An SSH session with sequence counters.
+    struct Sess {
+        t: SshTiming,
+        seq: [u32; 2],
+    }
+
+    impl Sess {
+        /// After banners and KEXINITs of `kexinit` body bytes each (seen by the probe).
+        fn new(kexinit: usize) -> Sess {
+            let mut c = b"SSH-2.0-OpenSSH_9.2\r\n".to_vec();
+            c.extend(pkt(20, kexinit));
+            let mut s = b"SSH-2.0-OpenSSH_9.2\r\n".to_vec();
+            s.extend(pkt(20, kexinit));
+            Sess { t: SshTiming::new(&seed(&c, &s)), seq: [1000 + c.len() as u32, 5000 + s.len() as u32] }
+        }
+        fn send(&mut self, role: usize, at: Micros, bytes: &[u8]) {
+            self.t.on_segment(role, at, self.seq[role], bytes);
+            self.seq[role] = self.seq[role].wrapping_add(bytes.len() as u32);
+        }
+        /// Key exchange (far sample 62 ms) and SETUP_PAIRS set-up exchanges; returns the time.
+        fn to_typing(&mut self) -> Micros {
+            self.send(0, 100_000, &pkt(30, 32));
+            let mut reply = pkt(31, 300);
+            reply.extend(pkt(21, 0));
+            self.send(1, 103_000, &reply);
+            self.send(0, 165_000, &pkt(21, 0));
+            self.send(0, 166_000, &[0; 52]);
+            let mut at = 170_000;
+            for _ in 0..SETUP_PAIRS {
+                self.send(1, at, &[0; 80]);
+                self.send(0, at + 60_000, &[0; 300]);
+                at += 70_000;
+            }
+            assert!(self.t.setup_done);
+            at + 2_000_000
+        }
+    }
+
+    #[test]
+    fn kex_packets_over_a_kilobyte_are_followed() {
+        // Real KEXINITs are 1-2 KB (and post-quantum key exchange messages over 1 KB): the
+        // parse follows them to the key exchange.
+        let mut s = Sess::new(2_000);
+        s.send(0, 100_000, &pkt(30, 1_300));
+        let mut reply = pkt(31, 1_500);
+        reply.extend(pkt(21, 0));
+        s.send(1, 103_000, &reply);
+        s.send(0, 165_000, &pkt(21, 0));
+        assert_eq!(s.t.near.len(), 1);
+        assert_eq!(s.t.far.quantile(0.5).map(|v| (v + 500) / 1000), Some(62));
+    }
+
+    #[test]
+    fn echoes_are_near_samples_and_the_cadence_is_seen() {
+        let mut s = Sess::new(1_000);
+        let mut at = s.to_typing();
+        // Human typing, each key echoed 1.5 ms later: near samples of 1.5 ms (and the key
+        // exchange's 3 ms).
+        for d in [180_000u64, 240_000, 95_000, 400_000, 130_000, 310_000, 220_000, 160_000, 600_000, 205_000] {
+            s.send(0, at, &[0; 36]);
+            s.send(1, at + 1_500, &[0; 36]);
+            at += d;
+        }
+        let near = s.t.near.stats().unwrap();
+        assert_eq!(near.n, 11, "{near:?}");
+        assert!((near.p50_ms - 1.5).abs() < 0.1, "{near:?}");
+        assert!(!s.t.keys_obfuscation());
+        // An echo over MAX_ANSWER_US after its key is not a sample.
+        s.send(0, at, &[0; 36]);
+        s.send(1, at + MAX_ANSWER_US + 1, &[0; 36]);
+        assert_eq!(s.t.near.len(), 11);
+        // OpenSSH's 20 ms cadence (keys and chaff, no echo between): obfuscated.
+        let mut s = Sess::new(1_000);
+        let mut at = s.to_typing();
+        for _ in 0..30 {
+            s.send(0, at, &[0; 36]);
+            at += 20_000;
+        }
+        assert!(s.t.keys_obfuscation());
+    }
+    #[test]
+    fn a_human_paced_answer_ends_the_set_up() {
+        // Three set-up exchanges, then a password prompt answered 2 s later: set-up is over
+        // (that answer is not a far sample), and the next small packets are keystrokes.
+        let mut s = Sess::new(1_000);
+        s.send(0, 100_000, &pkt(30, 32));
+        let mut reply = pkt(31, 300);
+        reply.extend(pkt(21, 0));
+        s.send(1, 103_000, &reply);
+        s.send(0, 165_000, &pkt(21, 0));
+        let mut at = 170_000;
+        for _ in 0..3 {
+            s.send(1, at, &[0; 80]);
+            s.send(0, at + 60_000, &[0; 300]);
+            at += 70_000;
+        }
+        assert!(!s.t.setup_done);
+        s.send(1, at, &[0; 80]);
+        s.send(0, at + 2_000_000, &[0; 120]);
+        assert!(s.t.setup_done);
+        assert_eq!(s.t.far.len(), 4);
+        at += 2_500_000;
+        for _ in 0..3 {
+            s.send(0, at, &[0; 36]);
+            at += 200_000;
+        }
+        assert_eq!(s.t.keys.count(), 3);
+        assert_eq!(s.t.far.len(), 4);
+    }
+    #[test]
+    fn pre_banner_lines_up_to_the_limit() {
+        // A line of MAX_LINE bytes before its newline is read; one byte more stops the parse.
+        let line = |n: usize| {
+            let mut v = vec![b'x'; n];
+            v.extend_from_slice(b"\nSSH-2.0-x\r\n");
+            v
+        };
+        let t = SshTiming::new(&seed(&line(usize::from(MAX_LINE)), b""));
+        assert!(matches!(t.clear[0], Clear::Packets { .. }), "{:?}", t.clear[0]);
+        let t = SshTiming::new(&seed(&line(usize::from(MAX_LINE) + 1), b""));
+        assert!(matches!(t.clear[0], Clear::Done), "{:?}", t.clear[0]);
+    }
 }
