@@ -384,7 +384,7 @@ mod tests {
             self.seq[role] = self.seq[role].wrapping_add(bytes.len() as u32);
         }
         /// Key exchange (far sample 62 ms) and SETUP_PAIRS set-up exchanges; returns the time.
-        fn to_typing(&mut self) -> Micros {
+        fn through_setup(&mut self) -> Micros {
             self.send(0, 100_000, &pkt(30, 32));
             let mut reply = pkt(31, 300);
             reply.extend(pkt(21, 0));
@@ -419,7 +419,7 @@ mod tests {
     #[test]
     fn echoes_are_near_samples_and_the_cadence_is_seen() {
         let mut s = Sess::new(1_000);
-        let mut at = s.to_typing();
+        let mut at = s.through_setup();
         // Human typing, each key echoed 1.5 ms later: near samples of 1.5 ms (and the key
         // exchange's 3 ms).
         for d in [180_000u64, 240_000, 95_000, 400_000, 130_000, 310_000, 220_000, 160_000, 600_000, 205_000] {
@@ -437,7 +437,7 @@ mod tests {
         assert_eq!(s.t.near.len(), 11);
         // OpenSSH's 20 ms cadence (keys and chaff, no echo between): obfuscated.
         let mut s = Sess::new(1_000);
-        let mut at = s.to_typing();
+        let mut at = s.through_setup();
         for _ in 0..30 {
             s.send(0, at, &[0; 36]);
             at += 20_000;
