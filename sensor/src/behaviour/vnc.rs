@@ -352,4 +352,96 @@ mod tests {
             assert!(matches!(v.client, Client::Msg { .. }), "{cut}: {:?}", v.client);
         }
     }
+    // Tests below were added from mutation testing (MUTATION.md).
+
+    /// Feeds `bytes` as client segments of `piece` bytes from sequence `seq`; returns the next.
+    fn client(v: &mut VncTiming, at: u64, seq: u32, bytes: &[u8], piece: usize) -> u32 {
+        let mut seq = seq;
+        for chunk in bytes.chunks(piece) {
+            v.on_segment(0, at, seq, chunk);
+            seq += chunk.len() as u32;
+        }
+        seq
+    }
+
+    #[test]
+    fn every_known_message_keeps_the_parse_in_step() {
+        let mut msgs: Vec<u8> = vec![1]; // ClientInit
+        msgs.extend([0u8; 20]); // SetPixelFormat
+        msgs.extend([150, 1, 0, 0, 0, 0, 4, 0, 3, 0]); // EnableContinuousUpdates
+        msgs.extend([248, 0, 0, 0, 0, 0, 0, 0, 4, 9, 9, 9, 9]); // ClientFence, 4 payload bytes
+        let mut size = vec![251, 0, 4, 0, 3, 0, 2, 0]; // SetDesktopSize, 2 screens
+        size.extend([0u8; 32]);
+        msgs.extend(size);
+        msgs.extend([6, 0, 0, 0, 0, 0, 0, 3, b'a', b'b', b'c']); // ClientCutText, 3 bytes
+        msgs.extend([2, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0, 0]); // SetEncodings, 2
+        for piece in [1, 3, 7, 200] {
+            let mut c = V38.to_vec();
+            c.push(1);
+            let mut s = V38.to_vec();
+            s.extend_from_slice(&[1, 1]);
+            let mut v = VncTiming::new(&seed(&c, &s));
+            let mut seq = client(&mut v, 10_000, 1013, &msgs, piece);
+            assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 }, "piece {piece}");
+            assert_eq!(v.input, None);
+            // A pointer event is input, not a key.
+            seq = client(&mut v, 20_000, seq, &[5, 0, 0, 10, 0, 20], piece);
+            assert_eq!((v.input.take(), v.keys.count()), (Some(20_000), 0), "piece {piece}");
+            // An update, then the viewer's request 80 ms later: a far sample.
+            v.on_segment(1, 100_000, 5014, &[0; 500]);
+            seq = client(&mut v, 180_000, seq, &[3, 1, 0, 0, 0, 0, 4, 0, 3, 0], piece);
+            assert_eq!(v.far.quantile(0.5).map(|u| u / 1000), Some(80), "piece {piece}");
+            // A key press answered 30 ms later: a near sample of 30 ms.
+            client(&mut v, 300_000, seq, &key(1), piece);
+            v.on_segment(1, 330_000, 5514, &[0; 100]);
+            assert_eq!(v.keys.count(), 1);
+            assert_eq!(v.near.quantile(0.5).map(|u| u / 1000), Some(30), "piece {piece}");
+        }
+    }
+
+    #[test]
+    fn cut_text_length_limit_is_inclusive() {
+        let start = |len: u32| {
+            let mut c = V38.to_vec();
+            c.push(1);
+            let mut v = VncTiming::new(&seed(&c, V38));
+            let mut m = vec![1u8, 6, 0, 0, 0];
+            m.extend(len.to_be_bytes());
+            v.on_segment(0, 10, 1013, &m);
+            v.client
+        };
+        assert!(
+            matches!(start(MAX_CUT_TEXT), Client::Msg { left, .. } if left == MAX_CUT_TEXT),
+            "{:?}",
+            start(MAX_CUT_TEXT)
+        );
+        assert_eq!(start(MAX_CUT_TEXT + 1), Client::Done);
+    }
+
+    #[test]
+    fn security_handshakes_lead_to_client_init() {
+        let request = [3u8, 1, 0, 0, 0, 0, 4, 0, 3, 0];
+        // 3.8, VNC authentication chosen: the 16-byte response, then ClientInit.
+        let mut c = V38.to_vec();
+        c.push(2);
+        c.extend([0xCD; 16]);
+        c.push(1);
+        let v = VncTiming::new(&seed(&c, V38));
+        assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 });
+        // 3.3, the server's type (None) arrives after the client's version.
+        let v33 = b"RFB 003.003\n";
+        let mut v = VncTiming::new(&seed(v33, v33));
+        assert_eq!(v.client, Client::AwaitServerType);
+        v.on_segment(1, 5, 5012, &[0, 0, 0, 1]);
+        assert_eq!(v.client, Client::Init);
+        let mut m = vec![1u8];
+        m.extend(request);
+        v.on_segment(0, 10, 1012, &m);
+        assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 });
+        // 3.3 with the server's type already there when the client's version completes.
+        let mut s = v33.to_vec();
+        s.extend([0, 0, 0, 1]);
+        let v = VncTiming::new(&seed(v33, &s));
+        assert_eq!(v.client, Client::Init);
+    }
 }
