@@ -444,4 +444,19 @@ mod tests {
         let v = VncTiming::new(&seed(v33, &s));
         assert_eq!(v.client, Client::Init);
     }
+    #[test]
+    fn each_extension_message_ends_where_it_should() {
+        let fence = vec![248u8, 0, 0, 0, 0, 0, 0, 0, 4, 9, 9, 9, 9];
+        let mut size = vec![251u8, 0, 4, 0, 3, 0, 2, 0];
+        size.extend([0u8; 32]);
+        for m in [fence, size, vec![150, 1, 0, 0, 0, 0, 4, 0, 3, 0]] {
+            let mut c = V38.to_vec();
+            c.push(1);
+            let mut v = VncTiming::new(&seed(&c, V38));
+            let mut bytes = vec![1u8];
+            bytes.extend(&m);
+            v.on_segment(0, 10, 1013, &bytes);
+            assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 }, "{m:?}");
+        }
+    }
 }
