@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# scripts/test.sh — the whole test suite, as CI runs it (.ci/run calls this).
-# Installs what it needs (Debian packages), then: format check, clippy with warnings as
-# errors (this includes missing docs), unit tests, the regression cases over tests/cases/
-# (corpus cases need ../shared; they are skipped with a message without it), the CLI tests,
-# the live-capture test (root), a compile check of the benches, and the accuracy gate
-# (scripts/accuracy.py: every disagreement with the reference labels explained, no alert on
-# a negative capture, and the committed ACCURACY.md up to date), and the lab (tests/lab/run.py:
-# real sshd/x11vnc/TigerVNC in network namespaces behind the delaying relay, farhand capturing
-# live; root only; it writes LAB.md and fails on any timing assertion).
+# scripts/test.sh — the whole test suite, as CI runs it (.ci/run calls this with CI=true).
+# Installs what it needs (Debian packages, cargo-mutants), then: format check, clippy with
+# warnings as errors (this includes missing docs), unit tests, the regression cases over
+# tests/cases/ (tolerances on timing figures, 1 and 3 workers), the CLI tests, the live-capture
+# test (root), a compile check of the benches, the accuracy gate (scripts/accuracy.py: every
+# disagreement listed by a note, per-tool floors and ceilings, no alert on a negative capture,
+# ACCURACY.md current) and its self-test of deliberate faults, the lab checker's self-test, a
+# mutation slice over the relay gap and stepping stones (0 missed), and the lab
+# (tests/lab/run.py: real OpenSSH/x11vnc/TigerVNC/FreeRDP in network namespaces behind the
+# delaying relay, farhand capturing live; every assertion line of LAB.md must hold).
+# Under CI a missing ../shared or missing root is a failure, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -36,11 +38,23 @@ if [ -d ../shared/corpus ]; then
 else
   skip_or_fail "accuracy: ../shared/corpus is absent"
 fi
-step "lab: timing signals on real software (tests/lab/run.py)"
+step "lab checker self-test: deliberate faults must fail it (tests/lab/test_check.py)"
+python3 tests/lab/test_check.py
+step "mutation slice: relay gap and stepping stones, 0 missed (MUTATION.md)"
+if [ -d ../shared/corpus ]; then
+  command -v cargo-mutants >/dev/null || cargo install --locked -q cargo-mutants
+  mut=$(mktemp -d)
+  cargo mutants --in-place -F 'behaviour/(relay_latency|stepping_stone)\.rs:' -o "$mut"
+  git diff --exit-code -- sensor/src
+  rm -rf "$mut"
+else
+  skip_or_fail "mutation slice: ../shared/corpus is absent"
+fi
+step "lab: timing signals on real software (tests/lab/run.py; LAB.md's assertion lines must hold and match)"
 if [ "$(id -u)" = 0 ]; then
   tests/lab/deps.sh
   cargo build --release --locked -q --workspace
-  python3 tests/lab/run.py --out "${FARHAND_LAB_OUT:-LAB.md}"
+  python3 tests/lab/run.py --out "${FARHAND_LAB_OUT:-LAB.md}" --expect-assertions LAB.md
 else
   skip_or_fail "lab: needs root (network namespaces)"
 fi
