@@ -16,6 +16,9 @@
     reason = "test code: a failed expectation should panic with its message"
 )]
 
+mod common;
+use common::{ci, shared};
+
 use farhand::capture::Capture;
 use farhand::config::Settings;
 use farhand::pipeline::{RunOptions, run};
@@ -158,19 +161,8 @@ fn expectations(tables: &[BTreeMap<String, toml::Value>]) -> Result<Vec<Expectat
         .collect()
 }
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| {
-        let v = v.trim().to_ascii_lowercase();
-        !v.is_empty() && v != "false" && v != "0"
-    })
-}
-
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn shared() -> PathBuf {
-    std::env::var_os("FARHAND_SHARED").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared"))
 }
 
 fn manifest_sha(corpus_path: &str) -> Option<String> {
@@ -240,17 +232,7 @@ fn assign(alerts: &[Value], wants: &[Expectation], used: &mut Vec<bool>) -> bool
 
 fn summary(a: &Value) -> String {
     let f = &a["unmapped"]["farhand"];
-    format!(
-        "{} {} {}:{} -> {}:{} conf={} fp={}",
-        f["kind"],
-        f["tool"],
-        a["src_endpoint"]["ip"],
-        a["src_endpoint"]["port"],
-        a["dst_endpoint"]["ip"],
-        a["dst_endpoint"]["port"],
-        f["confidence"],
-        f["fingerprint"]
-    )
+    format!("{} conf={} fp={}", short(a), f["confidence"], f["fingerprint"])
 }
 
 /// Kind, tool and endpoints: enough to tell which alert an expectation was compared with.

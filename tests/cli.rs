@@ -8,6 +8,8 @@
     reason = "test code: a failed expectation should panic with its message"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -234,14 +236,10 @@ fn demo_alerts_and_summary() {
 
 #[test]
 fn lolrmm_import_and_indicator_check() {
-    let shared = std::env::var_os("FARHAND_SHARED").map_or_else(|| repo().join("../shared"), PathBuf::from);
+    let shared = common::shared();
     let cat = shared.join("lolrmm/rmm_tools.json");
     if !cat.is_file() {
-        // Under CI (CI set, not "false"/"0") the shared data must be there.
-        let ci =
-            std::env::var("CI").is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "false" | "0"));
-        assert!(!ci, "lolrmm import: {} not found: CI is set, so the shared data must be present", cat.display());
-        eprintln!("SKIP lolrmm import: {} not found (the shared data is absent)", cat.display());
+        common::skip_unless_ci("lolrmm import", &cat, "shared data");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -263,14 +261,10 @@ fn lolrmm_import_and_indicator_check() {
 
 #[test]
 fn operator_address_ranges_attribute_flows() {
-    let shared = std::env::var_os("FARHAND_SHARED").map_or_else(|| repo().join("../shared"), PathBuf::from);
+    let shared = common::shared();
     let pcap = shared.join("corpus/circumvention/ultrasurf.pcap");
     if !pcap.is_file() {
-        // Under CI (CI set, not "false"/"0") the shared corpus must be there.
-        let ci =
-            std::env::var("CI").is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "false" | "0"));
-        assert!(!ci, "address ranges: {} not found: CI is set, so the shared corpus must be present", pcap.display());
-        eprintln!("SKIP address ranges: {} not found (the shared corpus is absent)", pcap.display());
+        common::skip_unless_ci("address ranges", &pcap, "shared corpus");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,8 @@
     reason = "test code: a failed expectation should panic with its message"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -76,12 +78,8 @@ fn live_capture_on_a_veth() {
             .filter_map(|(ok, what)| (!ok).then_some(what))
             .collect();
     if !missing.is_empty() {
-        let ci = std::env::var("CI").is_ok_and(|v| {
-            let v = v.trim().to_ascii_lowercase();
-            !v.is_empty() && v != "false" && v != "0"
-        });
         assert!(
-            !ci,
+            !common::ci(),
             "live capture: CI is set, but this run lacks {}: run it as root with iproute2 and python3",
             missing.join(", ")
         );

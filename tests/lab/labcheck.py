@@ -96,24 +96,22 @@ def check(results, sessions):
                   f"gap {_ms(gap)}")
                 continue
             b = base.get(tool) or {}
+
+            def follows(label, field):
+                """`field` grew by the added delay since the 0 ms run (or is it, without one)."""
+                got, at0 = row.get(field), b.get(field)
+                if base_run is not None:
+                    ok = got is not None and at0 is not None and abs(got - at0 - d) <= TOLERANCE_MS
+                    a(f"{p} {tool}: {label} − {label}(0 ms) = added delay ± {TOLERANCE_MS:g} ms", ok,
+                      f"{label} {_ms(got)}, {label}(0 ms) {_ms(at0)}")
+                else:
+                    a(f"{p} {tool}: {label} = added delay ± {TOLERANCE_MS:g} ms (no 0 ms run)",
+                      got is not None and abs(got - d) <= TOLERANCE_MS, f"{label} {_ms(got)}")
+
             if m == "terminating":
-                if base_run is not None:
-                    bg = b.get("gap_ms")
-                    ok = gap is not None and bg is not None and abs(gap - bg - d) <= TOLERANCE_MS
-                    a(f"{p} {tool}: gap − gap(0 ms) = added delay ± {TOLERANCE_MS:g} ms", ok,
-                      f"gap {_ms(gap)}, gap(0 ms) {_ms(bg)}")
-                else:
-                    a(f"{p} {tool}: gap = added delay ± {TOLERANCE_MS:g} ms (no 0 ms run)",
-                      gap is not None and abs(gap - d) <= TOLERANCE_MS, f"gap {_ms(gap)}")
+                follows("gap", "gap_ms")
             else:
-                tr, btr = row.get("transport_min_ms"), b.get("transport_min_ms")
-                if base_run is not None:
-                    ok = tr is not None and btr is not None and abs(tr - btr - d) <= TOLERANCE_MS
-                    a(f"{p} {tool}: transport RTT − transport RTT(0 ms) = added delay ± {TOLERANCE_MS:g} ms", ok,
-                      f"transport RTT {_ms(tr)}, at 0 ms {_ms(btr)}")
-                else:
-                    a(f"{p} {tool}: transport RTT = added delay ± {TOLERANCE_MS:g} ms (no 0 ms run)",
-                      tr is not None and abs(tr - d) <= TOLERANCE_MS, f"transport RTT {_ms(tr)}")
+                follows("transport RTT", "transport_min_ms")
                 a(f"{p} {tool}: |gap| <= {FORWARDING_GAP_MS:g} ms", gap is not None and abs(gap) <= FORWARDING_GAP_MS,
                   f"gap {_ms(gap)}")
 

@@ -1,0 +1,28 @@
+//! What the integration tests share: where the shared data lives and whether CI demands it.
+
+#![allow(dead_code, reason = "each test crate uses the part it needs")]
+
+use std::path::{Path, PathBuf};
+
+/// CI is set (non-empty and not "false"/"0"): every part must run, a missing prerequisite is a
+/// failure, not a skip (scripts/test.sh reads it the same way).
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        !v.is_empty() && v != "false" && v != "0"
+    })
+}
+
+/// The shared data directory: `FARHAND_SHARED`, else `../shared` beside the repository.
+pub fn shared() -> PathBuf {
+    std::env::var_os("FARHAND_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+/// `path` (shared `data`, e.g. "shared corpus") is absent: panics under CI, otherwise prints a
+/// visible SKIP line for the test `what`; the caller returns.
+pub fn skip_unless_ci(what: &str, path: &Path, data: &str) {
+    assert!(!ci(), "{what}: {} not found: CI is set, so the {data} must be present", path.display());
+    eprintln!("SKIP {what}: {} not found (the {data} is absent)", path.display());
+}
