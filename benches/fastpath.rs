@@ -9,11 +9,11 @@
 #![allow(missing_docs, reason = "criterion_group!/criterion_main! generate undocumented items")]
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use farhand::capture::{Capture, LinkType, Next, RawFrame};
-use farhand::decode::{DecodeStats, decode};
-use farhand::detect::fingerprint::registry;
-use farhand::detect::{DetectStats, Engine};
-use farhand::flow::{FlowConfig, FlowTable};
+use farhand_engine::capture::{Capture, LinkType, Next, RawFrame};
+use farhand_engine::decode::{DecodeStats, decode};
+use farhand_engine::detect::fingerprint::registry;
+use farhand_engine::detect::{DetectStats, Engine};
+use farhand_engine::flow::{FlowConfig, FlowTable};
 use std::hint::black_box;
 use std::path::PathBuf;
 
@@ -25,7 +25,7 @@ const MAX_FRAMES: usize = 20_000;
 fn frames() -> (LinkType, Vec<(u64, u32, Vec<u8>)>) {
     let path = std::env::var_os("FARHAND_BENCH_PCAP")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/cases/demo/input.pcap"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases/demo/input.pcap"));
     let mut cap = Capture::open_file(&path).expect("bench capture");
     let link = cap.link();
     let mut out = Vec::new();
@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     let mut engine =
-        Engine::new(registry(), Some(std::sync::Arc::new(farhand::indicators::Indicators::builtin())), true);
+        Engine::new(registry(), Some(std::sync::Arc::new(farhand_engine::indicators::Indicators::builtin())), true);
     g.bench_function("decode+flow+detect", |b| {
         b.iter_batched(
             || FlowTable::new(FlowConfig::default()),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the whole test suite, as CI runs it (.ci/run calls this with CI=true).
-# Installs what it needs (Debian packages, cargo-mutants), then: format check, clippy with
+# Installs what it needs (Debian packages, cargo-mutants), then: format check, the crate
+# layering check (scripts/check-layers.py: dependencies only down the pipeline), clippy with
 # warnings as errors (this includes missing docs), unit tests, the regression cases over
 # tests/cases/ (tolerances on timing figures, 1 and 3 workers), the CLI tests, the live-capture
 # test (root), a compile check of the benches, the accuracy gate (scripts/accuracy.py: every
@@ -21,6 +22,8 @@ strict() { [ -n "${CI:-}" ] && [ "${CI}" != false ] && [ "${CI}" != 0 ]; }
 skip_or_fail() { if strict; then echo "FAIL: $* (CI is set: every part must run)"; exit 1; fi; echo "SKIP $*"; }
 step "rustfmt"
 cargo fmt --all --check
+step "layers: our crates depend only down the pipeline (scripts/check-layers.py, ARCHITECTURE.md)"
+python3 scripts/check-layers.py
 step "clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 step "tests"
@@ -44,8 +47,8 @@ step "mutation slice: relay gap and stepping stones, 0 missed (MUTATION.md)"
 if [ -d ../shared/corpus ]; then
   command -v cargo-mutants >/dev/null || cargo install --locked -q cargo-mutants
   mut=$(mktemp -d)
-  cargo mutants --in-place -F 'behaviour/(relay_latency|stepping_stone)\.rs:' -o "$mut"
-  git diff --exit-code -- sensor/src
+  cargo mutants --in-place --baseline skip --timeout 60 --build-timeout 600 -F '(relay_latency|stepping_stone)\.rs:' -o "$mut"
+  git diff --exit-code -- sensor
   rm -rf "$mut"
 else
   skip_or_fail "mutation slice: ../shared/corpus is absent"

@@ -19,11 +19,11 @@
 mod common;
 use common::{ci, shared};
 
-use farhand::capture::Capture;
 use farhand::config::Settings;
 use farhand::pipeline::{RunOptions, run};
-use farhand::sink::MemorySink;
-use farhand::sink::json::Observer;
+use farhand_engine::capture::Capture;
+use farhand_report::sink::MemorySink;
+use farhand_report::sink::json::Observer;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -162,7 +162,7 @@ fn expectations(tables: &[BTreeMap<String, toml::Value>]) -> Result<Vec<Expectat
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn manifest_sha(corpus_path: &str) -> Option<String> {

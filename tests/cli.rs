@@ -22,7 +22,7 @@ fn stderr(o: &Output) -> String {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Exactly one line on stderr, starting "farhand: ", naming `what`.

@@ -17,11 +17,11 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 
 use farhand::config::Settings;
-use farhand::decode::{PacketView, TcpInfo, tcp_flags};
-use farhand::detect::fingerprint::Transport;
-use farhand::detect::{DetectStats, Engine};
-use farhand::flow::key::proto;
-use farhand::flow::{Addr, FlowConfig, FlowKey, FlowTable, Side};
+use farhand_engine::decode::{PacketView, TcpInfo, tcp_flags};
+use farhand_engine::detect::{DetectStats, Engine};
+use farhand_engine::flow::{Addr, FlowConfig, FlowKey, FlowTable, Side};
+use farhand_model::Transport;
+use farhand_model::net::proto;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicIsize, Ordering};

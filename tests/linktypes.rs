@@ -10,15 +10,15 @@
     reason = "test code: a failed expectation should panic with its message"
 )]
 
-use farhand::capture::Capture;
 use farhand::config::Settings;
 use farhand::pipeline::{RunOptions, run};
-use farhand::sink::MemorySink;
-use farhand::sink::json::Observer;
+use farhand_engine::capture::Capture;
+use farhand_report::sink::MemorySink;
+use farhand_report::sink::json::Observer;
 use std::path::{Path, PathBuf};
 
 fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases/demo/input.pcap")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases/demo/input.pcap")
 }
 
 /// A record: timestamp seconds, microseconds, frame bytes.

@@ -17,7 +17,7 @@ pub fn ci() -> bool {
 pub fn shared() -> PathBuf {
     std::env::var_os("FARHAND_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
 }
 
 /// `path` (shared `data`, e.g. "shared corpus") is absent: panics under CI, otherwise prints a

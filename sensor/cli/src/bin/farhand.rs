@@ -1,0 +1,312 @@
+//! `farhand`: command-line glue around the library. See `farhand --help`.
+
+use clap::{ArgGroup, Parser};
+use farhand::config::{Settings, default_workers};
+use farhand::pipeline::{RunOptions, RunSummary, run};
+use farhand_engine::capture::{Capture, LiveOptions};
+use farhand_report::sink::{JsonLinesSink, json::Observer};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Exit codes (also in `--help`).
+mod exit {
+    pub const OK: u8 = 0;
+    pub const INPUT: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const PARTIAL: u8 = 3;
+}
+
+/// The demo capture recorded by `scripts/record-demo.sh`, built into the binary.
+const DEMO_PCAP: &[u8] = include_bytes!(env!("FARHAND_DEMO_PCAP"));
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "farhand",
+    version,
+    about = "Flags endpoints driven remotely: fingerprints remote-control sessions (SSH, RDP, VNC, ...) in traffic",
+    long_about = None,
+    group(ArgGroup::new("input").required(true).args(["read", "interface", "demo", "check_config"])),
+    subcommand_negates_reqs = true,
+    args_conflicts_with_subcommands = true,
+    after_help = "Alerts are JSON lines (OCSF Detection Finding with ECS fields), one per remote-control session.\n\
+                  A one-line summary goes to stderr at the end.\n\n\
+                  Exit codes: 0 ok; 1 input or output could not be opened/read/written; 2 usage or config error;\n\
+                  3 the input ended with an error (e.g. truncated file) after the alerts for what was read were written.\n\n\
+                  Examples:\n  farhand -r capture.pcap\n  farhand -r capture.pcapng -o alerts.jsonl\n  \
+                  farhand -i eth1 -f 'not port 53' -c /etc/farhand/farhand.toml -o /var/log/farhand/alerts.jsonl\n  \
+                  farhand --demo"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Read packets from a pcap or pcapng file.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    read: Option<PathBuf>,
+
+    /// Capture live from a network interface (needs CAP_NET_RAW, or root).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    interface: Option<String>,
+
+    /// Run on the bundled demo capture (SSH, VNC and RDP sessions plus web/DNS).
+    #[arg(long)]
+    demo: bool,
+
+    /// Check the configuration file and exit.
+    #[arg(long = "check-config", requires = "config")]
+    check_config: bool,
+
+    /// Configuration file (TOML; see config/farhand.toml). Built-in defaults if absent.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Write alerts here ("-" = standard output). Overrides output.alerts.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<String>,
+
+    /// BPF capture filter (tcpdump syntax). Overrides capture.filter.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    filter: Option<String>,
+
+    /// Fast-path worker threads (default: one per available core). Overrides sensor.workers.
+    #[arg(short = 'w', long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: Option<u16>,
+
+    /// No progress bar and no summary line.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Manage indicator files (domains, certificate names, ports that name tools).
+    #[command(subcommand)]
+    Indicators(IndicatorsCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum IndicatorsCommand {
+    /// Turn the LOLRMM catalogue (rmm_tools.json, as its API serves it) into an indicator file.
+    ImportLolrmm {
+        /// The catalogue JSON.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Write the indicator file here (default: standard output), e.g.
+        /// /etc/farhand/indicators/lolrmm.toml.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Load and validate indicator files (the built-in ones plus every *.toml of DIR).
+    Check {
+        /// Directory of indicator files.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+fn indicators_command(cmd: &IndicatorsCommand) -> u8 {
+    match cmd {
+        IndicatorsCommand::ImportLolrmm { file, output } => {
+            let json = match std::fs::read_to_string(file) {
+                Ok(j) => j,
+                Err(e) => return fail(exit::INPUT, format!("{}: cannot read: {e}", file.display())),
+            };
+            let (text, st) = match farhand_engine::indicators::lolrmm::import(&json, &file.display().to_string()) {
+                Ok(r) => r,
+                Err(e) => return fail(exit::INPUT, format!("{}: {e}", file.display())),
+            };
+            let written = match output {
+                Some(o) => std::fs::write(o, &text).map_err(|e| format!("{}: cannot write: {e}", o.display())),
+                None => std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()).map_err(|e| e.to_string()),
+            };
+            if let Err(e) = written {
+                return fail(exit::INPUT, e);
+            }
+            eprintln!(
+                "farhand: imported {} of {} catalogue tools: {} domain patterns, {} ports ({} entries were not domain patterns)",
+                st.tools_out, st.tools_in, st.domains, st.ports, st.skipped_domains
+            );
+            exit::OK
+        }
+        IndicatorsCommand::Check { dir } => match farhand_engine::indicators::Indicators::load_dir(dir) {
+            Ok(ind) => {
+                let (tools, patterns) = ind.counts();
+                eprintln!(
+                    "farhand: {}: ok ({tools} tools, {patterns} domain patterns, built-in included)",
+                    dir.display()
+                );
+                exit::OK
+            }
+            Err(e) => fail(exit::USAGE, e),
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FARHAND_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    ExitCode::from(main_inner(cli))
+}
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
+    eprintln!("farhand: {msg}");
+    code
+}
+
+fn main_inner(cli: Cli) -> u8 {
+    if let Some(Command::Indicators(cmd)) = &cli.command {
+        return indicators_command(cmd);
+    }
+    let mut settings = match &cli.config {
+        Some(path) => match Settings::load(path) {
+            Ok(s) => s,
+            Err(e) => return fail(exit::USAGE, e),
+        },
+        None => Settings::defaults(),
+    };
+    if cli.check_config {
+        if let Some(path) = &cli.config {
+            eprintln!("farhand: {}: ok ({settings:?})", path.display());
+        }
+        return exit::OK;
+    }
+    if let Some(w) = cli.workers {
+        settings.workers = usize::from(w);
+    } else if settings.workers == 0 {
+        settings.workers = default_workers();
+    }
+    if let Some(f) = &cli.filter {
+        settings.capture.filter = f.clone();
+    }
+    if let Some(o) = &cli.output {
+        settings.alerts = o.clone();
+    }
+
+    let mut _demo_file = None;
+    let mut cap = if let Some(path) = &cli.read {
+        match Capture::open_file(path) {
+            Ok(c) => c,
+            Err(e) => return fail(exit::INPUT, e),
+        }
+    } else if let Some(iface) = &cli.interface {
+        let opts = LiveOptions {
+            snaplen: settings.capture.snaplen as i32,
+            promiscuous: settings.capture.promiscuous,
+            buffer_bytes: (settings.capture.buffer_mib.min(2047) * 1024 * 1024) as i32,
+            filter: settings.capture.filter.clone(),
+        };
+        match Capture::open_live(iface, &opts) {
+            Ok(c) => c,
+            Err(e) => return fail(exit::INPUT, e),
+        }
+    } else {
+        // --demo: libpcap reads files, so unpack the embedded capture to a temporary file.
+        let dir = std::env::temp_dir().join(format!("farhand-demo-{}", std::process::id()));
+        let path = dir.join("demo.pcap");
+        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, DEMO_PCAP)) {
+            return fail(exit::INPUT, format!("{}: cannot write the demo capture: {e}", path.display()));
+        }
+        let c = match Capture::open_file(&path) {
+            Ok(c) => c,
+            Err(e) => return fail(exit::INPUT, e),
+        };
+        _demo_file = Some(TempDir(dir));
+        c
+    };
+    if cli.interface.is_none() && !settings.capture.filter.is_empty() {
+        let f = settings.capture.filter.clone();
+        if let Err(e) = cap.set_filter(&f) {
+            return fail(exit::USAGE, e);
+        }
+    }
+
+    let observer = Observer { name: if settings.name.is_empty() { hostname() } else { settings.name.clone() } };
+    let mut sink = match JsonLinesSink::open(&settings.alerts, observer) {
+        Ok(s) => s,
+        Err(e) => return fail(exit::INPUT, format!("{}: cannot write alerts: {e}", settings.alerts)),
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+    }
+    let opts = RunOptions { progress: !cli.quiet && std::io::stderr().is_terminal(), stop: Some(stop) };
+    let name = if cli.demo { "demo capture".to_string() } else { cap.name().to_string() };
+    let summary = run(&mut cap, &settings, &mut sink, &opts);
+    if !cli.quiet {
+        eprintln!("farhand: {name}: {}", summary_line(&summary));
+    }
+    if let Some(e) = &summary.sink_error {
+        if settings.alerts == "-" && e.contains("Broken pipe") {
+            // The reader of our stdout went away (e.g. `| head`): not an error of ours.
+            return exit::OK;
+        }
+        return fail(exit::INPUT, format!("{}: writing alerts failed: {e}", settings.alerts));
+    }
+    if let Some(e) = &summary.input_error {
+        return fail(
+            exit::PARTIAL,
+            format!("{e} (stopped after {} packets; alerts for them were written)", summary.packets),
+        );
+    }
+    exit::OK
+}
+
+/// Removes the demo's temporary directory when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+fn human(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn summary_line(s: &RunSummary) -> String {
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let drops = s.capture.dropped + s.capture.if_dropped;
+    format!(
+        "{} packets, {:.1} MB in {:.2} s ({:.2} Mpps, {:.2} Gbit/s, {} worker{}); {} flows, {} sessions, {} alerts; \
+         drops: {} capture, {} flow-table, {} findings; not decoded: {} non-IP, {} other IP, {} fragments, {} truncated, {} malformed",
+        human(s.packets),
+        s.bytes as f64 / 1e6,
+        secs,
+        s.packets as f64 / secs / 1e6,
+        s.bytes as f64 * 8.0 / secs / 1e9,
+        s.workers,
+        if s.workers == 1 { "" } else { "s" },
+        human(s.flows.created),
+        human(s.detect.sessions),
+        human(s.alerts),
+        human(drops),
+        human(s.flows.dropped_full),
+        human(s.findings_dropped),
+        human(s.decode.non_ip),
+        human(s.decode.other_ip),
+        human(s.decode.fragments),
+        human(s.decode.truncated),
+        human(s.decode.malformed),
+    )
+}

@@ -1,0 +1,485 @@
+//! Config: the TOML file, parsed raw and then validated into [`Settings`].
+//!
+//! # Contract
+//! - [`RawConfig`] mirrors the file exactly; every section rejects unknown keys. Parsing
+//!   does no I/O beyond reading the file and no lookups.
+//! - [`RawConfig::validate`] turns it into [`Settings`], the runtime form the pipeline uses.
+//! - Every error is one [`ConfigError`] naming the file, the line and column, and the key or
+//!   value at fault.
+//! - `config/farhand.toml` in the repository documents every key with its default; the
+//!   defaults here and there are the same (a test checks).
+
+use farhand_engine::detect::fingerprint::{Fingerprint, registry};
+use farhand_engine::flow::FlowConfig;
+use farhand_engine::indicators::Indicators;
+use farhand_model::{ConfigError, HomeNets};
+use farhand_report::relay_latency::RelayConfig;
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::path::Path;
+use std::sync::Arc;
+use toml::Spanned;
+
+/// The config file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    /// `[sensor]`.
+    pub sensor: SensorSection,
+    /// `[capture]`.
+    pub capture: CaptureSection,
+    /// `[flow]`.
+    pub flow: FlowSection,
+    /// `[detect]`.
+    pub detect: DetectSection,
+    /// `[behaviour]`.
+    pub behaviour: BehaviourSection,
+    /// `[output]`.
+    pub output: OutputSection,
+}
+
+/// `[sensor]`: identity, threads, what is inside.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorSection {
+    /// Name reported as the observer (empty = the host name).
+    pub name: String,
+    /// Fast-path worker threads (0 = one per available core).
+    pub workers: usize,
+    /// CIDRs of the organisation's endpoints (the inside).
+    pub home_networks: Vec<Spanned<String>>,
+}
+
+impl Default for SensorSection {
+    fn default() -> Self {
+        SensorSection {
+            name: String::new(),
+            workers: 0,
+            home_networks: DEFAULT_HOME.iter().map(|s| Spanned::new(0..0, (*s).to_string())).collect(),
+        }
+    }
+}
+
+/// The name of the name detector in `detect.fingerprints`.
+pub const NAMES: &str = "names";
+/// The name of the DNS-tunnel watch in `detect.fingerprints`.
+pub const DNS_TUNNEL: &str = "dns_tunnel";
+/// The name of the IP-KVM device watch in `detect.fingerprints`.
+pub const IP_KVM: &str = "ip_kvm";
+
+/// Default inside networks: RFC 1918, RFC 6598 shared space, IPv6 ULA.
+pub const DEFAULT_HOME: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"];
+
+/// `[capture]`: live capture settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureSection {
+    /// Bytes kept per frame on live capture.
+    pub snaplen: u32,
+    /// Promiscuous mode on live capture.
+    pub promiscuous: bool,
+    /// Kernel capture buffer, MiB.
+    pub buffer_mib: u32,
+    /// BPF filter applied to live and offline input ("" = none).
+    pub filter: String,
+}
+
+impl Default for CaptureSection {
+    fn default() -> Self {
+        CaptureSection { snaplen: 65535, promiscuous: true, buffer_mib: 64, filter: String::new() }
+    }
+}
+
+/// `[flow]`: table bound and timeouts (seconds).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowSection {
+    /// Most flows held, over all workers.
+    pub max_flows: usize,
+    /// TCP idle timeout.
+    pub tcp_idle_timeout: u64,
+    /// UDP idle timeout.
+    pub udp_idle_timeout: u64,
+    /// Linger after a TCP close.
+    pub tcp_close_linger: u64,
+    /// Report long sessions after this long.
+    pub active_timeout: u64,
+}
+
+impl Default for FlowSection {
+    fn default() -> Self {
+        let d = FlowConfig::default();
+        FlowSection {
+            max_flows: d.max_flows,
+            tcp_idle_timeout: d.tcp_idle / 1_000_000,
+            udp_idle_timeout: d.udp_idle / 1_000_000,
+            tcp_close_linger: d.tcp_closed / 1_000_000,
+            active_timeout: d.active / 1_000_000,
+        }
+    }
+}
+
+/// `[detect]`: which detectors run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectSection {
+    /// Enabled fingerprints by name.
+    pub fingerprints: Vec<Spanned<String>>,
+    /// Directory of indicator files (`*.toml`) added to the built-in indicators ("" = none).
+    pub indicators_dir: String,
+}
+
+impl Default for DetectSection {
+    fn default() -> Self {
+        DetectSection {
+            fingerprints: registry()
+                .iter()
+                .map(|f| f.name())
+                .chain([NAMES, DNS_TUNNEL, IP_KVM])
+                .map(|n| Spanned::new(0..0, n.to_string()))
+                .collect(),
+            indicators_dir: String::new(),
+        }
+    }
+}
+
+/// `[behaviour]`: the relay-latency-gap judgement.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BehaviourSection {
+    /// Gap beyond the baseline (ms) that raises `relayed_remote_control`.
+    pub gap_threshold_ms: f64,
+    /// Far-leg application RTT samples needed before judging.
+    pub min_samples: u64,
+    /// Processing baseline of graphical tools (VNC, RDP, …), ms.
+    pub baseline_ms: f64,
+    /// Processing baseline of SSH, ms.
+    pub baseline_ssh_ms: f64,
+}
+
+impl Default for BehaviourSection {
+    fn default() -> Self {
+        let d = RelayConfig::default();
+        BehaviourSection {
+            gap_threshold_ms: d.gap_threshold_ms,
+            min_samples: d.min_samples,
+            baseline_ms: d.baseline_ms,
+            baseline_ssh_ms: d.baseline_ssh_ms,
+        }
+    }
+}
+
+/// `[output]`: where alerts go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSection {
+    /// JSON-lines alert file; "-" = standard output.
+    pub alerts: String,
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        OutputSection { alerts: "-".into() }
+    }
+}
+
+/// The validated runtime configuration.
+#[derive(Clone)]
+pub struct Settings {
+    /// Observer name.
+    pub name: String,
+    /// Worker threads (≥ 1).
+    pub workers: usize,
+    /// Inside networks.
+    pub home: HomeNets,
+    /// Live capture settings (filter also applies offline).
+    pub capture: CaptureSection,
+    /// Flow table settings for the whole sensor (split over workers by the pipeline).
+    pub flow: FlowConfig,
+    /// Enabled structural fingerprints.
+    pub fingerprints: Vec<&'static dyn Fingerprint>,
+    /// The name detector (TLS/QUIC/HTTP/DNS names and certificates against the indicators)
+    /// is enabled.
+    pub names: bool,
+    /// The DNS-tunnel watch is enabled.
+    pub dns_tunnel: bool,
+    /// The IP-KVM device watch (Raspberry Pi source MACs) is enabled.
+    pub ip_kvm: bool,
+    /// Alert output path ("-" = stdout).
+    pub alerts: String,
+    /// Indicators: built-in plus `detect.indicators_dir`.
+    pub indicators: Arc<Indicators>,
+    /// Relay-gap judgement.
+    pub relay: RelayConfig,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("name", &self.name)
+            .field("workers", &self.workers)
+            .field("home", &self.home)
+            .field("flow", &self.flow)
+            .field("fingerprints", &self.fingerprints.iter().map(|f| f.name()).collect::<Vec<_>>())
+            .field("names", &self.names)
+            .field("alerts", &self.alerts)
+            .field("indicators", &self.indicators.counts())
+            .finish()
+    }
+}
+
+impl RawConfig {
+    /// Parses config text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<RawConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            ConfigError { file: path.to_path_buf(), line, col, msg: e.message().trim().replace('\n', " ") }
+        })
+    }
+
+    /// Checks values and builds the runtime settings. `text` is the file's content (for
+    /// line numbers); `path` names it.
+    pub fn validate(&self, text: &str, path: &Path) -> Result<Settings, ConfigError> {
+        let err = |span: std::ops::Range<usize>, msg: String| {
+            let (line, col) = if span.is_empty() && span.start == 0 { (0, 0) } else { line_col(text, span.start) };
+            ConfigError { file: path.to_path_buf(), line, col, msg }
+        };
+        let mut nets = Vec::new();
+        for s in &self.sensor.home_networks {
+            let v = s.get_ref();
+            let net: IpNet = v
+                .parse()
+                .or_else(|_| v.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| err(s.span(), format!("sensor.home_networks: {v:?} is not a CIDR (like 10.0.0.0/8)")))?;
+            nets.push(net);
+        }
+        let all = registry();
+        let mut fps = Vec::new();
+        let (mut names, mut dns_tunnel, mut ip_kvm) = (false, false, false);
+        for s in &self.detect.fingerprints {
+            let name = s.get_ref();
+            if name == NAMES || name == DNS_TUNNEL || name == IP_KVM {
+                names |= name == NAMES;
+                dns_tunnel |= name == DNS_TUNNEL;
+                ip_kvm |= name == IP_KVM;
+                continue;
+            }
+            let f = all.iter().find(|f| f.name() == name).ok_or_else(|| {
+                let known: Vec<_> = all.iter().map(|f| f.name()).chain([NAMES, DNS_TUNNEL, IP_KVM]).collect();
+                err(
+                    s.span(),
+                    format!("detect.fingerprints: unknown fingerprint {name:?} (known: {})", known.join(", ")),
+                )
+            })?;
+            if !fps.iter().any(|g: &&dyn Fingerprint| g.name() == f.name()) {
+                fps.push(*f);
+            }
+        }
+        let secs = |key: &str, v: u64| {
+            if v == 0 || v > 7 * 86400 {
+                Err(ConfigError {
+                    file: path.to_path_buf(),
+                    line: find_key_line(text, key),
+                    col: 1,
+                    msg: format!("flow.{key}: {v} is out of range (1..=604800 seconds)"),
+                })
+            } else {
+                Ok(v * 1_000_000)
+            }
+        };
+        let flow = FlowConfig {
+            max_flows: self.flow.max_flows,
+            tcp_idle: secs("tcp_idle_timeout", self.flow.tcp_idle_timeout)?,
+            udp_idle: secs("udp_idle_timeout", self.flow.udp_idle_timeout)?,
+            tcp_closed: secs("tcp_close_linger", self.flow.tcp_close_linger)?,
+            active: secs("active_timeout", self.flow.active_timeout)?,
+        };
+        if flow.max_flows < 1024 {
+            return Err(ConfigError {
+                file: path.to_path_buf(),
+                line: find_key_line(text, "max_flows"),
+                col: 1,
+                msg: format!("flow.max_flows: {} is too small (at least 1024)", flow.max_flows),
+            });
+        }
+        if self.capture.snaplen < 64 || self.capture.snaplen > 262_144 {
+            return Err(ConfigError {
+                file: path.to_path_buf(),
+                line: find_key_line(text, "snaplen"),
+                col: 1,
+                msg: format!("capture.snaplen: {} is out of range (64..=262144)", self.capture.snaplen),
+            });
+        }
+        let b = &self.behaviour;
+        for (key, v, max) in [
+            ("gap_threshold_ms", b.gap_threshold_ms, 10_000.0),
+            ("baseline_ms", b.baseline_ms, 1_000.0),
+            ("baseline_ssh_ms", b.baseline_ssh_ms, 1_000.0),
+        ] {
+            if !(0.0..=max).contains(&v) {
+                return Err(ConfigError {
+                    file: path.to_path_buf(),
+                    line: find_key_line(text, key),
+                    col: 1,
+                    msg: format!("behaviour.{key}: {v} is out of range (0..={max} ms)"),
+                });
+            }
+        }
+        if !(1..=10_000).contains(&b.min_samples) {
+            return Err(ConfigError {
+                file: path.to_path_buf(),
+                line: find_key_line(text, "min_samples"),
+                col: 1,
+                msg: format!("behaviour.min_samples: {} is out of range (1..=10000)", b.min_samples),
+            });
+        }
+        let relay = RelayConfig {
+            gap_threshold_ms: b.gap_threshold_ms,
+            min_samples: b.min_samples,
+            baseline_ms: b.baseline_ms,
+            baseline_ssh_ms: b.baseline_ssh_ms,
+        };
+        let workers = if self.sensor.workers == 0 { default_workers() } else { self.sensor.workers.min(256) };
+        let indicators = if self.detect.indicators_dir.is_empty() {
+            Indicators::builtin()
+        } else {
+            let dir = Path::new(&self.detect.indicators_dir);
+            // A relative directory is relative to the config file.
+            let dir =
+                if dir.is_relative() { path.parent().unwrap_or(Path::new(".")).join(dir) } else { dir.to_path_buf() };
+            Indicators::load_dir(&dir)?
+        };
+        Ok(Settings {
+            name: self.sensor.name.clone(),
+            workers,
+            home: HomeNets::new(nets),
+            capture: self.capture.clone(),
+            flow,
+            fingerprints: fps,
+            names,
+            dns_tunnel,
+            ip_kvm,
+            alerts: self.output.alerts.clone(),
+            indicators: Arc::new(indicators),
+            relay,
+        })
+    }
+}
+
+/// Worker threads when not configured: the cores this process may run on.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+impl Settings {
+    /// Built-in defaults (what an empty config file gives).
+    pub fn defaults() -> Settings {
+        // The defaults are valid by construction; fall back to a minimal form regardless.
+        RawConfig::default().validate("", Path::new("<defaults>")).unwrap_or_else(|_| Settings {
+            name: String::new(),
+            workers: 1,
+            home: HomeNets::default(),
+            capture: CaptureSection::default(),
+            flow: FlowConfig::default(),
+            fingerprints: registry(),
+            names: true,
+            dns_tunnel: true,
+            ip_kvm: true,
+            alerts: "-".into(),
+            indicators: Arc::new(Indicators::builtin()),
+            relay: RelayConfig::default(),
+        })
+    }
+
+    /// Loads and validates a config file.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            col: 0,
+            msg: format!("cannot read: {e}"),
+        })?;
+        RawConfig::parse(&text, path)?.validate(&text, path)
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+fn find_key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use farhand_model::Addr;
+
+    fn check(text: &str) -> Result<Settings, ConfigError> {
+        let p = Path::new("t.toml");
+        RawConfig::parse(text, p)?.validate(text, p)
+    }
+
+    #[test]
+    fn empty_is_defaults() {
+        let s = check("").unwrap();
+        assert_eq!(s.flow, FlowConfig::default());
+        assert_eq!(s.fingerprints.len(), registry().len());
+        assert!(s.home.contains(&Addr::v4([10, 1, 2, 3])));
+        assert!(!s.home.contains(&Addr::v4([203, 0, 113, 1])));
+    }
+
+    #[test]
+    fn shipped_default_file_matches_builtin_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/farhand.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let s = RawConfig::parse(&text, &path).unwrap().validate(&text, &path).unwrap();
+        let d = Settings::defaults();
+        assert_eq!(s.flow, d.flow);
+        assert_eq!(s.alerts, d.alerts);
+        assert_eq!(s.capture.snaplen, d.capture.snaplen);
+        assert_eq!(format!("{:?}", s.home), format!("{:?}", d.home));
+        assert_eq!(s.fingerprints.len(), d.fingerprints.len());
+        assert_eq!((s.names, s.dns_tunnel, s.ip_kvm), (d.names, d.dns_tunnel, d.ip_kvm));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = check("[sensor]\nname = \"gw1\"\nworkres = 4\n").unwrap_err();
+        assert_eq!((e.line, e.col), (3, 1));
+        let msg = e.to_string();
+        assert!(msg.starts_with("t.toml:3:1: "), "{msg}");
+        assert!(msg.contains("workres"), "{msg}");
+        let e = check("[sensr]\n").unwrap_err();
+        assert!(e.to_string().contains("sensr"), "{e}");
+        assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        let e = check("[sensor]\nhome_networks = [\"10.0.0.0/8\",\n  \"10.300.0.0/16\"]\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.to_string().contains("10.300.0.0/16"));
+        let e = check("[detect]\nfingerprints = [\"ssh\", \"teamviewr\"]\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().contains("teamviewr"));
+        let e = check("[flow]\nudp_idle_timeout = 0\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = check("[sensor]\nworkers = \"four\"\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = check("[detect]\nindicators_dir = \"/nonexistent/indicators\"\n").unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/indicators"), "{e}");
+        let e = check("not toml at all [").unwrap_err();
+        assert_eq!(e.line, 1);
+    }
+}

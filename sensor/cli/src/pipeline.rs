@@ -1,0 +1,51 @@
+//! The wiring: the fast path (`farhand-engine`) on the calling thread and its workers, the
+//! reporting plane (`farhand-report`) on a thread of its own, joined by the crossing.
+//!
+//! # Contract
+//! [`run`] returns a [`RunSummary`] whatever happens (see `farhand_engine::pipeline`): input
+//! errors after the capture was open end the run early with everything read before them
+//! processed and reported; sink errors are counted, the first one's message kept.
+
+use crate::config::Settings;
+use farhand_engine::capture::Capture;
+use farhand_engine::pipeline::{self, FastPath};
+pub use farhand_engine::pipeline::{RunOptions, RunSummary};
+use farhand_report::sink::Sink;
+use farhand_report::verdict::Verdict;
+use std::time::Instant;
+
+impl Settings {
+    /// What the fast path needs of these settings.
+    pub fn fast_path(&self) -> FastPath {
+        FastPath {
+            workers: self.workers,
+            home: self.home.clone(),
+            flow: self.flow,
+            fingerprints: self.fingerprints.clone(),
+            names: self.names.then(|| self.indicators.clone()),
+            dns_tunnel: self.dns_tunnel,
+            ip_kvm: self.ip_kvm,
+        }
+    }
+}
+
+/// Runs farhand over a capture until it ends (or `opts.stop` is set): the fast path here, the
+/// verdict and `sink` on a reporting thread.
+pub fn run<S: Sink>(cap: &mut Capture, settings: &Settings, sink: &mut S, opts: &RunOptions) -> RunSummary {
+    let started = Instant::now();
+    let (ftx, frx) = pipeline::crossing();
+    let verdict = Verdict::new(settings.home.clone()).with_relay(settings.relay);
+    std::thread::scope(|scope| {
+        let reporter = scope.spawn(move || farhand_report::report(frx, verdict, sink));
+        let mut summary = pipeline::run(cap, &settings.fast_path(), opts, ftx);
+        match reporter.join() {
+            Ok((alerts, err)) => {
+                summary.alerts = alerts;
+                summary.sink_error = err;
+            }
+            Err(_) => summary.sink_error = Some("reporting thread failed".into()),
+        }
+        summary.elapsed = started.elapsed();
+        summary
+    })
+}

@@ -1,0 +1,340 @@
+//! Behaviour: timing signals of recognised sessions — transport RTT per leg, application RTT
+//! on the far leg and its near-side baseline, the relay latency gap, keystroke timing.
+//!
+//! # Contract
+//! - A [`Behaviour`] lives in a recognised session's detector state (boxed, only for the tools
+//!   whose timing it reads: every remote-control tool for transport RTT, SSH, VNC and RDP (TLS) for
+//!   application RTT and keystrokes, STUN/TURN for transaction RTT). It sees every later
+//!   packet of the session, in capture order, with the packet time; it never sees or keeps
+//!   payload beyond the protocol headers it parses (no keystroke contents, only times).
+//! - Roles are the flow's: 0 = initiator (the SSH/VNC/RDP client: the controller's side), 1 =
+//!   responder (the controlled endpoint's server). "Far" = beyond the sensor on the
+//!   initiator's side; "near" = the endpoint's side.
+//! - Per-packet work is constant time and allocation-free once a histogram exists; histograms
+//!   ([`Lat`]) are allocated on their first sample.
+//! - [`Behaviour::on_packet`] reports the input ON periods a packet began ([`OnStarts`]); the
+//!   detect engine matches them across the sessions of one host ([`stepping_stone`]).
+//! - [`Behaviour::summary`] turns the state into a [`Summary`] (percentiles, gap, keystroke
+//!   figures) when the flow record ends; the verdict decides on `relayed_remote_control` from
+//!   it with [`relay_latency::judge`].
+//! - Nothing here panics on packet bytes: parsers use checked access only, and lose sync
+//!   (stop reading) rather than guess.
+
+pub mod keystroke;
+pub mod rdp;
+pub mod rtt;
+pub mod ssh;
+pub mod stepping_stone;
+pub mod stream;
+pub mod stun;
+pub mod vnc;
+use crate::decode::PacketView;
+use farhand_model::Micros;
+use farhand_model::session::{LatStats, LegStats, Summary};
+use farhand_model::tool::{Tool, Transport};
+use hdrhistogram::Histogram;
+
+/// Largest latency recorded (longer samples are clamped): 60 s.
+pub const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// A latency distribution in microseconds (HDR histogram, 2 significant digits), allocated on
+/// its first sample.
+#[derive(Debug, Clone, Default)]
+pub struct Lat {
+    h: Option<Box<Histogram<u32>>>,
+}
+
+impl Lat {
+    /// Records one sample (microseconds; clamped to [1, `MAX_LATENCY_US`]).
+    pub fn record(&mut self, us: u64) {
+        if self.h.is_none() {
+            self.h = Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).ok().map(Box::new);
+        }
+        if let Some(h) = self.h.as_mut() {
+            // Saturation of a counter only drops the sample.
+            let _ = h.record(us.clamp(1, MAX_LATENCY_US));
+        }
+    }
+
+    /// Records `n` samples of the same value.
+    pub fn record_n(&mut self, us: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.h.is_none() {
+            self.h = Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).ok().map(Box::new);
+        }
+        if let Some(h) = self.h.as_mut() {
+            let _ = h.record_n(us.clamp(1, MAX_LATENCY_US), u32::try_from(n).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> u64 {
+        self.h.as_ref().map_or(0, |h| h.len())
+    }
+
+    /// No samples yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value at quantile `q` (0..=1), in microseconds.
+    pub fn quantile(&self, q: f64) -> Option<u64> {
+        self.h.as_ref().filter(|h| !h.is_empty()).map(|h| h.median_equivalent(h.value_at_quantile(q)))
+    }
+
+    /// Summary in milliseconds, if there are samples.
+    pub fn stats(&self) -> Option<LatStats> {
+        let h = self.h.as_ref().filter(|h| !h.is_empty())?;
+        let ms = |us: u64| (us as f64 / 100.0).round() / 10.0;
+        Some(LatStats {
+            n: h.len(),
+            min_ms: ms(h.median_equivalent(h.min())),
+            p10_ms: ms(h.median_equivalent(h.value_at_quantile(0.10))),
+            p50_ms: ms(h.median_equivalent(h.value_at_quantile(0.50))),
+            p90_ms: ms(h.median_equivalent(h.value_at_quantile(0.90))),
+        })
+    }
+
+    /// Mean and standard deviation in microseconds.
+    pub fn mean_stdev(&self) -> Option<(f64, f64)> {
+        self.h.as_ref().filter(|h| !h.is_empty()).map(|h| (h.mean(), h.stdev()))
+    }
+}
+
+/// Timing state of one recognised session.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    /// The tool.
+    tool: Tool,
+    /// Transport RTT per leg: TCP data/ACK and handshake samples, or UDP request/response
+    /// pairs (STUN/TURN transactions, the first request and reply).
+    rtt: rtt::TcpRtt,
+    /// Protocol-specific application timing.
+    app: App,
+    /// Stepping-stone counts (this session as the driven, outbound one).
+    pub chain: stepping_stone::ChainCount,
+}
+
+/// What a packet means for [`stepping_stone`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OnStarts {
+    /// The initiator's input (SSH client data after the key exchange, VNC key or pointer
+    /// event): the session as a driver of its responder.
+    pub input: Option<Micros>,
+    /// A keystroke after [`stepping_stone::ON_IDLE_US`] without one: a typing period of the
+    /// session as possibly driven.
+    pub keys: Option<Micros>,
+}
+
+/// Protocol-specific timing.
+#[derive(Debug, Clone)]
+enum App {
+    None,
+    Ssh(Box<ssh::SshTiming>),
+    Vnc(Box<vnc::VncTiming>),
+    Rdp(Box<rdp::RdpTiming>),
+    Stun(Box<stun::StunTiming>),
+}
+
+/// The bytes and state a session's probe gathered before recognition, to start the
+/// protocol parsers in step with the streams.
+#[derive(Debug, Clone, Copy)]
+pub struct Seed<'a> {
+    /// Transport.
+    pub transport: Transport,
+    /// First bytes per role, in stream order (TCP) or the first datagram (UDP).
+    pub bufs: [&'a [u8]; 2],
+    /// TCP handshake times (SYN, SYN/ACK, ACK); 0 = not seen.
+    pub handshake: [Micros; 3],
+    /// TCP: next expected sequence number per role after those bytes (`None`: unknown).
+    pub next_seq: [Option<u32>; 2],
+    /// The probe stopped gathering a role's bytes before reaching `next_seq` (a hole or the
+    /// buffer limit): the stream position is unknown.
+    pub lost: [bool; 2],
+    /// UDP: when the flow's first datagram was seen, and when the session was recognised
+    /// (the first reply): a handshake round trip when the fingerprint matched on a
+    /// request/response pair.
+    pub first_ts: Micros,
+    /// When the session was recognised.
+    pub ts: Micros,
+}
+
+/// A TCP seed for the parsers' unit tests: client bytes from sequence number 1000, server
+/// bytes from 5000, nothing lost, no handshake times.
+#[cfg(test)]
+pub(crate) fn tcp_seed<'a>(c: &'a [u8], s: &'a [u8]) -> Seed<'a> {
+    Seed {
+        transport: Transport::Tcp,
+        bufs: [c, s],
+        handshake: [0; 3],
+        next_seq: [Some(1000 + c.len() as u32), Some(5000 + s.len() as u32)],
+        lost: [false, false],
+        first_ts: 0,
+        ts: 0,
+    }
+}
+
+impl Seed<'_> {
+    /// The stream cursor of `role` after the probe's bytes: lost when the probe lost the
+    /// position, or gathered bytes without a known end.
+    pub fn cursor(&self, role: usize) -> stream::Cursor {
+        let next = self.next_seq.get(role).copied().flatten();
+        let had = self.bufs.get(role).is_some_and(|b| !b.is_empty());
+        let lost = self.lost.get(role).copied().unwrap_or(true) || next.is_none() && had;
+        stream::Cursor::new(next, lost)
+    }
+}
+
+impl Behaviour {
+    /// Timing state for a session of `tool`, if its timing is read.
+    pub fn new(tool: Tool, seed: &Seed<'_>) -> Option<Box<Behaviour>> {
+        use farhand_model::Category;
+        let app = match (tool, seed.transport) {
+            (Tool::Ssh, Transport::Tcp) => App::Ssh(Box::new(ssh::SshTiming::new(seed))),
+            (Tool::Vnc, Transport::Tcp) => App::Vnc(Box::new(vnc::VncTiming::new(seed))),
+            (Tool::Rdp, Transport::Tcp) => App::Rdp(Box::new(rdp::RdpTiming::new(seed))),
+            (Tool::StunTurn | Tool::ChromeRemoteDesktop | Tool::IpKvm | Tool::Parsec, Transport::Udp) => {
+                App::Stun(Box::new(stun::StunTiming::new(seed)))
+            }
+            (_, Transport::Icmp) => return None,
+            _ if tool.category() == Category::RemoteControl => App::None,
+            (Tool::WireGuard | Tool::CloudflareWarp | Tool::Rdp, Transport::Udp) => App::None,
+            _ => return None,
+        };
+        let mut b = Behaviour { tool, rtt: rtt::TcpRtt::default(), app, chain: Default::default() };
+        let [initiator_leg, responder_leg] = &mut b.rtt.legs;
+        // The TCP handshake is one sample per leg.
+        if let [syn, synack, ack] = seed.handshake
+            && syn != 0
+        {
+            if synack > syn {
+                responder_leg.record(synack - syn);
+            }
+            if ack > synack && synack != 0 {
+                initiator_leg.record(ack - synack);
+            }
+        }
+        // A UDP handshake matched on its first request and reply (WireGuard, RDP-UDP SYN,
+        // STUN): that pair is one round trip on the responder's leg.
+        if seed.transport == Transport::Udp
+            && !seed.bufs[0].is_empty()
+            && !seed.bufs[1].is_empty()
+            && seed.ts > seed.first_ts
+            && seed.ts - seed.first_ts < 10_000_000
+        {
+            responder_leg.record(seed.ts - seed.first_ts);
+        }
+        Some(Box::new(b))
+    }
+
+    /// One packet of the session; `role` is 0 for the initiator's packets, 1 for the
+    /// responder's. Returns what the packet means for [`stepping_stone`]: as a driver, every
+    /// input packet counts (the first key of a word may cross a keepalive answer and be taken
+    /// for it); as the driven session only the start of a typing period counts (its own
+    /// keepalive answers are not typing).
+    pub fn on_packet(&mut self, v: &PacketView<'_>, role: usize) -> OnStarts {
+        let mut on = OnStarts::default();
+        if let Some(t) = v.tcp {
+            self.rtt.on_segment(role, v.ts, t.seq, t.ack, t.flags, v.payload.len());
+            match &mut self.app {
+                App::Ssh(s) => {
+                    s.on_segment(role, v.ts, t.seq, v.payload);
+                    on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start() };
+                }
+                App::Vnc(s) => {
+                    s.on_segment(role, v.ts, t.seq, v.payload);
+                    on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start() };
+                }
+                App::Rdp(s) => {
+                    s.on_segment(role, v.ts, t.seq, v.payload);
+                    on = OnStarts { input: s.input.take(), keys: s.take_on_start() };
+                }
+                App::None | App::Stun(_) => {}
+            }
+        } else if let App::Stun(s) = &mut self.app
+            && let Some((leg, us)) = s.on_datagram(role, v.ts, v.payload)
+            && let Some(l) = self.rtt.legs.get_mut(leg)
+        {
+            l.record(us);
+        }
+        on
+    }
+
+    /// The session's timing figures.
+    pub fn summary(&self) -> Summary {
+        let mut alternatives = None;
+        let (far, near, keys) = match &self.app {
+            App::Ssh(s) => (s.far.stats(), s.near.stats(), s.keys.summary(Some(&s.keys_obfuscation()))),
+            App::Vnc(s) => (s.far.stats(), s.near.stats(), s.keys.summary(None)),
+            App::Rdp(s) => {
+                let floor = self.rtt.legs.first().and_then(|l| l.quantile(0.0)).unwrap_or(0);
+                let (far, alt) = s.far(floor);
+                alternatives = Some(alt).filter(|a| !a.is_empty());
+                (far.stats(), s.near.stats(), s.keys().summary(None))
+            }
+            App::None | App::Stun(_) => (None, None, None),
+        };
+        let [initiator, responder] = self.rtt.legs.each_ref().map(Lat::stats);
+        Summary {
+            tool: self.tool,
+            transport_rtt: LegStats { initiator, responder },
+            app_rtt_far: far,
+            app_rtt_far_alternatives_ms: alternatives,
+            app_rtt_near: near,
+            keystrokes: keys,
+            chain: self.chain.stats(),
+        }
+    }
+}
+
+// Tests added from mutation testing (MUTATION.md): each pins a result a mutant of this file
+// changed without any other test noticing.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lat_counts_and_emptiness() {
+        let mut l = Lat::default();
+        assert!(l.is_empty());
+        assert_eq!((l.len(), l.quantile(0.5), l.stats(), l.mean_stdev()), (0, None, None, None));
+        l.record(1_500);
+        l.record_n(2_500, 0);
+        assert!(!l.is_empty());
+        assert_eq!(l.len(), 1);
+        l.record_n(2_500, 3);
+        assert_eq!(l.len(), 4);
+        let s = l.stats().unwrap();
+        assert_eq!((s.n, s.min_ms, s.p90_ms), (4, 1.5, 2.5), "{s:?}");
+    }
+
+    #[test]
+    fn seed_cursors_follow_the_probe() {
+        // Known end, nothing lost: the next segment at that sequence number is read.
+        let s = tcp_seed(b"abc", b"");
+        let mut c = s.cursor(0);
+        assert!(!c.lost);
+        assert_eq!(c.advance(1003, b"x"), Some(&b"x"[..]));
+        // A hole after the seeded bytes loses the stream (a default cursor would take it).
+        let mut c = s.cursor(0);
+        assert_eq!(c.advance(1010, b"x"), None);
+        // Lost by the probe, even with a known end.
+        let lost = Seed { lost: [true, false], ..tcp_seed(b"abc", b"def") };
+        assert!(lost.cursor(0).lost);
+        assert!(!lost.cursor(1).lost);
+        // Bytes without a known end: lost; no bytes and no end: the first segment starts it.
+        let unknown = Seed { next_seq: [None, None], ..tcp_seed(b"abc", b"") };
+        assert!(unknown.cursor(0).lost);
+        assert!(!unknown.cursor(1).lost);
+    }
+
+    #[test]
+    fn rdp_summary_without_alternatives_reports_none() {
+        let b = Behaviour::new(Tool::Rdp, &tcp_seed(b"", b"")).unwrap();
+        let s = b.summary();
+        assert_eq!(s.app_rtt_far_alternatives_ms, None);
+        assert_eq!((s.app_rtt_far, s.keystrokes), (None, None));
+    }
+}

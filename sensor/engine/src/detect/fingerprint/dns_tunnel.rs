@@ -1,0 +1,224 @@
+//! DNS tunnel fingerprint: data carried in the names of DNS queries (iodine, dnscat2,
+//! dns2tcp style), recognised over a flow's queries rather than one packet.
+//!
+//! Facts used: tunnels encode data in the labels left of a domain the tunnel operator
+//! controls, so one flow's queries share one parent domain while their left-hand labels are
+//! long and high-entropy (base32/base64/base128 encodings, up to 63 bytes a label, RFC 1035
+//! §2.3.4); and they prefer record types that carry bulk data back — NULL (RFC 1035 §3.3.10,
+//! practically unused otherwise), TXT, private-use types (65280–65534), CNAME/MX/SRV.
+//! Ordinary clients ask for A/AAAA/HTTPS of short, pronounceable names, usually one query
+//! per source port.
+//!
+//! # Contract
+//! - [`starts_watch`] decides from a flow's first query whether the flow is worth watching
+//!   (tunnel-shaped first query): ordinary lookups cost nothing more.
+//! - [`DnsTally::add`] folds one parsed query into a small fixed-size tally (no growth with
+//!   the number of queries beyond [`MAX_PARENTS`] parents).
+//! - [`verdict`] is pure: a [`Match`] when at least [`MIN_QUERIES`] queries mostly under one
+//!   parent are tunnel-shaped, else `None`.
+
+use farhand_model::evidence::DnsTunnelEvidence;
+use farhand_model::evidence::Evidence;
+use farhand_model::tool::{Match, Method, Tool};
+use farhand_proto::dns::{Message, label_stats};
+
+/// Queries a flow must carry before it can be called a tunnel.
+pub const MIN_QUERIES: u16 = 6;
+/// Queries after which the watch decides.
+pub const WATCH_QUERIES: u16 = 16;
+/// Subdomain bytes (labels left of the parent, dots excluded) that count as long.
+pub const LONG_SUBDOMAIN: usize = 20;
+/// Entropy (bits per character) of the subdomain that counts as high for names of at least
+/// [`ENTROPY_MIN_LEN`] characters.
+pub const HIGH_ENTROPY: f64 = 3.5;
+/// Shortest subdomain whose entropy is considered.
+pub const ENTROPY_MIN_LEN: usize = 12;
+/// Parent domains tracked per flow.
+pub const MAX_PARENTS: usize = 4;
+/// Confidence: tunnel-shaped names and data-carrying record types.
+pub const CONFIDENCE_STRONG: u8 = 90;
+/// Confidence: one of the two.
+pub const CONFIDENCE: u8 = 80;
+
+/// Record types that carry bulk data back to a tunnel client.
+fn data_type(qtype: u16) -> bool {
+    matches!(qtype, 10 | 16 | 5 | 15 | 33 | 255) || (65280..=65534).contains(&qtype)
+}
+
+fn parent(name: &str) -> &str {
+    let mut dots = name.rmatch_indices('.');
+    match (dots.next(), dots.next()) {
+        (Some(_), Some((i, _))) => name.get(i + 1..).unwrap_or(name),
+        _ => name,
+    }
+}
+
+fn tunnel_shaped(name: &str) -> bool {
+    let st = label_stats(name);
+    st.subdomain_len >= LONG_SUBDOMAIN
+        || (st.subdomain_len >= ENTROPY_MIN_LEN && st.entropy_bits_per_char >= HIGH_ENTROPY)
+}
+
+/// Whether a flow whose first query is `m` should be watched for tunnelling.
+pub fn starts_watch(m: &Message) -> bool {
+    !m.response && m.questions.iter().any(|q| data_type(q.qtype) || tunnel_shaped(&q.name))
+}
+
+/// Counters over a flow's queries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DnsTally {
+    /// Queries seen.
+    pub queries: u16,
+    /// Queries for a data-carrying record type.
+    pub data_types: u16,
+    /// Queries with a long or high-entropy subdomain.
+    pub shaped: u16,
+    /// Sum of subdomain lengths.
+    pub subdomain_bytes: u32,
+    /// Longest label seen.
+    pub longest_label: u16,
+    /// Parent domains and how many queries each had.
+    pub parents: Vec<(String, u16)>,
+    /// The most frequent query type and its count.
+    pub qtypes: Vec<(u16, u16)>,
+}
+
+impl DnsTally {
+    /// Folds in one message (responses are ignored).
+    pub fn add(&mut self, m: &Message) {
+        if m.response {
+            return;
+        }
+        let Some(q) = m.questions.first() else { return };
+        self.queries = self.queries.saturating_add(1);
+        if data_type(q.qtype) {
+            self.data_types = self.data_types.saturating_add(1);
+        }
+        if tunnel_shaped(&q.name) {
+            self.shaped = self.shaped.saturating_add(1);
+        }
+        let st = label_stats(&q.name);
+        self.subdomain_bytes = self.subdomain_bytes.saturating_add(st.subdomain_len as u32);
+        self.longest_label = self.longest_label.max(st.longest_label.min(usize::from(u16::MAX)) as u16);
+        bump(&mut self.parents, parent(&q.name));
+        bump(&mut self.qtypes, &q.qtype);
+    }
+}
+
+/// Counts `k` in a small bounded list (new keys beyond [`MAX_PARENTS`] are not tracked).
+fn bump<K: PartialEq + ?Sized + ToOwned<Owned = O>, O: std::borrow::Borrow<K>>(list: &mut Vec<(O, u16)>, k: &K) {
+    if let Some((_, c)) = list.iter_mut().find(|(n, _)| n.borrow() == k) {
+        *c = c.saturating_add(1);
+    } else if list.len() < MAX_PARENTS {
+        list.push((k.to_owned(), 1));
+    }
+}
+
+/// The tunnel verdict over a tally.
+pub fn verdict(t: &DnsTally) -> Option<Match> {
+    if t.queries < MIN_QUERIES {
+        return None;
+    }
+    let (parent, top) = t.parents.iter().max_by_key(|(_, c)| *c)?;
+    let share = |n: u16| u32::from(n) * 4 >= u32::from(t.queries) * 3; // ≥ 75 %
+    let half = |n: u16| u32::from(n) * 2 >= u32::from(t.queries);
+    if !share(*top) {
+        return None;
+    }
+    let mean = t.subdomain_bytes / u32::from(t.queries);
+    let shaped = half(t.shaped) && mean as usize >= LONG_SUBDOMAIN / 2;
+    let typed = half(t.data_types);
+    let confidence = match (shaped, typed) {
+        (true, true) => CONFIDENCE_STRONG,
+        (true, false) | (false, true) => CONFIDENCE,
+        (false, false) => return None,
+    };
+    Some(Match {
+        tool: Tool::DnsTunnel,
+        confidence,
+        method: Method::PayloadStructure,
+        evidence: Evidence::DnsTunnel(DnsTunnelEvidence {
+            parent_domain: parent.clone(),
+            queries: t.queries,
+            queries_to_parent: *top,
+            data_type_queries: t.data_types,
+            shaped_queries: t.shaped,
+            mean_subdomain_len: mean,
+            longest_label: t.longest_label,
+            qtypes: t.qtypes.clone(),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use farhand_proto::dns::Question;
+
+    fn query(name: &str, qtype: u16) -> Message {
+        Message {
+            id: 1,
+            response: false,
+            opcode: 0,
+            rcode: 0,
+            questions: vec![Question { name: name.into(), qtype }],
+            answers: vec![],
+            truncated: false,
+            answer_count: 0,
+            authority_count: 0,
+            additional_count: 0,
+        }
+    }
+
+    #[test]
+    fn iodine_like_flow_is_a_tunnel() {
+        let mut t = DnsTally::default();
+        let first = query("vaaaakardli.pirate.sea", 10);
+        assert!(starts_watch(&first));
+        t.add(&first);
+        for i in 0..10 {
+            t.add(&query(&format!("0{i}ab5xk2mqz8wq0n4t7vby3c6hdl9kr1e.pirate.sea"), 10));
+        }
+        let m = verdict(&t).unwrap();
+        assert_eq!((m.tool, m.confidence), (Tool::DnsTunnel, CONFIDENCE_STRONG));
+        let Evidence::DnsTunnel(e) = m.evidence else { panic!() };
+        assert_eq!((e.parent_domain.as_str(), e.queries, e.data_type_queries), ("pirate.sea", 11, 11));
+    }
+
+    #[test]
+    fn ordinary_lookups_are_not() {
+        for (n, t) in [("www.example.org", 1), ("mail.google.com", 28), ("_dmarc.example.org", 1)] {
+            assert!(!starts_watch(&query(n, t)), "{n}");
+        }
+        // Many short A lookups to one domain (a browser loading a site): not a tunnel.
+        let mut t = DnsTally::default();
+        for i in 0..20 {
+            t.add(&query(&format!("img{i}.cdn.example.net"), 1));
+        }
+        assert!(verdict(&t).is_none());
+        // Long names spread over many parents (a resolver's upstream traffic): not a tunnel.
+        let mut t = DnsTally::default();
+        for i in 0..20 {
+            t.add(&query(&format!("averyveryverylongsubdomainlabel.site{i}.example"), 16));
+        }
+        assert!(verdict(&t).is_none());
+        // Too few queries.
+        let mut t = DnsTally::default();
+        for _ in 0..3 {
+            t.add(&query("x0x0x0x0x0x0x0x0x0x0x0x0.pirate.sea", 10));
+        }
+        assert!(verdict(&t).is_none());
+    }
+
+    #[test]
+    fn tally_is_bounded() {
+        let mut t = DnsTally::default();
+        for i in 0..1000u32 {
+            t.add(&query(&format!("a.d{i}.example"), (i % 300) as u16));
+        }
+        assert!(t.parents.len() <= MAX_PARENTS && t.qtypes.len() <= MAX_PARENTS);
+        assert_eq!(t.queries, 1000);
+        t.add(&Message { questions: vec![], ..query("x.y", 1) });
+        assert_eq!(t.queries, 1000);
+    }
+}

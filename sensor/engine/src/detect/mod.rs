@@ -1,0 +1,781 @@
+//! Detect: detectors that turn flows into [`Finding`]s.
+//!
+//! # Contract
+//! - Detector state lives in the flow ([`DetectState`], a closed enum behind one pointer):
+//!   no dynamic typing, nothing shared between threads.
+//! - A flow starts empty. Its first payload starts [`Active::Probing`]: the [`Engine`]
+//!   gathers the first payload bytes of each direction (in TCP sequence order; the first
+//!   datagram of each direction for UDP, plus the first byte and length of up to
+//!   [`fingerprint::MAX_DATAGRAM_HEADS`] datagrams while a fingerprint that reads them is still
+//!   possible) and asks every fingerprint still possible. It ends
+//!   as [`Active::Session`] (a fingerprint matched) or empty again (all said no, or the probe
+//!   limits ran out), with `Flow::detect_done` set: after that the flow costs the detectors
+//!   nothing per packet.
+//! - A flow nothing in its own bytes names may be linked to another the engine recognised:
+//!   a DNS answer the endpoint received for a tool's name, an indicator address range, a
+//!   WebRTC tool named just before, a tinc meta connection between the same hosts.
+//! - A flow that ends while probing gets one last look with `finished` set, so one-sided or
+//!   short captures are still recognised when the evidence allows.
+//! - Findings are produced when a flow record ends ([`Engine::finding`]); they carry the
+//!   flow summary the verdict needs.
+
+pub mod fingerprint;
+pub mod names;
+pub mod nested;
+use crate::decode::PacketView;
+use crate::flow::{Flow, FlowRecord};
+use crate::indicators::Indicators;
+use farhand_model::EndReason;
+use farhand_model::Micros;
+use farhand_model::evidence::Evidence;
+use farhand_model::net::{FlowKey, Side};
+use farhand_model::tool::{Match, Method, Tool, Transport};
+use farhand_model::{Finding, FindingKind, FlowSummary, Via};
+use farhand_proto::dns;
+use fingerprint::dns_tunnel::{self, DnsTally};
+use fingerprint::{Exchange, Fingerprint, Outcome};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Most payload packets a flow may take before the probe gives up.
+pub const MAX_PROBE_PACKETS: u16 = 32;
+
+/// What a flow's detectors hold while they work on it, or after they recognised it.
+#[derive(Debug)]
+pub enum Active {
+    /// Gathering first bytes for the fingerprints still possible.
+    Probing(Probe),
+    /// Recognised as a remote-control session.
+    Session(Session),
+}
+
+/// Per-flow detector state: empty for a fresh or unrecognised flow (8 bytes in the flow),
+/// boxed while probing and once a session is recognised. Whether the detectors are finished
+/// with the flow is [`crate::flow::Flow::detect_done`].
+#[derive(Debug, Default)]
+pub struct DetectState {
+    active: Option<Box<Active>>,
+}
+
+impl DetectState {
+    /// Whether the flow is a recognised session.
+    pub fn is_session(&self) -> bool {
+        matches!(self.active.as_deref(), Some(Active::Session(_)))
+    }
+
+    /// The recognised session, if any.
+    pub fn session(&self) -> Option<&Session> {
+        match self.active.as_deref() {
+            Some(Active::Session(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A recognised session (for tests of the stages that carry it).
+    #[cfg(test)]
+    pub(crate) fn test_session(found: Match) -> DetectState {
+        DetectState {
+            active: Some(Box::new(Active::Session(Session {
+                found,
+                detector: "test",
+                version: "0",
+                ts: 0,
+                via: None,
+                behaviour: None,
+            }))),
+        }
+    }
+
+    /// Whether this is a recognised session whose timing is read.
+    #[inline]
+    pub fn has_behaviour(&self) -> bool {
+        matches!(self.active.as_deref(), Some(Active::Session(s)) if s.behaviour.is_some())
+    }
+
+    /// The timing state of a recognised session, if its timing is read.
+    pub fn behaviour_mut(&mut self) -> Option<&mut crate::behaviour::Behaviour> {
+        match self.active.as_deref_mut() {
+            Some(Active::Session(s)) => s.behaviour.as_deref_mut(),
+            _ => None,
+        }
+    }
+
+    /// A copy of a session's state (for periodic reports); empty otherwise.
+    pub fn clone_session(&self) -> DetectState {
+        match self.active.as_deref() {
+            Some(Active::Session(s)) => DetectState { active: Some(Box::new(Active::Session(s.clone()))) },
+            _ => DetectState::default(),
+        }
+    }
+}
+
+/// A recognised session's detector state.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// What was recognised.
+    pub found: Match,
+    /// The fingerprint that matched (for its name and version).
+    pub detector: &'static str,
+    /// Version of that fingerprint.
+    pub version: &'static str,
+    /// When it was recognised.
+    pub ts: Micros,
+    /// The wrapper the tool was found inside (proxy tunnel, WebSocket), if any.
+    pub via: Option<Via>,
+    /// Timing state (transport and application RTT, keystrokes), for the tools whose
+    /// timing is read.
+    pub behaviour: Option<Box<crate::behaviour::Behaviour>>,
+}
+
+impl Session {
+    /// A session recognised at `ts`, its timing state not yet attached.
+    fn new(found: Match, detector: &'static str, version: &'static str, ts: Micros, via: Option<Via>) -> Session {
+        Session { found, detector, version, ts, via, behaviour: None }
+    }
+}
+
+/// Bytes gathered while probing.
+#[derive(Debug, Default)]
+pub struct Probe {
+    /// First bytes sent by the initiator \[0\] and the responder \[1\].
+    buf: [Vec<u8>; 2],
+    /// Next expected TCP sequence number per role.
+    next_seq: [Option<u32>; 2],
+    /// A sequence gap stopped gathering in this role.
+    gap: [bool; 2],
+    /// Bit i set: fingerprint i of the registry is still possible.
+    alive: u32,
+    /// Payload packets seen.
+    packets: u16,
+    /// DNS-tunnel watch over the flow's queries (flows whose first query is tunnel-shaped).
+    dns: Option<Box<DnsTally>>,
+    /// UDP: the first datagrams' heads, while a multi-datagram fingerprint is possible.
+    heads: Vec<fingerprint::DatagramHead>,
+}
+
+/// A fingerprint the engine runs: a built-in structural one, or one built at start from
+/// runtime data (the name detector over the loaded indicators).
+#[derive(Clone)]
+enum Fp {
+    Static(&'static dyn Fingerprint),
+    Names(names::NameFingerprint),
+}
+
+impl Fp {
+    fn get(&self) -> &dyn Fingerprint {
+        match self {
+            Fp::Static(f) => *f,
+            Fp::Names(n) => n,
+        }
+    }
+}
+
+/// Runs the fingerprints over probing flows. One per worker (cloning gives a fresh name
+/// cache).
+pub struct Engine {
+    fingerprints: Vec<Fp>,
+    /// Bit i set: fingerprint i reads datagram heads.
+    datagram_fps: u32,
+    cap: usize,
+    dns_tunnel: bool,
+    /// Addresses tool names resolved to, per endpoint (see [`names::NameCache`]).
+    answers: names::NameCache,
+    /// The indicators (for address ranges), when the name detector runs.
+    indicators: Option<Arc<Indicators>>,
+    /// Per endpoint: the last WebRTC-based tool it named (lookup, SNI) and when.
+    webrtc_hints: HashMap<farhand_model::Addr, (Tool, Micros, String)>,
+    /// tinc meta connections recognised: (server address, server port) → (client address,
+    /// when). tinc sends its encrypted UDP data between the same hosts on the same port.
+    tinc_meta: HashMap<(farhand_model::Addr, u16), (farhand_model::Addr, Micros)>,
+    /// Input ON starts of the sessions driving each host (stepping stones).
+    onsets: crate::behaviour::stepping_stone::Onsets,
+}
+
+/// Tools whose media runs over WebRTC (STUN/TURN, DTLS, SRTP) after a named signalling
+/// exchange: a STUN/TURN flow of the same endpoint shortly after is attributed to them.
+pub const WEBRTC_TOOLS: &[Tool] = &[Tool::ChromeRemoteDesktop, Tool::IpKvm, Tool::Parsec];
+/// How long after naming such a tool a STUN/TURN flow of the endpoint is attributed to it.
+pub const WEBRTC_WINDOW: Micros = 30 * 1_000_000;
+/// Confidence of a STUN/TURN flow attributed to a WebRTC tool named just before.
+pub const CONFIDENCE_WEBRTC: u8 = 75;
+/// Endpoints remembered for WebRTC attribution per worker.
+const MAX_WEBRTC_HINTS: usize = 16_384;
+/// How long after a tinc meta connection a UDP flow on its port is taken as its data channel.
+pub const TINC_UDP_WINDOW: Micros = 3600 * 1_000_000;
+/// Confidence of a tinc UDP data channel recognised through its meta connection.
+pub const CONFIDENCE_TINC_UDP: u8 = 70;
+/// tinc meta connections remembered per worker.
+const MAX_TINC_META: usize = 4096;
+
+/// Counters of the detectors' work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DetectStats {
+    /// Flows recognised as sessions.
+    pub sessions: u64,
+    /// Flows probed and left unknown.
+    pub unknown: u64,
+}
+
+impl Clone for Engine {
+    fn clone(&self) -> Engine {
+        Engine {
+            fingerprints: self.fingerprints.clone(),
+            datagram_fps: self.datagram_fps,
+            cap: self.cap,
+            dns_tunnel: self.dns_tunnel,
+            answers: names::NameCache::default(),
+            indicators: self.indicators.clone(),
+            webrtc_hints: HashMap::new(),
+            tinc_meta: HashMap::new(),
+            onsets: Default::default(),
+        }
+    }
+}
+
+impl Engine {
+    /// An engine over the given structural fingerprints (at most 31) and, when given
+    /// indicators, the name detector over them.
+    /// `dns_tunnel` enables the DNS-tunnel watch.
+    pub fn new(
+        fingerprints: Vec<&'static dyn Fingerprint>,
+        indicators: Option<Arc<Indicators>>,
+        dns_tunnel: bool,
+    ) -> Engine {
+        let mut fps: Vec<Fp> = fingerprints.into_iter().take(31).map(Fp::Static).collect();
+        if let Some(ind) = &indicators {
+            fps.push(Fp::Names(names::NameFingerprint::new(ind.clone())));
+        }
+        let cap = fps.iter().map(|f| f.get().bytes_wanted()).max().unwrap_or(0);
+        let datagram_fps =
+            fps.iter().enumerate().filter(|(_, f)| f.get().wants_datagrams()).fold(0u32, |m, (i, _)| m | 1 << i);
+        Engine {
+            fingerprints: fps,
+            datagram_fps,
+            cap,
+            dns_tunnel,
+            answers: names::NameCache::default(),
+            indicators,
+            webrtc_hints: HashMap::new(),
+            tinc_meta: HashMap::new(),
+            onsets: Default::default(),
+        }
+    }
+
+    /// Feeds one packet of a flow to the fingerprints still possible for it.
+    pub fn on_packet(&mut self, flow: &mut Flow, v: &PacketView<'_>, stats: &mut DetectStats) {
+        if flow.detect_done {
+            // A recognised session whose timing is read sees every packet, ACKs included.
+            let initiator = flow.initiator;
+            if let Some(b) = flow.detect.behaviour_mut() {
+                let on = b.on_packet(v, usize::from(v.side != initiator));
+                // Typing began on this session: it may be driven by a session controlling its
+                // initiator (a stepping stone).
+                if let Some(t) = on.keys {
+                    let (client, _) = role_addrs(&v.key, initiator);
+                    b.chain.period(self.onsets.driving(client, t));
+                }
+                // Input on this session: it drives its responder.
+                if let Some(t) = on.input {
+                    let (driver, server) = role_addrs(&v.key, initiator);
+                    self.onsets.note(server, driver, t);
+                }
+            }
+            return;
+        }
+        if v.payload.is_empty() {
+            return;
+        }
+        if flow.detect.active.is_none() {
+            let mut alive = 0u32;
+            for (i, f) in self.fingerprints.iter().enumerate() {
+                if f.get().wants(v.transport) {
+                    alive |= 1 << i;
+                }
+            }
+            if alive == 0 {
+                flow.detect_done = true;
+                return;
+            }
+            flow.detect.active = Some(Box::new(Active::Probing(Probe { alive, ..Probe::default() })));
+        }
+        let Some(Active::Probing(probe)) = flow.detect.active.as_deref_mut() else {
+            flow.detect_done = true;
+            return;
+        };
+        let role = usize::from(v.side != flow.initiator);
+        probe.packets = probe.packets.saturating_add(1);
+        // The DNS-tunnel watch: started by a tunnel-shaped first query, then fed every query
+        // (each datagram parsed once).
+        if self.dns_tunnel
+            && v.transport == Transport::Udp
+            && role == 0
+            && (probe.dns.is_some() || (probe.packets == 1 && dns::probe(v.payload)))
+            && let Ok(m) = dns::parse(v.payload)
+        {
+            if probe.dns.is_none() && dns_tunnel::starts_watch(&m) {
+                probe.dns = Some(Box::default());
+            }
+            if let Some(t) = probe.dns.as_mut() {
+                t.add(&m);
+            }
+        }
+        let mut grew = match v.tcp {
+            Some(t) => append_tcp(probe, role, t.seq, v.payload, self.cap),
+            None => append_datagram(probe, role, v.payload, self.cap),
+        };
+        // Multi-datagram fingerprints still possible: keep the datagram's head.
+        let heads_wanted = v.transport == Transport::Udp && probe.alive & self.datagram_fps != 0;
+        if heads_wanted && probe.heads.len() < fingerprint::MAX_DATAGRAM_HEADS {
+            probe.heads.push(fingerprint::DatagramHead {
+                from_initiator: role == 0,
+                first: v.payload.first().copied().unwrap_or_default(),
+                len: u16::try_from(v.payload.len()).unwrap_or(u16::MAX),
+            });
+            grew = true;
+        }
+        let full = match v.transport {
+            Transport::Tcp => (0..2).all(|r| {
+                probe.gap.get(r).copied().unwrap_or(true) || probe.buf.get(r).is_some_and(|b| b.len() >= self.cap)
+            }),
+            Transport::Udp | Transport::Icmp => match &probe.dns {
+                Some(t) => t.queries >= dns_tunnel::WATCH_QUERIES,
+                None if heads_wanted => probe.heads.len() >= fingerprint::MAX_DATAGRAM_HEADS,
+                None => probe.buf.iter().all(|b| !b.is_empty()) || probe.packets >= 4,
+            },
+        };
+        let finished = full || probe.packets >= MAX_PROBE_PACKETS;
+        if grew || finished {
+            let ports = role_ports(&v.key, flow.initiator);
+            let addrs = role_addrs(&v.key, flow.initiator);
+            self.decide(flow, v.transport, ports, addrs, v.ts, finished, stats);
+        }
+    }
+
+    /// Gives a flow still probing its last look (the flow ended).
+    pub fn finish(&mut self, rec: &mut FlowRecord, stats: &mut DetectStats) {
+        let flow = &mut rec.flow;
+        if !flow.detect_done && flow.detect.active.is_some() {
+            let transport = Transport::of_proto(rec.key.proto());
+            let ports = role_ports(&rec.key, flow.initiator);
+            let addrs = role_addrs(&rec.key, flow.initiator);
+            let ts = flow.last_ts;
+            self.decide(flow, transport, ports, addrs, ts, true, stats);
+        }
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the flow's facts, passed apart to keep borrows disjoint")]
+    fn decide(
+        &mut self,
+        flow: &mut Flow,
+        transport: Transport,
+        ports: (u16, u16),
+        addrs: (farhand_model::Addr, farhand_model::Addr),
+        ts: Micros,
+        finished: bool,
+        stats: &mut DetectStats,
+    ) {
+        let Some(Active::Probing(p)) = flow.detect.active.as_deref_mut() else { return };
+        let ex = Exchange {
+            transport,
+            orig: p.buf.first().map(Vec::as_slice).unwrap_or_default(),
+            resp: p.buf.get(1).map(Vec::as_slice).unwrap_or_default(),
+            orig_port: ports.0,
+            resp_port: ports.1,
+            finished,
+            datagrams: &p.heads,
+        };
+        let mut alive = p.alive;
+        let mut found = None;
+        // A handshake nested in a proxy tunnel or WebSocket is reported as the inner tool.
+        match nested::unwrap(&ex) {
+            Some(inner) => {
+                let iex = Exchange { orig: &inner.orig, resp: &inner.resp, ..ex };
+                let mut waiting = false;
+                for f in self.fingerprints.iter().filter_map(|f| match f {
+                    Fp::Static(s) => Some(*s),
+                    Fp::Names(_) => None,
+                }) {
+                    match f.inspect(&iex) {
+                        Outcome::Match(m) => {
+                            let via = Some(Via { wrapper: inner.wrapper, target: inner.target.clone() });
+                            found = Some(Session::new(m, f.name(), f.version(), ts, via));
+                            break;
+                        }
+                        Outcome::NeedMore if !finished && f.wants(Transport::Tcp) => waiting = true,
+                        _ => {}
+                    }
+                }
+                if found.is_none() && waiting {
+                    return;
+                }
+            }
+            None if !finished && nested::may_wrap(&ex) => return,
+            None => {}
+        }
+        for (i, f) in self.fingerprints.iter().enumerate() {
+            if found.is_some() {
+                break;
+            }
+            if alive & (1 << i) == 0 {
+                continue;
+            }
+            let f = f.get();
+            match f.inspect(&ex) {
+                Outcome::NeedMore if !finished => {}
+                Outcome::NeedMore | Outcome::NoMatch => alive &= !(1 << i),
+                Outcome::Match(m) => {
+                    found = Some(Session::new(m, f.name(), f.version(), ts, None));
+                    break;
+                }
+            }
+        }
+        p.alive = alive;
+        if found.is_none()
+            && let Some(t) = &p.dns
+        {
+            // The DNS-tunnel watch decides once it has seen enough queries or the flow ends;
+            // until then the flow stays open even if every fingerprint has said no.
+            if finished || t.queries >= dns_tunnel::WATCH_QUERIES {
+                found = dns_tunnel::verdict(t).map(|m| Session::new(m, "dns_tunnel", "1", ts, None));
+            } else if alive == 0 {
+                return;
+            }
+        }
+        if found.is_none() && (alive == 0 || finished) {
+            // Nothing in the flow's own bytes names a tool; links to what the engine knows:
+            // the endpoint looked this address up under a tool's name, the peer is in an
+            // address range an indicator file lists, or the flow is the UDP data channel of a
+            // recognised tinc meta connection.
+            let named = || self.answers.lookup(addrs.0, addrs.1, ts);
+            let listed = || self.indicators.as_ref().and_then(|ind| names::address_match(ind, addrs.1.ip()));
+            found = named().or_else(listed).map(|m| Session::new(m, "names", "1", ts, None)).or_else(|| {
+                (transport == Transport::Udp)
+                    .then(|| self.tinc_data_channel(addrs, ports, ts))
+                    .flatten()
+                    .map(|m| Session::new(m, "tinc", "1", ts, None))
+            });
+        }
+        if let Some(s) = &found
+            && s.found.tool == Tool::Tinc
+            && transport == Transport::Tcp
+            && s.via.is_none()
+        {
+            if self.tinc_meta.len() >= MAX_TINC_META {
+                self.tinc_meta.retain(|_, (_, t)| ts.saturating_sub(*t) <= TINC_UDP_WINDOW);
+            }
+            if self.tinc_meta.len() < MAX_TINC_META {
+                self.tinc_meta.insert((addrs.1, ports.1), (addrs.0, ts));
+            }
+        }
+        if let Some(s) = &found
+            && let Evidence::Name(e) = &s.found.evidence
+        {
+            if e.field == "dns_query" {
+                self.answers.learn(addrs.0, s.found.tool, e, ts);
+            }
+            if WEBRTC_TOOLS.contains(&s.found.tool) {
+                if self.webrtc_hints.len() >= MAX_WEBRTC_HINTS {
+                    self.webrtc_hints.retain(|_, (_, t, _)| ts.saturating_sub(*t) <= WEBRTC_WINDOW);
+                }
+                self.webrtc_hints.insert(addrs.0, (s.found.tool, ts, e.value.clone()));
+            }
+        }
+        // A STUN/TURN flow right after the endpoint named a WebRTC-based tool is that
+        // tool's media path (Chrome Remote Desktop, JetKVM, Parsec).
+        if let Some(s) = &mut found
+            && s.found.tool == Tool::StunTurn
+            && let Some((tool, t, name)) = self.webrtc_hints.get(&addrs.0)
+            && ts.saturating_sub(*t) <= WEBRTC_WINDOW
+        {
+            s.found.tool = *tool;
+            s.found.confidence = CONFIDENCE_WEBRTC;
+            s.via = Some(Via { wrapper: "webrtc", target: name.clone() });
+        }
+        if let Some(mut s) = found {
+            // Timing starts where the probe's bytes end (the nested case keeps none: the
+            // wrapper's framing is in the way).
+            if s.via.is_none() || s.via.as_ref().is_some_and(|v| v.wrapper == "webrtc") {
+                let [orig, resp] = &p.buf;
+                let seed = crate::behaviour::Seed {
+                    transport,
+                    bufs: [orig.as_slice(), resp.as_slice()],
+                    handshake: flow.tcp.handshake(flow.first_ts),
+                    next_seq: p.next_seq,
+                    lost: p.gap,
+                    first_ts: flow.first_ts,
+                    ts,
+                };
+                s.behaviour = crate::behaviour::Behaviour::new(s.found.tool, &seed);
+            }
+            stats.sessions += 1;
+            flow.detect.active = Some(Box::new(Active::Session(s)));
+            flow.detect_done = true;
+        } else if alive == 0 || finished {
+            stats.unknown += 1;
+            flow.detect.active = None;
+            flow.detect_done = true;
+        }
+    }
+
+    /// A UDP flow between the two hosts of a recent tinc meta connection, on that
+    /// connection's server port (tinc's data channel; its payload is encrypted).
+    fn tinc_data_channel(
+        &self,
+        addrs: (farhand_model::Addr, farhand_model::Addr),
+        ports: (u16, u16),
+        ts: Micros,
+    ) -> Option<Match> {
+        let hit = |server: (farhand_model::Addr, u16), other: farhand_model::Addr| {
+            self.tinc_meta
+                .get(&server)
+                .is_some_and(|(client, t)| *client == other && ts.saturating_sub(*t) <= TINC_UDP_WINDOW)
+                .then(|| format!("{}:{}", server.0.ip(), server.1))
+        };
+        let meta = hit((addrs.1, ports.1), addrs.0).or_else(|| hit((addrs.0, ports.0), addrs.1))?;
+        Some(Match {
+            tool: Tool::Tinc,
+            confidence: CONFIDENCE_TINC_UDP,
+            method: Method::Association,
+            evidence: Evidence::Tinc(farhand_model::evidence::TincEvidence {
+                names: Vec::new(),
+                protocol: String::new(),
+                udp_data_channel_of: Some(meta),
+            }),
+        })
+    }
+
+    /// The finding a flow record yields, if any.
+    pub fn finding(&self, rec: &FlowRecord) -> Option<Finding> {
+        let s = rec.flow.detect.session()?;
+        Some(Finding {
+            detector: s.detector,
+            detector_version: s.version,
+            ts: s.ts,
+            flow: flow_summary(rec),
+            kind: FindingKind::RemoteControlSession(s.found.clone()),
+            via: s.via.clone(),
+            behaviour: s.behaviour.as_ref().map(|b| b.summary()),
+        })
+    }
+}
+
+/// (initiator address, responder address).
+fn role_addrs(key: &FlowKey, initiator: Side) -> (farhand_model::Addr, farhand_model::Addr) {
+    (key.side(initiator).0, key.side(initiator.other()).0)
+}
+
+/// (initiator port, responder port).
+fn role_ports(key: &FlowKey, initiator: Side) -> (u16, u16) {
+    (key.side(initiator).1, key.side(initiator.other()).1)
+}
+
+fn append_datagram(p: &mut Probe, role: usize, payload: &[u8], cap: usize) -> bool {
+    match p.buf.get_mut(role) {
+        Some(b) if b.is_empty() => {
+            b.extend_from_slice(payload.get(..cap.min(payload.len())).unwrap_or_default());
+            true
+        }
+        _ => false,
+    }
+}
+
+fn append_tcp(p: &mut Probe, role: usize, seq: u32, payload: &[u8], cap: usize) -> bool {
+    let (Some(buf), Some(next), Some(gap)) = (p.buf.get_mut(role), p.next_seq.get_mut(role), p.gap.get_mut(role))
+    else {
+        return false;
+    };
+    if *gap || buf.len() >= cap {
+        return false;
+    }
+    let skip = match *next {
+        None => 0,
+        Some(n) => {
+            let off = seq.wrapping_sub(n) as i32;
+            if off > 0 {
+                // A hole: the bytes after it cannot be placed; stop gathering this role.
+                *gap = true;
+                return false;
+            }
+            off.unsigned_abs() as usize
+        }
+    };
+    let Some(new) = payload.get(skip..) else { return false };
+    if new.is_empty() {
+        return false;
+    }
+    let take = new.len().min(cap - buf.len());
+    buf.extend_from_slice(new.get(..take).unwrap_or_default());
+    *next = Some(seq.wrapping_add(payload.len() as u32));
+    true
+}
+
+/// Summarises a flow record for the verdict.
+pub fn flow_summary(rec: &FlowRecord) -> FlowSummary {
+    let f = &rec.flow;
+    FlowSummary {
+        key: rec.key,
+        initiator: f.initiator,
+        first_ts: f.first_ts,
+        last_ts: f.last_ts,
+        bytes: f.bytes,
+        pkts: f.pkts,
+        reason: rec.reason,
+        handshake: f.tcp.handshake(f.first_ts),
+    }
+}
+
+/// An `ip_kvm_suspected` finding for the device that sent `v`.
+pub fn ip_kvm_finding(v: &PacketView<'_>, e: farhand_model::evidence::IpKvmEvidence) -> Finding {
+    Finding {
+        detector: "ip_kvm",
+        detector_version: "1",
+        ts: v.ts,
+        flow: FlowSummary {
+            key: v.key,
+            initiator: v.side,
+            first_ts: v.ts,
+            last_ts: v.ts,
+            bytes: [0; 2],
+            pkts: [0; 2],
+            reason: EndReason::Idle,
+            handshake: [0; 3],
+        },
+        kind: FindingKind::IpKvmSuspected(Match {
+            tool: Tool::IpKvm,
+            confidence: fingerprint::ip_kvm::CONFIDENCE_OUI,
+            method: Method::Name,
+            evidence: Evidence::IpKvm(e),
+        }),
+        via: None,
+        behaviour: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::PacketView;
+    use crate::flow::{FlowConfig, FlowTable};
+    use farhand_model::net::Addr;
+    use farhand_model::net::proto;
+
+    fn udp(src: ([u8; 4], u16), dst: ([u8; 4], u16), ts: Micros, payload: &[u8]) -> PacketView<'_> {
+        let (key, side) = FlowKey::new(Addr::v4(src.0), src.1, Addr::v4(dst.0), dst.1, proto::UDP, 0);
+        PacketView {
+            ts,
+            key,
+            side,
+            transport: Transport::Udp,
+            tcp: None,
+            payload,
+            wire_len: 60 + payload.len() as u32,
+            truncated: false,
+            src_mac: [0; 6],
+        }
+    }
+
+    /// A DNS query for `name` (type A) and its answer `ip` (RFC 1035 §4.1).
+    fn dns(name: &str, ip: [u8; 4]) -> (Vec<u8>, Vec<u8>) {
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in name.split('.') {
+            q.push(l.len() as u8);
+            q.extend_from_slice(l.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut r = q.clone();
+        r[2] = 0x81;
+        r[3] = 0x80;
+        r[7] = 1;
+        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        r.extend_from_slice(&ip);
+        (q, r)
+    }
+
+    /// A STUN Binding request and its success response with XOR-MAPPED-ADDRESS
+    /// (RFC 8489 §5, §14.2).
+    fn stun_binding() -> (Vec<u8>, Vec<u8>) {
+        let txid = [7u8; 12];
+        let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+        req.extend_from_slice(&txid);
+        let mut resp = vec![0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xa4, 0x42];
+        resp.extend_from_slice(&txid);
+        resp.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01]);
+        resp.extend_from_slice(&(50000u16 ^ 0x2112).to_be_bytes());
+        resp.extend_from_slice(&[198 ^ 0x21, 51 ^ 0x12, 100 ^ 0xa4, 9 ^ 0x42]);
+        (req, resp)
+    }
+
+    fn run(packets: &[PacketView<'_>]) -> Vec<Finding> {
+        let mut table = FlowTable::new(FlowConfig::default());
+        let mut engine = Engine::new(fingerprint::registry(), Some(Arc::new(Indicators::builtin())), false);
+        let mut stats = DetectStats::default();
+        for v in packets {
+            if let Some(flow) = table.packet(v) {
+                engine.on_packet(flow, v, &mut stats);
+            }
+        }
+        table.drain();
+        let mut out = Vec::new();
+        for mut rec in table.take_ended() {
+            engine.finish(&mut rec, &mut stats);
+            out.extend(engine.finding(&rec));
+        }
+        out.sort_by_key(|f| f.flow.first_ts);
+        out
+    }
+
+    const LAPTOP: [u8; 4] = [10, 0, 0, 5];
+
+    #[test]
+    fn stun_after_a_chrome_remote_desktop_lookup_is_its_media_path() {
+        let (q, r) = dns("remotedesktop-pa.googleapis.com", [203, 0, 113, 7]);
+        let (sq, sr) = stun_binding();
+        let google = [74, 125, 1, 1];
+        let packets = [
+            udp((LAPTOP, 40000), ([198, 51, 100, 53], 53), 1_000_000, &q),
+            udp(([198, 51, 100, 53], 53), (LAPTOP, 40000), 1_010_000, &r),
+            udp((LAPTOP, 50000), (google, 19302), 3_000_000, &sq),
+            udp((google, 19302), (LAPTOP, 50000), 3_040_000, &sr),
+        ];
+        let f = run(&packets);
+        let tools: Vec<Tool> = f
+            .iter()
+            .map(|f| {
+                let FindingKind::RemoteControlSession(m) = &f.kind else { panic!() };
+                m.tool
+            })
+            .collect();
+        assert_eq!(tools, [Tool::ChromeRemoteDesktop, Tool::ChromeRemoteDesktop]);
+        assert_eq!(f[1].via.as_ref().map(|v| v.wrapper), Some("webrtc"));
+        // Without the lookup (or long after it), the same STUN flow is just STUN.
+        let late = [
+            udp((LAPTOP, 40000), ([198, 51, 100, 53], 53), 1_000_000, &q),
+            udp(([198, 51, 100, 53], 53), (LAPTOP, 40000), 1_010_000, &r),
+            udp((LAPTOP, 50000), (google, 19302), 1_000_000 + WEBRTC_WINDOW + 5_000_000, &sq),
+            udp((google, 19302), (LAPTOP, 50000), 1_000_000 + WEBRTC_WINDOW + 5_040_000, &sr),
+        ];
+        let f = run(&late);
+        let FindingKind::RemoteControlSession(m) = &f[1].kind else { panic!() };
+        assert_eq!((m.tool, f[1].via.is_none()), (Tool::StunTurn, true));
+    }
+
+    #[test]
+    fn a_flow_to_an_answered_address_is_attributed() {
+        let (q, r) = dns("rs-ny.rustdesk.com", [203, 0, 113, 21]);
+        let opaque = [0x5a; 64];
+        let packets = [
+            udp((LAPTOP, 40001), ([198, 51, 100, 53], 53), 1_000_000, &q),
+            udp(([198, 51, 100, 53], 53), (LAPTOP, 40001), 1_010_000, &r),
+            udp((LAPTOP, 50001), ([203, 0, 113, 21], 9999), 2_000_000, &opaque),
+            udp(([203, 0, 113, 21], 9999), (LAPTOP, 50001), 2_050_000, &opaque),
+            // Another endpoint talking to the same address is not attributed.
+            udp(([10, 0, 0, 6], 50002), ([203, 0, 113, 21], 9999), 2_100_000, &opaque),
+            udp(([203, 0, 113, 21], 9999), ([10, 0, 0, 6], 50002), 2_150_000, &opaque),
+        ];
+        let f = run(&packets);
+        assert_eq!(f.len(), 2, "{f:#?}");
+        let FindingKind::RemoteControlSession(m) = &f[1].kind else { panic!() };
+        let Evidence::Name(e) = &m.evidence else { panic!() };
+        assert_eq!((m.tool, e.field), (Tool::RustDesk, "dns_answer"));
+    }
+}

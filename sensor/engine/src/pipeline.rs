@@ -1,0 +1,469 @@
+//! Pipeline: the fast path's stages wired together — capture → decode → flow → detect, up to
+//! the crossing (the bounded channel of findings the caller gives [`run`]; the reporting
+//! plane reads the other end).
+//!
+//! # Contract
+//! - The fast path runs on plain OS threads. With one worker everything runs inline on the
+//!   reading thread (no channel, no copy). With N workers the reader decodes each frame,
+//!   picks the worker by the flow's endpoint ([`crate::flow::shard`]) and hands packets over
+//!   in batches whose buffers are recycled (no allocation per packet in steady state).
+//! - Findings cross to the reporting plane (verdict + sink) through one bounded channel, in
+//!   batches. Offline, a full channel makes the fast path wait (nothing is lost); live, the
+//!   batch is dropped and counted in [`RunSummary::findings_dropped`].
+//! - [`run`] returns a [`RunSummary`] whatever happens; an input error after the capture was
+//!   open (truncated file, interface gone) ends the run early, is reported in
+//!   [`RunSummary::input_error`], and everything read before it is still processed.
+
+use crate::capture::{Capture, CaptureError, CaptureKind, CaptureStats, Next};
+use crate::decode::{DecodeStats, PacketView, TcpInfo, decode};
+use crate::detect::fingerprint::Fingerprint;
+use crate::detect::fingerprint::ip_kvm::{self, KvmWatch};
+use crate::detect::{DetectStats, Engine};
+use crate::flow::{FlowConfig, FlowStats, FlowTable, shard};
+use crate::indicators::Indicators;
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use farhand_model::Finding;
+use farhand_model::HomeNets;
+use farhand_model::Micros;
+use farhand_model::Transport;
+use farhand_model::net::{FlowKey, Side};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Packets per batch handed to a worker.
+const BATCH: usize = 256;
+/// Batches in flight per worker.
+const WORKER_QUEUE: usize = 8;
+/// Finding batches in flight to the reporting plane: the capacity of the crossing's channel
+/// ([`crossing`]).
+pub const FINDING_QUEUE: usize = 64;
+
+/// The crossing: the one bounded channel through which finding batches leave the fast path.
+pub fn crossing() -> (Sender<Vec<Finding>>, Receiver<Vec<Finding>>) {
+    bounded::<Vec<Finding>>(FINDING_QUEUE)
+}
+
+/// What the fast path needs of the configuration.
+#[derive(Clone)]
+pub struct FastPath {
+    /// Worker threads (at least one is used).
+    pub workers: usize,
+    /// The inside networks (endpoint sharding, IP-KVM routing).
+    pub home: HomeNets,
+    /// Flow-table limits and timeouts, for the whole run (split between workers).
+    pub flow: FlowConfig,
+    /// Enabled structural fingerprints.
+    pub fingerprints: Vec<&'static dyn Fingerprint>,
+    /// Name-based detection with these indicators (`None`: off).
+    pub names: Option<Arc<Indicators>>,
+    /// DNS-tunnel watch enabled.
+    pub dns_tunnel: bool,
+    /// IP-KVM device watch enabled.
+    pub ip_kvm: bool,
+}
+
+/// How to run.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Show a progress bar on stderr (offline files).
+    pub progress: bool,
+    /// Set to stop a live capture (Ctrl-C).
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    /// Frames read.
+    pub packets: u64,
+    /// Captured bytes (sum of caplen).
+    pub bytes: u64,
+    /// Decode outcomes.
+    pub decode: DecodeStats,
+    /// Flow-table counters, summed over workers.
+    pub flows: FlowStats,
+    /// Detector counters, summed over workers.
+    pub detect: DetectStats,
+    /// Alerts written by the sink (filled in by the caller that runs the reporting plane).
+    pub alerts: u64,
+    /// Finding batches dropped because the reporting plane was behind (live only).
+    pub findings_dropped: u64,
+    /// Sink write errors, the first one's message (filled in by the reporting plane's caller).
+    pub sink_error: Option<String>,
+    /// Kernel capture counters (live only).
+    pub capture: CaptureStats,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Workers used.
+    pub workers: usize,
+    /// Time of the first and last packet.
+    pub span: (Micros, Micros),
+    /// The error that ended reading early, if any.
+    pub input_error: Option<CaptureError>,
+}
+
+struct Worker {
+    table: FlowTable,
+    engine: Engine,
+    stats: DetectStats,
+    findings: Vec<Finding>,
+    kvm: Option<(KvmWatch, HomeNets)>,
+}
+
+impl Worker {
+    /// `ip_kvm`: watch for IP-KVM-class devices, with the inside networks.
+    fn new(flow: FlowConfig, engine: Engine, ip_kvm: Option<HomeNets>) -> Worker {
+        Worker {
+            table: FlowTable::new(flow),
+            engine,
+            stats: DetectStats::default(),
+            findings: Vec::new(),
+            kvm: ip_kvm.map(|home| (KvmWatch::default(), home)),
+        }
+    }
+
+    #[inline]
+    fn process(&mut self, v: &PacketView<'_>) {
+        // (A device is reported from a frame carrying an address of its own, not from the
+        // DHCP exchange it sends from 0.0.0.0 before it has one.)
+        if let Some((watch, home)) = &mut self.kvm
+            && ip_kvm::raspberry_pi(&v.src_mac)
+            && !v.key.side(v.side).0.ip().is_unspecified()
+            && let Some(e) = watch.check(&v.src_mac, routed(home, &v.key.side(v.side).0))
+        {
+            self.findings.push(crate::detect::ip_kvm_finding(v, e));
+        }
+        if let Some(flow) = self.table.packet(v)
+            && flow.wants_detection()
+        {
+            self.engine.on_packet(flow, v, &mut self.stats);
+        }
+        if self.table.has_ended() {
+            self.collect();
+        }
+    }
+
+    fn tick(&mut self, now: Micros) {
+        self.table.expire(now);
+        self.collect();
+    }
+
+    fn finish(&mut self) {
+        self.table.drain();
+        self.collect();
+    }
+
+    fn collect(&mut self) {
+        let start = self.findings.len();
+        for mut rec in self.table.take_ended() {
+            self.engine.finish(&mut rec, &mut self.stats);
+            if let Some(f) = self.engine.finding(&rec) {
+                self.findings.push(f);
+            }
+        }
+        // Flows that end together (one timeout sweep, the end of input) come out of the
+        // table in hash order: hand them on in the order the sessions began, so that the
+        // verdict's per-endpoint history follows the capture.
+        if let Some(batch) = self.findings.get_mut(start..) {
+            batch.sort_by_key(|f| (f.flow.first_ts, f.flow.key.a, f.flow.key.a_port));
+        }
+    }
+}
+
+/// Whether a frame's source address shows it was forwarded from outside the home networks.
+fn routed(home: &HomeNets, src: &farhand_model::Addr) -> bool {
+    !home.contains(src)
+}
+
+/// A packet as handed to a worker thread: the view's fields with the payload in the batch.
+#[derive(Clone, Copy)]
+struct Meta {
+    ts: Micros,
+    key: FlowKey,
+    side: Side,
+    transport: Transport,
+    tcp: Option<TcpInfo>,
+    off: u32,
+    len: u32,
+    wire_len: u32,
+    truncated: bool,
+    src_mac: [u8; 6],
+}
+
+#[derive(Default)]
+struct Batch {
+    metas: Vec<Meta>,
+    bytes: Vec<u8>,
+    /// Run timers at this time after the packets (live idle ticks).
+    tick: Option<Micros>,
+}
+
+impl Batch {
+    fn push(&mut self, v: &PacketView<'_>) {
+        let off = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(v.payload);
+        self.metas.push(Meta {
+            ts: v.ts,
+            key: v.key,
+            side: v.side,
+            transport: v.transport,
+            tcp: v.tcp,
+            off,
+            len: v.payload.len() as u32,
+            wire_len: v.wire_len,
+            truncated: v.truncated,
+            src_mac: v.src_mac,
+        });
+    }
+
+    fn clear(&mut self) {
+        self.metas.clear();
+        self.bytes.clear();
+        self.tick = None;
+    }
+}
+
+fn now_micros() -> Micros {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// Sends findings to the reporting thread; `live` drops instead of waiting.
+fn ship(tx: &Sender<Vec<Finding>>, findings: &mut Vec<Finding>, live: bool, dropped: &mut u64) {
+    if findings.is_empty() {
+        return;
+    }
+    let batch = std::mem::take(findings);
+    if live {
+        match tx.try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => *dropped += 1,
+        }
+    } else if tx.send(batch).is_err() {
+        *dropped += 1;
+    }
+}
+
+/// How long a live reader sleeps when no frame is queued.
+const LIVE_IDLE_SLEEP: std::time::Duration = std::time::Duration::from_millis(1);
+/// How often an idle live reader lets the timers run.
+const LIVE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Runs the fast path over a capture until it ends (or `opts.stop` is set), sending finding
+/// batches into `ftx` (the crossing); returns when every worker is done and `ftx` is dropped.
+pub fn run(cap: &mut Capture, settings: &FastPath, opts: &RunOptions, ftx: Sender<Vec<Finding>>) -> RunSummary {
+    let started = Instant::now();
+    let workers = settings.workers.max(1);
+    let live = cap.kind() == CaptureKind::Live;
+    let engine = Engine::new(settings.fingerprints.clone(), settings.names.clone(), settings.dns_tunnel);
+    let per_worker = FlowConfig { max_flows: (settings.flow.max_flows / workers).max(1024), ..settings.flow };
+    let mut summary = RunSummary { workers, ..RunSummary::default() };
+
+    std::thread::scope(|scope| {
+        let mut reader = Reader::new(cap, opts, live);
+        if workers == 1 {
+            let mut w = Worker::new(per_worker, engine, settings.ip_kvm.then(|| settings.home.clone()));
+            reader.read(&mut summary, |event, dropped| match event {
+                Event::Packet(v) => {
+                    w.process(v);
+                    ship(&ftx, &mut w.findings, live, dropped);
+                }
+                Event::Tick(now) => {
+                    w.tick(now);
+                    ship(&ftx, &mut w.findings, live, dropped);
+                }
+            });
+            w.finish();
+            ship(&ftx, &mut w.findings, live, &mut summary.findings_dropped);
+            summary.flows = w.table.stats();
+            summary.detect = w.stats;
+        } else {
+            let mut txs = Vec::with_capacity(workers);
+            let mut free = Vec::with_capacity(workers);
+            let mut handles = Vec::with_capacity(workers);
+            let kvm_home = settings.ip_kvm.then(|| settings.home.clone());
+            for _ in 0..workers {
+                let (btx, brx) = bounded::<Batch>(WORKER_QUEUE);
+                let (rtx, rrx) = bounded::<Batch>(WORKER_QUEUE + 2);
+                let ftx = ftx.clone();
+                let engine = engine.clone();
+                let kvm_home = kvm_home.clone();
+                handles.push(
+                    scope.spawn(move || worker_loop(brx, rtx, ftx, Worker::new(per_worker, engine, kvm_home), live)),
+                );
+                txs.push(btx);
+                free.push(rrx);
+            }
+            let mut cur: Vec<Batch> = (0..workers).map(|_| Batch::default()).collect();
+            let home = &settings.home;
+            let send = |w: usize, cur: &mut Vec<Batch>, txs: &Vec<Sender<Batch>>, free: &Vec<Receiver<Batch>>| {
+                let (Some(slot), Some(tx), Some(fr)) = (cur.get_mut(w), txs.get(w), free.get(w)) else { return };
+                let next = fr.try_recv().unwrap_or_default();
+                let full = std::mem::replace(slot, next);
+                let _ = tx.send(full);
+            };
+            let mut last_flush = Instant::now();
+            reader.read(&mut summary, |event, _| match event {
+                Event::Packet(v) => {
+                    let w = shard(&v.key, workers, |a| home.contains(a));
+                    if let Some(b) = cur.get_mut(w) {
+                        b.push(v);
+                        if b.metas.len() >= BATCH {
+                            send(w, &mut cur, &txs, &free);
+                        }
+                    }
+                    if live && last_flush.elapsed() > Duration::from_millis(100) {
+                        for w in 0..workers {
+                            send(w, &mut cur, &txs, &free);
+                        }
+                        last_flush = Instant::now();
+                    }
+                }
+                Event::Tick(now) => {
+                    for w in 0..workers {
+                        if let Some(b) = cur.get_mut(w) {
+                            b.tick = Some(now);
+                        }
+                        send(w, &mut cur, &txs, &free);
+                    }
+                    last_flush = Instant::now();
+                }
+            });
+            for w in 0..workers {
+                send(w, &mut cur, &txs, &free);
+            }
+            drop(txs);
+            for h in handles {
+                if let Ok((fs, ds, dropped)) = h.join() {
+                    summary.flows.add(&fs);
+                    summary.detect.sessions += ds.sessions;
+                    summary.detect.unknown += ds.unknown;
+                    summary.findings_dropped += dropped;
+                }
+            }
+        }
+        drop(ftx);
+        summary.capture = reader.cap.stats();
+    });
+    summary.elapsed = started.elapsed();
+    summary
+}
+
+fn worker_loop(
+    rx: Receiver<Batch>,
+    recycle: Sender<Batch>,
+    ftx: Sender<Vec<Finding>>,
+    mut w: Worker,
+    live: bool,
+) -> (FlowStats, DetectStats, u64) {
+    let mut dropped = 0u64;
+    for mut batch in rx {
+        for m in &batch.metas {
+            let start = m.off as usize;
+            let payload = batch.bytes.get(start..start + m.len as usize).unwrap_or_default();
+            let v = PacketView {
+                ts: m.ts,
+                key: m.key,
+                side: m.side,
+                transport: m.transport,
+                tcp: m.tcp,
+                payload,
+                wire_len: m.wire_len,
+                truncated: m.truncated,
+                src_mac: m.src_mac,
+            };
+            w.process(&v);
+        }
+        if let Some(now) = batch.tick {
+            w.tick(now);
+        }
+        ship(&ftx, &mut w.findings, live, &mut dropped);
+        batch.clear();
+        let _ = recycle.try_send(batch);
+    }
+    w.finish();
+    ship(&ftx, &mut w.findings, live, &mut dropped);
+    (w.table.stats(), w.stats, dropped)
+}
+
+enum Event<'a, 'b> {
+    Packet(&'a PacketView<'b>),
+    Tick(Micros),
+}
+
+struct Reader<'c> {
+    cap: &'c mut Capture,
+    stop: Option<Arc<AtomicBool>>,
+    live: bool,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<'c> Reader<'c> {
+    fn new(cap: &'c mut Capture, opts: &RunOptions, live: bool) -> Reader<'c> {
+        let bar = (opts.progress && !live && cap.file_len() > 0).then(|| {
+            let b = indicatif::ProgressBar::new(cap.file_len());
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b
+        });
+        Reader { cap, stop: opts.stop.clone(), live, bar }
+    }
+
+    fn read(&mut self, s: &mut RunSummary, mut on: impl FnMut(Event<'_, '_>, &mut u64)) {
+        let mut dstats = DecodeStats::default();
+        let mut file_pos: u64 = 24;
+        let mut dropped = 0u64;
+        let mut last_tick = Instant::now();
+        loop {
+            if self.stop.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
+                break;
+            }
+            match self.cap.next_frame() {
+                Ok(Next::Frame(f)) => {
+                    s.packets += 1;
+                    s.bytes += f.data.len() as u64;
+                    if s.span.0 == 0 {
+                        s.span.0 = f.ts;
+                    }
+                    s.span.1 = f.ts;
+                    if let Some(b) = &self.bar {
+                        file_pos += 16 + f.data.len() as u64;
+                        if s.packets.is_multiple_of(16384) {
+                            b.set_position(file_pos);
+                            b.set_message(format!("{}k pkts", s.packets / 1000));
+                        }
+                    }
+                    if let Some(v) = decode(&f, &mut dstats) {
+                        on(Event::Packet(&v), &mut dropped);
+                    }
+                }
+                Ok(Next::Idle) => {
+                    if self.live {
+                        // Nothing queued on a non-blocking live capture: wait a little, and
+                        // give the timers a tick every LIVE_TICK.
+                        std::thread::sleep(LIVE_IDLE_SLEEP);
+                        if last_tick.elapsed() >= LIVE_TICK {
+                            last_tick = Instant::now();
+                            on(Event::Tick(now_micros()), &mut dropped);
+                        }
+                    }
+                }
+                Ok(Next::End) => break,
+                Err(e) => {
+                    s.input_error = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        s.decode = dstats;
+        s.findings_dropped += dropped;
+    }
+}

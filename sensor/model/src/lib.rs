@@ -1,0 +1,25 @@
+//! farhand's shared vocabulary: the types every stage speaks, importing nothing of ours.
+//!
+//! # Contract
+//! - Plain data and small pure helpers only: no I/O, no threads, no parsing of packet bytes.
+//! - Every other farhand crate depends on this one; it depends on none of them
+//!   (see `ARCHITECTURE.md`).
+//! - The types that cross from the fast path to the reporting plane live here: a
+//!   [`finding::Finding`] with its [`tool::Match`] (tool, confidence, method and the
+//!   [`evidence::Evidence`] fields an alert carries) and the session's timing
+//!   [`session::Summary`]. The reporting crate builds alerts from these types only.
+
+pub mod error;
+pub mod evidence;
+pub mod finding;
+pub mod net;
+pub mod session;
+pub mod tool;
+
+pub use error::ConfigError;
+pub use finding::{EndReason, Finding, FindingKind, FlowSummary, Via};
+pub use net::{Addr, FlowKey, HomeNets, Side};
+pub use tool::{Category, Match, Method, Tool, Transport};
+
+/// Microseconds since the Unix epoch (packet time).
+pub type Micros = u64;

@@ -1,0 +1,92 @@
+//! Session summaries: the timing figures of a remote-control session.
+
+use crate::tool::Tool;
+use serde::Serialize;
+
+/// A latency distribution's figures (milliseconds, 0.1 ms resolution).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatStats {
+    /// Samples.
+    pub n: u64,
+    /// Smallest.
+    pub min_ms: f64,
+    /// 10th percentile.
+    pub p10_ms: f64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+}
+
+/// Transport RTT of the two legs seen from the sensor.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LegStats {
+    /// Between the sensor and the initiator (for SSH/VNC/RDP: the controller, or the relay it
+    /// comes through).
+    pub initiator: Option<LatStats>,
+    /// Between the sensor and the responder (for SSH/VNC/RDP: the endpoint).
+    pub responder: Option<LatStats>,
+}
+
+/// A session's timing figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// The tool.
+    #[serde(skip)]
+    pub tool: Tool,
+    /// Transport RTT per leg.
+    pub transport_rtt: LegStats,
+    /// Application RTT on the far leg: an endpoint message out → the controller's response
+    /// it causes, in.
+    pub app_rtt_far: Option<LatStats>,
+    /// Further far-leg RTTs the timing fits as well as `app_rtt_far` (RDP: a regular frame
+    /// stream whose period divides the round trip), ms; `app_rtt_far` is the smallest, so the
+    /// gap built on it can only be too low.
+    pub app_rtt_far_alternatives_ms: Option<Vec<f64>>,
+    /// The opposite direction (controller input in → the endpoint's response out): inside
+    /// leg plus the endpoint's processing; the baseline.
+    pub app_rtt_near: Option<LatStats>,
+    /// Keystroke timing, if the protocol shows keystrokes.
+    pub keystrokes: Option<KeystrokeStats>,
+    /// Stepping-stone figures, when this session's input followed input on a session
+    /// controlling its initiator.
+    pub chain: Option<ChainStats>,
+}
+
+/// Keystroke figures of a session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeystrokeStats {
+    /// Keystrokes (VNC key presses; SSH keystroke-sized client packets).
+    pub keys: u64,
+    /// Typing bursts (separated by pauses over 1 s).
+    pub bursts: u64,
+    /// Intervals measured within bursts.
+    pub intervals: u64,
+    /// 10th percentile IKI.
+    pub iki_p10_ms: Option<f64>,
+    /// Median IKI.
+    pub iki_median_ms: Option<f64>,
+    /// 90th percentile IKI.
+    pub iki_p90_ms: Option<f64>,
+    /// Coefficient of variation of the IKI.
+    pub iki_cv: Option<f64>,
+    /// `human`, `automated`, `interactive_obfuscated` (OpenSSH ≥ 9.5 cadence) or `too_few`.
+    pub rhythm: &'static str,
+}
+
+/// Stepping-stone figures of an outbound session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChainStats {
+    /// Its input ON periods.
+    pub on_periods: u32,
+    /// Those that began within 80 ms after input began on a session controlling its host.
+    pub matched: u32,
+    /// `matched / on_periods`.
+    pub share: f64,
+    /// Median lag between the driving and the driven ON start.
+    pub median_lag_ms: Option<f64>,
+    /// Peer of the driving session (the controller or its relay).
+    pub driver: Option<String>,
+    /// Enough matched periods for `interactive_relay_chain`.
+    pub chained: bool,
+}

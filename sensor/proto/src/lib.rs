@@ -1,0 +1,26 @@
+//! Pure, zero-copy protocol parsers: the bytes → structure half of farhand.
+//!
+//! # Contract
+//! - Each parser is pure and zero-copy over the bytes it is given (a flow's first bytes, or
+//!   one datagram), returns a small owned summary, never panics whatever the bytes are and
+//!   never allocates in proportion to a length field it has not checked against the input.
+//!   Limits are named constants, defined once in the protocol's module.
+//! - A parser decides nothing about tools: the fingerprints and timing detectors of the
+//!   fast path (`farhand-engine`) read its summaries.
+//! - Depends on `farhand-model` only.
+//!
+//! Today: TLS (ClientHello/ServerHello, certificates, JA3/JA4), QUIC (the ClientHello inside
+//! the Initial packet), DNS, HTTP/1 (Host, User-Agent, CONNECT, Upgrade) and DHCP (the host
+//! name a device gives itself).
+
+pub mod dhcp;
+pub mod dns;
+pub mod http;
+pub mod quic;
+pub mod step;
+pub mod tls;
+
+pub use step::Step;
+
+#[cfg(test)]
+mod testutil;

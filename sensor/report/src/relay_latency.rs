@@ -1,0 +1,273 @@
+//! The relay latency gap: application RTT on the far leg minus the transport RTT to the
+//! visible peer, the distance it implies, and the `relayed_remote_control` decision.
+//!
+//! # Facts used (FINGERPRINTS.md "Latency physics")
+//! - Light in fibre covers ~200 km per ms one way: every millisecond of round trip is at most
+//!   100 km of great-circle distance, and real paths are 1.5–2× longer than the great circle.
+//!   A gap of G ms therefore puts the controller at least G × 100 / 2 km (path factor 2)
+//!   beyond the visible peer, and at most G × 100 km.
+//! - Remote-desktop encode/decode adds ~10–30 ms: a per-tool baseline is subtracted before
+//!   banding and judging ([`RelayConfig::baseline_ms`]).
+
+use farhand_model::Tool;
+use farhand_model::session::{LatStats, Summary};
+use serde::Serialize;
+
+/// Keystrokes a session must show before it is judged: `relayed_remote_control` is about a
+/// hand driving the endpoint from afar, and an idle session has none.
+pub const MIN_KEYS: u64 = 10;
+
+/// Settings of the relay-gap judgement (`[behaviour]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RelayConfig {
+    /// Gap (after the baseline) beyond which a session is relayed, ms.
+    pub gap_threshold_ms: f64,
+    /// Far-leg samples needed before judging.
+    pub min_samples: u64,
+    /// Processing baseline of graphical tools (VNC, RDP, …), ms.
+    pub baseline_ms: f64,
+    /// Processing baseline of SSH, ms.
+    pub baseline_ssh_ms: f64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> RelayConfig {
+        RelayConfig { gap_threshold_ms: 40.0, min_samples: 5, baseline_ms: 10.0, baseline_ssh_ms: 2.0 }
+    }
+}
+
+/// The gap figures of one session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gap {
+    /// 10th-percentile far-leg application RTT − smallest transport RTT to the visible peer,
+    /// ms.
+    pub gap_ms: f64,
+    /// The baseline subtracted before banding, ms.
+    pub baseline_ms: f64,
+    /// Gap beyond the baseline, ms (never negative).
+    pub excess_ms: f64,
+    /// Extra distance beyond the visible peer the excess implies: (at least, at most) km.
+    pub extra_distance_km: (u64, u64),
+    /// Samples behind the application RTT and the transport RTT.
+    pub samples: (u64, u64),
+    /// Whether the gap is beyond the threshold with enough samples, in a session with input
+    /// ([`MIN_KEYS`]).
+    pub relayed: bool,
+}
+
+/// The gap of a session whose far leg is the initiator's (SSH, VNC: the controller is the
+/// client), if both RTTs were measured.
+pub fn judge(s: &Summary, cfg: &RelayConfig) -> Option<Gap> {
+    let app: &LatStats = s.app_rtt_far.as_ref()?;
+    let transport: &LatStats = s.transport_rtt.initiator.as_ref()?;
+    let baseline_ms = if s.tool == Tool::Ssh { cfg.baseline_ssh_ms } else { cfg.baseline_ms };
+    // The low end of each distribution is the path: processing, think time and delayed
+    // acknowledgements only ever add to a round trip. The transport RTT's minimum is a hard
+    // floor (an acknowledgement cannot precede the data it covers, and retransmissions are
+    // never sampled), and it stays the path even when every acknowledgement waits for the
+    // next packet (OpenSSH's 20 ms keystroke cadence delays them all). The application RTT
+    // takes its 10th percentile: a pairing may now and then take a message the endpoint did
+    // not cause for an answer, and one such sample must not set the figure.
+    let gap_ms = ((app.p10_ms - transport.min_ms) * 10.0).round() / 10.0;
+    let excess_ms = ((gap_ms - baseline_ms).max(0.0) * 10.0).round() / 10.0;
+    let keys = s.keystrokes.as_ref().map_or(0, |k| k.keys);
+    let relayed = app.n >= cfg.min_samples && excess_ms >= cfg.gap_threshold_ms && keys >= MIN_KEYS;
+    Some(Gap {
+        gap_ms,
+        baseline_ms,
+        excess_ms,
+        extra_distance_km: ((excess_ms * 50.0) as u64, (excess_ms * 100.0) as u64),
+        samples: (app.n, transport.n),
+        relayed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The contract (README "Timing figures" and the `relayed_remote_control` row):
+    //! `gap_ms` = the far leg's 10th-percentile application RTT − the smallest transport RTT
+    //! to the visible peer (the initiator's leg); `excess_ms` = gap − the tool's baseline,
+    //! never negative; the session is relayed when the excess reaches the threshold over at
+    //! least `min_samples` application-RTT exchanges in a session with at least
+    //! [`MIN_KEYS`] keystrokes. Every statistic below has min < p10 < p50 < p90 and the two
+    //! legs differ, so reading the wrong percentile or the wrong leg changes the figures.
+    use super::*;
+    use farhand_model::session::KeystrokeStats;
+    use farhand_model::session::LegStats;
+
+    fn lat(n: u64, min_ms: f64, p10_ms: f64, p50_ms: f64, p90_ms: f64) -> LatStats {
+        assert!(min_ms < p10_ms && p10_ms < p50_ms && p50_ms < p90_ms, "distinct percentiles");
+        LatStats { n, min_ms, p10_ms, p50_ms, p90_ms }
+    }
+
+    /// A far-leg application RTT whose 10th percentile is `p10` (min 13 ms lower, median 17 ms
+    /// higher, p90 80 ms higher).
+    fn app(n: u64, p10: f64) -> LatStats {
+        lat(n, p10 - 13.0, p10, p10 + 17.0, p10 + 80.0)
+    }
+
+    /// Transport RTT to the visible peer: smallest 1.0 ms, p10 3.5, median 6, p90 20.
+    fn peer(n: u64) -> LatStats {
+        lat(n, 1.0, 3.5, 6.0, 20.0)
+    }
+
+    fn keys(n: u64) -> KeystrokeStats {
+        KeystrokeStats {
+            keys: n,
+            bursts: 1,
+            intervals: n.saturating_sub(1),
+            iki_p10_ms: None,
+            iki_median_ms: None,
+            iki_p90_ms: None,
+            iki_cv: None,
+            rhythm: "human",
+        }
+    }
+
+    fn summary(tool: Tool, app: Option<LatStats>, transport: Option<LatStats>) -> Summary {
+        Summary {
+            tool,
+            // The endpoint's leg: smaller than the peer's, and never part of the gap.
+            transport_rtt: LegStats { initiator: transport, responder: Some(lat(30, 0.4, 0.7, 1.5, 4.0)) },
+            app_rtt_far: app,
+            app_rtt_far_alternatives_ms: None,
+            // The near leg is not the far leg: a figure read from it would be far off.
+            app_rtt_near: Some(lat(25, 0.9, 1.2, 2.0, 9.0)),
+            keystrokes: Some(keys(MIN_KEYS)),
+            chain: None,
+        }
+    }
+
+    fn gap(tool: Tool, app_stats: LatStats, cfg: &RelayConfig) -> Gap {
+        judge(&summary(tool, Some(app_stats), Some(peer(40))), cfg).unwrap()
+    }
+
+    #[test]
+    fn default_settings() {
+        let cfg = RelayConfig::default();
+        assert_eq!(
+            (cfg.gap_threshold_ms, cfg.min_samples, cfg.baseline_ms, cfg.baseline_ssh_ms, MIN_KEYS),
+            (40.0, 5, 10.0, 2.0, 10)
+        );
+    }
+
+    #[test]
+    fn gap_is_app_p10_minus_smallest_peer_rtt() {
+        let cfg = RelayConfig::default();
+        // App: min 108, p10 121, p50 138, p90 201; peer: min 1.0, p10 3.5. 121 − 1 = 120; any
+        // other pairing gives 107, 137, 200 (app) or 117.5 (peer p10), 120.6 (endpoint leg).
+        let g = gap(Tool::Ssh, app(9, 121.0), &cfg);
+        assert_eq!(g.gap_ms, 120.0, "gap = app p10 − peer transport min: {g:?}");
+        assert_eq!(g.baseline_ms, 2.0);
+        assert_eq!(g.excess_ms, 118.0);
+        assert_eq!(g.samples, (9, 40), "samples = (app n, peer transport n)");
+        assert!(g.relayed);
+        assert_eq!(g.extra_distance_km, (5900, 11800), "excess × 50 km .. excess × 100 km");
+    }
+
+    #[test]
+    fn figures_in_tenths_of_a_millisecond() {
+        let cfg = RelayConfig::default();
+        // 37.26 − 1.0 = 36.26 → 36.3; minus VNC's 10 ms baseline = 26.3.
+        let g = gap(Tool::Vnc, app(9, 37.26), &cfg);
+        assert_eq!((g.gap_ms, g.baseline_ms, g.excess_ms), (36.3, 10.0, 26.3));
+        assert_eq!(g.extra_distance_km, (1315, 2630));
+        assert!(!g.relayed);
+    }
+
+    #[test]
+    fn threshold_boundary_ssh() {
+        let cfg = RelayConfig::default();
+        // SSH baseline 2 ms, threshold 40 ms: relayed from a 42 ms gap (app p10 43, peer min 1).
+        let at = gap(Tool::Ssh, app(9, 43.0), &cfg);
+        assert_eq!((at.gap_ms, at.excess_ms), (42.0, 40.0));
+        assert!(at.relayed, "excess == threshold is relayed: {at:?}");
+        assert_eq!(at.extra_distance_km, (2000, 4000));
+        let below = gap(Tool::Ssh, app(9, 42.9), &cfg);
+        assert_eq!((below.gap_ms, below.excess_ms), (41.9, 39.9));
+        assert!(!below.relayed, "excess 0.1 ms below the threshold is not relayed: {below:?}");
+        assert_eq!(below.extra_distance_km, (1995, 3990));
+        let above = gap(Tool::Ssh, app(9, 43.1), &cfg);
+        assert_eq!((above.gap_ms, above.excess_ms), (42.1, 40.1));
+        assert!(above.relayed, "excess above the threshold is relayed: {above:?}");
+        assert_eq!(above.extra_distance_km, (2005, 4010));
+    }
+
+    #[test]
+    fn threshold_boundary_graphical_tools() {
+        let cfg = RelayConfig::default();
+        // VNC/RDP baseline 10 ms: relayed from a 50 ms gap.
+        for tool in [Tool::Vnc, Tool::Rdp] {
+            let at = gap(tool, app(9, 51.0), &cfg);
+            assert_eq!((at.gap_ms, at.baseline_ms, at.excess_ms, at.relayed), (50.0, 10.0, 40.0, true), "{tool:?}");
+            let below = gap(tool, app(9, 50.9), &cfg);
+            assert_eq!((below.gap_ms, below.excess_ms, below.relayed), (49.9, 39.9, false), "{tool:?}");
+            let above = gap(tool, app(9, 51.1), &cfg);
+            assert_eq!((above.gap_ms, above.excess_ms, above.relayed), (50.1, 40.1, true), "{tool:?}");
+        }
+    }
+
+    #[test]
+    fn configured_threshold_and_baselines_apply() {
+        let cfg = RelayConfig { gap_threshold_ms: 25.0, min_samples: 7, baseline_ms: 15.0, baseline_ssh_ms: 4.0 };
+        // SSH: 30 − 1 − 4 = 25 → relayed; 29.9 → 24.9 not.
+        let s = gap(Tool::Ssh, app(7, 30.0), &cfg);
+        assert_eq!((s.gap_ms, s.baseline_ms, s.excess_ms, s.relayed), (29.0, 4.0, 25.0, true));
+        assert!(!gap(Tool::Ssh, app(7, 29.9), &cfg).relayed);
+        // VNC: 41 − 1 − 15 = 25 → relayed; 40.9 → 24.9 not.
+        let v = gap(Tool::Vnc, app(7, 41.0), &cfg);
+        assert_eq!((v.gap_ms, v.baseline_ms, v.excess_ms, v.relayed), (40.0, 15.0, 25.0, true));
+        assert!(!gap(Tool::Vnc, app(7, 40.9), &cfg).relayed);
+        // min_samples 7: six exchanges are not enough.
+        assert!(!gap(Tool::Ssh, app(6, 30.0), &cfg).relayed);
+    }
+
+    #[test]
+    fn min_samples_boundary_counts_application_exchanges() {
+        let cfg = RelayConfig::default();
+        // A clear gap (118 ms excess) with min_samples − 1 far-leg exchanges is not judged
+        // relayed, even with many transport samples; with min_samples it is, even with few.
+        let few = judge(&summary(Tool::Ssh, Some(app(cfg.min_samples - 1, 121.0)), Some(peer(40))), &cfg).unwrap();
+        assert_eq!((few.excess_ms, few.samples, few.relayed), (118.0, (4, 40), false));
+        let enough = judge(&summary(Tool::Ssh, Some(app(cfg.min_samples, 121.0)), Some(peer(2))), &cfg).unwrap();
+        assert_eq!((enough.excess_ms, enough.samples, enough.relayed), (118.0, (5, 2), true));
+    }
+
+    #[test]
+    fn keystrokes_required() {
+        let cfg = RelayConfig::default();
+        let mut s = summary(Tool::Ssh, Some(app(9, 121.0)), Some(peer(40)));
+        s.keystrokes = Some(keys(MIN_KEYS - 1));
+        let nine = judge(&s, &cfg).unwrap();
+        assert_eq!((nine.excess_ms, nine.relayed), (118.0, false), "9 keystrokes: not judged relayed");
+        s.keystrokes = Some(keys(MIN_KEYS));
+        assert!(judge(&s, &cfg).unwrap().relayed, "10 keystrokes: relayed");
+        // An idle session (no input) is never judged relayed; its figures are still reported.
+        s.keystrokes = None;
+        let idle = judge(&s, &cfg).unwrap();
+        assert_eq!((idle.gap_ms, idle.relayed), (120.0, false));
+    }
+
+    #[test]
+    fn direct_and_forwarded_sessions_are_not_relayed() {
+        let cfg = RelayConfig::default();
+        // Direct VNC: 12 − 1 = 11 ms, 1 ms beyond the baseline.
+        let d = gap(Tool::Vnc, app(30, 12.0), &cfg);
+        assert_eq!((d.gap_ms, d.excess_ms, d.extra_distance_km, d.relayed), (11.0, 1.0, (50, 100), false));
+        // Forwarding relay: the transport RTT grows with the application RTT, no gap.
+        let f =
+            judge(&summary(Tool::Vnc, Some(app(30, 125.0)), Some(lat(40, 121.0, 122.0, 124.0, 130.0))), &cfg).unwrap();
+        assert_eq!((f.gap_ms, f.excess_ms, f.relayed), (4.0, 0.0, false));
+        // A gap below the baseline, or negative, gives no excess and no distance.
+        let n = judge(&summary(Tool::Ssh, Some(app(30, 20.0)), Some(lat(40, 21.5, 22.0, 24.0, 30.0))), &cfg).unwrap();
+        assert_eq!((n.gap_ms, n.excess_ms, n.extra_distance_km, n.relayed), (-1.5, 0.0, (0, 0), false));
+    }
+
+    #[test]
+    fn no_gap_without_both_rtts() {
+        let cfg = RelayConfig::default();
+        assert!(judge(&summary(Tool::Vnc, None, Some(peer(40))), &cfg).is_none());
+        // The endpoint's leg is measured but the peer's is not: no gap.
+        assert!(judge(&summary(Tool::Ssh, Some(app(9, 121.0)), None), &cfg).is_none());
+    }
+}

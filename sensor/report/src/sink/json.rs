@@ -1,0 +1,247 @@
+//! The JSON form of an alert: OCSF Detection Finding + ECS names + farhand measurements.
+//!
+//! Layout (one object per alert):
+//! - OCSF 1.3 Detection Finding (`class_uid` 2004): `time`, `severity_id`, `finding_info`,
+//!   `src_endpoint`/`dst_endpoint` (source = the side that opened the connection),
+//!   `connection_info`, `traffic`, `evidences`, `confidence_*`, `metadata`.
+//! - ECS: `@timestamp`, `event.*`, `source.*`/`destination.*`, `network.*` (with
+//!   `community_id`), `rule.*`, `threat.*`, `observer.*`, `message`.
+//! - `unmapped.farhand`: what neither schema has a field for: the endpoint/peer roles, the
+//!   tool, recognition method, fingerprint fields, handshake times, detector versions.
+
+use crate::verdict::{Activity, Alert, AlertKind, Direction, Host};
+use farhand_model::Category;
+use serde_json::{Value, json};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// OCSF schema version the alerts follow.
+pub const OCSF_VERSION: &str = "1.3.0";
+
+/// Who is reporting: goes into `metadata.product` / `observer`.
+#[derive(Debug, Clone, Default)]
+pub struct Observer {
+    /// Sensor name (host name by default).
+    pub name: String,
+}
+
+fn rfc3339(us: u64) -> String {
+    humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(us)).to_string()
+}
+
+fn ms(us: u64) -> u64 {
+    us / 1000
+}
+
+/// The session's timing figures, with the transport legs named by role (endpoint, peer).
+fn behaviour_json(b: &farhand_model::session::Summary, a: &Alert) -> Value {
+    // Leg 0 is the flow's initiator: the peer for sessions into the endpoint.
+    let (peer_leg, endpoint_leg) = match a.direction {
+        Direction::Inbound => (b.transport_rtt.initiator, b.transport_rtt.responder),
+        Direction::Outbound => (b.transport_rtt.responder, b.transport_rtt.initiator),
+    };
+    let mut v = json!({
+        "transport_rtt_ms": { "peer_leg": peer_leg, "endpoint_leg": endpoint_leg },
+        "app_rtt_far_ms": b.app_rtt_far,
+        "app_rtt_near_ms": b.app_rtt_near,
+        "gap": a.gap,
+        "keystrokes": b.keystrokes,
+        "chain": b.chain,
+    });
+    if let (Some(alt), Some(o)) = (&b.app_rtt_far_alternatives_ms, v.as_object_mut()) {
+        o.insert("app_rtt_far_alternatives_ms".into(), json!(alt));
+    }
+    v
+}
+
+fn endpoint_ocsf(h: &Host) -> Value {
+    json!({ "ip": h.ip.to_string(), "port": h.port })
+}
+
+/// Renders an alert as the JSON object written by the JSON-lines sink.
+pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
+    // Source/destination are connection roles (who opened it), as in OCSF and ECS.
+    let (src, dst) = match a.direction {
+        Direction::Inbound => (&a.peer, &a.endpoint),
+        Direction::Outbound => (&a.endpoint, &a.peer),
+    };
+    let (src_bytes, dst_bytes, src_pkts, dst_pkts) = match a.direction {
+        Direction::Inbound => (a.bytes_in, a.bytes_out, a.packets_in, a.packets_out),
+        Direction::Outbound => (a.bytes_out, a.bytes_in, a.packets_out, a.packets_in),
+    };
+    let transport = a.transport.name();
+    let (direction_ecs, direction_id) = match a.direction {
+        Direction::Inbound => ("inbound", 1),
+        Direction::Outbound => ("outbound", 2),
+    };
+    let activity_id = match a.activity {
+        Activity::Create => 1,
+        Activity::Update => 2,
+    };
+    let confidence_id = match a.confidence {
+        0 => 0,
+        1..=49 => 1,
+        50..=79 => 2,
+        _ => 3,
+    };
+    let title = match a.kind {
+        AlertKind::RemoteControlSession => format!("{} remote-control session", a.tool_title),
+        AlertKind::AnonymizingTunnel => format!("{} session", a.tool_title),
+        AlertKind::MultipleRemoteTools => format!("{} remote-control tools on one endpoint", a.related_tools.len()),
+        AlertKind::IpKvmSuspected => "IP-KVM-class device on the endpoint's segment".to_string(),
+        AlertKind::RelayedRemoteControl => format!("{} session controlled from beyond a relay", a.tool_title),
+        AlertKind::InteractiveRelayChain => {
+            format!("{} session typed through the endpoint by a remote controller", a.tool_title)
+        }
+    };
+    // MITRE ATT&CK technique: remote access software, protocol tunneling, or proxy.
+    let (tech_id, tech_name) = match a.category {
+        Category::RemoteControl => ("T1219", "Remote Access Software"),
+        Category::Vpn | Category::Tunnel => ("T1572", "Protocol Tunneling"),
+        Category::Relay | Category::Proxy => ("T1090", "Proxy"),
+    };
+    let analytic = a.detectors.first().map(|(n, v)| (*n, *v)).unwrap_or(("", ""));
+    let evidence = serde_json::to_value(&a.evidence).unwrap_or(Value::Null);
+    let version = env!("CARGO_PKG_VERSION");
+    let sev = a.severity as u8;
+    let product = json!({ "name": "farhand", "vendor_name": "farhand", "version": version });
+    json!({
+        // ---- OCSF Detection Finding
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": activity_id,
+        "type_uid": 2004 * 100 + activity_id,
+        "time": ms(a.time),
+        "severity_id": sev,
+        "severity": a.severity.caption(),
+        "status_id": 1,
+        "is_alert": true,
+        "confidence_id": confidence_id,
+        "confidence_score": a.confidence,
+        "risk_score": u32::from(sev) * 20,
+        "message": a.message,
+        "metadata": {
+            "product": product,
+            "version": OCSF_VERSION,
+            "uid": a.id,
+        },
+        "finding_info": {
+            "uid": a.id,
+            "title": title,
+            "desc": a.message,
+            "types": [a.kind.name()],
+            "first_seen_time": ms(a.first_seen),
+            "last_seen_time": ms(a.last_seen),
+            "analytic": {
+                "uid": format!("farhand.fingerprint.{}", analytic.0),
+                "name": analytic.0,
+                "type_id": 1,
+                "type": "Rule",
+                "version": analytic.1,
+            },
+            "attacks": [{
+                "technique": { "uid": tech_id, "name": tech_name },
+                "tactic": { "uid": "TA0011", "name": "Command and Control" },
+                "version": "15",
+            }],
+        },
+        "src_endpoint": endpoint_ocsf(src),
+        "dst_endpoint": endpoint_ocsf(dst),
+        "connection_info": {
+            "protocol_name": transport,
+            "direction_id": direction_id,
+            "direction": direction_ecs,
+            "community_uid": a.community_id,
+        },
+        "traffic": {
+            "bytes_out": src_bytes,
+            "bytes_in": dst_bytes,
+            "packets_out": src_pkts,
+            "packets_in": dst_pkts,
+            "bytes": src_bytes + dst_bytes,
+            "packets": src_pkts + dst_pkts,
+        },
+        "evidences": [{
+            "src_endpoint": endpoint_ocsf(src),
+            "dst_endpoint": endpoint_ocsf(dst),
+            "connection_info": { "protocol_name": transport, "direction_id": direction_id },
+            "data": evidence,
+        }],
+        // ---- ECS
+        "@timestamp": rfc3339(a.time),
+        "event": {
+            "kind": "alert",
+            "category": ["network", "intrusion_detection"],
+            "type": ["connection", "info"],
+            "severity": sev,
+            "risk_score": u32::from(sev) * 20,
+            "id": a.id,
+            "dataset": "farhand.alert",
+            "action": a.kind.name(),
+            "start": rfc3339(a.first_seen),
+            "end": rfc3339(a.last_seen),
+        },
+        "source": { "ip": src.ip.to_string(), "port": src.port, "bytes": src_bytes, "packets": src_pkts },
+        "destination": { "ip": dst.ip.to_string(), "port": dst.port, "bytes": dst_bytes, "packets": dst_pkts },
+        "network": {
+            "transport": transport,
+            "protocol": a.tool_name,
+            "direction": direction_ecs,
+            "community_id": a.community_id,
+            "bytes": src_bytes + dst_bytes,
+            "packets": src_pkts + dst_pkts,
+            "vlan": if a.vlan == 0 { Value::Null } else { json!({ "id": (a.vlan & 0xfff).to_string() }) },
+        },
+        "rule": {
+            "id": format!("farhand.{}.{}", a.kind.name(), a.tool_name),
+            "name": title,
+            "category": a.kind.name(),
+            "version": analytic.1,
+            "ruleset": "farhand",
+        },
+        "threat": {
+            "framework": "MITRE ATT&CK",
+            "technique": { "id": [tech_id], "name": [tech_name] },
+            "tactic": { "id": ["TA0011"], "name": ["Command and Control"] },
+        },
+        "observer": {
+            "hostname": obs.name,
+            "product": "farhand",
+            "vendor": "farhand",
+            "version": version,
+            "type": "sensor",
+        },
+        // ---- farhand's own fields
+        "unmapped": {
+            "farhand": {
+                "kind": a.kind.name(),
+                "tool": a.tool_name,
+                "category": a.category,
+                "related_tools": a.related_tools,
+                "confidence": a.confidence,
+                "method": a.method,
+                "endpoint": { "ip": a.endpoint.ip.to_string(), "port": a.endpoint.port, "inside": a.endpoint.inside },
+                "peer": { "ip": a.peer.ip.to_string(), "port": a.peer.port, "inside": a.peer.inside },
+                "direction": direction_ecs,
+                "first_seen": rfc3339(a.first_seen),
+                "last_seen": rfc3339(a.last_seen),
+                "duration_ms": (a.last_seen.saturating_sub(a.first_seen)) / 1000,
+                "bytes_in": a.bytes_in,
+                "bytes_out": a.bytes_out,
+                "packets_in": a.packets_in,
+                "packets_out": a.packets_out,
+                "handshake_us": {
+                    "syn": a.handshake[0],
+                    "syn_ack": a.handshake[1],
+                    "ack": a.handshake[2],
+                },
+                "end": a.end,
+                "fingerprint": evidence,
+                "via": a.via,
+                "behaviour": a.behaviour.as_ref().map(|b| behaviour_json(b, a)),
+                "detectors": a.detectors.iter().map(|(n, v)| json!({ "name": n, "version": v })).collect::<Vec<_>>(),
+            }
+        },
+    })
+}

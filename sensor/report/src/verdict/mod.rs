@@ -1,0 +1,920 @@
+//! Verdict: findings in, explained alerts out.
+//!
+//! # Contract
+//! - [`Verdict::judge`] turns each [`Finding`] into zero or more [`Alert`]s: one per
+//!   recognised session, of the kind its tool's category calls for
+//!   (`remote_control_session`, or `anonymizing_tunnel` for VPNs, tunnels, proxies and
+//!   relays), plus `multiple_remote_tools` when an endpoint uses a second (third, ...)
+//!   remote-control tool within [`MULTI_TOOL_WINDOW`].
+//! - A session keeps one alert id: a flow of the same 5-tuple and tool that resumes within
+//!   [`SESSION_GAP`] (after an idle timeout, or reported again at the active timeout) is an
+//!   update (`activity_id` 2) of the same id.
+//! - The endpoint of an alert is the inside host (`home_networks`); when both or neither
+//!   side is inside, it is the controlled side (the server of SSH/RDP/VNC). The peer is the
+//!   other side. `bytes_in`/`packets_in` count what the endpoint received.
+//! - Alerts are self-contained: everything a SOC analyst needs to read them (tool,
+//!   confidence, method, addresses, ports, times, volumes, fingerprint fields, detector
+//!   versions, a one-paragraph message).
+
+use base64::Engine as _;
+use farhand_model::EndReason;
+use farhand_model::HomeNets;
+use farhand_model::Micros;
+use farhand_model::evidence::Evidence;
+use farhand_model::net::{Addr, FlowKey, Side};
+use farhand_model::tool::{Category, Method, Tool, Transport};
+use farhand_model::{Finding, FindingKind};
+use sha1::{Digest, Sha1};
+use std::collections::{BTreeMap, HashMap};
+
+/// Alert kinds (DESIGN.md alert taxonomy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A remote-control tool session to or from an endpoint.
+    RemoteControlSession,
+    /// A VPN, tunnel, proxy or relay session from an endpoint.
+    AnonymizingTunnel,
+    /// Several remote-control tools on one endpoint within the window.
+    MultipleRemoteTools,
+    /// An IP-KVM-class device on the endpoint's segment.
+    IpKvmSuspected,
+    /// A remote-control session whose far-leg application RTT exceeds the transport RTT to
+    /// the visible peer by more than the threshold: the controller is beyond a relay.
+    RelayedRemoteControl,
+    /// An endpoint's own outbound interactive session typed by the input of a session that
+    /// controls the endpoint (a stepping stone).
+    InteractiveRelayChain,
+}
+
+impl AlertKind {
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertKind::RemoteControlSession => "remote_control_session",
+            AlertKind::AnonymizingTunnel => "anonymizing_tunnel",
+            AlertKind::MultipleRemoteTools => "multiple_remote_tools",
+            AlertKind::IpKvmSuspected => "ip_kvm_suspected",
+            AlertKind::RelayedRemoteControl => "relayed_remote_control",
+            AlertKind::InteractiveRelayChain => "interactive_relay_chain",
+        }
+    }
+
+    /// The alert kind a recognised tool's session raises.
+    pub fn of(category: Category) -> AlertKind {
+        match category {
+            Category::RemoteControl => AlertKind::RemoteControlSession,
+            Category::Relay | Category::Vpn | Category::Tunnel | Category::Proxy => AlertKind::AnonymizingTunnel,
+        }
+    }
+}
+
+/// OCSF severity levels used by farhand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// 1.
+    Informational = 1,
+    /// 2.
+    Low = 2,
+    /// 3.
+    Medium = 3,
+    /// 4.
+    High = 4,
+    /// 5.
+    Critical = 5,
+}
+
+impl Severity {
+    /// OCSF caption.
+    pub fn caption(self) -> &'static str {
+        match self {
+            Severity::Informational => "Informational",
+            Severity::Low => "Low",
+            Severity::Medium => "Medium",
+            Severity::High => "High",
+            Severity::Critical => "Critical",
+        }
+    }
+}
+
+/// Who opened the session, seen from the endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The peer connected to the endpoint (the endpoint is being controlled).
+    Inbound,
+    /// The endpoint connected to the peer.
+    Outbound,
+}
+
+/// One side of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Host {
+    /// Address.
+    pub ip: Addr,
+    /// Port.
+    pub port: u16,
+    /// Inside `home_networks`.
+    pub inside: bool,
+}
+
+/// Whether an alert is new or updates an earlier one (same id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// First report.
+    Create,
+    /// A later report of the same session.
+    Update,
+}
+
+/// An alert, ready for the sinks.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    /// Stable id (same for updates of one session).
+    pub id: String,
+    /// Create or update.
+    pub activity: Activity,
+    /// Kind.
+    pub kind: AlertKind,
+    /// Severity.
+    pub severity: Severity,
+    /// When the alert was raised (packet time).
+    pub time: Micros,
+    /// Tool recognised.
+    pub tool: Tool,
+    /// The tool's stable name (for indicator-listed tools, the listed name).
+    pub tool_name: String,
+    /// The tool's display name.
+    pub tool_title: String,
+    /// What kind of tool.
+    pub category: Category,
+    /// For `multiple_remote_tools`: every tool seen on the endpoint in the window.
+    pub related_tools: Vec<String>,
+    /// Confidence 0–100.
+    pub confidence: u8,
+    /// How the tool was recognised.
+    pub method: Method,
+    /// The inside host.
+    pub endpoint: Host,
+    /// The other side.
+    pub peer: Host,
+    /// Who opened the session.
+    pub direction: Direction,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// VLAN IDs (0 = none).
+    pub vlan: u32,
+    /// First packet.
+    pub first_seen: Micros,
+    /// Last packet.
+    pub last_seen: Micros,
+    /// Bytes the endpoint received.
+    pub bytes_in: u64,
+    /// Bytes the endpoint sent.
+    pub bytes_out: u64,
+    /// Packets the endpoint received.
+    pub packets_in: u64,
+    /// Packets the endpoint sent.
+    pub packets_out: u64,
+    /// TCP handshake (SYN, SYN/ACK, ACK) times; 0 = not seen.
+    pub handshake: [Micros; 3],
+    /// Why the session record ended.
+    pub end: EndReason,
+    /// Protocol fields.
+    pub evidence: Evidence,
+    /// Detectors that contributed: (name, version).
+    pub detectors: Vec<(&'static str, &'static str)>,
+    /// Community ID v1 of the flow.
+    pub community_id: String,
+    /// One-paragraph explanation.
+    pub message: String,
+    /// The wrapper (proxy tunnel, WebSocket) the tool was found inside.
+    pub via: Option<farhand_model::Via>,
+    /// Timing figures of the session (transport/application RTT, keystrokes).
+    pub behaviour: Option<farhand_model::session::Summary>,
+    /// The relay latency gap, when both RTTs were measured.
+    pub gap: Option<crate::relay_latency::Gap>,
+}
+
+/// Window in which several remote-control tools on one endpoint raise
+/// `multiple_remote_tools`.
+pub const MULTI_TOOL_WINDOW: Micros = 3600 * 1_000_000;
+
+/// A flow of the same 5-tuple and tool that resumes within this gap continues its session.
+pub const SESSION_GAP: Micros = 3600 * 1_000_000;
+/// Open sessions remembered before old ones are forgotten.
+pub const MAX_OPEN_SESSIONS: usize = 100_000;
+
+/// The verdict stage.
+pub struct Verdict {
+    home: HomeNets,
+    /// Open sessions by (community id, tool): alert id and last packet time. A flow that
+    /// resumes within [`SESSION_GAP`] (after an idle timeout or an active-timeout report)
+    /// continues the same alert as an update.
+    sessions: HashMap<(String, String), (String, Micros)>,
+    /// IP-KVM-class devices already reported (by MAC): workers each see a device once, and
+    /// a device talking to several endpoints reaches several workers.
+    kvm_reported: std::collections::HashSet<String>,
+    /// Per endpoint: remote-control tools seen (name → last time) and how many distinct
+    /// tools the last `multiple_remote_tools` alert reported.
+    tools_by_endpoint: HashMap<Addr, (BTreeMap<String, Micros>, usize)>,
+    /// Settings of the relay-gap judgement.
+    relay: crate::relay_latency::RelayConfig,
+}
+
+impl Verdict {
+    /// A verdict stage for the given inside networks.
+    pub fn new(home: HomeNets) -> Verdict {
+        Verdict {
+            home,
+            sessions: HashMap::new(),
+            kvm_reported: Default::default(),
+            tools_by_endpoint: HashMap::new(),
+            relay: Default::default(),
+        }
+    }
+
+    /// The same stage with these relay-gap settings.
+    pub fn with_relay(mut self, relay: crate::relay_latency::RelayConfig) -> Verdict {
+        self.relay = relay;
+        self
+    }
+
+    /// The alert id of the session under `key` and whether this report creates or updates
+    /// it: a report that starts within [`SESSION_GAP`] of the key's last one continues it
+    /// (after an idle timeout or an active-timeout report), else `new_id` starts a new one.
+    fn session_alert_id(
+        &mut self,
+        key: (String, String),
+        (first, last_seen): (Micros, Micros),
+        new_id: impl FnOnce() -> String,
+    ) -> (String, Activity) {
+        match self.sessions.get_mut(&key) {
+            Some((id, last)) if first.saturating_sub(*last) <= SESSION_GAP => {
+                *last = (*last).max(last_seen);
+                (id.clone(), Activity::Update)
+            }
+            _ => {
+                let id = new_id();
+                self.sessions.insert(key, (id.clone(), last_seen));
+                (id, Activity::Create)
+            }
+        }
+    }
+
+    /// Raises (or updates) `interactive_relay_chain` for an endpoint's outbound session whose
+    /// input periods began right after input on a session controlling the endpoint.
+    fn note_chain(&mut self, a: &Alert, out: &mut Vec<Alert>) {
+        let Some(c) = a.behaviour.as_ref().and_then(|b| b.chain.as_ref()).filter(|c| c.chained) else { return };
+        let (id, activity) = self.session_alert_id(
+            (a.community_id.clone(), format!("chain:{}", a.tool_name)),
+            (a.first_seen, a.last_seen),
+            || alert_id(&format!("chain-{}", a.community_id), a.first_seen, a.tool),
+        );
+        // The driven session's client is the controlled host.
+        let (host, target) = match a.direction {
+            Direction::Outbound => (a.endpoint, a.peer),
+            Direction::Inbound => (a.peer, a.endpoint),
+        };
+        let mut r = a.clone();
+        r.kind = AlertKind::InteractiveRelayChain;
+        r.severity = Severity::Critical;
+        r.id = id;
+        r.activity = activity;
+        r.message = format!(
+            "{tool} session from {host} to {target}:{port} is typed by a remote controller: {m} of its {n} \
+             typing periods began within 80 ms after typing began on a session controlling {host} \
+             (from {driver}; median lag {lag:.1} ms). The endpoint is a stepping stone: its own work \
+             is being done from afar.",
+            tool = a.tool_title,
+            host = host.ip,
+            target = target.ip,
+            port = target.port,
+            m = c.matched,
+            n = c.on_periods,
+            driver = c.driver.as_deref().unwrap_or("?"),
+            lag = c.median_lag_ms.unwrap_or(0.0),
+        );
+        out.push(r);
+    }
+
+    /// Raises (or updates) `relayed_remote_control` for a session alert whose gap is beyond
+    /// the threshold. Only for remote-control sessions into the endpoint, whose controller is
+    /// the initiator (SSH, VNC): the far leg is then the initiator's.
+    fn note_gap(&mut self, a: &Alert, out: &mut Vec<Alert>) {
+        let Some(g) = a.gap.as_ref().filter(|g| g.relayed) else { return };
+        if a.kind != AlertKind::RemoteControlSession || a.direction != Direction::Inbound {
+            return;
+        }
+        let (id, activity) = self.session_alert_id(
+            (a.community_id.clone(), format!("relayed:{}", a.tool_name)),
+            (a.first_seen, a.last_seen),
+            || alert_id(&format!("relayed-{}", a.community_id), a.first_seen, a.tool),
+        );
+        let b = a.behaviour.as_ref();
+        let app = b.and_then(|b| b.app_rtt_far);
+        let tr = b.and_then(|b| b.transport_rtt.initiator);
+        let mut r = a.clone();
+        r.kind = AlertKind::RelayedRemoteControl;
+        r.severity = Severity::High;
+        r.id = id;
+        r.activity = activity;
+        r.message = format!(
+            "{tool} session into {ep} from {peer}: the controller answers {app:.1} ms after the endpoint \
+             speaks (10th percentile of {n} exchanges) while the transport round trip to {peer} is \
+             {tr:.1} ms (smallest of {tn}): a gap of {gap:.1} ms, {ex:.1} ms beyond the {base:.0} ms \
+             processing baseline, puts the controller at least {lo} km (at most {hi} km) beyond {peer}: \
+             the visible peer is a relay or a jump host.",
+            tool = a.tool_title,
+            ep = a.endpoint.ip,
+            peer = a.peer.ip,
+            app = app.map_or(0.0, |s| s.p10_ms),
+            n = app.map_or(0, |s| s.n),
+            tr = tr.map_or(0.0, |s| s.min_ms),
+            tn = tr.map_or(0, |s| s.n),
+            gap = g.gap_ms,
+            ex = g.excess_ms,
+            base = g.baseline_ms,
+            lo = g.extra_distance_km.0,
+            hi = g.extra_distance_km.1,
+        );
+        out.push(r);
+    }
+
+    /// Records a remote-control session on an endpoint; raises `multiple_remote_tools` when
+    /// the endpoint has used two or more distinct tools within [`MULTI_TOOL_WINDOW`] (and
+    /// again whenever a further tool joins them). Outbound SSH (an endpoint's own shell
+    /// sessions, everyday for developers) does not count.
+    fn note_tool(&mut self, a: &Alert, out: &mut Vec<Alert>) {
+        if a.category != Category::RemoteControl || (a.tool == Tool::Ssh && a.direction == Direction::Outbound) {
+            return;
+        }
+        let (tools, reported) = self.tools_by_endpoint.entry(a.endpoint.ip).or_default();
+        tools.insert(a.tool_name.clone(), a.last_seen);
+        tools.retain(|_, t| a.last_seen.saturating_sub(*t) <= MULTI_TOOL_WINDOW);
+        if tools.len() < 2 || tools.len() <= *reported {
+            if tools.len() < 2 {
+                *reported = 0;
+            }
+            return;
+        }
+        *reported = tools.len();
+        let names: Vec<String> = tools.keys().cloned().collect();
+        let mut m = a.clone();
+        m.kind = AlertKind::MultipleRemoteTools;
+        m.severity = Severity::Medium;
+        m.activity = Activity::Create;
+        m.related_tools = names.clone();
+        m.id = alert_id(&format!("{}-{}", a.endpoint.ip, names.join(",")), a.last_seen, a.tool);
+        m.message = format!(
+            "Endpoint {} used {} remote-control tools within {} minutes: {}. The latest: {}",
+            a.endpoint.ip,
+            names.len(),
+            MULTI_TOOL_WINDOW / 60_000_000,
+            names.join(", "),
+            a.message
+        );
+        out.push(m);
+    }
+
+    /// Alerts for one finding, appended to `out`.
+    pub fn judge(&mut self, f: &Finding, out: &mut Vec<Alert>) {
+        let (m, kvm) = match &f.kind {
+            FindingKind::RemoteControlSession(m) => (m, false),
+            FindingKind::IpKvmSuspected(m) => (m, true),
+        };
+        if let Evidence::IpKvm(e) = &m.evidence
+            && !self.kvm_reported.insert(e.mac.clone())
+        {
+            return;
+        }
+        let s = &f.flow;
+        let (init_ip, _) = s.key.side(s.initiator);
+        let resp_side = s.initiator.other();
+        let (resp_ip, _) = s.key.side(resp_side);
+        let init_in = self.home.contains(&init_ip);
+        let resp_in = self.home.contains(&resp_ip);
+        let category = m.category();
+        // IP-KVM signs (a Raspberry Pi MAC, a PiKVM/TinyPilot/JetKVM host name or cloud name)
+        // raise ip_kvm_suspected rather than a session alert.
+        let kvm_named = m.tool == Tool::IpKvm;
+        let kind = if kvm || kvm_named { AlertKind::IpKvmSuspected } else { AlertKind::of(category) };
+        // The endpoint: the inside side; else, for remote control, the controlled side (the
+        // server), and for tunnels the client that opened it.
+        let ep_side = match (init_in, resp_in) {
+            // The device itself (the sender of the frame it was seen in), or, when it only
+            // forwarded an outside host's packet, the inside host it delivered to.
+            _ if kvm && matches!(&m.evidence, Evidence::IpKvm(e) if e.routed) => resp_side,
+            _ if kvm => s.initiator,
+            // A device naming itself (DHCP) is the client of its own exchange.
+            _ if kvm_named && matches!(&m.evidence, Evidence::Name(e) if e.field == "dhcp_hostname") => s.initiator,
+            (true, false) => s.initiator,
+            (false, true) => resp_side,
+            _ if category == Category::RemoteControl => resp_side,
+            _ => s.initiator,
+        };
+        let peer_side = ep_side.other();
+        let (ep_ip, ep_port) = s.key.side(ep_side);
+        let (peer_ip, peer_port) = s.key.side(peer_side);
+        let direction = if ep_side == s.initiator { Direction::Outbound } else { Direction::Inbound };
+        let severity = match (kind, direction) {
+            (AlertKind::IpKvmSuspected, _) => Severity::High,
+            (AlertKind::RemoteControlSession, Direction::Inbound) => Severity::Low,
+            (AlertKind::RemoteControlSession, Direction::Outbound) => Severity::Informational,
+            (_, _) if category == Category::Relay => Severity::Informational,
+            _ => Severity::Medium,
+        };
+        let transport = Transport::of_proto(s.key.proto());
+        let community_id = community_id(&s.key, s.initiator);
+        let (tool_name, tool_title) = (m.tool_name().to_string(), m.tool_title().to_string());
+        let (id, activity) =
+            self.session_alert_id((community_id.clone(), tool_name.clone()), (s.first_ts, s.last_ts), || {
+                alert_id(&community_id, s.first_ts_of_session(), m.tool)
+            });
+        if self.sessions.len() > MAX_OPEN_SESSIONS {
+            let now = s.last_ts;
+            self.sessions.retain(|_, (_, last)| now.saturating_sub(*last) <= SESSION_GAP);
+        }
+        let idx = |side: Side| side.idx();
+        let get = |a: &[u64; 2], side: Side| a.get(idx(side)).copied().unwrap_or(0);
+        let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
+        let message = if let (true, Evidence::IpKvm(e)) = (kvm, &m.evidence)
+            && e.routed
+        {
+            format!(
+                "A {} device ({}) forwards traffic on the segment of {ep_ip} (it delivered {peer_ip}'s \
+                 packets: the segment's router or a bridge). PiKVM/TinyPilot-style IP-KVMs run on this \
+                 hardware; check what it is.",
+                e.vendor, e.mac
+            )
+        } else if let (true, Evidence::IpKvm(e)) = (kvm, &m.evidence) {
+            format!(
+                "A {} device ({}) at {ep_ip} is on the segment (seen talking to {peer_ip}): \
+                 PiKVM/TinyPilot-style IP-KVMs, which drive a laptop's keyboard, screen and mouse \
+                 from afar with no software on it, run on this hardware.",
+                e.vendor, e.mac
+            )
+        } else {
+            format!(
+                "{tool} session {dir} {ep}:{ep_port} {arrow} {peer}:{peer_port} ({transport}), recognised by {method} \
+             (confidence {conf}); {pin} packets / {bin} bytes to the endpoint, {pout} packets / {bout} bytes from it; \
+             {secs:.1} s.{extra}",
+                tool = tool_title,
+                dir = match direction {
+                    Direction::Inbound => "into endpoint",
+                    Direction::Outbound => "from endpoint",
+                },
+                ep = ep_ip,
+                arrow = match direction {
+                    Direction::Inbound => "<-",
+                    Direction::Outbound => "->",
+                },
+                peer = peer_ip,
+                transport = transport.name(),
+                method = match m.method {
+                    Method::PayloadStructure => "its payload structure",
+                    Method::Certificate => "its certificate",
+                    Method::Association => "its link to a recognised session",
+                    Method::Name => "a name",
+                    Method::Port => "its port only",
+                },
+                conf = m.confidence,
+                pin = get(&pk, peer_side),
+                bin = get(&s.bytes, peer_side),
+                pout = get(&pk, ep_side),
+                bout = get(&s.bytes, ep_side),
+                secs = s.last_ts.saturating_sub(s.first_ts) as f64 / 1e6,
+                extra = evidence_note(&m.evidence),
+            ) + &f
+                .via
+                .as_ref()
+                .map(|v| format!(" Found inside a {} tunnel to {}.", v.wrapper, v.target))
+                .unwrap_or_default()
+        };
+        let alert = Alert {
+            id,
+            activity,
+            kind,
+            severity,
+            time: s.last_ts,
+            tool: m.tool,
+            tool_name,
+            tool_title,
+            category,
+            related_tools: Vec::new(),
+            confidence: m.confidence,
+            method: m.method,
+            endpoint: Host { ip: ep_ip, port: ep_port, inside: self.home.contains(&ep_ip) },
+            peer: Host { ip: peer_ip, port: peer_port, inside: self.home.contains(&peer_ip) },
+            direction,
+            transport,
+            vlan: s.key.vlan(),
+            first_seen: s.first_ts,
+            last_seen: s.last_ts,
+            bytes_in: get(&s.bytes, peer_side),
+            bytes_out: get(&s.bytes, ep_side),
+            packets_in: get(&pk, peer_side),
+            packets_out: get(&pk, ep_side),
+            handshake: s.handshake,
+            end: s.reason,
+            evidence: m.evidence.clone(),
+            detectors: vec![(f.detector, f.detector_version)],
+            community_id,
+            message,
+            via: f.via.clone(),
+            gap: f.behaviour.as_ref().and_then(|b| crate::relay_latency::judge(b, &self.relay)),
+            behaviour: f.behaviour.clone(),
+        };
+        let first = alert.activity == Activity::Create && !kvm;
+        out.push(alert);
+        if first && let Some(a) = out.last().cloned() {
+            self.note_tool(&a, out);
+        }
+        if let Some(a) = out.iter().rev().find(|a| a.kind != AlertKind::MultipleRemoteTools).cloned() {
+            self.note_gap(&a, out);
+            self.note_chain(&a, out);
+        }
+    }
+}
+
+/// The evidence as short `key=value` pairs for the alert message: strings and numbers,
+/// one level of nesting flattened, long algorithm lists left to the structured fields.
+fn evidence_note(e: &Evidence) -> String {
+    fn push(parts: &mut Vec<String>, k: &str, v: &serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if s.len() <= 64 => parts.push(format!("{k}={s}")),
+            serde_json::Value::Number(n) => parts.push(format!("{k}={n}")),
+            serde_json::Value::Array(items) if !items.is_empty() && items.iter().all(|i| i.is_string()) => {
+                let names: Vec<&str> = items.iter().filter_map(|i| i.as_str()).collect();
+                parts.push(format!("{k}={}", names.join("+")));
+            }
+            _ => {}
+        }
+    }
+    let j = serde_json::to_value(e).unwrap_or_default();
+    let mut parts = Vec::new();
+    if let Some(o) = j.as_object() {
+        for (k, v) in o {
+            if k == "protocol" || k.ends_with("_algorithms") {
+                continue;
+            }
+            match v.as_object() {
+                Some(inner) => {
+                    for (ik, iv) in inner {
+                        push(&mut parts, &format!("{k}.{ik}"), iv);
+                    }
+                }
+                None => push(&mut parts, k, v),
+            }
+        }
+    }
+    if parts.is_empty() { String::new() } else { format!(" Evidence: {}.", parts.join(", ")) }
+}
+
+fn alert_id(community_id: &str, first: Micros, tool: Tool) -> String {
+    let mut h = Sha1::new();
+    h.update(community_id.as_bytes());
+    h.update(first.to_be_bytes());
+    h.update(tool.name().as_bytes());
+    let d = h.finalize();
+    d.iter().take(10).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Community ID v1 (seed 0) of a flow, oriented from its initiator.
+pub fn community_id(key: &FlowKey, initiator: Side) -> String {
+    let (si, sp) = key.side(initiator);
+    let (di, dp) = key.side(initiator.other());
+    let addr_bytes =
+        |a: &Addr| -> Vec<u8> { if a.is_v4() { a.0.get(12..).unwrap_or_default().to_vec() } else { a.0.to_vec() } };
+    let (s, d) = (addr_bytes(&si), addr_bytes(&di));
+    let ((s, sp), (d, dp)) =
+        if (s.as_slice(), sp) <= (d.as_slice(), dp) { ((s, sp), (d, dp)) } else { ((d, dp), (s, sp)) };
+    let mut h = Sha1::new();
+    h.update(0u16.to_be_bytes());
+    h.update(&s);
+    h.update(&d);
+    h.update([key.proto(), 0]);
+    h.update(sp.to_be_bytes());
+    h.update(dp.to_be_bytes());
+    format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use farhand_model::net::proto;
+
+    #[test]
+    fn community_id_known_answers() {
+        // Test vectors published with the Community ID specification (seed 0).
+        let (k, s) =
+            FlowKey::new(Addr::v4([128, 232, 110, 120]), 34855, Addr::v4([66, 35, 250, 204]), 80, proto::TCP, 0);
+        assert_eq!(community_id(&k, s), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+        let (k2, s2) =
+            FlowKey::new(Addr::v4([66, 35, 250, 204]), 80, Addr::v4([128, 232, 110, 120]), 34855, proto::TCP, 0);
+        assert_eq!(community_id(&k2, s2), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+    }
+    // Tests below were added from mutation testing (MUTATION.md): alert kinds, severities,
+    // endpoints, ids and the relayed / chain / multiple-tool alerts, each pinned where a
+    // mutant changed them without any other test noticing.
+
+    use farhand_model::evidence::VncEvidence;
+    use farhand_model::session::ChainStats;
+    use farhand_model::session::KeystrokeStats;
+    use farhand_model::session::{LatStats, LegStats, Summary};
+    use farhand_model::tool::Match;
+    use farhand_model::{Finding, FindingKind, FlowSummary};
+
+    const OUT: [u8; 4] = [203, 0, 113, 9];
+    const EP: [u8; 4] = [10, 0, 0, 5];
+
+    fn verdict() -> Verdict {
+        Verdict::new(HomeNets::new(vec!["10.0.0.0/8".parse().unwrap()]))
+    }
+
+    fn matched(tool: Tool, evidence: Evidence) -> Match {
+        Match { tool, confidence: 90, method: Method::PayloadStructure, evidence }
+    }
+
+    /// A finding for a TCP flow from `client` to `server` seen from `first` for 1 s.
+    fn finding(m: Match, client: ([u8; 4], u16), server: ([u8; 4], u16), first: Micros) -> Finding {
+        let (key, initiator) = FlowKey::new(Addr::v4(client.0), client.1, Addr::v4(server.0), server.1, proto::TCP, 0);
+        Finding {
+            detector: "test",
+            detector_version: "1",
+            ts: first,
+            flow: FlowSummary {
+                key,
+                initiator,
+                first_ts: first,
+                last_ts: first + 1_000_000,
+                bytes: [100, 200],
+                pkts: [3, 4],
+                reason: EndReason::Closed,
+                handshake: [0; 3],
+            },
+            kind: FindingKind::RemoteControlSession(m),
+            via: None,
+            behaviour: None,
+        }
+    }
+
+    fn session(tool: Tool, client: ([u8; 4], u16), server: ([u8; 4], u16), first: Micros) -> Finding {
+        finding(matched(tool, Evidence::Vnc(VncEvidence::default())), client, server, first)
+    }
+
+    fn judge(v: &mut Verdict, f: &Finding) -> Vec<Alert> {
+        let mut out = Vec::new();
+        v.judge(f, &mut out);
+        out
+    }
+
+    fn kinds(alerts: &[Alert]) -> Vec<(AlertKind, Severity)> {
+        alerts.iter().map(|a| (a.kind, a.severity)).collect()
+    }
+
+    /// Timing with a far-leg 10th percentile of `app_ms` over a 1 ms transport RTT, 20 keys,
+    /// and the stepping-stone figures `chain`.
+    fn timing(app_ms: f64, chain: Option<ChainStats>) -> Summary {
+        let lat = |ms: f64| LatStats { n: 20, min_ms: ms, p10_ms: ms, p50_ms: ms, p90_ms: ms };
+        Summary {
+            tool: Tool::Ssh,
+            transport_rtt: LegStats { initiator: Some(lat(1.0)), responder: Some(lat(0.2)) },
+            app_rtt_far: Some(lat(app_ms)),
+            app_rtt_far_alternatives_ms: None,
+            app_rtt_near: None,
+            keystrokes: Some(KeystrokeStats {
+                keys: 20,
+                bursts: 2,
+                intervals: 18,
+                iki_p10_ms: None,
+                iki_median_ms: None,
+                iki_p90_ms: None,
+                iki_cv: None,
+                rhythm: "human",
+            }),
+            chain,
+        }
+    }
+
+    #[test]
+    fn severity_by_kind_and_direction() {
+        let mut v = verdict();
+        let inbound = judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), 1_000_000));
+        assert_eq!(kinds(&inbound), vec![(AlertKind::RemoteControlSession, Severity::Low)]);
+        assert_eq!((inbound[0].direction, inbound[0].endpoint.ip), (Direction::Inbound, Addr::v4(EP)));
+        let mut v = verdict();
+        let outbound = judge(&mut v, &session(Tool::Vnc, (EP, 50_000), (OUT, 5900), 1_000_000));
+        assert_eq!(kinds(&outbound), vec![(AlertKind::RemoteControlSession, Severity::Informational)]);
+        assert_eq!(outbound[0].direction, Direction::Outbound);
+        // A relay (STUN/TURN) is informational; a VPN is medium.
+        let relay = judge(&mut v, &session(Tool::StunTurn, (EP, 50_001), (OUT, 3478), 1_000_000));
+        assert_eq!(kinds(&relay), vec![(AlertKind::AnonymizingTunnel, Severity::Informational)]);
+        let vpn = judge(&mut v, &session(Tool::WireGuard, (EP, 50_002), (OUT, 51_820), 1_000_000));
+        assert_eq!(kinds(&vpn), vec![(AlertKind::AnonymizingTunnel, Severity::Medium)]);
+    }
+
+    #[test]
+    fn relayed_alert_only_for_inbound_remote_control() {
+        let mut v = verdict();
+        let mut f = session(Tool::Ssh, (OUT, 50_000), (EP, 22), 1_000_000);
+        f.behaviour = Some(timing(121.0, None));
+        let a = judge(&mut v, &f);
+        assert_eq!(
+            kinds(&a),
+            vec![(AlertKind::RemoteControlSession, Severity::Low), (AlertKind::RelayedRemoteControl, Severity::High)]
+        );
+        assert_ne!(a[0].id, a[1].id);
+        assert!(a[1].gap.as_ref().is_some_and(|g| g.relayed && g.gap_ms == 120.0), "{:?}", a[1].gap);
+        // The same gap on the endpoint's own outbound session: no relayed alert.
+        let mut f = session(Tool::Ssh, (EP, 50_000), (OUT, 22), 1_000_000);
+        f.behaviour = Some(timing(121.0, None));
+        assert_eq!(kinds(&judge(&mut v, &f)), vec![(AlertKind::RemoteControlSession, Severity::Informational)]);
+        // A gap under the threshold: none either.
+        let mut f = session(Tool::Ssh, (OUT, 50_001), (EP, 22), 1_000_000);
+        f.behaviour = Some(timing(30.0, None));
+        assert_eq!(kinds(&judge(&mut v, &f)), vec![(AlertKind::RemoteControlSession, Severity::Low)]);
+    }
+
+    #[test]
+    fn chain_alert_when_chained() {
+        let chain = |chained: bool| ChainStats {
+            on_periods: 8,
+            matched: 6,
+            share: 0.75,
+            median_lag_ms: Some(3.0),
+            driver: Some("203.0.113.9".into()),
+            chained,
+        };
+        let mut v = verdict();
+        let mut f = session(Tool::Ssh, (EP, 50_000), ([198, 51, 100, 7], 22), 1_000_000);
+        f.behaviour = Some(timing(5.0, Some(chain(true))));
+        let a = judge(&mut v, &f);
+        assert_eq!(
+            kinds(&a),
+            vec![
+                (AlertKind::RemoteControlSession, Severity::Informational),
+                (AlertKind::InteractiveRelayChain, Severity::Critical)
+            ]
+        );
+        assert_ne!(a[0].id, a[1].id);
+        assert!(a[1].message.contains("6 of its 8 typing periods"), "{}", a[1].message);
+        let mut f = session(Tool::Ssh, (EP, 50_001), ([198, 51, 100, 7], 22), 1_000_000);
+        f.behaviour = Some(timing(5.0, Some(chain(false))));
+        assert_eq!(judge(&mut v, &f).len(), 1);
+    }
+
+    #[test]
+    fn multiple_tools_once_per_new_tool_and_again_after_expiry() {
+        let mut v = verdict();
+        let hour = MULTI_TOOL_WINDOW;
+        let mut port = 50_000;
+        let mut multi = |v: &mut Verdict, tool: Tool, at: Micros| {
+            port += 1;
+            let a = judge(v, &session(tool, (OUT, port), (EP, 5900), at));
+            a.iter().filter(|a| a.kind == AlertKind::MultipleRemoteTools).count()
+        };
+        assert_eq!(multi(&mut v, Tool::Vnc, 1_000_000), 0);
+        assert_eq!(multi(&mut v, Tool::Rdp, 2_000_000), 1);
+        // The same two tools again: nothing new.
+        assert_eq!(multi(&mut v, Tool::Rdp, 3_000_000), 0);
+        assert_eq!(multi(&mut v, Tool::Vnc, 4_000_000), 0);
+        // A third tool joins: raised again.
+        assert_eq!(multi(&mut v, Tool::TeamViewer, 5_000_000), 1);
+        // Two hours later only one tool is recent; a second one then raises it anew.
+        assert_eq!(multi(&mut v, Tool::Vnc, 2 * hour), 0);
+        assert_eq!(multi(&mut v, Tool::Rdp, 2 * hour + 1_000_000), 1);
+        // Outbound SSH does not count as a tool on the endpoint.
+        let mut v = verdict();
+        assert_eq!(multi(&mut v, Tool::Vnc, 1_000_000), 0);
+        let ssh = judge(&mut v, &session(Tool::Ssh, (EP, 40_000), (OUT, 22), 2_000_000));
+        assert_eq!(kinds(&ssh), vec![(AlertKind::RemoteControlSession, Severity::Informational)]);
+    }
+
+    #[test]
+    fn ip_kvm_findings_do_not_count_as_tools() {
+        use farhand_model::evidence::IpKvmEvidence;
+        let mut v = verdict();
+        let e = IpKvmEvidence { mac: "dc:a6:32:00:00:01".into(), vendor: "Raspberry Pi", routed: false };
+        let mut kvm = session(Tool::IpKvm, (EP, 68), ([10, 0, 0, 1], 67), 1_000_000);
+        kvm.kind = FindingKind::IpKvmSuspected(matched(Tool::IpKvm, Evidence::IpKvm(e)));
+        assert_eq!(kinds(&judge(&mut v, &kvm)), vec![(AlertKind::IpKvmSuspected, Severity::High)]);
+        let a = judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), 2_000_000));
+        assert_eq!(kinds(&a), vec![(AlertKind::RemoteControlSession, Severity::Low)]);
+    }
+
+    #[test]
+    fn a_device_naming_itself_in_dhcp_is_the_endpoint() {
+        use farhand_model::evidence::NameEvidence;
+        let name = |field: &'static str| {
+            let e = NameEvidence {
+                tool_name: "pikvm".into(),
+                tool_title: "PiKVM".into(),
+                category: Category::RemoteControl,
+                field,
+                value: "pikvm".into(),
+                pattern: "pikvm".into(),
+                source: "test".into(),
+                tls: None,
+                answers: Vec::new(),
+            };
+            matched(Tool::IpKvm, Evidence::Name(Box::new(e)))
+        };
+        let (device, server) = ([10, 0, 0, 7], [10, 0, 0, 1]);
+        let mut v = verdict();
+        let a = judge(&mut v, &finding(name("dhcp_hostname"), (device, 68), (server, 67), 1_000_000));
+        assert_eq!(a[0].kind, AlertKind::IpKvmSuspected);
+        assert_eq!(a[0].endpoint.ip, Addr::v4(device));
+        // Named elsewhere (an outside host reaching the device by name): the usual rule, the
+        // inside side.
+        let a = judge(&mut v, &finding(name("http_host"), (OUT, 50_000), (device, 443), 1_000_000));
+        assert_eq!(a[0].endpoint.ip, Addr::v4(device));
+        // The same hostname field on another tool's name evidence: the usual rule (both inside,
+        // remote control: the server).
+        let mut m = name("dhcp_hostname");
+        m.tool = Tool::Vnc;
+        let a = judge(&mut v, &finding(m, (device, 68), (server, 67), 1_000_000));
+        assert_eq!(a[0].endpoint.ip, Addr::v4(server));
+    }
+
+    #[test]
+    fn alert_ids_start_at_the_handshake_and_differ_per_session() {
+        let mut v = verdict();
+        let mut f = session(Tool::Vnc, (OUT, 50_000), (EP, 5900), 2_000_000);
+        f.flow.handshake = [1_000_000, 1_000_100, 1_000_200];
+        let a = judge(&mut v, &f);
+        let cid = community_id(&f.flow.key, f.flow.initiator);
+        assert_eq!(a[0].id, alert_id(&cid, 1_000_000, Tool::Vnc));
+        assert!(a[0].id.len() == 20 && a[0].id.bytes().all(|b| b.is_ascii_hexdigit()), "{}", a[0].id);
+        // Without a handshake: the first packet; a later session of the same 5-tuple (beyond
+        // SESSION_GAP) is a new alert with a new id.
+        let f1 = session(Tool::Vnc, (OUT, 50_001), (EP, 5900), 1_000_000);
+        let f2 = session(Tool::Vnc, (OUT, 50_001), (EP, 5900), 1_000_000 + 2 * SESSION_GAP);
+        let (a1, a2) = (judge(&mut v, &f1), judge(&mut v, &f2));
+        assert_eq!(a1[0].id, alert_id(&community_id(&f1.flow.key, f1.flow.initiator), 1_000_000, Tool::Vnc));
+        assert_ne!(a1[0].id, a2[0].id);
+        assert_eq!((a1[0].activity, a2[0].activity), (Activity::Create, Activity::Create));
+        // Resumed within the gap: an update of the same id.
+        let f3 = session(Tool::Vnc, (OUT, 50_001), (EP, 5900), 2_000_000 + 2 * SESSION_GAP);
+        let a3 = judge(&mut v, &f3);
+        assert_eq!((a3[0].id.as_str(), a3[0].activity), (a2[0].id.as_str(), Activity::Update));
+    }
+
+    #[test]
+    fn evidence_note_lists_short_fields() {
+        use farhand_model::evidence::{Magic, TeamViewerEvidence};
+        let e = Evidence::Teamviewer(TeamViewerEvidence {
+            transport: Transport::Tcp,
+            magics: vec![Magic::V1, Magic::V2],
+            client_commands: Vec::new(),
+            server_commands: Vec::new(),
+            client_frames: 3,
+            server_frames: 0,
+        });
+        let note = evidence_note(&e);
+        assert!(note.starts_with(" Evidence: "), "{note}");
+        assert!(note.contains("magics=1724+1130"), "{note}");
+        assert!(note.contains("client_frames=3"), "{note}");
+        assert!(!note.contains("client_commands"), "empty lists are left out: {note}");
+        let long = "x".repeat(65);
+        let e = Evidence::Vnc(VncEvidence {
+            server_version: Some("x".repeat(64)),
+            client_version: Some(long.clone()),
+            ..VncEvidence::default()
+        });
+        let note = evidence_note(&e);
+        assert!(note.contains(&format!("server_version={}", "x".repeat(64))), "{note}");
+        assert!(!note.contains(&long), "strings over 64 bytes are left out: {note}");
+        assert_eq!(evidence_note(&Evidence::Vnc(VncEvidence::default())), "");
+        // The protocol tag and the algorithm lists are left to the structured fields.
+        let e = Evidence::Ssh(farhand_model::evidence::SshEvidence {
+            client_banner: None,
+            server_banner: None,
+            hassh: Some("abc".into()),
+            hassh_algorithms: Some("curve25519-sha256".into()),
+            hassh_server: None,
+            hassh_server_algorithms: None,
+        });
+        assert_eq!(evidence_note(&e), " Evidence: hassh=abc.");
+    }
+    #[test]
+    fn open_sessions_are_forgotten_past_the_limit_oldest_first() {
+        let fill = |v: &mut Verdict, n: usize| {
+            for i in 0..n {
+                v.sessions.insert((format!("old-{i}"), "vnc".into()), (format!("id-{i}"), 0));
+            }
+        };
+        let late = 2 * SESSION_GAP;
+        // At the limit nothing is forgotten.
+        let mut v = verdict();
+        fill(&mut v, MAX_OPEN_SESSIONS - 1);
+        judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), late));
+        assert_eq!(v.sessions.len(), MAX_OPEN_SESSIONS);
+        // One more: the sessions idle beyond SESSION_GAP go, the recent one stays and resumes.
+        let mut v = verdict();
+        fill(&mut v, MAX_OPEN_SESSIONS);
+        let first = judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), late));
+        assert_eq!(v.sessions.len(), 1);
+        let again = judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), late + 2_000_000));
+        assert_eq!((again[0].id.as_str(), again[0].activity), (first[0].id.as_str(), Activity::Update));
+    }
+}
