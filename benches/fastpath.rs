@@ -11,9 +11,10 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use farhand_engine::capture::{Capture, LinkType, Next, RawFrame};
 use farhand_engine::decode::{DecodeStats, decode};
+use farhand_engine::detect::FlowTable;
 use farhand_engine::detect::fingerprint::registry;
 use farhand_engine::detect::{DetectStats, Engine};
-use farhand_engine::flow::{FlowConfig, FlowTable};
+use farhand_engine::flow::FlowConfig;
 use std::hint::black_box;
 use std::path::PathBuf;
 
@@ -65,7 +66,7 @@ fn bench(c: &mut Criterion) {
                     let f = RawFrame { ts: *ts, link, wire_len: *wire_len, data };
                     if let Some(v) = decode(&f, &mut st)
                         && let Some(flow) = table.packet(&v)
-                        && flow.wants_detection()
+                        && flow.wants_packets()
                     {
                         engine.on_packet(flow, &v, &mut ds);
                     }

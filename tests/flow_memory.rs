@@ -18,8 +18,9 @@
 
 use farhand::config::Settings;
 use farhand_engine::decode::{PacketView, TcpInfo, tcp_flags};
+use farhand_engine::detect::FlowTable;
 use farhand_engine::detect::{DetectStats, Engine};
-use farhand_engine::flow::{Addr, FlowConfig, FlowKey, FlowTable, Side};
+use farhand_engine::flow::{Addr, FlowConfig, FlowKey, Side};
 use farhand_model::Transport;
 use farhand_model::net::proto;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -297,11 +298,11 @@ fn engine_per_flow(settings: &Settings, n: u32, script: &Script<'_>) -> (f64, bo
             };
             seq[dir] = seq[dir].wrapping_add(payload.len() as u32 + u32::from(flags & tcp_flags::SYN != 0));
             let flow = t.packet(&v).unwrap();
-            if flow.wants_detection() {
+            if flow.wants_packets() {
                 engine.on_packet(flow, &v, &mut stats);
             }
-            done = flow.detect_done;
-            assert!(!flow.detect.is_session(), "flow {i} recognised as a session");
+            done = flow.settled;
+            assert!(!flow.state.is_session(), "flow {i} recognised as a session");
         }
         assert!(!t.has_ended(), "no flow ends during the measurement");
         assert!(done_all.is_none_or(|d| d == done), "flow {i}: detectors done {done}, unlike the others");

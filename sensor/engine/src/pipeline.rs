@@ -16,10 +16,11 @@
 
 use crate::capture::{Capture, CaptureError, CaptureKind, CaptureStats, Next};
 use crate::decode::{DecodeStats, PacketView, TcpInfo, decode};
+use crate::detect::FlowTable;
 use crate::detect::fingerprint::Fingerprint;
 use crate::detect::fingerprint::ip_kvm::{self, KvmWatch};
 use crate::detect::{DetectStats, Engine};
-use crate::flow::{FlowConfig, FlowStats, FlowTable, shard};
+use crate::flow::{FlowConfig, FlowStats, shard};
 use crate::indicators::Indicators;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use farhand_model::Finding;
@@ -135,7 +136,7 @@ impl Worker {
             self.findings.push(crate::detect::ip_kvm_finding(v, e));
         }
         if let Some(flow) = self.table.packet(v)
-            && flow.wants_detection()
+            && flow.wants_packets()
         {
             self.engine.on_packet(flow, v, &mut self.stats);
         }

@@ -9,7 +9,7 @@
 //!   [`fingerprint::MAX_DATAGRAM_HEADS`] datagrams while a fingerprint that reads them is still
 //!   possible) and asks every fingerprint still possible. It ends
 //!   as [`Active::Session`] (a fingerprint matched) or empty again (all said no, or the probe
-//!   limits ran out), with `Flow::detect_done` set: after that the flow costs the detectors
+//!   limits ran out), with `Flow::settled` set: after that the flow costs the detectors
 //!   nothing per packet.
 //! - A flow nothing in its own bytes names may be linked to another the engine recognised:
 //!   a DNS answer the endpoint received for a tool's name, an indicator address range, a
@@ -19,12 +19,14 @@
 //! - Findings are produced when a flow record ends ([`Engine::finding`]); they carry the
 //!   flow summary the verdict needs.
 
+pub mod correlate;
 pub mod fingerprint;
 pub mod names;
 pub mod nested;
 use crate::decode::PacketView;
-use crate::flow::{Flow, FlowRecord};
+use crate::flow::{self, FlowState};
 use crate::indicators::Indicators;
+use correlate::{Correlator, FlowFacts};
 use farhand_model::EndReason;
 use farhand_model::Micros;
 use farhand_model::evidence::Evidence;
@@ -34,7 +36,6 @@ use farhand_model::{Finding, FindingKind, FlowSummary, Via};
 use farhand_proto::dns;
 use fingerprint::dns_tunnel::{self, DnsTally};
 use fingerprint::{Exchange, Fingerprint, Outcome};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Most payload packets a flow may take before the probe gives up.
@@ -51,7 +52,7 @@ pub enum Active {
 
 /// Per-flow detector state: empty for a fresh or unrecognised flow (8 bytes in the flow),
 /// boxed while probing and once a session is recognised. Whether the detectors are finished
-/// with the flow is [`crate::flow::Flow::detect_done`].
+/// with the flow is [`crate::flow::Flow::settled`].
 #[derive(Debug, Default)]
 pub struct DetectState {
     active: Option<Box<Active>>,
@@ -68,21 +69,6 @@ impl DetectState {
         match self.active.as_deref() {
             Some(Active::Session(s)) => Some(s),
             _ => None,
-        }
-    }
-
-    /// A recognised session (for tests of the stages that carry it).
-    #[cfg(test)]
-    pub(crate) fn test_session(found: Match) -> DetectState {
-        DetectState {
-            active: Some(Box::new(Active::Session(Session {
-                found,
-                detector: "test",
-                version: "0",
-                ts: 0,
-                via: None,
-                behaviour: None,
-            }))),
         }
     }
 
@@ -108,6 +94,26 @@ impl DetectState {
         }
     }
 }
+
+impl FlowState for DetectState {
+    fn is_session(&self) -> bool {
+        DetectState::is_session(self)
+    }
+    #[inline]
+    fn follows_packets(&self) -> bool {
+        self.has_behaviour()
+    }
+    fn report_copy(&self) -> Self {
+        self.clone_session()
+    }
+}
+
+/// A flow of the engine's flow table: the table's counters plus the detectors' state.
+pub type Flow = flow::Flow<DetectState>;
+/// A flow record of the engine's flow table.
+pub type FlowRecord = flow::FlowRecord<DetectState>;
+/// The engine's flow table.
+pub type FlowTable = flow::FlowTable<DetectState>;
 
 /// A recognised session's detector state.
 #[derive(Debug, Clone)]
@@ -170,42 +176,19 @@ impl Fp {
     }
 }
 
-/// Runs the fingerprints over probing flows. One per worker (cloning gives a fresh name
-/// cache).
+/// Runs the fingerprints over probing flows, then the correlators. One per worker (cloning
+/// gives fresh per-endpoint state).
 pub struct Engine {
     fingerprints: Vec<Fp>,
     /// Bit i set: fingerprint i reads datagram heads.
     datagram_fps: u32,
     cap: usize,
     dns_tunnel: bool,
-    /// Addresses tool names resolved to, per endpoint (see [`names::NameCache`]).
-    answers: names::NameCache,
-    /// The indicators (for address ranges), when the name detector runs.
-    indicators: Option<Arc<Indicators>>,
-    /// Per endpoint: the last WebRTC-based tool it named (lookup, SNI) and when.
-    webrtc_hints: HashMap<farhand_model::Addr, (Tool, Micros, String)>,
-    /// tinc meta connections recognised: (server address, server port) → (client address,
-    /// when). tinc sends its encrypted UDP data between the same hosts on the same port.
-    tinc_meta: HashMap<(farhand_model::Addr, u16), (farhand_model::Addr, Micros)>,
+    /// Per-endpoint links between flows, asked in order ([`correlate::correlators`]).
+    correlators: Vec<Box<dyn Correlator>>,
     /// Input ON starts of the sessions driving each host (stepping stones).
     onsets: crate::behaviour::stepping_stone::Onsets,
 }
-
-/// Tools whose media runs over WebRTC (STUN/TURN, DTLS, SRTP) after a named signalling
-/// exchange: a STUN/TURN flow of the same endpoint shortly after is attributed to them.
-pub const WEBRTC_TOOLS: &[Tool] = &[Tool::ChromeRemoteDesktop, Tool::IpKvm, Tool::Parsec];
-/// How long after naming such a tool a STUN/TURN flow of the endpoint is attributed to it.
-pub const WEBRTC_WINDOW: Micros = 30 * 1_000_000;
-/// Confidence of a STUN/TURN flow attributed to a WebRTC tool named just before.
-pub const CONFIDENCE_WEBRTC: u8 = 75;
-/// Endpoints remembered for WebRTC attribution per worker.
-const MAX_WEBRTC_HINTS: usize = 16_384;
-/// How long after a tinc meta connection a UDP flow on its port is taken as its data channel.
-pub const TINC_UDP_WINDOW: Micros = 3600 * 1_000_000;
-/// Confidence of a tinc UDP data channel recognised through its meta connection.
-pub const CONFIDENCE_TINC_UDP: u8 = 70;
-/// tinc meta connections remembered per worker.
-const MAX_TINC_META: usize = 4096;
 
 /// Counters of the detectors' work.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -223,10 +206,7 @@ impl Clone for Engine {
             datagram_fps: self.datagram_fps,
             cap: self.cap,
             dns_tunnel: self.dns_tunnel,
-            answers: names::NameCache::default(),
-            indicators: self.indicators.clone(),
-            webrtc_hints: HashMap::new(),
-            tinc_meta: HashMap::new(),
+            correlators: self.correlators.iter().map(|c| c.fresh()).collect(),
             onsets: Default::default(),
         }
     }
@@ -253,20 +233,17 @@ impl Engine {
             datagram_fps,
             cap,
             dns_tunnel,
-            answers: names::NameCache::default(),
-            indicators,
-            webrtc_hints: HashMap::new(),
-            tinc_meta: HashMap::new(),
+            correlators: correlate::correlators(indicators.as_ref()),
             onsets: Default::default(),
         }
     }
 
     /// Feeds one packet of a flow to the fingerprints still possible for it.
     pub fn on_packet(&mut self, flow: &mut Flow, v: &PacketView<'_>, stats: &mut DetectStats) {
-        if flow.detect_done {
+        if flow.settled {
             // A recognised session whose timing is read sees every packet, ACKs included.
             let initiator = flow.initiator;
-            if let Some(b) = flow.detect.behaviour_mut() {
+            if let Some(b) = flow.state.behaviour_mut() {
                 let on = b.on_packet(v, usize::from(v.side != initiator));
                 // Typing began on this session: it may be driven by a session controlling its
                 // initiator (a stepping stone).
@@ -285,7 +262,7 @@ impl Engine {
         if v.payload.is_empty() {
             return;
         }
-        if flow.detect.active.is_none() {
+        if flow.state.active.is_none() {
             let mut alive = 0u32;
             for (i, f) in self.fingerprints.iter().enumerate() {
                 if f.get().wants(v.transport) {
@@ -293,13 +270,13 @@ impl Engine {
                 }
             }
             if alive == 0 {
-                flow.detect_done = true;
+                flow.settled = true;
                 return;
             }
-            flow.detect.active = Some(Box::new(Active::Probing(Probe { alive, ..Probe::default() })));
+            flow.state.active = Some(Box::new(Active::Probing(Probe { alive, ..Probe::default() })));
         }
-        let Some(Active::Probing(probe)) = flow.detect.active.as_deref_mut() else {
-            flow.detect_done = true;
+        let Some(Active::Probing(probe)) = flow.state.active.as_deref_mut() else {
+            flow.settled = true;
             return;
         };
         let role = usize::from(v.side != flow.initiator);
@@ -345,208 +322,129 @@ impl Engine {
         };
         let finished = full || probe.packets >= MAX_PROBE_PACKETS;
         if grew || finished {
-            let ports = role_ports(&v.key, flow.initiator);
-            let addrs = role_addrs(&v.key, flow.initiator);
-            self.decide(flow, v.transport, ports, addrs, v.ts, finished, stats);
+            let facts = FlowFacts {
+                transport: v.transport,
+                addrs: role_addrs(&v.key, flow.initiator),
+                ports: role_ports(&v.key, flow.initiator),
+                ts: v.ts,
+            };
+            self.decide(flow, facts, finished, stats);
         }
     }
 
     /// Gives a flow still probing its last look (the flow ended).
     pub fn finish(&mut self, rec: &mut FlowRecord, stats: &mut DetectStats) {
         let flow = &mut rec.flow;
-        if !flow.detect_done && flow.detect.active.is_some() {
-            let transport = Transport::of_proto(rec.key.proto());
-            let ports = role_ports(&rec.key, flow.initiator);
-            let addrs = role_addrs(&rec.key, flow.initiator);
-            let ts = flow.last_ts;
-            self.decide(flow, transport, ports, addrs, ts, true, stats);
+        if !flow.settled && flow.state.active.is_some() {
+            let facts = FlowFacts {
+                transport: Transport::of_proto(rec.key.proto()),
+                addrs: role_addrs(&rec.key, flow.initiator),
+                ports: role_ports(&rec.key, flow.initiator),
+                ts: flow.last_ts,
+            };
+            self.decide(flow, facts, true, stats);
         }
     }
 
-    #[expect(clippy::too_many_arguments, reason = "the flow's facts, passed apart to keep borrows disjoint")]
-    fn decide(
-        &mut self,
-        flow: &mut Flow,
-        transport: Transport,
-        ports: (u16, u16),
-        addrs: (farhand_model::Addr, farhand_model::Addr),
-        ts: Micros,
-        finished: bool,
-        stats: &mut DetectStats,
-    ) {
-        let Some(Active::Probing(p)) = flow.detect.active.as_deref_mut() else { return };
+    /// Asks the fingerprints (nested first), the DNS-tunnel watch and the correlators about
+    /// a probing flow; a recognised session replaces the probe, a flow nobody claims is
+    /// settled, and a flow still possible keeps probing.
+    fn decide(&mut self, flow: &mut Flow, facts: FlowFacts, finished: bool, stats: &mut DetectStats) {
+        let Some(Active::Probing(p)) = flow.state.active.as_deref_mut() else { return };
         let ex = Exchange {
-            transport,
+            transport: facts.transport,
             orig: p.buf.first().map(Vec::as_slice).unwrap_or_default(),
             resp: p.buf.get(1).map(Vec::as_slice).unwrap_or_default(),
-            orig_port: ports.0,
-            resp_port: ports.1,
+            orig_port: facts.ports.0,
+            resp_port: facts.ports.1,
             finished,
             datagrams: &p.heads,
         };
-        let mut alive = p.alive;
-        let mut found = None;
-        // A handshake nested in a proxy tunnel or WebSocket is reported as the inner tool.
-        match nested::unwrap(&ex) {
-            Some(inner) => {
-                let iex = Exchange { orig: &inner.orig, resp: &inner.resp, ..ex };
-                let mut waiting = false;
-                for f in self.fingerprints.iter().filter_map(|f| match f {
-                    Fp::Static(s) => Some(*s),
-                    Fp::Names(_) => None,
-                }) {
-                    match f.inspect(&iex) {
-                        Outcome::Match(m) => {
-                            let via = Some(Via { wrapper: inner.wrapper, target: inner.target.clone() });
-                            found = Some(Session::new(m, f.name(), f.version(), ts, via));
-                            break;
-                        }
-                        Outcome::NeedMore if !finished && f.wants(Transport::Tcp) => waiting = true,
-                        _ => {}
-                    }
-                }
-                if found.is_none() && waiting {
-                    return;
-                }
-            }
-            None if !finished && nested::may_wrap(&ex) => return,
-            None => {}
+        let mut found = match self.inspect_nested(&ex, facts.ts) {
+            Nested::Wait => return,
+            Nested::Found(s) => Some(*s),
+            Nested::None => None,
+        };
+        if found.is_none() {
+            found = self.inspect_fingerprints(&ex, &mut p.alive, facts.ts);
         }
-        for (i, f) in self.fingerprints.iter().enumerate() {
-            if found.is_some() {
-                break;
-            }
-            if alive & (1 << i) == 0 {
-                continue;
-            }
-            let f = f.get();
-            match f.inspect(&ex) {
-                Outcome::NeedMore if !finished => {}
-                Outcome::NeedMore | Outcome::NoMatch => alive &= !(1 << i),
-                Outcome::Match(m) => {
-                    found = Some(Session::new(m, f.name(), f.version(), ts, None));
-                    break;
-                }
-            }
-        }
-        p.alive = alive;
+        let alive = p.alive;
         if found.is_none()
             && let Some(t) = &p.dns
         {
             // The DNS-tunnel watch decides once it has seen enough queries or the flow ends;
             // until then the flow stays open even if every fingerprint has said no.
             if finished || t.queries >= dns_tunnel::WATCH_QUERIES {
-                found = dns_tunnel::verdict(t).map(|m| Session::new(m, "dns_tunnel", "1", ts, None));
+                found = dns_tunnel::verdict(t).map(|m| Session::new(m, "dns_tunnel", "1", facts.ts, None));
             } else if alive == 0 {
                 return;
             }
         }
         if found.is_none() && (alive == 0 || finished) {
-            // Nothing in the flow's own bytes names a tool; links to what the engine knows:
-            // the endpoint looked this address up under a tool's name, the peer is in an
-            // address range an indicator file lists, or the flow is the UDP data channel of a
-            // recognised tinc meta connection.
-            let named = || self.answers.lookup(addrs.0, addrs.1, ts);
-            let listed = || self.indicators.as_ref().and_then(|ind| names::address_match(ind, addrs.1.ip()));
-            found = named().or_else(listed).map(|m| Session::new(m, "names", "1", ts, None)).or_else(|| {
-                (transport == Transport::Udp)
-                    .then(|| self.tinc_data_channel(addrs, ports, ts))
-                    .flatten()
-                    .map(|m| Session::new(m, "tinc", "1", ts, None))
-            });
-        }
-        if let Some(s) = &found
-            && s.found.tool == Tool::Tinc
-            && transport == Transport::Tcp
-            && s.via.is_none()
-        {
-            if self.tinc_meta.len() >= MAX_TINC_META {
-                self.tinc_meta.retain(|_, (_, t)| ts.saturating_sub(*t) <= TINC_UDP_WINDOW);
-            }
-            if self.tinc_meta.len() < MAX_TINC_META {
-                self.tinc_meta.insert((addrs.1, ports.1), (addrs.0, ts));
-            }
-        }
-        if let Some(s) = &found
-            && let Evidence::Name(e) = &s.found.evidence
-        {
-            if e.field == "dns_query" {
-                self.answers.learn(addrs.0, s.found.tool, e, ts);
-            }
-            if WEBRTC_TOOLS.contains(&s.found.tool) {
-                if self.webrtc_hints.len() >= MAX_WEBRTC_HINTS {
-                    self.webrtc_hints.retain(|_, (_, t, _)| ts.saturating_sub(*t) <= WEBRTC_WINDOW);
-                }
-                self.webrtc_hints.insert(addrs.0, (s.found.tool, ts, e.value.clone()));
-            }
-        }
-        // A STUN/TURN flow right after the endpoint named a WebRTC-based tool is that
-        // tool's media path (Chrome Remote Desktop, JetKVM, Parsec).
-        if let Some(s) = &mut found
-            && s.found.tool == Tool::StunTurn
-            && let Some((tool, t, name)) = self.webrtc_hints.get(&addrs.0)
-            && ts.saturating_sub(*t) <= WEBRTC_WINDOW
-        {
-            s.found.tool = *tool;
-            s.found.confidence = CONFIDENCE_WEBRTC;
-            s.via = Some(Via { wrapper: "webrtc", target: name.clone() });
+            // Nothing in the flow's own bytes names a tool: links to what the engine knows.
+            found = self
+                .correlators
+                .iter()
+                .find_map(|c| c.attribute(&facts).map(|m| Session::new(m, c.name(), "1", facts.ts, None)));
         }
         if let Some(mut s) = found {
-            // Timing starts where the probe's bytes end (the nested case keeps none: the
-            // wrapper's framing is in the way).
-            if s.via.is_none() || s.via.as_ref().is_some_and(|v| v.wrapper == "webrtc") {
-                let [orig, resp] = &p.buf;
-                let seed = crate::behaviour::Seed {
-                    transport,
-                    bufs: [orig.as_slice(), resp.as_slice()],
-                    handshake: flow.tcp.handshake(flow.first_ts),
-                    next_seq: p.next_seq,
-                    lost: p.gap,
-                    first_ts: flow.first_ts,
-                    ts,
-                };
-                s.behaviour = crate::behaviour::Behaviour::new(s.found.tool, &seed);
+            for c in &mut self.correlators {
+                c.on_session(&facts, &mut s);
             }
+            s.behaviour = timing_of(&s, p, (flow.tcp.handshake(flow.first_ts), flow.first_ts), facts);
             stats.sessions += 1;
-            flow.detect.active = Some(Box::new(Active::Session(s)));
-            flow.detect_done = true;
+            flow.state.active = Some(Box::new(Active::Session(s)));
+            flow.settled = true;
         } else if alive == 0 || finished {
             stats.unknown += 1;
-            flow.detect.active = None;
-            flow.detect_done = true;
+            flow.state.active = None;
+            flow.settled = true;
         }
     }
 
-    /// A UDP flow between the two hosts of a recent tinc meta connection, on that
-    /// connection's server port (tinc's data channel; its payload is encrypted).
-    fn tinc_data_channel(
-        &self,
-        addrs: (farhand_model::Addr, farhand_model::Addr),
-        ports: (u16, u16),
-        ts: Micros,
-    ) -> Option<Match> {
-        let hit = |server: (farhand_model::Addr, u16), other: farhand_model::Addr| {
-            self.tinc_meta
-                .get(&server)
-                .is_some_and(|(client, t)| *client == other && ts.saturating_sub(*t) <= TINC_UDP_WINDOW)
-                .then(|| format!("{}:{}", server.0.ip(), server.1))
+    /// A handshake nested in a proxy tunnel or WebSocket, reported as the inner tool.
+    fn inspect_nested(&self, ex: &Exchange<'_>, ts: Micros) -> Nested {
+        let Some(inner) = nested::unwrap(ex) else {
+            return if !ex.finished && nested::may_wrap(ex) { Nested::Wait } else { Nested::None };
         };
-        let meta = hit((addrs.1, ports.1), addrs.0).or_else(|| hit((addrs.0, ports.0), addrs.1))?;
-        Some(Match {
-            tool: Tool::Tinc,
-            confidence: CONFIDENCE_TINC_UDP,
-            method: Method::Association,
-            evidence: Evidence::Tinc(farhand_model::evidence::TincEvidence {
-                names: Vec::new(),
-                protocol: String::new(),
-                udp_data_channel_of: Some(meta),
-            }),
-        })
+        let iex = Exchange { orig: &inner.orig, resp: &inner.resp, ..*ex };
+        let mut waiting = false;
+        for f in self.fingerprints.iter().filter_map(|f| match f {
+            Fp::Static(s) => Some(*s),
+            Fp::Names(_) => None,
+        }) {
+            match f.inspect(&iex) {
+                Outcome::Match(m) => {
+                    let via = Some(Via { wrapper: inner.wrapper, target: inner.target.clone() });
+                    return Nested::Found(Box::new(Session::new(m, f.name(), f.version(), ts, via)));
+                }
+                Outcome::NeedMore if !ex.finished && f.wants(Transport::Tcp) => waiting = true,
+                _ => {}
+            }
+        }
+        if waiting { Nested::Wait } else { Nested::None }
+    }
+
+    /// The fingerprints still possible (`alive`, updated: a fingerprint that says no, or
+    /// still wants more of a finished exchange, is dropped), in registry order.
+    fn inspect_fingerprints(&self, ex: &Exchange<'_>, alive: &mut u32, ts: Micros) -> Option<Session> {
+        for (i, f) in self.fingerprints.iter().enumerate() {
+            if *alive & (1 << i) == 0 {
+                continue;
+            }
+            let f = f.get();
+            match f.inspect(ex) {
+                Outcome::NeedMore if !ex.finished => {}
+                Outcome::NeedMore | Outcome::NoMatch => *alive &= !(1 << i),
+                Outcome::Match(m) => return Some(Session::new(m, f.name(), f.version(), ts, None)),
+            }
+        }
+        None
     }
 
     /// The finding a flow record yields, if any.
     pub fn finding(&self, rec: &FlowRecord) -> Option<Finding> {
-        let s = rec.flow.detect.session()?;
+        let s = rec.flow.state.session()?;
         Some(Finding {
             detector: s.detector,
             detector_version: s.version,
@@ -557,6 +455,42 @@ impl Engine {
             behaviour: s.behaviour.as_ref().map(|b| b.summary()),
         })
     }
+}
+
+/// What the nested-handshake look found.
+enum Nested {
+    /// A wrapper (proxy tunnel, WebSocket) whose inner handshake is not complete yet.
+    Wait,
+    /// The inner tool.
+    Found(Box<Session>),
+    /// No wrapper, or nothing recognised inside it.
+    None,
+}
+
+/// The timing state of a session just recognised, for the tools whose timing is read.
+/// Timing starts where the probe's bytes end (a nested session keeps none: the wrapper's
+/// framing is in the way; WebRTC media is the flow's own).
+/// `started`: the flow's TCP handshake times and first packet time.
+fn timing_of(
+    s: &Session,
+    p: &Probe,
+    started: ([Micros; 3], Micros),
+    facts: FlowFacts,
+) -> Option<Box<crate::behaviour::Behaviour>> {
+    if s.via.as_ref().is_some_and(|v| v.wrapper != "webrtc") {
+        return None;
+    }
+    let [orig, resp] = &p.buf;
+    let seed = crate::behaviour::Seed {
+        transport: facts.transport,
+        bufs: [orig.as_slice(), resp.as_slice()],
+        handshake: started.0,
+        next_seq: p.next_seq,
+        lost: p.gap,
+        first_ts: started.1,
+        ts: facts.ts,
+    };
+    crate::behaviour::Behaviour::new(s.found.tool, &seed)
 }
 
 /// (initiator address, responder address).
@@ -653,7 +587,16 @@ pub fn ip_kvm_finding(v: &PacketView<'_>, e: farhand_model::evidence::IpKvmEvide
 
 #[cfg(test)]
 mod tests {
+    use super::correlate::WEBRTC_WINDOW;
     use super::*;
+
+    #[test]
+    fn table_entry_is_104_bytes() {
+        // Key + value as stored in the engine's flow table; the hash table adds one control
+        // byte per bucket plus load-factor slack (tests/flow_memory.rs measures the whole).
+        assert_eq!(std::mem::size_of::<FlowKey>() + std::mem::size_of::<Flow>(), 104);
+        assert_eq!(std::mem::size_of::<(FlowKey, Flow)>(), 104);
+    }
     use crate::decode::PacketView;
     use crate::flow::{FlowConfig, FlowTable};
     use farhand_model::net::Addr;

@@ -14,9 +14,11 @@
 //!   [`FlowTable::take_ended`] exactly once as a [`FlowRecord`].
 //! - TCP state records who initiated (SYN sender; else a port heuristic), the handshake
 //!   timestamps and how the connection ended.
+//! - The table knows nothing of detectors: it is generic over the per-flow state `S` its owner
+//!   keeps in each flow ([`FlowState`]: whether the flow is a session, whether it still wants
+//!   packets once settled, what a periodic report carries).
 
 use crate::decode::{PacketView, tcp_flags};
-use crate::detect::DetectState;
 use farhand_model::EndReason;
 use farhand_model::Micros;
 pub use farhand_model::net::{Addr, FlowKey, Side};
@@ -89,9 +91,22 @@ impl TcpTrack {
     }
 }
 
-/// One conversation's state.
+/// What the flow table needs to know of the per-flow state its owner keeps in each flow
+/// (the detectors' state, in farhand's engine).
+pub trait FlowState: Default {
+    /// A recognised session: spared by eviction, reported at the active timeout.
+    fn is_session(&self) -> bool;
+    /// Still wants every packet once the flow is settled ([`Flow::settled`]): a session whose
+    /// timing is read.
+    fn follows_packets(&self) -> bool;
+    /// The state a periodic (active-timeout) report of a session carries; the flow goes on
+    /// with its own.
+    fn report_copy(&self) -> Self;
+}
+
+/// One conversation's state, with its owner's per-flow state `S`.
 #[derive(Debug)]
-pub struct Flow {
+pub struct Flow<S> {
     /// First packet time (of the current reporting period).
     pub first_ts: Micros,
     /// Last packet time.
@@ -106,14 +121,16 @@ pub struct Flow {
     pub is_tcp: bool,
     /// TCP handshake and close state.
     pub tcp: TcpTrack,
-    /// Detector state (8 bytes; boxed while probing or once a session is recognised).
-    pub detect: DetectState,
-    /// Detectors are finished with this flow (recognised or given up).
-    pub detect_done: bool,
+    /// The owner's per-flow state (the engine's detector state: 8 bytes, boxed while probing
+    /// or once a session is recognised).
+    pub state: S,
+    /// The owner is finished with this flow (recognised or given up): it then wants packets
+    /// only if [`FlowState::follows_packets`].
+    pub settled: bool,
 }
 
-impl Flow {
-    fn new(v: &PacketView<'_>) -> Flow {
+impl<S: FlowState> Flow<S> {
+    fn new(v: &PacketView<'_>) -> Flow<S> {
         let initiator = match v.tcp {
             Some(t) if t.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN => v.side,
             Some(t) if t.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK => v.side.other(),
@@ -136,19 +153,19 @@ impl Flow {
                 syn: v.tcp.is_some_and(|t| t.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN),
                 ..TcpTrack::default()
             },
-            detect: DetectState::default(),
-            detect_done: false,
+            state: S::default(),
+            settled: false,
         }
     }
 
     /// Whether eviction must spare this flow.
     pub fn protected(&self) -> bool {
-        self.detect.is_session()
+        self.state.is_session()
     }
 
     /// A copy of this session flow for a periodic report; this flow continues from `now`
     /// with fresh counters.
-    fn report_and_reset(&mut self, now: Micros) -> Flow {
+    fn report_and_reset(&mut self, now: Micros) -> Flow<S> {
         let snapshot = Flow {
             first_ts: self.first_ts,
             last_ts: self.last_ts,
@@ -157,8 +174,8 @@ impl Flow {
             initiator: self.initiator,
             is_tcp: self.is_tcp,
             tcp: self.tcp,
-            detect: self.detect.clone_session(),
-            detect_done: true,
+            state: self.state.report_copy(),
+            settled: true,
         };
         self.first_ts = now;
         self.bytes = [0; 2];
@@ -166,11 +183,11 @@ impl Flow {
         snapshot
     }
 
-    /// Whether detectors still want this flow's packets: while probing, and for the whole
-    /// of a recognised session whose timing is read.
+    /// Whether the owner still wants this flow's packets: until it is settled, and after
+    /// that while its state follows packets (a recognised session whose timing is read).
     #[inline]
-    pub fn wants_detection(&self) -> bool {
-        !self.detect_done || self.detect.has_behaviour()
+    pub fn wants_packets(&self) -> bool {
+        !self.settled || self.state.follows_packets()
     }
 
     fn expired(&self, now: Micros, cfg: &FlowConfig) -> bool {
@@ -185,11 +202,11 @@ impl Flow {
 
 /// A finished (or periodically reported) flow.
 #[derive(Debug)]
-pub struct FlowRecord {
+pub struct FlowRecord<S> {
     /// The flow's key.
     pub key: FlowKey,
     /// The flow's state at the end.
-    pub flow: Flow,
+    pub flow: Flow<S>,
     /// Why it ended.
     pub reason: EndReason,
 }
@@ -221,17 +238,17 @@ impl FlowStats {
 const SWEEP_EVERY: Micros = 5_000_000;
 
 /// A bounded table of flows with timeouts.
-pub struct FlowTable {
-    map: HashMap<FlowKey, Flow, FxBuildHasher>,
+pub struct FlowTable<S> {
+    map: HashMap<FlowKey, Flow<S>, FxBuildHasher>,
     cfg: FlowConfig,
-    ended: Vec<FlowRecord>,
+    ended: Vec<FlowRecord<S>>,
     next_sweep: Micros,
     stats: FlowStats,
 }
 
-impl FlowTable {
+impl<S: FlowState> FlowTable<S> {
     /// An empty table.
-    pub fn new(cfg: FlowConfig) -> FlowTable {
+    pub fn new(cfg: FlowConfig) -> FlowTable<S> {
         FlowTable {
             map: HashMap::with_capacity_and_hasher(cfg.max_flows.min(1 << 16), FxBuildHasher),
             cfg,
@@ -258,7 +275,7 @@ impl FlowTable {
 
     /// Accounts one packet and returns its flow (`None` when the table is full of
     /// protected sessions and the packet was dropped).
-    pub fn packet(&mut self, v: &PacketView<'_>) -> Option<&mut Flow> {
+    pub fn packet(&mut self, v: &PacketView<'_>) -> Option<&mut Flow<S>> {
         if v.ts >= self.next_sweep {
             if self.next_sweep != 0 {
                 self.expire(v.ts);
@@ -340,7 +357,7 @@ impl FlowTable {
             if f.expired(now, &cfg) {
                 return true;
             }
-            if f.detect.is_session() && now.saturating_sub(f.first_ts) >= cfg.active {
+            if f.state.is_session() && now.saturating_sub(f.first_ts) >= cfg.active {
                 reports.push(FlowRecord { key: *key, flow: f.report_and_reset(now), reason: EndReason::ActiveTimeout });
             }
             false
@@ -365,7 +382,7 @@ impl FlowTable {
     }
 
     /// Flow records produced since the last call. Cheap when there are none.
-    pub fn take_ended(&mut self) -> std::vec::Drain<'_, FlowRecord> {
+    pub fn take_ended(&mut self) -> std::vec::Drain<'_, FlowRecord<S>> {
         self.ended.drain(..)
     }
 
@@ -375,7 +392,7 @@ impl FlowTable {
     }
 }
 
-fn track_tcp(flow: &mut Flow, side: Side, ts: Micros, flags: u8) {
+fn track_tcp<S>(flow: &mut Flow<S>, side: Side, ts: Micros, flags: u8) {
     let syn_ack = flags & (tcp_flags::SYN | tcp_flags::ACK);
     let since = |first: Micros| u32::try_from(ts.saturating_sub(first)).unwrap_or(u32::MAX).max(1);
     let t = &mut flow.tcp;
@@ -412,6 +429,26 @@ mod tests {
     use farhand_model::Transport;
     use farhand_model::net::proto;
 
+    /// A stand-in for the engine's state: a session or not.
+    #[derive(Debug, Default, Clone)]
+    struct TestState {
+        session: bool,
+    }
+
+    impl FlowState for TestState {
+        fn is_session(&self) -> bool {
+            self.session
+        }
+        fn follows_packets(&self) -> bool {
+            false
+        }
+        fn report_copy(&self) -> Self {
+            self.clone()
+        }
+    }
+
+    type Table = FlowTable<TestState>;
+
     fn pkt(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, ts: Micros, flags: u8) -> PacketView<'static> {
         let (key, side) = FlowKey::new(Addr::v4(src), sport, Addr::v4(dst), dport, proto::TCP, 0);
         PacketView {
@@ -433,9 +470,9 @@ mod tests {
     #[test]
     fn handshake_and_close() {
         // A table that picks the connection up mid-stream, server's packet first.
-        let mut t = FlowTable::new(FlowConfig::default());
+        let mut t = Table::new(FlowConfig::default());
         t.packet(&pkt(S, 22, C, 40000, 50, tcp_flags::ACK));
-        let mut t2 = FlowTable::new(FlowConfig::default());
+        let mut t2 = Table::new(FlowConfig::default());
         t2.packet(&pkt(C, 40000, S, 22, 100, tcp_flags::SYN));
         t2.packet(&pkt(S, 22, C, 40000, 130, tcp_flags::SYN | tcp_flags::ACK));
         let f = t2.packet(&pkt(C, 40000, S, 22, 135, tcp_flags::ACK)).unwrap();
@@ -457,7 +494,7 @@ mod tests {
     #[test]
     fn idle_timeouts_by_transport() {
         let cfg = FlowConfig::default();
-        let mut t = FlowTable::new(cfg);
+        let mut t = Table::new(cfg);
         t.packet(&pkt(C, 40000, S, 22, 1, tcp_flags::SYN));
         t.expire(1 + cfg.tcp_idle - 1);
         assert_eq!(t.len(), 1);
@@ -469,7 +506,7 @@ mod tests {
     #[test]
     fn full_table_evicts_oldest_idle_first() {
         let cfg = FlowConfig { max_flows: 100, ..FlowConfig::default() };
-        let mut t = FlowTable::new(cfg);
+        let mut t = Table::new(cfg);
         for i in 0..100u16 {
             t.packet(&pkt(C, 1000 + i, S, 80, 10 + u64::from(i), tcp_flags::SYN));
         }
@@ -487,22 +524,14 @@ mod tests {
 
     #[test]
     fn sessions_survive_eviction_and_report_at_active_timeout() {
-        use farhand_model::evidence::Evidence;
-        use farhand_model::tool::{Match, Method, Tool};
         let cfg = FlowConfig { max_flows: 10, active: 100 * 1_000_000, ..FlowConfig::default() };
-        let mut t = FlowTable::new(cfg);
-        let m = Match {
-            tool: Tool::Vnc,
-            confidence: 90,
-            method: Method::PayloadStructure,
-            evidence: Evidence::Vnc(farhand_model::evidence::VncEvidence::default()),
-        };
+        let mut t = Table::new(cfg);
         // Ten sessions fill the table; they are the oldest flows, yet a flood of new flows
         // must not evict them: the new flows are dropped and counted instead.
         for i in 0..10u16 {
             let f = t.packet(&pkt(C, 2000 + i, S, 5900, 1, tcp_flags::SYN)).unwrap();
-            f.detect = DetectState::test_session(m.clone());
-            f.detect_done = true;
+            f.state = TestState { session: true };
+            f.settled = true;
         }
         for i in 0..50u16 {
             assert!(t.packet(&pkt(C, 3000 + i, S, 80, 10 + u64::from(i), tcp_flags::SYN)).is_none());
@@ -514,16 +543,16 @@ mod tests {
         t.packet(&pkt(C, 2000, S, 5900, 60 * 1_000_000, tcp_flags::ACK));
         t.expire(101 * 1_000_000);
         let ended: Vec<_> = t.take_ended().collect();
-        assert!(ended.iter().any(|r| r.reason == EndReason::ActiveTimeout && r.flow.detect.is_session()));
+        assert!(ended.iter().any(|r| r.reason == EndReason::ActiveTimeout && r.flow.state.is_session()));
         let f = t.packet(&pkt(C, 2000, S, 5900, 102 * 1_000_000, tcp_flags::ACK)).unwrap();
-        assert!(f.detect.is_session());
+        assert!(f.state.is_session());
         assert_eq!(f.first_ts, 101 * 1_000_000);
         assert_eq!(f.pkts.iter().sum::<u32>(), 1);
     }
 
     #[test]
     fn port_reuse_after_close_starts_new_flow() {
-        let mut t = FlowTable::new(FlowConfig::default());
+        let mut t = Table::new(FlowConfig::default());
         t.packet(&pkt(C, 40000, S, 22, 1, tcp_flags::SYN));
         t.packet(&pkt(S, 22, C, 40000, 2, tcp_flags::RST));
         t.packet(&pkt(C, 40000, S, 22, 3, tcp_flags::SYN));
@@ -541,13 +570,5 @@ mod tests {
         let (k3, _) = FlowKey::new(Addr::v4(C), 9, Addr::v4([198, 51, 100, 1]), 53, proto::UDP, 0);
         assert_eq!(shard(&k1, 7, home), shard(&k2, 7, home));
         assert_eq!(shard(&k1, 7, home), shard(&k3, 7, home));
-    }
-
-    #[test]
-    fn table_entry_is_104_bytes() {
-        // Key + value as stored in the table; the hash table adds one control byte per
-        // bucket plus load-factor slack (tests/flow_memory.rs measures the whole).
-        assert_eq!(std::mem::size_of::<FlowKey>() + std::mem::size_of::<Flow>(), 104);
-        assert_eq!(std::mem::size_of::<(FlowKey, Flow)>(), 104);
     }
 }
