@@ -18,7 +18,6 @@ use crate::capture::{Capture, CaptureError, CaptureKind, CaptureStats, Next};
 use crate::decode::{DecodeStats, PacketView, TcpInfo, decode};
 use crate::detect::FlowTable;
 use crate::detect::fingerprint::Fingerprint;
-use crate::detect::fingerprint::ip_kvm::{self, KvmWatch};
 use crate::detect::{DetectStats, Engine};
 use crate::flow::{FlowConfig, FlowStats, shard};
 use crate::indicators::Indicators;
@@ -109,32 +108,16 @@ struct Worker {
     engine: Engine,
     stats: DetectStats,
     findings: Vec<Finding>,
-    kvm: Option<(KvmWatch, HomeNets)>,
 }
 
 impl Worker {
-    /// `ip_kvm`: watch for IP-KVM-class devices, with the inside networks.
-    fn new(flow: FlowConfig, engine: Engine, ip_kvm: Option<HomeNets>) -> Worker {
-        Worker {
-            table: FlowTable::new(flow),
-            engine,
-            stats: DetectStats::default(),
-            findings: Vec::new(),
-            kvm: ip_kvm.map(|home| (KvmWatch::default(), home)),
-        }
+    fn new(flow: FlowConfig, engine: Engine) -> Worker {
+        Worker { table: FlowTable::new(flow), engine, stats: DetectStats::default(), findings: Vec::new() }
     }
 
     #[inline]
     fn process(&mut self, v: &PacketView<'_>) {
-        // (A device is reported from a frame carrying an address of its own, not from the
-        // DHCP exchange it sends from 0.0.0.0 before it has one.)
-        if let Some((watch, home)) = &mut self.kvm
-            && ip_kvm::raspberry_pi(&v.src_mac)
-            && !v.key.side(v.side).0.ip().is_unspecified()
-            && let Some(e) = watch.check(&v.src_mac, routed(home, &v.key.side(v.side).0))
-        {
-            self.findings.push(crate::detect::ip_kvm_finding(v, e));
-        }
+        self.engine.on_frame(v, &mut self.findings);
         if let Some(flow) = self.table.packet(v)
             && flow.wants_packets()
         {
@@ -170,11 +153,6 @@ impl Worker {
             batch.sort_by_key(|f| (f.flow.first_ts, f.flow.key.a, f.flow.key.a_port));
         }
     }
-}
-
-/// Whether a frame's source address shows it was forwarded from outside the home networks.
-fn routed(home: &HomeNets, src: &farhand_model::Addr) -> bool {
-    !home.contains(src)
 }
 
 /// A packet as handed to a worker thread: the view's fields with the payload in the batch.
@@ -256,14 +234,17 @@ pub fn run(cap: &mut Capture, settings: &FastPath, opts: &RunOptions, ftx: Sende
     let started = Instant::now();
     let workers = settings.workers.max(1);
     let live = cap.kind() == CaptureKind::Live;
-    let engine = Engine::new(settings.fingerprints.clone(), settings.names.clone(), settings.dns_tunnel);
+    let mut engine = Engine::new(settings.fingerprints.clone(), settings.names.clone(), settings.dns_tunnel);
+    if settings.ip_kvm {
+        engine = engine.watching_ip_kvm(settings.home.clone());
+    }
     let per_worker = FlowConfig { max_flows: (settings.flow.max_flows / workers).max(1024), ..settings.flow };
     let mut summary = RunSummary { workers, ..RunSummary::default() };
 
     std::thread::scope(|scope| {
         let mut reader = Reader::new(cap, opts, live);
         if workers == 1 {
-            let mut w = Worker::new(per_worker, engine, settings.ip_kvm.then(|| settings.home.clone()));
+            let mut w = Worker::new(per_worker, engine);
             reader.read(&mut summary, |event, dropped| match event {
                 Event::Packet(v) => {
                     w.process(v);
@@ -282,16 +263,12 @@ pub fn run(cap: &mut Capture, settings: &FastPath, opts: &RunOptions, ftx: Sende
             let mut txs = Vec::with_capacity(workers);
             let mut free = Vec::with_capacity(workers);
             let mut handles = Vec::with_capacity(workers);
-            let kvm_home = settings.ip_kvm.then(|| settings.home.clone());
             for _ in 0..workers {
                 let (btx, brx) = bounded::<Batch>(WORKER_QUEUE);
                 let (rtx, rrx) = bounded::<Batch>(WORKER_QUEUE + 2);
                 let ftx = ftx.clone();
                 let engine = engine.clone();
-                let kvm_home = kvm_home.clone();
-                handles.push(
-                    scope.spawn(move || worker_loop(brx, rtx, ftx, Worker::new(per_worker, engine, kvm_home), live)),
-                );
+                handles.push(scope.spawn(move || worker_loop(brx, rtx, ftx, Worker::new(per_worker, engine), live)));
                 txs.push(btx);
                 free.push(rrx);
             }

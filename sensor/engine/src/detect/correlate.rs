@@ -10,15 +10,18 @@
 //! - [`Correlator::on_session`] is told of every session recognised (whoever recognised
 //!   it), in list order, before the session is stored: it may learn from it, or amend its
 //!   attribution (a STUN/TURN flow right after a WebRTC tool was named is that tool's media).
+//! - A correlator that [`Correlator::watches_frames`] also sees every frame before the flow
+//!   table (the IP-KVM device watch, added by `Engine::watching_ip_kvm`).
 //! - Adding a correlator is one type implementing the trait and one line in
 //!   [`correlators`]; the engine holds no branch for any of them.
 
 use super::Session;
 use super::names::{self, NameCache};
+use crate::decode::PacketView;
 use crate::indicators::Indicators;
 use farhand_model::evidence::{Evidence, TincEvidence};
 use farhand_model::tool::{Match, Method, Tool, Transport};
-use farhand_model::{Addr, Micros, Via};
+use farhand_model::{Addr, Finding, Micros, Via};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -45,6 +48,16 @@ pub trait Correlator: Send {
     }
     /// A session was recognised on a flow: learn from it, or amend its attribution.
     fn on_session(&mut self, _flow: &FlowFacts, _session: &mut Session) {}
+    /// Whether it wants to see every frame ([`Correlator::on_frame`]); asked once when the
+    /// engine is built.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+    /// A frame, before the flow table (only if [`Correlator::watches_frames`]): a finding
+    /// about the device that sent it, if any.
+    fn on_frame(&mut self, _v: &PacketView<'_>) -> Option<Finding> {
+        None
+    }
     /// The same correlator with fresh state (one per worker).
     fn fresh(&self) -> Box<dyn Correlator>;
 }

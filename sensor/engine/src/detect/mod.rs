@@ -27,12 +27,10 @@ use crate::decode::PacketView;
 use crate::flow::{self, FlowState};
 use crate::indicators::Indicators;
 use correlate::{Correlator, FlowFacts};
-use farhand_model::EndReason;
 use farhand_model::Micros;
-use farhand_model::evidence::Evidence;
 use farhand_model::net::{FlowKey, Side};
-use farhand_model::tool::{Match, Method, Tool, Transport};
-use farhand_model::{Finding, FindingKind, FlowSummary, Via};
+use farhand_model::tool::{Match, Transport};
+use farhand_model::{Finding, FindingKind, FlowSummary, HomeNets, Via};
 use farhand_proto::dns;
 use fingerprint::dns_tunnel::{self, DnsTally};
 use fingerprint::{Exchange, Fingerprint, Outcome};
@@ -186,6 +184,8 @@ pub struct Engine {
     dns_tunnel: bool,
     /// Per-endpoint links between flows, asked in order ([`correlate::correlators`]).
     correlators: Vec<Box<dyn Correlator>>,
+    /// Indices of the correlators that watch every frame.
+    frame_watches: Vec<usize>,
     /// Input ON starts of the sessions driving each host (stepping stones).
     onsets: crate::behaviour::stepping_stone::Onsets,
 }
@@ -207,6 +207,7 @@ impl Clone for Engine {
             cap: self.cap,
             dns_tunnel: self.dns_tunnel,
             correlators: self.correlators.iter().map(|c| c.fresh()).collect(),
+            frame_watches: self.frame_watches.clone(),
             onsets: Default::default(),
         }
     }
@@ -234,7 +235,28 @@ impl Engine {
             cap,
             dns_tunnel,
             correlators: correlate::correlators(indicators.as_ref()),
+            frame_watches: Vec::new(),
             onsets: Default::default(),
+        }
+    }
+
+    /// The same engine watching every frame for IP-KVM-class devices on the segment
+    /// (`home`: the inside networks).
+    pub fn watching_ip_kvm(mut self, home: HomeNets) -> Engine {
+        self.correlators.push(Box::new(fingerprint::ip_kvm::IpKvmDevices::new(home)));
+        self.frame_watches =
+            self.correlators.iter().enumerate().filter(|(_, c)| c.watches_frames()).map(|(i, _)| i).collect();
+        self
+    }
+
+    /// Shows every frame to the correlators that watch frames (before the flow table): what
+    /// they find goes to `findings`.
+    #[inline]
+    pub fn on_frame(&mut self, v: &PacketView<'_>, findings: &mut Vec<Finding>) {
+        for &i in &self.frame_watches {
+            if let Some(f) = self.correlators.get_mut(i).and_then(|c| c.on_frame(v)) {
+                findings.push(f);
+            }
         }
     }
 
@@ -558,37 +580,12 @@ pub fn flow_summary(rec: &FlowRecord) -> FlowSummary {
     }
 }
 
-/// An `ip_kvm_suspected` finding for the device that sent `v`.
-pub fn ip_kvm_finding(v: &PacketView<'_>, e: farhand_model::evidence::IpKvmEvidence) -> Finding {
-    Finding {
-        detector: "ip_kvm",
-        detector_version: "1",
-        ts: v.ts,
-        flow: FlowSummary {
-            key: v.key,
-            initiator: v.side,
-            first_ts: v.ts,
-            last_ts: v.ts,
-            bytes: [0; 2],
-            pkts: [0; 2],
-            reason: EndReason::Idle,
-            handshake: [0; 3],
-        },
-        kind: FindingKind::IpKvmSuspected(Match {
-            tool: Tool::IpKvm,
-            confidence: fingerprint::ip_kvm::CONFIDENCE_OUI,
-            method: Method::Name,
-            evidence: Evidence::IpKvm(e),
-        }),
-        via: None,
-        behaviour: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::correlate::WEBRTC_WINDOW;
     use super::*;
+    use farhand_model::Tool;
+    use farhand_model::evidence::Evidence;
 
     #[test]
     fn table_entry_is_104_bytes() {

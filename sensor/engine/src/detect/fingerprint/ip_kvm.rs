@@ -13,8 +13,14 @@
 //! - [`raspberry_pi`] is a constant-time check of a source MAC.
 //! - [`KvmWatch`] remembers the devices already reported (bounded by [`MAX_DEVICES`]) so
 //!   each is reported once per run.
+//! - [`IpKvmDevices`] is the engine's frame watch ([`crate::detect::correlate::Correlator`]):
+//!   it sees every frame's source MAC and raises an `ip_kvm_suspected` finding per device.
 
-use farhand_model::evidence::IpKvmEvidence;
+use crate::decode::PacketView;
+use crate::detect::correlate::Correlator;
+use farhand_model::evidence::{Evidence, IpKvmEvidence};
+use farhand_model::tool::{Match, Method, Tool};
+use farhand_model::{EndReason, Finding, FindingKind, FlowSummary, HomeNets};
 use std::collections::HashSet;
 
 /// Raspberry Pi OUIs.
@@ -52,6 +58,73 @@ impl KvmWatch {
         }
         self.seen.insert(*mac);
         Some(IpKvmEvidence { mac: mac_text(mac), vendor: "Raspberry Pi", routed })
+    }
+}
+
+/// The IP-KVM device watch over every frame, with the deployment's inside networks (a
+/// device whose frames carry an outside source address forwarded them: `routed`).
+pub struct IpKvmDevices {
+    seen: KvmWatch,
+    home: HomeNets,
+}
+
+impl IpKvmDevices {
+    /// A watch with nothing seen yet.
+    pub fn new(home: HomeNets) -> IpKvmDevices {
+        IpKvmDevices { seen: KvmWatch::default(), home }
+    }
+}
+
+impl Correlator for IpKvmDevices {
+    fn name(&self) -> &'static str {
+        "ip_kvm"
+    }
+    fn watches_frames(&self) -> bool {
+        true
+    }
+    #[inline]
+    fn on_frame(&mut self, v: &PacketView<'_>) -> Option<Finding> {
+        // (A device is reported from a frame carrying an address of its own, not from the
+        // DHCP exchange it sends from 0.0.0.0 before it has one.)
+        if !raspberry_pi(&v.src_mac) {
+            return None;
+        }
+        let src = v.key.side(v.side).0;
+        if src.ip().is_unspecified() {
+            return None;
+        }
+        let e = self.seen.check(&v.src_mac, !self.home.contains(&src))?;
+        Some(finding(v, e))
+    }
+    fn fresh(&self) -> Box<dyn Correlator> {
+        Box::new(IpKvmDevices::new(self.home.clone()))
+    }
+}
+
+/// An `ip_kvm_suspected` finding for the device that sent `v`.
+pub fn finding(v: &PacketView<'_>, e: IpKvmEvidence) -> Finding {
+    Finding {
+        detector: "ip_kvm",
+        detector_version: "1",
+        ts: v.ts,
+        flow: FlowSummary {
+            key: v.key,
+            initiator: v.side,
+            first_ts: v.ts,
+            last_ts: v.ts,
+            bytes: [0; 2],
+            pkts: [0; 2],
+            reason: EndReason::Idle,
+            handshake: [0; 3],
+        },
+        kind: FindingKind::IpKvmSuspected(Match {
+            tool: Tool::IpKvm,
+            confidence: CONFIDENCE_OUI,
+            method: Method::Name,
+            evidence: Evidence::IpKvm(e),
+        }),
+        via: None,
+        behaviour: None,
     }
 }
 
