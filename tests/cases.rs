@@ -17,13 +17,8 @@
 )]
 
 mod common;
-use common::{ci, shared};
+use common::{alerts_of, ci, shared};
 
-use farhand::config::Settings;
-use farhand::pipeline::{RunOptions, run};
-use farhand_engine::capture::Capture;
-use farhand_report::sink::MemorySink;
-use farhand_report::sink::json::Observer;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -202,17 +197,6 @@ fn matches(alert: &Value, want: &Expectation) -> Result<(), Vec<String>> {
         }
     }
     if bad.is_empty() { Ok(()) } else { Err(bad) }
-}
-
-/// Runs one capture through the pipeline with `workers` workers; returns the alerts.
-fn alerts_of(path: &Path, workers: usize) -> Vec<Value> {
-    let mut settings = Settings::defaults();
-    settings.workers = workers;
-    let mut cap = Capture::open_file(path).unwrap_or_else(|e| panic!("{e}"));
-    let mut sink = MemorySink::new(Observer { name: "test".into() });
-    let s = run(&mut cap, &settings, &mut sink, &RunOptions::default());
-    assert!(s.input_error.is_none(), "{}: {:?}", path.display(), s.input_error);
-    sink.alerts
 }
 
 /// Assigns expectations to distinct alerts (small sets: backtracking is fine).

@@ -2,6 +2,12 @@
 
 #![allow(dead_code, reason = "each test crate uses the part it needs")]
 
+use farhand::config::Settings;
+use farhand::pipeline::{RunOptions, run};
+use farhand_engine::capture::Capture;
+use farhand_report::sink::MemorySink;
+use farhand_report::sink::json::Observer;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// CI is set (non-empty and not "false"/"0"): every part must run, a missing prerequisite is a
@@ -25,4 +31,16 @@ pub fn shared() -> PathBuf {
 pub fn skip_unless_ci(what: &str, path: &Path, data: &str) {
     assert!(!ci(), "{what}: {} not found: CI is set, so the {data} must be present", path.display());
     eprintln!("SKIP {what}: {} not found (the {data} is absent)", path.display());
+}
+
+/// Runs one capture through the pipeline (default settings) with `workers` workers; returns
+/// the alerts as JSON.
+pub fn alerts_of(path: &Path, workers: usize) -> Vec<Value> {
+    let mut settings = Settings::defaults();
+    settings.workers = workers;
+    let mut cap = Capture::open_file(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut sink = MemorySink::new(Observer { name: "test".into() });
+    let s = run(&mut cap, &settings, &mut sink, &RunOptions::default());
+    assert!(s.input_error.is_none(), "{}: {:?}", path.display(), s.input_error);
+    sink.alerts
 }
