@@ -12,6 +12,8 @@
 //! Needs `../shared/corpus` (the corpus holds most protocols): skipped with a visible message
 //! when it is absent, a failure under CI.
 
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, reason = "test code")]
+
 mod common;
 
 use common::{alerts_of, shared, skip_unless_ci};

@@ -1,6 +1,7 @@
 //! What the integration tests share: where the shared data lives and whether CI demands it.
 
 #![allow(dead_code, reason = "each test crate uses the part it needs")]
+#![allow(clippy::panic, reason = "test code: a capture that cannot be opened fails the test")]
 
 use farhand::config::Settings;
 use farhand::pipeline::{RunOptions, run};
