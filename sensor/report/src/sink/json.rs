@@ -57,22 +57,98 @@ fn endpoint_ocsf(h: &Host) -> Value {
     json!({ "ip": h.ip.to_string(), "port": h.port })
 }
 
-/// Renders an alert as the JSON object written by the JSON-lines sink.
+/// What the parts of an alert's JSON share: the connection seen by its roles (source =
+/// who opened it, as in OCSF and ECS), the title, the ATT&CK technique, the analytic.
+struct Parts<'a> {
+    src: &'a Host,
+    dst: &'a Host,
+    src_bytes: u64,
+    dst_bytes: u64,
+    src_pkts: u64,
+    dst_pkts: u64,
+    transport: &'static str,
+    direction_ecs: &'static str,
+    direction_id: u8,
+    title: String,
+    tech_id: &'static str,
+    tech_name: &'static str,
+    analytic: (&'static str, &'static str),
+    evidence: Value,
+    sev: u8,
+    version: &'static str,
+}
+
+impl Parts<'_> {
+    fn of(a: &Alert) -> Parts<'_> {
+        // Source/destination are connection roles (who opened it), as in OCSF and ECS.
+        let (src, dst) = match a.direction {
+            Direction::Inbound => (&a.peer, &a.endpoint),
+            Direction::Outbound => (&a.endpoint, &a.peer),
+        };
+        let (src_bytes, dst_bytes, src_pkts, dst_pkts) = match a.direction {
+            Direction::Inbound => (a.bytes_in, a.bytes_out, a.packets_in, a.packets_out),
+            Direction::Outbound => (a.bytes_out, a.bytes_in, a.packets_out, a.packets_in),
+        };
+        let transport = a.transport.name();
+        let (direction_ecs, direction_id) = match a.direction {
+            Direction::Inbound => ("inbound", 1),
+            Direction::Outbound => ("outbound", 2),
+        };
+        let title = match a.kind {
+            AlertKind::RemoteControlSession => format!("{} remote-control session", a.tool_title),
+            AlertKind::AnonymizingTunnel => format!("{} session", a.tool_title),
+            AlertKind::MultipleRemoteTools => format!("{} remote-control tools on one endpoint", a.related_tools.len()),
+            AlertKind::IpKvmSuspected => "IP-KVM-class device on the endpoint's segment".to_string(),
+            AlertKind::RelayedRemoteControl => format!("{} session controlled from beyond a relay", a.tool_title),
+            AlertKind::InteractiveRelayChain => {
+                format!("{} session typed through the endpoint by a remote controller", a.tool_title)
+            }
+        };
+        // MITRE ATT&CK technique: remote access software, protocol tunneling, or proxy.
+        let (tech_id, tech_name) = match a.category {
+            Category::RemoteControl => ("T1219", "Remote Access Software"),
+            Category::Vpn | Category::Tunnel => ("T1572", "Protocol Tunneling"),
+            Category::Relay | Category::Proxy => ("T1090", "Proxy"),
+        };
+        let analytic = a.detectors.first().map(|(n, v)| (*n, *v)).unwrap_or(("", ""));
+        let evidence = serde_json::to_value(&a.evidence).unwrap_or(Value::Null);
+        let version = env!("CARGO_PKG_VERSION");
+        let sev = a.severity as u8;
+        Parts {
+            src,
+            dst,
+            src_bytes,
+            dst_bytes,
+            src_pkts,
+            dst_pkts,
+            transport,
+            direction_ecs,
+            direction_id,
+            title,
+            tech_id,
+            tech_name,
+            analytic,
+            evidence,
+            sev,
+            version,
+        }
+    }
+}
+
+/// Renders an alert as the JSON object written by the JSON-lines sink: the OCSF Detection
+/// Finding fields, the ECS fields and farhand's own (`unmapped.farhand`), in one object.
 pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
-    // Source/destination are connection roles (who opened it), as in OCSF and ECS.
-    let (src, dst) = match a.direction {
-        Direction::Inbound => (&a.peer, &a.endpoint),
-        Direction::Outbound => (&a.endpoint, &a.peer),
-    };
-    let (src_bytes, dst_bytes, src_pkts, dst_pkts) = match a.direction {
-        Direction::Inbound => (a.bytes_in, a.bytes_out, a.packets_in, a.packets_out),
-        Direction::Outbound => (a.bytes_out, a.bytes_in, a.packets_out, a.packets_in),
-    };
-    let transport = a.transport.name();
-    let (direction_ecs, direction_id) = match a.direction {
-        Direction::Inbound => ("inbound", 1),
-        Direction::Outbound => ("outbound", 2),
-    };
+    let p = Parts::of(a);
+    let mut v = ocsf(a, &p);
+    if let (Some(o), Value::Object(e)) = (v.as_object_mut(), ecs(a, &p, obs)) {
+        o.extend(e);
+        o.insert("unmapped".into(), json!({ "farhand": farhand(a, &p) }));
+    }
+    v
+}
+
+/// The OCSF Detection Finding fields.
+fn ocsf(a: &Alert, p: &Parts<'_>) -> Value {
     let activity_id = match a.activity {
         Activity::Create => 1,
         Activity::Update => 2,
@@ -83,29 +159,8 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         50..=79 => 2,
         _ => 3,
     };
-    let title = match a.kind {
-        AlertKind::RemoteControlSession => format!("{} remote-control session", a.tool_title),
-        AlertKind::AnonymizingTunnel => format!("{} session", a.tool_title),
-        AlertKind::MultipleRemoteTools => format!("{} remote-control tools on one endpoint", a.related_tools.len()),
-        AlertKind::IpKvmSuspected => "IP-KVM-class device on the endpoint's segment".to_string(),
-        AlertKind::RelayedRemoteControl => format!("{} session controlled from beyond a relay", a.tool_title),
-        AlertKind::InteractiveRelayChain => {
-            format!("{} session typed through the endpoint by a remote controller", a.tool_title)
-        }
-    };
-    // MITRE ATT&CK technique: remote access software, protocol tunneling, or proxy.
-    let (tech_id, tech_name) = match a.category {
-        Category::RemoteControl => ("T1219", "Remote Access Software"),
-        Category::Vpn | Category::Tunnel => ("T1572", "Protocol Tunneling"),
-        Category::Relay | Category::Proxy => ("T1090", "Proxy"),
-    };
-    let analytic = a.detectors.first().map(|(n, v)| (*n, *v)).unwrap_or(("", ""));
-    let evidence = serde_json::to_value(&a.evidence).unwrap_or(Value::Null);
-    let version = env!("CARGO_PKG_VERSION");
-    let sev = a.severity as u8;
-    let product = json!({ "name": "farhand", "vendor_name": "farhand", "version": version });
+    let product = json!({ "name": "farhand", "vendor_name": "farhand", "version": p.version });
     json!({
-        // ---- OCSF Detection Finding
         "class_uid": 2004,
         "class_name": "Detection Finding",
         "category_uid": 2,
@@ -113,13 +168,13 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         "activity_id": activity_id,
         "type_uid": 2004 * 100 + activity_id,
         "time": ms(a.time),
-        "severity_id": sev,
+        "severity_id": p.sev,
         "severity": a.severity.caption(),
         "status_id": 1,
         "is_alert": true,
         "confidence_id": confidence_id,
         "confidence_score": a.confidence,
-        "risk_score": u32::from(sev) * 20,
+        "risk_score": u32::from(p.sev) * 20,
         "message": a.message,
         "metadata": {
             "product": product,
@@ -128,120 +183,126 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
         },
         "finding_info": {
             "uid": a.id,
-            "title": title,
+            "title": p.title,
             "desc": a.message,
             "types": [a.kind.name()],
             "first_seen_time": ms(a.first_seen),
             "last_seen_time": ms(a.last_seen),
             "analytic": {
-                "uid": format!("farhand.fingerprint.{}", analytic.0),
-                "name": analytic.0,
+                "uid": format!("farhand.fingerprint.{}", p.analytic.0),
+                "name": p.analytic.0,
                 "type_id": 1,
                 "type": "Rule",
-                "version": analytic.1,
+                "version": p.analytic.1,
             },
             "attacks": [{
-                "technique": { "uid": tech_id, "name": tech_name },
+                "technique": { "uid": p.tech_id, "name": p.tech_name },
                 "tactic": { "uid": "TA0011", "name": "Command and Control" },
                 "version": "15",
             }],
         },
-        "src_endpoint": endpoint_ocsf(src),
-        "dst_endpoint": endpoint_ocsf(dst),
+        "src_endpoint": endpoint_ocsf(p.src),
+        "dst_endpoint": endpoint_ocsf(p.dst),
         "connection_info": {
-            "protocol_name": transport,
-            "direction_id": direction_id,
-            "direction": direction_ecs,
+            "protocol_name": p.transport,
+            "direction_id": p.direction_id,
+            "direction": p.direction_ecs,
             "community_uid": a.community_id,
         },
         "traffic": {
-            "bytes_out": src_bytes,
-            "bytes_in": dst_bytes,
-            "packets_out": src_pkts,
-            "packets_in": dst_pkts,
-            "bytes": src_bytes + dst_bytes,
-            "packets": src_pkts + dst_pkts,
+            "bytes_out": p.src_bytes,
+            "bytes_in": p.dst_bytes,
+            "packets_out": p.src_pkts,
+            "packets_in": p.dst_pkts,
+            "bytes": p.src_bytes + p.dst_bytes,
+            "packets": p.src_pkts + p.dst_pkts,
         },
         "evidences": [{
-            "src_endpoint": endpoint_ocsf(src),
-            "dst_endpoint": endpoint_ocsf(dst),
-            "connection_info": { "protocol_name": transport, "direction_id": direction_id },
-            "data": evidence,
+            "src_endpoint": endpoint_ocsf(p.src),
+            "dst_endpoint": endpoint_ocsf(p.dst),
+            "connection_info": { "protocol_name": p.transport, "direction_id": p.direction_id },
+            "data": p.evidence,
         }],
-        // ---- ECS
+    })
+}
+
+/// The ECS fields.
+fn ecs(a: &Alert, p: &Parts<'_>, obs: &Observer) -> Value {
+    json!({
         "@timestamp": rfc3339(a.time),
         "event": {
             "kind": "alert",
             "category": ["network", "intrusion_detection"],
             "type": ["connection", "info"],
-            "severity": sev,
-            "risk_score": u32::from(sev) * 20,
+            "severity": p.sev,
+            "risk_score": u32::from(p.sev) * 20,
             "id": a.id,
             "dataset": "farhand.alert",
             "action": a.kind.name(),
             "start": rfc3339(a.first_seen),
             "end": rfc3339(a.last_seen),
         },
-        "source": { "ip": src.ip.to_string(), "port": src.port, "bytes": src_bytes, "packets": src_pkts },
-        "destination": { "ip": dst.ip.to_string(), "port": dst.port, "bytes": dst_bytes, "packets": dst_pkts },
+        "source": { "ip": p.src.ip.to_string(), "port": p.src.port, "bytes": p.src_bytes, "packets": p.src_pkts },
+        "destination": { "ip": p.dst.ip.to_string(), "port": p.dst.port, "bytes": p.dst_bytes, "packets": p.dst_pkts },
         "network": {
-            "transport": transport,
+            "transport": p.transport,
             "protocol": a.tool_name,
-            "direction": direction_ecs,
+            "direction": p.direction_ecs,
             "community_id": a.community_id,
-            "bytes": src_bytes + dst_bytes,
-            "packets": src_pkts + dst_pkts,
+            "bytes": p.src_bytes + p.dst_bytes,
+            "packets": p.src_pkts + p.dst_pkts,
             "vlan": if a.vlan == 0 { Value::Null } else { json!({ "id": (a.vlan & 0xfff).to_string() }) },
         },
         "rule": {
             "id": format!("farhand.{}.{}", a.kind.name(), a.tool_name),
-            "name": title,
+            "name": p.title,
             "category": a.kind.name(),
-            "version": analytic.1,
+            "version": p.analytic.1,
             "ruleset": "farhand",
         },
         "threat": {
             "framework": "MITRE ATT&CK",
-            "technique": { "id": [tech_id], "name": [tech_name] },
+            "technique": { "id": [p.tech_id], "name": [p.tech_name] },
             "tactic": { "id": ["TA0011"], "name": ["Command and Control"] },
         },
         "observer": {
             "hostname": obs.name,
             "product": "farhand",
             "vendor": "farhand",
-            "version": version,
+            "version": p.version,
             "type": "sensor",
         },
-        // ---- farhand's own fields
-        "unmapped": {
-            "farhand": {
-                "kind": a.kind.name(),
-                "tool": a.tool_name,
-                "category": a.category,
-                "related_tools": a.related_tools,
-                "confidence": a.confidence,
-                "method": a.method,
-                "endpoint": { "ip": a.endpoint.ip.to_string(), "port": a.endpoint.port, "inside": a.endpoint.inside },
-                "peer": { "ip": a.peer.ip.to_string(), "port": a.peer.port, "inside": a.peer.inside },
-                "direction": direction_ecs,
-                "first_seen": rfc3339(a.first_seen),
-                "last_seen": rfc3339(a.last_seen),
-                "duration_ms": (a.last_seen.saturating_sub(a.first_seen)) / 1000,
-                "bytes_in": a.bytes_in,
-                "bytes_out": a.bytes_out,
-                "packets_in": a.packets_in,
-                "packets_out": a.packets_out,
-                "handshake_us": {
-                    "syn": a.handshake[0],
-                    "syn_ack": a.handshake[1],
-                    "ack": a.handshake[2],
-                },
-                "end": a.end,
-                "fingerprint": evidence,
-                "via": a.via,
-                "behaviour": a.behaviour.as_ref().map(|b| behaviour_json(b, a)),
-                "detectors": a.detectors.iter().map(|(n, v)| json!({ "name": n, "version": v })).collect::<Vec<_>>(),
-            }
+    })
+}
+
+/// farhand's own fields (`unmapped.farhand`).
+fn farhand(a: &Alert, p: &Parts<'_>) -> Value {
+    json!({
+        "kind": a.kind.name(),
+        "tool": a.tool_name,
+        "category": a.category,
+        "related_tools": a.related_tools,
+        "confidence": a.confidence,
+        "method": a.method,
+        "endpoint": { "ip": a.endpoint.ip.to_string(), "port": a.endpoint.port, "inside": a.endpoint.inside },
+        "peer": { "ip": a.peer.ip.to_string(), "port": a.peer.port, "inside": a.peer.inside },
+        "direction": p.direction_ecs,
+        "first_seen": rfc3339(a.first_seen),
+        "last_seen": rfc3339(a.last_seen),
+        "duration_ms": (a.last_seen.saturating_sub(a.first_seen)) / 1000,
+        "bytes_in": a.bytes_in,
+        "bytes_out": a.bytes_out,
+        "packets_in": a.packets_in,
+        "packets_out": a.packets_out,
+        "handshake_us": {
+            "syn": a.handshake[0],
+            "syn_ack": a.handshake[1],
+            "ack": a.handshake[2],
         },
+        "end": a.end,
+        "fingerprint": p.evidence,
+        "via": a.via,
+        "behaviour": a.behaviour.as_ref().map(|b| behaviour_json(b, a)),
+        "detectors": a.detectors.iter().map(|(n, v)| json!({ "name": n, "version": v })).collect::<Vec<_>>(),
     })
 }

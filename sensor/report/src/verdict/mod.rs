@@ -22,7 +22,7 @@ use farhand_model::HomeNets;
 use farhand_model::Micros;
 use farhand_model::evidence::Evidence;
 use farhand_model::net::{Addr, FlowKey, Side};
-use farhand_model::tool::{Category, Method, Tool, Transport};
+use farhand_model::tool::{Category, Match, Method, Tool, Transport};
 use farhand_model::{Finding, FindingKind};
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, HashMap};
@@ -388,41 +388,16 @@ impl Verdict {
             return;
         }
         let s = &f.flow;
-        let (init_ip, _) = s.key.side(s.initiator);
-        let resp_side = s.initiator.other();
-        let (resp_ip, _) = s.key.side(resp_side);
-        let init_in = self.home.contains(&init_ip);
-        let resp_in = self.home.contains(&resp_ip);
         let category = m.category();
         // IP-KVM signs (a Raspberry Pi MAC, a PiKVM/TinyPilot/JetKVM host name or cloud name)
         // raise ip_kvm_suspected rather than a session alert.
-        let kvm_named = m.tool == Tool::IpKvm;
-        let kind = if kvm || kvm_named { AlertKind::IpKvmSuspected } else { AlertKind::of(category) };
-        // The endpoint: the inside side; else, for remote control, the controlled side (the
-        // server), and for tunnels the client that opened it.
-        let ep_side = match (init_in, resp_in) {
-            // The device itself (the sender of the frame it was seen in), or, when it only
-            // forwarded an outside host's packet, the inside host it delivered to.
-            _ if kvm && matches!(&m.evidence, Evidence::IpKvm(e) if e.routed) => resp_side,
-            _ if kvm => s.initiator,
-            // A device naming itself (DHCP) is the client of its own exchange.
-            _ if kvm_named && matches!(&m.evidence, Evidence::Name(e) if e.field == "dhcp_hostname") => s.initiator,
-            (true, false) => s.initiator,
-            (false, true) => resp_side,
-            _ if category == Category::RemoteControl => resp_side,
-            _ => s.initiator,
-        };
+        let kind = if kvm || m.tool == Tool::IpKvm { AlertKind::IpKvmSuspected } else { AlertKind::of(category) };
+        let ep_side = self.endpoint_side(f, m, kvm);
         let peer_side = ep_side.other();
         let (ep_ip, ep_port) = s.key.side(ep_side);
         let (peer_ip, peer_port) = s.key.side(peer_side);
         let direction = if ep_side == s.initiator { Direction::Outbound } else { Direction::Inbound };
-        let severity = match (kind, direction) {
-            (AlertKind::IpKvmSuspected, _) => Severity::High,
-            (AlertKind::RemoteControlSession, Direction::Inbound) => Severity::Low,
-            (AlertKind::RemoteControlSession, Direction::Outbound) => Severity::Informational,
-            (_, _) if category == Category::Relay => Severity::Informational,
-            _ => Severity::Medium,
-        };
+        let severity = severity(kind, direction, category);
         let transport = Transport::of_proto(s.key.proto());
         let community_id = community_id(&s.key, s.initiator);
         let (tool_name, tool_title) = (m.tool_name().to_string(), m.tool_title().to_string());
@@ -437,59 +412,7 @@ impl Verdict {
         let idx = |side: Side| side.idx();
         let get = |a: &[u64; 2], side: Side| a.get(idx(side)).copied().unwrap_or(0);
         let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
-        let message = if let (true, Evidence::IpKvm(e)) = (kvm, &m.evidence)
-            && e.routed
-        {
-            format!(
-                "A {} device ({}) forwards traffic on the segment of {ep_ip} (it delivered {peer_ip}'s \
-                 packets: the segment's router or a bridge). PiKVM/TinyPilot-style IP-KVMs run on this \
-                 hardware; check what it is.",
-                e.vendor, e.mac
-            )
-        } else if let (true, Evidence::IpKvm(e)) = (kvm, &m.evidence) {
-            format!(
-                "A {} device ({}) at {ep_ip} is on the segment (seen talking to {peer_ip}): \
-                 PiKVM/TinyPilot-style IP-KVMs, which drive a laptop's keyboard, screen and mouse \
-                 from afar with no software on it, run on this hardware.",
-                e.vendor, e.mac
-            )
-        } else {
-            format!(
-                "{tool} session {dir} {ep}:{ep_port} {arrow} {peer}:{peer_port} ({transport}), recognised by {method} \
-             (confidence {conf}); {pin} packets / {bin} bytes to the endpoint, {pout} packets / {bout} bytes from it; \
-             {secs:.1} s.{extra}",
-                tool = tool_title,
-                dir = match direction {
-                    Direction::Inbound => "into endpoint",
-                    Direction::Outbound => "from endpoint",
-                },
-                ep = ep_ip,
-                arrow = match direction {
-                    Direction::Inbound => "<-",
-                    Direction::Outbound => "->",
-                },
-                peer = peer_ip,
-                transport = transport.name(),
-                method = match m.method {
-                    Method::PayloadStructure => "its payload structure",
-                    Method::Certificate => "its certificate",
-                    Method::Association => "its link to a recognised session",
-                    Method::Name => "a name",
-                    Method::Port => "its port only",
-                },
-                conf = m.confidence,
-                pin = get(&pk, peer_side),
-                bin = get(&s.bytes, peer_side),
-                pout = get(&pk, ep_side),
-                bout = get(&s.bytes, ep_side),
-                secs = s.last_ts.saturating_sub(s.first_ts) as f64 / 1e6,
-                extra = evidence_note(&m.evidence),
-            ) + &f
-                .via
-                .as_ref()
-                .map(|v| format!(" Found inside a {} tunnel to {}.", v.wrapper, v.target))
-                .unwrap_or_default()
-        };
+        let message = message(f, m, kvm, (ep_side, direction), &tool_title);
         let alert = Alert {
             id,
             activity,
@@ -533,6 +456,104 @@ impl Verdict {
             self.note_gap(&a, out);
             self.note_chain(&a, out);
         }
+    }
+
+    /// Which side of the flow is the endpoint: the inside side; else, for remote control,
+    /// the controlled side (the server), and for tunnels the client that opened it. An
+    /// IP-KVM device is the sender of the frame it was seen in, or, when it only forwarded
+    /// an outside host's packet, the inside host it delivered to; a device naming itself
+    /// (DHCP) is the client of its own exchange.
+    fn endpoint_side(&self, f: &Finding, m: &Match, kvm: bool) -> Side {
+        let s = &f.flow;
+        let resp_side = s.initiator.other();
+        let init_in = self.home.contains(&s.key.side(s.initiator).0);
+        let resp_in = self.home.contains(&s.key.side(resp_side).0);
+        let kvm_named = m.tool == Tool::IpKvm;
+        match (init_in, resp_in) {
+            _ if kvm && matches!(&m.evidence, Evidence::IpKvm(e) if e.routed) => resp_side,
+            _ if kvm => s.initiator,
+            _ if kvm_named && matches!(&m.evidence, Evidence::Name(e) if e.field == "dhcp_hostname") => s.initiator,
+            (true, false) => s.initiator,
+            (false, true) => resp_side,
+            _ if m.category() == Category::RemoteControl => resp_side,
+            _ => s.initiator,
+        }
+    }
+}
+
+/// An alert's severity by its kind, direction and the tool's category.
+fn severity(kind: AlertKind, direction: Direction, category: Category) -> Severity {
+    match (kind, direction) {
+        (AlertKind::IpKvmSuspected, _) => Severity::High,
+        (AlertKind::RemoteControlSession, Direction::Inbound) => Severity::Low,
+        (AlertKind::RemoteControlSession, Direction::Outbound) => Severity::Informational,
+        (_, _) if category == Category::Relay => Severity::Informational,
+        _ => Severity::Medium,
+    }
+}
+
+/// The alert's one-paragraph message: the IP-KVM device, or the session with its figures,
+/// evidence and wrapper.
+fn message(f: &Finding, m: &Match, kvm: bool, (ep_side, direction): (Side, Direction), tool_title: &str) -> String {
+    let s = &f.flow;
+    let peer_side = ep_side.other();
+    let (ep_ip, ep_port) = s.key.side(ep_side);
+    let (peer_ip, peer_port) = s.key.side(peer_side);
+    let transport = Transport::of_proto(s.key.proto());
+    let get = |a: &[u64; 2], side: Side| a.get(side.idx()).copied().unwrap_or(0);
+    let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
+    if let (true, Evidence::IpKvm(e)) = (kvm, &m.evidence)
+        && e.routed
+    {
+        format!(
+            "A {} device ({}) forwards traffic on the segment of {ep_ip} (it delivered {peer_ip}'s \
+             packets: the segment's router or a bridge). PiKVM/TinyPilot-style IP-KVMs run on this \
+             hardware; check what it is.",
+            e.vendor, e.mac
+        )
+    } else if let (true, Evidence::IpKvm(e)) = (kvm, &m.evidence) {
+        format!(
+            "A {} device ({}) at {ep_ip} is on the segment (seen talking to {peer_ip}): \
+             PiKVM/TinyPilot-style IP-KVMs, which drive a laptop's keyboard, screen and mouse \
+             from afar with no software on it, run on this hardware.",
+            e.vendor, e.mac
+        )
+    } else {
+        format!(
+            "{tool} session {dir} {ep}:{ep_port} {arrow} {peer}:{peer_port} ({transport}), recognised by {method} \
+         (confidence {conf}); {pin} packets / {bin} bytes to the endpoint, {pout} packets / {bout} bytes from it; \
+         {secs:.1} s.{extra}",
+            tool = tool_title,
+            dir = match direction {
+                Direction::Inbound => "into endpoint",
+                Direction::Outbound => "from endpoint",
+            },
+            ep = ep_ip,
+            arrow = match direction {
+                Direction::Inbound => "<-",
+                Direction::Outbound => "->",
+            },
+            peer = peer_ip,
+            transport = transport.name(),
+            method = match m.method {
+                Method::PayloadStructure => "its payload structure",
+                Method::Certificate => "its certificate",
+                Method::Association => "its link to a recognised session",
+                Method::Name => "a name",
+                Method::Port => "its port only",
+            },
+            conf = m.confidence,
+            pin = get(&pk, peer_side),
+            bin = get(&s.bytes, peer_side),
+            pout = get(&pk, ep_side),
+            bout = get(&s.bytes, ep_side),
+            secs = s.last_ts.saturating_sub(s.first_ts) as f64 / 1e6,
+            extra = evidence_note(&m.evidence),
+        ) + &f
+            .via
+            .as_ref()
+            .map(|v| format!(" Found inside a {} tunnel to {}.", v.wrapper, v.target))
+            .unwrap_or_default()
     }
 }
 
