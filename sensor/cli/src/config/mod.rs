@@ -240,105 +240,16 @@ impl RawConfig {
     /// Checks values and builds the runtime settings. `text` is the file's content (for
     /// line numbers); `path` names it.
     pub fn validate(&self, text: &str, path: &Path) -> Result<Settings, ConfigError> {
-        let err = |span: std::ops::Range<usize>, msg: String| {
-            let (line, col) = if span.is_empty() && span.start == 0 { (0, 0) } else { line_col(text, span.start) };
-            ConfigError { file: path.to_path_buf(), line, col, msg }
-        };
-        let mut nets = Vec::new();
-        for s in &self.sensor.home_networks {
-            let v = s.get_ref();
-            let net: IpNet = v
-                .parse()
-                .or_else(|_| v.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| err(s.span(), format!("sensor.home_networks: {v:?} is not a CIDR (like 10.0.0.0/8)")))?;
-            nets.push(net);
-        }
-        let all = registry();
-        let mut fps = Vec::new();
-        let (mut names, mut dns_tunnel, mut ip_kvm) = (false, false, false);
-        for s in &self.detect.fingerprints {
-            let name = s.get_ref();
-            if name == NAMES || name == DNS_TUNNEL || name == IP_KVM {
-                names |= name == NAMES;
-                dns_tunnel |= name == DNS_TUNNEL;
-                ip_kvm |= name == IP_KVM;
-                continue;
-            }
-            let f = all.iter().find(|f| f.name() == name).ok_or_else(|| {
-                let known: Vec<_> = all.iter().map(|f| f.name()).chain([NAMES, DNS_TUNNEL, IP_KVM]).collect();
-                err(
-                    s.span(),
-                    format!("detect.fingerprints: unknown fingerprint {name:?} (known: {})", known.join(", ")),
-                )
-            })?;
-            if !fps.iter().any(|g: &&dyn Fingerprint| g.name() == f.name()) {
-                fps.push(*f);
-            }
-        }
-        let secs = |key: &str, v: u64| {
-            if v == 0 || v > 7 * 86400 {
-                Err(ConfigError {
-                    file: path.to_path_buf(),
-                    line: find_key_line(text, key),
-                    col: 1,
-                    msg: format!("flow.{key}: {v} is out of range (1..=604800 seconds)"),
-                })
-            } else {
-                Ok(v * 1_000_000)
-            }
-        };
-        let flow = FlowConfig {
-            max_flows: self.flow.max_flows,
-            tcp_idle: secs("tcp_idle_timeout", self.flow.tcp_idle_timeout)?,
-            udp_idle: secs("udp_idle_timeout", self.flow.udp_idle_timeout)?,
-            tcp_closed: secs("tcp_close_linger", self.flow.tcp_close_linger)?,
-            active: secs("active_timeout", self.flow.active_timeout)?,
-        };
-        if flow.max_flows < 1024 {
-            return Err(ConfigError {
-                file: path.to_path_buf(),
-                line: find_key_line(text, "max_flows"),
-                col: 1,
-                msg: format!("flow.max_flows: {} is too small (at least 1024)", flow.max_flows),
-            });
-        }
+        let at = Located { path, text };
+        let home = self.home_networks(&at)?;
+        let (fingerprints, [names, dns_tunnel, ip_kvm]) = self.fingerprints(&at)?;
+        let flow = self.flow_config(&at)?;
         if self.capture.snaplen < 64 || self.capture.snaplen > 262_144 {
-            return Err(ConfigError {
-                file: path.to_path_buf(),
-                line: find_key_line(text, "snaplen"),
-                col: 1,
-                msg: format!("capture.snaplen: {} is out of range (64..=262144)", self.capture.snaplen),
-            });
+            return Err(
+                at.key("snaplen", format!("capture.snaplen: {} is out of range (64..=262144)", self.capture.snaplen))
+            );
         }
-        let b = &self.behaviour;
-        for (key, v, max) in [
-            ("gap_threshold_ms", b.gap_threshold_ms, 10_000.0),
-            ("baseline_ms", b.baseline_ms, 1_000.0),
-            ("baseline_ssh_ms", b.baseline_ssh_ms, 1_000.0),
-        ] {
-            if !(0.0..=max).contains(&v) {
-                return Err(ConfigError {
-                    file: path.to_path_buf(),
-                    line: find_key_line(text, key),
-                    col: 1,
-                    msg: format!("behaviour.{key}: {v} is out of range (0..={max} ms)"),
-                });
-            }
-        }
-        if !(1..=10_000).contains(&b.min_samples) {
-            return Err(ConfigError {
-                file: path.to_path_buf(),
-                line: find_key_line(text, "min_samples"),
-                col: 1,
-                msg: format!("behaviour.min_samples: {} is out of range (1..=10000)", b.min_samples),
-            });
-        }
-        let relay = RelayConfig {
-            gap_threshold_ms: b.gap_threshold_ms,
-            min_samples: b.min_samples,
-            baseline_ms: b.baseline_ms,
-            baseline_ssh_ms: b.baseline_ssh_ms,
-        };
+        let relay = self.relay_config(&at)?;
         let workers = if self.sensor.workers == 0 { default_workers() } else { self.sensor.workers.min(256) };
         let indicators = if self.detect.indicators_dir.is_empty() {
             Indicators::builtin()
@@ -352,10 +263,10 @@ impl RawConfig {
         Ok(Settings {
             name: self.sensor.name.clone(),
             workers,
-            home: HomeNets::new(nets),
+            home,
             capture: self.capture.clone(),
             flow,
-            fingerprints: fps,
+            fingerprints,
             names,
             dns_tunnel,
             ip_kvm,
@@ -363,6 +274,113 @@ impl RawConfig {
             indicators: Arc::new(indicators),
             relay,
         })
+    }
+
+    /// `sensor.home_networks`: CIDRs (or single addresses).
+    fn home_networks(&self, at: &Located<'_>) -> Result<HomeNets, ConfigError> {
+        let mut nets = Vec::new();
+        for s in &self.sensor.home_networks {
+            let v = s.get_ref();
+            let net: IpNet = v.parse().or_else(|_| v.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(|_| {
+                at.span(s.span(), format!("sensor.home_networks: {v:?} is not a CIDR (like 10.0.0.0/8)"))
+            })?;
+            nets.push(net);
+        }
+        Ok(HomeNets::new(nets))
+    }
+
+    /// `detect.fingerprints`: the structural fingerprints by name, and whether the name
+    /// detector, the DNS-tunnel watch and the IP-KVM watch are on.
+    fn fingerprints(&self, at: &Located<'_>) -> Result<(Vec<&'static dyn Fingerprint>, [bool; 3]), ConfigError> {
+        let all = registry();
+        let mut fps = Vec::new();
+        let (mut names, mut dns_tunnel, mut ip_kvm) = (false, false, false);
+        for s in &self.detect.fingerprints {
+            let name = s.get_ref();
+            if name == NAMES || name == DNS_TUNNEL || name == IP_KVM {
+                names |= name == NAMES;
+                dns_tunnel |= name == DNS_TUNNEL;
+                ip_kvm |= name == IP_KVM;
+                continue;
+            }
+            let f = all.iter().find(|f| f.name() == name).ok_or_else(|| {
+                let known: Vec<_> = all.iter().map(|f| f.name()).chain([NAMES, DNS_TUNNEL, IP_KVM]).collect();
+                at.span(
+                    s.span(),
+                    format!("detect.fingerprints: unknown fingerprint {name:?} (known: {})", known.join(", ")),
+                )
+            })?;
+            if !fps.iter().any(|g: &&dyn Fingerprint| g.name() == f.name()) {
+                fps.push(*f);
+            }
+        }
+        Ok((fps, [names, dns_tunnel, ip_kvm]))
+    }
+
+    /// `[flow]`: timeouts in seconds (1 s to a week) and the table limit.
+    fn flow_config(&self, at: &Located<'_>) -> Result<FlowConfig, ConfigError> {
+        let secs = |key: &str, v: u64| {
+            if v == 0 || v > 7 * 86400 {
+                Err(at.key(key, format!("flow.{key}: {v} is out of range (1..=604800 seconds)")))
+            } else {
+                Ok(v * 1_000_000)
+            }
+        };
+        let flow = FlowConfig {
+            max_flows: self.flow.max_flows,
+            tcp_idle: secs("tcp_idle_timeout", self.flow.tcp_idle_timeout)?,
+            udp_idle: secs("udp_idle_timeout", self.flow.udp_idle_timeout)?,
+            tcp_closed: secs("tcp_close_linger", self.flow.tcp_close_linger)?,
+            active: secs("active_timeout", self.flow.active_timeout)?,
+        };
+        if flow.max_flows < 1024 {
+            return Err(at.key("max_flows", format!("flow.max_flows: {} is too small (at least 1024)", flow.max_flows)));
+        }
+        Ok(flow)
+    }
+
+    /// `[behaviour]`: the relay-gap judgement's thresholds.
+    fn relay_config(&self, at: &Located<'_>) -> Result<RelayConfig, ConfigError> {
+        let b = &self.behaviour;
+        for (key, v, max) in [
+            ("gap_threshold_ms", b.gap_threshold_ms, 10_000.0),
+            ("baseline_ms", b.baseline_ms, 1_000.0),
+            ("baseline_ssh_ms", b.baseline_ssh_ms, 1_000.0),
+        ] {
+            if !(0.0..=max).contains(&v) {
+                return Err(at.key(key, format!("behaviour.{key}: {v} is out of range (0..={max} ms)")));
+            }
+        }
+        if !(1..=10_000).contains(&b.min_samples) {
+            return Err(
+                at.key("min_samples", format!("behaviour.min_samples: {} is out of range (1..=10000)", b.min_samples))
+            );
+        }
+        Ok(RelayConfig {
+            gap_threshold_ms: b.gap_threshold_ms,
+            min_samples: b.min_samples,
+            baseline_ms: b.baseline_ms,
+            baseline_ssh_ms: b.baseline_ssh_ms,
+        })
+    }
+}
+
+/// Where a validation error points: the config file and its text.
+struct Located<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Located<'_> {
+    /// An error at a value's span (line 0 when the span is empty at the start: defaults).
+    fn span(&self, span: std::ops::Range<usize>, msg: String) -> ConfigError {
+        let (line, col) = if span.is_empty() && span.start == 0 { (0, 0) } else { line_col(self.text, span.start) };
+        ConfigError { file: self.path.to_path_buf(), line, col, msg }
+    }
+
+    /// An error at the line where `key` is set.
+    fn key(&self, key: &str, msg: String) -> ConfigError {
+        ConfigError { file: self.path.to_path_buf(), line: find_key_line(self.text, key), col: 1, msg }
     }
 }
 
