@@ -272,89 +272,51 @@ impl Indicators {
         })?;
         let source: Arc<str> = raw.source.clone().unwrap_or_else(|| path.display().to_string()).into();
         // Validate everything before adding anything: a bad file is refused whole.
-        let mut staged = Vec::new();
-        for t in &raw.tool {
-            let name = t.name.get_ref().trim().to_ascii_lowercase();
-            if name.is_empty() || name.len() > 64 {
-                return Err(err(path, text, t.name.span(), "tool.name: empty or longer than 64 characters".into()));
-            }
-            let tool = match Tool::from_name(&name) {
-                Some(b) => ToolRef::Builtin(b),
-                None => {
-                    let category = match &t.category {
-                        None => Category::RemoteControl,
-                        Some(c) => category_of(c.get_ref()).ok_or_else(|| {
-                            err(
-                                path,
-                                text,
-                                c.span(),
-                                format!(
-                                    "tool.category: unknown category {:?} (known: remote_control, relay, vpn, tunnel, proxy)",
-                                    c.get_ref()
-                                ),
-                            )
-                        })?,
-                    };
-                    let title: Arc<str> = t.title.clone().unwrap_or_else(|| t.name.get_ref().clone()).into();
-                    ToolRef::Listed { name: name.into(), title, category }
-                }
-            };
-            let mut nets = Vec::new();
-            for c in &t.cidrs {
-                let v = c.get_ref();
-                let net: ipnet::IpNet =
-                    v.parse().or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(|_| {
-                        err(path, text, c.span(), format!("tool.cidrs: {v:?} is not a CIDR (like 192.0.2.0/24)"))
-                    })?;
-                nets.push(net);
-            }
-            let mut pats = Vec::new();
-            for d in &t.domains {
-                let p = check_pattern(d.get_ref())
-                    .map_err(|m| err(path, text, d.span(), format!("tool.domains: {:?}: {m}", d.get_ref())))?;
-                pats.push(p);
-            }
-            staged.push((tool, pats, nets, t));
-        }
+        let staged = raw.tool.iter().map(|t| stage(t, path, text)).collect::<Result<Vec<_>, _>>()?;
         for (tool, pats, nets, t) in staged {
-            let idx = self.tools.len();
-            self.tools.push((tool, source.clone()));
-            for p in pats {
-                let subdomains_only = p.starts_with("*.");
-                let body = p.strip_prefix("*.").unwrap_or(&p);
-                let labels: Vec<String> = body.rsplit('.').map(str::to_string).collect();
-                let key = suffix_key(&labels);
-                self.by_suffix.entry(key).or_default().push(Pattern {
-                    labels,
-                    subdomains_only,
-                    tool: idx,
-                    text: p.clone().into(),
-                });
-                self.patterns += 1;
-            }
-            for c in &t.cert_names {
-                self.cert_names.push((c.to_ascii_lowercase(), idx));
-            }
-            for a in &t.alpn {
-                self.alpn.push((a.to_ascii_lowercase(), idx));
-            }
-            for u in &t.user_agents {
-                self.user_agents.push((u.to_ascii_lowercase(), idx));
-            }
-            for h in &t.hostnames {
-                self.hostnames.push((h.to_ascii_lowercase(), idx));
-            }
-            for n in nets {
-                let (lo, hi) = range_of(&n);
-                self.cidrs.push((lo, hi, idx));
-            }
-            self.cidrs.sort_unstable();
-            for p in &t.ports {
-                self.ports.entry(*p).or_default().push(idx);
-            }
-            let _ = &t.note;
+            self.add_tool(tool, source.clone(), pats, nets, t);
         }
         Ok(())
+    }
+
+    /// Adds one validated tool entry with its domain patterns and networks.
+    fn add_tool(&mut self, tool: ToolRef, source: Arc<str>, pats: Vec<String>, nets: Vec<ipnet::IpNet>, t: &RawTool) {
+        let idx = self.tools.len();
+        self.tools.push((tool, source));
+        for p in pats {
+            let subdomains_only = p.starts_with("*.");
+            let body = p.strip_prefix("*.").unwrap_or(&p);
+            let labels: Vec<String> = body.rsplit('.').map(str::to_string).collect();
+            let key = suffix_key(&labels);
+            self.by_suffix.entry(key).or_default().push(Pattern {
+                labels,
+                subdomains_only,
+                tool: idx,
+                text: p.clone().into(),
+            });
+            self.patterns += 1;
+        }
+        for c in &t.cert_names {
+            self.cert_names.push((c.to_ascii_lowercase(), idx));
+        }
+        for a in &t.alpn {
+            self.alpn.push((a.to_ascii_lowercase(), idx));
+        }
+        for u in &t.user_agents {
+            self.user_agents.push((u.to_ascii_lowercase(), idx));
+        }
+        for h in &t.hostnames {
+            self.hostnames.push((h.to_ascii_lowercase(), idx));
+        }
+        for n in nets {
+            let (lo, hi) = range_of(&n);
+            self.cidrs.push((lo, hi, idx));
+        }
+        self.cidrs.sort_unstable();
+        for p in &t.ports {
+            self.ports.entry(*p).or_default().push(idx);
+        }
+        let _ = &t.note;
     }
 
     /// Number of tools and domain patterns loaded.
@@ -479,6 +441,54 @@ fn suffix_key(labels_rtl: &[String]) -> String {
         labels_rtl.get(1).map(String::as_str).unwrap_or_default(),
         labels_rtl.first().map(String::as_str).unwrap_or_default()
     )
+}
+
+/// One tool entry of a file, validated: the tool, its domain patterns and its networks.
+type Staged<'t> = (ToolRef, Vec<String>, Vec<ipnet::IpNet>, &'t RawTool);
+
+/// Validates one tool entry of the file at `path` (text `text`, for error positions).
+fn stage<'t>(t: &'t RawTool, path: &Path, text: &str) -> Result<Staged<'t>, ConfigError> {
+    let name = t.name.get_ref().trim().to_ascii_lowercase();
+    if name.is_empty() || name.len() > 64 {
+        return Err(err(path, text, t.name.span(), "tool.name: empty or longer than 64 characters".into()));
+    }
+    let tool = match Tool::from_name(&name) {
+        Some(b) => ToolRef::Builtin(b),
+        None => {
+            let category = match &t.category {
+                None => Category::RemoteControl,
+                Some(c) => category_of(c.get_ref()).ok_or_else(|| {
+                    err(
+                        path,
+                        text,
+                        c.span(),
+                        format!(
+                            "tool.category: unknown category {:?} (known: remote_control, relay, vpn, tunnel, proxy)",
+                            c.get_ref()
+                        ),
+                    )
+                })?,
+            };
+            let title: Arc<str> = t.title.clone().unwrap_or_else(|| t.name.get_ref().clone()).into();
+            ToolRef::Listed { name: name.into(), title, category }
+        }
+    };
+    let mut nets = Vec::new();
+    for c in &t.cidrs {
+        let v = c.get_ref();
+        let net: ipnet::IpNet = v
+            .parse()
+            .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| err(path, text, c.span(), format!("tool.cidrs: {v:?} is not a CIDR (like 192.0.2.0/24)")))?;
+        nets.push(net);
+    }
+    let mut pats = Vec::new();
+    for d in &t.domains {
+        let p = check_pattern(d.get_ref())
+            .map_err(|m| err(path, text, d.span(), format!("tool.domains: {:?}: {m}", d.get_ref())))?;
+        pats.push(p);
+    }
+    Ok((tool, pats, nets, t))
 }
 
 #[cfg(test)]
