@@ -18,7 +18,7 @@ pub mod tool;
 
 pub use error::ConfigError;
 pub use finding::{EndReason, Finding, FindingKind, FlowSummary, Via};
-pub use net::{Addr, FlowKey, HomeNets, Side};
+pub use net::{Addr, Direction, FlowKey, HomeNets, Role, Side};
 pub use tool::{Category, Match, Method, Tool, Transport};
 
 /// Microseconds since the Unix epoch (packet time).

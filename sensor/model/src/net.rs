@@ -98,6 +98,62 @@ impl Hash for FlowKey {
     }
 }
 
+// Direction has three distinct meanings in farhand, each with one type here:
+// - `Side`: which end of the canonical `FlowKey` (A = lower endpoint) sent a packet — what the
+//   decoder knows before anything else;
+// - `Role`: who sent it relative to the flow's initiator (the TCP client, the first UDP
+//   sender) — what the per-flow detectors index their two-element arrays by;
+// - `Direction`: who opened a session, seen from the endpoint (inbound: it is being
+//   controlled) — what an alert says.
+
+/// Who sent a packet relative to the flow's initiator. Per-flow figures kept "per role" are
+/// two-element arrays indexed by [`Role::idx`] (initiator first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The side that opened the conversation (TCP client, first UDP sender).
+    Initiator,
+    /// The other side.
+    Responder,
+}
+
+impl Role {
+    /// Both roles, initiator first (the order of per-role arrays).
+    pub const BOTH: [Role; 2] = [Role::Initiator, Role::Responder];
+
+    /// The role of a packet sent from `side` in a flow opened by `initiator`.
+    #[inline]
+    pub fn of(side: Side, initiator: Side) -> Role {
+        if side == initiator { Role::Initiator } else { Role::Responder }
+    }
+
+    /// Index into per-role arrays: 0 for the initiator, 1 for the responder.
+    #[inline]
+    pub const fn idx(self) -> usize {
+        match self {
+            Role::Initiator => 0,
+            Role::Responder => 1,
+        }
+    }
+
+    /// The other role.
+    #[inline]
+    pub const fn other(self) -> Role {
+        match self {
+            Role::Initiator => Role::Responder,
+            Role::Responder => Role::Initiator,
+        }
+    }
+}
+
+/// Who opened a session, seen from the endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The peer connected to the endpoint (the endpoint is being controlled).
+    Inbound,
+    /// The endpoint connected to the peer.
+    Outbound,
+}
+
 /// Which side of a [`FlowKey`] sent a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {

@@ -29,9 +29,9 @@ pub mod stream;
 pub mod stun;
 pub mod vnc;
 use crate::decode::PacketView;
-use farhand_model::Micros;
 use farhand_model::session::{LatStats, LegStats, Summary};
 use farhand_model::tool::{Tool, Transport};
+use farhand_model::{Micros, Role};
 use hdrhistogram::Histogram;
 
 /// Largest latency recorded (longer samples are clamped): 60 s.
@@ -229,18 +229,17 @@ impl Behaviour {
         Some(Box::new(b))
     }
 
-    /// One packet of the session; `role` is 0 for the initiator's packets, 1 for the
-    /// responder's. Returns what the packet means for [`stepping_stone`]: as a driver, every
+    /// One packet of the session, sent by `role`. Returns what the packet means for [`stepping_stone`]: as a driver, every
     /// input packet counts (the first key of a word may cross a keepalive answer and be taken
     /// for it); as the driven session only the start of a typing period counts (its own
     /// keepalive answers are not typing).
-    pub fn on_packet(&mut self, v: &PacketView<'_>, role: usize) -> OnStarts {
+    pub fn on_packet(&mut self, v: &PacketView<'_>, role: Role) -> OnStarts {
         let mut on = OnStarts::default();
         if let Some(t) = v.tcp {
             self.rtt.on_segment(role, v.ts, t.seq, t.ack, t.flags, v.payload.len());
             match &mut self.app {
                 App::Ssh(s) => {
-                    s.on_segment(role, v.ts, t.seq, v.payload);
+                    s.on_segment(role.idx(), v.ts, t.seq, v.payload);
                     on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start() };
                 }
                 App::Vnc(s) => {
@@ -254,7 +253,7 @@ impl Behaviour {
                 App::None | App::Stun(_) => {}
             }
         } else if let App::Stun(s) = &mut self.app
-            && let Some((leg, us)) = s.on_datagram(role, v.ts, v.payload)
+            && let Some((leg, us)) = s.on_datagram(role.idx(), v.ts, v.payload)
             && let Some(l) = self.rtt.legs.get_mut(leg)
         {
             l.record(us);

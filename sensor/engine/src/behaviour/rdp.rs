@@ -57,7 +57,7 @@ use super::keystroke::Keystrokes;
 use super::stream::Cursor;
 use super::vnc::MAX_ANSWER_US;
 use super::{Lat, Seed};
-use farhand_model::Micros;
+use farhand_model::{Micros, Role};
 use farhand_proto::Step;
 use farhand_proto::tls;
 use std::ops::RangeInclusive;
@@ -194,12 +194,12 @@ impl RdpTiming {
             near: Lat::default(),
             input: None,
         };
-        for role in [1, 0] {
-            if seed.cursor(role).lost {
-                if let Some(reader) = r.reader.get_mut(role) {
+        for role in [Role::Responder, Role::Initiator] {
+            if seed.cursor(role.idx()).lost {
+                if let Some(reader) = r.reader.get_mut(role.idx()) {
                     *reader = Reader::Done;
                 }
-            } else if let Some(b) = seed.bufs.get(role) {
+            } else if let Some(b) = seed.bufs.get(role.idx()) {
                 r.bytes(role, seed.ts, b);
             }
         }
@@ -207,14 +207,14 @@ impl RdpTiming {
     }
 
     /// One TCP segment of `role`.
-    pub fn on_segment(&mut self, role: usize, ts: Micros, seq: u32, payload: &[u8]) {
+    pub fn on_segment(&mut self, role: Role, ts: Micros, seq: u32, payload: &[u8]) {
         if payload.is_empty() {
             return;
         }
-        match self.cursor.get_mut(role).and_then(|c| c.advance(seq, payload)) {
+        match self.cursor.get_mut(role.idx()).and_then(|c| c.advance(seq, payload)) {
             Some(b) => self.bytes(role, ts, b),
             None => {
-                if let Some(r) = self.reader.get_mut(role) {
+                if let Some(r) = self.reader.get_mut(role.idx()) {
                     *r = Reader::Done;
                 }
             }
@@ -308,18 +308,18 @@ impl RdpTiming {
         out
     }
 
-    fn bytes(&mut self, role: usize, ts: Micros, mut b: &[u8]) {
+    fn bytes(&mut self, role: Role, ts: Micros, mut b: &[u8]) {
         while !b.is_empty() {
-            let Some(&state) = self.reader.get(role) else { return };
+            let Some(&state) = self.reader.get(role.idx()) else { return };
             let (next, used, record) = step(state, b);
-            if role == 1
+            if role == Role::Responder
                 && let Some(h) = self.hello.as_mut()
                 && matches!(state, Reader::First | Reader::Header { .. } | Reader::Body { .. })
             {
                 h.extend_from_slice(b.get(..used).unwrap_or_default());
                 self.read_hello();
             }
-            if let Some(r) = self.reader.get_mut(role) {
+            if let Some(r) = self.reader.get_mut(role.idx()) {
                 *r = next;
             }
             b = b.get(used..).unwrap_or_default();
@@ -327,7 +327,7 @@ impl RdpTiming {
                 self.record(role, ts, rec);
             }
             if next == Reader::Done {
-                if role == 1 {
+                if role == Role::Responder {
                     self.hello = None;
                 }
                 return;
@@ -349,12 +349,12 @@ impl RdpTiming {
         }
     }
 
-    fn record(&mut self, role: usize, ts: Micros, rec: Record) {
+    fn record(&mut self, role: Role, ts: Micros, rec: Record) {
         let Some(overhead) = self.overhead else { return };
         // Application data only past the connection sequence (TLS 1.3 sends everything after
         // the ServerHello as such).
         let plain = (rec.kind == 23).then(|| rec.len.checked_sub(overhead)).flatten();
-        if role == 0 {
+        if role == Role::Initiator {
             match plain {
                 Some(p) if KEY_PLAIN.contains(&p) => {
                     self.conn_open = false;
@@ -578,7 +578,7 @@ mod tests {
             sess
         }
         fn send(&mut self, role: usize, ts: Micros, bytes: &[u8]) {
-            self.r.on_segment(role, ts, self.seq[role], bytes);
+            self.r.on_segment(Role::BOTH[role], ts, self.seq[role], bytes);
             self.seq[role] = self.seq[role].wrapping_add(bytes.len() as u32);
         }
         /// 60 frames of 3 records exactly 100 ms apart from `first_end`, each acknowledged
@@ -766,7 +766,7 @@ mod tests {
         // Standard RDP security: TPKT after the Confirm, not TLS.
         let (c, s) = (unhex(CR), unhex(CC));
         let mut r = RdpTiming::new(&seed(&c, &s));
-        r.on_segment(0, 1, 1000 + c.len() as u32, &unhex("0300000c02f0800401000100"));
+        r.on_segment(Role::Initiator, 1, 1000 + c.len() as u32, &unhex("0300000c02f0800401000100"));
         assert_eq!(r.reader[0], Reader::Done);
         // A record longer than TLS allows, a bad type, a TPKT shorter than its header.
         for bad in [vec![23u8, 3, 3, 0xff, 0xff], vec![99, 3, 3, 0, 1, 0], vec![24, 3, 3, 0, 0]] {
@@ -776,7 +776,7 @@ mod tests {
         }
         let mut r = RdpTiming::new(&seed(&[3, 0, 0, 2], &[]));
         assert_eq!(r.reader[0], Reader::Done);
-        r.on_segment(1, 1, 5000, &[0xff; 64]);
+        r.on_segment(Role::Responder, 1, 5000, &[0xff; 64]);
         assert_eq!(r.reader[1], Reader::Done);
     }
 
@@ -796,12 +796,12 @@ mod tests {
                 let mut r = RdpTiming::new(&seed(&[], &[]));
                 let mut seq = 0u32;
                 for (i, chunk) in server.chunks(piece).enumerate() {
-                    r.on_segment(1, i as u64, 5000 + seq, chunk);
+                    r.on_segment(Role::Responder, i as u64, 5000 + seq, chunk);
                     seq += chunk.len() as u32;
                 }
                 seq = 0;
                 for chunk in client.get(..cut).unwrap_or_default().chunks(piece) {
-                    r.on_segment(0, 1_000 + u64::from(seq), 1000 + seq, chunk);
+                    r.on_segment(Role::Initiator, 1_000 + u64::from(seq), 1000 + seq, chunk);
                     seq += chunk.len() as u32;
                 }
                 if cut == client.len() - 1 {
@@ -812,8 +812,8 @@ mod tests {
         let mut rng = XorShift64(99);
         for len in [0, 1, 4, 5, 16, 300, 5000] {
             let mut r = RdpTiming::new(&seed(&[], &[]));
-            r.on_segment(0, 1, 1, &rng.bytes(len));
-            r.on_segment(1, 2, 1, &rng.bytes(len));
+            r.on_segment(Role::Initiator, 1, 1, &rng.bytes(len));
+            r.on_segment(Role::Responder, 2, 1, &rng.bytes(len));
             let _ = r.far(0);
         }
     }
@@ -1023,7 +1023,7 @@ mod tests {
         // A TPKT of 7 bytes (header and a 3-byte X.224 header) is valid; 6 is not.
         let mut r = RdpTiming::new(&seed(&[3, 0, 0, 7, 2, 0xf0, 0x80], &[]));
         assert_eq!(r.reader[0], Reader::First);
-        r.on_segment(0, 1, 1007, &[22]);
+        r.on_segment(Role::Initiator, 1, 1007, &[22]);
         assert!(matches!(r.reader[0], Reader::Header { .. }), "{:?}", r.reader[0]);
         let r = RdpTiming::new(&seed(&[3, 0, 0, 6, 2, 0xf0], &[]));
         assert_eq!(r.reader[0], Reader::Done);

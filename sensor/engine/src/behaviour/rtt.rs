@@ -10,7 +10,7 @@
 
 use super::Lat;
 use crate::decode::tcp_flags;
-use farhand_model::Micros;
+use farhand_model::{Micros, Role};
 
 /// `a` is after `b` in sequence space.
 fn seq_after(a: u32, b: u32) -> bool {
@@ -30,8 +30,8 @@ pub struct TcpRtt {
 
 impl TcpRtt {
     /// One segment from `role`.
-    pub fn on_segment(&mut self, role: usize, ts: Micros, seq: u32, ack: u32, flags: u8, len: usize) {
-        let other = 1 - role.min(1);
+    pub fn on_segment(&mut self, role: Role, ts: Micros, seq: u32, ack: u32, flags: u8, len: usize) {
+        let (other, role) = (role.other().idx(), role.idx());
         if flags & tcp_flags::ACK != 0
             && let Some(slot) = self.timing.get_mut(other)
             && let Some((end, t0)) = *slot
@@ -69,28 +69,28 @@ mod tests {
     fn data_ack_samples_per_leg_and_karn() {
         let mut r = TcpRtt::default();
         // Client (0) sends 100 bytes at t=0; server (1) acks at t=5 ms: leg of the server.
-        r.on_segment(0, 0, 1000, 1, A, 100);
-        r.on_segment(1, 5_000, 1, 1100, A, 0);
+        r.on_segment(Role::Initiator, 0, 1000, 1, A, 100);
+        r.on_segment(Role::Responder, 5_000, 1, 1100, A, 0);
         // Server sends 10 bytes at 10 ms, client acks at 70 ms: leg of the client.
-        r.on_segment(1, 10_000, 1, 1100, A, 10);
-        r.on_segment(0, 70_000, 1100, 11, A, 0);
+        r.on_segment(Role::Responder, 10_000, 1, 1100, A, 10);
+        r.on_segment(Role::Initiator, 70_000, 1100, 11, A, 0);
         assert_eq!(r.legs[1].quantile(0.5).map(|v| (v + 50) / 100), Some(50));
         assert_eq!(r.legs[0].quantile(0.5).map(|v| v / 1000), Some(60));
         // A retransmission cancels the timing: no sample from its ack.
-        r.on_segment(0, 100_000, 1100, 11, A, 50);
-        r.on_segment(0, 300_000, 1100, 11, A, 50);
-        r.on_segment(1, 301_000, 11, 1150, A, 0);
+        r.on_segment(Role::Initiator, 100_000, 1100, 11, A, 50);
+        r.on_segment(Role::Initiator, 300_000, 1100, 11, A, 50);
+        r.on_segment(Role::Responder, 301_000, 11, 1150, A, 0);
         assert_eq!(r.legs[1].len(), 1);
         // An ack short of the timed end does not close it.
-        r.on_segment(0, 400_000, 1150, 11, A, 100);
-        r.on_segment(1, 401_000, 11, 1200, A, 0);
+        r.on_segment(Role::Initiator, 400_000, 1150, 11, A, 100);
+        r.on_segment(Role::Responder, 401_000, 11, 1200, A, 0);
         assert_eq!(r.legs[1].len(), 1);
-        r.on_segment(1, 402_000, 11, 1250, A, 0);
+        r.on_segment(Role::Responder, 402_000, 11, 1250, A, 0);
         assert_eq!(r.legs[1].len(), 2);
         // Sequence wrap-around.
         let mut w = TcpRtt::default();
-        w.on_segment(0, 0, u32::MAX - 10, 1, A, 100);
-        w.on_segment(1, 7_000, 1, 89, A, 0);
+        w.on_segment(Role::Initiator, 0, u32::MAX - 10, 1, A, 100);
+        w.on_segment(Role::Responder, 7_000, 1, 89, A, 0);
         assert_eq!(w.legs[1].len(), 1);
     }
 }

@@ -22,7 +22,7 @@
 use super::keystroke::Keystrokes;
 use super::stream::Cursor;
 use super::{Lat, Seed};
-use farhand_model::Micros;
+use farhand_model::{Micros, Role};
 
 /// Header bytes kept per client message (ClientFence's length byte is the 9th).
 const HEAD: usize = 9;
@@ -101,12 +101,12 @@ impl VncTiming {
     }
 
     /// One TCP segment of `role`.
-    pub fn on_segment(&mut self, role: usize, ts: Micros, seq: u32, payload: &[u8]) {
+    pub fn on_segment(&mut self, role: Role, ts: Micros, seq: u32, payload: &[u8]) {
         if payload.is_empty() {
             return;
         }
-        let new = self.cursor.get_mut(role).and_then(|c| c.advance(seq, payload));
-        if role == 1 {
+        let new = self.cursor.get_mut(role.idx()).and_then(|c| c.advance(seq, payload));
+        if role == Role::Responder {
             if let Some(b) = new {
                 self.server_bytes(b);
             }
@@ -290,7 +290,7 @@ mod tests {
         let (mut cs, mut ss) = (1000 + c.len() as u32, 5000 + s.len() as u32);
         let mut send = |v: &mut VncTiming, role: usize, at: u64, bytes: &[u8]| {
             let seq = if role == 0 { &mut cs } else { &mut ss };
-            v.on_segment(role, at, *seq, bytes);
+            v.on_segment(Role::BOTH[role], at, *seq, bytes);
             *seq = seq.wrapping_add(bytes.len() as u32);
         };
         // ClientInit, SetEncodings (2 encodings) split across segments, first request.
@@ -332,7 +332,7 @@ mod tests {
         let mut bytes = vec![1u8];
         bytes.extend_from_slice(&[6, 0, 0, 0, 0xff, 0xff, 0xff, 0xf8, 0x1f, 0, 0, 1, 0, 0, 0, 0]);
         bytes.extend_from_slice(&[3, 1, 0, 0, 0, 0, 4, 0, 3, 0]);
-        v.on_segment(0, 10, 1013, &bytes);
+        v.on_segment(Role::Initiator, 10, 1013, &bytes);
         assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 });
     }
 
@@ -348,7 +348,7 @@ mod tests {
         c.extend_from_slice(&[3, 0, 0, 0, 0, 0, 4, 0, 3, 0]);
         for cut in 0..c.len() {
             let mut v = VncTiming::new(&seed(&c[..cut], &s));
-            v.on_segment(0, 1, 1000 + cut as u32, &c[cut..]);
+            v.on_segment(Role::Initiator, 1, 1000 + cut as u32, &c[cut..]);
             assert!(matches!(v.client, Client::Msg { .. }), "{cut}: {:?}", v.client);
         }
     }
@@ -358,7 +358,7 @@ mod tests {
     fn client(v: &mut VncTiming, at: u64, seq: u32, bytes: &[u8], piece: usize) -> u32 {
         let mut seq = seq;
         for chunk in bytes.chunks(piece) {
-            v.on_segment(0, at, seq, chunk);
+            v.on_segment(Role::Initiator, at, seq, chunk);
             seq += chunk.len() as u32;
         }
         seq
@@ -388,12 +388,12 @@ mod tests {
             seq = client(&mut v, 20_000, seq, &[5, 0, 0, 10, 0, 20], piece);
             assert_eq!((v.input.take(), v.keys.count()), (Some(20_000), 0), "piece {piece}");
             // An update, then the viewer's request 80 ms later: a far sample.
-            v.on_segment(1, 100_000, 5014, &[0; 500]);
+            v.on_segment(Role::Responder, 100_000, 5014, &[0; 500]);
             seq = client(&mut v, 180_000, seq, &[3, 1, 0, 0, 0, 0, 4, 0, 3, 0], piece);
             assert_eq!(v.far.quantile(0.5).map(|u| u / 1000), Some(80), "piece {piece}");
             // A key press answered 30 ms later: a near sample of 30 ms.
             client(&mut v, 300_000, seq, &key(1), piece);
-            v.on_segment(1, 330_000, 5514, &[0; 100]);
+            v.on_segment(Role::Responder, 330_000, 5514, &[0; 100]);
             assert_eq!(v.keys.count(), 1);
             assert_eq!(v.near.quantile(0.5).map(|u| u / 1000), Some(30), "piece {piece}");
         }
@@ -407,7 +407,7 @@ mod tests {
             let mut v = VncTiming::new(&seed(&c, V38));
             let mut m = vec![1u8, 6, 0, 0, 0];
             m.extend(len.to_be_bytes());
-            v.on_segment(0, 10, 1013, &m);
+            v.on_segment(Role::Initiator, 10, 1013, &m);
             v.client
         };
         assert!(
@@ -432,11 +432,11 @@ mod tests {
         let v33 = b"RFB 003.003\n";
         let mut v = VncTiming::new(&seed(v33, v33));
         assert_eq!(v.client, Client::AwaitServerType);
-        v.on_segment(1, 5, 5012, &[0, 0, 0, 1]);
+        v.on_segment(Role::Responder, 5, 5012, &[0, 0, 0, 1]);
         assert_eq!(v.client, Client::Init);
         let mut m = vec![1u8];
         m.extend(request);
-        v.on_segment(0, 10, 1012, &m);
+        v.on_segment(Role::Initiator, 10, 1012, &m);
         assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 });
         // 3.3 with the server's type already there when the client's version completes.
         let mut s = v33.to_vec();
@@ -455,7 +455,7 @@ mod tests {
             let mut v = VncTiming::new(&seed(&c, V38));
             let mut bytes = vec![1u8];
             bytes.extend(&m);
-            v.on_segment(0, 10, 1013, &bytes);
+            v.on_segment(Role::Initiator, 10, 1013, &bytes);
             assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 }, "{m:?}");
         }
     }

@@ -28,7 +28,7 @@ use crate::flow::{self, FlowState};
 use crate::indicators::Indicators;
 use correlate::{Correlator, FlowFacts};
 use farhand_model::Micros;
-use farhand_model::net::{FlowKey, Side};
+use farhand_model::net::{FlowKey, Role, Side};
 use farhand_model::tool::{Match, Transport};
 use farhand_model::{Finding, FindingKind, FlowSummary, HomeNets, Via};
 use farhand_proto::dns;
@@ -141,7 +141,7 @@ impl Session {
 /// Bytes gathered while probing.
 #[derive(Debug, Default)]
 pub struct Probe {
-    /// First bytes sent by the initiator \[0\] and the responder \[1\].
+    /// First bytes sent by the initiator and the responder (per [`Role`]).
     buf: [Vec<u8>; 2],
     /// Next expected TCP sequence number per role.
     next_seq: [Option<u32>; 2],
@@ -266,7 +266,7 @@ impl Engine {
             // A recognised session whose timing is read sees every packet, ACKs included.
             let initiator = flow.initiator;
             if let Some(b) = flow.state.behaviour_mut() {
-                let on = b.on_packet(v, usize::from(v.side != initiator));
+                let on = b.on_packet(v, Role::of(v.side, initiator));
                 // Typing began on this session: it may be driven by a session controlling its
                 // initiator (a stepping stone).
                 if let Some(t) = on.keys {
@@ -301,13 +301,13 @@ impl Engine {
             flow.settled = true;
             return;
         };
-        let role = usize::from(v.side != flow.initiator);
+        let role = Role::of(v.side, flow.initiator);
         probe.packets = probe.packets.saturating_add(1);
         // The DNS-tunnel watch: started by a tunnel-shaped first query, then fed every query
         // (each datagram parsed once).
         if self.dns_tunnel
             && v.transport == Transport::Udp
-            && role == 0
+            && role == Role::Initiator
             && (probe.dns.is_some() || (probe.packets == 1 && dns::probe(v.payload)))
             && let Ok(m) = dns::parse(v.payload)
         {
@@ -326,7 +326,7 @@ impl Engine {
         let heads_wanted = v.transport == Transport::Udp && probe.alive & self.datagram_fps != 0;
         if heads_wanted && probe.heads.len() < fingerprint::MAX_DATAGRAM_HEADS {
             probe.heads.push(fingerprint::DatagramHead {
-                from_initiator: role == 0,
+                from_initiator: role == Role::Initiator,
                 first: v.payload.first().copied().unwrap_or_default(),
                 len: u16::try_from(v.payload.len()).unwrap_or(u16::MAX),
             });
@@ -525,8 +525,8 @@ fn role_ports(key: &FlowKey, initiator: Side) -> (u16, u16) {
     (key.side(initiator).1, key.side(initiator.other()).1)
 }
 
-fn append_datagram(p: &mut Probe, role: usize, payload: &[u8], cap: usize) -> bool {
-    match p.buf.get_mut(role) {
+fn append_datagram(p: &mut Probe, role: Role, payload: &[u8], cap: usize) -> bool {
+    match p.buf.get_mut(role.idx()) {
         Some(b) if b.is_empty() => {
             b.extend_from_slice(payload.get(..cap.min(payload.len())).unwrap_or_default());
             true
@@ -535,9 +535,9 @@ fn append_datagram(p: &mut Probe, role: usize, payload: &[u8], cap: usize) -> bo
     }
 }
 
-fn append_tcp(p: &mut Probe, role: usize, seq: u32, payload: &[u8], cap: usize) -> bool {
-    let (Some(buf), Some(next), Some(gap)) = (p.buf.get_mut(role), p.next_seq.get_mut(role), p.gap.get_mut(role))
-    else {
+fn append_tcp(p: &mut Probe, role: Role, seq: u32, payload: &[u8], cap: usize) -> bool {
+    let r = role.idx();
+    let (Some(buf), Some(next), Some(gap)) = (p.buf.get_mut(r), p.next_seq.get_mut(r), p.gap.get_mut(r)) else {
         return false;
     };
     if *gap || buf.len() >= cap {

@@ -9,8 +9,9 @@
 //! - `unmapped.farhand`: what neither schema has a field for: the endpoint/peer roles, the
 //!   tool, recognition method, fingerprint fields, handshake times, detector versions.
 
-use crate::verdict::{Activity, Alert, AlertKind, Direction, Host};
+use crate::verdict::{Activity, Alert, AlertKind, Host};
 use farhand_model::Category;
+use farhand_model::Direction;
 use serde_json::{Value, json};
 use std::time::{Duration, UNIX_EPOCH};
 

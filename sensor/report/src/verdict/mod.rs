@@ -17,6 +17,7 @@
 //!   versions, a one-paragraph message).
 
 use base64::Engine as _;
+use farhand_model::Direction;
 use farhand_model::EndReason;
 use farhand_model::HomeNets;
 use farhand_model::Micros;
@@ -95,15 +96,6 @@ impl Severity {
             Severity::Critical => "Critical",
         }
     }
-}
-
-/// Who opened the session, seen from the endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// The peer connected to the endpoint (the endpoint is being controlled).
-    Inbound,
-    /// The endpoint connected to the peer.
-    Outbound,
 }
 
 /// One side of an alert.
