@@ -1,8 +1,11 @@
 //! The libpcap [`Source`]: offline files (pcap, pcapng) and live interfaces.
 //!
-//! A file's progress is the captured bytes delivered so far, which stays below the file's
-//! size (headers are not counted): the progress bar finishes at the end of the run.
+//! A file's progress is the offset of the descriptor libpcap reads it through (`offset.rs`);
+//! where that cannot be found (not Linux, no /proc), it falls back to the captured bytes
+//! delivered so far, which stays below the file's size (headers are not counted) — the
+//! progress bar then finishes at the end of the run rather than at 100 %.
 
+use super::offset::FileOffset;
 use super::{CaptureError, CaptureKind, CaptureStats, LinkType, LiveOptions, Next, Progress, RawFrame, Source};
 use std::path::{Path, PathBuf};
 
@@ -14,7 +17,9 @@ pub struct Capture {
     name: String,
     path: Option<PathBuf>,
     file_len: u64,
-    /// Captured bytes delivered so far: the position in a file.
+    /// Where libpcap is in the file (files, when found).
+    offset: Option<FileOffset>,
+    /// Captured bytes delivered so far: the position when `offset` is unknown.
     delivered: u64,
 }
 
@@ -25,8 +30,8 @@ impl Capture {
         if meta.is_dir() {
             return Err(CaptureError::BadFile { path: path.to_path_buf(), msg: "is a directory".into() });
         }
-        let cap = pcap::Capture::from_file(path)
-            .map_err(|e| CaptureError::BadFile { path: path.to_path_buf(), msg: pcap_msg(&e) })?;
+        let (cap, offset) = FileOffset::around(path, || pcap::Capture::from_file(path));
+        let cap = cap.map_err(|e| CaptureError::BadFile { path: path.to_path_buf(), msg: pcap_msg(&e) })?;
         let name = path.display().to_string();
         let link = check_link(&name, cap.get_datalink())?;
         Ok(Capture {
@@ -36,6 +41,7 @@ impl Capture {
             name,
             path: Some(path.to_path_buf()),
             file_len: meta.len(),
+            offset,
             delivered: 0,
         })
     }
@@ -71,7 +77,16 @@ impl Capture {
         }
         let name = format!("interface {iface}");
         let link = check_link(&name, cap.get_datalink())?;
-        Ok(Capture { inner: cap.into(), link, kind: CaptureKind::Live, name, path: None, file_len: 0, delivered: 0 })
+        Ok(Capture {
+            inner: cap.into(),
+            link,
+            kind: CaptureKind::Live,
+            name,
+            path: None,
+            file_len: 0,
+            offset: None,
+            delivered: 0,
+        })
     }
 
     /// The link type of every frame of this capture.
@@ -122,12 +137,15 @@ impl Source for Capture {
         &self.name
     }
 
-    /// The captured bytes delivered (see the module's doc).
+    /// The descriptor's offset in the file (it runs ahead of the last frame by at most
+    /// stdio's buffer, and reaches the file's size once libpcap read to the end); the
+    /// captured bytes delivered when the offset is not known (see the module's doc).
     fn progress(&self) -> Option<Progress> {
         if self.kind != CaptureKind::File {
             return None;
         }
-        Some(Progress { position: self.delivered.min(self.file_len), total: self.file_len })
+        let position = self.offset.as_ref().and_then(FileOffset::position).unwrap_or(self.delivered);
+        Some(Progress { position: position.min(self.file_len), total: self.file_len })
     }
 
     fn stats(&mut self) -> CaptureStats {
@@ -157,5 +175,34 @@ fn pcap_msg(e: &pcap::Error) -> String {
     match e {
         pcap::Error::PcapError(m) => m.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_the_descriptor_the_position_is_the_captured_bytes_delivered() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases/demo/input.pcap");
+        let total = std::fs::metadata(&demo).unwrap().len();
+        let mut cap = Capture::open_file(&demo).unwrap();
+        cap.offset = None;
+        let mut caplens = 0;
+        while let Next::Frame(f) = cap.next_frame().unwrap() {
+            caplens += f.data.len() as u64;
+            assert_eq!(cap.progress(), Some(Progress { position: caplens, total }));
+        }
+        assert!(caplens < total, "headers are not counted: the fallback stays below the file's size");
+    }
+
+    #[test]
+    fn a_live_capture_has_no_progress_and_a_file_no_kernel_counters() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases/demo/input.pcap");
+        let mut cap = Capture::open_file(&demo).unwrap();
+        assert_eq!((cap.kind(), cap.name()), (CaptureKind::File, demo.display().to_string().as_str()));
+        assert_eq!(cap.stats().received, 0);
+        cap.kind = CaptureKind::Live;
+        assert_eq!(cap.progress(), None);
     }
 }

@@ -14,11 +14,15 @@
 //!   wrong. A file that ends mid-record (truncated) is reported as
 //!   [`CaptureError::Truncated`] after the frames before it were delivered.
 //! - Timestamps are microseconds since the Unix epoch ([`Micros`]).
+//! - A file's progress is the position libpcap has read up to in the file, whatever its
+//!   format (pcapng blocks, padding and options included), not a sum of record sizes; see
+//!   [`Source::progress`] and `offset.rs`.
 
 use farhand_model::Micros;
 use std::path::PathBuf;
 
 mod libpcap;
+mod offset;
 #[cfg(test)]
 mod tests;
 
