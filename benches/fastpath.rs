@@ -9,7 +9,7 @@
 #![allow(missing_docs, reason = "criterion_group!/criterion_main! generate undocumented items")]
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use farhand_engine::capture::{Capture, LinkType, Next, RawFrame};
+use farhand_engine::capture::{Capture, LinkType, Next, RawFrame, Source};
 use farhand_engine::decode::{DecodeStats, decode};
 use farhand_engine::detect::FlowTable;
 use farhand_engine::detect::fingerprint::registry;

@@ -7,7 +7,7 @@
 //! processed and reported; sink errors are counted, the first one's message kept.
 
 use crate::config::Settings;
-use farhand_engine::capture::Capture;
+use farhand_engine::capture::Source;
 use farhand_engine::pipeline::{self, FastPath};
 pub use farhand_engine::pipeline::{RunOptions, RunSummary};
 use farhand_report::sink::Sink;
@@ -29,9 +29,14 @@ impl Settings {
     }
 }
 
-/// Runs farhand over a capture until it ends (or `opts.stop` is set): the fast path here, the
-/// verdict and `sink` on a reporting thread.
-pub fn run<S: Sink>(cap: &mut Capture, settings: &Settings, sink: &mut S, opts: &RunOptions) -> RunSummary {
+/// Runs farhand over a source (a libpcap `Capture`, or any other [`Source`]) until it ends (or
+/// `opts.stop` is set): the fast path here, the verdict and `sink` on a reporting thread.
+pub fn run<C: Source + ?Sized, S: Sink>(
+    cap: &mut C,
+    settings: &Settings,
+    sink: &mut S,
+    opts: &RunOptions,
+) -> RunSummary {
     let started = Instant::now();
     let (ftx, frx) = pipeline::crossing();
     let verdict = Verdict::new(settings.home.clone()).with_relay(settings.relay);

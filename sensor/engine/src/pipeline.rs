@@ -10,11 +10,15 @@
 //! - Findings cross to the reporting plane (verdict + sink) through one bounded channel, in
 //!   batches. Offline, a full channel makes the fast path wait (nothing is lost); live, the
 //!   batch is dropped and counted in [`RunSummary::findings_dropped`].
+//! - [`run`] takes any [`Source`] (libpcap today, the eBPF ring buffer later), monomorphised:
+//!   no virtual call per frame.
 //! - [`run`] returns a [`RunSummary`] whatever happens; an input error after the capture was
 //!   open (truncated file, interface gone) ends the run early, is reported in
 //!   [`RunSummary::input_error`], and everything read before it is still processed.
+//! - The progress bar (offline, on request) shows the source's own position in its input
+//!   ([`Source::progress`]), asked every 16,384 frames, never per frame.
 
-use crate::capture::{Capture, CaptureError, CaptureKind, CaptureStats, Next};
+use crate::capture::{CaptureError, CaptureKind, CaptureStats, Next, Source};
 use crate::decode::{DecodeStats, PacketView, TcpInfo, decode};
 use crate::detect::FlowTable;
 use crate::detect::fingerprint::Fingerprint;
@@ -228,9 +232,14 @@ const LIVE_IDLE_SLEEP: std::time::Duration = std::time::Duration::from_millis(1)
 /// How often an idle live reader lets the timers run.
 const LIVE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Runs the fast path over a capture until it ends (or `opts.stop` is set), sending finding
+/// Runs the fast path over a source until it ends (or `opts.stop` is set), sending finding
 /// batches into `ftx` (the crossing); returns when every worker is done and `ftx` is dropped.
-pub fn run(cap: &mut Capture, settings: &FastPath, opts: &RunOptions, ftx: Sender<Vec<Finding>>) -> RunSummary {
+pub fn run<S: Source + ?Sized>(
+    cap: &mut S,
+    settings: &FastPath,
+    opts: &RunOptions,
+    ftx: Sender<Vec<Finding>>,
+) -> RunSummary {
     let started = Instant::now();
     let workers = settings.workers.max(1);
     let live = cap.kind() == CaptureKind::Live;
@@ -369,17 +378,21 @@ enum Event<'a, 'b> {
     Tick(Micros),
 }
 
-struct Reader<'c> {
-    cap: &'c mut Capture,
+/// Frames between two updates of the progress bar (and two questions to the source).
+const PROGRESS_EVERY: u64 = 16384;
+
+struct Reader<'c, S: Source + ?Sized> {
+    cap: &'c mut S,
     stop: Option<Arc<AtomicBool>>,
     live: bool,
     bar: Option<indicatif::ProgressBar>,
 }
 
-impl<'c> Reader<'c> {
-    fn new(cap: &'c mut Capture, opts: &RunOptions, live: bool) -> Reader<'c> {
-        let bar = (opts.progress && !live && cap.file_len() > 0).then(|| {
-            let b = indicatif::ProgressBar::new(cap.file_len());
+impl<'c, S: Source + ?Sized> Reader<'c, S> {
+    fn new(cap: &'c mut S, opts: &RunOptions, live: bool) -> Reader<'c, S> {
+        let total = cap.progress().map_or(0, |p| p.total);
+        let bar = (opts.progress && !live && total > 0).then(|| {
+            let b = indicatif::ProgressBar::new(total);
             b.set_style(
                 indicatif::ProgressStyle::with_template(
                     "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
@@ -392,9 +405,19 @@ impl<'c> Reader<'c> {
         Reader { cap, stop: opts.stop.clone(), live, bar }
     }
 
+    /// Moves the bar to where the source is in its input (its last update; finishing the bar
+    /// at the end fills it).
+    fn show_progress(&self, packets: u64) {
+        if let Some(b) = &self.bar {
+            if let Some(p) = self.cap.progress() {
+                b.set_position(p.position);
+            }
+            b.set_message(format!("{}k pkts", packets / 1000));
+        }
+    }
+
     fn read(&mut self, s: &mut RunSummary, mut on: impl FnMut(Event<'_, '_>, &mut u64)) {
         let mut dstats = DecodeStats::default();
-        let mut file_pos: u64 = 24;
         let mut dropped = 0u64;
         let mut last_tick = Instant::now();
         loop {
@@ -409,15 +432,11 @@ impl<'c> Reader<'c> {
                         s.span.0 = f.ts;
                     }
                     s.span.1 = f.ts;
-                    if let Some(b) = &self.bar {
-                        file_pos += 16 + f.data.len() as u64;
-                        if s.packets.is_multiple_of(16384) {
-                            b.set_position(file_pos);
-                            b.set_message(format!("{}k pkts", s.packets / 1000));
-                        }
-                    }
                     if let Some(v) = decode(&f, &mut dstats) {
                         on(Event::Packet(&v), &mut dropped);
+                    }
+                    if self.bar.is_some() && s.packets.is_multiple_of(PROGRESS_EVERY) {
+                        self.show_progress(s.packets);
                     }
                 }
                 Ok(Next::Idle) => {

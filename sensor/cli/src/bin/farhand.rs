@@ -3,7 +3,7 @@
 use clap::{ArgGroup, Parser};
 use farhand::config::{Settings, default_workers};
 use farhand::pipeline::{RunOptions, RunSummary, run};
-use farhand_engine::capture::{Capture, LiveOptions};
+use farhand_engine::capture::{Capture, LiveOptions, Source};
 use farhand_report::sink::{JsonLinesSink, json::Observer};
 use std::io::IsTerminal;
 use std::path::PathBuf;

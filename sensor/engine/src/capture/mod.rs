@@ -1,6 +1,10 @@
 //! Capture: where frames come from.
 //!
 //! # Contract
+//! - Frames enter the fast path through one seam, the [`Source`] trait (its contract is on
+//!   the trait): libpcap files and interfaces ([`Capture`]) today, the eBPF ring-buffer
+//!   reader beside it later. The pipeline is generic over it (static dispatch: no virtual
+//!   call per frame).
 //! - [`Capture`] yields [`RawFrame`]s, one at a time, borrowing libpcap's buffer until the
 //!   next call. Offline files (pcap and pcapng, anything libpcap reads) and live interfaces
 //!   (libpcap, optional BPF filter) share one type.
@@ -10,9 +14,19 @@
 //!   wrong. A file that ends mid-record (truncated) is reported as
 //!   [`CaptureError::Truncated`] after the frames before it were delivered.
 //! - Timestamps are microseconds since the Unix epoch ([`Micros`]).
+//! - A file's progress is the position libpcap has read up to in the file, whatever its
+//!   format (pcapng blocks, padding and options included), not a sum of record sizes; see
+//!   [`Source::progress`] and `offset.rs`.
 
 use farhand_model::Micros;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+mod libpcap;
+mod offset;
+#[cfg(test)]
+mod tests;
+
+pub use libpcap::Capture;
 
 /// One captured frame, borrowed from the capture's buffer.
 #[derive(Debug, Clone, Copy)]
@@ -152,17 +166,7 @@ pub struct CaptureStats {
     pub if_dropped: u64,
 }
 
-/// An open capture: a file or an interface.
-pub struct Capture {
-    inner: pcap::Capture<dyn pcap::Activated>,
-    link: LinkType,
-    kind: CaptureKind,
-    name: String,
-    path: Option<PathBuf>,
-    file_len: u64,
-}
-
-/// One step of [`Capture::next_frame`].
+/// One step of [`Source::next_frame`].
 #[derive(Debug)]
 pub enum Next<'a> {
     /// A frame.
@@ -173,141 +177,60 @@ pub enum Next<'a> {
     End,
 }
 
-impl Capture {
-    /// Opens a pcap or pcapng file.
-    pub fn open_file(path: &Path) -> Result<Capture, CaptureError> {
-        let meta = std::fs::metadata(path).map_err(|_| CaptureError::NoSuchFile(path.to_path_buf()))?;
-        if meta.is_dir() {
-            return Err(CaptureError::BadFile { path: path.to_path_buf(), msg: "is a directory".into() });
-        }
-        let cap = pcap::Capture::from_file(path)
-            .map_err(|e| CaptureError::BadFile { path: path.to_path_buf(), msg: pcap_msg(&e) })?;
-        let name = path.display().to_string();
-        let link = check_link(&name, cap.get_datalink())?;
-        Ok(Capture {
-            inner: cap.into(),
-            link,
-            kind: CaptureKind::File,
-            name,
-            path: Some(path.to_path_buf()),
-            file_len: meta.len(),
-        })
-    }
+/// How far a source has read through its input, in bytes (files; see [`Source::progress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of the input consumed so far (at most `total`).
+    pub position: u64,
+    /// Size of the input.
+    pub total: u64,
+}
 
-    /// Opens a live interface.
-    pub fn open_live(iface: &str, opts: &LiveOptions) -> Result<Capture, CaptureError> {
-        let bad = |e: pcap::Error| CaptureError::BadInterface { iface: iface.to_string(), msg: pcap_msg(&e) };
-        let known = pcap::Device::list().map_err(bad)?;
-        if !known.iter().any(|d| d.name == iface) {
-            return Err(CaptureError::BadInterface {
-                iface: iface.to_string(),
-                msg: "no such interface (see `ip link`)".into(),
-            });
-        }
-        let mut cap = pcap::Capture::from_device(iface)
-            .map_err(bad)?
-            .promisc(opts.promiscuous)
-            .snaplen(opts.snaplen)
-            .buffer_size(opts.buffer_bytes)
-            .timeout(100)
-            .immediate_mode(true)
-            .open()
-            .map_err(bad)?
-            // Non-blocking: on Linux (TPACKET_V3) a blocking read on an idle interface waits
-            // for a packet without end, whatever the timeout, so the pipeline would never get
-            // its timer ticks nor notice a stop request. `next_frame` then answers `Idle` at
-            // once when nothing is queued; the reader paces itself (see `pipeline`).
-            .setnonblock()
-            .map_err(bad)?;
-        if !opts.filter.is_empty() {
-            cap.filter(&opts.filter, true)
-                .map_err(|e| CaptureError::BadFilter { filter: opts.filter.clone(), msg: pcap_msg(&e) })?;
-        }
-        let name = format!("interface {iface}");
-        let link = check_link(&name, cap.get_datalink())?;
-        Ok(Capture { inner: cap.into(), link, kind: CaptureKind::Live, name, path: None, file_len: 0 })
-    }
+/// Where frames enter the fast path: the one seam between a packet source (libpcap file or
+/// interface today, the eBPF ring buffer later) and `pipeline::run`, which is generic over it.
+///
+/// # Contract
+/// - **Borrowing.** [`next_frame`](Source::next_frame) hands out one frame at a time; its bytes
+///   borrow the source's buffer until the next call (the borrow checker enforces it), so a
+///   consumer copies whatever it keeps. Frames come in the order captured; timestamps are
+///   [`Micros`] since the Unix epoch; every frame carries its [`LinkType`].
+/// - **Idle.** [`Next::Idle`] means a live source has nothing queued *right now*. A source
+///   must answer it at once rather than block, so the reader can run timers and notice a
+///   stop request; the reader decides how long to wait before asking again. A file never
+///   answers `Idle`.
+/// - **End.** [`Next::End`]: no frame follows (end of file, or a live input that closed).
+///   The reader stops asking.
+/// - **Errors.** An `Err` is an input failure after the source was opened (truncated file,
+///   interface gone); every frame before it was delivered and counts. The reader stops at
+///   the first error and reports it (`RunSummary::input_error`). Errors name the input.
+///   Opening a source, and refusing an undecodable link type, happen before the pipeline
+///   runs, in the source's own constructor.
+/// - **Kind.** [`kind`](Source::kind) decides the pipeline's loss policy: a
+///   [`CaptureKind::File`] is read with back-pressure (nothing is lost, the fast path waits
+///   for the reporting plane); a [`CaptureKind::Live`] source is never made to wait (a full
+///   channel drops a findings batch and counts it).
+/// - **Progress.** [`progress`](Source::progress) is `Some` for a file: `position` is how
+///   many bytes of the input the source has consumed, `total` its size, `position <= total`,
+///   and `position == total` once `End` was answered (a source that cannot tell documents its
+///   approximation). It may run ahead of the last frame delivered by the source's read-ahead
+///   (libpcap's stdio buffer). `None` for a live source. It may cost a system call: the
+///   reader asks every few thousand frames, never per frame.
+/// - **Stats.** [`stats`](Source::stats) are the kernel's counters of a live capture (frames
+///   received, dropped by a full buffer, dropped by the interface), read at the end of a run;
+///   zero for a file.
+pub trait Source {
+    /// The next frame, or `Idle`/`End`; see the trait's contract.
+    fn next_frame(&mut self) -> Result<Next<'_>, CaptureError>;
 
-    /// File or live.
-    pub fn kind(&self) -> CaptureKind {
-        self.kind
-    }
+    /// File or live: chooses back-pressure or drop-and-count.
+    fn kind(&self) -> CaptureKind;
 
     /// The file path or "interface NAME", for messages.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
+    fn name(&self) -> &str;
 
-    /// Size of the file in bytes (0 for live captures).
-    pub fn file_len(&self) -> u64 {
-        self.file_len
-    }
+    /// Bytes consumed and total for a file; `None` for a live source.
+    fn progress(&self) -> Option<Progress>;
 
-    /// The link type of every frame of this capture.
-    pub fn link(&self) -> LinkType {
-        self.link
-    }
-
-    /// Applies a BPF filter to an offline file.
-    pub fn set_filter(&mut self, filter: &str) -> Result<(), CaptureError> {
-        self.inner
-            .filter(filter, true)
-            .map_err(|e| CaptureError::BadFilter { filter: filter.to_string(), msg: pcap_msg(&e) })
-    }
-
-    /// Reads the next frame.
-    pub fn next_frame(&mut self) -> Result<Next<'_>, CaptureError> {
-        match self.inner.next_packet() {
-            Ok(p) => {
-                let h = p.header;
-                let sec = u64::try_from(h.ts.tv_sec).unwrap_or(0);
-                let usec = u64::try_from(h.ts.tv_usec).unwrap_or(0);
-                Ok(Next::Frame(RawFrame {
-                    ts: sec.saturating_mul(1_000_000).saturating_add(usec),
-                    link: self.link,
-                    wire_len: h.len,
-                    data: p.data,
-                }))
-            }
-            Err(pcap::Error::NoMorePackets) => Ok(Next::End),
-            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
-            Err(e) => {
-                let msg = pcap_msg(&e);
-                match &self.path {
-                    Some(path) if msg.contains("truncated") => Err(CaptureError::Truncated { path: path.clone(), msg }),
-                    _ => Err(CaptureError::Read { source_name: self.name.clone(), msg }),
-                }
-            }
-        }
-    }
-
-    /// Kernel statistics of a live capture (zero for files).
-    pub fn stats(&mut self) -> CaptureStats {
-        if self.kind == CaptureKind::File {
-            return CaptureStats::default();
-        }
-        match self.inner.stats() {
-            Ok(s) => CaptureStats {
-                received: u64::from(s.received),
-                dropped: u64::from(s.dropped),
-                if_dropped: u64::from(s.if_dropped),
-            },
-            Err(_) => CaptureStats::default(),
-        }
-    }
-}
-
-fn check_link(name: &str, dl: pcap::Linktype) -> Result<LinkType, CaptureError> {
-    LinkType::from_dlt(dl.0).ok_or_else(|| CaptureError::UnsupportedLink {
-        source_name: name.to_string(),
-        dlt: dl.0,
-        name: dl.get_name().unwrap_or_else(|_| "unknown".into()),
-    })
-}
-
-fn pcap_msg(e: &pcap::Error) -> String {
-    match e {
-        pcap::Error::PcapError(m) => m.clone(),
-        other => other.to_string(),
-    }
+    /// Kernel counters of a live capture (zero for a file).
+    fn stats(&mut self) -> CaptureStats;
 }
