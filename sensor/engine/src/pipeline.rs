@@ -250,90 +250,113 @@ pub fn run<S: Source + ?Sized>(
     let per_worker = FlowConfig { max_flows: (settings.flow.max_flows / workers).max(1024), ..settings.flow };
     let mut summary = RunSummary { workers, ..RunSummary::default() };
 
+    let mut reader = Reader::new(cap, opts, live);
+    if workers == 1 {
+        run_inline(&mut reader, Worker::new(per_worker, engine), &ftx, live, &mut summary);
+    } else {
+        run_sharded(&mut reader, &engine, (per_worker, workers), &settings.home, &ftx, live, &mut summary);
+    }
+    drop(ftx);
+    summary.capture = reader.cap.stats();
+    summary.elapsed = started.elapsed();
+    summary
+}
+
+/// One worker: everything runs inline on the reading thread (no channel, no copy).
+fn run_inline<S: Source + ?Sized>(
+    reader: &mut Reader<'_, S>,
+    mut w: Worker,
+    ftx: &Sender<Vec<Finding>>,
+    live: bool,
+    summary: &mut RunSummary,
+) {
+    reader.read(summary, |event, dropped| match event {
+        Event::Packet(v) => {
+            w.process(v);
+            ship(ftx, &mut w.findings, live, dropped);
+        }
+        Event::Tick(now) => {
+            w.tick(now);
+            ship(ftx, &mut w.findings, live, dropped);
+        }
+    });
+    w.finish();
+    ship(ftx, &mut w.findings, live, &mut summary.findings_dropped);
+    summary.flows = w.table.stats();
+    summary.detect = w.stats;
+}
+
+/// N workers: the reader shards packets by endpoint into batches, one queue per worker
+/// (batch buffers recycled), and joins the workers at the end.
+fn run_sharded<S: Source + ?Sized>(
+    reader: &mut Reader<'_, S>,
+    engine: &Engine,
+    (per_worker, workers): (FlowConfig, usize),
+    home: &HomeNets,
+    ftx: &Sender<Vec<Finding>>,
+    live: bool,
+    summary: &mut RunSummary,
+) {
     std::thread::scope(|scope| {
-        let mut reader = Reader::new(cap, opts, live);
-        if workers == 1 {
-            let mut w = Worker::new(per_worker, engine);
-            reader.read(&mut summary, |event, dropped| match event {
-                Event::Packet(v) => {
-                    w.process(v);
-                    ship(&ftx, &mut w.findings, live, dropped);
-                }
-                Event::Tick(now) => {
-                    w.tick(now);
-                    ship(&ftx, &mut w.findings, live, dropped);
-                }
-            });
-            w.finish();
-            ship(&ftx, &mut w.findings, live, &mut summary.findings_dropped);
-            summary.flows = w.table.stats();
-            summary.detect = w.stats;
-        } else {
-            let mut txs = Vec::with_capacity(workers);
-            let mut free = Vec::with_capacity(workers);
-            let mut handles = Vec::with_capacity(workers);
-            for _ in 0..workers {
-                let (btx, brx) = bounded::<Batch>(WORKER_QUEUE);
-                let (rtx, rrx) = bounded::<Batch>(WORKER_QUEUE + 2);
-                let ftx = ftx.clone();
-                let engine = engine.clone();
-                handles.push(scope.spawn(move || worker_loop(brx, rtx, ftx, Worker::new(per_worker, engine), live)));
-                txs.push(btx);
-                free.push(rrx);
-            }
-            let mut cur: Vec<Batch> = (0..workers).map(|_| Batch::default()).collect();
-            let home = &settings.home;
-            let send = |w: usize, cur: &mut Vec<Batch>, txs: &Vec<Sender<Batch>>, free: &Vec<Receiver<Batch>>| {
-                let (Some(slot), Some(tx), Some(fr)) = (cur.get_mut(w), txs.get(w), free.get(w)) else { return };
-                let next = fr.try_recv().unwrap_or_default();
-                let full = std::mem::replace(slot, next);
-                let _ = tx.send(full);
-            };
-            let mut last_flush = Instant::now();
-            reader.read(&mut summary, |event, _| match event {
-                Event::Packet(v) => {
-                    let w = shard(&v.key, workers, |a| home.contains(a));
-                    if let Some(b) = cur.get_mut(w) {
-                        b.push(v);
-                        if b.metas.len() >= BATCH {
-                            send(w, &mut cur, &txs, &free);
-                        }
-                    }
-                    if live && last_flush.elapsed() > Duration::from_millis(100) {
-                        for w in 0..workers {
-                            send(w, &mut cur, &txs, &free);
-                        }
-                        last_flush = Instant::now();
+        let mut txs = Vec::with_capacity(workers);
+        let mut free = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (btx, brx) = bounded::<Batch>(WORKER_QUEUE);
+            let (rtx, rrx) = bounded::<Batch>(WORKER_QUEUE + 2);
+            let ftx = ftx.clone();
+            let engine = engine.clone();
+            handles.push(scope.spawn(move || worker_loop(brx, rtx, ftx, Worker::new(per_worker, engine), live)));
+            txs.push(btx);
+            free.push(rrx);
+        }
+        let mut cur: Vec<Batch> = (0..workers).map(|_| Batch::default()).collect();
+        let send = |w: usize, cur: &mut Vec<Batch>, txs: &Vec<Sender<Batch>>, free: &Vec<Receiver<Batch>>| {
+            let (Some(slot), Some(tx), Some(fr)) = (cur.get_mut(w), txs.get(w), free.get(w)) else { return };
+            let next = fr.try_recv().unwrap_or_default();
+            let full = std::mem::replace(slot, next);
+            let _ = tx.send(full);
+        };
+        let mut last_flush = Instant::now();
+        reader.read(summary, |event, _| match event {
+            Event::Packet(v) => {
+                let w = shard(&v.key, workers, |a| home.contains(a));
+                if let Some(b) = cur.get_mut(w) {
+                    b.push(v);
+                    if b.metas.len() >= BATCH {
+                        send(w, &mut cur, &txs, &free);
                     }
                 }
-                Event::Tick(now) => {
+                if live && last_flush.elapsed() > Duration::from_millis(100) {
                     for w in 0..workers {
-                        if let Some(b) = cur.get_mut(w) {
-                            b.tick = Some(now);
-                        }
                         send(w, &mut cur, &txs, &free);
                     }
                     last_flush = Instant::now();
                 }
-            });
-            for w in 0..workers {
-                send(w, &mut cur, &txs, &free);
             }
-            drop(txs);
-            for h in handles {
-                if let Ok((fs, ds, dropped)) = h.join() {
-                    summary.flows.add(&fs);
-                    summary.detect.sessions += ds.sessions;
-                    summary.detect.unknown += ds.unknown;
-                    summary.findings_dropped += dropped;
+            Event::Tick(now) => {
+                for w in 0..workers {
+                    if let Some(b) = cur.get_mut(w) {
+                        b.tick = Some(now);
+                    }
+                    send(w, &mut cur, &txs, &free);
                 }
+                last_flush = Instant::now();
+            }
+        });
+        for w in 0..workers {
+            send(w, &mut cur, &txs, &free);
+        }
+        drop(txs);
+        for h in handles {
+            if let Ok((fs, ds, dropped)) = h.join() {
+                summary.flows.add(&fs);
+                summary.detect.sessions += ds.sessions;
+                summary.detect.unknown += ds.unknown;
+                summary.findings_dropped += dropped;
             }
         }
-        drop(ftx);
-        summary.capture = reader.cap.stats();
     });
-    summary.elapsed = started.elapsed();
-    summary
 }
 
 fn worker_loop(

@@ -69,7 +69,7 @@ pub struct SoftEtherEvidence {
 pub struct RdpEvidence {
     /// TCP (X.224) or UDP (RDP-UDP).
     pub transport: Transport,
-    /// User name from the `Cookie: mstshash=` line, at most [`MAX_COOKIE_USER_LEN`] bytes.
+    /// User name from the `Cookie: mstshash=` line, at most the RDP fingerprint's `MAX_COOKIE_USER_LEN` bytes.
     pub cookie_user: Option<String>,
     /// A routing token (load-balancer cookie) was present.
     pub routing_token: bool,
@@ -147,9 +147,9 @@ pub struct OpenVpnEvidence {
 /// Fields extracted from a SSH handshake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SshEvidence {
-    /// The client's identification string (boxed to keep [`Outcome`] small).
+    /// The client's identification string (boxed to keep the fingerprint outcome small).
     pub client_banner: Option<Box<SshBanner>>,
-    /// The server's identification string (boxed to keep [`Outcome`] small).
+    /// The server's identification string (boxed to keep the fingerprint outcome small).
     pub server_banner: Option<Box<SshBanner>>,
     /// HASSH of the client KEXINIT.
     pub hassh: Option<String>,
@@ -186,9 +186,9 @@ pub struct PptpEvidence {
 /// Fields extracted from a Radmin exchange.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RadminEvidence {
-    /// The client's leading valid messages (at most [`MAX_MESSAGES`]).
+    /// The client's leading valid messages (at most the Radmin fingerprint's `MAX_MESSAGES`).
     pub client_messages: Vec<RadminMessage>,
-    /// The server's leading valid messages (at most [`MAX_MESSAGES`]).
+    /// The server's leading valid messages (at most the Radmin fingerprint's `MAX_MESSAGES`).
     pub server_messages: Vec<RadminMessage>,
 }
 
@@ -221,13 +221,13 @@ pub struct TeamViewerEvidence {
     pub transport: Transport,
     /// Frame forms seen (`"1724"`, `"1130"`), in order of first appearance.
     pub magics: Vec<Magic>,
-    /// Distinct command codes the client sent, in order (at most [`MAX_EVIDENCE_COMMANDS`]).
+    /// Distinct command codes the client sent, in order (at most the TeamViewer fingerprint's `MAX_EVIDENCE_COMMANDS`).
     pub client_commands: Vec<TvCommand>,
-    /// Distinct command codes the server sent, in order (at most [`MAX_EVIDENCE_COMMANDS`]).
+    /// Distinct command codes the server sent, in order (at most the TeamViewer fingerprint's `MAX_EVIDENCE_COMMANDS`).
     pub server_commands: Vec<TvCommand>,
-    /// Complete client frames seen (at most [`MAX_FRAMES`]; UDP: 0 or 1).
+    /// Complete client frames seen (at most the fingerprint's `MAX_FRAMES`; UDP: 0 or 1).
     pub client_frames: usize,
-    /// Complete server frames seen (at most [`MAX_FRAMES`]; UDP: 0 or 1).
+    /// Complete server frames seen (at most the fingerprint's `MAX_FRAMES`; UDP: 0 or 1).
     pub server_frames: usize,
 }
 
@@ -398,7 +398,7 @@ pub struct VncEvidence {
 pub struct SecurityType {
     /// Type number.
     pub id: u8,
-    /// Registry name (see [`security_type_name`]).
+    /// Registry name (the VNC fingerprint's `security_type_name`).
     pub name: &'static str,
 }
 
@@ -426,9 +426,9 @@ pub struct RustDeskEvidence {
     pub client_message: Option<MessageName>,
     /// The server's opening message.
     pub server_message: Option<MessageName>,
-    /// Complete client frames seen (at most [`MAX_FRAMES`]; UDP: 0 or 1).
+    /// Complete client frames seen (at most the fingerprint's `MAX_FRAMES`; UDP: 0 or 1).
     pub client_frames: usize,
-    /// Complete server frames seen (at most [`MAX_FRAMES`]; UDP: 0 or 1).
+    /// Complete server frames seen (at most the fingerprint's `MAX_FRAMES`; UDP: 0 or 1).
     pub server_frames: usize,
     /// The RustDesk ID named by an opening message (`register_peer`, `punch_hole_request`,
     /// `request_relay`, ...), client's first.

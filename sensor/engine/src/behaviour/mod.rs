@@ -16,7 +16,7 @@
 //!   detect engine matches them across the sessions of one host ([`stepping_stone`]).
 //! - [`Behaviour::summary`] turns the state into a [`Summary`] (percentiles, gap, keystroke
 //!   figures) when the flow record ends; the verdict decides on `relayed_remote_control` from
-//!   it with [`relay_latency::judge`].
+//!   it with `farhand_report::relay_latency::judge`.
 //! - Nothing here panics on packet bytes: parsers use checked access only, and lose sync
 //!   (stop reading) rather than guess.
 

@@ -263,22 +263,7 @@ impl Engine {
     /// Feeds one packet of a flow to the fingerprints still possible for it.
     pub fn on_packet(&mut self, flow: &mut Flow, v: &PacketView<'_>, stats: &mut DetectStats) {
         if flow.settled {
-            // A recognised session whose timing is read sees every packet, ACKs included.
-            let initiator = flow.initiator;
-            if let Some(b) = flow.state.behaviour_mut() {
-                let on = b.on_packet(v, Role::of(v.side, initiator));
-                // Typing began on this session: it may be driven by a session controlling its
-                // initiator (a stepping stone).
-                if let Some(t) = on.keys {
-                    let (client, _) = role_addrs(&v.key, initiator);
-                    b.chain.period(self.onsets.driving(client, t));
-                }
-                // Input on this session: it drives its responder.
-                if let Some(t) = on.input {
-                    let (driver, server) = role_addrs(&v.key, initiator);
-                    self.onsets.note(server, driver, t);
-                }
-            }
+            self.follow_session(flow, v);
             return;
         }
         if v.payload.is_empty() {
@@ -351,6 +336,26 @@ impl Engine {
                 ts: v.ts,
             };
             self.decide(flow, facts, finished, stats);
+        }
+    }
+
+    /// A packet of a recognised session whose timing is read (every packet, ACKs included):
+    /// its timing state, and the stepping-stone links between the sessions of one host.
+    fn follow_session(&mut self, flow: &mut Flow, v: &PacketView<'_>) {
+        let initiator = flow.initiator;
+        if let Some(b) = flow.state.behaviour_mut() {
+            let on = b.on_packet(v, Role::of(v.side, initiator));
+            // Typing began on this session: it may be driven by a session controlling its
+            // initiator (a stepping stone).
+            if let Some(t) = on.keys {
+                let (client, _) = role_addrs(&v.key, initiator);
+                b.chain.period(self.onsets.driving(client, t));
+            }
+            // Input on this session: it drives its responder.
+            if let Some(t) = on.input {
+                let (driver, server) = role_addrs(&v.key, initiator);
+                self.onsets.note(server, driver, t);
+            }
         }
     }
 

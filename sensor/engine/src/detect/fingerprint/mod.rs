@@ -8,7 +8,7 @@
 //!   and length of the flow's first datagrams ([`Exchange::datagrams`]) by asking for them
 //!   ([`Fingerprint::wants_datagrams`]).
 //! - [`Fingerprint::inspect`] is pure: it borrows the bytes, allocates only for the small
-//!   owned [`Evidence`] it returns, and never panics whatever the bytes are. It answers
+//!   owned [`Evidence`](farhand_model::evidence::Evidence) it returns, and never panics whatever the bytes are. It answers
 //!   [`Outcome::NeedMore`] while the structure is consistent but incomplete,
 //!   [`Outcome::NoMatch`] as soon as the bytes contradict the protocol, and
 //!   [`Outcome::Match`] once the structure is validated.
