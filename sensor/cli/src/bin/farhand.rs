@@ -176,56 +176,11 @@ fn main_inner(cli: Cli) -> u8 {
         }
         return exit::OK;
     }
-    if let Some(w) = cli.workers {
-        settings.workers = usize::from(w);
-    } else if settings.workers == 0 {
-        settings.workers = default_workers();
-    }
-    if let Some(f) = &cli.filter {
-        settings.capture.filter = f.clone();
-    }
-    if let Some(o) = &cli.output {
-        settings.alerts = o.clone();
-    }
-
-    let mut _demo_file = None;
-    let mut cap = if let Some(path) = &cli.read {
-        match Capture::open_file(path) {
-            Ok(c) => c,
-            Err(e) => return fail(exit::INPUT, e),
-        }
-    } else if let Some(iface) = &cli.interface {
-        let opts = LiveOptions {
-            snaplen: settings.capture.snaplen as i32,
-            promiscuous: settings.capture.promiscuous,
-            buffer_bytes: (settings.capture.buffer_mib.min(2047) * 1024 * 1024) as i32,
-            filter: settings.capture.filter.clone(),
-        };
-        match Capture::open_live(iface, &opts) {
-            Ok(c) => c,
-            Err(e) => return fail(exit::INPUT, e),
-        }
-    } else {
-        // --demo: libpcap reads files, so unpack the embedded capture to a temporary file.
-        let dir = std::env::temp_dir().join(format!("farhand-demo-{}", std::process::id()));
-        let path = dir.join("demo.pcap");
-        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, DEMO_PCAP)) {
-            return fail(exit::INPUT, format!("{}: cannot write the demo capture: {e}", path.display()));
-        }
-        let c = match Capture::open_file(&path) {
-            Ok(c) => c,
-            Err(e) => return fail(exit::INPUT, e),
-        };
-        _demo_file = Some(TempDir(dir));
-        c
+    apply_overrides(&cli, &mut settings);
+    let (mut cap, _demo_file) = match open_capture(&cli, &settings) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    if cli.interface.is_none() && !settings.capture.filter.is_empty() {
-        let f = settings.capture.filter.clone();
-        if let Err(e) = cap.set_filter(&f) {
-            return fail(exit::USAGE, e);
-        }
-    }
-
     let observer = Observer { name: if settings.name.is_empty() { hostname() } else { settings.name.clone() } };
     let mut sink = match JsonLinesSink::open(&settings.alerts, observer) {
         Ok(s) => s,
@@ -243,9 +198,62 @@ fn main_inner(cli: Cli) -> u8 {
     if !cli.quiet {
         eprintln!("farhand: {name}: {}", summary_line(&summary));
     }
+    exit_code(&summary, &settings)
+}
+
+/// The command line's overrides of the configured settings.
+fn apply_overrides(cli: &Cli, settings: &mut Settings) {
+    if let Some(w) = cli.workers {
+        settings.workers = usize::from(w);
+    } else if settings.workers == 0 {
+        settings.workers = default_workers();
+    }
+    if let Some(f) = &cli.filter {
+        settings.capture.filter = f.clone();
+    }
+    if let Some(o) = &cli.output {
+        settings.alerts = o.clone();
+    }
+}
+
+/// The capture the command line names: a file, an interface, or the embedded demo capture
+/// (unpacked to a temporary directory, removed when the returned guard drops), with the
+/// capture filter applied to files. `Err` is the exit code, the error already printed.
+fn open_capture(cli: &Cli, settings: &Settings) -> Result<(Capture, Option<TempDir>), u8> {
+    let mut demo_file = None;
+    let mut cap = if let Some(path) = &cli.read {
+        Capture::open_file(path).map_err(|e| fail(exit::INPUT, e))?
+    } else if let Some(iface) = &cli.interface {
+        let opts = LiveOptions {
+            snaplen: settings.capture.snaplen as i32,
+            promiscuous: settings.capture.promiscuous,
+            buffer_bytes: (settings.capture.buffer_mib.min(2047) * 1024 * 1024) as i32,
+            filter: settings.capture.filter.clone(),
+        };
+        Capture::open_live(iface, &opts).map_err(|e| fail(exit::INPUT, e))?
+    } else {
+        // --demo: libpcap reads files, so unpack the embedded capture to a temporary file.
+        let dir = std::env::temp_dir().join(format!("farhand-demo-{}", std::process::id()));
+        let path = dir.join("demo.pcap");
+        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, DEMO_PCAP)) {
+            return Err(fail(exit::INPUT, format!("{}: cannot write the demo capture: {e}", path.display())));
+        }
+        let c = Capture::open_file(&path).map_err(|e| fail(exit::INPUT, e))?;
+        demo_file = Some(TempDir(dir));
+        c
+    };
+    if cli.interface.is_none() && !settings.capture.filter.is_empty() {
+        let f = settings.capture.filter.clone();
+        cap.set_filter(&f).map_err(|e| fail(exit::USAGE, e))?;
+    }
+    Ok((cap, demo_file))
+}
+
+/// The exit code of a finished run (errors printed): a sink that failed, an input that
+/// ended early, or success. A closed stdout (`| head`) is not an error of ours.
+fn exit_code(summary: &RunSummary, settings: &Settings) -> u8 {
     if let Some(e) = &summary.sink_error {
         if settings.alerts == "-" && e.contains("Broken pipe") {
-            // The reader of our stdout went away (e.g. `| head`): not an error of ours.
             return exit::OK;
         }
         return fail(exit::INPUT, format!("{}: writing alerts failed: {e}", settings.alerts));
