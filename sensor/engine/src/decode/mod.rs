@@ -182,46 +182,7 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
         return count(&mut stats.fragments);
     }
     let ipn = ip_payload.ip_number.0;
-    let (sport, dport, transport, tcp, payload) = match &p.transport {
-        Some(TransportSlice::Tcp(t)) => {
-            let mut flags = 0u8;
-            for (on, bit) in [
-                (t.fin(), tcp_flags::FIN),
-                (t.syn(), tcp_flags::SYN),
-                (t.rst(), tcp_flags::RST),
-                (t.psh(), tcp_flags::PSH),
-                (t.ack(), tcp_flags::ACK),
-            ] {
-                if on {
-                    flags |= bit;
-                }
-            }
-            let info =
-                TcpInfo { flags, seq: t.sequence_number(), ack: t.acknowledgment_number(), window: t.window_size() };
-            (t.source_port(), t.destination_port(), Transport::Tcp, Some(info), t.payload())
-        }
-        Some(TransportSlice::Udp(u)) => (u.source_port(), u.destination_port(), Transport::Udp, None, u.payload()),
-        // Echo request/reply: keyed by the echo identifier on both sides, so both
-        // directions of one "ping session" (or ICMP tunnel) are one flow.
-        Some(TransportSlice::Icmpv4(i)) if matches!(i.type_u8(), 0 | 8) => {
-            let [a, b, _, _] = i.bytes5to8();
-            let id = u16::from_be_bytes([a, b]);
-            (id, id, Transport::Icmp, None, i.payload())
-        }
-        Some(TransportSlice::Icmpv6(i)) if matches!(i.type_u8(), 128 | 129) => {
-            let [a, b, _, _] = i.bytes5to8();
-            let id = u16::from_be_bytes([a, b]);
-            (id, id, Transport::Icmp, None, i.payload())
-        }
-        Some(_) => return count(&mut stats.other_ip),
-        None => {
-            return if ipn == proto::TCP || ipn == proto::UDP {
-                count(&mut stats.truncated)
-            } else {
-                count(&mut stats.other_ip)
-            };
-        }
-    };
+    let (sport, dport, transport, tcp, payload) = l4(p, ipn, stats)?;
     let proto_num = match transport {
         Transport::Tcp => proto::TCP,
         Transport::Udp => proto::UDP,
@@ -244,6 +205,59 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
             _ => [0; 6],
         },
     })
+}
+
+/// Ports (ICMP echo: the identifier on both sides), transport, TCP fields and payload of an
+/// IP packet's transport layer; `None` (counted) for what farhand does not follow.
+#[inline]
+fn l4<'a>(p: &LaxSlicedPacket<'a>, ipn: u8, stats: &mut DecodeStats) -> Option<L4<'a>> {
+    Some(match &p.transport {
+        Some(TransportSlice::Tcp(t)) => {
+            (t.source_port(), t.destination_port(), Transport::Tcp, Some(tcp_info(t)), t.payload())
+        }
+        Some(TransportSlice::Udp(u)) => (u.source_port(), u.destination_port(), Transport::Udp, None, u.payload()),
+        // Echo request/reply: keyed by the echo identifier on both sides, so both
+        // directions of one "ping session" (or ICMP tunnel) are one flow.
+        Some(TransportSlice::Icmpv4(i)) if matches!(i.type_u8(), 0 | 8) => {
+            let [a, b, _, _] = i.bytes5to8();
+            let id = u16::from_be_bytes([a, b]);
+            (id, id, Transport::Icmp, None, i.payload())
+        }
+        Some(TransportSlice::Icmpv6(i)) if matches!(i.type_u8(), 128 | 129) => {
+            let [a, b, _, _] = i.bytes5to8();
+            let id = u16::from_be_bytes([a, b]);
+            (id, id, Transport::Icmp, None, i.payload())
+        }
+        Some(_) => return count(&mut stats.other_ip),
+        None => {
+            return if ipn == proto::TCP || ipn == proto::UDP {
+                count(&mut stats.truncated)
+            } else {
+                count(&mut stats.other_ip)
+            };
+        }
+    })
+}
+
+/// What [`l4`] returns: source port, destination port, transport, TCP fields, payload.
+type L4<'a> = (u16, u16, Transport, Option<TcpInfo>, &'a [u8]);
+
+/// The TCP fields farhand keeps.
+#[inline]
+fn tcp_info(t: &etherparse::TcpSlice<'_>) -> TcpInfo {
+    let mut flags = 0u8;
+    for (on, bit) in [
+        (t.fin(), tcp_flags::FIN),
+        (t.syn(), tcp_flags::SYN),
+        (t.rst(), tcp_flags::RST),
+        (t.psh(), tcp_flags::PSH),
+        (t.ack(), tcp_flags::ACK),
+    ] {
+        if on {
+            flags |= bit;
+        }
+    }
+    TcpInfo { flags, seq: t.sequence_number(), ack: t.acknowledgment_number(), window: t.window_size() }
 }
 
 #[cfg(test)]
