@@ -10,14 +10,18 @@
 //! - Depends on `farhand-model` only.
 //!
 //! Today: TLS (ClientHello/ServerHello, certificates, JA3/JA4), QUIC (the ClientHello inside
-//! the Initial packet), DNS, HTTP/1 (Host, User-Agent, CONNECT, Upgrade) and DHCP (the host
-//! name a device gives itself).
+//! the Initial packet), DNS, HTTP/1 (Host, User-Agent, CONNECT, Upgrade), DHCP (the host
+//! name a device gives itself), SSH (identification lines, clear-text packet framing, KEXINIT
+//! name-lists, and a follower of the clear-text phase for the timing code) and the STUN message
+//! header (type, class, magic cookie, length, transaction id).
 
 pub mod dhcp;
 pub mod dns;
 pub mod http;
 pub mod quic;
+pub mod ssh;
 pub mod step;
+pub mod stun;
 pub mod tls;
 
 pub use step::Step;

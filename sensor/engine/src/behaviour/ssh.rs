@@ -3,11 +3,12 @@
 //!
 //! # How (RFC 4253 §4.2, §6, §7; RFC 4252; OpenSSH's `ClientAliveInterval`)
 //! - Until NEWKEYS each direction is clear: the identification line, then binary packets
-//!   (`u32` length, padding length, message type). The parser follows them in stream order
-//!   and notes the key-exchange messages: the server's reply (KEXDH/ECDH reply 31, GEX group
-//!   31 / reply 33) → the client's next message (GEX init 32, NEWKEYS 21) is one far-leg
-//!   sample (the client answers at once, after its key computation); the client's init (30,
-//!   32, 34) → the server's reply is a near-side sample (the endpoint's computation).
+//!   (`u32` length, padding length, message type). [`farhand_proto::ssh::ClearStream`]
+//!   follows them in stream order (the framing and its limits live there) and this file notes
+//!   the key-exchange messages: the server's reply (KEXDH/ECDH reply 31, GEX group 31 / reply
+//!   33) → the client's next message (GEX init 32, NEWKEYS 21) is one far-leg sample (the
+//!   client answers at once, after its key computation); the client's init (30, 32, 34) → the
+//!   server's reply is a near-side sample (the endpoint's computation).
 //! - After NEWKEYS the content is encrypted but the conversation's turn-taking is not: during
 //!   authentication and session set-up ([`SETUP_PAIRS`] exchanges: SERVICE_ACCEPT →
 //!   USERAUTH_REQUEST, USERAUTH_FAILURE/PK_OK → the next request, USERAUTH_SUCCESS →
@@ -24,6 +25,10 @@ use super::keystroke::Keystrokes;
 use super::stream::Cursor;
 use super::{Lat, Seed};
 use farhand_model::Micros;
+use farhand_proto::ssh::{
+    ClearStream, MSG_KEX_DH_GEX_INIT, MSG_KEX_DH_GEX_REPLY, MSG_KEX_DH_GEX_REQUEST, MSG_KEXDH_INIT, MSG_KEXDH_REPLY,
+    MSG_NEWKEYS,
+};
 
 /// Set-up exchanges after NEWKEYS taken as far-leg samples.
 pub const SETUP_PAIRS: u8 = 8;
@@ -33,35 +38,13 @@ pub const MAX_ANSWER_US: Micros = 1_000_000;
 pub const SILENCE_US: Micros = 900_000;
 /// Largest client packet (TCP payload) counted as a keystroke.
 pub const MAX_KEYSTROKE_PACKET: usize = 100;
-/// Largest SSH packet length accepted in the clear phase (RFC 4253 §6.1 asks for 35000 at
-/// least; real key-exchange packets are a few KB, post-quantum ones under 4 KB).
-pub const MAX_CLEAR_PACKET: u32 = 256 * 1024;
-/// Longest identification/pre-banner line accepted.
-const MAX_LINE: u16 = 1024;
-
-const MSG_NEWKEYS: u8 = 21;
-const MSG_KEX_30: u8 = 30;
-const MSG_KEX_31: u8 = 31;
-const MSG_KEX_32: u8 = 32;
-const MSG_KEX_33: u8 = 33;
-const MSG_KEX_34: u8 = 34;
-
-/// Where one direction's clear-text parse stands.
-#[derive(Debug, Clone, Copy)]
-enum Clear {
-    /// Text lines before and including the `SSH-` line.
-    Lines { line_len: u16, prefix: [u8; 4] },
-    /// Binary packets: bytes of the current packet still to skip, header bytes gathered.
-    Packets { skip: u32, head: [u8; 6], have: u8 },
-    /// After NEWKEYS (or lost): no more parsing.
-    Done,
-}
 
 /// SSH session timing.
 #[derive(Debug, Clone)]
 pub struct SshTiming {
     cursor: [Cursor; 2],
-    clear: [Clear; 2],
+    /// Each direction's clear-text phase, followed until its NEWKEYS (or a lost byte).
+    clear: [ClearStream; 2],
     /// Replaying the probe's bytes: parse, but take no samples (their times are unknown).
     seeding: bool,
     near_start: Option<Micros>,
@@ -88,7 +71,7 @@ impl SshTiming {
     pub fn new(seed: &Seed<'_>) -> SshTiming {
         let mut s = SshTiming {
             cursor: [0, 1].map(|r| seed.cursor(r)),
-            clear: [Clear::Lines { line_len: 0, prefix: [0; 4] }; 2],
+            clear: [ClearStream::new(); 2],
             seeding: true,
             near_start: None,
             far_start: None,
@@ -104,7 +87,7 @@ impl SshTiming {
         for (role, buf) in seed.bufs.into_iter().enumerate() {
             if seed.cursor(role).lost {
                 if let Some(c) = s.clear.get_mut(role) {
-                    *c = Clear::Done;
+                    c.stop();
                 }
             } else {
                 s.parse(role, seed.ts, buf);
@@ -125,13 +108,13 @@ impl SshTiming {
             return;
         }
         let new = self.cursor.get_mut(role).and_then(|c| c.advance(seq, payload));
-        let clear = matches!(self.clear.get(role), Some(Clear::Lines { .. } | Clear::Packets { .. }));
+        let clear = self.clear.get(role).is_some_and(ClearStream::is_following);
         if clear {
             match new {
                 Some(b) => self.parse(role, ts, b),
                 None => {
                     if let Some(c) = self.clear.get_mut(role) {
-                        *c = Clear::Done;
+                        c.stop();
                     }
                 }
             }
@@ -176,69 +159,14 @@ impl SshTiming {
         self.last_data = ts;
     }
 
+    /// Follow `role`'s clear-text bytes `b` (new in stream order, arrived at `ts`).
     fn parse(&mut self, role: usize, ts: Micros, mut b: &[u8]) {
-        while !b.is_empty() {
-            let Some(state) = self.clear.get(role).copied() else { return };
-            match state {
-                Clear::Done => return,
-                Clear::Lines { mut line_len, mut prefix } => {
-                    let (&c, rest) = b.split_first().unwrap_or((&0, &[]));
-                    b = rest;
-                    if let Some(p) = prefix.get_mut(usize::from(line_len)) {
-                        *p = c;
-                    }
-                    line_len = line_len.saturating_add(1);
-                    let next = if c == b'\n' {
-                        if &prefix == b"SSH-" {
-                            Clear::Packets { skip: 0, head: [0; 6], have: 0 }
-                        } else {
-                            Clear::Lines { line_len: 0, prefix: [0; 4] }
-                        }
-                    } else if line_len > MAX_LINE {
-                        Clear::Done
-                    } else {
-                        Clear::Lines { line_len, prefix }
-                    };
-                    if let Some(s) = self.clear.get_mut(role) {
-                        *s = next;
-                    }
-                }
-                Clear::Packets { skip, mut head, mut have } => {
-                    if skip > 0 {
-                        let n = b.len().min(skip as usize);
-                        b = b.get(n..).unwrap_or_default();
-                        if let Some(s) = self.clear.get_mut(role) {
-                            *s = Clear::Packets { skip: skip - n as u32, head, have };
-                        }
-                        continue;
-                    }
-                    let (&c, rest) = b.split_first().unwrap_or((&0, &[]));
-                    b = rest;
-                    if let Some(h) = head.get_mut(usize::from(have)) {
-                        *h = c;
-                    }
-                    have += 1;
-                    let next = if usize::from(have) < head.len() {
-                        Clear::Packets { skip: 0, head, have }
-                    } else {
-                        let [l0, l1, l2, l3, _pad, msg] = head;
-                        let len = u32::from_be_bytes([l0, l1, l2, l3]);
-                        if !(2..=MAX_CLEAR_PACKET).contains(&len) {
-                            Clear::Done
-                        } else {
-                            self.message(role, msg, ts);
-                            if msg == MSG_NEWKEYS {
-                                Clear::Done
-                            } else {
-                                Clear::Packets { skip: len + 4 - 6, head: [0; 6], have: 0 }
-                            }
-                        }
-                    };
-                    if let Some(s) = self.clear.get_mut(role) {
-                        *s = next;
-                    }
-                }
-            }
+        let Some(mut clear) = self.clear.get(role).copied() else { return };
+        while let Some(msg) = clear.next_message(&mut b) {
+            self.message(role, msg, ts);
+        }
+        if let Some(c) = self.clear.get_mut(role) {
+            *c = clear;
         }
     }
 
@@ -248,7 +176,7 @@ impl SshTiming {
             return;
         }
         match (role, msg) {
-            (0, MSG_KEX_30 | MSG_KEX_32 | MSG_KEX_34 | MSG_NEWKEYS) => {
+            (0, MSG_KEXDH_INIT | MSG_KEX_DH_GEX_INIT | MSG_KEX_DH_GEX_REQUEST | MSG_NEWKEYS) => {
                 if let Some(t) = self.far_start.take()
                     && ts.saturating_sub(t) <= MAX_ANSWER_US
                 {
@@ -258,7 +186,7 @@ impl SshTiming {
                     self.near_start = Some(ts);
                 }
             }
-            (1, MSG_KEX_31 | MSG_KEX_33) => {
+            (1, MSG_KEXDH_REPLY | MSG_KEX_DH_GEX_REPLY) => {
                 if let Some(t) = self.near_start.take()
                     && ts.saturating_sub(t) <= MAX_ANSWER_US
                 {
@@ -275,16 +203,7 @@ impl SshTiming {
 mod tests {
     use super::*;
     use crate::behaviour::tcp_seed as seed;
-
-    /// A clear SSH binary packet of message `msg` with `body` payload bytes.
-    fn pkt(msg: u8, body: usize) -> Vec<u8> {
-        let len = (1 + 1 + body + 4) as u32;
-        let mut v = len.to_be_bytes().to_vec();
-        v.push(4);
-        v.push(msg);
-        v.resize(4 + len as usize, 0);
-        v
-    }
+    use crate::testutil::ssh::packet as pkt;
 
     #[test]
     fn kex_setup_keepalive_and_keystrokes() {
@@ -345,10 +264,10 @@ mod tests {
         // Absurd packet length, endless line, holes: parsing stops, nothing panics.
         let mut t = SshTiming::new(&seed(b"SSH-2.0-x\r\n", b"SSH-2.0-y\r\n"));
         t.on_segment(0, 1, 1000 + 11, &[0xff, 0xff, 0xff, 0xff, 4, 30]);
-        assert!(matches!(t.clear[0], Clear::Done));
+        assert!(!t.clear[0].is_following());
         let mut t = SshTiming::new(&seed(b"", b""));
         t.on_segment(1, 1, 5000, &vec![b'a'; 5000]);
-        assert!(matches!(t.clear[1], Clear::Done));
+        assert!(!t.clear[1].is_following());
         let full = {
             let mut v = b"SSH-2.0-x\r\n".to_vec();
             v.extend(pkt(30, 40));
@@ -472,18 +391,5 @@ mod tests {
         }
         assert_eq!(s.t.keys.count(), 3);
         assert_eq!(s.t.far.len(), 4);
-    }
-    #[test]
-    fn pre_banner_lines_up_to_the_limit() {
-        // A line of MAX_LINE bytes before its newline is read; one byte more stops the parse.
-        let line = |n: usize| {
-            let mut v = vec![b'x'; n];
-            v.extend_from_slice(b"\nSSH-2.0-x\r\n");
-            v
-        };
-        let t = SshTiming::new(&seed(&line(usize::from(MAX_LINE)), b""));
-        assert!(matches!(t.clear[0], Clear::Packets { .. }), "{:?}", t.clear[0]);
-        let t = SshTiming::new(&seed(&line(usize::from(MAX_LINE) + 1), b""));
-        assert!(matches!(t.clear[0], Clear::Done), "{:?}", t.clear[0]);
     }
 }

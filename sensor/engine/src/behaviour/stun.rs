@@ -1,11 +1,12 @@
 //! STUN/TURN transaction RTT: a request and the response carrying its transaction id are one
 //! round trip on the responder's leg (RFC 8489 §5, §6: 20-byte header, first two bits zero,
 //! magic cookie 0x2112A442, 96-bit transaction id; class bits 0x0110 of the type: request,
-//! indication, success or error response).
+//! indication, success or error response). The header is read by [`farhand_proto::stun`].
 
 use super::Seed;
-use crate::detect::fingerprint::stun::{Class, MAGIC_COOKIE, split_type};
 use farhand_model::Micros;
+use farhand_proto::Step;
+use farhand_proto::stun::{Class, Header, TRANSACTION_ID_LEN};
 
 /// Requests remembered per session while their responses are awaited.
 pub const MAX_PENDING: usize = 8;
@@ -17,18 +18,18 @@ pub const MAX_TRANSACTION_US: Micros = 2_000_000;
 #[derive(Debug, Clone, Default)]
 pub struct StunTiming {
     /// (sender role, transaction id, time) of outstanding requests.
-    pending: Vec<(usize, [u8; 12], Micros)>,
+    pending: Vec<(usize, [u8; TRANSACTION_ID_LEN], Micros)>,
 }
 
-/// (class, transaction id) of a STUN message: a cheap header peek (the fingerprint validated
-/// the session; every datagram need not be parsed whole).
-fn header(d: &[u8]) -> Option<(Class, [u8; 12])> {
-    let (&[t0, t1, _, _, m0, m1, m2, m3], rest) = d.split_first_chunk::<8>()?;
-    if t0 & 0xC0 != 0 || u32::from_be_bytes([m0, m1, m2, m3]) != MAGIC_COOKIE {
+/// (class, transaction id) of a magic-cookie STUN message: a cheap header peek (the
+/// fingerprint validated the session; every datagram need not be parsed whole).
+fn header(d: &[u8]) -> Option<(Class, [u8; TRANSACTION_ID_LEN])> {
+    let Step::Done(h) = Header::parse(d) else { return None };
+    if h.classic {
         return None;
     }
-    let (_, class) = split_type(u16::from_be_bytes([t0, t1]));
-    Some((class, *rest.first_chunk::<12>()?))
+    let (_, class) = h.method_class();
+    Some((class, h.transaction_id().try_into().ok()?))
 }
 
 impl StunTiming {
@@ -68,6 +69,7 @@ impl StunTiming {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use farhand_proto::stun::MAGIC_COOKIE;
 
     fn msg(ty: u16, tid: u8) -> Vec<u8> {
         let mut v = ty.to_be_bytes().to_vec();

@@ -20,10 +20,14 @@
 //! walk to the end, well-formed addresses) **and** the other direction answers it with the same
 //! 128-bit transaction id. A lone classic message is `NoMatch`.
 //!
+//! The header (type and its method/class split, length, magic cookie, transaction id) is read
+//! by [`farhand_proto::stun`], which the STUN transaction timing uses too; this file validates
+//! the rest of the message and decides.
+//!
 //! # Facts used
-//! - RFC 8489 §5: header = type (2, top two bits 0), length (2, multiple of 4, excluding the
-//!   header), magic cookie `0x2112A442`, 96-bit transaction id. Type bits: method
-//!   M11..M0 interleaved with class C1 (0x0100) and C0 (0x0010).
+//! - RFC 8489 §5 (as [`farhand_proto::stun`] reads it): header = type (2, top two bits 0),
+//!   length (2, multiple of 4, excluding the header), magic cookie `0x2112A442`, 96-bit
+//!   transaction id.
 //! - RFC 8489 §14: attributes are TLVs (type 2, length 2, value padded to 4 bytes). §14.2
 //!   XOR-MAPPED-ADDRESS (0x0020): family 1/2, port XOR the cookie's top 16 bits, IPv4 XOR the
 //!   cookie, IPv6 XOR cookie ‖ transaction id; MAPPED-ADDRESS (0x0001) in clear. §14.7
@@ -44,12 +48,9 @@ use farhand_model::evidence::Evidence;
 use farhand_model::evidence::StunEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::stun::{Class, HEADER_LEN, Header, MAGIC_COOKIE, split_type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// STUN header length.
-pub const HEADER_LEN: usize = 20;
-/// RFC 5389 magic cookie.
-pub const MAGIC_COOKIE: u32 = 0x2112_A442;
 /// Value XORed into the FINGERPRINT CRC-32.
 pub const FINGERPRINT_XOR: u32 = 0x5354_554E;
 /// ChannelData header length (channel number, length).
@@ -103,31 +104,6 @@ pub mod attr {
     pub const SOFTWARE: u16 = 0x8022;
     /// FINGERPRINT.
     pub const FINGERPRINT: u16 = 0x8028;
-}
-
-/// Message class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    /// Request.
-    Request,
-    /// Indication.
-    Indication,
-    /// Success response.
-    Success,
-    /// Error response.
-    Error,
-}
-
-/// Split a message type into (method, class).
-pub fn split_type(t: u16) -> (u16, Class) {
-    let method = (t & 0x000F) | ((t >> 1) & 0x0070) | ((t >> 2) & 0x0F80);
-    let class = match (t & 0x0100 != 0, t & 0x0010 != 0) {
-        (false, false) => Class::Request,
-        (false, true) => Class::Indication,
-        (true, false) => Class::Success,
-        (true, true) => Class::Error,
-    };
-    (method, class)
 }
 
 /// Evidence name of a (method, class), or `None` if the pair is not a known STUN/TURN message.
@@ -283,31 +259,22 @@ fn classic_type_ok(t: u16) -> Option<(u16, Class, &'static str)> {
 /// `Incomplete` and bytes after the message are left for the caller.
 pub fn parse_message(buf: &[u8], datagram: bool) -> Step<Message<'_>> {
     let short = if datagram { Step::Invalid } else { Step::Incomplete };
-    // Check what is there of the header before waiting for more.
-    if let Some(&b0) = buf.first()
-        && b0 & 0xC0 != 0
-    {
-        return Step::Invalid;
-    }
-    let Some((header, body)) = buf.split_first_chunk::<HEADER_LEN>() else {
-        let cookie_part = buf.get(4..).unwrap_or_default();
-        let cookie = MAGIC_COOKIE.to_be_bytes();
-        let prefix_ok = cookie.starts_with(cookie_part.get(..4).unwrap_or(cookie_part));
-        return if datagram || !prefix_ok { Step::Invalid } else { Step::Incomplete };
+    let header = match Header::parse(buf) {
+        Step::Done(h) => h,
+        Step::Incomplete => return short,
+        Step::Invalid => return Step::Invalid,
     };
-    let msg_type = u16::from_be_bytes([header[0], header[1]]);
-    let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let classic = be32(header, 4) != Some(MAGIC_COOKIE);
+    let (msg_type, length, classic) = (header.msg_type, usize::from(header.length), header.classic);
     if length % 4 != 0 || (classic && !datagram) {
         return Step::Invalid;
     }
-    if datagram && body.len() != length {
+    if datagram && buf.len() != header.message_len() {
         return Step::Invalid;
     }
-    if HEADER_LEN + length > BYTES_WANTED && !datagram {
+    if header.message_len() > BYTES_WANTED && !datagram {
         return Step::Invalid;
     }
-    let Some(attrs) = body.get(..length) else {
+    let Some(attrs) = header.body(buf) else {
         return short;
     };
     let (method, class, name) = if classic {
@@ -322,8 +289,8 @@ pub fn parse_message(buf: &[u8], datagram: bool) -> Step<Message<'_>> {
             None => return Step::Invalid,
         }
     };
-    let transaction_id = if classic { header.get(4..20) } else { header.get(8..20) }.unwrap_or_default();
-    let mask: [u8; 16] = std::array::from_fn(|i| header.get(4 + i).copied().unwrap_or(0));
+    let transaction_id = header.transaction_id();
+    let mask: [u8; 16] = *header.id_field;
     let mut m = Message {
         method,
         class,
@@ -1033,8 +1000,6 @@ mod tests {
             "[2001:db8:1234:5678:11:2233:4455:6677]:32853"
         );
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(split_type(0x0113), (0x003, Class::Error));
-        assert_eq!(split_type(0x0017), (0x007, Class::Indication));
     }
 
     #[test]
