@@ -56,18 +56,12 @@ fn write_pcap(path: &Path, linktype: u32, frames: &[Record]) {
     std::fs::write(path, f).unwrap();
 }
 
+/// The pcapng block writer the unit tests use too.
+#[path = "../sensor/proto/src/testutil.rs"]
+mod testutil;
+use testutil::pcapng_block as block;
+
 fn write_pcapng(path: &Path, frames: &[Record]) {
-    let block = |t: u32, body: &[u8]| {
-        let pad = (4 - body.len() % 4) % 4;
-        let len = (12 + body.len() + pad) as u32;
-        let mut b = Vec::new();
-        b.extend_from_slice(&t.to_le_bytes());
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(body);
-        b.extend(std::iter::repeat_n(0u8, pad));
-        b.extend_from_slice(&len.to_le_bytes());
-        b
-    };
     let mut f = Vec::new();
     let mut shb = Vec::new();
     shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());

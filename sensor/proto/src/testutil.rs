@@ -29,6 +29,20 @@ impl XorShift64 {
 
 /// SSH test data, shared by the SSH parser's tests (proto) and the SSH fingerprint's and
 /// timing's (engine).
+/// One pcapng block: type, total length, body padded to 32 bits, total length again
+/// (little-endian), for tests that write their own pcapng files.
+pub(crate) fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let pad = (4 - body.len() % 4) % 4;
+    let len = (12 + body.len() + pad) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(&kind.to_le_bytes());
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(body);
+    b.extend(std::iter::repeat_n(0u8, pad));
+    b.extend_from_slice(&len.to_le_bytes());
+    b
+}
+
 pub(crate) mod ssh {
     /// A clear binary packet of message `msg` with `body` more payload bytes and 4 bytes of
     /// padding (RFC 4253 §6, no MAC).

@@ -7,22 +7,10 @@ use crate::detect::fingerprint::registry;
 use crate::flow::FlowConfig;
 use crate::indicators::Indicators;
 use crate::pipeline::{FastPath, RunOptions, RunSummary, crossing, run};
+use crate::testutil::pcapng_block as block;
 use farhand_model::{Finding, HomeNets};
 use std::path::Path;
 use std::sync::Arc;
-
-/// One pcapng block: type, total length, body padded to 32 bits, total length again.
-fn block(kind: u32, body: &[u8]) -> Vec<u8> {
-    let pad = (4 - body.len() % 4) % 4;
-    let len = (12 + body.len() + pad) as u32;
-    let mut b = Vec::new();
-    b.extend_from_slice(&kind.to_le_bytes());
-    b.extend_from_slice(&len.to_le_bytes());
-    b.extend_from_slice(body);
-    b.extend(std::iter::repeat_n(0u8, pad));
-    b.extend_from_slice(&len.to_le_bytes());
-    b
-}
 
 /// A pcapng file (one section, one Ethernet interface) holding `frames` as Enhanced Packet
 /// Blocks, every third with a comment option; returns the bytes and where each frame's block
