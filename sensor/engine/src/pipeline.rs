@@ -283,7 +283,7 @@ fn run_inline<S: Source + ?Sized>(
     w.finish();
     ship(ftx, &mut w.findings, live, &mut summary.findings_dropped);
     summary.flows = w.table.stats();
-    summary.detect = w.stats;
+    summary.detect = w.stats.clone();
 }
 
 /// N workers: the reader shards packets by endpoint into batches, one queue per worker
@@ -351,8 +351,7 @@ fn run_sharded<S: Source + ?Sized>(
         for h in handles {
             if let Ok((fs, ds, dropped)) = h.join() {
                 summary.flows.add(&fs);
-                summary.detect.sessions += ds.sessions;
-                summary.detect.unknown += ds.unknown;
+                summary.detect.merge(&ds);
                 summary.findings_dropped += dropped;
             }
         }

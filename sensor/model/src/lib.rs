@@ -9,6 +9,7 @@
 //!   [`evidence::Evidence`] fields an alert carries) and the session's timing
 //!   [`session::Summary`]. The reporting crate builds alerts from these types only.
 
+pub mod anomaly;
 pub mod error;
 pub mod evidence;
 pub mod finding;
@@ -16,6 +17,7 @@ pub mod net;
 pub mod session;
 pub mod tool;
 
+pub use anomaly::{Anomaly, AnomalyCounts, Layer, Reason};
 pub use error::ConfigError;
 pub use finding::{EndReason, Finding, FindingKind, FlowSummary, Via};
 pub use net::{Addr, Direction, FlowKey, HomeNets, Role, Side};

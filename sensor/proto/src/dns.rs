@@ -34,7 +34,7 @@
 //!   opaque bytes (the length is what tunnel detection needs).
 //! - RFC 1035 §4.2.2: over TCP each message is preceded by a 2-byte big-endian length.
 
-use crate::Step;
+use crate::step::{Layer, Reason, Step};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -319,16 +319,17 @@ pub fn parse_tcp(stream: &[u8]) -> Step<Message> {
     };
     let len = usize::from(u16::from_be_bytes([l0, l1]));
     if len < HEADER_LEN {
-        return Step::Invalid;
+        return Step::invalid(Layer::Dns, 0, Reason::BadLength);
     }
     let body = stream.get(TCP_PREFIX_LEN..).unwrap_or_default();
     match body.get(..len) {
         Some(msg) => match parse(msg) {
             Ok(m) => Step::Done(m),
-            Err(_) => Step::Invalid,
+            Err(_) => Step::invalid(Layer::Dns, TCP_PREFIX_LEN, Reason::BadValue),
         },
         None => match Header::read(body) {
-            Some(h) if usize::from(h.qdcount) > MAX_QUESTIONS || !h.flags_plausible() => Step::Invalid,
+            Some(h) if usize::from(h.qdcount) > MAX_QUESTIONS => Step::invalid(Layer::Dns, TCP_PREFIX_LEN + 4, Reason::OverLimit),
+            Some(h) if !h.flags_plausible() => Step::invalid(Layer::Dns, TCP_PREFIX_LEN + 2, Reason::BadValue),
             _ => Step::Incomplete,
         },
     }
@@ -624,10 +625,10 @@ mod tests {
 
     #[test]
     fn tcp_bad_prefix_or_header_is_invalid() {
-        assert_eq!(parse_tcp(&[0, 5, 1, 2, 3, 4, 5]), Step::Invalid);
+        assert_eq!(parse_tcp(&[0, 5, 1, 2, 3, 4, 5]), Step::invalid(Layer::Dns, 0, Reason::BadLength));
         let mut m = hex(TCP_Q);
         m[4] = 0x18; // opcode 3
-        assert_eq!(parse_tcp(&m[..16]), Step::Invalid);
+        assert!(parse_tcp(&m[..16]).is_invalid());
     }
 
     #[test]

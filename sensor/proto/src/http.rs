@@ -33,7 +33,7 @@
 //!   turns the connection into a tunnel; §11.7.2: Proxy-Authorization carries credentials for
 //!   a proxy.
 
-use crate::Step;
+use crate::step::{Layer, Reason, Step};
 use serde::Serialize;
 
 /// Longest message head (start line, fields and the empty line) accepted.
@@ -117,7 +117,7 @@ fn method_prefix_possible(stream: &[u8]) -> bool {
 /// Parses the head of the first request of a client stream.
 pub fn request(stream: &[u8]) -> Step<Request> {
     let Some(method) = method_of(stream) else {
-        return if method_prefix_possible(stream) { Step::Incomplete } else { Step::Invalid };
+        return if method_prefix_possible(stream) { Step::Incomplete } else { Step::invalid(Layer::Http, 0, Reason::BadType) };
     };
     let mut lines = Lines::new(stream);
     let line = match lines.next_line() {
@@ -128,13 +128,13 @@ pub fn request(stream: &[u8]) -> Step<Request> {
             return if partial.iter().all(|&b| b == b'\r' || !b.is_ascii_control()) {
                 Step::Incomplete
             } else {
-                Step::Invalid
+                Step::invalid(Layer::Http, 0, Reason::BadValue)
             };
         }
-        Step::Invalid => return Step::Invalid,
+        Step::Invalid(a) => return Step::Invalid(a),
     };
     let Some((target, version)) = request_line(line, method.len()) else {
-        return Step::Invalid;
+        return Step::invalid(Layer::Http, 0, Reason::BadValue);
     };
     let mut req = Request {
         method: method.to_owned(),
@@ -170,7 +170,7 @@ pub fn request(stream: &[u8]) -> Step<Request> {
             Step::Done(req)
         }
         Step::Incomplete => Step::Incomplete,
-        Step::Invalid => Step::Invalid,
+        Step::Invalid(a) => Step::Invalid(a),
     }
 }
 
@@ -178,21 +178,21 @@ pub fn request(stream: &[u8]) -> Step<Request> {
 pub fn response(stream: &[u8]) -> Step<Response> {
     let common = stream.len().min(VERSION_PREFIX.len());
     if stream.get(..common) != VERSION_PREFIX.get(..common) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Http, 0, Reason::BadMagic);
     }
     let mut lines = Lines::new(stream);
     let line = match lines.next_line() {
         Step::Done(l) => l,
         Step::Incomplete => {
             return match lines.window.get(..VERSION_LEN) {
-                Some(v) if version_of(v).is_none() => Step::Invalid,
+                Some(v) if version_of(v).is_none() => Step::invalid(Layer::Http, 0, Reason::BadVersion),
                 _ => Step::Incomplete,
             };
         }
-        Step::Invalid => return Step::Invalid,
+        Step::Invalid(a) => return Step::Invalid(a),
     };
     let Some((version, status)) = status_line(line) else {
-        return Step::Invalid;
+        return Step::invalid(Layer::Http, 0, Reason::BadValue);
     };
     let mut resp = Response { status, upgrade: None, version, server: None, head_len: 0 };
     let fields = lines.fields(|name, value| {
@@ -209,7 +209,7 @@ pub fn response(stream: &[u8]) -> Step<Response> {
             Step::Done(resp)
         }
         Step::Incomplete => Step::Incomplete,
-        Step::Invalid => Step::Invalid,
+        Step::Invalid(a) => Step::Invalid(a),
     }
 }
 
@@ -288,14 +288,14 @@ impl<'a> Lines<'a> {
     /// invalid.
     fn next_line(&mut self) -> Step<&'a [u8]> {
         let Some(lf) = self.window.iter().position(|&b| b == b'\n') else {
-            return if self.capped { Step::Invalid } else { Step::Incomplete };
+            return if self.capped { Step::invalid(Layer::Http, self.used, Reason::OverLimit) } else { Step::Incomplete };
         };
         let (Some(line), Some(rest)) = (self.window.get(..lf), self.window.get(lf + 1..)) else {
-            return Step::Invalid;
+            return Step::invalid(Layer::Http, self.used, Reason::Truncated);
         };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.contains(&b'\r') {
-            return Step::Invalid;
+            return Step::invalid(Layer::Http, self.used, Reason::BadValue);
         }
         self.window = rest;
         self.used += lf + 1;
@@ -309,19 +309,20 @@ impl<'a> Lines<'a> {
             let line = match self.next_line() {
                 Step::Done(l) => l,
                 Step::Incomplete => return Step::Incomplete,
-                Step::Invalid => return Step::Invalid,
+                Step::Invalid(a) => return Step::Invalid(a),
             };
             if line.is_empty() {
                 return Step::Done(self.used);
             }
+            let at = self.used.saturating_sub(line.len() + 1);
             let Some((name, value)) = field_line(line) else {
-                return Step::Invalid;
+                return Step::invalid(Layer::Http, at, Reason::BadValue);
             };
             if !field(name, value) {
-                return Step::Invalid;
+                return Step::invalid(Layer::Http, at, Reason::Inconsistent);
             }
         }
-        Step::Invalid
+        Step::invalid(Layer::Http, self.used, Reason::OverLimit)
     }
 }
 
@@ -365,7 +366,7 @@ mod tests {
         match s {
             Step::Done(t) => t,
             Step::Incomplete => panic!("incomplete"),
-            Step::Invalid => panic!("invalid"),
+            Step::Invalid(a) => panic!("invalid: {a}"),
         }
     }
 
@@ -472,10 +473,10 @@ mod tests {
             b"\x16\x03\x01\x02\x00\x01",
             b"SSH-2.0-OpenSSH_9.2\r\n",
         ] {
-            assert_eq!(request(bad), Step::Invalid, "{:?}", String::from_utf8_lossy(bad));
+            assert!(request(bad).is_invalid(), "{:?}", String::from_utf8_lossy(bad));
         }
         // Garbage in an unfinished request line is caught early.
-        assert_eq!(request(b"GET /\x01"), Step::Invalid);
+        assert!(request(b"GET /\x01").is_invalid());
         for bad in [
             &b"HTTP/1.1 99 Low\r\n\r\n"[..],
             b"HTTP/1.1 600 High\r\n\r\n",
@@ -488,7 +489,7 @@ mod tests {
             b"RTSP/1.0 200 OK\r\n\r\n",
             b"SSH-2.0-x\r\n",
         ] {
-            assert_eq!(response(bad), Step::Invalid, "{:?}", String::from_utf8_lossy(bad));
+            assert!(response(bad).is_invalid(), "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(done(response(b"HTTP/1.1 204\r\n\r\n")).status, 204);
     }
@@ -502,14 +503,14 @@ mod tests {
             big.extend_from_slice(&[b'a'; 200]);
             big.extend_from_slice(b"\r\n");
         }
-        assert_eq!(request(&big), Step::Invalid);
+        assert_eq!(request(&big), Step::invalid(Layer::Http, 8072, Reason::OverLimit));
         // 100 KB in one line with no LF at all.
         let mut line = b"GET /".to_vec();
         line.resize(100_000, b'a');
-        assert_eq!(request(&line), Step::Invalid);
+        assert!(request(&line).is_invalid());
         let mut resp = b"HTTP/1.1 200 OK\r\n".to_vec();
         resp.resize(100_000, b'a');
-        assert_eq!(response(&resp), Step::Invalid);
+        assert!(response(&resp).is_invalid());
         // Just under the cap and unfinished: still Incomplete.
         assert_eq!(request(&big[..MAX_HEAD_LEN - 1]), Step::Incomplete);
         // Too many (short) fields.
@@ -519,7 +520,7 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert!(many.len() < MAX_HEAD_LEN);
-        assert_eq!(request(&many), Step::Invalid);
+        assert!(request(&many).is_invalid());
     }
 
     #[test]
@@ -544,7 +545,7 @@ mod tests {
         }
         for r in [GET_200, CONNECT_200, WS_101] {
             assert!(!probe(r));
-            assert_eq!(request(r), Step::Invalid);
+            assert!(request(r).is_invalid());
         }
     }
 }

@@ -41,7 +41,7 @@
 //!   30–49 belong to the key-exchange method; the same number means the init or reply of
 //!   each method.
 
-use crate::Step;
+use crate::step::{Anomaly, Layer, Reason, Step};
 
 /// Every identification string begins with these bytes (RFC 4253 §4.2).
 pub const IDENT_PREFIX: &[u8] = b"SSH-";
@@ -161,20 +161,25 @@ pub fn identification(buf: &[u8], is_server: bool) -> Step<(Ident<'_>, &[u8])> {
     loop {
         match take_line(rest) {
             Line::Incomplete(partial) => {
-                return if partial_line_ok(partial, is_server) { Step::Incomplete } else { Step::Invalid };
+                let at = buf.len().saturating_sub(partial.len());
+                return if partial_line_ok(partial, is_server) { Step::Incomplete } else { Step::invalid(Layer::Ssh, at, Reason::BadValue) };
             }
-            Line::TooLong => return Step::Invalid,
+            Line::TooLong => return Step::invalid(Layer::Ssh, buf.len().saturating_sub(rest.len()), Reason::OverLimit),
             Line::Complete(line, after) => {
                 if line.starts_with(IDENT_PREFIX) {
                     return match parse_ident(line) {
                         Some(ident) => Step::Done((ident, after)),
-                        None => Step::Invalid,
+                        None => Step::invalid(Layer::Ssh, buf.len().saturating_sub(rest.len()), Reason::BadValue),
                     };
                 }
                 // Bytes consumed so far, all of them pre-banner lines.
                 let preamble = buf.len().saturating_sub(after.len());
-                if !is_server || preamble > MAX_PREAMBLE_LEN || !line.iter().all(|&b| is_line_byte(b)) {
-                    return Step::Invalid;
+                let at = buf.len().saturating_sub(rest.len());
+                if !is_server || !line.iter().all(|&b| is_line_byte(b)) {
+                    return Step::invalid(Layer::Ssh, at, Reason::BadValue);
+                }
+                if preamble > MAX_PREAMBLE_LEN {
+                    return Step::invalid(Layer::Ssh, at, Reason::OverLimit);
                 }
                 rest = after;
             }
@@ -284,18 +289,18 @@ pub fn binary_packet(buf: &[u8]) -> Step<(&[u8], &[u8])> {
     };
     let packet_len = u32::from_be_bytes(*len_bytes);
     if !packet_length_ok(packet_len, MAX_PACKET_LEN) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Ssh, 0, if packet_len > MAX_PACKET_LEN { Reason::OverLimit } else { Reason::BadLength });
     }
     let packet_len = usize::try_from(packet_len).unwrap_or(usize::MAX);
     let Some((packet, after)) = rest.split_at_checked(packet_len) else {
         return Step::Incomplete;
     };
     let Some((&pad_len, body)) = packet.split_first() else {
-        return Step::Invalid;
+        return Step::invalid(Layer::Ssh, 0, Reason::BadLength);
     };
     match body.len().checked_sub(usize::from(pad_len)).and_then(|n| body.get(..n)) {
         Some(payload) => Step::Done((payload, after)),
-        None => Step::Invalid,
+        None => Step::invalid(Layer::Ssh, PACKET_LENGTH_LEN, Reason::BadLength),
     }
 }
 
@@ -361,6 +366,10 @@ pub enum ClearPhase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClearStream {
     state: Clear,
+    /// Bytes consumed so far (saturating), the offset of an anomaly.
+    at: u32,
+    /// Why following stopped, when the bytes broke the framing.
+    broken: Option<Anomaly>,
 }
 
 /// A [`ClearStream`]'s state.
@@ -383,7 +392,7 @@ impl Default for ClearStream {
 impl ClearStream {
     /// A follower at the start of a direction.
     pub fn new() -> ClearStream {
-        ClearStream { state: Clear::Lines { line_len: 0, prefix: [0; 4] } }
+        ClearStream { state: Clear::Lines { line_len: 0, prefix: [0; 4] }, at: 0, broken: None }
     }
 
     /// Where it stands.
@@ -398,6 +407,12 @@ impl ClearStream {
     /// Whether it still reads the clear-text phase (not [`ClearPhase::Done`]).
     pub fn is_following(&self) -> bool {
         self.phase() != ClearPhase::Done
+    }
+
+    /// Why following stopped early, if the bytes broke the framing (a line or packet length
+    /// past its limit): the anomaly and the offset in the direction's stream.
+    pub fn anomaly(&self) -> Option<Anomaly> {
+        self.broken
     }
 
     /// Stop following (the stream lost bytes, so its framing is lost too).
@@ -416,14 +431,20 @@ impl ClearStream {
                 Clear::Lines { line_len, prefix } => {
                     *bytes = rest;
                     self.state = line_byte(line_len, prefix, c);
+                    if self.state == Clear::Done {
+                        self.broken = Some(Anomaly::new(Layer::Ssh, self.at as usize, Reason::OverLimit));
+                    }
+                    self.at = self.at.saturating_add(1);
                 }
                 Clear::Packets { skip, head, have } if skip > 0 => {
                     let n = bytes.len().min(skip as usize);
                     *bytes = bytes.get(n..).unwrap_or_default();
                     self.state = Clear::Packets { skip: skip - n as u32, head, have };
+                    self.at = self.at.saturating_add(n as u32);
                 }
                 Clear::Packets { skip: _, mut head, have } => {
                     *bytes = rest;
+                    self.at = self.at.saturating_add(1);
                     if let Some(h) = head.get_mut(usize::from(have)) {
                         *h = c;
                     }
@@ -435,6 +456,9 @@ impl ClearStream {
                     let [l0, l1, l2, l3, _padding_length, msg] = head;
                     let len = u32::from_be_bytes([l0, l1, l2, l3]);
                     if !packet_length_ok(len, MAX_FOLLOWED_PACKET_LEN) {
+                        let reason = if len > MAX_FOLLOWED_PACKET_LEN { Reason::OverLimit } else { Reason::BadLength };
+                        let start = (self.at as usize).saturating_sub(PACKET_HEADER_LEN);
+                        self.broken = Some(Anomaly::new(Layer::Ssh, start, reason));
                         self.state = Clear::Done;
                         continue;
                     }
@@ -532,7 +556,7 @@ mod tests {
                 match identification(&b[..i], is_server) {
                     Step::Incomplete => assert!(i < line, "{i}"),
                     Step::Done((ident, _)) => assert!(i >= line && ident == full, "{i}"),
-                    Step::Invalid => panic!("prefix {i} rejected"),
+                    Step::Invalid(_) => panic!("prefix {i} rejected"),
                 }
                 assert!(probe(&b[..i], is_server));
             }
@@ -557,7 +581,7 @@ mod tests {
         for len in [0, 1, MAX_PACKET_LEN + 1, u32::MAX] {
             let mut p = len.to_be_bytes().to_vec();
             p.extend_from_slice(&[4, MSG_KEXINIT, 0, 0, 0, 0]);
-            assert_eq!(binary_packet(&p), Step::Invalid, "{len}");
+            assert!(binary_packet(&p).is_invalid(), "{len}");
         }
         // Within bounds but longer than the input: only more bytes can tell.
         let mut p = MAX_PACKET_LEN.to_be_bytes().to_vec();
@@ -565,7 +589,7 @@ mod tests {
         assert_eq!(binary_packet(&p), Step::Incomplete);
         assert_eq!(packet_length(&p), Some(MAX_PACKET_LEN));
         // Padding longer than the packet.
-        assert_eq!(binary_packet(&[0, 0, 0, 2, 9, MSG_KEXINIT]), Step::Invalid);
+        assert_eq!(binary_packet(&[0, 0, 0, 2, 9, MSG_KEXINIT]), Step::invalid(Layer::Ssh, 4, Reason::BadLength));
         assert_eq!(binary_packet(&[0, 0, 0, 3, 1, MSG_KEXINIT, 0, 7]), Step::Done((&[MSG_KEXINIT][..], &[7][..])));
         // A name-list claiming 4 GiB, or one byte more than there is.
         let mut k = vec![MSG_KEXINIT];
@@ -579,9 +603,9 @@ mod tests {
         }
         // A line that never ends, and an endless server preamble.
         let long = [b"SSH-2.0-".as_slice(), &[b'a'; MAX_IDENT_LEN]].concat();
-        assert_eq!(identification(&long, false), Step::Invalid);
+        assert_eq!(identification(&long, false), Step::invalid(Layer::Ssh, 0, Reason::OverLimit));
         let pre = b"hello\r\n".repeat(MAX_PREAMBLE_LEN / 7 + 1);
-        assert_eq!(identification(&pre, true), Step::Invalid);
+        assert!(identification(&pre, true).is_invalid());
     }
 
     #[test]
@@ -594,7 +618,7 @@ mod tests {
         assert_eq!((ident.proto, ident.software, ident.comment), ("1.99", "Cisco-1.25", None));
         assert!(after.is_empty() && !ident.is_ssh1_only());
         // The client may not send a preamble.
-        assert_eq!(identification(b"Welcome\r\nSSH-2.0-x\r\n", false), Step::Invalid);
+        assert!(identification(b"Welcome\r\nSSH-2.0-x\r\n", false).is_invalid());
         let Step::Done((ident, _)) = identification(b"SSH-1.5-OpenSSH_6.6\n", false) else { panic!() };
         assert!(ident.is_ssh1_only());
     }
@@ -604,7 +628,7 @@ mod tests {
         for bad in
             [b"SSH-2.0\r\n".as_slice(), b"SSH-two-x\r\n", b"SSH-2.0-a\x00b\r\n", b"SSX-2.0-x\r\n", b"SSH-2.1000-x\n"]
         {
-            assert_eq!(identification(bad, false), Step::Invalid, "{bad:?}");
+            assert!(identification(bad, false).is_invalid(), "{bad:?}");
         }
         assert!(!probe(b"GET ", false) && probe(b"GET ", true) && !probe(b"\x16\x03", true));
     }
@@ -658,6 +682,8 @@ mod tests {
             b.extend_from_slice(&[4, MSG_KEXDH_INIT, 1, 2, 3]);
             let (msgs, s) = follow(&[&b]);
             assert_eq!((msgs.len(), s.phase()), (0, ClearPhase::Done), "{len}");
+            let reason = if len > MAX_FOLLOWED_PACKET_LEN { Reason::OverLimit } else { Reason::BadLength };
+            assert_eq!(s.anomaly(), Some(Anomaly::new(Layer::Ssh, 11, reason)), "{len}");
         }
         // The largest followed packet is skipped whole, even when it claims more than is there.
         let mut b = b"SSH-2.0-x\r\n".to_vec();
@@ -687,7 +713,13 @@ mod tests {
         };
         let limit = usize::from(MAX_FOLLOWED_LINE_LEN);
         assert_eq!(follow(&[&line(limit)]).1.phase(), ClearPhase::Packets);
-        assert_eq!(follow(&[&line(limit + 1)]).1.phase(), ClearPhase::Done);
+        let (_, over) = follow(&[&line(limit + 1)]);
+        assert_eq!(over.phase(), ClearPhase::Done);
+        assert_eq!(over.anomaly(), Some(Anomaly::new(Layer::Ssh, limit, Reason::OverLimit)));
+        // A stream that ends or is stopped is no anomaly.
+        let (_, mut done) = follow(&[&line(limit)]);
+        done.stop();
+        assert_eq!(done.anomaly(), None);
         // An identification line longer than MAX_IDENT_LEN is still followed.
         assert_eq!(follow(&[&[b"SSH-2.0-".as_slice(), &[b'a'; 900], b"\r\n"].concat()]).1.phase(), ClearPhase::Packets);
     }

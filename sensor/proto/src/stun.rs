@@ -22,7 +22,7 @@
 //! - RFC 3489 §11.1 (classic STUN): the same first 4 bytes, then a 128-bit transaction id where
 //!   the cookie would be.
 
-use crate::Step;
+use crate::step::{Layer, Reason, Step};
 
 /// STUN header length (RFC 8489 §5).
 pub const HEADER_LEN: usize = 20;
@@ -83,7 +83,7 @@ impl<'a> Header<'a> {
     pub fn parse(buf: &'a [u8]) -> Step<Header<'a>> {
         // Check what is there of the header before waiting for more.
         if buf.first().is_some_and(|b0| b0 & FIRST_BYTE_ZERO_BITS != 0) {
-            return Step::Invalid;
+            return Step::invalid(Layer::Stun, 0, Reason::BadMagic);
         }
         let Some((&[t0, t1, l0, l1], rest)) = buf.split_first_chunk::<COOKIE_AT>() else {
             return Step::Incomplete;
@@ -91,7 +91,7 @@ impl<'a> Header<'a> {
         let Some(id_field) = rest.first_chunk::<CLASSIC_TRANSACTION_ID_LEN>() else {
             let cookie = MAGIC_COOKIE.to_be_bytes();
             let there = rest.get(..cookie.len()).unwrap_or(rest);
-            return if cookie.starts_with(there) { Step::Incomplete } else { Step::Invalid };
+            return if cookie.starts_with(there) { Step::Incomplete } else { Step::invalid(Layer::Stun, COOKIE_AT, Reason::BadMagic) };
         };
         let cookie = id_field.first_chunk::<4>().map(|c| u32::from_be_bytes(*c));
         Step::Done(Header {
@@ -172,10 +172,10 @@ mod tests {
         let mut c = m.clone();
         c[6] ^= 1;
         for len in 0..HEADER_LEN {
-            assert_eq!(Header::parse(&c[..len]), if len > 6 { Step::Invalid } else { Step::Incomplete }, "{len}");
+            assert_eq!(Header::parse(&c[..len]), if len > 6 { Step::invalid(Layer::Stun, COOKIE_AT, Reason::BadMagic) } else { Step::Incomplete }, "{len}");
         }
-        assert_eq!(Header::parse(&[0x40]), Step::Invalid);
-        assert_eq!(Header::parse(&[0x80, 0x01, 0, 0]), Step::Invalid);
+        assert!(Header::parse(&[0x40]).is_invalid());
+        assert!(Header::parse(&[0x80, 0x01, 0, 0]).is_invalid());
     }
 
     #[test]

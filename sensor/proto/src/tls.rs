@@ -58,7 +58,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::Step;
+use crate::step::{Anomaly, Layer, Reason, Step};
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 use tls_parser::{
@@ -203,21 +203,22 @@ pub fn probe(bytes: &[u8]) -> bool {
 /// span records). [`Step::Incomplete`] while consistent but short.
 #[must_use]
 pub fn client_hello(stream: &[u8]) -> Step<ClientHello> {
-    let Some(flight) = read_flight(stream, 1) else {
-        return Step::Invalid;
+    let flight = match read_flight(stream, 1) {
+        Ok(f) => f,
+        Err(a) => return Step::Invalid(a),
     };
     let handshake: &[u8] = &flight.handshake;
     if handshake.first().is_some_and(|&kind| kind != TlsHandshakeType::ClientHello.0) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Tls, RECORD_HEADER_LEN, Reason::BadType);
     }
     match message_header(handshake) {
-        Some((_, len)) if len > MAX_HANDSHAKE_BYTES - MESSAGE_HEADER_LEN => Step::Invalid,
+        Some((_, len)) if len > MAX_HANDSHAKE_BYTES - MESSAGE_HEADER_LEN => Step::invalid(Layer::Tls, RECORD_HEADER_LEN + 1, Reason::OverLimit),
         Some(_) => match take_message(handshake) {
-            Some((_, body, _)) => parse_client_hello(body, false).map_or(Step::Invalid, Step::Done),
-            None if flight.closed => Step::Invalid,
+            Some((_, body, _)) => parse_client_hello(body, false).map_or(Step::invalid(Layer::Tls, RECORD_HEADER_LEN + MESSAGE_HEADER_LEN, Reason::BadValue), Step::Done),
+            None if flight.closed => Step::invalid(Layer::Tls, stream.len(), Reason::Truncated),
             None => Step::Incomplete,
         },
-        None if flight.closed => Step::Invalid,
+        None if flight.closed => Step::invalid(Layer::Tls, stream.len(), Reason::Truncated),
         None => Step::Incomplete,
     }
 }
@@ -265,18 +266,20 @@ struct Flight<'a> {
 /// non-handshake record arrives, the bytes run out or a limit is reached. The available part
 /// of a record still arriving counts, so a handshake header is judged as soon as it is there.
 /// `None` when the bytes contradict the record layer.
-fn read_flight(stream: &[u8], want: usize) -> Option<Flight<'_>> {
+fn read_flight(stream: &[u8], want: usize) -> Result<Flight<'_>, Anomaly> {
     let mut flight = Flight { handshake: Cow::Borrowed(&[]), closed: false, alert: None };
     let mut rest = stream;
     for index in 0..MAX_RECORDS {
         if rest.len() < RECORD_HEADER_LEN {
             // Only the stream's first header can be judged on a few bytes.
             if index == 0 && !plausible_header_prefix(rest) {
-                return None;
+                return Err(Anomaly::new(Layer::Tls, 0, Reason::BadType));
             }
-            return Some(flight);
+            return Ok(flight);
         }
-        let (body, header) = parse_tls_record_header(rest).ok()?;
+        let at = stream.len() - rest.len();
+        let (body, header) =
+            parse_tls_record_header(rest).map_err(|_| Anomaly::new(Layer::Tls, at, Reason::BadLength))?;
         let len = usize::from(header.len);
         let record_type = header.record_type;
         let version_ok = header.version.0 >> 8 == 3 && header.version.0 & 0xff <= 4;
@@ -284,13 +287,17 @@ fn read_flight(stream: &[u8], want: usize) -> Option<Flight<'_>> {
         let alert = record_type == TlsRecordType::Alert;
         let first_ok = handshake || alert;
         let later_ok = record_type == TlsRecordType::ChangeCipherSpec || record_type == TlsRecordType::ApplicationData;
-        if !version_ok
-            || len > MAX_RECORD_LEN
-            || !(first_ok || (index > 0 && later_ok))
-            || (len == 0 && record_type != TlsRecordType::ApplicationData)
-            || (alert && index == 0 && len != 2)
-        {
-            return None;
+        if !(first_ok || (index > 0 && later_ok)) {
+            return Err(Anomaly::new(Layer::Tls, at, Reason::BadType));
+        }
+        if !version_ok {
+            return Err(Anomaly::new(Layer::Tls, at + 1, Reason::BadVersion));
+        }
+        if len > MAX_RECORD_LEN {
+            return Err(Anomaly::new(Layer::Tls, at + 3, Reason::OverLimit));
+        }
+        if (len == 0 && record_type != TlsRecordType::ApplicationData) || (alert && index == 0 && len != 2) {
+            return Err(Anomaly::new(Layer::Tls, at + 3, Reason::BadLength));
         }
         let fragment = body.get(..len).unwrap_or(body);
         let arrived = fragment.len() == len;
@@ -299,23 +306,23 @@ fn read_flight(stream: &[u8], want: usize) -> Option<Flight<'_>> {
             if index == 0 {
                 match fragment {
                     [level, description] => flight.alert = Some((*level, *description)),
-                    _ => return Some(flight),
+                    _ => return Ok(flight),
                 }
             }
             flight.closed = true;
-            return Some(flight);
+            return Ok(flight);
         }
         append(&mut flight.handshake, fragment);
         if flight.handshake.len() >= MAX_HANDSHAKE_BYTES {
             flight.closed = true;
-            return Some(flight);
+            return Ok(flight);
         }
         if !arrived || complete_messages(&flight.handshake, want) {
-            return Some(flight);
+            return Ok(flight);
         }
     }
     flight.closed = true;
-    Some(flight)
+    Ok(flight)
 }
 
 /// Whether fewer than [`RECORD_HEADER_LEN`] bytes can start a stream's first TLS record
@@ -588,28 +595,29 @@ fn bounded_text(bytes: &[u8]) -> String {
 
 /// The server flight: ServerHello, then the Certificate message in TLS ≤ 1.2.
 fn parse_server(stream: &[u8], at_end: bool) -> Step<ServerSide> {
-    let Some(flight) = read_flight(stream, 2) else {
-        return Step::Invalid;
+    let flight = match read_flight(stream, 2) {
+        Ok(f) => f,
+        Err(a) => return Step::Invalid(a),
     };
     let handshake: &[u8] = &flight.handshake;
     if handshake.is_empty() {
         if let Some(alert) = flight.alert {
             return Step::Done(ServerSide { hello: None, certificates: Vec::new(), alert: Some(alert) });
         }
-        return if flight.closed { Step::Invalid } else { Step::Incomplete };
+        return if flight.closed { Step::invalid(Layer::Tls, stream.len(), Reason::Truncated) } else { Step::Incomplete };
     }
     if handshake.first().is_some_and(|&kind| kind != TlsHandshakeType::ServerHello.0) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Tls, RECORD_HEADER_LEN, Reason::BadType);
     }
     let Some((_, body, after)) = take_message(handshake) else {
         return match message_header(handshake) {
-            Some((_, len)) if len > MAX_HANDSHAKE_BYTES - MESSAGE_HEADER_LEN => Step::Invalid,
-            _ if flight.closed => Step::Invalid,
+            Some((_, len)) if len > MAX_HANDSHAKE_BYTES - MESSAGE_HEADER_LEN => Step::invalid(Layer::Tls, RECORD_HEADER_LEN + 1, Reason::OverLimit),
+            _ if flight.closed => Step::invalid(Layer::Tls, stream.len(), Reason::Truncated),
             _ => Step::Incomplete,
         };
     };
     let Some(hello) = parse_server_hello(body) else {
-        return Step::Invalid;
+        return Step::invalid(Layer::Tls, RECORD_HEADER_LEN + MESSAGE_HEADER_LEN, Reason::BadValue);
     };
     let encrypted_rest = hello.selected_version.is_some_and(|v| v >= TLS13 || v >> 8 == 0x7f);
     let mut side = ServerSide { hello: Some(hello), certificates: Vec::new(), alert: None };
@@ -827,7 +835,7 @@ mod tests {
         match step {
             Step::Done(value) => value,
             Step::Incomplete => panic!("incomplete"),
-            Step::Invalid => panic!("invalid"),
+            Step::Invalid(a) => panic!("invalid: {a}"),
         }
     }
 
@@ -835,7 +843,7 @@ mod tests {
         match step {
             Step::Done(_) => "done",
             Step::Incomplete => "incomplete",
-            Step::Invalid => "invalid",
+            Step::Invalid(_) => "invalid",
         }
     }
 
@@ -1048,7 +1056,7 @@ mod tests {
             }
         }
         // More records than MAX_RECORDS for one hello: given up.
-        assert_eq!(client_hello(&refragment(&stream, 4)), Step::Invalid);
+        assert!(client_hello(&refragment(&stream, 4)).is_invalid());
     }
 
     #[test]
@@ -1111,9 +1119,9 @@ mod tests {
         assert_eq!(refused.hello, None);
         assert_eq!(refused.alert, Some((2, 40)));
         // A client hello is not a server flight, and vice versa.
-        assert_eq!(server_side(&unhex(OPENSSL_TLS12_CLIENT)), Step::Invalid);
-        assert_eq!(client_hello(&tls12), Step::Invalid);
-        assert_eq!(client_hello(&record(21, &[2, 40])), Step::Invalid);
+        assert!(server_side(&unhex(OPENSSL_TLS12_CLIENT)).is_invalid());
+        assert!(client_hello(&tls12).is_invalid());
+        assert!(client_hello(&record(21, &[2, 40])).is_invalid());
     }
 
     #[test]
@@ -1137,24 +1145,24 @@ mod tests {
         // Record length 0xffff (above 2^14 + 256) with 10 bytes.
         let mut huge = vec![22, 3, 1, 0xff, 0xff];
         huge.extend_from_slice(&[1; 10]);
-        assert_eq!(client_hello(&huge), Step::Invalid);
-        assert_eq!(server_side(&huge), Step::Invalid);
+        assert_eq!(client_hello(&huge), Step::invalid(Layer::Tls, 3, Reason::OverLimit));
+        assert!(server_side(&huge).is_invalid());
         // A legal record length with few bytes: wait.
         let mut short = vec![22, 3, 1, 0x40, 0x00, 1, 0, 0x3f];
         assert_eq!(client_hello(&short), Step::Incomplete);
         // Handshake length 0xffffff: beyond MAX_HANDSHAKE_BYTES, never waited for.
         short.truncate(RECORD_HEADER_LEN);
         short.extend_from_slice(&[1, 0xff, 0xff, 0xff, 3, 3]);
-        assert_eq!(client_hello(&short), Step::Invalid);
+        assert!(client_hello(&short).is_invalid());
         short[RECORD_HEADER_LEN] = 2;
-        assert_eq!(server_side(&short), Step::Invalid);
+        assert!(server_side(&short).is_invalid());
         // Zero-length handshake record.
-        assert_eq!(client_hello(&[22, 3, 1, 0, 0]), Step::Invalid);
+        assert!(client_hello(&[22, 3, 1, 0, 0]).is_invalid());
         // 10,000 one-byte handshake records: given up after MAX_RECORDS.
         let tiny: Vec<u8> = (0..10_000).flat_map(|i| record(22, &[u8::from(i % 2 == 0)])).collect();
         let started = std::time::Instant::now();
-        assert_eq!(client_hello(&tiny), Step::Invalid);
-        assert_eq!(server_side(&tiny), Step::Invalid);
+        assert!(client_hello(&tiny).is_invalid());
+        assert!(server_side(&tiny).is_invalid());
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
@@ -1165,20 +1173,20 @@ mod tests {
         // An extension length running past the block.
         let mut overrun = sni.clone();
         overrun[3] = 200;
-        assert_eq!(client_hello(&hello_record(&[0x1301], &overrun)), Step::Invalid);
+        assert!(client_hello(&hello_record(&[0x1301], &overrun)).is_invalid());
         // A truncated extension header inside the block.
         let mut dangling = sni.clone();
         dangling.extend_from_slice(&[0, 16, 0]);
-        assert_eq!(client_hello(&hello_record(&[0x1301], &dangling)), Step::Invalid);
+        assert!(client_hello(&hello_record(&[0x1301], &dangling)).is_invalid());
         // Extensions block length larger than the message.
         let mut record_bytes = hello_record(&[0x1301], &sni);
         let block_len_at = record_bytes.len() - sni.len() - 2;
         record_bytes[block_len_at + 1] = 0xf0;
-        assert_eq!(client_hello(&record_bytes), Step::Invalid);
+        assert!(client_hello(&record_bytes).is_invalid());
         // Cipher suites length running past the message.
         let mut ciphers = hello_record(&[0x1301], &sni);
         ciphers[RECORD_HEADER_LEN + MESSAGE_HEADER_LEN + 2 + 32 + 1] = 0xff;
-        assert_eq!(client_hello(&ciphers), Step::Invalid);
+        assert!(client_hello(&ciphers).is_invalid());
         // A malformed known extension keeps its type but gives no content.
         let bad_alpn = [sni.clone(), extension(16, &[0, 9, 3, b'h'])].concat();
         let hello = done(client_hello(&hello_record(&[0x1301], &bad_alpn)));
@@ -1211,8 +1219,8 @@ mod tests {
             b"\x16\x02",
             b"\x17\x03\x03\x00\x10",
         ] {
-            assert_eq!(client_hello(bytes), Step::Invalid, "{bytes:?}");
-            assert_eq!(server_side(bytes), Step::Invalid, "{bytes:?}");
+            assert!(client_hello(bytes).is_invalid(), "{bytes:?}");
+            assert!(server_side(bytes).is_invalid(), "{bytes:?}");
             assert!(!probe(bytes));
         }
         // Pseudo-random bytes (xorshift): never a panic; not a record type byte, invalid.
@@ -1230,7 +1238,7 @@ mod tests {
             let _ = server_side(&bytes);
             let _ = server_side_at_end(&bytes);
             if bytes[0] != 21 && bytes[0] != 22 {
-                assert_eq!(client, Step::Invalid);
+                assert!(client.is_invalid());
             }
         }
     }

@@ -295,6 +295,11 @@ fn human(n: u64) -> String {
 fn summary_line(s: &RunSummary) -> String {
     let secs = s.elapsed.as_secs_f64().max(1e-9);
     let drops = s.capture.dropped + s.capture.if_dropped;
+    let anomalies = &s.detect.anomalies;
+    let anomalies = match anomalies.total() {
+        0 => String::new(),
+        n => format!("; parser anomalies: {} ({anomalies})", human(n)),
+    };
     format!(
         "{} packets, {:.1} MB in {:.2} s ({:.2} Mpps, {:.2} Gbit/s, {} worker{}); {} flows, {} sessions, {} alerts; \
          drops: {} capture, {} flow-table, {} findings; not decoded: {} non-IP, {} other IP, {} fragments, {} truncated, {} malformed",
@@ -316,5 +321,5 @@ fn summary_line(s: &RunSummary) -> String {
         human(s.decode.fragments),
         human(s.decode.truncated),
         human(s.decode.malformed),
-    )
+    ) + &anomalies
 }

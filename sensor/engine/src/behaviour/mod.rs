@@ -31,7 +31,7 @@ pub mod vnc;
 use crate::decode::PacketView;
 use farhand_model::session::{LatStats, LegStats, Summary};
 use farhand_model::tool::{Tool, Transport};
-use farhand_model::{Micros, Role};
+use farhand_model::{Anomaly, Micros, Role};
 use hdrhistogram::Histogram;
 
 /// Largest latency recorded (longer samples are clamped): 60 s.
@@ -136,6 +136,18 @@ enum App {
     Vnc(Box<vnc::VncTiming>),
     Rdp(Box<rdp::RdpTiming>),
     Stun(Box<stun::StunTiming>),
+}
+
+impl Behaviour {
+    /// Where the protocol follower lost the session's framing (at most one per direction):
+    /// counted by the engine when the flow ends.
+    pub fn anomalies(&self) -> impl Iterator<Item = Anomaly> + '_ {
+        let found: [Option<Anomaly>; 2] = match &self.app {
+            App::Ssh(t) => t.anomalies(),
+            App::None | App::Vnc(_) | App::Rdp(_) | App::Stun(_) => [None, None],
+        };
+        found.into_iter().flatten()
+    }
 }
 
 /// The bytes and state a session's probe gathered before recognition, to start the

@@ -339,7 +339,7 @@ impl RdpTiming {
         let Some(h) = self.hello.as_ref() else { return };
         let outcome = match tls::server_side_at_end(h) {
             Step::Done(side) => Some(side.hello.and_then(|hello| overhead(&hello))),
-            Step::Invalid => Some(None),
+            Step::Invalid(_) => Some(None),
             Step::Incomplete if h.len() >= MAX_HELLO_BYTES => Some(None),
             Step::Incomplete => None,
         };

@@ -24,7 +24,7 @@
 use super::keystroke::Keystrokes;
 use super::stream::Cursor;
 use super::{Lat, Seed};
-use farhand_model::Micros;
+use farhand_model::{Anomaly, Micros};
 use farhand_proto::ssh::{
     ClearStream, MSG_KEX_DH_GEX_INIT, MSG_KEX_DH_GEX_REPLY, MSG_KEX_DH_GEX_REQUEST, MSG_KEXDH_INIT, MSG_KEXDH_REPLY,
     MSG_NEWKEYS,
@@ -157,6 +157,11 @@ impl SshTiming {
             }
         }
         self.last_data = ts;
+    }
+
+    /// Where each direction's clear-text follower lost the framing, if it did.
+    pub fn anomalies(&self) -> [Option<Anomaly>; 2] {
+        self.clear.map(|c| c.anomaly())
     }
 
     /// Follow `role`'s clear-text bytes `b` (new in stream order, arrived at `ts`).

@@ -28,6 +28,7 @@ use crate::flow::{self, FlowState};
 use crate::indicators::Indicators;
 use correlate::{Correlator, FlowFacts};
 use farhand_model::Micros;
+use farhand_model::anomaly::AnomalyCounts;
 use farhand_model::net::{FlowKey, Role, Side};
 use farhand_model::tool::{Match, Transport};
 use farhand_model::{Finding, FindingKind, FlowSummary, HomeNets, Via};
@@ -149,6 +150,9 @@ pub struct Probe {
     gap: [bool; 2],
     /// Bit i set: fingerprint i of the registry is still possible.
     alive: u32,
+    /// Bit i set: fingerprint i answered `NeedMore` at least once (the bytes began as its
+    /// protocol), so an anomaly it reports later is counted.
+    started: u32,
     /// Payload packets seen.
     packets: u16,
     /// DNS-tunnel watch over the flow's queries (flows whose first query is tunnel-shaped).
@@ -191,12 +195,25 @@ pub struct Engine {
 }
 
 /// Counters of the detectors' work.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DetectStats {
     /// Flows recognised as sessions.
     pub sessions: u64,
     /// Flows probed and left unknown.
     pub unknown: u64,
+    /// Parser trouble on flows a parser had recognised: bytes that began as a protocol and
+    /// then broke it (a fingerprint's [`Outcome::Anomaly`] after its `NeedMore`), and
+    /// followed sessions whose framing was lost.
+    pub anomalies: AnomalyCounts,
+}
+
+impl DetectStats {
+    /// Add another worker's counters.
+    pub fn merge(&mut self, o: &DetectStats) {
+        self.sessions += o.sessions;
+        self.unknown += o.unknown;
+        self.anomalies.merge(&o.anomalies);
+    }
 }
 
 impl Clone for Engine {
@@ -371,6 +388,11 @@ impl Engine {
             };
             self.decide(flow, facts, true, stats);
         }
+        if let Some(b) = flow.state.behaviour_mut() {
+            for a in b.anomalies() {
+                stats.anomalies.add(a);
+            }
+        }
     }
 
     /// Asks the fingerprints (nested first), the DNS-tunnel watch and the correlators about
@@ -393,7 +415,7 @@ impl Engine {
             Nested::None => None,
         };
         if found.is_none() {
-            found = self.inspect_fingerprints(&ex, &mut p.alive, facts.ts);
+            found = self.inspect_fingerprints(&ex, (&mut p.alive, &mut p.started), facts.ts, &mut stats.anomalies);
         }
         let alive = p.alive;
         if found.is_none()
@@ -453,16 +475,31 @@ impl Engine {
     }
 
     /// The fingerprints still possible (`alive`, updated: a fingerprint that says no, or
-    /// still wants more of a finished exchange, is dropped), in registry order.
-    fn inspect_fingerprints(&self, ex: &Exchange<'_>, alive: &mut u32, ts: Micros) -> Option<Session> {
+    /// still wants more of a finished exchange, is dropped), in registry order. An anomaly
+    /// from a fingerprint that had begun to match (its bit in `started`) is counted in
+    /// `anomalies`.
+    fn inspect_fingerprints(
+        &self,
+        ex: &Exchange<'_>,
+        (alive, started): (&mut u32, &mut u32),
+        ts: Micros,
+        anomalies: &mut AnomalyCounts,
+    ) -> Option<Session> {
         for (i, f) in self.fingerprints.iter().enumerate() {
-            if *alive & (1 << i) == 0 {
+            let bit = 1u32 << i;
+            if *alive & bit == 0 {
                 continue;
             }
             let f = f.get();
             match f.inspect(ex) {
-                Outcome::NeedMore if !ex.finished => {}
-                Outcome::NeedMore | Outcome::NoMatch => *alive &= !(1 << i),
+                Outcome::NeedMore if !ex.finished => *started |= bit,
+                Outcome::NeedMore | Outcome::NoMatch => *alive &= !bit,
+                Outcome::Anomaly(a) => {
+                    if *started & bit != 0 {
+                        anomalies.add(a);
+                    }
+                    *alive &= !bit;
+                }
                 Outcome::Match(m) => return Some(Session::new(m, f.name(), f.version(), ts, None)),
             }
         }

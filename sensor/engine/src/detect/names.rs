@@ -183,7 +183,7 @@ impl NameFingerprint {
         let hello = match tls::client_hello(ex.orig) {
             Step::Done(h) => h,
             Step::Incomplete if !ex.finished => return Outcome::NeedMore,
-            Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
+            Step::Incomplete | Step::Invalid(_) => return Outcome::NoMatch,
         };
         // The handshake summary (JA3/JA4 hashing included) is built only for a match.
         let brief = |c: Option<&tls::Certificate>| TlsBrief {
@@ -210,7 +210,7 @@ impl NameFingerprint {
         let side = match side {
             Step::Done(s) => s,
             Step::Incomplete if !ex.finished => return Outcome::NeedMore,
-            Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
+            Step::Incomplete | Step::Invalid(_) => return Outcome::NoMatch,
         };
         let leaf = side.certificates.first();
         if let (Some(sni), Some(c)) = (&hello.sni, leaf)
@@ -245,7 +245,7 @@ impl NameFingerprint {
         let req = match http::request(ex.orig) {
             Step::Done(r) => r,
             Step::Incomplete if !ex.finished => return Outcome::NeedMore,
-            Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
+            Step::Incomplete | Step::Invalid(_) => return Outcome::NoMatch,
         };
         if req.method == "CONNECT" {
             // A proxy tunnel: name the tool if the target names one, else the proxy itself.
@@ -324,7 +324,7 @@ impl NameFingerprint {
         let query = match dns::parse_tcp(ex.orig) {
             Step::Done(q) => q,
             Step::Incomplete if !ex.finished => return Outcome::NeedMore,
-            Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
+            Step::Incomplete | Step::Invalid(_) => return Outcome::NoMatch,
         };
         self.lookup(&query)
     }

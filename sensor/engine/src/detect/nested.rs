@@ -140,14 +140,14 @@ pub fn may_wrap(ex: &Exchange<'_>) -> bool {
         return false;
     }
     match ex.orig.first() {
-        Some(4 | 5) => !matches!(socks::parse(ex.orig, ex.resp), Step::Invalid),
+        Some(4 | 5) => !matches!(socks::parse(ex.orig, ex.resp), Step::Invalid(_)),
         Some(_) if http::probe(ex.orig) => match http::request(ex.orig) {
             Step::Incomplete => true,
-            Step::Invalid => false,
+            Step::Invalid(_) => false,
             Step::Done(r) => {
                 let wraps =
                     r.method == "CONNECT" || r.upgrade.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-                wraps && !matches!(http::response(ex.resp), Step::Invalid)
+                wraps && !matches!(http::response(ex.resp), Step::Invalid(_))
             }
         },
         _ => false,

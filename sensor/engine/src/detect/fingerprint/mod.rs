@@ -10,7 +10,8 @@
 //! - [`Fingerprint::inspect`] is pure: it borrows the bytes, allocates only for the small
 //!   owned [`Evidence`](farhand_model::evidence::Evidence) it returns, and never panics whatever the bytes are. It answers
 //!   [`Outcome::NeedMore`] while the structure is consistent but incomplete,
-//!   [`Outcome::NoMatch`] as soon as the bytes contradict the protocol, and
+//!   [`Outcome::NoMatch`] (or [`Outcome::Anomaly`], saying where and why, when a parser
+//!   found the contradiction) as soon as the bytes contradict the protocol, and
 //!   [`Outcome::Match`] once the structure is validated.
 //! - When `Exchange::finished` is set no more bytes will come; a fingerprint then returns
 //!   `Match` on the evidence it has if that evidence is strong enough on its own, and
@@ -40,6 +41,7 @@ pub mod ultrasurf;
 pub mod vnc;
 pub mod wireguard;
 
+use farhand_model::anomaly::Anomaly;
 use farhand_model::tool::{Match, Tool, Transport};
 
 /// The first bytes of a flow, as a fingerprint sees them.
@@ -84,6 +86,10 @@ pub enum Outcome {
     NeedMore,
     /// The bytes contradict the protocol: never call again for this flow.
     NoMatch,
+    /// As [`Outcome::NoMatch`], with where and why the bytes broke the protocol. The engine
+    /// counts it when this fingerprint had answered [`Outcome::NeedMore`] on the flow before
+    /// (the bytes began as the protocol, then broke it).
+    Anomaly(Anomaly),
     /// The protocol is recognised.
     Match(Match),
 }

@@ -22,6 +22,7 @@
 //!   capture shows a `u16` little-endian message type at offset 0 (1, 2, 3, 10, 11) and a
 //!   sequence number at offset 6; the type is reported, not checked.
 
+use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::NoMachineEvidence;
@@ -93,29 +94,29 @@ fn version_ok(v: &[u8], complete: bool) -> bool {
 /// Parse a version line with `prefix` at the start of `buf`.
 pub fn parse_line<'a>(buf: &'a [u8], prefix: &[u8]) -> Step<Line<'a>> {
     if !probe(buf, prefix) {
-        return Step::Invalid;
+        return Step::invalid(Layer::NoMachine, 0, Reason::BadValue);
     }
     let window = buf.get(..MAX_LINE_LEN).unwrap_or(buf);
     let Some(lf) = window.iter().position(|&b| b == b'\n') else {
         if buf.len() >= MAX_LINE_LEN {
-            return Step::Invalid;
+            return Step::invalid(Layer::NoMachine, 0, Reason::BadValue);
         }
         let body = buf.get(prefix.len()..).unwrap_or_default();
         let body = body.strip_suffix(b"\r").unwrap_or(body);
-        return if version_ok(body, false) { Step::Incomplete } else { Step::Invalid };
+        return if version_ok(body, false) { Step::Incomplete } else { Step::invalid(Layer::NoMachine, 0, Reason::BadValue) };
     };
     let line = buf.get(..lf).unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let rest = buf.get(lf.saturating_add(1)..).unwrap_or_default();
     let Some(version) = line.strip_prefix(prefix) else {
-        return Step::Invalid;
+        return Step::invalid(Layer::NoMachine, 0, Reason::BadValue);
     };
     if version.is_empty() || !version_ok(version, true) {
-        return Step::Invalid;
+        return Step::invalid(Layer::NoMachine, 0, Reason::BadValue);
     }
     match std::str::from_utf8(version) {
         Ok(version) => Step::Done(Line { version, rest }),
-        Err(_) => Step::Invalid,
+        Err(_) => Step::invalid(Layer::NoMachine, 0, Reason::BadValue),
     }
 }
 
@@ -180,11 +181,11 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
             _ => tcp_match(CONFIDENCE_BOTH, Some(c), Some(s)),
         },
         // The other side spoke something else: nothing more to wait for.
-        (Step::Done(c), Step::Invalid) if c.tls_follows().is_some() || finished => {
+        (Step::Done(c), Step::Invalid(_)) if c.tls_follows().is_some() || finished => {
             tcp_match(one_confidence(c), Some(c), None)
         }
-        (Step::Invalid, Step::Done(s)) => tcp_match(CONFIDENCE_ONE, None, Some(s)),
-        (Step::Invalid, Step::Invalid | Step::Incomplete) | (Step::Incomplete, Step::Invalid) => Outcome::NoMatch,
+        (Step::Invalid(_), Step::Done(s)) => tcp_match(CONFIDENCE_ONE, None, Some(s)),
+        (Step::Invalid(_), Step::Invalid(_) | Step::Incomplete) | (Step::Incomplete, Step::Invalid(_)) => Outcome::NoMatch,
         _ if !finished => Outcome::NeedMore,
         (Step::Done(c), _) => tcp_match(one_confidence(c), Some(c), None),
         (_, Step::Done(s)) => tcp_match(CONFIDENCE_ONE, None, Some(s)),
@@ -373,14 +374,14 @@ mod tests {
             b"NXSH-8\n",
             b"NXSH-123456.1\n",
         ] {
-            assert_eq!(parse_line(bad, CLIENT_PREFIX), Step::Invalid, "{bad:?}");
+            assert!(parse_line(bad, CLIENT_PREFIX).is_invalid(), "{bad:?}");
         }
-        assert_eq!(parse_line(b"NXD-8.10.1\n", CLIENT_PREFIX), Step::Invalid);
+        assert!(parse_line(b"NXD-8.10.1\n", CLIENT_PREFIX).is_invalid());
         assert_eq!(parse_line(b"NXSH-8.1", CLIENT_PREFIX), Step::Incomplete);
         assert_eq!(parse_line(b"NXSH-8.1\r", CLIENT_PREFIX), Step::Incomplete);
         // A line that never ends is decided within MAX_LINE_LEN bytes.
         let long = [b"NXSH-".as_slice(), &[b'1'; MAX_LINE_LEN]].concat();
-        assert_eq!(parse_line(&long, CLIENT_PREFIX), Step::Invalid);
+        assert!(parse_line(&long, CLIENT_PREFIX).is_invalid());
         assert_eq!(tcp(&long, b"", false), Outcome::NoMatch);
     }
 

@@ -39,6 +39,7 @@
 //!   [`OBFUSCATED_MIN_LATER`] more datagrams, all control/ack/data opcodes with key id 0 (data
 //!   any key id), with control and ack packets among them.
 
+use farhand_proto::step::{Layer, Reason};
 use super::{DatagramHead, Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::OpenVpnEvidence;
@@ -307,15 +308,15 @@ pub fn first_packet(side: &[u8], transport: Transport) -> Step<&[u8]> {
     match transport {
         Transport::Tcp => {
             let Some((len, rest)) = side.split_first_chunk::<2>() else {
-                return if side.first().is_some_and(|&b| b > 0x05) { Step::Invalid } else { Step::Incomplete };
+                return if side.first().is_some_and(|&b| b > 0x05) { Step::invalid(Layer::OpenVpn, 0, Reason::BadValue) } else { Step::Incomplete };
             };
             let len = usize::from(u16::from_be_bytes(*len));
             if !(1 + SESSION_ID_LEN + 5..=MAX_RESET_PACKET_LEN).contains(&len) {
-                return Step::Invalid;
+                return Step::invalid(Layer::OpenVpn, 0, Reason::BadValue);
             }
             match rest.get(..len) {
                 Some(p) => Step::Done(p),
-                None if rest.first().is_some_and(|&b| !probe_opcode(b)) => Step::Invalid,
+                None if rest.first().is_some_and(|&b| !probe_opcode(b)) => Step::invalid(Layer::OpenVpn, 0, Reason::BadValue),
                 None => Step::Incomplete,
             }
         }
@@ -349,7 +350,7 @@ pub fn fingerprint(orig: Step<&[u8]>, resp: Step<&[u8]>, transport: Transport, f
         },
         Step::Incomplete if !finished => return Outcome::NeedMore,
         Step::Incomplete => None,
-        Step::Invalid => return Outcome::NoMatch,
+        Step::Invalid(_) => return Outcome::NoMatch,
     };
     let mut ev = OpenVpnEvidence {
         transport,

@@ -23,6 +23,7 @@
 //! - Handshake messages are short (tens of bytes); the first message of a direction must fit
 //!   in [`BYTES_WANTED`].
 
+use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{RadminEvidence, RadminMessage};
@@ -88,28 +89,28 @@ pub fn parse_message(buf: &[u8]) -> Step<(Message<'_>, &[u8])> {
         return Step::Incomplete;
     };
     if marker != MARKER {
-        return Step::Invalid;
+        return Step::invalid(Layer::Radmin, 0, Reason::BadValue);
     }
     let Some((len, rest)) = rest.split_first_chunk::<4>() else {
         return Step::Incomplete;
     };
     let len = usize::try_from(u32::from_be_bytes(*len)).unwrap_or(usize::MAX);
     if len == 0 || len > MAX_PAYLOAD_LEN {
-        return Step::Invalid;
+        return Step::invalid(Layer::Radmin, 0, Reason::BadValue);
     }
     let Some((sum, rest)) = rest.split_first_chunk::<4>() else {
         return Step::Incomplete;
     };
     // The code byte can be checked before the whole payload is there.
     if rest.first() == Some(&0) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Radmin, 0, Reason::BadValue);
     }
     let Some((payload, after)) = rest.split_at_checked(len) else {
         return Step::Incomplete;
     };
     let declared = u32::from_be_bytes(*sum);
     if checksum(payload) != declared {
-        return Step::Invalid;
+        return Step::invalid(Layer::Radmin, 0, Reason::BadValue);
     }
     Step::Done((Message { checksum: declared, payload }, after))
 }
@@ -145,7 +146,7 @@ fn first(buf: &[u8]) -> Step<Message<'_>> {
     match parse_message(buf) {
         Step::Done((m, _)) => Step::Done(m),
         Step::Incomplete => Step::Incomplete,
-        Step::Invalid => Step::Invalid,
+        Step::Invalid(_) => Step::invalid(Layer::Radmin, 0, Reason::BadValue),
     }
 }
 
@@ -158,7 +159,7 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
 /// evidence).
 pub fn fingerprint(parsed: &Parsed<'_>, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
     let confidence = match (parsed.client, parsed.server) {
-        (Step::Invalid, _) | (_, Step::Invalid) => return Outcome::NoMatch,
+        (Step::Invalid(_), _) | (_, Step::Invalid(_)) => return Outcome::NoMatch,
         (Step::Done(_), Step::Done(_)) => CONFIDENCE_BOTH,
         _ if !finished => return Outcome::NeedMore,
         (Step::Done(_), _) | (_, Step::Done(_)) => CONFIDENCE_ONE,
@@ -348,10 +349,10 @@ mod tests {
         let prefix_only = [0x01, 0x00, 0x00, 0x00, 0x01, 0xAA, 0xBB, 0xCC, 0xDD, 0x08];
         assert_eq!(inspect(&prefix_only, b"", true), Outcome::NoMatch);
         // Zero message code, empty payload.
-        assert_eq!(parse_message(&msg(&[0x00, 0x05])), Step::Invalid);
-        assert_eq!(parse_message(&[0x01, 0, 0, 0, 0, 0, 0, 0, 0]), Step::Invalid);
+        assert!(parse_message(&msg(&[0x00, 0x05])).is_invalid());
+        assert!(parse_message(&[0x01, 0, 0, 0, 0, 0, 0, 0, 0]).is_invalid());
         // Wrong marker.
-        assert_eq!(parse_message(&[0x02, 0, 0, 0, 1, 0, 0, 0, 8, 8]), Step::Invalid);
+        assert!(parse_message(&[0x02, 0, 0, 0, 1, 0, 0, 0, 8, 8]).is_invalid());
     }
 
     #[test]
@@ -360,7 +361,7 @@ mod tests {
         let huge = [0x01, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x08];
         assert_eq!(inspect(&huge, b"", false), Outcome::NoMatch);
         let over = [&[0x01][..], &u32::try_from(MAX_PAYLOAD_LEN + 1).unwrap().to_be_bytes()].concat();
-        assert_eq!(parse_message(&over), Step::Invalid);
+        assert!(parse_message(&over).is_invalid());
         // The largest payload that fits is fine.
         let big = msg(&vec![0x08; MAX_PAYLOAD_LEN]);
         assert_eq!(big.len(), BYTES_WANTED);

@@ -39,6 +39,7 @@
 //!   `snSourceStart` and sends the client's `snSourceAck` + 1. A mid-session match needs this
 //!   cross-check and a TLS/DTLS record behind a data header.
 
+use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::RdpEvidence;
@@ -183,20 +184,20 @@ fn x224_tpdu(buf: &[u8], code: u8) -> Step<&[u8]> {
     let head = buf.get(..X224_FIXED_END).unwrap_or(buf);
     // Check whatever part of the fixed header is present.
     if head.first().is_some_and(|&v| v != TPKT_VERSION) || head.get(1).is_some_and(|&r| r != 0) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
     }
     let Some(&[_, _, hi, lo]) = buf.first_chunk::<TPKT_HEADER_LEN>() else {
         return Step::Incomplete;
     };
     let tpkt_len = usize::from(u16::from_be_bytes([hi, lo]));
     if !(X224_FIXED_END..=MAX_CONNECTION_TPKT_LEN).contains(&tpkt_len) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
     }
     if head.get(4).is_some_and(|&li| usize::from(li) != tpkt_len.saturating_sub(TPKT_HEADER_LEN + 1)) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
     }
     if head.get(5).is_some_and(|&c| c & 0xF0 != code) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
     }
     match buf.get(X224_FIXED_END..tpkt_len) {
         Some(var) => Step::Done(var),
@@ -209,11 +210,11 @@ pub fn parse_request(buf: &[u8]) -> Step<ConnectionRequest<'_>> {
     let var = match x224_tpdu(buf, X224_CR) {
         Step::Done(v) => v,
         Step::Incomplete => return Step::Incomplete,
-        Step::Invalid => return Step::Invalid,
+        Step::Invalid(_) => return Step::invalid(Layer::Rdp, 0, Reason::BadValue),
     };
     match parse_request_variable(var) {
         Some(req) => Step::Done(req),
-        None => Step::Invalid,
+        None => Step::invalid(Layer::Rdp, 0, Reason::BadValue),
     }
 }
 
@@ -263,22 +264,22 @@ pub fn parse_confirm(buf: &[u8]) -> Step<ConfirmNeg> {
     let var = match x224_tpdu(buf, X224_CC) {
         Step::Done(v) => v,
         Step::Incomplete => return Step::Incomplete,
-        Step::Invalid => return Step::Invalid,
+        Step::Invalid(_) => return Step::invalid(Layer::Rdp, 0, Reason::BadValue),
     };
     if var.is_empty() {
         return Step::Done(ConfirmNeg::None);
     }
     let Some(&[kind, _flags, l0, l1, v0, v1, v2, v3]) = var.first_chunk::<NEG_LEN>() else {
-        return Step::Invalid;
+        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
     };
     if var.len() != NEG_LEN || usize::from(u16::from_le_bytes([l0, l1])) != NEG_LEN {
-        return Step::Invalid;
+        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
     }
     let value = u32::from_le_bytes([v0, v1, v2, v3]);
     match kind {
         TYPE_RDP_NEG_RSP => Step::Done(ConfirmNeg::Response(value)),
         TYPE_RDP_NEG_FAILURE => Step::Done(ConfirmNeg::Failure(value)),
-        _ => Step::Invalid,
+        _ => Step::invalid(Layer::Rdp, 0, Reason::BadValue),
     }
 }
 
@@ -412,22 +413,22 @@ pub fn parse<'a>(transport: Transport, orig: &'a [u8], resp: &'a [u8]) -> Parsed
                 resp: match parse_udp_data(resp) {
                     _ if resp.is_empty() => Step::Incomplete,
                     Some(r) => Step::Done(r),
-                    None => Step::Invalid,
+                    None => Step::invalid(Layer::Rdp, 0, Reason::BadValue),
                 },
             },
-            None => Parsed::Udp { syn: None, syn_ack: Step::Invalid },
+            None => Parsed::Udp { syn: None, syn_ack: Step::invalid(Layer::Rdp, 0, Reason::BadValue) },
         },
         Transport::Udp => {
             let syn = parse_udp_syn(orig, None);
             let syn_ack = match syn {
                 _ if resp.is_empty() => Step::Incomplete,
-                Some(s) => parse_udp_syn(resp, Some(s.initial_sequence)).map_or(Step::Invalid, Step::Done),
-                None => Step::Invalid,
+                Some(s) => parse_udp_syn(resp, Some(s.initial_sequence)).map_or(Step::invalid(Layer::Rdp, 0, Reason::BadValue), Step::Done),
+                None => Step::invalid(Layer::Rdp, 0, Reason::BadValue),
             };
             Parsed::Udp { syn, syn_ack }
         }
         // RDP has no ICMP form: an ICMP exchange parses as a missing UDP SYN (no match).
-        Transport::Icmp => Parsed::Udp { syn: None, syn_ack: Step::Invalid },
+        Transport::Icmp => Parsed::Udp { syn: None, syn_ack: Step::invalid(Layer::Rdp, 0, Reason::BadValue) },
     }
 }
 
@@ -437,12 +438,12 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
         Parsed::Tcp { request, confirm } => {
             let req = match request {
                 Step::Done(r) => r,
-                Step::Invalid => return Outcome::NoMatch,
+                Step::Invalid(_) => return Outcome::NoMatch,
                 Step::Incomplete if finished => return Outcome::NoMatch,
                 Step::Incomplete => return Outcome::NeedMore,
             };
             let (confidence, conf) = match confirm {
-                Step::Invalid => return Outcome::NoMatch,
+                Step::Invalid(_) => return Outcome::NoMatch,
                 Step::Incomplete if !finished => return Outcome::NeedMore,
                 Step::Incomplete if req.neg.is_some() => (CONFIDENCE_REQUEST_NEG, None),
                 Step::Incomplete => (CONFIDENCE_REQUEST_COOKIE, None),
@@ -456,7 +457,7 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
                 return Outcome::NoMatch;
             };
             let (confidence, ack) = match syn_ack {
-                Step::Invalid => return Outcome::NoMatch,
+                Step::Invalid(_) => return Outcome::NoMatch,
                 Step::Incomplete if !finished => return Outcome::NeedMore,
                 Step::Incomplete => (CONFIDENCE_UDP_SYN, None),
                 Step::Done(a) => (CONFIDENCE_NEGOTIATED, Some(a)),
@@ -692,7 +693,7 @@ mod tests {
         // (0xC0) in the variable part (ISO 8073 §13.3.4), and the matching CC.
         let cr = tpdu(0xE0, &[0xC1, 2, 1, 0, 0xC2, 2, 1, 2, 0xC0, 1, 0x0A]);
         let cc = tpdu(0xD0, &[0xC0, 1, 0x0A, 0xC1, 2, 1, 0, 0xC2, 2, 1, 2]);
-        assert_eq!(parse_request(&cr), Step::Invalid);
+        assert!(parse_request(&cr).is_invalid());
         assert_eq!(tcp(&cr, &cc, false), Outcome::NoMatch);
         assert_eq!(tcp(&cr, b"", true), Outcome::NoMatch);
         // A bare CR with nothing RDP-specific is not enough either.
@@ -721,7 +722,7 @@ mod tests {
         cr[n - 5] = 0xFF;
         assert_eq!(tcp(&cr, b"", true), Outcome::NoMatch);
         // Cookie without CR LF.
-        assert_eq!(parse_request(&tpdu(0xE0, b"Cookie: mstshash=abc")), Step::Invalid);
+        assert!(parse_request(&tpdu(0xE0, b"Cookie: mstshash=abc")).is_invalid());
         // A long cookie user name is cut to MAX_COOKIE_USER_LEN.
         let long = [b"Cookie: mstshash=".as_slice(), &[b'u'; 200], b"\r\n"].concat();
         let out = tcp(&tpdu(0xE0, &long), b"", true);

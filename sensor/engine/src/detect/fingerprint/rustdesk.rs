@@ -48,6 +48,7 @@
 //! - Protocol Buffers encoding (protobuf.dev, "Encoding"): key = field number << 3 | wire type
 //!   (0 varint, 1 i64, 2 length-delimited, 5 i32; 3/4 are deprecated groups), base-128 varints.
 
+use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -275,23 +276,23 @@ fn opening_prefix(payload: &[u8], declared: usize) -> Step<()> {
         return if payload.len() < 2 && payload.last().is_none_or(|b| b & 0x80 != 0) {
             Step::Incomplete
         } else {
-            Step::Invalid
+            Step::invalid(Layer::RustDesk, 0, Reason::BadValue)
         };
     };
     let known = RENDEZVOUS.iter().chain(PEER).any(|t| t.field == field);
     if wire != WIRE_LEN || !known {
-        return Step::Invalid;
+        return Step::invalid(Layer::RustDesk, 0, Reason::BadValue);
     }
     let Some((len, rest)) = varint(after) else {
         return if after.len() < MAX_VARINT_LEN && after.iter().all(|b| b & 0x80 != 0) {
             Step::Incomplete
         } else {
-            Step::Invalid
+            Step::invalid(Layer::RustDesk, 0, Reason::BadValue)
         };
     };
     let used = payload.len().saturating_sub(rest.len());
     if usize::try_from(len).ok() != declared.checked_sub(used) {
-        return Step::Invalid;
+        return Step::invalid(Layer::RustDesk, 0, Reason::BadValue);
     }
     Step::Done(())
 }
@@ -337,7 +338,7 @@ pub fn parse_frame_header(buf: &[u8]) -> Step<(usize, usize)> {
         _ => 0x40_0000,
     };
     if len < smallest {
-        return Step::Invalid;
+        return Step::invalid(Layer::RustDesk, 0, Reason::BadValue);
     }
     Step::Done((len, header_len))
 }
@@ -372,17 +373,17 @@ pub fn parse_side(buf: &[u8]) -> Step<Side<'_>> {
     let (len, header_len) = match parse_frame_header(buf) {
         Step::Done(h) => h,
         Step::Incomplete => return Step::Incomplete,
-        Step::Invalid => return Step::Invalid,
+        Step::Invalid(_) => return Step::invalid(Layer::RustDesk, 0, Reason::BadValue),
     };
     if len == 0 || len > MAX_FIRST_FRAME_LEN {
-        return Step::Invalid;
+        return Step::invalid(Layer::RustDesk, 0, Reason::BadValue);
     }
     let after_header = buf.get(header_len..).unwrap_or_default();
     let available = after_header.get(..len).unwrap_or(after_header);
     match opening_prefix(available, len) {
-        Step::Invalid => return Step::Invalid,
+        Step::Invalid(_) => return Step::invalid(Layer::RustDesk, 0, Reason::BadValue),
         // A complete payload cannot end inside its key or length.
-        Step::Incomplete if available.len() == len => return Step::Invalid,
+        Step::Incomplete if available.len() == len => return Step::invalid(Layer::RustDesk, 0, Reason::BadValue),
         Step::Incomplete => return Step::Incomplete,
         Step::Done(()) => {}
     }
@@ -390,14 +391,14 @@ pub fn parse_side(buf: &[u8]) -> Step<Side<'_>> {
         return Step::Incomplete;
     };
     let Some(opening) = classify(payload, &[Family::Rendezvous, Family::Peer]) else {
-        return Step::Invalid;
+        return Step::invalid(Layer::RustDesk, 0, Reason::BadValue);
     };
     let mut frames = 1usize;
     while frames < MAX_FRAMES && !rest.is_empty() {
         match parse_frame_header(rest) {
-            Step::Invalid => return Step::Invalid,
+            Step::Invalid(_) => return Step::invalid(Layer::RustDesk, 0, Reason::BadValue),
             Step::Incomplete => break,
-            Step::Done((len, _)) if len > MAX_FRAME_LEN => return Step::Invalid,
+            Step::Done((len, _)) if len > MAX_FRAME_LEN => return Step::invalid(Layer::RustDesk, 0, Reason::BadValue),
             Step::Done((len, header_len)) => match rest.get(header_len.saturating_add(len)..) {
                 Some(after) => {
                     frames = frames.saturating_add(1);
@@ -426,7 +427,7 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
 
 /// Decide on a parsed TCP exchange.
 pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
-    if parsed.client == Step::Invalid || parsed.server == Step::Invalid {
+    if parsed.client.is_invalid() || parsed.server.is_invalid() {
         return Outcome::NoMatch;
     }
     let (mut c, mut s) = (parsed.client.done(), parsed.server.done());
@@ -691,9 +692,9 @@ mod tests {
         assert_eq!(parse_frame_header(&frame(&[0; 0x4000])), Step::Done((0x4000, 3)));
         assert_eq!(parse_frame_header(&[0x01]), Step::Incomplete);
         // Non-minimal headers are never produced by RustDesk's encoder.
-        assert_eq!(parse_frame_header(&[0x05, 0x00]), Step::Invalid);
-        assert_eq!(parse_frame_header(&[0x02, 0x01, 0x00]), Step::Invalid);
-        assert_eq!(parse_frame_header(&[0x03, 0x00, 0x01, 0x00]), Step::Invalid);
+        assert!(parse_frame_header(&[0x05, 0x00]).is_invalid());
+        assert!(parse_frame_header(&[0x02, 0x01, 0x00]).is_invalid());
+        assert!(parse_frame_header(&[0x03, 0x00, 0x01, 0x00]).is_invalid());
     }
 
     #[test]

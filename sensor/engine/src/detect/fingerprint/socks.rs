@@ -14,6 +14,7 @@
 //! - Match when the client's messages are well-formed and the server answered them
 //!   consistently (or, at `finished`, when the client side alone is complete and exact).
 
+use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::SocksEvidence;
@@ -61,13 +62,13 @@ fn address(b: &[u8], i: usize) -> Step<(String, usize)> {
         3 => {
             let Some(&n) = b.get(i + 1) else { return Step::Incomplete };
             if n == 0 {
-                return Step::Invalid;
+                return Step::invalid(Layer::Socks, 0, Reason::BadValue);
             }
             match b.get(i + 2..i + 2 + usize::from(n)) {
                 Some(h) if h.iter().all(|c| c.is_ascii_graphic()) => {
                     (String::from_utf8_lossy(h).into_owned(), 1 + usize::from(n))
                 }
-                Some(_) => return Step::Invalid,
+                Some(_) => return Step::invalid(Layer::Socks, 0, Reason::BadValue),
                 None => return Step::Incomplete,
             }
         }
@@ -75,7 +76,7 @@ fn address(b: &[u8], i: usize) -> Step<(String, usize)> {
             Some(a) => (format!("[{}]", Ipv6Addr::from(a)), 16),
             None => return Step::Incomplete,
         },
-        _ => return Step::Invalid,
+        _ => return Step::invalid(Layer::Socks, 0, Reason::BadValue),
     };
     match u16_at(b, i + 1 + len) {
         Some(port) => Step::Done((format!("{host}:{port}"), 1 + len + 2)),
@@ -87,7 +88,7 @@ fn cstr(b: &[u8], i: usize) -> Step<(&[u8], usize)> {
     let rest = b.get(i..).unwrap_or_default();
     match rest.iter().take(MAX_SOCKS4_FIELD + 1).position(|&c| c == 0) {
         Some(n) => Step::Done((rest.get(..n).unwrap_or_default(), n + 1)),
-        None if rest.len() > MAX_SOCKS4_FIELD => Step::Invalid,
+        None if rest.len() > MAX_SOCKS4_FIELD => Step::invalid(Layer::Socks, 0, Reason::BadValue),
         None => Step::Incomplete,
     }
 }
@@ -97,7 +98,7 @@ macro_rules! step {
         match $e {
             Step::Done(v) => v,
             Step::Incomplete => return Step::Incomplete,
-            Step::Invalid => return Step::Invalid,
+            Step::Invalid(_) => return Step::invalid(Layer::Socks, 0, Reason::BadValue),
         }
     };
 }
@@ -105,7 +106,7 @@ macro_rules! step {
 fn parse4(c: &[u8], s: &[u8]) -> Step<Socks> {
     let command = *c.get(1).unwrap_or(&0);
     if c.len() >= 2 && !matches!(command, 1 | 2) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Socks, 0, Reason::BadValue);
     }
     let (Some(port), Some(&[i0, i1, i2, i3])) = (u16_at(c, 2), c.get(4..8)) else { return Step::Incomplete };
     let (_user, ulen) = step!(cstr(c, 8));
@@ -114,7 +115,7 @@ fn parse4(c: &[u8], s: &[u8]) -> Step<Socks> {
     if i0 == 0 && i1 == 0 && i2 == 0 && i3 != 0 {
         let (h, hlen) = step!(cstr(c, used));
         if h.is_empty() || !h.iter().all(|b| b.is_ascii_graphic()) {
-            return Step::Invalid;
+            return Step::invalid(Layer::Socks, 0, Reason::BadValue);
         }
         host = String::from_utf8_lossy(h).into_owned();
         used += hlen;
@@ -125,9 +126,9 @@ fn parse4(c: &[u8], s: &[u8]) -> Step<Socks> {
         None if s.is_empty() => {}
         None => return Step::Incomplete,
         Some(r) => {
-            let (Some(&0), Some(&code)) = (r.first(), r.get(1)) else { return Step::Invalid };
+            let (Some(&0), Some(&code)) = (r.first(), r.get(1)) else { return Step::invalid(Layer::Socks, 0, Reason::BadValue) };
             if !(0x5A..=0x5D).contains(&code) {
-                return Step::Invalid;
+                return Step::invalid(Layer::Socks, 0, Reason::BadValue);
             }
             out.reply = Some(code);
             if code == 0x5A {
@@ -141,7 +142,7 @@ fn parse4(c: &[u8], s: &[u8]) -> Step<Socks> {
 fn parse5(c: &[u8], s: &[u8]) -> Step<Socks> {
     let Some(&n) = c.get(1) else { return Step::Incomplete };
     if n == 0 {
-        return Step::Invalid;
+        return Step::invalid(Layer::Socks, 0, Reason::BadValue);
     }
     let methods = match c.get(2..2 + usize::from(n)) {
         Some(m) => m,
@@ -164,7 +165,7 @@ fn parse5(c: &[u8], s: &[u8]) -> Step<Socks> {
     }
     let chosen = match s.get(..2) {
         Some([5, m]) if *m == 0xFF || methods.contains(m) => Some(*m),
-        Some(_) => return Step::Invalid,
+        Some(_) => return Step::invalid(Layer::Socks, 0, Reason::BadValue),
         None if s.is_empty() => None,
         None => return Step::Incomplete,
     };
@@ -182,7 +183,7 @@ fn parse5(c: &[u8], s: &[u8]) -> Step<Socks> {
     if chosen == Some(2) {
         // RFC 1929 username/password.
         if c.get(ci) != Some(&1) {
-            return if c.len() <= ci { Step::Incomplete } else { Step::Invalid };
+            return if c.len() <= ci { Step::Incomplete } else { Step::invalid(Layer::Socks, 0, Reason::BadValue) };
         }
         let Some(&ulen) = c.get(ci + 1) else { return Step::Incomplete };
         let Some(&plen) = c.get(ci + 2 + usize::from(ulen)) else { return Step::Incomplete };
@@ -199,14 +200,14 @@ fn parse5(c: &[u8], s: &[u8]) -> Step<Socks> {
                     inner: None,
                 });
             }
-            Some(_) => return Step::Invalid,
+            Some(_) => return Step::invalid(Layer::Socks, 0, Reason::BadValue),
             None => return Step::Incomplete,
         }
     }
     // The request.
     match c.get(ci..ci + 3) {
         Some([5, cmd, 0]) if (1..=3).contains(cmd) => {}
-        Some(_) => return Step::Invalid,
+        Some(_) => return Step::invalid(Layer::Socks, 0, Reason::BadValue),
         None => return Step::Incomplete,
     }
     let command = *c.get(ci + 1).unwrap_or(&0);
@@ -224,7 +225,7 @@ fn parse5(c: &[u8], s: &[u8]) -> Step<Socks> {
                 out.inner = Some((ci, si + 3 + blen));
             }
         }
-        Some(_) => return Step::Invalid,
+        Some(_) => return Step::invalid(Layer::Socks, 0, Reason::BadValue),
         None => return Step::Incomplete,
     }
     Step::Done(out)
@@ -235,7 +236,7 @@ pub fn parse(c: &[u8], s: &[u8]) -> Step<Socks> {
     match c.first() {
         Some(4) => parse4(c, s),
         Some(5) => parse5(c, s),
-        Some(_) => Step::Invalid,
+        Some(_) => Step::invalid(Layer::Socks, 0, Reason::BadValue),
         None => Step::Incomplete,
     }
 }
@@ -264,7 +265,7 @@ impl Fingerprint for SocksFingerprint {
         let sk = match parse(ex.orig, ex.resp) {
             Step::Done(s) => s,
             Step::Incomplete if !ex.finished => return Outcome::NeedMore,
-            Step::Incomplete | Step::Invalid => return Outcome::NoMatch,
+            Step::Incomplete | Step::Invalid(_) => return Outcome::NoMatch,
         };
         let confidence = match (sk.reply, sk.auth_method) {
             (Some(_), _) => CONFIDENCE_BOTH,
@@ -357,11 +358,11 @@ mod tests {
             }
         }
         // A 4-byte version 5 "greeting" whose server answers with a method it was not offered.
-        assert_eq!(parse(b"\x05\x01\x00", b"\x05\x02"), Step::Invalid);
+        assert!(parse(b"\x05\x01\x00", b"\x05\x02").is_invalid());
         // SOCKS4 user id without terminator beyond the limit.
         let mut long = b"\x04\x01\x00\x50\x01\x02\x03\x04".to_vec();
         long.extend(std::iter::repeat_n(b'a', 400));
-        assert_eq!(parse(&long, b""), Step::Invalid);
+        assert!(parse(&long, b"").is_invalid());
         for other in [&b"GET / HTTP/1.1\r\n"[..], b"SSH-2.0-x\r\n", b"\x16\x03\x01\x00\x05", b"\x05"] {
             assert!(!matches!(SocksFingerprint.inspect(&ex(other, b"", true)), Outcome::Match(_)), "{other:?}");
         }

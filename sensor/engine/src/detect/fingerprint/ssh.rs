@@ -96,7 +96,7 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
 pub fn parse_side(buf: &[u8], is_server: bool) -> Side<'_> {
     match ssh::identification(buf, is_server) {
         Step::Incomplete => Side::Incomplete,
-        Step::Invalid => Side::Invalid,
+        Step::Invalid(_) => Side::Invalid,
         Step::Done((ident, after)) => Side::Banner {
             ident,
             kex: parse_kex(after, &ident, BYTES_WANTED.saturating_sub(buf.len().saturating_sub(after.len()))),
@@ -112,7 +112,7 @@ fn parse_kex<'a>(buf: &'a [u8], ident: &Ident<'_>, room: usize) -> KexState<'a> 
     }
     match ssh::binary_packet(buf) {
         Step::Done((payload, _)) => ssh::kexinit(payload).map_or(KexState::Absent, KexState::Parsed),
-        Step::Invalid => KexState::Absent,
+        Step::Invalid(_) => KexState::Absent,
         Step::Incomplete => match ssh::packet_length(buf) {
             // Wait only for a packet that can fit in what this fingerprint reads.
             Some(len) if usize::try_from(len).unwrap_or(usize::MAX).saturating_add(4) > room => KexState::Absent,

@@ -43,6 +43,7 @@
 //! - RFC 3489: classic header has a 128-bit transaction id; Binding 0x0001/0x0101/0x0111,
 //!   Shared Secret 0x0002/0x0102/0x0112; attributes 0x0001–0x000B.
 
+use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::StunEvidence;
@@ -258,21 +259,21 @@ fn classic_type_ok(t: u16) -> Option<(u16, Class, &'static str)> {
 /// `buf` exactly (UDP) and a short buffer is invalid; otherwise (TCP) a short buffer is
 /// `Incomplete` and bytes after the message are left for the caller.
 pub fn parse_message(buf: &[u8], datagram: bool) -> Step<Message<'_>> {
-    let short = if datagram { Step::Invalid } else { Step::Incomplete };
+    let short = if datagram { Step::invalid(Layer::Stun, 0, Reason::BadValue) } else { Step::Incomplete };
     let header = match Header::parse(buf) {
         Step::Done(h) => h,
         Step::Incomplete => return short,
-        Step::Invalid => return Step::Invalid,
+        Step::Invalid(_) => return Step::invalid(Layer::Stun, 0, Reason::BadValue),
     };
     let (msg_type, length, classic) = (header.msg_type, usize::from(header.length), header.classic);
     if length % 4 != 0 || (classic && !datagram) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Stun, 0, Reason::BadValue);
     }
     if datagram && buf.len() != header.message_len() {
-        return Step::Invalid;
+        return Step::invalid(Layer::Stun, 0, Reason::BadValue);
     }
     if header.message_len() > BYTES_WANTED && !datagram {
-        return Step::Invalid;
+        return Step::invalid(Layer::Stun, 0, Reason::BadValue);
     }
     let Some(attrs) = header.body(buf) else {
         return short;
@@ -280,13 +281,13 @@ pub fn parse_message(buf: &[u8], datagram: bool) -> Step<Message<'_>> {
     let (method, class, name) = if classic {
         match classic_type_ok(msg_type) {
             Some(x) => x,
-            None => return Step::Invalid,
+            None => return Step::invalid(Layer::Stun, 0, Reason::BadValue),
         }
     } else {
         let (method, class) = split_type(msg_type);
         match message_name(method, class) {
             Some(n) => (method, class, n),
-            None => return Step::Invalid,
+            None => return Step::invalid(Layer::Stun, 0, Reason::BadValue),
         }
     };
     let transaction_id = header.transaction_id();
@@ -314,31 +315,31 @@ pub fn parse_message(buf: &[u8], datagram: bool) -> Step<Message<'_>> {
         count += 1;
         if count > MAX_ATTRIBUTES || m.fingerprint_ok || m.fingerprint_bad {
             // Too many attributes, or something after FINGERPRINT (which must be last).
-            return Step::Invalid;
+            return Step::invalid(Layer::Stun, 0, Reason::BadValue);
         }
         let (Some(at), Some(alen)) = (be16(attrs, off), be16(attrs, off + 2)) else {
-            return Step::Invalid;
+            return Step::invalid(Layer::Stun, 0, Reason::BadValue);
         };
         let alen = usize::from(alen);
         let vstart = off + 4;
         let Some(value) = attrs.get(vstart..vstart + alen) else {
-            return Step::Invalid;
+            return Step::invalid(Layer::Stun, 0, Reason::BadValue);
         };
         let padded = alen.div_ceil(4) * 4;
         if attrs.len() < vstart + padded {
-            return Step::Invalid;
+            return Step::invalid(Layer::Stun, 0, Reason::BadValue);
         }
         if classic && !matches!(at, 0x0001..=0x000B | attr::XOR_MAPPED_ADDRESS_OLD | attr::SOFTWARE) {
-            return Step::Invalid;
+            return Step::invalid(Layer::Stun, 0, Reason::BadValue);
         }
         match at {
             attr::MAPPED_ADDRESS => match decode_address(value, None) {
                 Some(a) => push_capped(&mut m.mapped, a),
-                None => return Step::Invalid,
+                None => return Step::invalid(Layer::Stun, 0, Reason::BadValue),
             },
             attr::XOR_MAPPED_ADDRESS | attr::XOR_PEER_ADDRESS | attr::XOR_RELAYED_ADDRESS if !classic => {
                 let Some(a) = decode_address(value, Some(&mask)) else {
-                    return Step::Invalid;
+                    return Step::invalid(Layer::Stun, 0, Reason::BadValue);
                 };
                 let list = match at {
                     attr::XOR_MAPPED_ADDRESS => &mut m.mapped,
@@ -353,10 +354,10 @@ pub fn parse_message(buf: &[u8], datagram: bool) -> Step<Message<'_>> {
             attr::CHANNEL_NUMBER => m.channel = be16(value, 0),
             attr::FINGERPRINT if !classic => {
                 let (Some(got), Some(covered)) = (be32(value, 0), buf.get(..HEADER_LEN + off)) else {
-                    return Step::Invalid;
+                    return Step::invalid(Layer::Stun, 0, Reason::BadValue);
                 };
                 if alen != 4 {
-                    return Step::Invalid;
+                    return Step::invalid(Layer::Stun, 0, Reason::BadValue);
                 }
                 // A wrong CRC is reported, not rejected: Zoom's clients send one (nDPI capture
                 // `stun.pcap`, Binding requests to port 8801).
@@ -377,22 +378,22 @@ pub fn parse_message(buf: &[u8], datagram: bool) -> Step<Message<'_>> {
 /// the datagram, padded or not; otherwise TCP, where it is padded to 4 bytes).
 pub fn parse_channel_data(buf: &[u8], datagram: bool) -> Step<(u16, usize)> {
     let Some(&b0) = buf.first() else {
-        return if datagram { Step::Invalid } else { Step::Incomplete };
+        return if datagram { Step::invalid(Layer::Stun, 0, Reason::BadValue) } else { Step::Incomplete };
     };
     if !(0x40..=0x7F).contains(&b0) {
-        return Step::Invalid;
+        return Step::invalid(Layer::Stun, 0, Reason::BadValue);
     }
     let (Some(channel), Some(len)) = (be16(buf, 0), be16(buf, 2)) else {
-        return if datagram { Step::Invalid } else { Step::Incomplete };
+        return if datagram { Step::invalid(Layer::Stun, 0, Reason::BadValue) } else { Step::Incomplete };
     };
     let len = usize::from(len);
     let bare = CHANNEL_HEADER_LEN + len;
     let padded = CHANNEL_HEADER_LEN + len.div_ceil(4) * 4;
     if datagram {
-        return if buf.len() == bare || buf.len() == padded { Step::Done((channel, buf.len())) } else { Step::Invalid };
+        return if buf.len() == bare || buf.len() == padded { Step::Done((channel, buf.len())) } else { Step::invalid(Layer::Stun, 0, Reason::BadValue) };
     }
     if padded > BYTES_WANTED {
-        return Step::Invalid;
+        return Step::invalid(Layer::Stun, 0, Reason::BadValue);
     }
     if buf.len() < padded { Step::Incomplete } else { Step::Done((channel, padded)) }
 }
@@ -438,12 +439,12 @@ fn parse_packet(buf: &[u8], datagram: bool) -> Step<Packet<'_>> {
         Some(b) if (0x40..=0x7F).contains(b) => match parse_channel_data(buf, datagram) {
             Step::Done((channel, len)) => Step::Done(Packet::ChannelData { channel, len }),
             Step::Incomplete => Step::Incomplete,
-            Step::Invalid => Step::Invalid,
+            Step::Invalid(_) => Step::invalid(Layer::Stun, 0, Reason::BadValue),
         },
         _ => match parse_message(buf, datagram) {
             Step::Done(m) => Step::Done(Packet::Stun(m)),
             Step::Incomplete => Step::Incomplete,
-            Step::Invalid => Step::Invalid,
+            Step::Invalid(_) => Step::invalid(Layer::Stun, 0, Reason::BadValue),
         },
     }
 }
@@ -519,7 +520,7 @@ pub fn parse_stream(buf: &[u8]) -> SideParse<'_> {
                 out.pending = true;
                 break;
             }
-            Step::Invalid => {
+            Step::Invalid(_) => {
                 out.invalid = out.packets.is_empty();
                 break;
             }
@@ -871,7 +872,7 @@ mod tests {
         other[1] ^= 1;
         assert_eq!(inspect(Transport::Udp, &c, &other, true), Outcome::NoMatch);
         // The length must cover the datagram (padded or not).
-        assert_eq!(parse_channel_data(&c[..c.len() - 1], true), Step::Invalid);
+        assert!(parse_channel_data(&c[..c.len() - 1], true).is_invalid());
         assert!(matches!(parse_channel_data(&c, true), Step::Done((0x6A36, _))));
     }
 
@@ -942,40 +943,40 @@ mod tests {
         let mut lie = base[..HEADER_LEN].to_vec();
         lie[2..4].copy_from_slice(&8u16.to_be_bytes());
         lie.extend_from_slice(&[0x80, 0x22, 0xFF, 0xF0, b'a', b'b', b'c', b'd']);
-        assert_eq!(parse_message(&lie, true), Step::Invalid);
+        assert!(parse_message(&lie, true).is_invalid());
         assert_eq!(inspect(Transport::Udp, &lie, b"", true), Outcome::NoMatch);
         // Padding missing after an odd-length attribute.
         let mut pad = base[..HEADER_LEN].to_vec();
         pad[2..4].copy_from_slice(&8u16.to_be_bytes());
         pad.extend_from_slice(&[0x80, 0x22, 0x00, 0x05, b'a', b'b', b'c', b'd']);
-        assert_eq!(parse_message(&pad, true), Step::Invalid);
+        assert!(parse_message(&pad, true).is_invalid());
         // 10,000 zero-length attributes: refused after MAX_ATTRIBUTES, no allocation per item.
         let mut many = base[..HEADER_LEN].to_vec();
         many[2..4].copy_from_slice(&40_000u16.to_be_bytes());
         for _ in 0..10_000 {
             many.extend_from_slice(&[0x80, 0x2A, 0x00, 0x00]);
         }
-        assert_eq!(parse_message(&many, true), Step::Invalid);
+        assert!(parse_message(&many, true).is_invalid());
         assert_eq!(inspect(Transport::Udp, &many, b"", true), Outcome::NoMatch);
         // Over TCP a message longer than BYTES_WANTED is not waited for.
         assert_eq!(inspect(Transport::Tcp, &many[..HEADER_LEN], b"", false), Outcome::NoMatch);
         // Length not a multiple of 4, or not matching the datagram.
         let mut odd = base.clone();
         odd[3] = 1;
-        assert_eq!(parse_message(&odd, true), Step::Invalid);
+        assert!(parse_message(&odd, true).is_invalid());
         let mut longer = base.clone();
         longer.extend_from_slice(&[0; 4]);
-        assert_eq!(parse_message(&longer, true), Step::Invalid);
+        assert!(parse_message(&longer, true).is_invalid());
         // A malformed address (family 3) and FINGERPRINT not last.
         let mut fam = base[..HEADER_LEN].to_vec();
         fam[2..4].copy_from_slice(&12u16.to_be_bytes());
         fam.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x03, 0x12, 0x34, 1, 2, 3, 4]);
-        assert_eq!(parse_message(&fam, true), Step::Invalid);
+        assert!(parse_message(&fam, true).is_invalid());
         let mut after = unhex(SEND_INDICATION);
         after.extend_from_slice(&[0x80, 0x22, 0x00, 0x00]);
         let len = (after.len() - HEADER_LEN) as u16;
         after[2..4].copy_from_slice(&len.to_be_bytes());
-        assert_eq!(parse_message(&after, true), Step::Invalid);
+        assert!(parse_message(&after, true).is_invalid());
         // RFC 4571 frame claiming 64 KiB.
         let mut framed = vec![0xFF, 0xFF];
         framed.extend_from_slice(&base);
@@ -1027,7 +1028,7 @@ mod tests {
         // Unknown classic attribute types are not accepted.
         let mut odd = req.clone();
         odd[20..22].copy_from_slice(&[0x00, 0x20]);
-        assert_eq!(parse_message(&odd, true), Step::Invalid);
+        assert!(parse_message(&odd, true).is_invalid());
     }
 
     #[test]
@@ -1055,7 +1056,7 @@ mod tests {
         // Unknown method with the cookie.
         let mut m = unhex(BINDING_REQUEST);
         m[1] = 0x0F;
-        assert_eq!(parse_message(&m, true), Step::Invalid);
+        assert!(parse_message(&m, true).is_invalid());
         assert!(!StunFingerprint.wants(Transport::Icmp));
         assert_eq!(inspect(Transport::Udp, b"", b"", true), Outcome::NoMatch);
     }

@@ -15,6 +15,7 @@
 //! - The same magic begins disco packets relayed through DERP, but those travel inside TLS and
 //!   are never seen here.
 
+use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::TailscaleEvidence;
@@ -65,19 +66,19 @@ pub fn parse_datagram(datagram: &[u8]) -> Step<Disco<'_>> {
     }
     // A datagram is complete: a short one is not a disco packet.
     let Some((magic, rest)) = datagram.split_first_chunk::<6>() else {
-        return Step::Invalid;
+        return Step::invalid(Layer::Tailscale, 0, Reason::BadValue);
     };
     if *magic != DISCO_MAGIC {
-        return Step::Invalid;
+        return Step::invalid(Layer::Tailscale, 0, Reason::BadValue);
     }
     let Some((sender_key, rest)) = rest.split_first_chunk::<KEY_LEN>() else {
-        return Step::Invalid;
+        return Step::invalid(Layer::Tailscale, 0, Reason::BadValue);
     };
     let Some((nonce, sealed)) = rest.split_first_chunk::<NONCE_LEN>() else {
-        return Step::Invalid;
+        return Step::invalid(Layer::Tailscale, 0, Reason::BadValue);
     };
     if sealed.len() < BOX_OVERHEAD {
-        return Step::Invalid;
+        return Step::invalid(Layer::Tailscale, 0, Reason::BadValue);
     }
     Step::Done(Disco { sender_key, nonce, box_len: sealed.len() })
 }
@@ -233,7 +234,7 @@ mod tests {
             }
             assert_ne!(inspect(&ping[..len], b"", true), Outcome::NeedMore);
         }
-        assert_eq!(parse_datagram(&ping[..MIN_PACKET_LEN - 1]), Step::Invalid);
+        assert!(parse_datagram(&ping[..MIN_PACKET_LEN - 1]).is_invalid());
         assert!(matches!(parse_datagram(&ping[..MIN_PACKET_LEN]), Step::Done(d) if d.box_len == BOX_OVERHEAD));
     }
 

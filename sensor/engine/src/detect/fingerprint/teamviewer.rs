@@ -43,6 +43,7 @@
 //!   length ends exactly at the end of the datagram. It also shows command codes missing from
 //!   the published name list (64, 115), so unnamed codes in range are accepted.
 
+use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{Magic, TeamViewerEvidence, TvCommand};
@@ -220,22 +221,22 @@ pub fn parse_header(buf: &[u8]) -> Step<Header> {
     let magic = match buf.get(..2) {
         Some(m) if m == MAGIC_V1 => Magic::V1,
         Some(m) if m == MAGIC_V2 => Magic::V2,
-        Some(_) => return Step::Invalid,
-        None => return if probe(buf) { Step::Incomplete } else { Step::Invalid },
+        Some(_) => return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue),
+        None => return if probe(buf) { Step::Incomplete } else { Step::invalid(Layer::TeamViewer, 0, Reason::BadValue) },
     };
     let command = buf.get(2).copied();
     if command.is_some_and(|c| !(MIN_COMMAND..=MAX_COMMAND).contains(&c)) {
-        return Step::Invalid;
+        return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue);
     }
     let data_len = match magic {
         Magic::V1 => u16_le(buf, 3),
         Magic::V2 => u32_le(buf, 4),
     };
     if data_len.is_some_and(|l| l > MAX_FRAME_LEN) {
-        return Step::Invalid;
+        return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue);
     }
     if magic == Magic::V2 && u32_le(buf, V2_HEADER_OFFSET_AT).is_some_and(|o| o != V2_HEADER_LEN) {
-        return Step::Invalid;
+        return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue);
     }
     match (command, data_len) {
         (Some(command), Some(data_len)) if buf.len() >= header_len(magic) => {
@@ -286,7 +287,7 @@ pub fn parse_side(buf: &[u8]) -> Step<Side<'_>> {
             break;
         }
         let header = match parse_header(rest) {
-            Step::Invalid => return Step::Invalid,
+            Step::Invalid(_) => return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue),
             Step::Incomplete => break,
             Step::Done(h) => h,
         };
@@ -353,7 +354,7 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
 
 /// Decide on a parsed TCP exchange.
 pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
-    if parsed.client == Step::Invalid || parsed.server == Step::Invalid {
+    if parsed.client.is_invalid() || parsed.server.is_invalid() {
         return Outcome::NoMatch;
     }
     let (c, s) = (parsed.client.done(), parsed.server.done());
@@ -645,12 +646,12 @@ mod tests {
     #[test]
     fn structure_is_enforced() {
         // Command out of range.
-        assert_eq!(parse_header(&[0x17, 0x24, 0x05, 0, 0]), Step::Invalid);
-        assert_eq!(parse_header(&[0x17, 0x24, 0x80, 0, 0]), Step::Invalid);
+        assert!(parse_header(&[0x17, 0x24, 0x05, 0, 0]).is_invalid());
+        assert!(parse_header(&[0x17, 0x24, 0x80, 0, 0]).is_invalid());
         // v2 header-offset field other than 24.
         let mut f = v2(60, 1, 8);
         f[20] = 0x19;
-        assert_eq!(parse_header(&f), Step::Invalid);
+        assert!(parse_header(&f).is_invalid());
         // A frame whose length does not land on another frame.
         let mut c = v1(10, 32);
         c.extend_from_slice(b"\x00\x00\x00\x00\x00\x00");
@@ -665,7 +666,7 @@ mod tests {
         // A v2 header claiming 1 GB is rejected at once.
         let mut f = v2(60, 1, 0);
         f[4..8].copy_from_slice(&0x4000_0000u32.to_le_bytes());
-        assert_eq!(parse_header(&f), Step::Invalid);
+        assert!(parse_header(&f).is_invalid());
         assert_eq!(tcp(&f, b"", false), Outcome::NoMatch);
         // A v1 header claiming 65535 bytes: consistent, waits, and is not a match on its own.
         let f = v1(60, 0);

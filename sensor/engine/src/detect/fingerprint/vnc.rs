@@ -18,6 +18,7 @@
 //!   type (0 = failure, 1 = None, 2 = VNC Authentication).
 //! - Security type numbers: IANA "RFB Security Types" registry (RFC 6143 §8.1.2).
 
+use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{SecurityType, VncEvidence};
@@ -86,7 +87,7 @@ pub fn parse_version(buf: &[u8]) -> Step<Version<'_>> {
         _ => b.is_ascii_digit(),
     });
     if !shape_ok {
-        return Step::Invalid;
+        return Step::invalid(Layer::Vnc, 0, Reason::BadValue);
     }
     let (Some(major), Some(minor)) = (buf.get(4..7), buf.get(8..11)) else {
         return Step::Incomplete;
@@ -98,7 +99,7 @@ pub fn parse_version(buf: &[u8]) -> Step<Version<'_>> {
         |d: &[u8]| d.iter().fold(0u16, |a, &b| a.saturating_mul(10).saturating_add(u16::from(b.wrapping_sub(b'0'))));
     match buf.get(4..11).and_then(|t| std::str::from_utf8(t).ok()) {
         Some(text) => Step::Done(Version { text, major: num(major), minor: num(minor) }),
-        None => Step::Invalid,
+        None => Step::invalid(Layer::Vnc, 0, Reason::BadValue),
     }
 }
 
@@ -116,14 +117,14 @@ pub fn parse_security<'a>(client: &Version<'_>, server_rest: &'a [u8], client_re
             return Step::Incomplete;
         };
         if offered.contains(&0) {
-            return Step::Invalid;
+            return Step::invalid(Layer::Vnc, 0, Reason::BadValue);
         }
         Step::Done(Security::List { offered, chosen: client_rest.first().copied() })
     } else {
         match server_rest.first_chunk::<4>() {
             Some(t) => match u8::try_from(u32::from_be_bytes(*t)) {
                 Ok(t) => Step::Done(Security::Imposed(t)),
-                Err(_) => Step::Invalid,
+                Err(_) => Step::invalid(Layer::Vnc, 0, Reason::BadValue),
             },
             None => Step::Incomplete,
         }
@@ -157,12 +158,12 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
 /// Decide on a parsed exchange.
 pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
     let (confidence, server, client) = match (parsed.server, parsed.client) {
-        (Step::Invalid, _) | (Step::Incomplete, Step::Invalid) => return Outcome::NoMatch,
+        (Step::Invalid(_), _) | (Step::Incomplete, Step::Invalid(_)) => return Outcome::NoMatch,
         (Step::Done(s), Step::Done(c)) => {
             let waiting = match parsed.security {
                 Step::Incomplete => true,
                 Step::Done(Security::List { offered, chosen }) => chosen.is_none() && !offered.is_empty(),
-                Step::Done(Security::Imposed(_)) | Step::Invalid => false,
+                Step::Done(Security::Imposed(_)) | Step::Invalid(_) => false,
             };
             if waiting && !finished {
                 return Outcome::NeedMore;
@@ -174,7 +175,7 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
             (confidence, Some(s), Some(c))
         }
         // The client spoke something else: nothing more to wait for.
-        (Step::Done(s), Step::Invalid) => (CONFIDENCE_SERVER_ONLY, Some(s), None),
+        (Step::Done(s), Step::Invalid(_)) => (CONFIDENCE_SERVER_ONLY, Some(s), None),
         _ if !finished => return Outcome::NeedMore,
         (Step::Done(s), _) => (CONFIDENCE_SERVER_ONLY, Some(s), None),
         (_, Step::Done(c)) => (CONFIDENCE_CLIENT_ONLY, None, Some(c)),
@@ -198,7 +199,7 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
             ev.security_type = (t != 0).then(|| security_type(t));
             ev.security_failure = t == 0;
         }
-        Step::Incomplete | Step::Invalid => {}
+        Step::Incomplete | Step::Invalid(_) => {}
     }
     Outcome::Match(Match { tool: Tool::Vnc, confidence, method: Method::PayloadStructure, evidence: Evidence::Vnc(ev) })
 }
@@ -401,7 +402,7 @@ mod tests {
             };
             assert_eq!((p.text, p.uses_type_list()), (text, list));
         }
-        assert_eq!(parse_version(b"RFB 03.008\n\n"), Step::Invalid);
+        assert!(parse_version(b"RFB 03.008\n\n").is_invalid());
         assert_eq!(parse_version(b"RFB 003.00"), Step::Incomplete);
         assert_eq!(security_type_name(30), "apple");
         assert_eq!(security_type_name(16), "tight");

@@ -32,6 +32,7 @@
 //!   index and data naming the response's. Longer-than-standard handshake messages (up to
 //!   [`MAX_EXTENDED_LEN`]) are therefore accepted, but only when that index cross-check holds.
 
+use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::WireGuardEvidence;
@@ -148,11 +149,11 @@ pub fn parse_datagram(d: &[u8]) -> Step<Message> {
         return Step::Incomplete;
     };
     let Some(reserved) = rest.first_chunk::<3>() else {
-        return Step::Invalid;
+        return Step::invalid(Layer::WireGuard, 0, Reason::BadValue);
     };
     let warp = type_byte & WARP_TYPE_FLAGS == WARP_TYPE_FLAGS;
     if !warp && *reserved != [0; 3] {
-        return Step::Invalid;
+        return Step::invalid(Layer::WireGuard, 0, Reason::BadValue);
     }
     let len = d.len();
     let (kind, len_ok) = match type_byte & !WARP_TYPE_FLAGS {
@@ -160,10 +161,10 @@ pub fn parse_datagram(d: &[u8]) -> Step<Message> {
         TYPE_RESPONSE => (Kind::Response, len >= RESPONSE_LEN && (warp || len <= MAX_EXTENDED_LEN)),
         TYPE_COOKIE_REPLY => (Kind::CookieReply, if warp { len >= COOKIE_REPLY_LEN } else { len == COOKIE_REPLY_LEN }),
         TYPE_DATA => (Kind::Data, len >= MIN_DATA_LEN && (warp || (len - DATA_HEADER_LEN).is_multiple_of(TAG_LEN))),
-        _ => return Step::Invalid,
+        _ => return Step::invalid(Layer::WireGuard, 0, Reason::BadValue),
     };
     if !len_ok || (type_byte & WARP_TYPE_FLAGS != 0 && !warp) {
-        return Step::Invalid;
+        return Step::invalid(Layer::WireGuard, 0, Reason::BadValue);
     }
     let (sender, receiver, counter) = match kind {
         Kind::Initiation => (le32(d, 4), None, None),
@@ -199,7 +200,7 @@ pub fn fingerprint(orig: Step<Message>, resp: Step<Message>, finished: bool) -> 
         Step::Done(r) => Some(r),
         Step::Incomplete if !finished => return Outcome::NeedMore,
         Step::Incomplete => None,
-        Step::Invalid => return Outcome::NoMatch,
+        Step::Invalid(_) => return Outcome::NoMatch,
     };
     if o.warp_client_id.is_some() || r.is_some_and(|r| r.warp_client_id.is_some()) {
         return warp(o, r);
@@ -459,11 +460,11 @@ mod tests {
             // Truncated datagrams are not WireGuard (a datagram is whole).
             assert_ne!(inspect(&i[..len], b"", true), Outcome::NeedMore);
             if len > 0 {
-                assert_eq!(parse_datagram(&i[..len]), Step::Invalid, "{len}");
+                assert!(parse_datagram(&i[..len]).is_invalid(), "{len}");
             }
         }
         for len in 1..r.len() {
-            assert_eq!(parse_datagram(&r[..len]), Step::Invalid, "{len}");
+            assert!(parse_datagram(&r[..len]).is_invalid(), "{len}");
         }
         for len in 1..d.len() {
             let ok = len >= MIN_DATA_LEN && (len - DATA_HEADER_LEN).is_multiple_of(TAG_LEN);
@@ -476,7 +477,7 @@ mod tests {
         assert!(matches!(parse_datagram(&long), Step::Done(m) if m.extended));
         assert_eq!(inspect(&long, b"", true), Outcome::NoMatch);
         long.resize(MAX_EXTENDED_LEN + 1, 0);
-        assert_eq!(parse_datagram(&long), Step::Invalid);
+        assert!(parse_datagram(&long).is_invalid());
         for pos in 1..4 {
             let mut bad = i.clone();
             bad[pos] = 1;
@@ -485,7 +486,7 @@ mod tests {
         for t in [0u8, 5, 0x41, 0x81, 0xC5] {
             let mut bad = i.clone();
             bad[0] = t;
-            assert_eq!(parse_datagram(&bad), Step::Invalid, "{t:#x}");
+            assert!(parse_datagram(&bad).is_invalid(), "{t:#x}");
         }
     }
 
