@@ -17,7 +17,7 @@
 //! - Tools named only by an indicator file (not built in) come out as [`Tool::Listed`]
 //!   with their name, title and category in the evidence.
 
-use crate::detect::fingerprint::{Exchange, Fingerprint, Outcome};
+use crate::detect::fingerprint::{Exchange, Fingerprint, Interest, Outcome};
 use crate::indicators::{Indicators, NameHit, ToolRef};
 use farhand_model::Addr;
 use farhand_model::Micros;
@@ -372,11 +372,8 @@ impl Fingerprint for NameFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport != Transport::Icmp
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::tcp_udp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         match ex.transport {

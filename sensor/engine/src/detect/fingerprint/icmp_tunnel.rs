@@ -15,7 +15,7 @@
 //! - Match when either payload is an encapsulated IP packet; `NoMatch` as soon as a present
 //!   payload is not one (ordinary ping); `NeedMore` only while both are empty.
 
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{IcmpTunnelEvidence, InnerIp};
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -82,12 +82,9 @@ impl Fingerprint for IcmpTunnelFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Icmp
-    }
-    fn bytes_wanted(&self) -> usize {
+    fn interest(&self) -> Interest {
         // Whole echo payloads are kept (one per direction); larger ones are cut here.
-        1500
+        Interest::icmp(1500)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Icmp {

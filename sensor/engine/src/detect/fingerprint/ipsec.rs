@@ -14,7 +14,7 @@
 //! - Match when the initiator's first datagram is an exact ISAKMP message and the reply (if
 //!   any) carries the same initiator SPI; `NoMatch` on any inconsistency.
 
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::IpsecEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -80,11 +80,8 @@ impl Fingerprint for IpsecFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Udp
-    }
-    fn bytes_wanted(&self) -> usize {
-        2048
+    fn interest(&self) -> Interest {
+        Interest::udp(2048)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Udp {

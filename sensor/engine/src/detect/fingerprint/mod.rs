@@ -6,7 +6,7 @@
 //!   direction (UDP), plus the ports and whether more bytes can still arrive. A UDP
 //!   fingerprint that needs a session's rhythm (an opcode sequence) also gets the first byte
 //!   and length of the flow's first datagrams ([`Exchange::datagrams`]) by asking for them
-//!   ([`Fingerprint::wants_datagrams`]).
+//!   ([`Interest::datagram_heads`]).
 //! - [`Fingerprint::inspect`] is pure: it borrows the bytes, allocates only for the small
 //!   owned [`Evidence`](farhand_model::evidence::Evidence) it returns, and never panics whatever the bytes are. It answers
 //!   [`Outcome::NeedMore`] while the structure is consistent but incomplete,
@@ -61,7 +61,7 @@ pub struct Exchange<'a> {
     pub finished: bool,
     /// UDP: the first datagrams of the flow in arrival order, both directions (at most
     /// [`MAX_DATAGRAM_HEADS`]), gathered while a fingerprint that
-    /// [`Fingerprint::wants_datagrams`] is still possible; empty otherwise.
+    /// [`Interest::datagram_heads`] is still possible; empty otherwise.
     pub datagrams: &'a [DatagramHead],
 }
 
@@ -105,16 +105,58 @@ pub trait Fingerprint: Send + Sync {
     }
     /// Version of the detector logic, reported in alerts (`finding_info.analytic.version`).
     fn version(&self) -> &'static str;
-    /// Whether this fingerprint applies to flows of this transport.
-    fn wants(&self, transport: Transport) -> bool;
-    /// Payload bytes per direction this fingerprint may need before it can decide.
-    fn bytes_wanted(&self) -> usize;
+    /// What of a flow this fingerprint needs: transports, payload bytes per direction,
+    /// datagram heads. The flow table gathers no more than the registry's union of
+    /// interests (and the kernel fast path will send no more).
+    fn interest(&self) -> Interest;
     /// Decide on the bytes seen so far. Pure and panic-free.
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome;
-    /// Whether this fingerprint reads [`Exchange::datagrams`] (UDP flows then stay in the
-    /// probe for up to [`MAX_DATAGRAM_HEADS`] datagrams while it says `NeedMore`).
-    fn wants_datagrams(&self) -> bool {
-        false
+    /// Whether this fingerprint applies to flows of this transport (from [`Fingerprint::interest`]).
+    fn wants(&self, transport: Transport) -> bool {
+        self.interest().transports.contains(&transport)
+    }
+}
+
+/// What of a flow a fingerprint needs before it can decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interest {
+    /// Transports whose flows it applies to.
+    pub transports: &'static [Transport],
+    /// Payload bytes per direction it may need.
+    pub bytes: usize,
+    /// Whether it reads [`Exchange::datagrams`] (UDP flows then stay in the probe for up to
+    /// [`MAX_DATAGRAM_HEADS`] datagrams while it says `NeedMore`).
+    pub datagram_heads: bool,
+}
+
+impl Interest {
+    const fn on(transports: &'static [Transport], bytes: usize) -> Interest {
+        Interest { transports, bytes, datagram_heads: false }
+    }
+
+    /// TCP flows, up to `bytes` per direction.
+    pub const fn tcp(bytes: usize) -> Interest {
+        Interest::on(&[Transport::Tcp], bytes)
+    }
+
+    /// UDP flows, up to `bytes` of the first datagram per direction.
+    pub const fn udp(bytes: usize) -> Interest {
+        Interest::on(&[Transport::Udp], bytes)
+    }
+
+    /// TCP and UDP flows.
+    pub const fn tcp_udp(bytes: usize) -> Interest {
+        Interest::on(&[Transport::Tcp, Transport::Udp], bytes)
+    }
+
+    /// ICMP echo exchanges, up to `bytes` of payload per direction.
+    pub const fn icmp(bytes: usize) -> Interest {
+        Interest::on(&[Transport::Icmp], bytes)
+    }
+
+    /// The same, also reading the first datagrams' heads.
+    pub const fn with_datagram_heads(self) -> Interest {
+        Interest { datagram_heads: true, ..self }
     }
 }
 

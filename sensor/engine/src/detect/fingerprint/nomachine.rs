@@ -23,7 +23,7 @@
 //!   sequence number at offset 6; the type is reported, not checked.
 
 use farhand_proto::step::{Layer, Reason};
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::NoMachineEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -232,11 +232,8 @@ impl Fingerprint for NoMachineFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        matches!(transport, Transport::Tcp | Transport::Udp)
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::tcp_udp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         match ex.transport {

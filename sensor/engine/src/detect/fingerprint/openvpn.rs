@@ -40,7 +40,7 @@
 //!   any key id), with control and ack packets among them.
 
 use farhand_proto::step::{Layer, Reason};
-use super::{DatagramHead, Exchange, Fingerprint, Outcome};
+use super::{DatagramHead, Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::OpenVpnEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -462,14 +462,8 @@ impl Fingerprint for OpenVpnFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        matches!(transport, Transport::Tcp | Transport::Udp)
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
-    }
-    fn wants_datagrams(&self) -> bool {
-        true
+    fn interest(&self) -> Interest {
+        Interest::tcp_udp(BYTES_WANTED).with_datagram_heads()
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport == Transport::Udp {

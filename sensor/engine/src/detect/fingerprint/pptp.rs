@@ -10,7 +10,7 @@
 //! - Match when the client's first message is an exact Start-Control-Connection-Request
 //!   and the server's (if present) an exact Start-Control-Connection-Reply.
 
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::PptpEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -43,11 +43,8 @@ impl Fingerprint for PptpFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Tcp
-    }
-    fn bytes_wanted(&self) -> usize {
-        SCC_LEN
+    fn interest(&self) -> Interest {
+        Interest::tcp(SCC_LEN)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Tcp {

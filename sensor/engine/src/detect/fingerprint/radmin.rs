@@ -24,7 +24,7 @@
 //!   in [`BYTES_WANTED`].
 
 use farhand_proto::step::{Layer, Reason};
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{RadminEvidence, RadminMessage};
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -191,11 +191,8 @@ impl Fingerprint for RadminFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Tcp
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::tcp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Tcp || !probe(ex.orig) || !probe(ex.resp) {

@@ -40,7 +40,7 @@
 //!   cross-check and a TLS/DTLS record behind a data header.
 
 use farhand_proto::step::{Layer, Reason};
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::RdpEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -558,11 +558,8 @@ impl Fingerprint for RdpFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport != Transport::Icmp
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::tcp_udp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         let mid_session = ex.transport == Transport::Udp && ex.orig.get(7).is_some_and(|&f| f & 0x04 != 0);

@@ -49,7 +49,7 @@
 //!   (0 varint, 1 i64, 2 length-delimited, 5 i32; 3/4 are deprecated groups), base-128 varints.
 
 use farhand_proto::step::{Layer, Reason};
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
@@ -503,11 +503,8 @@ impl Fingerprint for RustDeskFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        matches!(transport, Transport::Tcp | Transport::Udp)
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::tcp_udp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         match ex.transport {

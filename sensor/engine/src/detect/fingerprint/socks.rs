@@ -15,7 +15,7 @@
 //!   consistently (or, at `finished`, when the client side alone is complete and exact).
 
 use farhand_proto::step::{Layer, Reason};
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::SocksEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -252,11 +252,8 @@ impl Fingerprint for SocksFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Tcp
-    }
-    fn bytes_wanted(&self) -> usize {
-        1024
+    fn interest(&self) -> Interest {
+        Interest::tcp(1024)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Tcp {

@@ -19,7 +19,7 @@
 //! two elements alone. `NoMatch` as soon as a datagram is neither. UDP only (SoftEther's TCP
 //! sessions run inside TLS and are recognised by name).
 
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::SoftEtherEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -116,11 +116,8 @@ impl Fingerprint for SoftEtherFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Udp
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::udp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Udp {

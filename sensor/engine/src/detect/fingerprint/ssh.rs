@@ -17,7 +17,7 @@
 //! - HASSH (Salesforce): client `md5("kex;enc_c2s;mac_c2s;comp_c2s")` and server
 //!   `md5("kex;enc_s2c;mac_s2c;comp_s2c")`, lower-case hex.
 
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{SshBanner, SshEvidence};
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -214,11 +214,8 @@ impl Fingerprint for SshFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Tcp
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::tcp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Tcp || !ssh::probe(ex.orig, false) && !ssh::probe(ex.resp, true) {
@@ -394,7 +391,7 @@ mod tests {
         // A server that only talks HTTP-like text never matches once finished.
         assert_eq!(inspect(b"", http_resp, true), Outcome::NoMatch);
         assert!(!SshFingerprint.wants(Transport::Udp));
-        assert_eq!(SshFingerprint.bytes_wanted(), BYTES_WANTED);
+        assert_eq!(SshFingerprint.interest(), Interest::tcp(BYTES_WANTED));
     }
 
     #[test]

@@ -44,7 +44,7 @@
 //!   Shared Secret 0x0002/0x0102/0x0112; attributes 0x0001–0x000B.
 
 use farhand_proto::step::{Layer, Reason};
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::StunEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -667,11 +667,8 @@ impl Fingerprint for StunFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        matches!(transport, Transport::Tcp | Transport::Udp)
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::tcp_udp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         let (orig, resp) = match ex.transport {

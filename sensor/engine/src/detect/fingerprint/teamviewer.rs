@@ -44,7 +44,7 @@
 //!   the published name list (64, 115), so unnamed codes in range are accepted.
 
 use farhand_proto::step::{Layer, Reason};
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{Magic, TeamViewerEvidence, TvCommand};
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -429,11 +429,8 @@ impl Fingerprint for TeamViewerFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        matches!(transport, Transport::Tcp | Transport::Udp)
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::tcp_udp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         match ex.transport {

@@ -12,7 +12,7 @@
 //! - Match when both sides' first lines are exact ID requests with the same major version
 //!   (or, at `finished`, one side's is).
 
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::TincEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -68,11 +68,8 @@ impl Fingerprint for TincFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Tcp
-    }
-    fn bytes_wanted(&self) -> usize {
-        MAX_LINE
+    fn interest(&self) -> Interest {
+        Interest::tcp(MAX_LINE)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Tcp {

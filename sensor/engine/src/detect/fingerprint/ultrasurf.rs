@@ -11,7 +11,7 @@
 //! eight bytes of each side that has sent something differ from it. Confidence is moderate:
 //! one public capture backs the constant.
 
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::UltraSurfEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -54,11 +54,8 @@ impl Fingerprint for UltraSurfFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Tcp
-    }
-    fn bytes_wanted(&self) -> usize {
-        MAGIC.len()
+    fn interest(&self) -> Interest {
+        Interest::tcp(MAGIC.len())
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Tcp {

@@ -19,7 +19,7 @@
 //! - Security type numbers: IANA "RFB Security Types" registry (RFC 6143 §8.1.2).
 
 use farhand_proto::step::{Layer, Reason};
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{SecurityType, VncEvidence};
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -244,11 +244,8 @@ impl Fingerprint for VncFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Tcp
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::tcp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Tcp || !probe(ex.resp) {

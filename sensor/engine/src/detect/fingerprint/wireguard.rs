@@ -33,7 +33,7 @@
 //!   [`MAX_EXTENDED_LEN`]) are therefore accepted, but only when that index cross-check holds.
 
 use farhand_proto::step::{Layer, Reason};
-use super::{Exchange, Fingerprint, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::WireGuardEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -299,11 +299,8 @@ impl Fingerprint for WireGuardFingerprint {
     fn version(&self) -> &'static str {
         "1"
     }
-    fn wants(&self, transport: Transport) -> bool {
-        transport == Transport::Udp
-    }
-    fn bytes_wanted(&self) -> usize {
-        BYTES_WANTED
+    fn interest(&self) -> Interest {
+        Interest::udp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Udp || !ex.orig.is_empty() && !probe(ex.orig) {
