@@ -191,10 +191,10 @@ pub(crate) fn tcp_seed<'a>(c: &'a [u8], s: &'a [u8]) -> Seed<'a> {
 impl Seed<'_> {
     /// The stream cursor of `role` after the probe's bytes: lost when the probe lost the
     /// position, or gathered bytes without a known end.
-    pub fn cursor(&self, role: usize) -> stream::Cursor {
-        let next = self.next_seq.get(role).copied().flatten();
-        let had = self.bufs.get(role).is_some_and(|b| !b.is_empty());
-        let lost = self.lost.get(role).copied().unwrap_or(true) || next.is_none() && had;
+    pub fn cursor(&self, role: Role) -> stream::Cursor {
+        let next = self.next_seq.get(role.idx()).copied().flatten();
+        let had = self.bufs.get(role.idx()).is_some_and(|b| !b.is_empty());
+        let lost = self.lost.get(role.idx()).copied().unwrap_or(true) || next.is_none() && had;
         stream::Cursor::new(next, lost)
     }
 }
@@ -251,7 +251,7 @@ impl Behaviour {
             self.rtt.on_segment(role, v.ts, t.seq, t.ack, t.flags, v.payload.len());
             match &mut self.app {
                 App::Ssh(s) => {
-                    s.on_segment(role.idx(), v.ts, t.seq, v.payload);
+                    s.on_segment(role, v.ts, t.seq, v.payload);
                     on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start() };
                 }
                 App::Vnc(s) => {
@@ -325,20 +325,20 @@ mod tests {
     fn seed_cursors_follow_the_probe() {
         // Known end, nothing lost: the next segment at that sequence number is read.
         let s = tcp_seed(b"abc", b"");
-        let mut c = s.cursor(0);
+        let mut c = s.cursor(Role::Initiator);
         assert!(!c.lost);
         assert_eq!(c.advance(1003, b"x"), Some(&b"x"[..]));
         // A hole after the seeded bytes loses the stream (a default cursor would take it).
-        let mut c = s.cursor(0);
+        let mut c = s.cursor(Role::Initiator);
         assert_eq!(c.advance(1010, b"x"), None);
         // Lost by the probe, even with a known end.
         let lost = Seed { lost: [true, false], ..tcp_seed(b"abc", b"def") };
-        assert!(lost.cursor(0).lost);
-        assert!(!lost.cursor(1).lost);
+        assert!(lost.cursor(Role::Initiator).lost);
+        assert!(!lost.cursor(Role::Responder).lost);
         // Bytes without a known end: lost; no bytes and no end: the first segment starts it.
         let unknown = Seed { next_seq: [None, None], ..tcp_seed(b"abc", b"") };
-        assert!(unknown.cursor(0).lost);
-        assert!(!unknown.cursor(1).lost);
+        assert!(unknown.cursor(Role::Initiator).lost);
+        assert!(!unknown.cursor(Role::Responder).lost);
     }
 
     #[test]

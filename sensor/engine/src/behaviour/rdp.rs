@@ -174,7 +174,7 @@ impl RdpTiming {
     /// Timing state, brought in step with the probe's bytes.
     pub fn new(seed: &Seed<'_>) -> RdpTiming {
         let mut r = RdpTiming {
-            cursor: [0, 1].map(|role| seed.cursor(role)),
+            cursor: Role::BOTH.map(|role| seed.cursor(role)),
             reader: [Reader::Tpkt { head: [0; 4], have: 0 }; 2],
             hello: Some(Vec::new()),
             overhead: None,
@@ -195,7 +195,7 @@ impl RdpTiming {
             input: None,
         };
         for role in [Role::Responder, Role::Initiator] {
-            if seed.cursor(role.idx()).lost {
+            if seed.cursor(role).lost {
                 if let Some(reader) = r.reader.get_mut(role.idx()) {
                     *reader = Reader::Done;
                 }

@@ -24,7 +24,7 @@
 use super::keystroke::Keystrokes;
 use super::stream::Cursor;
 use super::{Lat, Seed};
-use farhand_model::{Anomaly, Micros};
+use farhand_model::{Anomaly, Micros, Role};
 use farhand_proto::ssh::{
     ClearStream, MSG_KEX_DH_GEX_INIT, MSG_KEX_DH_GEX_REPLY, MSG_KEX_DH_GEX_REQUEST, MSG_KEXDH_INIT, MSG_KEXDH_REPLY,
     MSG_NEWKEYS,
@@ -70,7 +70,7 @@ impl SshTiming {
     /// Timing state, brought in step with the bytes the probe gathered.
     pub fn new(seed: &Seed<'_>) -> SshTiming {
         let mut s = SshTiming {
-            cursor: [0, 1].map(|r| seed.cursor(r)),
+            cursor: Role::BOTH.map(|r| seed.cursor(r)),
             clear: [ClearStream::new(); 2],
             seeding: true,
             near_start: None,
@@ -84,9 +84,9 @@ impl SshTiming {
             keys: Keystrokes::default(),
             input: None,
         };
-        for (role, buf) in seed.bufs.into_iter().enumerate() {
+        for (role, buf) in Role::BOTH.into_iter().zip(seed.bufs) {
             if seed.cursor(role).lost {
-                if let Some(c) = s.clear.get_mut(role) {
+                if let Some(c) = s.clear.get_mut(role.idx()) {
                     c.stop();
                 }
             } else {
@@ -103,17 +103,17 @@ impl SshTiming {
     }
 
     /// One TCP segment of `role`.
-    pub fn on_segment(&mut self, role: usize, ts: Micros, seq: u32, payload: &[u8]) {
+    pub fn on_segment(&mut self, role: Role, ts: Micros, seq: u32, payload: &[u8]) {
         if payload.is_empty() {
             return;
         }
-        let new = self.cursor.get_mut(role).and_then(|c| c.advance(seq, payload));
-        let clear = self.clear.get(role).is_some_and(ClearStream::is_following);
+        let new = self.cursor.get_mut(role.idx()).and_then(|c| c.advance(seq, payload));
+        let clear = self.clear.get(role.idx()).is_some_and(ClearStream::is_following);
         if clear {
             match new {
                 Some(b) => self.parse(role, ts, b),
                 None => {
-                    if let Some(c) = self.clear.get_mut(role) {
+                    if let Some(c) = self.clear.get_mut(role.idx()) {
                         c.stop();
                     }
                 }
@@ -125,7 +125,7 @@ impl SshTiming {
         if new.is_some_and(<[u8]>::is_empty) {
             return;
         }
-        if role == 1 {
+        if role == Role::Responder {
             if let Some(t) = self.near_start.take()
                 && ts.saturating_sub(t) <= MAX_ANSWER_US
             {
@@ -165,23 +165,23 @@ impl SshTiming {
     }
 
     /// Follow `role`'s clear-text bytes `b` (new in stream order, arrived at `ts`).
-    fn parse(&mut self, role: usize, ts: Micros, mut b: &[u8]) {
-        let Some(mut clear) = self.clear.get(role).copied() else { return };
+    fn parse(&mut self, role: Role, ts: Micros, mut b: &[u8]) {
+        let Some(mut clear) = self.clear.get(role.idx()).copied() else { return };
         while let Some(msg) = clear.next_message(&mut b) {
             self.message(role, msg, ts);
         }
-        if let Some(c) = self.clear.get_mut(role) {
+        if let Some(c) = self.clear.get_mut(role.idx()) {
             *c = clear;
         }
     }
 
     /// A clear-text message of `role` began at `ts`.
-    fn message(&mut self, role: usize, msg: u8, ts: Micros) {
+    fn message(&mut self, role: Role, msg: u8, ts: Micros) {
         if self.seeding {
             return;
         }
         match (role, msg) {
-            (0, MSG_KEXDH_INIT | MSG_KEX_DH_GEX_INIT | MSG_KEX_DH_GEX_REQUEST | MSG_NEWKEYS) => {
+            (Role::Initiator, MSG_KEXDH_INIT | MSG_KEX_DH_GEX_INIT | MSG_KEX_DH_GEX_REQUEST | MSG_NEWKEYS) => {
                 if let Some(t) = self.far_start.take()
                     && ts.saturating_sub(t) <= MAX_ANSWER_US
                 {
@@ -191,7 +191,7 @@ impl SshTiming {
                     self.near_start = Some(ts);
                 }
             }
-            (1, MSG_KEXDH_REPLY | MSG_KEX_DH_GEX_REPLY) => {
+            (Role::Responder, MSG_KEXDH_REPLY | MSG_KEX_DH_GEX_REPLY) => {
                 if let Some(t) = self.near_start.take()
                     && ts.saturating_sub(t) <= MAX_ANSWER_US
                 {
@@ -222,7 +222,7 @@ mod tests {
         let ms = |m: u64| m * 1000;
         let mut send = |t: &mut SshTiming, role: usize, at: u64, bytes: &[u8]| {
             let seq = if role == 0 { &mut cs } else { &mut ss };
-            t.on_segment(role, at, *seq, bytes);
+            t.on_segment(Role::BOTH[role], at, *seq, bytes);
             *seq = seq.wrapping_add(bytes.len() as u32);
         };
         // ECDH init at 100 ms, reply (+ NEWKEYS) at 103 ms, client NEWKEYS at 165 ms.
@@ -268,10 +268,10 @@ mod tests {
     fn hostile_and_truncated_streams() {
         // Absurd packet length, endless line, holes: parsing stops, nothing panics.
         let mut t = SshTiming::new(&seed(b"SSH-2.0-x\r\n", b"SSH-2.0-y\r\n"));
-        t.on_segment(0, 1, 1000 + 11, &[0xff, 0xff, 0xff, 0xff, 4, 30]);
+        t.on_segment(Role::Initiator, 1, 1000 + 11, &[0xff, 0xff, 0xff, 0xff, 4, 30]);
         assert!(!t.clear[0].is_following());
         let mut t = SshTiming::new(&seed(b"", b""));
-        t.on_segment(1, 1, 5000, &vec![b'a'; 5000]);
+        t.on_segment(Role::Responder, 1, 5000, &vec![b'a'; 5000]);
         assert!(!t.clear[1].is_following());
         let full = {
             let mut v = b"SSH-2.0-x\r\n".to_vec();
@@ -281,9 +281,9 @@ mod tests {
         };
         for cut in 0..full.len() {
             let mut t = SshTiming::new(&seed(b"", b""));
-            t.on_segment(0, 1, 1000, &full[..cut]);
-            t.on_segment(0, 2, 1000 + cut as u32 + 3, &full[cut..]);
-            t.on_segment(1, 3, 5000, &[1, 2, 3]);
+            t.on_segment(Role::Initiator, 1, 1000, &full[..cut]);
+            t.on_segment(Role::Initiator, 2, 1000 + cut as u32 + 3, &full[cut..]);
+            t.on_segment(Role::Responder, 3, 5000, &[1, 2, 3]);
         }
     }
     // Tests below were added from mutation testing (MUTATION.md).
@@ -303,8 +303,9 @@ mod tests {
             s.extend(pkt(20, kexinit));
             Sess { t: SshTiming::new(&seed(&c, &s)), seq: [1000 + c.len() as u32, 5000 + s.len() as u32] }
         }
+        /// Send `bytes` as role index `role` (0 the client).
         fn send(&mut self, role: usize, at: Micros, bytes: &[u8]) {
-            self.t.on_segment(role, at, self.seq[role], bytes);
+            self.t.on_segment(Role::BOTH[role], at, self.seq[role], bytes);
             self.seq[role] = self.seq[role].wrapping_add(bytes.len() as u32);
         }
         /// Key exchange (far sample 62 ms) and SETUP_PAIRS set-up exchanges; returns the time.

@@ -76,7 +76,7 @@ impl VncTiming {
     /// Timing state, brought in step with the probe's bytes.
     pub fn new(seed: &Seed<'_>) -> VncTiming {
         let mut v = VncTiming {
-            cursor: [0, 1].map(|r| seed.cursor(r)),
+            cursor: Role::BOTH.map(|r| seed.cursor(r)),
             client: Client::Version { left: 12, minor: 0 },
             server_head: [0; 16],
             server_have: 0,
@@ -89,7 +89,7 @@ impl VncTiming {
             input: None,
         };
         let [client, server] = seed.bufs;
-        if seed.cursor(0).lost {
+        if seed.cursor(Role::Initiator).lost {
             v.client = Client::Done;
         }
         v.server_bytes(server);

@@ -43,12 +43,12 @@
 //!   length ends exactly at the end of the datagram. It also shows command codes missing from
 //!   the published name list (64, 115), so unnamed codes in range are accepted.
 
-use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{Magic, TeamViewerEvidence, TvCommand};
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 
 /// Magic of the 5-byte-header frame form.
 pub const MAGIC_V1: [u8; 2] = [0x17, 0x24];
@@ -222,7 +222,9 @@ pub fn parse_header(buf: &[u8]) -> Step<Header> {
         Some(m) if m == MAGIC_V1 => Magic::V1,
         Some(m) if m == MAGIC_V2 => Magic::V2,
         Some(_) => return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue),
-        None => return if probe(buf) { Step::Incomplete } else { Step::invalid(Layer::TeamViewer, 0, Reason::BadValue) },
+        None => {
+            return if probe(buf) { Step::Incomplete } else { Step::invalid(Layer::TeamViewer, 0, Reason::BadValue) };
+        }
     };
     let command = buf.get(2).copied();
     if command.is_some_and(|c| !(MIN_COMMAND..=MAX_COMMAND).contains(&c)) {
