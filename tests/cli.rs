@@ -202,6 +202,36 @@ fn bad_config_names_file_line_key() {
 }
 
 #[test]
+fn check_config_reports_each_component_and_runs_warn_when_degraded() {
+    let shipped = repo().join("config/farhand.toml");
+    let o = farhand(&["-c", shipped.to_str().unwrap(), "--check-config"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for component in ["flow", "detect", "verdict", "output"] {
+        let line = format!("farhand: {component}: ready: ");
+        assert_eq!(out.lines().filter(|l| l.starts_with(&line)).count(), 1, "{component}: {out}");
+    }
+    assert!(out.contains("18 fingerprints (ssh, rdp, vnc,"), "{out}");
+    // A config that switches everything off and has no inside: valid, but two components
+    // say why they are degraded, at --check-config and as warnings when a run starts.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("off.toml");
+    std::fs::write(&cfg, "[sensor]\nworkers = 2\nhome_networks = []\n[detect]\nfingerprints = []\n").unwrap();
+    let o = farhand(&["-c", cfg.to_str().unwrap(), "--check-config"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("farhand: detect: degraded: 2 workers; no fingerprints"), "{out}");
+    assert!(out.contains("farhand: verdict: degraded: 0 inside networks;"), "{out}");
+    let o = farhand(&["-c", cfg.to_str().unwrap(), "--demo", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let warnings: Vec<_> =
+        stderr(&o).lines().filter(|l| l.starts_with("farhand: warning: ")).map(str::to_owned).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("detect: degraded") && warnings[1].contains("verdict: degraded"), "{warnings:?}");
+}
+
+#[test]
 fn unwritable_output() {
     let o = farhand(&["--demo", "-o", "/nonexistent-dir/alerts.jsonl"]);
     assert_eq!(o.status.code(), Some(1));

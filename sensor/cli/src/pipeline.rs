@@ -10,11 +10,32 @@ use crate::config::Settings;
 use farhand_engine::capture::Source;
 use farhand_engine::pipeline::{self, FastPath};
 pub use farhand_engine::pipeline::{RunOptions, RunSummary};
+use farhand_model::Health;
 use farhand_report::sink::Sink;
-use farhand_report::verdict::Verdict;
+use farhand_report::verdict::VerdictConfig;
 use std::time::Instant;
 
 impl Settings {
+    /// What the verdict needs of these settings.
+    pub fn verdict(&self) -> VerdictConfig {
+        VerdictConfig { home: self.home.clone(), relay: self.relay }
+    }
+
+    /// Each component built from these settings, with its health (for `--check-config` and
+    /// the warnings at start): flow table, detection engine, verdict, alert output.
+    pub fn health(&self) -> Vec<Health> {
+        let alerts = match self.alerts.as_str() {
+            "-" => "JSON lines to standard output".to_string(),
+            path => format!("JSON lines to {path}"),
+        };
+        vec![
+            self.flow.build::<farhand_engine::detect::DetectState>().1,
+            self.fast_path().build().1,
+            self.verdict().build().1,
+            Health::ready("output", alerts),
+        ]
+    }
+
     /// What the fast path needs of these settings.
     pub fn fast_path(&self) -> FastPath {
         FastPath {
@@ -39,7 +60,7 @@ pub fn run<C: Source + ?Sized, S: Sink>(
 ) -> RunSummary {
     let started = Instant::now();
     let (ftx, frx) = pipeline::crossing();
-    let verdict = Verdict::new(settings.home.clone()).with_relay(settings.relay);
+    let (verdict, _) = settings.verdict().build();
     std::thread::scope(|scope| {
         let reporter = scope.spawn(move || farhand_report::report(frx, verdict, sink));
         let mut summary = pipeline::run(cap, &settings.fast_path(), opts, ftx);

@@ -27,6 +27,7 @@ use crate::flow::{FlowConfig, FlowStats, shard};
 use crate::indicators::Indicators;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use farhand_model::Finding;
+use farhand_model::Health;
 use farhand_model::HomeNets;
 use farhand_model::Micros;
 use farhand_model::Transport;
@@ -65,6 +66,45 @@ pub struct FastPath {
     pub dns_tunnel: bool,
     /// IP-KVM device watch enabled.
     pub ip_kvm: bool,
+}
+
+impl FastPath {
+    /// The detection engine these settings describe (cloned per worker by [`run`]), and its
+    /// health: degraded when nothing is enabled that can recognise a session, or when the
+    /// name detector is on without a single indicator.
+    pub fn build(&self) -> (Engine, Health) {
+        let mut engine = Engine::new(self.fingerprints.clone(), self.names.clone(), self.dns_tunnel);
+        if self.ip_kvm {
+            engine = engine.watching_ip_kvm(self.home.clone());
+        }
+        let names: Vec<_> = self.fingerprints.iter().map(|f| f.name()).collect();
+        let workers = self.workers.max(1);
+        let mut parts = vec![format!("{workers} worker{}", if workers == 1 { "" } else { "s" })];
+        parts.push(match names.len() {
+            0 => "no fingerprints".to_string(),
+            n => format!("{n} fingerprints ({})", names.join(", ")),
+        });
+        let mut empty_names = false;
+        if let Some(ind) = &self.names {
+            let (tools, patterns) = ind.counts();
+            empty_names = patterns == 0;
+            parts.push(format!("names over {patterns} indicators of {tools} tools"));
+        }
+        parts.extend(self.dns_tunnel.then(|| "DNS-tunnel watch".to_string()));
+        parts.extend(self.ip_kvm.then(|| "IP-KVM watch".to_string()));
+        let detail = parts.join("; ");
+        let health = if self.fingerprints.is_empty() && self.names.is_none() && !self.dns_tunnel && !self.ip_kvm {
+            Health::degraded(
+                "detect",
+                format!("{detail}: nothing enabled can recognise a session (detect.fingerprints)"),
+            )
+        } else if empty_names {
+            Health::degraded("detect", format!("{detail}: the name detector has no indicators"))
+        } else {
+            Health::ready("detect", detail)
+        };
+        (engine, health)
+    }
 }
 
 /// How to run.
@@ -116,7 +156,7 @@ struct Worker {
 
 impl Worker {
     fn new(flow: FlowConfig, engine: Engine) -> Worker {
-        Worker { table: FlowTable::new(flow), engine, stats: DetectStats::default(), findings: Vec::new() }
+        Worker { table: flow.build().0, engine, stats: DetectStats::default(), findings: Vec::new() }
     }
 
     #[inline]
@@ -243,10 +283,7 @@ pub fn run<S: Source + ?Sized>(
     let started = Instant::now();
     let workers = settings.workers.max(1);
     let live = cap.kind() == CaptureKind::Live;
-    let mut engine = Engine::new(settings.fingerprints.clone(), settings.names.clone(), settings.dns_tunnel);
-    if settings.ip_kvm {
-        engine = engine.watching_ip_kvm(settings.home.clone());
-    }
+    let (engine, _) = settings.build();
     let per_worker = FlowConfig { max_flows: (settings.flow.max_flows / workers).max(1024), ..settings.flow };
     let mut summary = RunSummary { workers, ..RunSummary::default() };
 

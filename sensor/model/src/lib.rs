@@ -13,6 +13,7 @@ pub mod anomaly;
 pub mod error;
 pub mod evidence;
 pub mod finding;
+pub mod health;
 pub mod net;
 pub mod session;
 pub mod tool;
@@ -20,6 +21,7 @@ pub mod tool;
 pub use anomaly::{Anomaly, AnomalyCounts, Layer, Reason};
 pub use error::ConfigError;
 pub use finding::{EndReason, Finding, FindingKind, FlowSummary, Via};
+pub use health::Health;
 pub use net::{Addr, Direction, FlowKey, HomeNets, Role, Side};
 pub use tool::{Category, Match, Method, Tool, Transport};
 

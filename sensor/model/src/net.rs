@@ -279,6 +279,16 @@ mod tests {
 pub struct HomeNets(Vec<IpNet>);
 
 impl HomeNets {
+    /// How many inside networks are configured.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no inside network is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// From parsed networks.
     pub fn new(nets: Vec<IpNet>) -> HomeNets {
         HomeNets(nets)

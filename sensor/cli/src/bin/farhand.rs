@@ -55,7 +55,8 @@ struct Cli {
     #[arg(long)]
     demo: bool,
 
-    /// Check the configuration file and exit.
+    /// Check the configuration file, print each component's health (ready or degraded, and
+    /// why) and exit.
     #[arg(long = "check-config", requires = "config")]
     check_config: bool,
 
@@ -171,12 +172,22 @@ fn main_inner(cli: Cli) -> u8 {
         None => Settings::defaults(),
     };
     if cli.check_config {
+        let mut report = String::new();
         if let Some(path) = &cli.config {
-            eprintln!("farhand: {}: ok ({settings:?})", path.display());
+            report += &format!("farhand: {}: ok\n", path.display());
         }
-        return exit::OK;
+        for h in settings.health() {
+            report += &format!("farhand: {h}\n");
+        }
+        return match std::io::Write::write_all(&mut std::io::stdout(), report.as_bytes()) {
+            Ok(()) => exit::OK,
+            Err(e) => fail(exit::INPUT, format!("cannot write to standard output: {e}")),
+        };
     }
     apply_overrides(&cli, &mut settings);
+    for h in settings.health().iter().filter(|h| h.is_degraded()) {
+        eprintln!("farhand: warning: {h}");
+    }
     let (mut cap, _demo_file) = match open_capture(&cli, &settings) {
         Ok(c) => c,
         Err(code) => return code,

@@ -4,6 +4,10 @@
 //! - [`RawConfig`] mirrors the file exactly; every section rejects unknown keys. Parsing
 //!   does no I/O beyond reading the file and no lookups.
 //! - [`RawConfig::validate`] turns it into [`Settings`], the runtime form the pipeline uses.
+//!   Each section's validated form lives beside the component it builds (`FlowConfig` in
+//!   the engine's flow table, `FastPath` in the engine's pipeline, `VerdictConfig` and
+//!   `RelayConfig` in the reporting crate), and its `build()` returns the component and its
+//!   [`Health`](farhand_model::Health): config imports components, never the reverse.
 //! - Every error is one [`ConfigError`] naming the file, the line and column, and the key or
 //!   value at fault.
 //! - `config/farhand.toml` in the repository documents every key with its default; the

@@ -20,6 +20,7 @@
 
 use crate::decode::{PacketView, tcp_flags};
 use farhand_model::EndReason;
+use farhand_model::Health;
 use farhand_model::Micros;
 pub use farhand_model::net::{Addr, FlowKey, Side};
 use hashbrown::HashMap;
@@ -244,6 +245,26 @@ pub struct FlowTable<S> {
     ended: Vec<FlowRecord<S>>,
     next_sweep: Micros,
     stats: FlowStats,
+}
+
+impl FlowConfig {
+    /// The flow table these settings describe, and its health (always ready: the limits
+    /// were validated).
+    pub fn build<S: FlowState>(self) -> (FlowTable<S>, Health) {
+        let secs = |us: Micros| us / 1_000_000;
+        let health = Health::ready(
+            "flow",
+            format!(
+                "up to {} flows; idle TCP {} s, UDP {} s; closed TCP kept {} s; sessions reported every {} s",
+                self.max_flows,
+                secs(self.tcp_idle),
+                secs(self.udp_idle),
+                secs(self.tcp_closed),
+                secs(self.active)
+            ),
+        );
+        (FlowTable::new(self), health)
+    }
 }
 
 impl<S: FlowState> FlowTable<S> {

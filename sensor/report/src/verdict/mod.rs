@@ -19,12 +19,12 @@
 use base64::Engine as _;
 use farhand_model::Direction;
 use farhand_model::EndReason;
-use farhand_model::HomeNets;
 use farhand_model::Micros;
 use farhand_model::evidence::Evidence;
 use farhand_model::net::{Addr, FlowKey, Side};
 use farhand_model::tool::{Category, Match, Method, Tool, Transport};
 use farhand_model::{Finding, FindingKind};
+use farhand_model::{Health, HomeNets};
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, HashMap};
 
@@ -195,6 +195,42 @@ pub const MULTI_TOOL_WINDOW: Micros = 3600 * 1_000_000;
 pub const SESSION_GAP: Micros = 3600 * 1_000_000;
 /// Open sessions remembered before old ones are forgotten.
 pub const MAX_OPEN_SESSIONS: usize = 100_000;
+
+/// What the verdict is built from: the inside networks and the relay-gap judgement.
+#[derive(Debug, Clone)]
+pub struct VerdictConfig {
+    /// The organisation's endpoints.
+    pub home: HomeNets,
+    /// The relay-gap judgement's thresholds.
+    pub relay: crate::relay_latency::RelayConfig,
+}
+
+impl VerdictConfig {
+    /// The verdict, and its health: degraded without inside networks (no endpoint can be
+    /// told from its peer, so no session is judged inbound).
+    pub fn build(self) -> (Verdict, Health) {
+        let r = self.relay;
+        let detail = format!(
+            "{} inside networks; relayed when the far leg exceeds the baseline ({} ms, SSH {} ms) by {} ms over at least {} samples",
+            self.home.len(),
+            r.baseline_ms,
+            r.baseline_ssh_ms,
+            r.gap_threshold_ms,
+            r.min_samples
+        );
+        let health = if self.home.is_empty() {
+            Health::degraded(
+                "verdict",
+                format!(
+                    "{detail}: sensor.home_networks is empty, so no endpoint is inside and no session is judged inbound"
+                ),
+            )
+        } else {
+            Health::ready("verdict", detail)
+        };
+        (Verdict::new(self.home).with_relay(self.relay), health)
+    }
+}
 
 /// The verdict stage.
 pub struct Verdict {
