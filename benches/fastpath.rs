@@ -13,6 +13,7 @@ use farhand_engine::capture::{Capture, LinkType, Next, RawFrame, Source};
 use farhand_engine::decode::{DecodeStats, decode};
 use farhand_engine::detect::FlowTable;
 use farhand_engine::detect::fingerprint::registry;
+use farhand_engine::detect::watch::registry as watch_registry;
 use farhand_engine::detect::{DetectStats, Engine};
 use farhand_engine::flow::FlowConfig;
 use std::hint::black_box;
@@ -54,8 +55,11 @@ fn bench(c: &mut Criterion) {
             st
         })
     });
-    let mut engine =
-        Engine::new(registry(), Some(std::sync::Arc::new(farhand_engine::indicators::Indicators::builtin())), true);
+    let mut engine = Engine::new(
+        registry(),
+        Some(std::sync::Arc::new(farhand_engine::indicators::Indicators::builtin())),
+        watch_registry(),
+    );
     g.bench_function("decode+flow+detect", |b| {
         b.iter_batched(
             || FlowTable::new(FlowConfig::default()),

@@ -18,8 +18,8 @@
 
 use farhand::config::Settings;
 use farhand_engine::decode::{PacketView, TcpInfo, tcp_flags};
+use farhand_engine::detect::DetectStats;
 use farhand_engine::detect::FlowTable;
-use farhand_engine::detect::{DetectStats, Engine};
 use farhand_engine::flow::{Addr, FlowConfig, FlowKey, Side};
 use farhand_model::Transport;
 use farhand_model::net::proto;
@@ -267,12 +267,8 @@ fn probing(p: &Payloads) -> Script<'_> {
 /// same for every flow).
 fn engine_per_flow(settings: &Settings, n: u32, script: &Script<'_>) -> (f64, bool) {
     // The engine as the pipeline builds it (all fingerprints, the name detector over the
-    // indicators, the DNS-tunnel watch).
-    let mut engine = Engine::new(
-        settings.fingerprints.clone(),
-        settings.names.then(|| settings.indicators.clone()),
-        settings.dns_tunnel,
-    );
+    // indicators, the DNS-tunnel watch, the IP-KVM watch).
+    let (mut engine, _) = settings.fast_path().build();
     let mut stats = DetectStats::default();
     let before = LIVE.load(Ordering::Relaxed);
     let mut t = table();

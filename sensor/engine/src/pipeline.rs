@@ -73,7 +73,8 @@ impl FastPath {
     /// health: degraded when nothing is enabled that can recognise a session, or when the
     /// name detector is on without a single indicator.
     pub fn build(&self) -> (Engine, Health) {
-        let mut engine = Engine::new(self.fingerprints.clone(), self.names.clone(), self.dns_tunnel);
+        let watches = if self.dns_tunnel { crate::detect::watch::registry() } else { Vec::new() };
+        let mut engine = Engine::new(self.fingerprints.clone(), self.names.clone(), watches);
         if self.ip_kvm {
             engine = engine.watching_ip_kvm(self.home.clone());
         }

@@ -23,6 +23,7 @@ pub mod correlate;
 pub mod fingerprint;
 pub mod names;
 pub mod nested;
+pub mod watch;
 use crate::decode::PacketView;
 use crate::flow::{self, FlowState};
 use crate::indicators::Indicators;
@@ -32,8 +33,6 @@ use farhand_model::anomaly::AnomalyCounts;
 use farhand_model::net::{FlowKey, Role, Side};
 use farhand_model::tool::{Match, Transport};
 use farhand_model::{Finding, FindingKind, FlowSummary, HomeNets, Via};
-use farhand_proto::dns;
-use fingerprint::dns_tunnel::{self, DnsTally};
 use fingerprint::{Exchange, Fingerprint, Outcome};
 use std::sync::Arc;
 
@@ -155,8 +154,9 @@ pub struct Probe {
     started: u32,
     /// Payload packets seen.
     packets: u16,
-    /// DNS-tunnel watch over the flow's queries (flows whose first query is tunnel-shaped).
-    dns: Option<Box<DnsTally>>,
+    /// The flow watch started at the flow's first payload packet, if one wanted it: its
+    /// index in the engine's watches and its state.
+    watch: Option<(usize, Box<dyn watch::Watching>)>,
     /// UDP: the first datagrams' heads, while a multi-datagram fingerprint is possible.
     heads: Vec<fingerprint::DatagramHead>,
 }
@@ -185,7 +185,8 @@ pub struct Engine {
     /// Bit i set: fingerprint i reads datagram heads.
     datagram_fps: u32,
     cap: usize,
-    dns_tunnel: bool,
+    /// The flow watches ([`watch::registry`]).
+    watches: Vec<&'static dyn watch::FlowWatch>,
     /// Per-endpoint links between flows, asked in order ([`correlate::correlators`]).
     correlators: Vec<Box<dyn Correlator>>,
     /// Indices of the correlators that watch every frame.
@@ -222,7 +223,7 @@ impl Clone for Engine {
             fingerprints: self.fingerprints.clone(),
             datagram_fps: self.datagram_fps,
             cap: self.cap,
-            dns_tunnel: self.dns_tunnel,
+            watches: self.watches.clone(),
             correlators: self.correlators.iter().map(|c| c.fresh()).collect(),
             frame_watches: self.frame_watches.clone(),
             onsets: Default::default(),
@@ -231,13 +232,13 @@ impl Clone for Engine {
 }
 
 impl Engine {
-    /// An engine over the given structural fingerprints (at most 31) and, when given
-    /// indicators, the name detector over them.
-    /// `dns_tunnel` enables the DNS-tunnel watch.
+    /// An engine over the given structural fingerprints (at most 31), when given
+    /// indicators the name detector over them, and the given flow watches
+    /// ([`watch::registry`]).
     pub fn new(
         fingerprints: Vec<&'static dyn Fingerprint>,
         indicators: Option<Arc<Indicators>>,
-        dns_tunnel: bool,
+        watches: Vec<&'static dyn watch::FlowWatch>,
     ) -> Engine {
         let mut fps: Vec<Fp> = fingerprints.into_iter().take(31).map(Fp::Static).collect();
         if let Some(ind) = &indicators {
@@ -253,7 +254,7 @@ impl Engine {
             fingerprints: fps,
             datagram_fps,
             cap,
-            dns_tunnel,
+            watches,
             correlators: correlate::correlators(indicators.as_ref()),
             frame_watches: Vec::new(),
             onsets: Default::default(),
@@ -308,20 +309,18 @@ impl Engine {
         };
         let role = Role::of(v.side, flow.initiator);
         probe.packets = probe.packets.saturating_add(1);
-        // The DNS-tunnel watch: started by a tunnel-shaped first query, then fed every query
-        // (each datagram parsed once).
-        if self.dns_tunnel
-            && v.transport == Transport::Udp
-            && role == Role::Initiator
-            && (probe.dns.is_some() || (probe.packets == 1 && dns::probe(v.payload)))
-            && let Ok(m) = dns::parse(v.payload)
-        {
-            if probe.dns.is_none() && dns_tunnel::starts_watch(&m) {
-                probe.dns = Some(Box::default());
+        // Flow watches: started (or not) at the first payload packet, then fed every one.
+        match probe.watch.as_mut() {
+            Some((_, w)) => w.on_packet(v, role),
+            None if probe.packets == 1 => {
+                probe.watch = self
+                    .watches
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| w.interest().transports.contains(&v.transport))
+                    .find_map(|(i, w)| w.start(v, role).map(|s| (i, s)));
             }
-            if let Some(t) = probe.dns.as_mut() {
-                t.add(&m);
-            }
+            None => {}
         }
         let mut grew = match v.tcp {
             Some(t) => append_tcp(probe, role, t.seq, v.payload, self.cap),
@@ -341,8 +340,8 @@ impl Engine {
             Transport::Tcp => (0..2).all(|r| {
                 probe.gap.get(r).copied().unwrap_or(true) || probe.buf.get(r).is_some_and(|b| b.len() >= self.cap)
             }),
-            Transport::Udp | Transport::Icmp => match &probe.dns {
-                Some(t) => t.queries >= dns_tunnel::WATCH_QUERIES,
+            Transport::Udp | Transport::Icmp => match &probe.watch {
+                Some((_, w)) => w.full(),
                 None if heads_wanted => probe.heads.len() >= fingerprint::MAX_DATAGRAM_HEADS,
                 None => probe.buf.iter().all(|b| !b.is_empty()) || probe.packets >= 4,
             },
@@ -422,12 +421,13 @@ impl Engine {
         }
         let alive = p.alive;
         if found.is_none()
-            && let Some(t) = &p.dns
+            && let Some((i, w)) = &p.watch
         {
-            // The DNS-tunnel watch decides once it has seen enough queries or the flow ends;
-            // until then the flow stays open even if every fingerprint has said no.
-            if finished || t.queries >= dns_tunnel::WATCH_QUERIES {
-                found = dns_tunnel::verdict(t).map(|m| Session::new(m, "dns_tunnel", "1", facts.ts, None));
+            // A flow watch decides once it has seen enough or the flow ends; until then the
+            // flow stays open even if every fingerprint has said no.
+            if finished || w.full() {
+                let name = self.watches.get(*i).map_or(("", ""), |w| (w.name(), w.version()));
+                found = w.verdict().map(|m| Session::new(m, name.0, name.1, facts.ts, None));
             } else if alive == 0 {
                 return;
             }
@@ -692,7 +692,7 @@ mod tests {
 
     fn run(packets: &[PacketView<'_>]) -> Vec<Finding> {
         let mut table = FlowTable::new(FlowConfig::default());
-        let mut engine = Engine::new(fingerprint::registry(), Some(Arc::new(Indicators::builtin())), false);
+        let mut engine = Engine::new(fingerprint::registry(), Some(Arc::new(Indicators::builtin())), Vec::new());
         let mut stats = DetectStats::default();
         for v in packets {
             if let Some(flow) = table.packet(v) {

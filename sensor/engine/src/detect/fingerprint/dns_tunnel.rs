@@ -16,11 +16,19 @@
 //!   the number of queries beyond [`MAX_PARENTS`] parents).
 //! - [`verdict`] is pure: a [`Match`] when at least [`MIN_QUERIES`] queries mostly under one
 //!   parent are tunnel-shaped, else `None`.
+//! - [`DnsTunnelWatch`] runs all this as a flow watch (`crate::detect::watch`): started by a
+//!   UDP flow's first datagram when it is a tunnel-shaped query from the initiator, fed each
+//!   later query, full after [`WATCH_QUERIES`].
 
+use super::Interest;
+use crate::decode::PacketView;
+use crate::detect::watch::{FlowWatch, Watching};
+use farhand_model::Role;
 use farhand_model::evidence::DnsTunnelEvidence;
 use farhand_model::evidence::Evidence;
+use farhand_model::tool::Transport;
 use farhand_model::tool::{Match, Method, Tool};
-use farhand_proto::dns::{Message, label_stats};
+use farhand_proto::dns::{self, Message, label_stats};
 
 /// Queries a flow must carry before it can be called a tunnel.
 pub const MIN_QUERIES: u16 = 6;
@@ -102,6 +110,56 @@ impl DnsTally {
         self.longest_label = self.longest_label.max(st.longest_label.min(usize::from(u16::MAX)) as u16);
         bump(&mut self.parents, parent(&q.name));
         bump(&mut self.qtypes, &q.qtype);
+    }
+}
+
+/// The DNS-tunnel watch (see the module contract).
+#[derive(Debug, Clone, Copy)]
+pub struct DnsTunnelWatch;
+
+/// A query of the flow's initiator, parsed (each datagram once).
+fn initiator_query(v: &PacketView<'_>, role: Role) -> Option<Message> {
+    if v.transport != Transport::Udp || role != Role::Initiator {
+        return None;
+    }
+    dns::parse(v.payload).ok()
+}
+
+impl FlowWatch for DnsTunnelWatch {
+    fn name(&self) -> &'static str {
+        Tool::DnsTunnel.name()
+    }
+    fn version(&self) -> &'static str {
+        "1"
+    }
+    fn interest(&self) -> Interest {
+        Interest::udp(0)
+    }
+    fn start(&self, v: &PacketView<'_>, role: Role) -> Option<Box<dyn Watching>> {
+        if !dns::probe(v.payload) {
+            return None;
+        }
+        let m = initiator_query(v, role)?;
+        if !starts_watch(&m) {
+            return None;
+        }
+        let mut t = DnsTally::default();
+        t.add(&m);
+        Some(Box::new(t))
+    }
+}
+
+impl Watching for DnsTally {
+    fn on_packet(&mut self, v: &PacketView<'_>, role: Role) {
+        if let Some(m) = initiator_query(v, role) {
+            self.add(&m);
+        }
+    }
+    fn full(&self) -> bool {
+        self.queries >= WATCH_QUERIES
+    }
+    fn verdict(&self) -> Option<Match> {
+        verdict(self)
     }
 }
 
