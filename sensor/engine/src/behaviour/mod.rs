@@ -144,7 +144,8 @@ impl Behaviour {
     pub fn anomalies(&self) -> impl Iterator<Item = Anomaly> + '_ {
         let found: [Option<Anomaly>; 2] = match &self.app {
             App::Ssh(t) => t.anomalies(),
-            App::None | App::Vnc(_) | App::Rdp(_) | App::Stun(_) => [None, None],
+            App::Rdp(t) => t.anomalies(),
+            App::None | App::Vnc(_) | App::Stun(_) => [None, None],
         };
         found.into_iter().flatten()
     }
