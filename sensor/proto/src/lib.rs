@@ -16,7 +16,8 @@
 //! header (type, class, magic cookie, length, transaction id) and RDP (TPKT, the X.224
 //! Connection Request/Confirm with cookie, routing token and negotiation structures, the
 //! MS-RDPEUDP SYN and data headers, and a follower of the TLS record framing after the
-//! Confirm for the timing code).
+//! Confirm for the timing code) and VNC (the RFB ProtocolVersion, the security negotiation,
+//! and a follower of the client's messages for the timing code).
 
 pub mod dhcp;
 pub mod dns;
@@ -27,6 +28,7 @@ pub mod ssh;
 pub mod step;
 pub mod stun;
 pub mod tls;
+pub mod vnc;
 
 pub use step::Step;
 
