@@ -12,17 +12,23 @@
 //! Today: TLS (ClientHello/ServerHello, certificates, JA3/JA4), QUIC (the ClientHello inside
 //! the Initial packet), DNS, HTTP/1 (Host, User-Agent, CONNECT, Upgrade), DHCP (the host
 //! name a device gives itself), SSH (identification lines, clear-text packet framing, KEXINIT
-//! name-lists, and a follower of the clear-text phase for the timing code) and the STUN message
-//! header (type, class, magic cookie, length, transaction id).
+//! name-lists, and a follower of the clear-text phase for the timing code), the STUN message
+//! header (type, class, magic cookie, length, transaction id) and RDP (TPKT, the X.224
+//! Connection Request/Confirm with cookie, routing token and negotiation structures, the
+//! MS-RDPEUDP SYN and data headers, and a follower of the TLS record framing after the
+//! Confirm for the timing code) and VNC (the RFB ProtocolVersion, the security negotiation,
+//! and a follower of the client's messages for the timing code).
 
 pub mod dhcp;
 pub mod dns;
 pub mod http;
 pub mod quic;
+pub mod rdp;
 pub mod ssh;
 pub mod step;
 pub mod stun;
 pub mod tls;
+pub mod vnc;
 
 pub use step::Step;
 

@@ -144,7 +144,9 @@ impl Behaviour {
     pub fn anomalies(&self) -> impl Iterator<Item = Anomaly> + '_ {
         let found: [Option<Anomaly>; 2] = match &self.app {
             App::Ssh(t) => t.anomalies(),
-            App::None | App::Vnc(_) | App::Rdp(_) | App::Stun(_) => [None, None],
+            App::Vnc(t) => t.anomalies(),
+            App::Rdp(t) => t.anomalies(),
+            App::None | App::Stun(_) => [None, None],
         };
         found.into_iter().flatten()
     }
@@ -339,6 +341,28 @@ mod tests {
         let unknown = Seed { next_seq: [None, None], ..tcp_seed(b"abc", b"") };
         assert!(unknown.cursor(Role::Initiator).lost);
         assert!(!unknown.cursor(Role::Responder).lost);
+    }
+
+    #[test]
+    fn vnc_and_rdp_followers_report_where_they_lost_the_framing() {
+        use farhand_model::anomaly::{Layer, Reason};
+        let found = |tool: Tool, c: &[u8], s: &[u8]| -> Vec<Anomaly> {
+            Behaviour::new(tool, &tcp_seed(c, s)).unwrap().anomalies().collect()
+        };
+        // VNC: version, choice None, ClientInit, then a message type RFB does not have.
+        let v38 = b"RFB 003.008\n";
+        let broken = [v38.as_slice(), &[1, 1, 7]].concat();
+        assert_eq!(found(Tool::Vnc, &broken, v38), [Anomaly::new(Layer::Vnc, 14, Reason::BadType)]);
+        assert_eq!(found(Tool::Vnc, &broken[..14], v38), []);
+        // RDP: a TPKT shorter than its header from the client, a bad TLS record type from the
+        // server after its Confirm.
+        let cc = [3u8, 0, 0, 11, 6, 0xd0, 0, 0, 0x12, 0x34, 0];
+        let server = [cc.as_slice(), &[99, 3, 3, 0, 1]].concat();
+        assert_eq!(
+            found(Tool::Rdp, &[3, 0, 0, 2], &server),
+            [Anomaly::new(Layer::Rdp, 2, Reason::BadLength), Anomaly::new(Layer::Rdp, 11, Reason::BadType)]
+        );
+        assert_eq!(found(Tool::Rdp, &[3, 0, 0, 7, 2, 0xf0, 0x80], &cc), []);
     }
 
     #[test]

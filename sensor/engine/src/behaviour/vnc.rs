@@ -10,7 +10,9 @@
 //!   Extended Clipboard form TigerVNC sends at start), and the common extensions
 //!   EnableContinuousUpdates (150, 10), ClientFence (248, 9 + n), SetDesktopSize (251,
 //!   8 + 16n). Any other type, or other security types (their own handshakes), stops the
-//!   parse: timing of what was read stays.
+//!   parse: timing of what was read stays. The framing is followed by
+//!   [`farhand_proto::vnc::ClientStream`]; where the bytes break it (a message type it does
+//!   not know, a ClientCutText past its limit) [`VncTiming::anomalies`] says where and why.
 //! - A server sends a FramebufferUpdate only when asked, and a viewer asks for the next one
 //!   as soon as it has drawn the last: the time from the server's last data before a request
 //!   to that request is one far-leg round trip (plus the viewer's drawing time) — when the
@@ -22,41 +24,25 @@
 use super::keystroke::Keystrokes;
 use super::stream::Cursor;
 use super::{Lat, Seed};
-use farhand_model::{Micros, Role};
+use farhand_model::{Anomaly, Micros, Role};
+use farhand_proto::vnc::{
+    ClientMessage, ClientPhase, ClientStream, MSG_FRAMEBUFFER_UPDATE_REQUEST, MSG_KEY_EVENT, MSG_POINTER_EVENT,
+    SECURITY_TYPE_33_LEN, VERSION_LEN,
+};
 
-/// Header bytes kept per client message (ClientFence's length byte is the 9th).
-const HEAD: usize = 9;
 /// Longest answer time taken as a sample.
 pub const MAX_ANSWER_US: Micros = 1_000_000;
-/// Largest ClientCutText accepted before the parse gives up.
-pub const MAX_CUT_TEXT: u32 = 1 << 20;
-
-/// Where the client stream's parse stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Client {
-    /// Bytes of ProtocolVersion still to read; the minor version digit seen.
-    Version { left: u8, minor: u8 },
-    /// 3.7/3.8: the security choice byte.
-    Choice,
-    /// 3.3: waiting for the server's security type.
-    AwaitServerType,
-    /// Bytes to skip (an authentication response), then ClientInit.
-    Skip { left: u8, then_init: bool },
-    /// The ClientInit byte.
-    Init,
-    /// A message: header bytes gathered, bytes of the current message left once known.
-    Msg { head: [u8; HEAD], have: u8, left: u32 },
-    /// Parse stopped.
-    Done,
-}
+/// Bytes of the server's stream kept: its ProtocolVersion and, for 3.3, the security type.
+const SERVER_HEAD_LEN: usize = VERSION_LEN + SECURITY_TYPE_33_LEN;
 
 /// VNC session timing.
 #[derive(Debug, Clone)]
 pub struct VncTiming {
     cursor: [Cursor; 2],
-    client: Client,
+    /// The client's framing.
+    client: ClientStream,
     /// The server's first 16 bytes (version and, for 3.3, the security type).
-    server_head: [u8; 16],
+    server_head: [u8; SERVER_HEAD_LEN],
     server_have: u8,
     seeding: bool,
     /// Last server data since the client's last update request.
@@ -77,8 +63,8 @@ impl VncTiming {
     pub fn new(seed: &Seed<'_>) -> VncTiming {
         let mut v = VncTiming {
             cursor: Role::BOTH.map(|r| seed.cursor(r)),
-            client: Client::Version { left: 12, minor: 0 },
-            server_head: [0; 16],
+            client: ClientStream::new(),
+            server_head: [0; SERVER_HEAD_LEN],
             server_have: 0,
             seeding: true,
             server_since_request: None,
@@ -90,10 +76,10 @@ impl VncTiming {
         };
         let [client, server] = seed.bufs;
         if seed.cursor(Role::Initiator).lost {
-            v.client = Client::Done;
+            v.client.stop();
         }
         v.server_bytes(server);
-        if v.client != Client::Done {
+        if v.client.phase() != ClientPhase::Done {
             v.client_bytes(seed.ts, client);
         }
         v.seeding = false;
@@ -122,9 +108,16 @@ impl VncTiming {
         } else {
             match new {
                 Some(b) => self.client_bytes(ts, b),
-                None => self.client = Client::Done,
+                None => self.client.stop(),
             }
         }
+    }
+
+    /// Per role, the anomaly that stopped following its framing, if any: the client's (a
+    /// message type the parser does not know, a ClientCutText past its limit); the server's
+    /// direction is not followed. A lost stream or an unread security handshake is none.
+    pub fn anomalies(&self) -> [Option<Anomaly>; 2] {
+        [self.client.anomaly(), None]
     }
 
     fn server_bytes(&mut self, b: &[u8]) {
@@ -134,85 +127,31 @@ impl VncTiming {
             }
             self.server_have += 1;
         }
-        if self.client == Client::AwaitServerType && self.server_have >= 16 {
+        if self.client.phase() == ClientPhase::AwaitServerType && usize::from(self.server_have) >= SERVER_HEAD_LEN {
             let [_, _, _, _, _, _, _, _, _, _, _, _, t0, t1, t2, t3] = self.server_head;
-            self.client = match u32::from_be_bytes([t0, t1, t2, t3]) {
-                1 => Client::Init,
-                2 => Client::Skip { left: 16, then_init: true },
-                _ => Client::Done,
-            };
+            self.client.server_security_type(u32::from_be_bytes([t0, t1, t2, t3]));
         }
     }
 
     fn client_bytes(&mut self, ts: Micros, mut b: &[u8]) {
-        while let Some((&c, rest)) = b.split_first() {
-            self.client = match self.client {
-                Client::Done | Client::AwaitServerType => return,
-                Client::Version { left, minor } => {
-                    b = rest;
-                    // "RFB 003.008\n": the minor version's last digit is the 11th byte.
-                    let minor = if left == 2 { c.wrapping_sub(b'0') } else { minor };
-                    match left {
-                        1 if minor >= 7 => Client::Choice,
-                        1 if self.server_have >= 16 => {
-                            self.client = Client::AwaitServerType;
-                            self.server_bytes(&[]);
-                            continue;
-                        }
-                        1 => Client::AwaitServerType,
-                        _ => Client::Version { left: left - 1, minor },
-                    }
-                }
-                Client::Choice => {
-                    b = rest;
-                    match c {
-                        1 => Client::Init,
-                        2 => Client::Skip { left: 16, then_init: true },
-                        _ => Client::Done,
-                    }
-                }
-                Client::Skip { left, then_init } => {
-                    let n = b.len().min(usize::from(left));
-                    b = b.get(n..).unwrap_or_default();
-                    match (left - n as u8, then_init) {
-                        (0, true) => Client::Init,
-                        (l, t) => Client::Skip { left: l, then_init: t },
-                    }
-                }
-                Client::Init => {
-                    b = rest;
-                    Client::Msg { head: [0; HEAD], have: 0, left: 0 }
-                }
-                Client::Msg { head, have, left } if left > 0 => {
-                    let n = b.len().min(left as usize);
-                    b = b.get(n..).unwrap_or_default();
-                    Client::Msg { head, have, left: left - n as u32 }
-                }
-                Client::Msg { mut head, have, .. } => {
-                    b = rest;
-                    if let Some(h) = head.get_mut(usize::from(have)) {
-                        *h = c;
-                    }
-                    let have = have + 1;
-                    match message_len(&head, have) {
-                        Err(()) => Client::Done,
-                        Ok(None) => Client::Msg { head, have, left: 0 },
-                        Ok(Some(total)) if total > usize::from(have) => {
-                            self.message(&head, ts);
-                            Client::Msg { head: [0; HEAD], have: 0, left: (total - usize::from(have)) as u32 }
-                        }
-                        Ok(Some(_)) => {
-                            self.message(&head, ts);
-                            Client::Msg { head: [0; HEAD], have: 0, left: 0 }
-                        }
-                    }
-                }
-            };
+        loop {
+            if let Some(m) = self.client.next_message(&mut b) {
+                self.message(m, ts);
+                continue;
+            }
+            // 3.3: the client's version is complete; the server's type may be there already.
+            if self.client.phase() != ClientPhase::AwaitServerType {
+                return;
+            }
+            self.server_bytes(&[]);
+            if self.client.phase() == ClientPhase::AwaitServerType {
+                return;
+            }
         }
     }
 
-    /// A client message whose header is `head` began at `ts`.
-    fn message(&mut self, head: &[u8; HEAD], ts: Micros) {
+    /// A client message `m` began at `ts`.
+    fn message(&mut self, m: ClientMessage, ts: Micros) {
         if self.seeding {
             return;
         }
@@ -220,58 +159,31 @@ impl VncTiming {
         // the client's own input (automation that asks for the screen after each key) is not
         // a reaction to the update.
         let after_update = self.server_since_request.take();
-        match head {
-            [3, ..] => {
+        match (m.kind, m.flag) {
+            (MSG_FRAMEBUFFER_UPDATE_REQUEST, _) => {
                 if let Some(t) = after_update
                     && ts.saturating_sub(t) <= MAX_ANSWER_US
                 {
                     self.far.record(ts - t);
                 }
             }
-            [4, 1, ..] => {
+            (MSG_KEY_EVENT, 1) => {
                 self.keys.key(ts);
                 self.near_start = Some(ts);
                 self.input = Some(ts);
             }
-            [4 | 5, ..] => self.input = Some(ts),
+            (MSG_KEY_EVENT | MSG_POINTER_EVENT, _) => self.input = Some(ts),
             _ => {}
         }
     }
-}
-
-/// Total length of the client message whose first `have` header bytes are in `head`:
-/// `Ok(None)` while more header bytes are needed, `Err` for a type this parser does not know.
-fn message_len(head: &[u8; HEAD], have: u8) -> Result<Option<usize>, ()> {
-    let [t, _, h2, h3, h4, h5, h6, h7, h8] = *head;
-    let be16 = usize::from(u16::from_be_bytes([h2, h3]));
-    Ok(match t {
-        0 => Some(20),
-        2 if have >= 4 => Some(4 + 4 * be16),
-        // The second byte (incremental / down flag) is read before the message is noted.
-        3 if have >= 2 => Some(10),
-        4 if have >= 2 => Some(8),
-        5 => Some(6),
-        6 if have >= 8 => {
-            // A negative length is the Extended Clipboard form: its absolute value is the
-            // payload's length.
-            let n = i32::from_be_bytes([h4, h5, h6, h7]).unsigned_abs();
-            if n > MAX_CUT_TEXT {
-                return Err(());
-            }
-            Some(8 + n as usize)
-        }
-        150 => Some(10),
-        248 if have >= 9 => Some(9 + usize::from(h8)),
-        251 if have >= 8 => Some(8 + 16 * usize::from(h6)),
-        2 | 3 | 4 | 6 | 248 | 251 => None,
-        _ => return Err(()),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::behaviour::tcp_seed as seed;
+    use farhand_proto::step::{Layer, Reason};
+    use farhand_proto::vnc::MAX_CUT_TEXT;
 
     const V38: &[u8] = b"RFB 003.008\n";
 
@@ -319,7 +231,34 @@ mod tests {
         assert_eq!(v.near.len(), 5);
         // ClientCutText with a hostile length stops the parse without panicking.
         send(&mut v, 0, at, &[6, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff]);
-        assert_eq!(v.client, Client::Done);
+        assert_eq!(v.client.phase(), ClientPhase::Done);
+    }
+
+    #[test]
+    fn a_broken_client_stream_reports_where() {
+        // Version, choice None, ClientInit, a request, then a message type RFB does not have
+        // (at offset 14 + 10 = 24), or a ClientCutText past MAX_CUT_TEXT (length at 24 + 4).
+        let mut c = V38.to_vec();
+        c.push(1);
+        let request = [3u8, 1, 0, 0, 0, 0, 4, 0, 3, 0];
+        for (tail, anomaly) in [
+            (vec![7u8, 0, 0, 0], Anomaly::new(Layer::Vnc, 24, Reason::BadType)),
+            (vec![6, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff], Anomaly::new(Layer::Vnc, 28, Reason::OverLimit)),
+        ] {
+            let mut v = VncTiming::new(&seed(&c, V38));
+            let bytes = [&[1u8][..], &request, &tail].concat();
+            v.on_segment(Role::Initiator, 10, 1013, &bytes);
+            assert_eq!(v.anomalies(), [Some(anomaly), None], "{tail:?}");
+        }
+        // A clean stream, a lost one and an unread security handshake: none.
+        let mut v = VncTiming::new(&seed(&c, V38));
+        v.on_segment(Role::Initiator, 10, 1013, &[&[1u8][..], &request, &key(1)].concat());
+        assert_eq!(v.anomalies(), [None, None]);
+        v.on_segment(Role::Initiator, 11, 5_000, &[7, 7, 7]);
+        assert_eq!((v.client.phase(), v.anomalies()), (ClientPhase::Done, [None, None]));
+        let tight = [V38, &[16]].concat();
+        let v = VncTiming::new(&seed(&tight, V38));
+        assert_eq!((v.client.phase(), v.anomalies()), (ClientPhase::Done, [None, None]));
     }
 
     #[test]
@@ -333,7 +272,7 @@ mod tests {
         bytes.extend_from_slice(&[6, 0, 0, 0, 0xff, 0xff, 0xff, 0xf8, 0x1f, 0, 0, 1, 0, 0, 0, 0]);
         bytes.extend_from_slice(&[3, 1, 0, 0, 0, 0, 4, 0, 3, 0]);
         v.on_segment(Role::Initiator, 10, 1013, &bytes);
-        assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 });
+        assert!(v.client.at_message_boundary(), "{:?}", v.client);
     }
 
     #[test]
@@ -349,7 +288,7 @@ mod tests {
         for cut in 0..c.len() {
             let mut v = VncTiming::new(&seed(&c[..cut], &s));
             v.on_segment(Role::Initiator, 1, 1000 + cut as u32, &c[cut..]);
-            assert!(matches!(v.client, Client::Msg { .. }), "{cut}: {:?}", v.client);
+            assert_eq!(v.client.phase(), ClientPhase::Messages, "{cut}: {:?}", v.client);
         }
     }
     // Tests below were added from mutation testing (MUTATION.md).
@@ -382,7 +321,7 @@ mod tests {
             s.extend_from_slice(&[1, 1]);
             let mut v = VncTiming::new(&seed(&c, &s));
             let mut seq = client(&mut v, 10_000, 1013, &msgs, piece);
-            assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 }, "piece {piece}");
+            assert!(v.client.at_message_boundary(), "piece {piece}");
             assert_eq!(v.input, None);
             // A pointer event is input, not a key.
             seq = client(&mut v, 20_000, seq, &[5, 0, 0, 10, 0, 20], piece);
@@ -410,12 +349,8 @@ mod tests {
             v.on_segment(Role::Initiator, 10, 1013, &m);
             v.client
         };
-        assert!(
-            matches!(start(MAX_CUT_TEXT), Client::Msg { left, .. } if left == MAX_CUT_TEXT),
-            "{:?}",
-            start(MAX_CUT_TEXT)
-        );
-        assert_eq!(start(MAX_CUT_TEXT + 1), Client::Done);
+        assert!(start(MAX_CUT_TEXT).message_left() == Some(MAX_CUT_TEXT), "{:?}", start(MAX_CUT_TEXT));
+        assert_eq!(start(MAX_CUT_TEXT + 1).phase(), ClientPhase::Done);
     }
 
     #[test]
@@ -427,22 +362,22 @@ mod tests {
         c.extend([0xCD; 16]);
         c.push(1);
         let v = VncTiming::new(&seed(&c, V38));
-        assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 });
+        assert!(v.client.at_message_boundary(), "{:?}", v.client);
         // 3.3, the server's type (None) arrives after the client's version.
         let v33 = b"RFB 003.003\n";
         let mut v = VncTiming::new(&seed(v33, v33));
-        assert_eq!(v.client, Client::AwaitServerType);
+        assert_eq!(v.client.phase(), ClientPhase::AwaitServerType);
         v.on_segment(Role::Responder, 5, 5012, &[0, 0, 0, 1]);
-        assert_eq!(v.client, Client::Init);
+        assert_eq!(v.client.phase(), ClientPhase::Handshake);
         let mut m = vec![1u8];
         m.extend(request);
         v.on_segment(Role::Initiator, 10, 1012, &m);
-        assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 });
+        assert!(v.client.at_message_boundary(), "{:?}", v.client);
         // 3.3 with the server's type already there when the client's version completes.
         let mut s = v33.to_vec();
         s.extend([0, 0, 0, 1]);
         let v = VncTiming::new(&seed(v33, &s));
-        assert_eq!(v.client, Client::Init);
+        assert_eq!(v.client.phase(), ClientPhase::Handshake);
     }
     #[test]
     fn each_extension_message_ends_where_it_should() {
@@ -456,7 +391,7 @@ mod tests {
             let mut bytes = vec![1u8];
             bytes.extend(&m);
             v.on_segment(Role::Initiator, 10, 1013, &bytes);
-            assert_eq!(v.client, Client::Msg { head: [0; HEAD], have: 0, left: 0 }, "{m:?}");
+            assert!(v.client.at_message_boundary(), "{m:?}");
         }
     }
 }

@@ -1,12 +1,17 @@
 //! RDP fingerprint: the X.224 connection sequence over TCP, and the RDP-UDP SYN exchange.
+//! The wire format (TPKT, X.224, the negotiation structures, MS-RDPEUDP headers) is parsed by
+//! [`farhand_proto::rdp`]; this file decides: confidence, evidence, and the cross-checks
+//! between the two directions.
 //!
 //! # Contract
 //! Works on any port. Over TCP it validates the client's first TPKT as an X.224 Connection
 //! Request carrying RDP's cookie, routing token or negotiation request, and the server's first
 //! TPKT as an X.224 Connection Confirm (optionally with a negotiation response or failure).
 //! It answers `Match` when both are valid, or at `finished` on a valid request alone (lower
-//! confidence); `NoMatch` as soon as a direction contradicts this. Over UDP it validates the
-//! first datagram as an RDP-UDP SYN and the first reply as the matching SYN+ACK.
+//! confidence); `NoMatch` as soon as a direction contradicts this (`Anomaly` when the bytes
+//! had begun as RDP: a request whose variable part starts with RDP's cookie or negotiation
+//! request, a confirm answering a valid request, or an RDP-UDP datagram). Over UDP it
+//! validates the first datagram as an RDP-UDP SYN and the first reply as the matching SYN+ACK.
 //!
 //! # Facts used
 //! - RFC 1006 §6: TPKT = version 3, reserved 0, `u16` big-endian length of the whole TPKT.
@@ -44,55 +49,16 @@ use farhand_model::evidence::Evidence;
 use farhand_model::evidence::RdpEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
-use farhand_proto::step::{Layer, Reason};
+use farhand_proto::rdp::{
+    COOKIE_PREFIX, ConfirmNeg, ConnectionRequest, TYPE_RDP_NEG_REQ, UdpData, UdpSyn, X224_FIXED_END, parse_confirm,
+    parse_request, parse_udp_data, parse_udp_syn, probe, udp_has_ack,
+};
 
-/// TPKT version (RFC 1006).
-const TPKT_VERSION: u8 = 3;
-/// TPKT header length.
-const TPKT_HEADER_LEN: usize = 4;
-/// TPKT header plus the fixed part of an X.224 CR/CC TPDU (LI, code, refs, class).
-const X224_FIXED_END: usize = 11;
-/// Largest Connection Request/Confirm TPKT accepted; real ones are well under 300 bytes.
-pub const MAX_CONNECTION_TPKT_LEN: usize = 1024;
-/// X.224 Connection Request code (high nibble).
-const X224_CR: u8 = 0xE0;
-/// X.224 Connection Confirm code (high nibble).
-const X224_CC: u8 = 0xD0;
-/// Cookie prefix of the request's first line (MS-RDPBCGR 2.2.1.1).
-const COOKIE_PREFIX: &[u8] = b"Cookie: ";
-/// `mstshash` cookie prefix.
-const MSTSHASH_PREFIX: &[u8] = b"Cookie: mstshash=";
 /// Longest user name kept from a `mstshash` cookie, in bytes.
 pub const MAX_COOKIE_USER_LEN: usize = 64;
-/// RDP_NEG_REQ / RSP / FAILURE structure length.
-const NEG_LEN: usize = 8;
-/// RDP_NEG_REQ type.
-const TYPE_RDP_NEG_REQ: u8 = 0x01;
-/// RDP_NEG_RSP type.
-const TYPE_RDP_NEG_RSP: u8 = 0x02;
-/// RDP_NEG_FAILURE type.
-const TYPE_RDP_NEG_FAILURE: u8 = 0x03;
-/// RDP_NEG_CORRELATION_INFO type and length.
-const TYPE_RDP_CORRELATION_INFO: u8 = 0x06;
-const CORRELATION_INFO_LEN: usize = 36;
 
 /// Bytes per direction this fingerprint reads (TCP: one TPKT; UDP: one datagram).
 pub const BYTES_WANTED: usize = 1600;
-
-/// RDP-UDP `snSourceAck` of a SYN (-1).
-const RDPUDP_SYN_SOURCE_ACK: u32 = 0xFFFF_FFFF;
-/// RDPUDP_FLAG_SYN.
-const RDPUDP_FLAG_SYN: u16 = 0x0001;
-/// RDPUDP_FLAG_ACK.
-const RDPUDP_FLAG_ACK: u16 = 0x0004;
-/// RDPUDP_FEC_HEADER + RDPUDP_SYNDATA_PAYLOAD length.
-const RDPUDP_SYN_MIN_LEN: usize = 16;
-/// Smallest MTU allowed in RDPUDP_SYNDATA_PAYLOAD.
-pub const RDPUDP_MIN_MTU: u16 = 1132;
-/// Largest MTU accepted (the spec says 1232; some stacks are seen up to 1600).
-pub const RDPUDP_MAX_MTU: u16 = 1600;
-/// Largest RDP-UDP SYN datagram accepted.
-pub const RDPUDP_MAX_DATAGRAM: usize = 1600;
 
 /// Confidence: Connection Request and Confirm with negotiation (or RDP-UDP SYN + SYN+ACK).
 pub const CONFIDENCE_NEGOTIATED: u8 = 95;
@@ -105,262 +71,11 @@ pub const CONFIDENCE_REQUEST_COOKIE: u8 = 70;
 /// Confidence: mid-session RDP-UDP data whose acknowledgements name the other direction's
 /// sequence numbers.
 pub const CONFIDENCE_UDP_DATA: u8 = 85;
-/// RDPUDP_FLAG_DATA.
-const RDPUDP_FLAG_DATA: u16 = 0x0008;
-/// RDPUDP_FLAG_FEC.
-const RDPUDP_FLAG_FEC: u16 = 0x0010;
-/// Every flag bit MS-RDPEUDP defines (SYN .. SYNEX).
-const RDPUDP_FLAGS_DEFINED: u16 = 0x1FFF;
-/// Largest ack vector accepted (MS-RDPEUDP caps it at 2048 elements).
-const RDPUDP_MAX_ACK_VECTOR: usize = 2048;
 /// How far one side's acknowledgement may lag or lead the other side's sequence numbers for
 /// the two first datagrams to be taken as one session.
 pub const RDPUDP_SEQ_WINDOW: u32 = 256;
 /// Confidence: an RDP-UDP SYN alone.
 pub const CONFIDENCE_UDP_SYN: u8 = 70;
-
-/// An RDP_NEG_REQ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NegRequest {
-    /// Flags byte.
-    pub flags: u8,
-    /// `requestedProtocols` bit set.
-    pub requested_protocols: u32,
-}
-
-/// A validated X.224 Connection Request carrying RDP fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectionRequest<'a> {
-    /// The `mstshash` user name, raw.
-    pub cookie_user: Option<&'a [u8]>,
-    /// Whether a routing token (a non-`mstshash` cookie line) was present.
-    pub routing_token: bool,
-    /// The negotiation request, if present.
-    pub neg: Option<NegRequest>,
-    /// Whether correlation info followed the negotiation request.
-    pub correlation_info: bool,
-}
-
-/// What the server put in its Connection Confirm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfirmNeg {
-    /// Nothing (standard RDP security, no negotiation).
-    None,
-    /// RDP_NEG_RSP with `selectedProtocol`.
-    Response(u32),
-    /// RDP_NEG_FAILURE with `failureCode`.
-    Failure(u32),
-}
-
-/// An RDP-UDP SYN or SYN+ACK datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UdpSyn {
-    /// `snSourceAck`.
-    pub source_ack: u32,
-    /// `uFlags`.
-    pub flags: u16,
-    /// `snInitialSequenceNumber`.
-    pub initial_sequence: u32,
-    /// `uUpStreamMtu`.
-    pub upstream_mtu: u16,
-    /// `uDownStreamMtu`.
-    pub downstream_mtu: u16,
-}
-
-/// Cheap first look at the initiator's bytes: a TPKT (TCP) or a datagram starting with
-/// `snSourceAck` = 0xFFFFFFFF (UDP). Reads at most 4 bytes.
-pub fn probe(transport: Transport, orig: &[u8]) -> bool {
-    let head = orig.get(..4).unwrap_or(orig);
-    match transport {
-        Transport::Tcp => [TPKT_VERSION, 0].iter().zip(head).all(|(a, b)| a == b),
-        Transport::Udp => head.iter().all(|&b| b == 0xFF),
-        Transport::Icmp => false,
-    }
-}
-
-/// Split one X.224 TPDU with the given code out of a TPKT at the start of `buf`: returns the
-/// variable part (after the class byte).
-fn x224_tpdu(buf: &[u8], code: u8) -> Step<&[u8]> {
-    let head = buf.get(..X224_FIXED_END).unwrap_or(buf);
-    // Check whatever part of the fixed header is present.
-    if head.first().is_some_and(|&v| v != TPKT_VERSION) || head.get(1).is_some_and(|&r| r != 0) {
-        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
-    }
-    let Some(&[_, _, hi, lo]) = buf.first_chunk::<TPKT_HEADER_LEN>() else {
-        return Step::Incomplete;
-    };
-    let tpkt_len = usize::from(u16::from_be_bytes([hi, lo]));
-    if !(X224_FIXED_END..=MAX_CONNECTION_TPKT_LEN).contains(&tpkt_len) {
-        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
-    }
-    if head.get(4).is_some_and(|&li| usize::from(li) != tpkt_len.saturating_sub(TPKT_HEADER_LEN + 1)) {
-        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
-    }
-    if head.get(5).is_some_and(|&c| c & 0xF0 != code) {
-        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
-    }
-    match buf.get(X224_FIXED_END..tpkt_len) {
-        Some(var) => Step::Done(var),
-        None => Step::Incomplete,
-    }
-}
-
-/// Parse the client's X.224 Connection Request.
-pub fn parse_request(buf: &[u8]) -> Step<ConnectionRequest<'_>> {
-    let var = match x224_tpdu(buf, X224_CR) {
-        Step::Done(v) => v,
-        Step::Incomplete => return Step::Incomplete,
-        Step::Invalid(_) => return Step::invalid(Layer::Rdp, 0, Reason::BadValue),
-    };
-    match parse_request_variable(var) {
-        Some(req) => Step::Done(req),
-        None => Step::invalid(Layer::Rdp, 0, Reason::BadValue),
-    }
-}
-
-/// The variable part of a Connection Request: cookie/token line, then RDP_NEG_REQ, then
-/// correlation info. Anything else (notably X.224 parameters) is rejected.
-fn parse_request_variable(var: &[u8]) -> Option<ConnectionRequest<'_>> {
-    let mut req = ConnectionRequest { cookie_user: None, routing_token: false, neg: None, correlation_info: false };
-    let mut rest = var;
-    if rest.starts_with(COOKIE_PREFIX) {
-        let crlf = rest.windows(2).position(|w| w == b"\r\n")?;
-        let (line, after) = rest.split_at_checked(crlf)?;
-        if line.iter().any(|&b| b < 0x20) {
-            return None;
-        }
-        match line.strip_prefix(MSTSHASH_PREFIX) {
-            Some(user) => req.cookie_user = Some(user),
-            None => req.routing_token = true,
-        }
-        rest = after.get(2..).unwrap_or_default();
-    }
-    if let Some((neg, after)) = rest.split_first_chunk::<NEG_LEN>() {
-        let [kind, flags, l0, l1, p0, p1, p2, p3] = *neg;
-        if kind != TYPE_RDP_NEG_REQ || usize::from(u16::from_le_bytes([l0, l1])) != NEG_LEN {
-            return None;
-        }
-        req.neg = Some(NegRequest { flags, requested_protocols: u32::from_le_bytes([p0, p1, p2, p3]) });
-        rest = after;
-        if let Some((&kind, _)) = rest.split_first() {
-            let len =
-                rest.get(2..4).and_then(|l| <[u8; 2]>::try_from(l).ok()).map(|l| usize::from(u16::from_le_bytes(l)));
-            if kind != TYPE_RDP_CORRELATION_INFO
-                || len != Some(CORRELATION_INFO_LEN)
-                || rest.len() != CORRELATION_INFO_LEN
-            {
-                return None;
-            }
-            req.correlation_info = true;
-            rest = &[];
-        }
-    }
-    let has_rdp_field = req.cookie_user.is_some() || req.routing_token || req.neg.is_some();
-    (rest.is_empty() && has_rdp_field).then_some(req)
-}
-
-/// Parse the server's X.224 Connection Confirm.
-pub fn parse_confirm(buf: &[u8]) -> Step<ConfirmNeg> {
-    let var = match x224_tpdu(buf, X224_CC) {
-        Step::Done(v) => v,
-        Step::Incomplete => return Step::Incomplete,
-        Step::Invalid(_) => return Step::invalid(Layer::Rdp, 0, Reason::BadValue),
-    };
-    if var.is_empty() {
-        return Step::Done(ConfirmNeg::None);
-    }
-    let Some(&[kind, _flags, l0, l1, v0, v1, v2, v3]) = var.first_chunk::<NEG_LEN>() else {
-        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
-    };
-    if var.len() != NEG_LEN || usize::from(u16::from_le_bytes([l0, l1])) != NEG_LEN {
-        return Step::invalid(Layer::Rdp, 0, Reason::BadValue);
-    }
-    let value = u32::from_le_bytes([v0, v1, v2, v3]);
-    match kind {
-        TYPE_RDP_NEG_RSP => Step::Done(ConfirmNeg::Response(value)),
-        TYPE_RDP_NEG_FAILURE => Step::Done(ConfirmNeg::Failure(value)),
-        _ => Step::invalid(Layer::Rdp, 0, Reason::BadValue),
-    }
-}
-
-/// Parse an RDP-UDP SYN (`expect_ack` = None) or SYN+ACK (`expect_ack` = the client's
-/// initial sequence number) datagram.
-pub fn parse_udp_syn(dgram: &[u8], expect_ack: Option<u32>) -> Option<UdpSyn> {
-    if !(RDPUDP_SYN_MIN_LEN..=RDPUDP_MAX_DATAGRAM).contains(&dgram.len()) {
-        return None;
-    }
-    let (head, _) = dgram.split_first_chunk::<RDPUDP_SYN_MIN_LEN>()?;
-    let [a0, a1, a2, a3, _w0, _w1, f0, f1, s0, s1, s2, s3, u0, u1, d0, d1] = *head;
-    let syn = UdpSyn {
-        source_ack: u32::from_be_bytes([a0, a1, a2, a3]),
-        flags: u16::from_be_bytes([f0, f1]),
-        initial_sequence: u32::from_be_bytes([s0, s1, s2, s3]),
-        upstream_mtu: u16::from_be_bytes([u0, u1]),
-        downstream_mtu: u16::from_be_bytes([d0, d1]),
-    };
-    let mtu_ok = |m: u16| (RDPUDP_MIN_MTU..=RDPUDP_MAX_MTU).contains(&m);
-    let (want_ack, want_flags) = match expect_ack {
-        None => (RDPUDP_SYN_SOURCE_ACK, RDPUDP_FLAG_SYN),
-        Some(ack) => (ack, RDPUDP_FLAG_SYN | RDPUDP_FLAG_ACK),
-    };
-    let ok = syn.source_ack == want_ack
-        && syn.flags & (RDPUDP_FLAG_SYN | RDPUDP_FLAG_ACK) == want_flags
-        && mtu_ok(syn.upstream_mtu)
-        && mtu_ok(syn.downstream_mtu);
-    ok.then_some(syn)
-}
-
-/// A mid-session RDP-UDP datagram (no SYN): its acknowledgement and, for data, its sequence
-/// numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UdpData {
-    /// `snSourceAck`: the latest source sequence number received from the other side.
-    pub source_ack: u32,
-    /// `uFlags`.
-    pub flags: u16,
-    /// `snSourceStart` of the carried data (`None` for an acknowledgement only).
-    pub source_start: Option<u32>,
-}
-
-/// Parse a mid-session RDP-UDP datagram: FEC header with ACK and without SYN, ack vector, and
-/// for non-FEC data the source payload header followed by a TLS or DTLS record.
-pub fn parse_udp_data(dgram: &[u8]) -> Option<UdpData> {
-    if dgram.len() > RDPUDP_MAX_DATAGRAM {
-        return None;
-    }
-    let (&[a0, a1, a2, a3, _w0, _w1, f0, f1], rest) = dgram.split_first_chunk::<8>()?;
-    let flags = u16::from_be_bytes([f0, f1]);
-    if flags & RDPUDP_FLAG_ACK == 0 || flags & RDPUDP_FLAG_SYN != 0 || flags & !RDPUDP_FLAGS_DEFINED != 0 {
-        return None;
-    }
-    let (&[v0, v1], _) = rest.split_first_chunk::<2>()?;
-    let size = usize::from(u16::from_be_bytes([v0, v1]));
-    if size > RDPUDP_MAX_ACK_VECTOR {
-        return None;
-    }
-    // Header and elements padded to a multiple of four bytes; the padding is zero.
-    let vec_len = (2 + size).next_multiple_of(4);
-    let pad = rest.get(2 + size..vec_len)?;
-    if pad.iter().any(|&b| b != 0) {
-        return None;
-    }
-    let after = rest.get(vec_len..)?;
-    let source_start = if flags & RDPUDP_FLAG_DATA != 0 && flags & RDPUDP_FLAG_FEC == 0 {
-        // Other optional headers (ack of acks, correlation id, SYNEX) only precede data in
-        // datagrams this pickup does not need; require the plain layout.
-        let (&[_c0, _c1, _c2, _c3, s0, s1, s2, s3], payload) = after.split_first_chunk::<8>()?;
-        let record = matches!(payload, [0x14..=0x17, 0x03, 0x01..=0x04, ..] | [0x14..=0x17, 0xFE, 0xFD | 0xFF, ..]);
-        if !record {
-            return None;
-        }
-        Some(u32::from_be_bytes([s0, s1, s2, s3]))
-    } else if flags & RDPUDP_FLAG_DATA == 0 && after.is_empty() {
-        None
-    } else {
-        return None;
-    };
-    Some(UdpData { source_ack: u32::from_be_bytes([a0, a1, a2, a3]), flags, source_start })
-}
 
 /// Whether `ack` acknowledges sequence number `seq` within [`RDPUDP_SEQ_WINDOW`] either way.
 fn acks_near(ack: u32, seq: u32) -> bool {
@@ -384,81 +99,72 @@ pub enum Parsed<'a> {
     Tcp {
         /// Client's request.
         request: Step<ConnectionRequest<'a>>,
+        /// Whether the request's variable part begins as RDP's (a cookie or an RDP_NEG_REQ):
+        /// its anomalies are RDP's, not another ISO-on-TCP protocol's.
+        request_began_as_rdp: bool,
         /// Server's confirm.
         confirm: Step<ConfirmNeg>,
     },
-    /// UDP: the SYN and SYN+ACK (`None` when absent or invalid).
+    /// UDP: the SYN and SYN+ACK.
     Udp {
         /// Client's SYN.
-        syn: Option<UdpSyn>,
-        /// Server's SYN+ACK; `Step::Incomplete` when no reply was seen.
+        syn: Step<UdpSyn>,
+        /// Server's SYN+ACK; `Step::Incomplete` when no reply was seen (or the SYN is invalid:
+        /// then it is not parsed).
         syn_ack: Step<UdpSyn>,
     },
-    /// UDP picked up mid-session: the first datagram of each direction (`None` when absent).
+    /// UDP picked up mid-session: the first datagram of each direction.
     UdpData {
         /// Initiator's first datagram.
         orig: UdpData,
-        /// Responder's first datagram, if seen and valid.
+        /// Responder's first datagram; `Step::Incomplete` when none was seen.
         resp: Step<UdpData>,
     },
+    /// Nothing RDP can be (ICMP).
+    None,
 }
 
 /// Parse an exchange. Pure and zero-copy.
 pub fn parse<'a>(transport: Transport, orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
     match transport {
-        Transport::Tcp => Parsed::Tcp { request: parse_request(orig), confirm: parse_confirm(resp) },
+        Transport::Tcp => Parsed::Tcp {
+            request: parse_request(orig),
+            request_began_as_rdp: orig
+                .get(X224_FIXED_END..)
+                .is_some_and(|v| v.starts_with(COOKIE_PREFIX) || v.first() == Some(&TYPE_RDP_NEG_REQ)),
+            confirm: parse_confirm(resp),
+        },
         Transport::Udp if !probe(Transport::Udp, orig) => match parse_udp_data(orig) {
-            Some(o) => Parsed::UdpData {
-                orig: o,
-                resp: match parse_udp_data(resp) {
-                    _ if resp.is_empty() => Step::Incomplete,
-                    Some(r) => Step::Done(r),
-                    None => Step::invalid(Layer::Rdp, 0, Reason::BadValue),
-                },
-            },
-            None => Parsed::Udp { syn: None, syn_ack: Step::invalid(Layer::Rdp, 0, Reason::BadValue) },
+            Step::Done(o) => {
+                Parsed::UdpData { orig: o, resp: if resp.is_empty() { Step::Incomplete } else { parse_udp_data(resp) } }
+            }
+            Step::Incomplete => Parsed::Udp { syn: Step::Incomplete, syn_ack: Step::Incomplete },
+            Step::Invalid(a) => Parsed::Udp { syn: Step::Invalid(a), syn_ack: Step::Incomplete },
         },
         Transport::Udp => {
             let syn = parse_udp_syn(orig, None);
             let syn_ack = match syn {
-                _ if resp.is_empty() => Step::Incomplete,
-                Some(s) => parse_udp_syn(resp, Some(s.initial_sequence))
-                    .map_or(Step::invalid(Layer::Rdp, 0, Reason::BadValue), Step::Done),
-                None => Step::invalid(Layer::Rdp, 0, Reason::BadValue),
+                Step::Done(s) if !resp.is_empty() => parse_udp_syn(resp, Some(s.initial_sequence)),
+                Step::Done(_) | Step::Incomplete | Step::Invalid(_) => Step::Incomplete,
             };
             Parsed::Udp { syn, syn_ack }
         }
-        // RDP has no ICMP form: an ICMP exchange parses as a missing UDP SYN (no match).
-        Transport::Icmp => Parsed::Udp { syn: None, syn_ack: Step::invalid(Layer::Rdp, 0, Reason::BadValue) },
+        Transport::Icmp => Parsed::None,
     }
 }
 
 /// Decide on a parsed exchange.
 pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
     match *parsed {
-        Parsed::Tcp { request, confirm } => {
-            let req = match request {
-                Step::Done(r) => r,
-                Step::Invalid(_) => return Outcome::NoMatch,
-                Step::Incomplete if finished => return Outcome::NoMatch,
-                Step::Incomplete => return Outcome::NeedMore,
-            };
-            let (confidence, conf) = match confirm {
-                Step::Invalid(_) => return Outcome::NoMatch,
-                Step::Incomplete if !finished => return Outcome::NeedMore,
-                Step::Incomplete if req.neg.is_some() => (CONFIDENCE_REQUEST_NEG, None),
-                Step::Incomplete => (CONFIDENCE_REQUEST_COOKIE, None),
-                Step::Done(ConfirmNeg::None) => (CONFIDENCE_CONFIRMED, Some(ConfirmNeg::None)),
-                Step::Done(c) => (CONFIDENCE_NEGOTIATED, Some(c)),
-            };
-            Outcome::Match(rdp_match(confidence, tcp_evidence(&req, conf)))
-        }
+        Parsed::Tcp { request, request_began_as_rdp, confirm } => tcp(request, request_began_as_rdp, confirm, finished),
         Parsed::Udp { syn, syn_ack } => {
-            let Some(syn) = syn else {
-                return Outcome::NoMatch;
+            let syn = match syn {
+                Step::Done(s) => s,
+                Step::Invalid(a) => return Outcome::Anomaly(a),
+                Step::Incomplete => return Outcome::NoMatch,
             };
             let (confidence, ack) = match syn_ack {
-                Step::Invalid(_) => return Outcome::NoMatch,
+                Step::Invalid(a) => return Outcome::Anomaly(a),
                 Step::Incomplete if !finished => return Outcome::NeedMore,
                 Step::Incomplete => (CONFIDENCE_UDP_SYN, None),
                 Step::Done(a) => (CONFIDENCE_NEGOTIATED, Some(a)),
@@ -477,9 +183,31 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
                 ev.udp_mid_session = true;
                 Outcome::Match(rdp_match(CONFIDENCE_UDP_DATA, ev))
             }
-            _ => Outcome::NoMatch,
+            Step::Invalid(a) => Outcome::Anomaly(a),
+            Step::Done(_) | Step::Incomplete => Outcome::NoMatch,
         },
+        Parsed::None => Outcome::NoMatch,
     }
+}
+
+/// Decide on a TCP exchange: the request must be valid; the confirm raises the confidence.
+fn tcp(request: Step<ConnectionRequest<'_>>, began_as_rdp: bool, confirm: Step<ConfirmNeg>, finished: bool) -> Outcome {
+    let req = match request {
+        Step::Done(r) => r,
+        Step::Invalid(a) if began_as_rdp => return Outcome::Anomaly(a),
+        Step::Invalid(_) => return Outcome::NoMatch,
+        Step::Incomplete if finished => return Outcome::NoMatch,
+        Step::Incomplete => return Outcome::NeedMore,
+    };
+    let (confidence, conf) = match confirm {
+        Step::Invalid(a) => return Outcome::Anomaly(a),
+        Step::Incomplete if !finished => return Outcome::NeedMore,
+        Step::Incomplete if req.neg.is_some() => (CONFIDENCE_REQUEST_NEG, None),
+        Step::Incomplete => (CONFIDENCE_REQUEST_COOKIE, None),
+        Step::Done(ConfirmNeg::None) => (CONFIDENCE_CONFIRMED, Some(ConfirmNeg::None)),
+        Step::Done(c) => (CONFIDENCE_NEGOTIATED, Some(c)),
+    };
+    Outcome::Match(rdp_match(confidence, tcp_evidence(&req, conf)))
 }
 
 fn rdp_match(confidence: u8, ev: RdpEvidence) -> Match {
@@ -563,7 +291,7 @@ impl Fingerprint for RdpFingerprint {
         Interest::tcp_udp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
-        let mid_session = ex.transport == Transport::Udp && ex.orig.get(7).is_some_and(|&f| f & 0x04 != 0);
+        let mid_session = ex.transport == Transport::Udp && udp_has_ack(ex.orig);
         if !probe(ex.transport, ex.orig) && !mid_session {
             return Outcome::NoMatch;
         }
@@ -575,6 +303,8 @@ impl Fingerprint for RdpFingerprint {
 mod tests {
     use super::*;
     use crate::testutil::unhex;
+    use farhand_proto::rdp::RDPUDP_MAX_DATAGRAM;
+    use farhand_proto::step::{Anomaly, Layer, Reason};
 
     // Recorded on loopback: FreeRDP 2 `xfreerdp` (Debian 12 package freerdp2-x11) against
     // xrdp 0.9.21.1 (Debian 12 package xrdp) running `xrdp --nodaemon --port 3390`, captured
@@ -696,8 +426,10 @@ mod tests {
         assert_eq!(tcp(&cr, b"", true), Outcome::NoMatch);
         // A bare CR with nothing RDP-specific is not enough either.
         assert_eq!(tcp(&tpdu(0xE0, &[]), &tpdu(0xD0, &[]), true), Outcome::NoMatch);
-        // Nor is an RDP cookie answered by a CC carrying parameters.
-        assert_eq!(tcp(&unhex(RDP_STD_CR), &cc, true), Outcome::NoMatch);
+        // Nor is an RDP cookie answered by a CC carrying parameters: the session began as RDP,
+        // the server broke it (its variable part is no RDP_NEG_RSP of 8 bytes).
+        let broken = Anomaly::new(Layer::Rdp, 13, Reason::BadLength);
+        assert_eq!(tcp(&unhex(RDP_STD_CR), &cc, true), Outcome::Anomaly(broken));
     }
 
     #[test]
@@ -706,11 +438,11 @@ mod tests {
         // TPKT claiming 65535 bytes.
         cr[2] = 0xFF;
         cr[3] = 0xFF;
-        assert_eq!(tcp(&cr, b"", false), Outcome::NoMatch);
+        assert_eq!(tcp(&cr, b"", false), Outcome::Anomaly(Anomaly::new(Layer::Rdp, 2, Reason::OverLimit)));
         // Length indicator disagreeing with the TPKT length.
         let mut cr = unhex(RDP_TLS_CR);
         cr[4] = 0x7F;
-        assert_eq!(tcp(&cr, b"", false), Outcome::NoMatch);
+        assert_eq!(tcp(&cr, b"", false), Outcome::Anomaly(Anomaly::new(Layer::Rdp, 4, Reason::BadLength)));
         // TPKT shorter than an X.224 CR.
         assert_eq!(tcp(&[3, 0, 0, 7, 2, 0xE0, 0], b"", false), Outcome::NoMatch);
         // RDP_NEG_REQ with a bogus length field.
@@ -718,7 +450,7 @@ mod tests {
         let n = cr.len();
         cr[n - 6] = 0xFF;
         cr[n - 5] = 0xFF;
-        assert_eq!(tcp(&cr, b"", true), Outcome::NoMatch);
+        assert_eq!(tcp(&cr, b"", true), Outcome::Anomaly(Anomaly::new(Layer::Rdp, n - 6, Reason::BadLength)));
         // Cookie without CR LF.
         assert!(parse_request(&tpdu(0xE0, b"Cookie: mstshash=abc")).is_invalid());
         // A long cookie user name is cut to MAX_COOKIE_USER_LEN.
@@ -776,15 +508,18 @@ mod tests {
         assert_eq!(inspect(Transport::Udp, &syn, b"", false), Outcome::NeedMore);
         assert_eq!(evidence(&inspect(Transport::Udp, &syn, b"", true)).0, CONFIDENCE_UDP_SYN);
         // A reply that does not acknowledge the client's sequence number.
-        assert_eq!(inspect(Transport::Udp, &syn, &udp_syn_ack(7), false), Outcome::NoMatch);
+        let unanswered = Anomaly::new(Layer::RdpUdp, 0, Reason::Inconsistent);
+        assert_eq!(inspect(Transport::Udp, &syn, &udp_syn_ack(7), false), Outcome::Anomaly(unanswered));
         // MTU outside 1132..=1600.
         let mut bad = syn.clone();
         bad[12] = 0xFF;
-        assert_eq!(inspect(Transport::Udp, &bad, b"", true), Outcome::NoMatch);
+        let mtu = Anomaly::new(Layer::RdpUdp, 12, Reason::BadValue);
+        assert_eq!(inspect(Transport::Udp, &bad, b"", true), Outcome::Anomaly(mtu));
         // Oversized datagram.
         let mut big = syn.clone();
         big.resize(RDPUDP_MAX_DATAGRAM + 1, 0);
-        assert_eq!(inspect(Transport::Udp, &big, b"", true), Outcome::NoMatch);
+        let over = Anomaly::new(Layer::RdpUdp, RDPUDP_MAX_DATAGRAM, Reason::OverLimit);
+        assert_eq!(inspect(Transport::Udp, &big, b"", true), Outcome::Anomaly(over));
         // UDP bytes on TCP are not RDP.
         assert_eq!(tcp(&syn, b"", true), Outcome::NoMatch);
     }
@@ -857,11 +592,11 @@ mod tests {
         // No TLS/DTLS record behind the data header, SYN set, unknown flag, non-zero padding.
         let mut bad = c.clone();
         bad[20] = 0x42;
-        assert_eq!(parse_udp_data(&bad), None);
+        assert!(parse_udp_data(&bad).is_invalid());
         for (at, v) in [(7usize, 0x0du8), (6, 0x20), (11, 0x01)] {
             let mut bad = c.clone();
             bad[at] = v;
-            assert_eq!(parse_udp_data(&bad), None, "{at}");
+            assert!(parse_udp_data(&bad).is_invalid(), "{at}");
         }
         // Truncation sweep and a hostile ack-vector length.
         for len in 0..c.len() {
@@ -870,6 +605,6 @@ mod tests {
         let mut hostile = c.clone();
         hostile[8] = 0xff;
         hostile[9] = 0xff;
-        assert_eq!(parse_udp_data(&hostile), None);
+        assert!(parse_udp_data(&hostile).is_invalid());
     }
 }

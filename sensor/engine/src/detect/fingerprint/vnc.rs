@@ -1,10 +1,12 @@
-//! VNC fingerprint: the RFB ProtocolVersion exchange and security-type negotiation.
+//! VNC fingerprint: the RFB ProtocolVersion exchange and security-type negotiation. The wire
+//! format is parsed by [`farhand_proto::vnc`]; this file decides: confidence and evidence.
 //!
 //! # Contract
 //! Works on the in-order TCP prefix of each direction, on any port. Answers `Match` once both
 //! sides sent a valid ProtocolVersion (waiting, within [`BYTES_WANTED`] and until `finished`,
 //! for the security-type bytes that follow), `NoMatch` as soon as the server's first bytes, or
-//! both sides, contradict RFB, and `NeedMore` otherwise. At `finished` a valid server version
+//! both sides, contradict RFB (`Anomaly` when the server's ProtocolVersion began as RFB and
+//! then broke it), and `NeedMore` otherwise. At `finished` a valid server version
 //! alone matches with lower confidence, a valid client version alone lower still.
 //!
 //! # Facts used
@@ -23,10 +25,8 @@ use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{SecurityType, VncEvidence};
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
-use farhand_proto::step::{Layer, Reason};
+use farhand_proto::vnc::{Security, VERSION_LEN, Version, parse_security, parse_version, probe};
 
-/// Length of a ProtocolVersion message.
-pub const VERSION_LEN: usize = 12;
 /// Bytes per direction this fingerprint reads: version, then up to 255 security types.
 pub const BYTES_WANTED: usize = 512;
 
@@ -38,98 +38,6 @@ pub const CONFIDENCE_VERSIONS: u8 = 90;
 pub const CONFIDENCE_SERVER_ONLY: u8 = 60;
 /// Confidence: only the client's version.
 pub const CONFIDENCE_CLIENT_ONLY: u8 = 50;
-
-/// A parsed ProtocolVersion, borrowing the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version<'a> {
-    /// `xxx.yyy` as sent.
-    pub text: &'a str,
-    /// Major number.
-    pub major: u16,
-    /// Minor number.
-    pub minor: u16,
-}
-
-impl Version<'_> {
-    /// Whether the security handshake is the 3.7+ list form (else the 3.3 `u32` form).
-    pub fn uses_type_list(&self) -> bool {
-        self.major > 3 || self.major == 3 && self.minor >= 7
-    }
-}
-
-/// The security negotiation, as far as it was seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security<'a> {
-    /// 3.7+: the server's list (empty list = failure) and the client's choice, once sent.
-    List {
-        /// Offered types.
-        offered: &'a [u8],
-        /// The client's choice, once sent.
-        chosen: Option<u8>,
-    },
-    /// 3.3: the type the server imposed (0 = failure).
-    Imposed(u8),
-}
-
-/// Cheap first look at a side: could it begin a ProtocolVersion? Reads at most 4 bytes.
-pub fn probe(side: &[u8]) -> bool {
-    let head = side.get(..4).unwrap_or(side);
-    b"RFB ".starts_with(head)
-}
-
-/// Parse a ProtocolVersion at the start of `buf`.
-pub fn parse_version(buf: &[u8]) -> Step<Version<'_>> {
-    let head = buf.get(..VERSION_LEN).unwrap_or(buf);
-    let shape_ok = head.iter().enumerate().all(|(i, &b)| match i {
-        0..=3 => b == b"RFB ".get(i).copied().unwrap_or(0),
-        7 => b == b'.',
-        11 => b == b'\n',
-        _ => b.is_ascii_digit(),
-    });
-    if !shape_ok {
-        return Step::invalid(Layer::Vnc, 0, Reason::BadValue);
-    }
-    let (Some(major), Some(minor)) = (buf.get(4..7), buf.get(8..11)) else {
-        return Step::Incomplete;
-    };
-    if head.len() < VERSION_LEN {
-        return Step::Incomplete;
-    }
-    let num =
-        |d: &[u8]| d.iter().fold(0u16, |a, &b| a.saturating_mul(10).saturating_add(u16::from(b.wrapping_sub(b'0'))));
-    match buf.get(4..11).and_then(|t| std::str::from_utf8(t).ok()) {
-        Some(text) => Step::Done(Version { text, major: num(major), minor: num(minor) }),
-        None => Step::invalid(Layer::Vnc, 0, Reason::BadValue),
-    }
-}
-
-/// Parse the security negotiation after both versions: `server_rest` and `client_rest` are the
-/// bytes after each ProtocolVersion; `client` decides the form.
-pub fn parse_security<'a>(client: &Version<'_>, server_rest: &'a [u8], client_rest: &[u8]) -> Step<Security<'a>> {
-    if client.uses_type_list() {
-        let Some((&count, rest)) = server_rest.split_first() else {
-            return Step::Incomplete;
-        };
-        if count == 0 {
-            return Step::Done(Security::List { offered: &[], chosen: None });
-        }
-        let Some(offered) = rest.get(..usize::from(count)) else {
-            return Step::Incomplete;
-        };
-        if offered.contains(&0) {
-            return Step::invalid(Layer::Vnc, 0, Reason::BadValue);
-        }
-        Step::Done(Security::List { offered, chosen: client_rest.first().copied() })
-    } else {
-        match server_rest.first_chunk::<4>() {
-            Some(t) => match u8::try_from(u32::from_be_bytes(*t)) {
-                Ok(t) => Step::Done(Security::Imposed(t)),
-                Err(_) => Step::invalid(Layer::Vnc, 0, Reason::BadValue),
-            },
-            None => Step::Incomplete,
-        }
-    }
-}
 
 /// Both directions, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +56,13 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
     let client = parse_version(orig);
     let security = match (server, client) {
         (Step::Done(_), Step::Done(c)) => {
-            parse_security(&c, resp.get(VERSION_LEN..).unwrap_or_default(), orig.get(VERSION_LEN..).unwrap_or_default())
+            let (server_rest, client_rest) =
+                (resp.get(VERSION_LEN..).unwrap_or_default(), orig.get(VERSION_LEN..).unwrap_or_default());
+            match parse_security(&c, server_rest, client_rest) {
+                // Offsets in the server's stream, counting its ProtocolVersion.
+                Step::Invalid(a) => Step::Invalid(a.shifted(VERSION_LEN)),
+                other => other,
+            }
         }
         _ => Step::Incomplete,
     };
@@ -158,7 +72,9 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
 /// Decide on a parsed exchange.
 pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
     let (confidence, server, client) = match (parsed.server, parsed.client) {
-        (Step::Invalid(_), _) | (Step::Incomplete, Step::Invalid(_)) => return Outcome::NoMatch,
+        // The server began as RFB (the probe saw its first bytes) and broke it.
+        (Step::Invalid(a), _) => return Outcome::Anomaly(a),
+        (Step::Incomplete, Step::Invalid(_)) => return Outcome::NoMatch,
         (Step::Done(s), Step::Done(c)) => {
             let waiting = match parsed.security {
                 Step::Incomplete => true,
@@ -263,6 +179,7 @@ impl Fingerprint for VncFingerprint {
 mod tests {
     use super::*;
     use crate::testutil::unhex;
+    use farhand_proto::step::{Anomaly, Layer, Reason};
 
     // Recorded on loopback: x11vnc 0.9.16 (Debian 12 package x11vnc) on `Xvfb :7 -screen 0
     // 320x240x16`, `x11vnc -display :7 -rfbport 5907 -listen 127.0.0.1 -forever ...`, client
@@ -388,19 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn other_versions_and_types() {
-        for (v, text, list) in [
-            (b"RFB 003.889\n", "003.889", true),
-            (b"RFB 004.001\n", "004.001", true),
-            (b"RFB 003.005\n", "003.005", false),
-        ] {
-            let Step::Done(p) = parse_version(v) else {
-                panic!("{v:?}");
-            };
-            assert_eq!((p.text, p.uses_type_list()), (text, list));
-        }
-        assert!(parse_version(b"RFB 03.008\n\n").is_invalid());
-        assert_eq!(parse_version(b"RFB 003.00"), Step::Incomplete);
+    fn security_type_names() {
         assert_eq!(security_type_name(30), "apple");
         assert_eq!(security_type_name(16), "tight");
         assert_eq!(security_type_name(19), "vencrypt");
@@ -415,7 +320,9 @@ mod tests {
         let tls = [0x16, 0x03, 0x01, 0x00, 0x2e, 0x01, 0x00, 0x00, 0x2a, 0x03, 0x03];
         assert_eq!(inspect(&tls, b"", false), Outcome::NoMatch);
         assert_eq!(inspect(b"", b"SSH-2.0-OpenSSH_9.2p1\r\n", false), Outcome::NoMatch);
-        assert_eq!(inspect(b"", b"RFB 003.008\r", false), Outcome::NoMatch);
+        // A server that began as RFB and broke its ProtocolVersion: where and why.
+        let broken = Anomaly::new(Layer::Vnc, 11, Reason::BadValue);
+        assert_eq!(inspect(b"", b"RFB 003.008\r", false), Outcome::Anomaly(broken));
         assert_eq!(inspect(b"", b"", true), Outcome::NoMatch);
         assert!(!VncFingerprint.wants(Transport::Udp));
     }
