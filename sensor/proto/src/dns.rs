@@ -328,7 +328,9 @@ pub fn parse_tcp(stream: &[u8]) -> Step<Message> {
             Err(_) => Step::invalid(Layer::Dns, TCP_PREFIX_LEN, Reason::BadValue),
         },
         None => match Header::read(body) {
-            Some(h) if usize::from(h.qdcount) > MAX_QUESTIONS => Step::invalid(Layer::Dns, TCP_PREFIX_LEN + 4, Reason::OverLimit),
+            Some(h) if usize::from(h.qdcount) > MAX_QUESTIONS => {
+                Step::invalid(Layer::Dns, TCP_PREFIX_LEN + 4, Reason::OverLimit)
+            }
             Some(h) if !h.flags_plausible() => Step::invalid(Layer::Dns, TCP_PREFIX_LEN + 2, Reason::BadValue),
             _ => Step::Incomplete,
         },

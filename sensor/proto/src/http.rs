@@ -117,7 +117,11 @@ fn method_prefix_possible(stream: &[u8]) -> bool {
 /// Parses the head of the first request of a client stream.
 pub fn request(stream: &[u8]) -> Step<Request> {
     let Some(method) = method_of(stream) else {
-        return if method_prefix_possible(stream) { Step::Incomplete } else { Step::invalid(Layer::Http, 0, Reason::BadType) };
+        return if method_prefix_possible(stream) {
+            Step::Incomplete
+        } else {
+            Step::invalid(Layer::Http, 0, Reason::BadType)
+        };
     };
     let mut lines = Lines::new(stream);
     let line = match lines.next_line() {
@@ -288,7 +292,11 @@ impl<'a> Lines<'a> {
     /// invalid.
     fn next_line(&mut self) -> Step<&'a [u8]> {
         let Some(lf) = self.window.iter().position(|&b| b == b'\n') else {
-            return if self.capped { Step::invalid(Layer::Http, self.used, Reason::OverLimit) } else { Step::Incomplete };
+            return if self.capped {
+                Step::invalid(Layer::Http, self.used, Reason::OverLimit)
+            } else {
+                Step::Incomplete
+            };
         };
         let (Some(line), Some(rest)) = (self.window.get(..lf), self.window.get(lf + 1..)) else {
             return Step::invalid(Layer::Http, self.used, Reason::Truncated);

@@ -22,6 +22,7 @@ pub mod quic;
 pub mod ssh;
 pub mod step;
 pub mod stun;
+pub mod teamviewer;
 pub mod tls;
 
 pub use step::Step;

@@ -162,7 +162,11 @@ pub fn identification(buf: &[u8], is_server: bool) -> Step<(Ident<'_>, &[u8])> {
         match take_line(rest) {
             Line::Incomplete(partial) => {
                 let at = buf.len().saturating_sub(partial.len());
-                return if partial_line_ok(partial, is_server) { Step::Incomplete } else { Step::invalid(Layer::Ssh, at, Reason::BadValue) };
+                return if partial_line_ok(partial, is_server) {
+                    Step::Incomplete
+                } else {
+                    Step::invalid(Layer::Ssh, at, Reason::BadValue)
+                };
             }
             Line::TooLong => return Step::invalid(Layer::Ssh, buf.len().saturating_sub(rest.len()), Reason::OverLimit),
             Line::Complete(line, after) => {
@@ -289,7 +293,11 @@ pub fn binary_packet(buf: &[u8]) -> Step<(&[u8], &[u8])> {
     };
     let packet_len = u32::from_be_bytes(*len_bytes);
     if !packet_length_ok(packet_len, MAX_PACKET_LEN) {
-        return Step::invalid(Layer::Ssh, 0, if packet_len > MAX_PACKET_LEN { Reason::OverLimit } else { Reason::BadLength });
+        return Step::invalid(
+            Layer::Ssh,
+            0,
+            if packet_len > MAX_PACKET_LEN { Reason::OverLimit } else { Reason::BadLength },
+        );
     }
     let packet_len = usize::try_from(packet_len).unwrap_or(usize::MAX);
     let Some((packet, after)) = rest.split_at_checked(packet_len) else {

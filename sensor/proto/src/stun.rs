@@ -91,7 +91,11 @@ impl<'a> Header<'a> {
         let Some(id_field) = rest.first_chunk::<CLASSIC_TRANSACTION_ID_LEN>() else {
             let cookie = MAGIC_COOKIE.to_be_bytes();
             let there = rest.get(..cookie.len()).unwrap_or(rest);
-            return if cookie.starts_with(there) { Step::Incomplete } else { Step::invalid(Layer::Stun, COOKIE_AT, Reason::BadMagic) };
+            return if cookie.starts_with(there) {
+                Step::Incomplete
+            } else {
+                Step::invalid(Layer::Stun, COOKIE_AT, Reason::BadMagic)
+            };
         };
         let cookie = id_field.first_chunk::<4>().map(|c| u32::from_be_bytes(*c));
         Step::Done(Header {
@@ -172,7 +176,11 @@ mod tests {
         let mut c = m.clone();
         c[6] ^= 1;
         for len in 0..HEADER_LEN {
-            assert_eq!(Header::parse(&c[..len]), if len > 6 { Step::invalid(Layer::Stun, COOKIE_AT, Reason::BadMagic) } else { Step::Incomplete }, "{len}");
+            assert_eq!(
+                Header::parse(&c[..len]),
+                if len > 6 { Step::invalid(Layer::Stun, COOKIE_AT, Reason::BadMagic) } else { Step::Incomplete },
+                "{len}"
+            );
         }
         assert!(Header::parse(&[0x40]).is_invalid());
         assert!(Header::parse(&[0x80, 0x01, 0, 0]).is_invalid());

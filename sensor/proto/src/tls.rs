@@ -212,9 +212,14 @@ pub fn client_hello(stream: &[u8]) -> Step<ClientHello> {
         return Step::invalid(Layer::Tls, RECORD_HEADER_LEN, Reason::BadType);
     }
     match message_header(handshake) {
-        Some((_, len)) if len > MAX_HANDSHAKE_BYTES - MESSAGE_HEADER_LEN => Step::invalid(Layer::Tls, RECORD_HEADER_LEN + 1, Reason::OverLimit),
+        Some((_, len)) if len > MAX_HANDSHAKE_BYTES - MESSAGE_HEADER_LEN => {
+            Step::invalid(Layer::Tls, RECORD_HEADER_LEN + 1, Reason::OverLimit)
+        }
         Some(_) => match take_message(handshake) {
-            Some((_, body, _)) => parse_client_hello(body, false).map_or(Step::invalid(Layer::Tls, RECORD_HEADER_LEN + MESSAGE_HEADER_LEN, Reason::BadValue), Step::Done),
+            Some((_, body, _)) => parse_client_hello(body, false).map_or(
+                Step::invalid(Layer::Tls, RECORD_HEADER_LEN + MESSAGE_HEADER_LEN, Reason::BadValue),
+                Step::Done,
+            ),
             None if flight.closed => Step::invalid(Layer::Tls, stream.len(), Reason::Truncated),
             None => Step::Incomplete,
         },
@@ -604,14 +609,20 @@ fn parse_server(stream: &[u8], at_end: bool) -> Step<ServerSide> {
         if let Some(alert) = flight.alert {
             return Step::Done(ServerSide { hello: None, certificates: Vec::new(), alert: Some(alert) });
         }
-        return if flight.closed { Step::invalid(Layer::Tls, stream.len(), Reason::Truncated) } else { Step::Incomplete };
+        return if flight.closed {
+            Step::invalid(Layer::Tls, stream.len(), Reason::Truncated)
+        } else {
+            Step::Incomplete
+        };
     }
     if handshake.first().is_some_and(|&kind| kind != TlsHandshakeType::ServerHello.0) {
         return Step::invalid(Layer::Tls, RECORD_HEADER_LEN, Reason::BadType);
     }
     let Some((_, body, after)) = take_message(handshake) else {
         return match message_header(handshake) {
-            Some((_, len)) if len > MAX_HANDSHAKE_BYTES - MESSAGE_HEADER_LEN => Step::invalid(Layer::Tls, RECORD_HEADER_LEN + 1, Reason::OverLimit),
+            Some((_, len)) if len > MAX_HANDSHAKE_BYTES - MESSAGE_HEADER_LEN => {
+                Step::invalid(Layer::Tls, RECORD_HEADER_LEN + 1, Reason::OverLimit)
+            }
             _ if flight.closed => Step::invalid(Layer::Tls, stream.len(), Reason::Truncated),
             _ => Step::Incomplete,
         };

@@ -244,8 +244,11 @@ impl Engine {
             fps.push(Fp::Names(names::NameFingerprint::new(ind.clone())));
         }
         let cap = fps.iter().map(|f| f.get().interest().bytes).max().unwrap_or(0);
-        let datagram_fps =
-            fps.iter().enumerate().filter(|(_, f)| f.get().interest().datagram_heads).fold(0u32, |m, (i, _)| m | 1 << i);
+        let datagram_fps = fps
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.get().interest().datagram_heads)
+            .fold(0u32, |m, (i, _)| m | 1 << i);
         Engine {
             fingerprints: fps,
             datagram_fps,

@@ -22,12 +22,12 @@
 //!   capture shows a `u16` little-endian message type at offset 0 (1, 2, 3, 10, 11) and a
 //!   sequence number at offset 6; the type is reported, not checked.
 
-use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::NoMachineEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 
 /// Client line prefix.
 pub const CLIENT_PREFIX: &[u8] = b"NXSH-";
@@ -103,7 +103,11 @@ pub fn parse_line<'a>(buf: &'a [u8], prefix: &[u8]) -> Step<Line<'a>> {
         }
         let body = buf.get(prefix.len()..).unwrap_or_default();
         let body = body.strip_suffix(b"\r").unwrap_or(body);
-        return if version_ok(body, false) { Step::Incomplete } else { Step::invalid(Layer::NoMachine, 0, Reason::BadValue) };
+        return if version_ok(body, false) {
+            Step::Incomplete
+        } else {
+            Step::invalid(Layer::NoMachine, 0, Reason::BadValue)
+        };
     };
     let line = buf.get(..lf).unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -185,7 +189,9 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
             tcp_match(one_confidence(c), Some(c), None)
         }
         (Step::Invalid(_), Step::Done(s)) => tcp_match(CONFIDENCE_ONE, None, Some(s)),
-        (Step::Invalid(_), Step::Invalid(_) | Step::Incomplete) | (Step::Incomplete, Step::Invalid(_)) => Outcome::NoMatch,
+        (Step::Invalid(_), Step::Invalid(_) | Step::Incomplete) | (Step::Incomplete, Step::Invalid(_)) => {
+            Outcome::NoMatch
+        }
         _ if !finished => Outcome::NeedMore,
         (Step::Done(c), _) => tcp_match(one_confidence(c), Some(c), None),
         (_, Step::Done(s)) => tcp_match(CONFIDENCE_ONE, None, Some(s)),

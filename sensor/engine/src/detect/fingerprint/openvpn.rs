@@ -39,12 +39,12 @@
 //!   [`OBFUSCATED_MIN_LATER`] more datagrams, all control/ack/data opcodes with key id 0 (data
 //!   any key id), with control and ack packets among them.
 
-use farhand_proto::step::{Layer, Reason};
 use super::{DatagramHead, Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::OpenVpnEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 use serde::Serialize;
 
 /// `P_CONTROL_HARD_RESET_CLIENT_V1`.
@@ -308,7 +308,11 @@ pub fn first_packet(side: &[u8], transport: Transport) -> Step<&[u8]> {
     match transport {
         Transport::Tcp => {
             let Some((len, rest)) = side.split_first_chunk::<2>() else {
-                return if side.first().is_some_and(|&b| b > 0x05) { Step::invalid(Layer::OpenVpn, 0, Reason::BadValue) } else { Step::Incomplete };
+                return if side.first().is_some_and(|&b| b > 0x05) {
+                    Step::invalid(Layer::OpenVpn, 0, Reason::BadValue)
+                } else {
+                    Step::Incomplete
+                };
             };
             let len = usize::from(u16::from_be_bytes(*len));
             if !(1 + SESSION_ID_LEN + 5..=MAX_RESET_PACKET_LEN).contains(&len) {
@@ -316,7 +320,9 @@ pub fn first_packet(side: &[u8], transport: Transport) -> Step<&[u8]> {
             }
             match rest.get(..len) {
                 Some(p) => Step::Done(p),
-                None if rest.first().is_some_and(|&b| !probe_opcode(b)) => Step::invalid(Layer::OpenVpn, 0, Reason::BadValue),
+                None if rest.first().is_some_and(|&b| !probe_opcode(b)) => {
+                    Step::invalid(Layer::OpenVpn, 0, Reason::BadValue)
+                }
                 None => Step::Incomplete,
             }
         }

@@ -23,12 +23,12 @@
 //! - Handshake messages are short (tens of bytes); the first message of a direction must fit
 //!   in [`BYTES_WANTED`].
 
-use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{RadminEvidence, RadminMessage};
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 
 /// First byte of every Radmin message.
 pub const MARKER: u8 = 0x01;

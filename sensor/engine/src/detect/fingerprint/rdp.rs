@@ -39,12 +39,12 @@
 //!   `snSourceStart` and sends the client's `snSourceAck` + 1. A mid-session match needs this
 //!   cross-check and a TLS/DTLS record behind a data header.
 
-use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::RdpEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 
 /// TPKT version (RFC 1006).
 const TPKT_VERSION: u8 = 3;
@@ -422,7 +422,8 @@ pub fn parse<'a>(transport: Transport, orig: &'a [u8], resp: &'a [u8]) -> Parsed
             let syn = parse_udp_syn(orig, None);
             let syn_ack = match syn {
                 _ if resp.is_empty() => Step::Incomplete,
-                Some(s) => parse_udp_syn(resp, Some(s.initial_sequence)).map_or(Step::invalid(Layer::Rdp, 0, Reason::BadValue), Step::Done),
+                Some(s) => parse_udp_syn(resp, Some(s.initial_sequence))
+                    .map_or(Step::invalid(Layer::Rdp, 0, Reason::BadValue), Step::Done),
                 None => Step::invalid(Layer::Rdp, 0, Reason::BadValue),
             };
             Parsed::Udp { syn, syn_ack }

@@ -48,11 +48,11 @@
 //! - Protocol Buffers encoding (protobuf.dev, "Encoding"): key = field number << 3 | wire type
 //!   (0 varint, 1 i64, 2 length-delimited, 5 i32; 3/4 are deprecated groups), base-128 varints.
 
-use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 
 /// Bytes per direction this fingerprint reads.
 pub const BYTES_WANTED: usize = 4096;

@@ -14,12 +14,12 @@
 //! - Match when the client's messages are well-formed and the server answered them
 //!   consistently (or, at `finished`, when the client side alone is complete and exact).
 
-use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::SocksEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Longest SOCKS4 user id / 4a host name accepted.
@@ -126,7 +126,9 @@ fn parse4(c: &[u8], s: &[u8]) -> Step<Socks> {
         None if s.is_empty() => {}
         None => return Step::Incomplete,
         Some(r) => {
-            let (Some(&0), Some(&code)) = (r.first(), r.get(1)) else { return Step::invalid(Layer::Socks, 0, Reason::BadValue) };
+            let (Some(&0), Some(&code)) = (r.first(), r.get(1)) else {
+                return Step::invalid(Layer::Socks, 0, Reason::BadValue);
+            };
             if !(0x5A..=0x5D).contains(&code) {
                 return Step::invalid(Layer::Socks, 0, Reason::BadValue);
             }

@@ -43,12 +43,12 @@
 //! - RFC 3489: classic header has a 128-bit transaction id; Binding 0x0001/0x0101/0x0111,
 //!   Shared Secret 0x0002/0x0102/0x0112; attributes 0x0001–0x000B.
 
-use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::StunEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 use farhand_proto::stun::{Class, HEADER_LEN, Header, MAGIC_COOKIE, split_type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -390,7 +390,11 @@ pub fn parse_channel_data(buf: &[u8], datagram: bool) -> Step<(u16, usize)> {
     let bare = CHANNEL_HEADER_LEN + len;
     let padded = CHANNEL_HEADER_LEN + len.div_ceil(4) * 4;
     if datagram {
-        return if buf.len() == bare || buf.len() == padded { Step::Done((channel, buf.len())) } else { Step::invalid(Layer::Stun, 0, Reason::BadValue) };
+        return if buf.len() == bare || buf.len() == padded {
+            Step::Done((channel, buf.len()))
+        } else {
+            Step::invalid(Layer::Stun, 0, Reason::BadValue)
+        };
     }
     if padded > BYTES_WANTED {
         return Step::invalid(Layer::Stun, 0, Reason::BadValue);

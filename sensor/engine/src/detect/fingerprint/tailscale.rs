@@ -15,12 +15,12 @@
 //! - The same magic begins disco packets relayed through DERP, but those travel inside TLS and
 //!   are never seen here.
 
-use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::TailscaleEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 
 /// Disco magic: `TS` followed by U+1F4AC SPEECH BALLOON in UTF-8.
 pub const DISCO_MAGIC: [u8; 6] = [0x54, 0x53, 0xF0, 0x9F, 0x92, 0xAC];

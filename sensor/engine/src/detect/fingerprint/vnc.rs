@@ -18,12 +18,12 @@
 //!   type (0 = failure, 1 = None, 2 = VNC Authentication).
 //! - Security type numbers: IANA "RFB Security Types" registry (RFC 6143 §8.1.2).
 
-use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{SecurityType, VncEvidence};
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 
 /// Length of a ProtocolVersion message.
 pub const VERSION_LEN: usize = 12;

@@ -32,12 +32,12 @@
 //!   index and data naming the response's. Longer-than-standard handshake messages (up to
 //!   [`MAX_EXTENDED_LEN`]) are therefore accepted, but only when that index cross-check holds.
 
-use farhand_proto::step::{Layer, Reason};
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::WireGuardEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
+use farhand_proto::step::{Layer, Reason};
 
 /// Message type: handshake initiation.
 pub const TYPE_INITIATION: u8 = 1;
