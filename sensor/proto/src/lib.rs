@@ -19,6 +19,7 @@ pub mod dhcp;
 pub mod dns;
 pub mod http;
 pub mod quic;
+pub mod radmin;
 pub mod ssh;
 pub mod step;
 pub mod stun;
