@@ -18,6 +18,7 @@
 pub mod dhcp;
 pub mod dns;
 pub mod http;
+pub mod nomachine;
 pub mod quic;
 pub mod radmin;
 pub mod ssh;
