@@ -21,6 +21,7 @@ pub mod http;
 pub mod nomachine;
 pub mod quic;
 pub mod radmin;
+pub mod socks;
 pub mod ssh;
 pub mod step;
 pub mod stun;
