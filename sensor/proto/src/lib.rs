@@ -12,8 +12,10 @@
 //! Today: TLS (ClientHello/ServerHello, certificates, JA3/JA4), QUIC (the ClientHello inside
 //! the Initial packet), DNS, HTTP/1 (Host, User-Agent, CONNECT, Upgrade), DHCP (the host
 //! name a device gives itself), SSH (identification lines, clear-text packet framing, KEXINIT
-//! name-lists, and a follower of the clear-text phase for the timing code) and the STUN message
-//! header (type, class, magic cookie, length, transaction id).
+//! name-lists, and a follower of the clear-text phase for the timing code), the STUN message
+//! header (type, class, magic cookie, length, transaction id), and the remote-control tools'
+//! wire formats: TeamViewer's command framing (TCP and UDP), Radmin's checksummed messages,
+//! NoMachine's version lines and UDP header, and the SOCKS4/4a/5 handshake.
 
 pub mod dhcp;
 pub mod dns;

@@ -14,8 +14,9 @@
 //!   handshake code); this file decides.
 //! - Match when the client's messages are well-formed and the server answered them
 //!   consistently (or, at `finished`, when the client side alone is complete and exact).
-//! - A field that contradicts SOCKS is answered with [`Outcome::Anomaly`] (the parser's
-//!   offset, in the direction it was read from, and reason).
+//! - A field that contradicts SOCKS after the client opened with a SOCKS version byte is
+//!   answered with [`Outcome::Anomaly`] (the parser's offset, in the direction it was read
+//!   from, and reason); any other first byte is a plain `NoMatch`.
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
@@ -50,8 +51,10 @@ impl Fingerprint for SocksFingerprint {
         let sk = match parse(ex.orig, ex.resp) {
             Step::Done(s) => s,
             Step::Incomplete if !ex.finished => return Outcome::NeedMore,
-            Step::Incomplete => return Outcome::NoMatch,
-            Step::Invalid(a) => return Outcome::Anomaly(a),
+            // Only a client that opened with a SOCKS version had begun a handshake (a server
+            // that speaks first leaves the client side empty, and so undecided, until then).
+            Step::Invalid(a) if ex.orig.first().is_some_and(|v| matches!(v, 4 | 5)) => return Outcome::Anomaly(a),
+            Step::Incomplete | Step::Invalid(_) => return Outcome::NoMatch,
         };
         let confidence = match (sk.reply, sk.auth_method) {
             (Some(_), _) => CONFIDENCE_BOTH,
@@ -130,6 +133,9 @@ mod tests {
         // A greeting whose server answers with a method it was not offered.
         let not_offered = Outcome::Anomaly(Anomaly::new(Layer::Socks, 1, Reason::Inconsistent));
         assert_eq!(SocksFingerprint.inspect(&ex(b"\x05\x01\x00", b"\x05\x02", false)), not_offered);
+        // A server that speaks first, then a client that is not SOCKS: no anomaly.
+        assert_eq!(SocksFingerprint.inspect(&ex(b"", b"SSH-2.0-y\r\n", false)), Outcome::NeedMore);
+        assert_eq!(SocksFingerprint.inspect(&ex(b"SSH-2.0-x\r\n", b"SSH-2.0-y\r\n", false)), Outcome::NoMatch);
         for other in [&b"GET / HTTP/1.1\r\n"[..], b"SSH-2.0-x\r\n", b"\x16\x03\x01\x00\x05", b"\x05"] {
             assert!(!matches!(SocksFingerprint.inspect(&ex(other, b"", true)), Outcome::Match(_)), "{other:?}");
         }
