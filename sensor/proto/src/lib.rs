@@ -13,20 +13,26 @@
 //! the Initial packet), DNS, HTTP/1 (Host, User-Agent, CONNECT, Upgrade), DHCP (the host
 //! name a device gives itself), SSH (identification lines, clear-text packet framing, KEXINIT
 //! name-lists, and a follower of the clear-text phase for the timing code), the STUN message
-//! header (type, class, magic cookie, length, transaction id) and RDP (TPKT, the X.224
+//! header (type, class, magic cookie, length, transaction id), RDP (TPKT, the X.224
 //! Connection Request/Confirm with cookie, routing token and negotiation structures, the
 //! MS-RDPEUDP SYN and data headers, and a follower of the TLS record framing after the
-//! Confirm for the timing code) and VNC (the RFB ProtocolVersion, the security negotiation,
-//! and a follower of the client's messages for the timing code).
+//! Confirm for the timing code), VNC (the RFB ProtocolVersion, the security negotiation,
+//! and a follower of the client's messages for the timing code), and the remote-control
+//! tools' wire formats: TeamViewer's command framing (TCP and UDP), Radmin's checksummed
+//! messages, NoMachine's version lines and UDP header, and the SOCKS4/4a/5 handshake.
 
 pub mod dhcp;
 pub mod dns;
 pub mod http;
+pub mod nomachine;
 pub mod quic;
+pub mod radmin;
 pub mod rdp;
+pub mod socks;
 pub mod ssh;
 pub mod step;
 pub mod stun;
+pub mod teamviewer;
 pub mod tls;
 pub mod vnc;
 

@@ -7,7 +7,7 @@
 //!   handshake, returns the inner byte streams of both directions ([`Inner`]):
 //!   - HTTP CONNECT answered 2xx: the bytes after each head (RFC 9110 §9.3.6);
 //!   - SOCKS4/5 with a success reply: the bytes after the reply
-//!     ([`crate::detect::fingerprint::socks`]);
+//!     ([`farhand_proto::socks`]);
 //!   - WebSocket (an HTTP/1.1 Upgrade answered 101): the payloads of the data frames of
 //!     each direction, unmasked and concatenated (RFC 6455 §5.2–5.3), control frames
 //!     skipped.
@@ -15,10 +15,10 @@
 //!   for anything else (including a wrapper whose handshake is not complete yet).
 
 use crate::detect::fingerprint::Exchange;
-use crate::detect::fingerprint::socks;
 use farhand_model::tool::Transport;
 use farhand_proto::Step;
 use farhand_proto::http;
+use farhand_proto::socks;
 
 /// Most inner bytes kept per direction.
 pub const MAX_INNER: usize = 4096;

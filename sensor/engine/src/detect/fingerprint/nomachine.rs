@@ -9,6 +9,10 @@
 //!   `NeedMore` otherwise. At `finished` a single valid line matches with lower confidence.
 //! - UDP: the first datagram of each direction must carry NX's datagram header; both
 //!   directions give a match, one alone only at `finished` and with lower confidence.
+//! - The lines and the datagram header are read by [`farhand_proto::nomachine`]; this file
+//!   decides. A contradiction that ends an exchange that had begun as NoMachine (TCP: a side
+//!   past its prefix or holding the start of a line; UDP: the other datagram framed) is
+//!   answered with [`Outcome::Anomaly`], carrying the parser's offset and reason.
 //!
 //! # Facts used
 //! - nDPI (`protocols/nomachine.c`): a NoMachine TCP connection starts with a handshake that
@@ -16,7 +20,8 @@
 //!   followed by a TLS handshake. nDPI's `nomachine.pcapng` shows the exact shape: client
 //!   `NXSH-8.10.1\n`, server `NXD-8.10.1\n` (LF only), then the client's TLS ClientHello.
 //!   Lines are accepted here with a dotted numeric version of at least two parts
-//!   (`major.minor[.patch...]`), LF or CR LF, at most [`MAX_LINE_LEN`] bytes.
+//!   (`major.minor[.patch...]`), LF or CR LF, at most `MAX_LINE_LEN` bytes
+//!   ([`farhand_proto::nomachine::MAX_LINE_LEN`]).
 //! - nDPI: NX UDP datagrams are at least 10 bytes, with `u16` little-endian 1 at offset 2,
 //!   the datagram length as `u16` little-endian at offset 4, and zero in bytes 8–9. The same
 //!   capture shows a `u16` little-endian message type at offset 0 (1, 2, 3, 10, 11) and a
@@ -27,24 +32,10 @@ use farhand_model::evidence::Evidence;
 use farhand_model::evidence::NoMachineEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
-use farhand_proto::step::{Layer, Reason};
+use farhand_proto::nomachine::{CLIENT_PREFIX, Line, SERVER_PREFIX, parse_line, parse_udp, probe};
 
-/// Client line prefix.
-pub const CLIENT_PREFIX: &[u8] = b"NXSH-";
-/// Server line prefix.
-pub const SERVER_PREFIX: &[u8] = b"NXD-";
-/// Longest version line accepted, line end included (real ones are 11–14 bytes).
-pub const MAX_LINE_LEN: usize = 32;
-/// Longest numeric part of a version.
-const MAX_VERSION_PART_LEN: usize = 5;
 /// Bytes per direction this fingerprint reads: a line and the start of what follows.
 pub const BYTES_WANTED: usize = 64;
-/// Smallest NX UDP datagram (nDPI: the keep-alive).
-pub const UDP_MIN_LEN: usize = 10;
-/// The constant `u16` at offset 2 of an NX UDP datagram.
-const UDP_MARK: u16 = 1;
-/// TLS handshake record type and major version.
-const TLS_HANDSHAKE: [u8; 2] = [0x16, 0x03];
 
 /// Confidence: both lines, and TLS after the client's.
 pub const CONFIDENCE_FULL: u8 = 98;
@@ -59,93 +50,6 @@ pub const CONFIDENCE_UDP_BOTH: u8 = 85;
 /// Confidence: an NX UDP header in one direction only.
 pub const CONFIDENCE_UDP_ONE: u8 = 60;
 
-/// A parsed version line, borrowing the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Line<'a> {
-    /// The version, e.g. `8.10.1`.
-    pub version: &'a str,
-    /// Bytes after the line (the TLS handshake in practice).
-    pub rest: &'a [u8],
-}
-
-impl Line<'_> {
-    /// Whether a TLS handshake record follows the line (`None` while nothing follows).
-    pub fn tls_follows(&self) -> Option<bool> {
-        let head = self.rest.get(..TLS_HANDSHAKE.len()).unwrap_or(self.rest);
-        if head.is_empty() { None } else { Some(TLS_HANDSHAKE.starts_with(head)) }
-    }
-}
-
-/// Cheap first look at a side: empty, or could begin the line with this prefix.
-pub fn probe(side: &[u8], prefix: &[u8]) -> bool {
-    let head = side.get(..prefix.len()).unwrap_or(side);
-    prefix.starts_with(head)
-}
-
-fn version_ok(v: &[u8], complete: bool) -> bool {
-    let mut parts = v.split(|&b| b == b'.');
-    let shape = parts.all(|p| p.iter().all(u8::is_ascii_digit) && p.len() <= MAX_VERSION_PART_LEN)
-        && !v.windows(2).any(|w| w == b"..")
-        && v.first() != Some(&b'.');
-    // Complete: `major.minor[.patch...]`, every part non-empty.
-    shape && (!complete || v.split(|&b| b == b'.').count() >= 2 && v.last().is_some_and(u8::is_ascii_digit))
-}
-
-/// Parse a version line with `prefix` at the start of `buf`.
-pub fn parse_line<'a>(buf: &'a [u8], prefix: &[u8]) -> Step<Line<'a>> {
-    if !probe(buf, prefix) {
-        return Step::invalid(Layer::NoMachine, 0, Reason::BadValue);
-    }
-    let window = buf.get(..MAX_LINE_LEN).unwrap_or(buf);
-    let Some(lf) = window.iter().position(|&b| b == b'\n') else {
-        if buf.len() >= MAX_LINE_LEN {
-            return Step::invalid(Layer::NoMachine, 0, Reason::BadValue);
-        }
-        let body = buf.get(prefix.len()..).unwrap_or_default();
-        let body = body.strip_suffix(b"\r").unwrap_or(body);
-        return if version_ok(body, false) {
-            Step::Incomplete
-        } else {
-            Step::invalid(Layer::NoMachine, 0, Reason::BadValue)
-        };
-    };
-    let line = buf.get(..lf).unwrap_or_default();
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let rest = buf.get(lf.saturating_add(1)..).unwrap_or_default();
-    let Some(version) = line.strip_prefix(prefix) else {
-        return Step::invalid(Layer::NoMachine, 0, Reason::BadValue);
-    };
-    if version.is_empty() || !version_ok(version, true) {
-        return Step::invalid(Layer::NoMachine, 0, Reason::BadValue);
-    }
-    match std::str::from_utf8(version) {
-        Ok(version) => Step::Done(Line { version, rest }),
-        Err(_) => Step::invalid(Layer::NoMachine, 0, Reason::BadValue),
-    }
-}
-
-/// A parsed NX UDP datagram header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UdpHeader {
-    /// Message type (`u16` little-endian at offset 0).
-    pub kind: u16,
-    /// Sequence number (`u16` little-endian at offset 6).
-    pub sequence: u16,
-}
-
-/// Parse the NX header of a whole UDP datagram.
-pub fn parse_udp(datagram: &[u8]) -> Option<UdpHeader> {
-    let u16_at = |at: usize| datagram.get(at..at.checked_add(2)?)?.first_chunk::<2>().map(|b| u16::from_le_bytes(*b));
-    if datagram.len() < UDP_MIN_LEN
-        || u16_at(2)? != UDP_MARK
-        || usize::from(u16_at(4)?) != datagram.len()
-        || u16_at(8)? != 0
-    {
-        return None;
-    }
-    Some(UdpHeader { kind: u16_at(0)?, sequence: u16_at(6)? })
-}
-
 /// Both TCP directions, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parsed<'a> {
@@ -153,11 +57,19 @@ pub struct Parsed<'a> {
     pub client: Step<Line<'a>>,
     /// The server's `NXD-` line.
     pub server: Step<Line<'a>>,
+    /// Some side has bytes of its line that agree with NoMachine: a line, the start of one,
+    /// or a prefix followed by a broken version.
+    pub began: bool,
 }
 
 /// Parse a TCP exchange. Pure and zero-copy.
 pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
-    Parsed { client: parse_line(orig, CLIENT_PREFIX), server: parse_line(resp, SERVER_PREFIX) }
+    let (client, server) = (parse_line(orig, CLIENT_PREFIX), parse_line(resp, SERVER_PREFIX));
+    let began = |side: Step<Line<'_>>, bytes: &[u8]| match side {
+        Step::Invalid(a) => a.offset > 0,
+        Step::Incomplete | Step::Done(_) => !bytes.is_empty(),
+    };
+    Parsed { client, server, began: began(client, orig) || began(server, resp) }
 }
 
 fn tcp_match(confidence: u8, client: Option<Line<'_>>, server: Option<Line<'_>>) -> Outcome {
@@ -189,8 +101,8 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
             tcp_match(one_confidence(c), Some(c), None)
         }
         (Step::Invalid(_), Step::Done(s)) => tcp_match(CONFIDENCE_ONE, None, Some(s)),
-        (Step::Invalid(_), Step::Invalid(_) | Step::Incomplete) | (Step::Incomplete, Step::Invalid(_)) => {
-            Outcome::NoMatch
+        (Step::Invalid(a), Step::Invalid(_) | Step::Incomplete) | (Step::Incomplete, Step::Invalid(a)) => {
+            if parsed.began { Outcome::Anomaly(a) } else { Outcome::NoMatch }
         }
         _ if !finished => Outcome::NeedMore,
         (Step::Done(c), _) => tcp_match(one_confidence(c), Some(c), None),
@@ -205,9 +117,12 @@ fn one_confidence(client: Line<'_>) -> u8 {
 
 /// Decide on a UDP exchange (first datagram of each direction).
 pub fn fingerprint_udp(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
-    let (o, r) = (parse_udp(orig), parse_udp(resp));
+    let (o, r) = (parse_udp(orig).done(), parse_udp(resp).done());
     let confidence = match (o, r) {
         (Some(_), Some(_)) => CONFIDENCE_UDP_BOTH,
+        // One datagram framed, the other broken: the match had begun.
+        (Some(_), None) if !resp.is_empty() => return udp_anomaly(resp),
+        (None, Some(_)) if !orig.is_empty() => return udp_anomaly(orig),
         _ if !orig.is_empty() && o.is_none() || !resp.is_empty() && r.is_none() => return Outcome::NoMatch,
         _ if !finished => return Outcome::NeedMore,
         (Some(_), None) | (None, Some(_)) => CONFIDENCE_UDP_ONE,
@@ -225,6 +140,14 @@ pub fn fingerprint_udp(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
             udp_types: o.iter().chain(r.iter()).map(|h| h.kind).collect(),
         }),
     })
+}
+
+/// The anomaly of a datagram without an NX header.
+fn udp_anomaly(datagram: &[u8]) -> Outcome {
+    match parse_udp(datagram) {
+        Step::Invalid(a) => Outcome::Anomaly(a),
+        Step::Done(_) | Step::Incomplete => Outcome::NoMatch,
+    }
 }
 
 /// The NoMachine fingerprint.
@@ -261,6 +184,8 @@ impl Fingerprint for NoMachineFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use farhand_model::anomaly::{Anomaly, Layer, Reason};
+    use farhand_proto::nomachine::{MAX_LINE_LEN, UDP_MIN_LEN};
 
     // No NoMachine build is installable here (not packaged for Debian), so the test bytes are
     // built from the format: the version lines as NoMachine 8.10.1 sends them (LF-terminated),
@@ -357,35 +282,30 @@ mod tests {
             }
         }
         let d = udp(1, 0, b"");
-        for i in 0..d.len() {
+        for i in 1..d.len() {
             // A truncated datagram is a different datagram: never an NX header.
-            assert_eq!(parse_udp(&d[..i]), None, "{i}");
+            assert!(matches!(inspect(Transport::Udp, &d, &d[..i], true), Outcome::Anomaly(_)), "{i}");
         }
     }
 
     #[test]
-    fn malformed_lines_are_rejected() {
-        for bad in [
-            b"NXSH-\n".as_slice(),
-            b"NXSH-8..1\n",
-            b"NXSH-.8.1\n",
-            b"NXSH-8.1.\n",
-            b"NXSH-8.1 beta\n",
-            b"NXS-8.10.1\n",
-            b"nxsh-8.10.1\n",
-            b"NXSH-8.10.1\r\r\n",
-            b"NXSH-8\n",
-            b"NXSH-123456.1\n",
-        ] {
-            assert!(parse_line(bad, CLIENT_PREFIX).is_invalid(), "{bad:?}");
-        }
-        assert!(parse_line(b"NXD-8.10.1\n", CLIENT_PREFIX).is_invalid());
-        assert_eq!(parse_line(b"NXSH-8.1", CLIENT_PREFIX), Step::Incomplete);
-        assert_eq!(parse_line(b"NXSH-8.1\r", CLIENT_PREFIX), Step::Incomplete);
+    fn malformed_lines_end_a_begun_exchange() {
+        // Each malformed line's anomaly: proto::nomachine's tests.
+        let bad_version = Outcome::Anomaly(Anomaly::new(Layer::NoMachine, 5, Reason::BadVersion));
+        assert_eq!(tcp(b"NXSH-8..1\n", b"", false), bad_version);
+        assert_eq!(tcp(b"NXSH-8..1\n", b"HTTP/1.1 200 OK\r\n", true), bad_version);
+        // The other side contradicting a line that has begun.
+        let bad_magic = Outcome::Anomaly(Anomaly::new(Layer::NoMachine, 0, Reason::BadMagic));
+        assert_eq!(tcp(b"NXSH-8.1", b"SSH-2.0-x\r\n", false), bad_magic);
+        // Nothing began: no anomaly.
+        assert_eq!(tcp(b"", b"SSH-2.0-x\r\n", false), Outcome::NoMatch);
+        assert_eq!(tcp(b"NXS-8.10.1\n", b"", false), Outcome::NoMatch);
         // A line that never ends is decided within MAX_LINE_LEN bytes.
         let long = [b"NXSH-".as_slice(), &[b'1'; MAX_LINE_LEN]].concat();
-        assert!(parse_line(&long, CLIENT_PREFIX).is_invalid());
-        assert_eq!(tcp(&long, b"", false), Outcome::NoMatch);
+        assert_eq!(
+            tcp(&long, b"", false),
+            Outcome::Anomaly(Anomaly::new(Layer::NoMachine, MAX_LINE_LEN, Reason::OverLimit))
+        );
     }
 
     #[test]
@@ -398,23 +318,20 @@ mod tests {
         assert_eq!(e.udp_types, vec![1, 2]);
         // A longer datagram with payload.
         let long = udp(0x0b, 0, &[0xf7, 0x69, 0xc1, 0x18, 0x90, 0x02, 0x69, 0x65]);
-        assert_eq!(parse_udp(&long), Some(UdpHeader { kind: 0x0b, sequence: 0 }));
+        assert_eq!(evidence(&inspect(Transport::Udp, &long, &udp(1, 0, b""), false)).1.udp_types, vec![0x0b, 1]);
         // One direction: wait, then match lower.
         assert_eq!(inspect(Transport::Udp, &udp(1, 0, b""), b"", false), Outcome::NeedMore);
         assert_eq!(evidence(&inspect(Transport::Udp, &udp(1, 0, b""), b"", true)).0, CONFIDENCE_UDP_ONE);
-        // Length field disagreeing with the datagram, non-zero bytes 8-9, wrong mark.
-        let mut bad = udp(1, 0, b"xy");
-        bad[4] = 10;
-        assert_eq!(parse_udp(&bad), None);
+        // Non-zero bytes 8-9 (each field's anomaly: proto::nomachine's tests).
         let mut bad = udp(1, 0, b"");
         bad[9] = 1;
-        assert_eq!(parse_udp(&bad), None);
-        let mut bad = udp(1, 0, b"");
-        bad[2] = 2;
-        assert_eq!(parse_udp(&bad), None);
+        assert_eq!(inspect(Transport::Udp, &bad, b"", true), Outcome::NoMatch);
+        let zero = Outcome::Anomaly(Anomaly::new(Layer::NoMachine, 8, Reason::BadValue));
+        assert_eq!(inspect(Transport::Udp, &udp(1, 0, b""), &bad, true), zero);
         // A valid datagram answered by something else.
         let dns = [0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
-        assert_eq!(inspect(Transport::Udp, &udp(1, 0, b""), &dns, false), Outcome::NoMatch);
+        let mark = Outcome::Anomaly(Anomaly::new(Layer::NoMachine, 2, Reason::BadMagic));
+        assert_eq!(inspect(Transport::Udp, &udp(1, 0, b""), &dns, false), mark);
         // UDP bytes over TCP and TCP bytes over UDP.
         assert_eq!(tcp(&udp(1, 0, b""), b"", true), Outcome::NoMatch);
         assert_eq!(inspect(Transport::Udp, CLIENT_LINE, SERVER_LINE, true), Outcome::NoMatch);
@@ -425,7 +342,8 @@ mod tests {
         // A UDP length field claiming 65535 bytes on a 10-byte datagram.
         let mut d = udp(1, 0, b"");
         d[4..6].copy_from_slice(&u16::MAX.to_le_bytes());
-        assert_eq!(parse_udp(&d), None);
+        let length = Outcome::Anomaly(Anomaly::new(Layer::NoMachine, 4, Reason::BadLength));
+        assert_eq!(inspect(Transport::Udp, &udp(1, 0, b""), &d, false), length);
         // Oversized TCP input is cut at BYTES_WANTED and decided.
         let big = [client(), vec![0u8; 4 * BYTES_WANTED]].concat();
         assert_eq!(evidence(&tcp(&big, b"", false)).0, CONFIDENCE_ONE_TLS);

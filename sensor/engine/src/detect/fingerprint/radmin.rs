@@ -4,7 +4,8 @@
 //! Works on the in-order TCP prefix of each direction, on any port (Radmin's default is 4899,
 //! which plays no part). Answers `Match` once the first message of both directions is a
 //! complete, checksum-valid Radmin message, `NoMatch` as soon as either direction contradicts
-//! the framing (wrong marker, oversized length, bad checksum), and `NeedMore` otherwise. At
+//! the framing (wrong marker, oversized length, bad checksum; an [`Outcome::Anomaly`] when
+//! that direction began with the marker), and `NeedMore` otherwise. At
 //! `finished` one valid direction alone matches with lower confidence. A connection that
 //! carries no payload (a SYN scan, a refused connection) never matches.
 //!
@@ -22,116 +23,24 @@
 //!   match specific: a 5-byte prefix alone is not used.
 //! - Handshake messages are short (tens of bytes); the first message of a direction must fit
 //!   in [`BYTES_WANTED`].
+//! - The message layout is read by [`farhand_proto::radmin`]; this file decides. A direction
+//!   that begins with the marker and then breaks the layout is answered with
+//!   [`Outcome::Anomaly`] (the parser's offset and reason).
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{RadminEvidence, RadminMessage};
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
-use farhand_proto::step::{Layer, Reason};
+use farhand_proto::radmin::{MAX_MESSAGE_LEN, Message, first, messages, probe};
 
-/// First byte of every Radmin message.
-pub const MARKER: u8 = 0x01;
-/// Marker, length and checksum.
-pub const HEADER_LEN: usize = 9;
-/// Bytes per direction this fingerprint reads.
-pub const BYTES_WANTED: usize = 512;
-/// Largest payload accepted in a message this fingerprint validates.
-pub const MAX_PAYLOAD_LEN: usize = BYTES_WANTED - HEADER_LEN;
-/// Most messages per direction reported in the evidence.
-pub const MAX_MESSAGES: usize = 8;
+/// Bytes per direction this fingerprint reads: a first message always fits.
+pub const BYTES_WANTED: usize = MAX_MESSAGE_LEN;
 
 /// Confidence: a valid first message in both directions.
 pub const CONFIDENCE_BOTH: u8 = 95;
 /// Confidence: a valid first message in one direction only (the other sent nothing).
 pub const CONFIDENCE_ONE: u8 = 75;
-
-/// One Radmin message, borrowing the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Message<'a> {
-    /// The checksum field (already verified against the payload).
-    pub checksum: u32,
-    /// The payload; never empty, first byte is the message code.
-    pub payload: &'a [u8],
-}
-
-impl Message<'_> {
-    /// The message code (first payload byte).
-    pub fn code(&self) -> u8 {
-        self.payload.first().copied().unwrap_or_default()
-    }
-    /// Bytes on the wire, header included.
-    pub fn wire_len(&self) -> usize {
-        HEADER_LEN.saturating_add(self.payload.len())
-    }
-}
-
-/// Radmin's payload checksum: sum of little-endian 16-bit words, modulo 2³².
-pub fn checksum(payload: &[u8]) -> u32 {
-    payload.chunks(2).fold(0u32, |sum, w| {
-        let word = match *w {
-            [lo, hi] => u16::from_le_bytes([lo, hi]),
-            [lo] => u16::from(lo),
-            _ => 0,
-        };
-        sum.wrapping_add(u32::from(word))
-    })
-}
-
-/// Cheap first look at a side: empty, or starts with the marker.
-pub fn probe(side: &[u8]) -> bool {
-    side.first().is_none_or(|&b| b == MARKER)
-}
-
-/// Parse one message at the start of `buf`; on success also returns the bytes after it.
-pub fn parse_message(buf: &[u8]) -> Step<(Message<'_>, &[u8])> {
-    let Some((&marker, rest)) = buf.split_first() else {
-        return Step::Incomplete;
-    };
-    if marker != MARKER {
-        return Step::invalid(Layer::Radmin, 0, Reason::BadValue);
-    }
-    let Some((len, rest)) = rest.split_first_chunk::<4>() else {
-        return Step::Incomplete;
-    };
-    let len = usize::try_from(u32::from_be_bytes(*len)).unwrap_or(usize::MAX);
-    if len == 0 || len > MAX_PAYLOAD_LEN {
-        return Step::invalid(Layer::Radmin, 0, Reason::BadValue);
-    }
-    let Some((sum, rest)) = rest.split_first_chunk::<4>() else {
-        return Step::Incomplete;
-    };
-    // The code byte can be checked before the whole payload is there.
-    if rest.first() == Some(&0) {
-        return Step::invalid(Layer::Radmin, 0, Reason::BadValue);
-    }
-    let Some((payload, after)) = rest.split_at_checked(len) else {
-        return Step::Incomplete;
-    };
-    let declared = u32::from_be_bytes(*sum);
-    if checksum(payload) != declared {
-        return Step::invalid(Layer::Radmin, 0, Reason::BadValue);
-    }
-    Step::Done((Message { checksum: declared, payload }, after))
-}
-
-/// The valid messages at the start of `buf`, back to back, at most [`MAX_MESSAGES`]. Stops
-/// silently at the first thing that is not a complete message: only the first message of a
-/// direction decides.
-pub fn messages(buf: &[u8]) -> impl Iterator<Item = Message<'_>> {
-    let mut rest = Some(buf);
-    std::iter::from_fn(move || match parse_message(rest?) {
-        Step::Done((m, after)) => {
-            rest = Some(after);
-            Some(m)
-        }
-        _ => {
-            rest = None;
-            None
-        }
-    })
-    .take(MAX_MESSAGES)
-}
 
 /// Both directions, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,14 +49,6 @@ pub struct Parsed<'a> {
     pub client: Step<Message<'a>>,
     /// The server's first message.
     pub server: Step<Message<'a>>,
-}
-
-fn first(buf: &[u8]) -> Step<Message<'_>> {
-    match parse_message(buf) {
-        Step::Done((m, _)) => Step::Done(m),
-        Step::Incomplete => Step::Incomplete,
-        Step::Invalid(_) => Step::invalid(Layer::Radmin, 0, Reason::BadValue),
-    }
 }
 
 /// Parse an exchange. Pure and zero-copy.
@@ -159,25 +60,24 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
 /// evidence).
 pub fn fingerprint(parsed: &Parsed<'_>, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
     let confidence = match (parsed.client, parsed.server) {
-        (Step::Invalid(_), _) | (_, Step::Invalid(_)) => return Outcome::NoMatch,
+        (Step::Invalid(a), _) | (_, Step::Invalid(a)) => return Outcome::Anomaly(a),
         (Step::Done(_), Step::Done(_)) => CONFIDENCE_BOTH,
         _ if !finished => return Outcome::NeedMore,
         (Step::Done(_), _) | (_, Step::Done(_)) => CONFIDENCE_ONE,
         _ => return Outcome::NoMatch,
     };
-    let summary = |buf: &[u8]| messages(buf).map(RadminMessage::from).collect::<Vec<_>>();
+    let list = |buf: &[u8]| messages(buf).map(summary).collect::<Vec<_>>();
     Outcome::Match(Match {
         tool: Tool::Radmin,
         confidence,
         method: Method::PayloadStructure,
-        evidence: Evidence::Radmin(RadminEvidence { client_messages: summary(orig), server_messages: summary(resp) }),
+        evidence: Evidence::Radmin(RadminEvidence { client_messages: list(orig), server_messages: list(resp) }),
     })
 }
 
-impl From<Message<'_>> for RadminMessage {
-    fn from(m: Message<'_>) -> Self {
-        RadminMessage { size: m.wire_len(), code: m.code(), checksum: m.checksum }
-    }
+/// A message as the evidence reports it.
+fn summary(m: Message<'_>) -> RadminMessage {
+    RadminMessage { size: m.wire_len(), code: m.code(), checksum: m.checksum }
 }
 
 /// The Radmin fingerprint.
@@ -209,6 +109,8 @@ impl Fingerprint for RadminFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use farhand_model::anomaly::{Anomaly, Layer, Reason};
+    use farhand_proto::radmin::{MARKER, MAX_MESSAGES, MAX_PAYLOAD_LEN, checksum};
 
     // No Radmin build is installable here (not packaged for Debian), so the test messages are
     // built from the layout above with `msg`: marker, u32 BE length, u32 BE checksum, payload.
@@ -259,25 +161,6 @@ mod tests {
             }) => (*confidence, e),
             other => panic!("expected a Radmin match, got {other:?}"),
         }
-    }
-
-    #[test]
-    fn layout_reproduces_the_bytes_ndpi_checks() {
-        let c = hello_client();
-        assert_eq!(c.len(), 10);
-        assert_eq!(&c[..5], &[0x01, 0x00, 0x00, 0x00, 0x01]);
-        assert_eq!(&c[8..10], &[0x08, 0x08]);
-        let s = hello_server();
-        assert_eq!(s.len(), 46);
-        assert_eq!(s[4], 0x25);
-        assert_eq!(&s[7..11], &[0x02, 0x12, 0x08, 0x02]);
-        assert_eq!(s[13], 0x0A);
-        let t = short(2);
-        assert_eq!(t.len(), 14);
-        assert_eq!((t[4], t[8], t[9]), (5, 0x27, 0x27));
-        // Odd-length payloads: the last byte is a low byte.
-        assert_eq!(checksum(&[0x01, 0x02, 0x03]), 0x0201 + 0x03);
-        assert_eq!(checksum(&[0xFF; 8]), 4 * 0xFFFF);
     }
 
     #[test]
@@ -340,25 +223,23 @@ mod tests {
     fn checksum_and_structure_are_enforced() {
         let mut bad = hello_server();
         bad[20] ^= 1;
-        assert_eq!(inspect(&hello_client(), &bad, false), Outcome::NoMatch);
-        assert_eq!(inspect(&bad, b"", true), Outcome::NoMatch);
+        let checksum_wrong = Outcome::Anomaly(Anomaly::new(Layer::Radmin, 5, Reason::Inconsistent));
+        assert_eq!(inspect(&hello_client(), &bad, false), checksum_wrong);
+        assert_eq!(inspect(&bad, b"", true), checksum_wrong);
         // The 5-byte prefix alone is not enough.
         let prefix_only = [0x01, 0x00, 0x00, 0x00, 0x01, 0xAA, 0xBB, 0xCC, 0xDD, 0x08];
-        assert_eq!(inspect(&prefix_only, b"", true), Outcome::NoMatch);
-        // Zero message code, empty payload.
-        assert!(parse_message(&msg(&[0x00, 0x05])).is_invalid());
-        assert!(parse_message(&[0x01, 0, 0, 0, 0, 0, 0, 0, 0]).is_invalid());
-        // Wrong marker.
-        assert!(parse_message(&[0x02, 0, 0, 0, 1, 0, 0, 0, 8, 8]).is_invalid());
+        assert_eq!(inspect(&prefix_only, b"", true), checksum_wrong);
+        // Zero message code (each field's anomaly: proto::radmin's tests); wrong marker.
+        let zero_code = Outcome::Anomaly(Anomaly::new(Layer::Radmin, 9, Reason::BadType));
+        assert_eq!(inspect(&msg(&[0x00, 0x05]), b"", false), zero_code);
+        assert_eq!(inspect(&[0x02, 0, 0, 0, 1, 0, 0, 0, 8, 8], b"", false), Outcome::NoMatch);
     }
 
     #[test]
     fn hostile_lengths_are_rejected_at_once() {
         // A length claiming 1 GB (or anything over MAX_PAYLOAD_LEN) is not waited for.
         let huge = [0x01, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x08];
-        assert_eq!(inspect(&huge, b"", false), Outcome::NoMatch);
-        let over = [&[0x01][..], &u32::try_from(MAX_PAYLOAD_LEN + 1).unwrap().to_be_bytes()].concat();
-        assert!(parse_message(&over).is_invalid());
+        assert_eq!(inspect(&huge, b"", false), Outcome::Anomaly(Anomaly::new(Layer::Radmin, 1, Reason::OverLimit)));
         // The largest payload that fits is fine.
         let big = msg(&vec![0x08; MAX_PAYLOAD_LEN]);
         assert_eq!(big.len(), BYTES_WANTED);

@@ -13,12 +13,17 @@
 //! - UDP: the first datagram of each direction must hold one TeamViewer frame after an
 //!   11-byte datagram header, whose length field ends exactly at the end of the datagram.
 //!   Both directions give a match; one alone only at `finished`, with lower confidence.
+//! - The framing (magics, header fields, the walk of a direction, the datagram form, the
+//!   command names) is read by [`farhand_proto::teamviewer`]; this file decides. A
+//!   contradiction in a direction that began with a magic (TCP), or in one datagram while the
+//!   other is framed (UDP), is answered with [`Outcome::Anomaly`] carrying the parser's
+//!   offset and reason.
 //!
 //! # Why a 2-byte magic is not enough, and what is required instead
 //! `17 24` at offset 0 is one chance in 65,536 on random data and is not excluded by anything
 //! in ordinary traffic (a TLS record starting `17` has `03` next, never `24`). So the magic only
 //! admits bytes to parsing; a match additionally needs a command byte in TeamViewer's range
-//! ([`MIN_COMMAND`]..=[`MAX_COMMAND`]), a length no larger than [`MAX_FRAME_LEN`], for the
+//! (`MIN_COMMAND..=MAX_COMMAND`), a length no larger than `MAX_FRAME_LEN`, for the
 //! 24-byte frame form the fixed header-size field, and — the part that random data cannot
 //! satisfy — a length field that lands exactly on the next frame's magic or on the end of the
 //! bytes. One direction alone needs two such frames (or, at the end of a flow, one complete
@@ -45,35 +50,15 @@
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
-use farhand_model::evidence::{Magic, TeamViewerEvidence, TvCommand};
+use farhand_model::evidence::{TeamViewerEvidence, TvCommand};
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
-use farhand_proto::step::{Layer, Reason};
+use farhand_proto::teamviewer::{Header, Side, command_name, headers, parse_side, parse_udp, probe};
 
-/// Magic of the 5-byte-header frame form.
-pub const MAGIC_V1: [u8; 2] = [0x17, 0x24];
-/// Magic of the 24-byte-header frame form.
-pub const MAGIC_V2: [u8; 2] = [0x11, 0x30];
-/// Header length of a `17 24` frame.
-pub const V1_HEADER_LEN: usize = 5;
-/// Header length of a `11 30` frame; also the value of its header-offset field.
-pub const V2_HEADER_LEN: usize = 24;
-/// Offset of the header-offset field in a `11 30` frame.
-const V2_HEADER_OFFSET_AT: usize = 20;
-/// Smallest command code (`CMD_IDENTIFY`).
-pub const MIN_COMMAND: u8 = 10;
-/// Largest command code accepted (the highest published is 113; 115 is seen on UDP).
-pub const MAX_COMMAND: u8 = 127;
-/// Largest frame data length accepted (the `11 30` form has a 32-bit length field).
-pub const MAX_FRAME_LEN: usize = 1 << 20;
 /// Bytes per direction this fingerprint reads.
 pub const BYTES_WANTED: usize = 4096;
-/// Most frames walked per direction.
-pub const MAX_FRAMES: usize = 64;
 /// Most distinct command codes reported per direction.
 pub const MAX_EVIDENCE_COMMANDS: usize = 16;
-/// Length of the UDP datagram header before the frame.
-pub const UDP_PREFIX_LEN: usize = 11;
 
 /// Confidence: both TCP directions framed, or both UDP datagrams.
 pub const CONFIDENCE_BOTH: u8 = 95;
@@ -84,259 +69,15 @@ pub const CONFIDENCE_SINGLE: u8 = 70;
 /// Confidence: one UDP datagram.
 pub const CONFIDENCE_UDP_ONE: u8 = 70;
 
-/// Header length of a frame form.
-pub fn header_len(magic: Magic) -> usize {
-    match magic {
-        Magic::V1 => V1_HEADER_LEN,
-        Magic::V2 => V2_HEADER_LEN,
-    }
-}
-
-/// A validated frame header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    /// Frame form.
-    pub magic: Magic,
-    /// Command code.
-    pub command: u8,
-    /// Data length declared by the header.
-    pub data_len: usize,
-}
-
-impl Header {
-    /// Header plus data.
-    pub fn frame_len(&self) -> usize {
-        header_len(self.magic).saturating_add(self.data_len)
-    }
-}
-
-/// Published name of a command code, if any.
-pub fn command_name(code: u8) -> Option<&'static str> {
-    Some(match code {
-        10 => "CMD_IDENTIFY",
-        11 => "CMD_REQUESTCONNECT",
-        13 => "CMD_DISCONNECT",
-        14 => "CMD_VNCDISCONNECT",
-        15 => "CMD_TVCONNECTIONFAILED",
-        16 => "CMD_PING",
-        17 => "CMD_PINGOK",
-        18 => "CMD_MASTERCOMMAND",
-        19 => "CMD_MASTERRESPONSE",
-        20 => "CMD_CHANGECONNECTION",
-        21 => "CMD_NOPARTNERCONNECT",
-        22 => "CMD_CONNECTTOWAITINGTHREAD",
-        23 => "CMD_SESSIONMODE",
-        24 => "CMD_REQUESTROUTINGSESSION",
-        25 => "CMD_TIMEOUT",
-        26 => "CMD_JAVACONNECT",
-        27 => "CMD_KEEPALIVEBEEP",
-        28 => "CMD_REQUESTKEEPALIVE",
-        29 => "CMD_MASTERCOMMAND_ENCRYPTED",
-        30 => "CMD_MASTERRESPONSE_ENCRYPTED",
-        31 => "CMD_REQUESTRECONNECT",
-        32 => "CMD_RECONNECTTOWAITINGTHREAD",
-        33 => "CMD_STARTLOGGING",
-        34 => "CMD_SERVERAVAILABLE",
-        35 => "CMD_KEEPALIVEREQUEST",
-        36 => "CMD_OK",
-        37 => "CMD_FAILED",
-        38 => "CMD_PING_PERFORMANCE",
-        39 => "CMD_PING_PERFORMANCE_RESPONSE",
-        40 => "CMD_REQUESTKEEPALIVE2",
-        41 => "CMD_DISCONNECT_SWITCHEDTOUDP",
-        42 => "CMD_SENDMODE_UDP",
-        43 => "CMD_KEEPALIVEREQUEST_ANSWER",
-        44 => "CMD_ROUTE_CMD_TO_CLIENT",
-        45 => "CMD_NEW_MASTERLOGIN",
-        46 => "CMD_BUDDY",
-        47 => "CMD_ACCEPTROUTINGSESSION",
-        48 => "CMD_NEW_MASTERLOGIN_ANSWER",
-        49 => "CMD_BUDDY_ENCRYPTED",
-        50 => "CMD_REQUEST_ROUTE_BUDDY",
-        51 => "CMD_CONTACT_OTHER_MASTER",
-        52 => "CMD_REQUEST_ROUTE_ENCRYPTED",
-        53 => "CMD_ENDSESSION",
-        54 => "CMD_SESSIONID",
-        55 => "CMD_RECONNECT_TO_SESSION",
-        56 => "CMD_RECONNECT_TO_SESSION_ANSWER",
-        57 => "CMD_MEETING_CONTROL",
-        58 => "CMD_CARRIER_SWITCH",
-        59 => "CMD_MEETING_AUTHENTICATION",
-        60 => "CMD_ROUTERCMD",
-        61 => "CMD_PARTNERRECONNECT",
-        62 => "CMD_CONGRESTION_CONTROL",
-        63 => "CMD_ACK",
-        70 => "CMD_UDPREQUESTCONNECT",
-        71 => "CMD_UDPPING",
-        72 => "CMD_UDPREQUESTCONNECT_VPN",
-        90 => "CMD_DATA",
-        91 => "CMD_DATA2",
-        92 => "CMD_DATA_ENCRYPTED",
-        93 => "CMD_REQUESTENCRYPTION",
-        94 => "CMD_CONFIRMENCRYPTION",
-        95 => "CMD_ENCRYPTIONREQUESTFAILED",
-        96 => "CMD_REQUESTNOENCRYPTION",
-        97 => "CMD_UDPFLOWCONTROL",
-        98 => "CMD_DATA3",
-        99 => "CMD_DATA3_ENCRYPTED",
-        100 => "CMD_DATA3_RESENDPACKETS",
-        101 => "CMD_DATA3_ACKPACKETS",
-        102 => "CMD_AUTH_CHALLENGE",
-        103 => "CMD_AUTH_RESPONSE",
-        104 => "CMD_AUTH_RESULT",
-        105 => "CMD_RIP_MESSAGES",
-        106 => "CMD_DATA4",
-        107 => "CMD_DATASTREAM",
-        108 => "CMD_UDPHEARTBEAT",
-        109 => "CMD_DATA_DIRECTED",
-        110 => "CMD_UDP_RESENDPACKETS",
-        111 => "CMD_UDP_ACKPACKETS",
-        112 => "CMD_UDP_PROTECTEDCOMMAND",
-        113 => "CMD_FLUSHSENDBUFFER",
-        _ => return None,
-    })
-}
-
-/// Cheap first look at a side: empty, or could begin with one of the magics.
-pub fn probe(side: &[u8]) -> bool {
-    let head = side.get(..2).unwrap_or(side);
-    head.is_empty() || MAGIC_V1.starts_with(head) || MAGIC_V2.starts_with(head)
-}
-
-fn u16_le(buf: &[u8], at: usize) -> Option<usize> {
-    let b = buf.get(at..at.checked_add(2)?)?.first_chunk::<2>()?;
-    Some(usize::from(u16::from_le_bytes(*b)))
-}
-
-fn u32_le(buf: &[u8], at: usize) -> Option<usize> {
-    let b = buf.get(at..at.checked_add(4)?)?.first_chunk::<4>()?;
-    Some(usize::try_from(u32::from_le_bytes(*b)).unwrap_or(usize::MAX))
-}
-
-/// Parse a frame header at the start of `buf`, checking every field present so far.
-pub fn parse_header(buf: &[u8]) -> Step<Header> {
-    if buf.is_empty() {
-        return Step::Incomplete;
-    }
-    let magic = match buf.get(..2) {
-        Some(m) if m == MAGIC_V1 => Magic::V1,
-        Some(m) if m == MAGIC_V2 => Magic::V2,
-        Some(_) => return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue),
-        None => {
-            return if probe(buf) { Step::Incomplete } else { Step::invalid(Layer::TeamViewer, 0, Reason::BadValue) };
-        }
-    };
-    let command = buf.get(2).copied();
-    if command.is_some_and(|c| !(MIN_COMMAND..=MAX_COMMAND).contains(&c)) {
-        return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue);
-    }
-    let data_len = match magic {
-        Magic::V1 => u16_le(buf, 3),
-        Magic::V2 => u32_le(buf, 4),
-    };
-    if data_len.is_some_and(|l| l > MAX_FRAME_LEN) {
-        return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue);
-    }
-    if magic == Magic::V2 && u32_le(buf, V2_HEADER_OFFSET_AT).is_some_and(|o| o != V2_HEADER_LEN) {
-        return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue);
-    }
-    match (command, data_len) {
-        (Some(command), Some(data_len)) if buf.len() >= header_len(magic) => {
-            Step::Done(Header { magic, command, data_len })
-        }
-        _ => Step::Incomplete,
-    }
-}
-
-/// The frames of one direction, walked from the first byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Side<'a> {
-    /// Complete frames.
-    pub frames: usize,
-    /// Validated headers: the complete frames plus a trailing frame whose header is complete.
-    pub headers: usize,
-    /// The first frame's header.
-    pub first: Header,
-    /// Whether the bytes end exactly at the end of a frame.
-    pub ends_on_boundary: bool,
-    /// The bytes walked (for the evidence).
-    pub bytes: &'a [u8],
-}
-
-impl Side<'_> {
-    /// One direction on its own is TeamViewer: a complete frame followed by another valid
-    /// header, or (`at_end`) one complete named frame that is all the stream holds.
-    pub fn strength(&self) -> Option<u8> {
-        if self.frames >= 1 && self.headers >= 2 {
-            Some(CONFIDENCE_CHAIN)
-        } else if self.frames == 1 && self.ends_on_boundary && command_name(self.first.command).is_some() {
-            Some(CONFIDENCE_SINGLE)
-        } else {
-            None
-        }
-    }
-}
-
-/// Walk the frames of one direction: `Incomplete` while no header is complete yet,
-/// `Invalid` as soon as anything contradicts the framing.
-pub fn parse_side(buf: &[u8]) -> Step<Side<'_>> {
-    let mut rest = buf;
-    let (mut frames, mut headers, mut first) = (0usize, 0usize, None);
-    let mut ends_on_boundary = false;
-    while frames < MAX_FRAMES {
-        if rest.is_empty() {
-            ends_on_boundary = true;
-            break;
-        }
-        let header = match parse_header(rest) {
-            Step::Invalid(_) => return Step::invalid(Layer::TeamViewer, 0, Reason::BadValue),
-            Step::Incomplete => break,
-            Step::Done(h) => h,
-        };
-        headers = headers.saturating_add(1);
-        first = first.or(Some(header));
-        match rest.get(header.frame_len()..) {
-            Some(after) => {
-                frames = frames.saturating_add(1);
-                rest = after;
-            }
-            None => break,
-        }
-    }
-    match first {
-        Some(first) => Step::Done(Side { frames, headers, first, ends_on_boundary, bytes: buf }),
-        None => Step::Incomplete,
-    }
-}
-
-/// The complete frame headers at the start of `buf`, at most [`MAX_FRAMES`].
-pub fn headers(buf: &[u8]) -> impl Iterator<Item = Header> + '_ {
-    let mut rest = Some(buf);
-    std::iter::from_fn(move || {
-        let buf = rest?;
-        match parse_header(buf) {
-            Step::Done(h) => {
-                rest = buf.get(h.frame_len()..);
-                rest.map(|_| h)
-            }
-            _ => {
-                rest = None;
-                None
-            }
-        }
-    })
-    .take(MAX_FRAMES)
-}
-
-/// Parse the TeamViewer frame of a whole UDP datagram.
-pub fn parse_udp(datagram: &[u8]) -> Option<Header> {
-    let frame = datagram.get(UDP_PREFIX_LEN..)?;
-    if frame.get(..2)? != MAGIC_V1 {
-        return None;
-    }
-    match parse_header(frame) {
-        Step::Done(h) if h.frame_len() == frame.len() => Some(h),
-        _ => None,
+/// One direction on its own is TeamViewer: a complete frame followed by another valid
+/// header, or (at the end of the stream) one complete named frame that is all it holds.
+pub fn strength(side: &Side<'_>) -> Option<u8> {
+    if side.frames >= 1 && side.headers >= 2 {
+        Some(CONFIDENCE_CHAIN)
+    } else if side.frames == 1 && side.ends_on_boundary && command_name(side.first.command).is_some() {
+        Some(CONFIDENCE_SINGLE)
+    } else {
+        None
     }
 }
 
@@ -356,8 +97,10 @@ pub fn parse<'a>(orig: &'a [u8], resp: &'a [u8]) -> Parsed<'a> {
 
 /// Decide on a parsed TCP exchange.
 pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
-    if parsed.client.is_invalid() || parsed.server.is_invalid() {
-        return Outcome::NoMatch;
+    for side in [parsed.client, parsed.server] {
+        if let Step::Invalid(a) = side {
+            return Outcome::Anomaly(a);
+        }
     }
     let (c, s) = (parsed.client.done(), parsed.server.done());
     let framed = |side: Option<Side<'_>>| side.is_some_and(|s| s.frames >= 1);
@@ -366,7 +109,7 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
     } else if !finished {
         return Outcome::NeedMore;
     } else {
-        match c.and_then(|c| c.strength()).max(s.and_then(|s| s.strength())) {
+        match c.as_ref().and_then(strength).max(s.as_ref().and_then(strength)) {
             Some(conf) => conf,
             None => return Outcome::NoMatch,
         }
@@ -378,15 +121,26 @@ pub fn fingerprint(parsed: &Parsed<'_>, finished: bool) -> Outcome {
 
 /// Decide on a UDP exchange (first datagram of each direction).
 pub fn fingerprint_udp(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {
-    let (o, r) = (parse_udp(orig), parse_udp(resp));
+    let (o, r) = (parse_udp(orig).done(), parse_udp(resp).done());
     let confidence = match (o, r) {
         (Some(_), Some(_)) => CONFIDENCE_BOTH,
+        // One datagram framed, the other broken: the match had begun.
+        (Some(_), None) if !resp.is_empty() => return udp_anomaly(resp),
+        (None, Some(_)) if !orig.is_empty() => return udp_anomaly(orig),
         _ if !orig.is_empty() && o.is_none() || !resp.is_empty() && r.is_none() => return Outcome::NoMatch,
         _ if !finished => return Outcome::NeedMore,
         (Some(_), None) | (None, Some(_)) => CONFIDENCE_UDP_ONE,
         (None, None) => return Outcome::NoMatch,
     };
     tv_match(Transport::Udp, confidence, &Vec::from_iter(o), &Vec::from_iter(r))
+}
+
+/// The anomaly of a datagram that is not one TeamViewer frame.
+fn udp_anomaly(datagram: &[u8]) -> Outcome {
+    match parse_udp(datagram) {
+        Step::Invalid(a) => Outcome::Anomaly(a),
+        Step::Done(_) | Step::Incomplete => Outcome::NoMatch,
+    }
 }
 
 fn tv_match(transport: Transport, confidence: u8, client: &[Header], server: &[Header]) -> Outcome {
@@ -455,6 +209,9 @@ impl Fingerprint for TeamViewerFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use farhand_model::anomaly::{Anomaly, Layer, Reason};
+    use farhand_model::evidence::Magic;
+    use farhand_proto::teamviewer::{MAGIC_V1, MAGIC_V2, MAX_FRAMES, V2_HEADER_LEN};
 
     // No TeamViewer build is installable here (not packaged for Debian), so test frames are
     // built from the published framing with `v1`/`v2`/`udp` below; the data is arbitrary
@@ -525,22 +282,6 @@ mod tests {
     }
 
     #[test]
-    fn frame_layouts() {
-        let f = v1(10, 32);
-        assert_eq!(f.len(), 37);
-        assert_eq!(&f[..5], &[0x17, 0x24, 0x0a, 0x20, 0x00]);
-        assert_eq!(parse_header(&f), Step::Done(Header { magic: Magic::V1, command: 10, data_len: 32 }));
-        let f = v2(54, 1, 24);
-        assert_eq!(f.len(), 48);
-        assert_eq!(&f[..8], &[0x11, 0x30, 0x36, 0x00, 0x18, 0x00, 0x00, 0x00]);
-        assert_eq!(&f[20..24], &[0x18, 0, 0, 0]);
-        assert_eq!(parse_header(&f), Step::Done(Header { magic: Magic::V2, command: 54, data_len: 24 }));
-        let d = udp(0, 71, 80);
-        assert_eq!(&d[11..16], &[0x17, 0x24, 0x47, 0x50, 0x00]);
-        assert_eq!(parse_udp(&d), Some(Header { magic: Magic::V1, command: 71, data_len: 80 }));
-    }
-
-    #[test]
     fn tcp_session_known_answer() {
         let out = tcp(&client(), &server(), false);
         let (conf, e) = evidence(&out);
@@ -597,23 +338,26 @@ mod tests {
         assert_eq!(e.transport, Transport::Udp);
         assert_eq!(e.client_commands, vec![TvCommand { code: 71, name: Some("CMD_UDPPING") }]);
         assert_eq!((e.client_frames, e.server_frames), (1, 1));
-        // Unnamed codes in range (seen on real UDP flows) are accepted.
-        assert!(parse_udp(&udp(1, 115, 4)).is_some());
-        // An empty frame.
-        assert!(parse_udp(&udp(0, 108, 0)).is_some());
+        // Unnamed codes in range (seen on real UDP flows) and empty frames are accepted.
+        assert_eq!(evidence(&inspect(Transport::Udp, &udp(1, 115, 4), &udp(0, 108, 0), false)).0, CONFIDENCE_BOTH);
         // One direction: wait, then match lower.
         assert_eq!(inspect(Transport::Udp, &udp(0, 71, 80), b"", false), Outcome::NeedMore);
         assert_eq!(evidence(&inspect(Transport::Udp, &udp(0, 71, 80), b"", true)).0, CONFIDENCE_UDP_ONE);
-        // Length not landing on the end of the datagram, wrong magic, magic at offset 0.
+        // Length not landing on the end of the datagram (the frame layouts and the datagram
+        // parser's anomalies: proto::teamviewer's tests).
         let mut d = udp(0, 71, 80);
         d.push(0);
-        assert_eq!(parse_udp(&d), None);
-        let mut d = udp(0, 71, 80);
-        d[12] = 0x25;
-        assert_eq!(parse_udp(&d), None);
-        assert_eq!(parse_udp(&v1(71, 20)), None);
+        assert_eq!(inspect(Transport::Udp, &d, b"", true), Outcome::NoMatch);
+        assert_eq!(
+            inspect(Transport::Udp, &udp(0, 71, 80), &d, true),
+            Outcome::Anomaly(Anomaly::new(Layer::TeamViewer, 14, Reason::BadLength))
+        );
         // A valid datagram answered by something else.
-        assert_eq!(inspect(Transport::Udp, &udp(0, 71, 80), b"\x12\x34\x81\x80\x00\x01", false), Outcome::NoMatch);
+        let dns = b"\x12\x34\x81\x80\x00\x01";
+        assert_eq!(
+            inspect(Transport::Udp, &udp(0, 71, 80), dns, false),
+            Outcome::Anomaly(Anomaly::new(Layer::TeamViewer, 0, Reason::Truncated))
+        );
     }
 
     #[test]
@@ -637,25 +381,25 @@ mod tests {
             assert_ne!(tcp(&c, &s[..j], true), Outcome::NeedMore, "{j}");
         }
         let d = udp(0, 71, 80);
-        for i in 0..d.len() {
-            assert_eq!(parse_udp(&d[..i]), None, "{i}");
+        for i in 1..d.len() {
+            assert!(matches!(inspect(Transport::Udp, &d, &d[..i], true), Outcome::Anomaly(_)), "{i}");
         }
     }
 
     #[test]
     fn structure_is_enforced() {
-        // Command out of range.
-        assert!(parse_header(&[0x17, 0x24, 0x05, 0, 0]).is_invalid());
-        assert!(parse_header(&[0x17, 0x24, 0x80, 0, 0]).is_invalid());
-        // v2 header-offset field other than 24.
+        // Command out of range, v2 header-offset field other than 24 (each header field's
+        // anomaly: proto::teamviewer's tests).
+        let bad = |at, reason| Outcome::Anomaly(Anomaly::new(Layer::TeamViewer, at, reason));
+        assert_eq!(tcp(&[0x17, 0x24, 0x05, 0, 0], b"", false), bad(2, Reason::BadType));
         let mut f = v2(60, 1, 8);
         f[20] = 0x19;
-        assert!(parse_header(&f).is_invalid());
+        assert_eq!(tcp(&client(), &f, false), bad(20, Reason::BadLength));
         // A frame whose length does not land on another frame.
         let mut c = v1(10, 32);
         c.extend_from_slice(b"\x00\x00\x00\x00\x00\x00");
-        assert_eq!(tcp(&c, b"", true), Outcome::NoMatch);
-        assert_eq!(tcp(&c, &server(), false), Outcome::NoMatch);
+        assert_eq!(tcp(&c, b"", true), bad(37, Reason::BadMagic));
+        assert_eq!(tcp(&c, &server(), false), bad(37, Reason::BadMagic));
         // The other direction contradicting.
         assert_eq!(tcp(&client(), b"HTTP/1.1 200 OK\r\n", false), Outcome::NoMatch);
     }
@@ -665,8 +409,7 @@ mod tests {
         // A v2 header claiming 1 GB is rejected at once.
         let mut f = v2(60, 1, 0);
         f[4..8].copy_from_slice(&0x4000_0000u32.to_le_bytes());
-        assert!(parse_header(&f).is_invalid());
-        assert_eq!(tcp(&f, b"", false), Outcome::NoMatch);
+        assert_eq!(tcp(&f, b"", false), Outcome::Anomaly(Anomaly::new(Layer::TeamViewer, 4, Reason::OverLimit)));
         // A v1 header claiming 65535 bytes: consistent, waits, and is not a match on its own.
         let f = v1(60, 0);
         let mut f = f;
@@ -683,7 +426,10 @@ mod tests {
         // A UDP length field claiming more than the datagram.
         let mut d = udp(0, 71, 4);
         d[14..16].copy_from_slice(&u16::MAX.to_le_bytes());
-        assert_eq!(parse_udp(&d), None);
+        assert_eq!(
+            inspect(Transport::Udp, &udp(0, 71, 4), &d, true),
+            Outcome::Anomaly(Anomaly::new(Layer::TeamViewer, 14, Reason::BadLength))
+        );
     }
 
     #[test]
