@@ -86,9 +86,11 @@ pub enum Outcome {
     NeedMore,
     /// The bytes contradict the protocol: never call again for this flow.
     NoMatch,
-    /// As [`Outcome::NoMatch`], with where and why the bytes broke the protocol. The engine
-    /// counts it when this fingerprint had answered [`Outcome::NeedMore`] on the flow before
-    /// (the bytes began as the protocol, then broke it).
+    /// As [`Outcome::NoMatch`], with where and why the bytes broke the protocol. Answered
+    /// only when bytes that began as the protocol (its magic, version or framing were right)
+    /// then broke it — never for a side that is empty or never looked like the protocol,
+    /// which is plain `NoMatch`. The engine counts it when this fingerprint had also answered
+    /// [`Outcome::NeedMore`] on the flow before.
     Anomaly(Anomaly),
     /// The protocol is recognised.
     Match(Match),
