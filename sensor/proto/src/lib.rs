@@ -24,6 +24,7 @@ pub mod ssh;
 pub mod step;
 pub mod stun;
 pub mod tls;
+pub mod wireguard;
 
 pub use step::Step;
 
