@@ -18,6 +18,7 @@
 pub mod dhcp;
 pub mod dns;
 pub mod http;
+pub mod ike;
 pub mod openvpn;
 pub mod quic;
 pub mod ssh;
