@@ -20,6 +20,7 @@ pub mod dns;
 pub mod http;
 pub mod ike;
 pub mod openvpn;
+pub mod pptp;
 pub mod quic;
 pub mod ssh;
 pub mod step;
