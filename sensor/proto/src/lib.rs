@@ -12,8 +12,12 @@
 //! Today: TLS (ClientHello/ServerHello, certificates, JA3/JA4), QUIC (the ClientHello inside
 //! the Initial packet), DNS, HTTP/1 (Host, User-Agent, CONNECT, Upgrade), DHCP (the host
 //! name a device gives itself), SSH (identification lines, clear-text packet framing, KEXINIT
-//! name-lists, and a follower of the clear-text phase for the timing code) and the STUN message
-//! header (type, class, magic cookie, length, transaction id).
+//! name-lists, and a follower of the clear-text phase for the timing code), the STUN message
+//! header (type, class, magic cookie, length, transaction id), and the VPN and tunnel formats:
+//! OpenVPN (opcodes, TCP length prefix, hard resets under none/tls-auth/tls-crypt), WireGuard
+//! (handshake, cookie and data messages, the WARP and longer-handshake variants), IKE (ISAKMP
+//! header, NAT-T non-ESP marker, payload chain), PPTP (control message header,
+//! Start-Control-Connection fields) and SoftEther (PACK, NAT-T keepalive answer).
 
 pub mod dhcp;
 pub mod dns;
@@ -22,6 +26,7 @@ pub mod ike;
 pub mod openvpn;
 pub mod pptp;
 pub mod quic;
+pub mod softether;
 pub mod ssh;
 pub mod step;
 pub mod stun;
