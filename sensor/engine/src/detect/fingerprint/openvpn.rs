@@ -8,8 +8,9 @@
 //! (its remote-session-id field equals the client's session id), and, once the exchange is
 //! finished, on a lone well-formed hard reset. `NoMatch` as soon as the first packet of a side
 //! is not a hard reset in any of the known layouts (`Anomaly`, with the parser's offset and
-//! reason, when that packet is the responder's, or a TCP initiator's whose stream had begun as
-//! OpenVPN's); `NeedMore` while a TCP packet or the responder's answer is still missing.
+//! reason, when that packet is the responder's to a valid reset, or a TCP initiator's whole
+//! packet whose length prefix and opcode were OpenVPN's); `NeedMore` while a TCP packet or
+//! the responder's answer is still missing.
 //!
 //! # Facts used
 //! - The control packets (`farhand_proto::openvpn`): byte 0 = opcode << 3 | key id; a client
@@ -88,23 +89,20 @@ impl From<Ended> for Outcome {
     }
 }
 
-/// The initiator's first packet as a hard reset, or how the decision ends. Over UDP the
-/// datagram is whole at the first look, so its anomaly never ends a match that had begun:
-/// plain `NoMatch` there.
+/// The initiator's first packet as a hard reset, or how the decision ends. Only a whole TCP
+/// packet whose length prefix and opcode were OpenVPN's can have begun a match, so only its
+/// anomaly is kept: a UDP datagram is whole at the first look, and a length prefix or opcode
+/// that contradicts is the first thing the initiator sent (a server that speaks first leaves
+/// the initiator's side empty until then).
 fn initiator_reset(orig: Step<&[u8]>, transport: Transport, finished: bool) -> Result<Reset, Ended> {
-    let anomaly = |a: Anomaly| match transport {
-        Transport::Tcp => Ended::Anomaly(a),
-        Transport::Udp | Transport::Icmp => Ended::NoMatch,
-    };
     match orig {
         Step::Done(p) => match parse_reset(p, None) {
             Step::Done(r) => Ok(r),
-            Step::Invalid(a) => Err(anomaly(a.shifted(packet_offset(transport)))),
-            Step::Incomplete => Err(Ended::NoMatch),
+            Step::Invalid(a) if transport == Transport::Tcp => Err(Ended::Anomaly(a.shifted(packet_offset(transport)))),
+            Step::Invalid(_) | Step::Incomplete => Err(Ended::NoMatch),
         },
         Step::Incomplete if !finished => Err(Ended::NeedMore),
-        Step::Incomplete => Err(Ended::NoMatch),
-        Step::Invalid(a) => Err(anomaly(a)),
+        Step::Incomplete | Step::Invalid(_) => Err(Ended::NoMatch),
     }
 }
 
@@ -484,10 +482,13 @@ mod tests {
         let mut huge = c.clone();
         huge[..2].copy_from_slice(&0xFFFFu16.to_be_bytes());
         let at = |offset, reason| Outcome::Anomaly(Anomaly::new(Layer::OpenVpn, offset, reason));
-        assert_eq!(inspect(Transport::Tcp, &huge, b"", false), at(0, Reason::OverLimit));
+        assert_eq!(inspect(Transport::Tcp, &huge, b"", false), Outcome::NoMatch);
         let mut zero = c.clone();
         zero[..2].copy_from_slice(&0u16.to_be_bytes());
-        assert_eq!(inspect(Transport::Tcp, &zero, b"", false), at(0, Reason::BadLength));
+        assert_eq!(inspect(Transport::Tcp, &zero, b"", false), Outcome::NoMatch);
+        // A client that answers a server's banner with a line: its first bytes never began as
+        // OpenVPN (the length prefix 0x0d0a is over the limit), so no anomaly.
+        assert_eq!(inspect(Transport::Tcp, b"\r\n", b"SSH-2.0-x\r\n", false), Outcome::NoMatch);
         // A length that covers more than the packet: the next bytes are not a TLV list.
         let mut longer = c.clone();
         longer[1] += 4;
