@@ -19,22 +19,31 @@
 //! Confirm for the timing code), VNC (the RFB ProtocolVersion, the security negotiation,
 //! and a follower of the client's messages for the timing code), and the remote-control
 //! tools' wire formats: TeamViewer's command framing (TCP and UDP), Radmin's checksummed
-//! messages, NoMachine's version lines and UDP header, and the SOCKS4/4a/5 handshake.
+//! messages, NoMachine's version lines and UDP header, and the SOCKS4/4a/5 handshake; and the VPN and tunnel formats:
+//! OpenVPN (opcodes, TCP length prefix, hard resets under none/tls-auth/tls-crypt), WireGuard
+//! (handshake, cookie and data messages, the WARP and longer-handshake variants), IKE (ISAKMP
+//! header, NAT-T non-ESP marker, payload chain), PPTP (control message header,
+//! Start-Control-Connection fields) and SoftEther (PACK, NAT-T keepalive answer).
 
 pub mod dhcp;
 pub mod dns;
 pub mod http;
+pub mod ike;
 pub mod nomachine;
+pub mod openvpn;
+pub mod pptp;
 pub mod quic;
 pub mod radmin;
 pub mod rdp;
 pub mod socks;
+pub mod softether;
 pub mod ssh;
 pub mod step;
 pub mod stun;
 pub mod teamviewer;
 pub mod tls;
 pub mod vnc;
+pub mod wireguard;
 
 pub use step::Step;
 

@@ -1,73 +1,28 @@
 //! IPsec key exchange fingerprint: IKEv1/IKEv2 (ISAKMP) messages over UDP, any port
 //! (usually 500, and 4500 with NAT traversal).
 //!
-//! Facts used: the ISAKMP header (RFC 2408 §3.1, RFC 7296 §3.1) is 28 bytes — initiator SPI
-//! (8, never zero), responder SPI (8, zero in the first message of an exchange), next
-//! payload, version (major.minor nibbles: 0x10 IKEv1, 0x20 IKEv2), exchange type, flags,
-//! message ID, and a length that equals the message's length. With NAT traversal on port
-//! 4500 (RFC 3948 §2.2) an IKE message is preceded by a four-byte zero non-ESP marker. The
-//! responder answers with the same initiator SPI. Exchange types: IKEv1 1–5, 32 (quick
-//! mode), 33 (new group); IKEv2 34–37 (IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA,
-//! INFORMATIONAL), 43 (IKE_SESSION_RESUME).
+//! Facts used: the ISAKMP header, its exchange types and the NAT-T non-ESP marker are
+//! `farhand_proto::ike`'s (RFC 2408 §3.1, RFC 7296 §3.1, RFC 3948 §2.2). The responder
+//! answers with the same initiator SPI.
 //!
 //! # Contract
 //! - Match when the initiator's first datagram is an exact ISAKMP message and the reply (if
-//!   any) carries the same initiator SPI; `NoMatch` on any inconsistency.
+//!   any) carries the same initiator SPI and major version; `NoMatch` on any inconsistency
+//!   (`Anomaly`, with the parser's offset and reason, when the reply is not an IKE message).
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::IpsecEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
+use farhand_proto::Step;
+use farhand_proto::ike::parse;
 
-/// ISAKMP header length.
-pub const HEADER: usize = 28;
+/// Bytes per direction this fingerprint reads: a whole datagram at a 1500-byte MTU.
+pub const BYTES_WANTED: usize = 2048;
 /// Confidence: request and response with matching SPIs.
 pub const CONFIDENCE_PAIR: u8 = 95;
 /// Confidence: one exact message.
 pub const CONFIDENCE_ONE: u8 = 75;
-
-/// A parsed ISAKMP header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    /// Initiator SPI.
-    pub ispi: [u8; 8],
-    /// Responder SPI.
-    pub rspi: [u8; 8],
-    /// 1 or 2.
-    pub major: u8,
-    /// Exchange type.
-    pub exchange: u8,
-    /// A non-ESP marker preceded the message (NAT traversal, port 4500).
-    pub nat_t: bool,
-}
-
-/// Parses one datagram as an ISAKMP message (with or without a non-ESP marker).
-pub fn parse(d: &[u8]) -> Option<Header> {
-    let (nat_t, m) = match d.get(..4) {
-        Some([0, 0, 0, 0]) => (true, d.get(4..)?),
-        _ => (false, d),
-    };
-    let h = m.get(..HEADER)?;
-    let ispi: [u8; 8] = h.get(..8)?.try_into().ok()?;
-    let rspi: [u8; 8] = h.get(8..16)?.try_into().ok()?;
-    let version = *h.get(17)?;
-    let exchange = *h.get(18)?;
-    let len = u32::from_be_bytes(h.get(24..28)?.try_into().ok()?) as usize;
-    let major = version >> 4;
-    let exchange_ok = match major {
-        1 => matches!(exchange, 1..=5 | 32 | 33),
-        2 => matches!(exchange, 34..=37 | 43),
-        _ => false,
-    };
-    let next_ok = *h.get(16)? != 0 || exchange == 5 || exchange == 37;
-    (ispi != [0; 8] && exchange_ok && next_ok && version & 0x0f == 0 && len == m.len()).then_some(Header {
-        ispi,
-        rspi,
-        major,
-        exchange,
-        nat_t,
-    })
-}
 
 /// The IKE fingerprint.
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,17 +36,20 @@ impl Fingerprint for IpsecFingerprint {
         "1"
     }
     fn interest(&self) -> Interest {
-        Interest::udp(2048)
+        Interest::udp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Udp {
             return Outcome::NoMatch;
         }
-        let Some(req) = parse(ex.orig) else { return Outcome::NoMatch };
+        // The initiator's datagram is whole at the first look: its trouble never ends a
+        // match that had begun, so it is a plain NoMatch.
+        let Step::Done(req) = parse(ex.orig) else { return Outcome::NoMatch };
         let responded = match (ex.resp.is_empty(), parse(ex.resp)) {
             (true, _) if !ex.finished => return Outcome::NeedMore,
             (true, _) => false,
-            (false, Some(r)) if r.ispi == req.ispi && r.major == req.major => true,
+            (false, Step::Done(r)) if r.ispi == req.ispi && r.major == req.major => true,
+            (false, Step::Invalid(a)) => return Outcome::Anomaly(a),
             (false, _) => return Outcome::NoMatch,
         };
         Outcome::Match(Match {
@@ -147,23 +105,27 @@ mod tests {
         let Outcome::Match(m) = IpsecFingerprint.inspect(&ex(&req, &resp, false)) else { panic!() };
         assert_eq!((m.tool, m.confidence), (Tool::Ipsec, CONFIDENCE_PAIR));
         let n = sa_init(i, [9; 8], true);
-        assert!(parse(&n).is_some_and(|h| h.nat_t));
+        let Outcome::Match(m) = IpsecFingerprint.inspect(&ex(&n, b"", true)) else { panic!() };
+        assert!(matches!(m.evidence, Evidence::Ipsec(IpsecEvidence { nat_traversal: true, .. })));
         assert_eq!(IpsecFingerprint.inspect(&ex(&req, b"", false)), Outcome::NeedMore);
         assert_eq!(IpsecFingerprint.inspect(&ex(&req, &sa_init([7; 8], [9; 8], false), false)), Outcome::NoMatch);
     }
 
     #[test]
-    fn negatives_truncation_hostile() {
+    fn negatives_and_broken_replies() {
         let req = sa_init([1; 8], [0; 8], false);
         for len in 0..req.len() {
-            assert!(parse(&req[..len]).is_none());
+            assert_eq!(IpsecFingerprint.inspect(&ex(&req[..len], b"", true)), Outcome::NoMatch);
         }
-        let mut zero_spi = req.clone();
-        zero_spi[..8].fill(0);
-        assert!(parse(&zero_spi).is_none());
-        let mut bad_len = req.clone();
-        bad_len[24..28].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(parse(&bad_len).is_none());
+        // A reply that is not IKE: the parser's offset and reason.
+        let mut cut = sa_init([1; 8], [9; 8], false);
+        cut.truncate(20);
+        let a = farhand_proto::step::Anomaly::new(
+            farhand_proto::step::Layer::Ipsec,
+            20,
+            farhand_proto::step::Reason::Truncated,
+        );
+        assert_eq!(IpsecFingerprint.inspect(&ex(&req, &cut, false)), Outcome::Anomaly(a));
         for d in [&b"\x00\x00\x00\x00"[..], &[0x45; 100], b"GET / HTTP/1.1\r\n\r\nxxxxxxxxxxxxxxxxxxxxxx"] {
             assert_eq!(IpsecFingerprint.inspect(&ex(d, b"", true)), Outcome::NoMatch);
         }

@@ -2,30 +2,20 @@
 //!
 //! # Contract
 //! Works on any port. Over UDP each side is the first datagram; over TCP each side is a stream
-//! of packets each prefixed by a 16-bit big-endian length, of which the first is read. Answers
-//! `Match` when the initiator's client hard reset is answered by a server hard reset that
-//! acknowledges it (its remote-session-id field equals the client's session id), and, once the
-//! exchange is finished, on a lone well-formed hard reset. `NoMatch` as soon as the first
-//! packet of a side is not a hard reset in any of the known layouts; `NeedMore` while a TCP
-//! packet or the responder's answer is still missing.
+//! of packets each prefixed by a 16-bit big-endian length, of which the first is read (the
+//! wire format, its layouts and limits are `farhand_proto::openvpn`'s). Answers `Match` when
+//! the initiator's client hard reset is answered by a server hard reset that acknowledges it
+//! (its remote-session-id field equals the client's session id), and, once the exchange is
+//! finished, on a lone well-formed hard reset. `NoMatch` as soon as the first packet of a side
+//! is not a hard reset in any of the known layouts (`Anomaly`, with the parser's offset and
+//! reason, when that packet is the responder's to a valid reset, or a TCP initiator's whole
+//! packet whose length prefix and opcode were OpenVPN's); `NeedMore` while a TCP packet or
+//! the responder's answer is still missing.
 //!
 //! # Facts used
-//! - OpenVPN `ssl_pkt.h` / `ssl.c` (2.4–2.6): byte 0 = opcode << 3 | key id. Opcodes:
-//!   1 `P_CONTROL_HARD_RESET_CLIENT_V1`, 2 `P_CONTROL_HARD_RESET_SERVER_V1`,
-//!   3 `P_CONTROL_SOFT_RESET_V1`, 4 `P_CONTROL_V1`, 5 `P_ACK_V1`, 6 `P_DATA_V1`,
-//!   7 `P_CONTROL_HARD_RESET_CLIENT_V2`, 8 `P_CONTROL_HARD_RESET_SERVER_V2`, 9 `P_DATA_V2`,
-//!   10 `P_CONTROL_HARD_RESET_CLIENT_V3` (tls-crypt-v2, wrapped client key appended),
-//!   11 `P_CONTROL_WKC_V1`. Hard resets use key id 0.
-//! - Control packet: opcode byte, 8-byte session id, then with `--tls-auth` an HMAC (16, 20,
-//!   32, 48 or 64 bytes for MD5/SHA1/SHA256/SHA384/SHA512) and a replay packet id (u32,
-//!   starting at 1) and Unix time (u32); then the ack array (u8 count ≤ 8, that many u32
-//!   packet ids, and when the count is not zero the peer's 8-byte session id), then the
-//!   message packet id (u32, zero for the first), then the payload. With `--tls-crypt` the replay id and time follow the session id,
-//!   then a 32-byte tag, then everything from the ack array on is encrypted.
-//! - A client hard reset acknowledges nothing and has message packet id 0; the server's hard
-//!   reset acknowledges packet 0 and names the client's session id.
-//! - OpenVPN 2.6 may append early-negotiation TLVs (u16 type, u16 length) to a hard reset.
-//! - Over TCP every packet is prefixed with its length (`--proto tcp`, `link_socket` framing).
+//! - The control packets (`farhand_proto::openvpn`): byte 0 = opcode << 3 | key id; a client
+//!   hard reset acknowledges nothing, the server's acknowledges packet 0 and names the
+//!   client's session id; under tls-crypt the ack array is encrypted.
 //! - XOR-obfuscated OpenVPN over UDP (the "xor" scramble patch that NordVPN's obfuscated
 //!   servers and Tunnelblick use: `xormask`, `xorptrpos`, `reverse`, `obfuscate`): every mode
 //!   leaves byte 0 as the opcode byte XORed with one constant (the mask's first byte, the
@@ -44,55 +34,16 @@ use farhand_model::evidence::Evidence;
 use farhand_model::evidence::OpenVpnEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
-use farhand_proto::step::{Layer, Reason};
-use serde::Serialize;
+use farhand_proto::openvpn::{
+    Auth, KEY_ID_MASK, MIN_RESET_LEN, OP_ACK_V1, OP_CONTROL_V1, OP_DATA_V1, OP_DATA_V2, OP_HARD_RESET_CLIENT_V2,
+    OP_HARD_RESET_SERVER_V2, OPCODE_SHIFT, Reset, first_packet, opcode_name, parse_reset, probe_opcode,
+};
+use farhand_proto::step::Anomaly;
 
-/// `P_CONTROL_HARD_RESET_CLIENT_V1`.
-pub const OP_HARD_RESET_CLIENT_V1: u8 = 1;
-/// `P_CONTROL_HARD_RESET_SERVER_V1`.
-pub const OP_HARD_RESET_SERVER_V1: u8 = 2;
-/// `P_CONTROL_SOFT_RESET_V1`.
-pub const OP_SOFT_RESET_V1: u8 = 3;
-/// Shortest hard reset: opcode, session id, empty ack array, message packet id.
-pub const MIN_RESET_LEN: usize = 1 + 8 + 1 + 4;
 /// Datagrams after the two hard resets an obfuscated session must show (see the module doc).
 pub const OBFUSCATED_MIN_LATER: usize = 6;
 /// Confidence: the opcode sequence of an XOR-obfuscated session.
 pub const CONFIDENCE_OBFUSCATED: u8 = 70;
-/// `P_CONTROL_V1`.
-pub const OP_CONTROL_V1: u8 = 4;
-/// `P_ACK_V1`.
-pub const OP_ACK_V1: u8 = 5;
-/// `P_DATA_V1`.
-pub const OP_DATA_V1: u8 = 6;
-/// `P_CONTROL_HARD_RESET_CLIENT_V2`.
-pub const OP_HARD_RESET_CLIENT_V2: u8 = 7;
-/// `P_CONTROL_HARD_RESET_SERVER_V2`.
-pub const OP_HARD_RESET_SERVER_V2: u8 = 8;
-/// `P_DATA_V2`.
-pub const OP_DATA_V2: u8 = 9;
-/// `P_CONTROL_HARD_RESET_CLIENT_V3`.
-pub const OP_HARD_RESET_CLIENT_V3: u8 = 10;
-/// `P_CONTROL_WKC_V1`.
-pub const OP_CONTROL_WKC_V1: u8 = 11;
-
-/// Length of a session id.
-pub const SESSION_ID_LEN: usize = 8;
-/// HMAC lengths tried for `--tls-auth` (MD5, SHA1, SHA256, SHA384, SHA512).
-pub const HMAC_LENS: [usize; 5] = [16, 20, 32, 48, 64];
-/// Length of the tls-crypt authentication tag (HMAC-SHA256).
-pub const TLS_CRYPT_TAG_LEN: usize = 32;
-/// Most acknowledgements in one packet (`RELIABLE_ACK_SIZE`).
-pub const MAX_ACKS: usize = 8;
-/// Most bytes of early-negotiation TLVs accepted after a hard reset.
-pub const MAX_RESET_TLV_LEN: usize = 64;
-/// Largest first packet accepted over TCP: a hard reset (a v3 reset carries a wrapped client
-/// key of up to about 1 KiB).
-pub const MAX_RESET_PACKET_LEN: usize = 1400;
-/// Earliest plausible tls-auth / tls-crypt timestamp (2015-01-01 UTC).
-pub const MIN_TIMESTAMP: u32 = 1_420_070_400;
-/// Largest plausible replay packet id in a hard reset (it starts at 1; resends increase it).
-pub const MAX_RESET_REPLAY_ID: u32 = 64;
 /// Bytes per direction this fingerprint reads.
 pub const BYTES_WANTED: usize = 1600;
 
@@ -105,232 +56,6 @@ pub const CONFIDENCE_CLIENT_RESET: u8 = 65;
 /// Confidence: a lone server hard reset acknowledging a client (capture missed the client).
 pub const CONFIDENCE_SERVER_RESET: u8 = 60;
 
-/// How the control packet is authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Auth {
-    /// No `--tls-auth` / `--tls-crypt`.
-    None,
-    /// `--tls-auth` with an HMAC of this many bytes.
-    TlsAuth(usize),
-    /// `--tls-crypt` (or tls-crypt-v2): only session id, replay id and time are clear.
-    TlsCrypt,
-}
-
-impl Auth {
-    /// Every layout tried, in order.
-    pub const ALL: [Auth; 7] = [
-        Auth::None,
-        Auth::TlsAuth(20),
-        Auth::TlsAuth(32),
-        Auth::TlsAuth(64),
-        Auth::TlsAuth(16),
-        Auth::TlsAuth(48),
-        Auth::TlsCrypt,
-    ];
-
-    /// Name used in the evidence.
-    pub fn name(self) -> &'static str {
-        match self {
-            Auth::None => "none",
-            Auth::TlsAuth(16) => "tls_auth_md5",
-            Auth::TlsAuth(20) => "tls_auth_sha1",
-            Auth::TlsAuth(32) => "tls_auth_sha256",
-            Auth::TlsAuth(48) => "tls_auth_sha384",
-            Auth::TlsAuth(64) => "tls_auth_sha512",
-            Auth::TlsAuth(_) => "tls_auth",
-            Auth::TlsCrypt => "tls_crypt",
-        }
-    }
-}
-
-/// A parsed hard-reset control packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reset {
-    /// Opcode (1, 2, 7, 8 or 10).
-    pub opcode: u8,
-    /// Key id (low 3 bits of byte 0).
-    pub key_id: u8,
-    /// Sender's session id.
-    pub session_id: [u8; SESSION_ID_LEN],
-    /// Layout that parsed.
-    pub auth: Auth,
-    /// Number of acknowledgements (unknown under tls-crypt).
-    pub acks: Option<u8>,
-    /// The peer session id acknowledged (server resets, clear layouts only).
-    pub remote_session_id: Option<[u8; SESSION_ID_LEN]>,
-}
-
-impl Reset {
-    /// Whether this is a client hard reset (v1, v2 or v3).
-    pub fn is_client(&self) -> bool {
-        matches!(self.opcode, OP_HARD_RESET_CLIENT_V1 | OP_HARD_RESET_CLIENT_V2 | OP_HARD_RESET_CLIENT_V3)
-    }
-}
-
-/// Name of an opcode for the evidence.
-pub fn opcode_name(op: u8) -> &'static str {
-    match op {
-        OP_HARD_RESET_CLIENT_V1 => "hard_reset_client_v1",
-        OP_HARD_RESET_SERVER_V1 => "hard_reset_server_v1",
-        OP_SOFT_RESET_V1 => "soft_reset_v1",
-        OP_CONTROL_V1 => "control_v1",
-        OP_ACK_V1 => "ack_v1",
-        OP_DATA_V1 => "data_v1",
-        OP_HARD_RESET_CLIENT_V2 => "hard_reset_client_v2",
-        OP_HARD_RESET_SERVER_V2 => "hard_reset_server_v2",
-        OP_DATA_V2 => "data_v2",
-        OP_HARD_RESET_CLIENT_V3 => "hard_reset_client_v3",
-        OP_CONTROL_WKC_V1 => "control_wkc_v1",
-        _ => "unknown",
-    }
-}
-
-/// A tiny cursor over a packet; every read is bounds-checked.
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn take<const N: usize>(&mut self) -> Option<&'a [u8; N]> {
-        let (head, rest) = self.0.split_first_chunk::<N>()?;
-        self.0 = rest;
-        Some(head)
-    }
-    fn skip(&mut self, n: usize) -> Option<()> {
-        self.0 = self.0.get(n..)?;
-        Some(())
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take::<1>().map(|b| b[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take::<4>().map(|b| u32::from_be_bytes(*b))
-    }
-}
-
-/// Cheap first look at a packet's first byte: a hard-reset opcode with key id 0.
-pub fn probe_opcode(b0: u8) -> bool {
-    b0 & 7 == 0
-        && matches!(
-            b0 >> 3,
-            OP_HARD_RESET_CLIENT_V1
-                | OP_HARD_RESET_SERVER_V1
-                | OP_HARD_RESET_CLIENT_V2
-                | OP_HARD_RESET_SERVER_V2
-                | OP_HARD_RESET_CLIENT_V3
-        )
-}
-
-/// Replay id and timestamp of tls-auth / tls-crypt: plausible for a hard reset?
-fn replay_ok(c: &mut Cursor<'_>) -> Option<()> {
-    let id = c.u32()?;
-    let time = c.u32()?;
-    ((1..=MAX_RESET_REPLAY_ID).contains(&id) && time >= MIN_TIMESTAMP).then_some(())
-}
-
-/// Early-negotiation TLVs (or nothing) after a hard reset.
-fn tlvs_ok(mut rest: &[u8]) -> bool {
-    if rest.len() > MAX_RESET_TLV_LEN {
-        return false;
-    }
-    while !rest.is_empty() {
-        let Some((head, tail)) = rest.split_first_chunk::<4>() else {
-            return false;
-        };
-        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
-        let Some(tail) = tail.get(len..) else {
-            return false;
-        };
-        rest = tail;
-    }
-    true
-}
-
-/// Parse one whole control packet as a hard reset under one layout.
-pub fn parse_reset_as(pkt: &[u8], auth: Auth) -> Option<Reset> {
-    let mut c = Cursor(pkt);
-    let b0 = c.u8()?;
-    if !probe_opcode(b0) {
-        return None;
-    }
-    let (opcode, key_id) = (b0 >> 3, b0 & 7);
-    let session_id = *c.take::<SESSION_ID_LEN>()?;
-    match auth {
-        Auth::None => {}
-        Auth::TlsAuth(h) => {
-            c.skip(h)?;
-            replay_ok(&mut c)?;
-        }
-        Auth::TlsCrypt => {
-            replay_ok(&mut c)?;
-            c.skip(TLS_CRYPT_TAG_LEN)?;
-            // The rest is encrypted: at least an ack count and a message packet id.
-            if c.0.len() < 5 {
-                return None;
-            }
-            return Some(Reset { opcode, key_id, session_id, auth, acks: None, remote_session_id: None });
-        }
-    }
-    let acks = c.u8()?;
-    let is_client = matches!(opcode, OP_HARD_RESET_CLIENT_V1 | OP_HARD_RESET_CLIENT_V2 | OP_HARD_RESET_CLIENT_V3);
-    if usize::from(acks) > MAX_ACKS || (is_client && acks != 0) {
-        return None;
-    }
-    let mut remote_session_id = None;
-    if acks > 0 {
-        let mut acked_zero = false;
-        for _ in 0..acks {
-            acked_zero |= c.u32()? == 0;
-        }
-        if !acked_zero {
-            return None;
-        }
-        remote_session_id = Some(*c.take::<SESSION_ID_LEN>()?);
-    }
-    if c.u32()? != 0 {
-        return None;
-    }
-    // A v3 reset carries the wrapped client key; others at most early-negotiation TLVs.
-    if opcode != OP_HARD_RESET_CLIENT_V3 && !tlvs_ok(c.0) {
-        return None;
-    }
-    Some(Reset { opcode, key_id, session_id, auth, acks: Some(acks), remote_session_id })
-}
-
-/// Parse one whole control packet as a hard reset, trying every layout in [`Auth::ALL`]
-/// (`prefer` first, so that a server reset is read the way its client's was).
-pub fn parse_reset(pkt: &[u8], prefer: Option<Auth>) -> Option<Reset> {
-    prefer.into_iter().chain(Auth::ALL).find_map(|a| parse_reset_as(pkt, a))
-}
-
-/// Split the first packet off one side: the datagram itself (UDP) or the first
-/// length-prefixed packet of the stream (TCP).
-pub fn first_packet(side: &[u8], transport: Transport) -> Step<&[u8]> {
-    match transport {
-        Transport::Tcp => {
-            let Some((len, rest)) = side.split_first_chunk::<2>() else {
-                return if side.first().is_some_and(|&b| b > 0x05) {
-                    Step::invalid(Layer::OpenVpn, 0, Reason::BadValue)
-                } else {
-                    Step::Incomplete
-                };
-            };
-            let len = usize::from(u16::from_be_bytes(*len));
-            if !(1 + SESSION_ID_LEN + 5..=MAX_RESET_PACKET_LEN).contains(&len) {
-                return Step::invalid(Layer::OpenVpn, 0, Reason::BadValue);
-            }
-            match rest.get(..len) {
-                Some(p) => Step::Done(p),
-                None if rest.first().is_some_and(|&b| !probe_opcode(b)) => {
-                    Step::invalid(Layer::OpenVpn, 0, Reason::BadValue)
-                }
-                None => Step::Incomplete,
-            }
-        }
-        _ if side.is_empty() => Step::Incomplete,
-        _ => Step::Done(side),
-    }
-}
-
 fn hex(b: &[u8]) -> String {
     use std::fmt::Write as _;
     b.iter().fold(String::with_capacity(2 * b.len()), |mut out, x| {
@@ -339,24 +64,72 @@ fn hex(b: &[u8]) -> String {
     })
 }
 
+/// Where the packet [`first_packet`] splits off begins in its direction's bytes.
+fn packet_offset(transport: Transport) -> usize {
+    if transport == Transport::Tcp { farhand_proto::openvpn::TCP_LENGTH_LEN } else { 0 }
+}
+
+/// How one side's packet ends the decision before the pair is compared.
+enum Ended {
+    /// Wait for more bytes.
+    NeedMore,
+    /// Not OpenVPN.
+    NoMatch,
+    /// Not OpenVPN: where and why the packet broke the format.
+    Anomaly(Anomaly),
+}
+
+impl From<Ended> for Outcome {
+    fn from(e: Ended) -> Outcome {
+        match e {
+            Ended::NeedMore => Outcome::NeedMore,
+            Ended::NoMatch => Outcome::NoMatch,
+            Ended::Anomaly(a) => Outcome::Anomaly(a),
+        }
+    }
+}
+
+/// The initiator's first packet as a hard reset, or how the decision ends. Only a whole TCP
+/// packet whose length prefix and opcode were OpenVPN's can have begun a match, so only its
+/// anomaly is kept: a UDP datagram is whole at the first look, and a length prefix or opcode
+/// that contradicts is the first thing the initiator sent (a server that speaks first leaves
+/// the initiator's side empty until then).
+fn initiator_reset(orig: Step<&[u8]>, transport: Transport, finished: bool) -> Result<Reset, Ended> {
+    match orig {
+        Step::Done(p) => match parse_reset(p, None) {
+            Step::Done(r) => Ok(r),
+            Step::Invalid(a) if transport == Transport::Tcp => Err(Ended::Anomaly(a.shifted(packet_offset(transport)))),
+            Step::Invalid(_) | Step::Incomplete => Err(Ended::NoMatch),
+        },
+        Step::Incomplete if !finished => Err(Ended::NeedMore),
+        Step::Incomplete | Step::Invalid(_) => Err(Ended::NoMatch),
+    }
+}
+
+/// The responder's first packet as a hard reset read the way the initiator's was (`None`
+/// when it never came), or how the decision ends.
+fn responder_reset(resp: Step<&[u8]>, o: &Reset, transport: Transport, finished: bool) -> Result<Option<Reset>, Ended> {
+    match resp {
+        Step::Done(p) => match parse_reset(p, Some(o.auth)) {
+            Step::Done(r) => Ok(Some(r)),
+            Step::Invalid(a) => Err(Ended::Anomaly(a.shifted(packet_offset(transport)))),
+            Step::Incomplete => Err(Ended::NoMatch),
+        },
+        Step::Incomplete if !finished => Err(Ended::NeedMore),
+        Step::Incomplete => Ok(None),
+        Step::Invalid(a) => Err(Ended::Anomaly(a)),
+    }
+}
+
 /// Decide on the first packet of each side.
 pub fn fingerprint(orig: Step<&[u8]>, resp: Step<&[u8]>, transport: Transport, finished: bool) -> Outcome {
-    let o = match orig {
-        Step::Done(p) => match parse_reset(p, None) {
-            Some(r) => r,
-            None => return Outcome::NoMatch,
-        },
-        Step::Incomplete if !finished => return Outcome::NeedMore,
-        _ => return Outcome::NoMatch,
+    let o = match initiator_reset(orig, transport, finished) {
+        Ok(o) => o,
+        Err(end) => return end.into(),
     };
-    let r = match resp {
-        Step::Done(p) => match parse_reset(p, Some(o.auth)) {
-            Some(r) => Some(r),
-            None => return Outcome::NoMatch,
-        },
-        Step::Incomplete if !finished => return Outcome::NeedMore,
-        Step::Incomplete => None,
-        Step::Invalid(_) => return Outcome::NoMatch,
+    let r = match responder_reset(resp, &o, transport, finished) {
+        Ok(r) => r,
+        Err(end) => return end.into(),
     };
     let mut ev = OpenVpnEvidence {
         transport,
@@ -368,7 +141,21 @@ pub fn fingerprint(orig: Step<&[u8]>, resp: Step<&[u8]>, transport: Transport, f
         tls_auth: o.auth.name(),
         obfuscation_xor: None,
     };
-    let confidence = match r {
+    let Some(confidence) = pair_confidence(&o, r.as_ref(), &mut ev) else {
+        return Outcome::NoMatch;
+    };
+    Outcome::Match(Match {
+        tool: Tool::OpenVpn,
+        confidence,
+        method: Method::PayloadStructure,
+        evidence: Evidence::Openvpn(ev),
+    })
+}
+
+/// Confidence of the two hard resets as one session's (`None`: they are not), filling the
+/// session ids the evidence reports.
+fn pair_confidence(o: &Reset, r: Option<&Reset>, ev: &mut OpenVpnEvidence) -> Option<u8> {
+    Some(match r {
         Some(r) if o.is_client() && !r.is_client() => {
             ev.client_session_id = Some(hex(&o.session_id));
             ev.server_session_id = Some(hex(&r.session_id));
@@ -378,10 +165,10 @@ pub fn fingerprint(orig: Step<&[u8]>, resp: Step<&[u8]>, transport: Transport, f
                     ev.session_acked = true;
                     CONFIDENCE_HANDSHAKE
                 }
-                _ => return Outcome::NoMatch,
+                _ => return None,
             }
         }
-        Some(_) => return Outcome::NoMatch,
+        Some(_) => return None,
         None if o.is_client() => {
             ev.client_session_id = Some(hex(&o.session_id));
             CONFIDENCE_CLIENT_RESET
@@ -393,13 +180,7 @@ pub fn fingerprint(orig: Step<&[u8]>, resp: Step<&[u8]>, transport: Transport, f
             ev.session_acked = true;
             CONFIDENCE_SERVER_RESET
         }
-        None => return Outcome::NoMatch,
-    };
-    Outcome::Match(Match {
-        tool: Tool::OpenVpn,
-        confidence,
-        method: Method::PayloadStructure,
-        evidence: Evidence::Openvpn(ev),
+        None => return None,
     })
 }
 
@@ -415,7 +196,7 @@ pub fn obfuscated(heads: &[DatagramHead], finished: bool) -> Outcome {
     let (Some(c0), r0) = (from_orig.next(), from_resp.next()) else {
         return if finished { Outcome::NoMatch } else { Outcome::NeedMore };
     };
-    let key = c0.first ^ (OP_HARD_RESET_CLIENT_V2 << 3);
+    let key = c0.first ^ (OP_HARD_RESET_CLIENT_V2 << OPCODE_SHIFT);
     // Key 0 is plain OpenVPN, which the plain path decides.
     if key == 0 || usize::from(c0.len) < MIN_RESET_LEN {
         return Outcome::NoMatch;
@@ -423,15 +204,15 @@ pub fn obfuscated(heads: &[DatagramHead], finished: bool) -> Outcome {
     let Some(r0) = r0 else {
         return if finished { Outcome::NoMatch } else { Outcome::NeedMore };
     };
-    if r0.first ^ key != OP_HARD_RESET_SERVER_V2 << 3 || usize::from(r0.len) < MIN_RESET_LEN {
+    if r0.first ^ key != OP_HARD_RESET_SERVER_V2 << OPCODE_SHIFT || usize::from(r0.len) < MIN_RESET_LEN {
         return Outcome::NoMatch;
     }
     let (mut later, mut control, mut ack) = (0usize, false, false);
     for h in from_orig.chain(from_resp) {
         let b = h.first ^ key;
-        match b >> 3 {
-            OP_CONTROL_V1 if b & 7 == 0 => control = true,
-            OP_ACK_V1 if b & 7 == 0 => ack = true,
+        match b >> OPCODE_SHIFT {
+            OP_CONTROL_V1 if b & KEY_ID_MASK == 0 => control = true,
+            OP_ACK_V1 if b & KEY_ID_MASK == 0 => ack = true,
             OP_DATA_V1 | OP_DATA_V2 => {}
             _ => return Outcome::NoMatch,
         }
@@ -473,9 +254,13 @@ impl Fingerprint for OpenVpnFingerprint {
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport == Transport::Udp {
+            // A plain path that ended on an anomaly keeps it unless the obfuscated path goes on.
             let plain = self.inspect_plain(ex);
             return match plain {
-                Outcome::NoMatch => obfuscated(ex.datagrams, ex.finished),
+                Outcome::NoMatch | Outcome::Anomaly(_) => match obfuscated(ex.datagrams, ex.finished) {
+                    Outcome::NoMatch => plain,
+                    other => other,
+                },
                 _ => plain,
             };
         }
@@ -501,6 +286,8 @@ impl OpenVpnFingerprint {
 mod tests {
     use super::*;
     use crate::testutil::unhex;
+    use farhand_proto::openvpn::{OP_HARD_RESET_CLIENT_V1, OP_HARD_RESET_CLIENT_V3};
+    use farhand_proto::step::{Layer, Reason};
 
     // Recorded on loopback with OpenVPN 2.6.14 (Debian 12 package 2.6.14-0+deb12u2), p2p TLS
     // mode over `--dev null`: server `openvpn --dev null --proto udp|tcp-server --tls-server
@@ -646,8 +433,9 @@ mod tests {
         assert_eq!(inspect(Transport::Udp, &c, &s, false), Outcome::NoMatch);
         // Two client resets are not a handshake.
         assert_eq!(inspect(Transport::Udp, &c, &c, false), Outcome::NoMatch);
-        // A non-OpenVPN reply contradicts.
-        assert_eq!(inspect(Transport::Udp, &c, b"\x16\xfe\xfd\x00\x00", false), Outcome::NoMatch);
+        // A non-OpenVPN reply contradicts: the responder's opcode byte.
+        let bad_type = Outcome::Anomaly(Anomaly::new(Layer::OpenVpn, 0, Reason::BadType));
+        assert_eq!(inspect(Transport::Udp, &c, b"\x16\xfe\xfd\x00\x00", false), bad_type);
     }
 
     #[test]
@@ -693,26 +481,28 @@ mod tests {
         let c = unhex(TCP_PLAIN_CLIENT);
         let mut huge = c.clone();
         huge[..2].copy_from_slice(&0xFFFFu16.to_be_bytes());
+        let at = |offset, reason| Outcome::Anomaly(Anomaly::new(Layer::OpenVpn, offset, reason));
         assert_eq!(inspect(Transport::Tcp, &huge, b"", false), Outcome::NoMatch);
         let mut zero = c.clone();
         zero[..2].copy_from_slice(&0u16.to_be_bytes());
         assert_eq!(inspect(Transport::Tcp, &zero, b"", false), Outcome::NoMatch);
+        // A client that answers a server's banner with a line: its first bytes never began as
+        // OpenVPN (the length prefix 0x0d0a is over the limit), so no anomaly.
+        assert_eq!(inspect(Transport::Tcp, b"\r\n", b"SSH-2.0-x\r\n", false), Outcome::NoMatch);
         // A length that covers more than the packet: the next bytes are not a TLV list.
         let mut longer = c.clone();
         longer[1] += 4;
         longer.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
-        assert_eq!(inspect(Transport::Tcp, &longer, b"", true), Outcome::NoMatch);
-        // Ack count beyond RELIABLE_ACK_SIZE.
-        let mut s = unhex(UDP_PLAIN_SERVER);
-        s[9] = 200;
-        assert_eq!(parse_reset(&s, None), None);
+        assert_eq!(inspect(Transport::Tcp, &longer, b"", true), at(20, Reason::Truncated));
+        // A UDP client reset answered by a cut server reset: the responder's packet broke it.
+        let (c, s) = (unhex(UDP_PLAIN_CLIENT), unhex(UDP_PLAIN_SERVER));
+        assert_eq!(inspect(Transport::Udp, &c, &s[..20], false), at(14, Reason::Truncated));
+        // A UDP initiator that never was a reset is plain NoMatch (nothing had begun).
+        assert_eq!(inspect(Transport::Udp, &c[..5], b"", false), Outcome::NoMatch);
     }
 
     #[test]
     fn layouts_and_opcodes() {
-        let c = unhex(UDP_TLSAUTH1_CLIENT);
-        assert_eq!(parse_reset(&c, None).map(|r| r.auth), Some(Auth::TlsAuth(20)));
-        assert_eq!(parse_reset_as(&c, Auth::None), None);
         // Key id must be 0, opcode a hard reset.
         for b0 in [0x39u8, 0x20, 0x48, 0x30, 0x00, 0xFF] {
             let mut bad = unhex(UDP_PLAIN_CLIENT);
@@ -727,15 +517,10 @@ mod tests {
         v3[0] = OP_HARD_RESET_CLIENT_V3 << 3;
         v3.extend_from_slice(&[0xAB; 300]);
         assert_eq!(evidence(&inspect(Transport::Udp, &v3, b"", true)).1.opcodes, ["hard_reset_client_v3"]);
-        // 2.6 early-negotiation TLV after a reset.
-        let mut tlv = unhex(UDP_PLAIN_CLIENT);
-        tlv.extend_from_slice(&[0x00, 0x01, 0x00, 0x02, 0x00, 0x01]);
-        assert!(parse_reset(&tlv, None).is_some());
         // Data packets are never a first packet we recognise.
         let mut data = vec![OP_DATA_V2 << 3, 0, 0, 1];
         data.extend_from_slice(&[0x77; 60]);
         assert_eq!(inspect(Transport::Udp, &data, &data, true), Outcome::NoMatch);
-        assert_eq!(opcode_name(OP_CONTROL_WKC_V1), "control_wkc_v1");
     }
 
     #[test]
@@ -749,7 +534,7 @@ mod tests {
                 assert_eq!(inspect(Transport::Udp, &a, &b, true), Outcome::NoMatch);
                 let mut t = (len as u16).to_be_bytes().to_vec();
                 t.extend_from_slice(&a);
-                assert_eq!(inspect(Transport::Tcp, &t, &b, true), Outcome::NoMatch);
+                assert!(matches!(inspect(Transport::Tcp, &t, &b, true), Outcome::NoMatch | Outcome::Anomaly(_)));
             }
         }
         let http = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";

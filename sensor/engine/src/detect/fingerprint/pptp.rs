@@ -1,35 +1,38 @@
 //! PPTP fingerprint: the control connection (RFC 2637), any port (usually TCP 1723).
 //!
-//! Facts used: every control message starts with its length (2 bytes), the PPTP message
-//! type (1 = control message) and the magic cookie 0x1A2B3C4D, then the control message
-//! type (1 Start-Control-Connection-Request, 156 bytes; 2 Start-Control-Connection-Reply,
-//! 156 bytes; 7 Outgoing-Call-Request, 168 bytes; 8 Outgoing-Call-Reply, 32 bytes; …). The
-//! client opens with a request and the server answers with the matching reply.
+//! Facts used: the control message header and the Start-Control-Connection messages are
+//! `farhand_proto::pptp`'s (RFC 2637 §2). The client opens with a
+//! Start-Control-Connection-Request and the server answers with the matching reply.
 //!
 //! # Contract
 //! - Match when the client's first message is an exact Start-Control-Connection-Request
-//!   and the server's (if present) an exact Start-Control-Connection-Reply.
+//!   and the server's (if present) an exact Start-Control-Connection-Reply. `NoMatch`
+//!   otherwise (`Anomaly`, with the parser's offset and reason, when the fixed fields or the
+//!   length of a message that had begun as PPTP's broke).
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::PptpEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
+use farhand_proto::Step;
+use farhand_proto::pptp::{
+    SCC_LEN, START_CONTROL_CONNECTION_REPLY, START_CONTROL_CONNECTION_REQUEST, control_message, fixed_fields,
+};
 
-/// The magic cookie of every PPTP control message.
-pub const MAGIC: [u8; 4] = [0x1A, 0x2B, 0x3C, 0x4D];
-/// Length of the Start-Control-Connection request and reply.
-pub const SCC_LEN: usize = 156;
 /// Confidence: request and reply.
 pub const CONFIDENCE_PAIR: u8 = 95;
 /// Confidence: request alone.
 pub const CONFIDENCE_REQUEST: u8 = 80;
 
-/// `(control message type, message)` of the control message at the start of `b`.
-fn message(b: &[u8]) -> Option<(u16, &[u8])> {
-    let len = usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
-    let m = b.get(..len)?;
-    (m.get(2..4)? == [0, 1] && m.get(4..8)? == MAGIC).then_some(())?;
-    Some((u16::from_be_bytes([*m.get(8)?, *m.get(9)?]), m))
+/// The control message at the front of a direction, an anomaly only once its fixed fields
+/// were PPTP's: a direction whose first eight bytes are not (any other protocol, or a server
+/// that speaks first while the client's side is still empty) never began as PPTP, so its
+/// fixed-field contradiction is `Incomplete` here, read by the callers as no match.
+fn begun(b: &[u8]) -> Step<farhand_proto::pptp::Control<'_>> {
+    match fixed_fields(b) {
+        Step::Invalid(_) => Step::Incomplete,
+        _ => control_message(b),
+    }
 }
 
 /// The PPTP fingerprint.
@@ -51,35 +54,30 @@ impl Fingerprint for PptpFingerprint {
             return Outcome::NoMatch;
         }
         if ex.orig.len() < SCC_LEN {
-            let consistent = ex.orig.get(2..4).is_none_or(|t| t == [0, 1])
-                && ex.orig.get(4..8.min(ex.orig.len())).is_none_or(|m| MAGIC.starts_with(m));
+            let consistent = !fixed_fields(ex.orig).is_invalid();
             return if consistent && !ex.finished { Outcome::NeedMore } else { Outcome::NoMatch };
         }
-        let Some((1, req)) = message(ex.orig) else { return Outcome::NoMatch };
-        if req.len() != SCC_LEN {
-            return Outcome::NoMatch;
-        }
-        let replied = match message(ex.resp) {
-            Some((2, r)) if r.len() == SCC_LEN => true,
-            Some(_) => return Outcome::NoMatch,
-            None if ex.resp.len() < SCC_LEN && !ex.finished => return Outcome::NeedMore,
-            None if ex.resp.is_empty() || ex.finished => false,
-            None => return Outcome::NoMatch,
+        let req = match begun(ex.orig) {
+            Step::Done(c) if c.kind == START_CONTROL_CONNECTION_REQUEST && c.message.len() == SCC_LEN => c,
+            Step::Invalid(a) => return Outcome::Anomaly(a),
+            _ => return Outcome::NoMatch,
         };
-        let host: String = req
-            .get(28..92)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|&&c| c != 0)
-            .filter(|c| c.is_ascii_graphic() || **c == b' ')
-            .map(|&c| char::from(c))
-            .collect();
+        let replied = match begun(ex.resp) {
+            Step::Done(r) if r.kind == START_CONTROL_CONNECTION_REPLY && r.message.len() == SCC_LEN => true,
+            Step::Done(_) => return Outcome::NoMatch,
+            _ if ex.resp.len() < SCC_LEN && !ex.finished => return Outcome::NeedMore,
+            _ if ex.resp.is_empty() || ex.finished => false,
+            Step::Invalid(a) => return Outcome::Anomaly(a),
+            Step::Incomplete => return Outcome::NoMatch,
+        };
+        let host: String =
+            req.host_name().iter().filter(|c| c.is_ascii_graphic() || **c == b' ').map(|&c| char::from(c)).collect();
         Outcome::Match(Match {
             tool: Tool::Pptp,
             confidence: if replied { CONFIDENCE_PAIR } else { CONFIDENCE_REQUEST },
             method: Method::PayloadStructure,
             evidence: Evidence::Pptp(PptpEvidence {
-                protocol_version: u16::from_be_bytes([*req.get(12).unwrap_or(&0), *req.get(13).unwrap_or(&0)]),
+                protocol_version: req.protocol_version(),
                 host_name: host.trim().to_string(),
                 replied,
             }),
@@ -90,11 +88,13 @@ impl Fingerprint for PptpFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use farhand_proto::pptp::{MAGIC, MESSAGE_TYPE_CONTROL};
+    use farhand_proto::step::{Anomaly, Layer, Reason};
 
     fn scc(kind: u16) -> Vec<u8> {
         let mut m = vec![0u8; SCC_LEN];
         m[..2].copy_from_slice(&(SCC_LEN as u16).to_be_bytes());
-        m[2..4].copy_from_slice(&[0, 1]);
+        m[2..4].copy_from_slice(&MESSAGE_TYPE_CONTROL);
         m[4..8].copy_from_slice(&MAGIC);
         m[8..10].copy_from_slice(&kind.to_be_bytes());
         m[12..14].copy_from_slice(&[1, 0]);
@@ -131,6 +131,12 @@ mod tests {
         let mut bad = q.clone();
         bad[5] = 0;
         assert_eq!(PptpFingerprint.inspect(&ex(&bad, &r, false)), Outcome::NoMatch);
+        assert_eq!(PptpFingerprint.inspect(&ex(&bad[..6], b"", false)), Outcome::NoMatch);
+        // A reply whose length field breaks the format, once all of it is there.
+        let mut short = r.clone();
+        short[..2].copy_from_slice(&4u16.to_be_bytes());
+        let length = Outcome::Anomaly(Anomaly::new(Layer::Pptp, 0, Reason::BadLength));
+        assert_eq!(PptpFingerprint.inspect(&ex(&q, &short, false)), length);
         let http = [b"GET / HTTP/1.1\r\n".as_slice(), &[b'x'; 200]].concat();
         assert_eq!(PptpFingerprint.inspect(&ex(&http, b"", false)), Outcome::NoMatch);
     }

@@ -2,12 +2,8 @@
 //! port (the NAT-T servers listen on 5004).
 //!
 //! # Facts used
-//! - SoftEther's serialisation ("PACK", `Mayaqua/Pack.c` of the open-source SoftEther VPN):
-//!   a big-endian `u32` element count, then per element a name (`u32` = name length + 1,
-//!   then the name's bytes without terminator), a `u32` value type (0 int, 1 data, 2 ANSI
-//!   string, 3 Unicode string, 4 int64), a `u32` value count and the values (int: 4 bytes;
-//!   int64: 8 bytes; data and strings: a `u32` length, then the bytes). Names are short
-//!   ASCII identifiers (`opcode`, `tran_id`, `my_ip`).
+//! - SoftEther's PACK serialisation and the NAT-T keepalive answer are
+//!   `farhand_proto::softether`'s.
 //! - The NAT-traversal servers (observed in the nDPI capture `softether.pcap`, UDP 5004):
 //!   the client sends PACKs (`opcode`/`get_token`, `host_name`/`machine_key` …) answered with
 //!   PACKs (`isret`, `my_ip` …), and a one-byte keepalive `A` answered with the text
@@ -16,22 +12,18 @@
 //! # Contract
 //! Match when the initiator's first datagram is a whole PACK answered by a whole PACK, or the
 //! `A` keepalive answered by an `IP=…,PORT=…` line; at `finished`, a whole PACK of at least
-//! two elements alone. `NoMatch` as soon as a datagram is neither. UDP only (SoftEther's TCP
-//! sessions run inside TLS and are recognised by name).
+//! two elements alone. `NoMatch` as soon as a datagram is neither (`Anomaly`, with the
+//! parser's offset and reason, when a whole PACK is answered by a datagram that is not one; a
+//! one-byte keepalive begins nothing). UDP only (SoftEther's TCP sessions run inside TLS and
+//! are recognised by name).
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::SoftEtherEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
+use farhand_proto::Step;
+use farhand_proto::softether::{KEEPALIVE, Pack, parse_keepalive_answer, parse_pack};
 
-/// Most elements accepted in one PACK (real messages carry a handful to a few dozen).
-pub const MAX_ELEMENTS: u32 = 256;
-/// Longest element name accepted (SoftEther caps names at 63 characters).
-pub const MAX_NAME_LEN: usize = 63;
-/// Most values per element accepted.
-pub const MAX_VALUES: u32 = 1024;
-/// Longest `IP=…,PORT=…` keepalive answer accepted.
-pub const MAX_KEEPALIVE_ANSWER: usize = 64;
 /// Largest datagram this fingerprint reads.
 pub const BYTES_WANTED: usize = 2048;
 /// Element names reported in the evidence, per message.
@@ -44,65 +36,9 @@ pub const CONFIDENCE_KEEPALIVE: u8 = 85;
 /// Confidence: one PACK alone.
 pub const CONFIDENCE_PACK: u8 = 65;
 
-/// The client's NAT-T keepalive.
-const KEEPALIVE: &[u8] = b"A";
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..)?.first_chunk::<4>().map(|c| u32::from_be_bytes(*c))
-}
-
-/// Parse a whole datagram as one PACK: `Some(element names)` when every element is well
-/// formed and the PACK ends exactly at the end of the datagram.
-pub fn parse_pack(d: &[u8]) -> Option<Vec<String>> {
-    let count = be32(d, 0)?;
-    if count == 0 || count > MAX_ELEMENTS {
-        return None;
-    }
-    let mut at = 4usize;
-    let mut names = Vec::new();
-    for _ in 0..count {
-        let name_field = usize::try_from(be32(d, at)?).ok()?;
-        let name_len = name_field.checked_sub(1)?;
-        if name_len == 0 || name_len > MAX_NAME_LEN {
-            return None;
-        }
-        let name = d.get(at + 4..at + 4 + name_len)?;
-        if !name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-') {
-            return None;
-        }
-        at += 4 + name_len;
-        let kind = be32(d, at)?;
-        let values = be32(d, at + 4)?;
-        if values == 0 || values > MAX_VALUES {
-            return None;
-        }
-        at += 8;
-        for _ in 0..values {
-            at += match kind {
-                0 => 4,
-                4 => 8,
-                1..=3 => 4 + usize::try_from(be32(d, at)?).ok()?,
-                _ => return None,
-            };
-            if at > d.len() {
-                return None;
-            }
-        }
-        if names.len() < REPORTED_NAMES {
-            names.push(String::from_utf8_lossy(name).into_owned());
-        }
-    }
-    (at == d.len()).then_some(names)
-}
-
-/// Parse the NAT-T server's answer to the keepalive: `IP=<address>,PORT=<port>`.
-pub fn parse_keepalive_answer(d: &[u8]) -> Option<(std::net::IpAddr, u16)> {
-    if d.len() > MAX_KEEPALIVE_ANSWER {
-        return None;
-    }
-    let text = std::str::from_utf8(d).ok()?;
-    let (ip, port) = text.strip_prefix("IP=")?.split_once(",PORT=")?;
-    Some((ip.parse().ok()?, port.parse().ok()?))
+/// The element names the evidence reports.
+fn names(p: &Pack<'_>) -> Vec<String> {
+    p.elements().take(REPORTED_NAMES).map(|e| e.name.to_string()).collect()
 }
 
 /// The SoftEther fingerprint.
@@ -124,32 +60,35 @@ impl Fingerprint for SoftEtherFingerprint {
             return Outcome::NoMatch;
         }
         let keepalive = ex.orig == KEEPALIVE;
-        let client = if keepalive { None } else { parse_pack(ex.orig) };
+        let client = if keepalive { None } else { parse_pack(ex.orig).done() };
         if !keepalive && client.is_none() {
             return Outcome::NoMatch;
         }
-        let mut ev = SoftEtherEvidence { client_elements: client.clone().unwrap_or_default(), ..Default::default() };
+        let mut ev =
+            SoftEtherEvidence { client_elements: client.map(|p| names(&p)).unwrap_or_default(), ..Default::default() };
         let confidence = if ex.resp.is_empty() {
             match client {
                 _ if !ex.finished => return Outcome::NeedMore,
-                Some(names) if names.len() >= 2 => {
+                Some(p) if p.count >= 2 => {
                     ev.note = "a PACK message alone";
                     CONFIDENCE_PACK
                 }
                 _ => return Outcome::NoMatch,
             }
         } else if keepalive {
-            let Some((ip, port)) = parse_keepalive_answer(ex.resp) else {
+            let Step::Done((ip, port)) = parse_keepalive_answer(ex.resp) else {
                 return Outcome::NoMatch;
             };
             ev.reported_public_address = Some(std::net::SocketAddr::new(ip, port).to_string());
             ev.note = "NAT-T keepalive answered with the client's public address";
             CONFIDENCE_KEEPALIVE
         } else {
-            let Some(server) = parse_pack(ex.resp) else {
-                return Outcome::NoMatch;
+            let server = match parse_pack(ex.resp) {
+                Step::Done(p) => p,
+                Step::Invalid(a) => return Outcome::Anomaly(a),
+                Step::Incomplete => return Outcome::NoMatch,
             };
-            ev.server_elements = server;
+            ev.server_elements = names(&server);
             ev.note = "PACK messages both ways";
             CONFIDENCE_PACKS
         };
@@ -165,6 +104,7 @@ impl Fingerprint for SoftEtherFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use farhand_proto::step::{Anomaly, Layer, Reason};
 
     fn ex<'a>(o: &'a [u8], r: &'a [u8], fin: bool) -> Exchange<'a> {
         Exchange {
@@ -206,6 +146,8 @@ mod tests {
 
     #[test]
     fn packs_both_ways_match() {
+        // An answer that is no PACK: its element count is over the limit.
+        let over_limit = Outcome::Anomaly(Anomaly::new(Layer::SoftEther, 0, Reason::OverLimit));
         let out = SoftEtherFingerprint.inspect(&ex(&client(), &server(), false));
         let Outcome::Match(m) = out else { panic!("{out:?}") };
         assert_eq!((m.tool, m.confidence), (Tool::SoftEther, CONFIDENCE_PACKS));
@@ -214,7 +156,7 @@ mod tests {
         assert_eq!(e.server_elements, ["isret", "my_ip"]);
         assert_eq!(SoftEtherFingerprint.inspect(&ex(&client(), b"", false)), Outcome::NeedMore);
         assert!(matches!(SoftEtherFingerprint.inspect(&ex(&client(), b"", true)), Outcome::Match(_)));
-        assert_eq!(SoftEtherFingerprint.inspect(&ex(&client(), b"HTTP/1.1 200 OK\r\n", false)), Outcome::NoMatch);
+        assert_eq!(SoftEtherFingerprint.inspect(&ex(&client(), b"HTTP/1.1 200 OK\r\n", false)), over_limit);
     }
 
     #[test]
@@ -232,22 +174,19 @@ mod tests {
     }
 
     #[test]
-    fn truncation_and_hostile_lengths() {
+    fn broken_answers() {
         let (c, s) = (client(), server());
         for len in 0..c.len() {
-            assert_eq!(parse_pack(&c[..len]), None, "{len}");
             assert_ne!(SoftEtherFingerprint.inspect(&ex(&c[..len], &s, true)), Outcome::NeedMore);
         }
-        let mut trailing = c.clone();
+        // A PACK answered by a cut PACK: the answer broke where the parser says.
+        let cut = Outcome::Anomaly(Anomaly::new(Layer::SoftEther, 0, Reason::Truncated));
+        assert_eq!(SoftEtherFingerprint.inspect(&ex(&c, &s[..2], false)), cut);
+        let mut trailing = s.clone();
         trailing.push(0);
-        assert_eq!(parse_pack(&trailing), None);
-        // Element count, name length and value length at their extremes.
-        for (at, v) in [(0usize, u32::MAX), (0, 0), (4, 0), (4, u32::MAX), (22, u32::MAX)] {
-            let mut bad = c.clone();
-            bad[at..at + 4].copy_from_slice(&v.to_be_bytes());
-            assert_eq!(parse_pack(&bad), None, "{at} {v:#x}");
-        }
-        assert_eq!(parse_pack(&pack(&[("bad name", 0, &[&[0, 0, 0, 1]])])), None);
-        assert_eq!(parse_pack(&pack(&[("x", 9, &[&[0, 0, 0, 1]])])), None);
+        let tail = Outcome::Anomaly(Anomaly::new(Layer::SoftEther, s.len(), Reason::BadLength));
+        assert_eq!(SoftEtherFingerprint.inspect(&ex(&c, &trailing, false)), tail);
+        // The one-byte keepalive begins nothing: a wrong answer is plain NoMatch.
+        assert_eq!(SoftEtherFingerprint.inspect(&ex(b"A", &s, false)), Outcome::NoMatch);
     }
 }

@@ -6,18 +6,14 @@
 //! cookie reply) that names the initiation's sender index, on an initiation alone once the
 //! exchange is finished, and, at lower confidence, on transport-data messages in both
 //! directions (a session picked up mid-way). `NoMatch` as soon as a datagram is not a WireGuard
-//! message; `NeedMore` while only the responder's datagram is missing.
+//! message (`Anomaly`, with the parser's offset and reason, when a standard initiation is
+//! answered by a datagram that is not); `NeedMore` while only the responder's datagram is
+//! missing. The message format, its sizes and the vendor variants' shapes are
+//! `farhand_proto::wireguard`'s; the decisions below are this file's.
 //!
 //! # Facts used
-//! - WireGuard paper §5.4 / `messages.go` of wireguard-go: every message starts with a type
-//!   byte and three reserved zero bytes. Handshake initiation (1) is exactly 148 bytes
-//!   (sender index, 32-byte ephemeral, 48-byte sealed static, 28-byte sealed timestamp,
-//!   mac1, mac2); response (2) is exactly 92 bytes (sender index, receiver index = the
-//!   initiator's sender index, ephemeral, 16-byte sealed empty, mac1, mac2); cookie reply (3)
-//!   is exactly 64 bytes (receiver index, 24-byte nonce, 32-byte sealed cookie); transport data
-//!   (4) is a 16-byte header (receiver index, 64-bit little-endian counter) plus the sealed
-//!   packet, padded to 16 bytes, plus a 16-byte tag: at least 32 bytes (keepalive) and
-//!   `(len - 16) % 16 == 0`.
+//! - WireGuard paper §5.4: a response (or cookie reply) names the initiation's sender index as
+//!   its receiver index; in transport data each side names the other's index.
 //! - Counters restart at 0 with every handshake, and a session is rekeyed after
 //!   `REKEY_AFTER_TIME` (120 s), so a counter is far below 2^32 in practice.
 //! - Cloudflare WARP (observed in the nDPI capture `cloudflare-warp.pcap`, UDP 2408; nDPI's
@@ -30,42 +26,17 @@
 //!   initiation is 204 bytes and response 100 (56 and 8 bytes beyond the standard sizes), with
 //!   standard type bytes, zero reserved bytes, the response naming the initiation's sender
 //!   index and data naming the response's. Longer-than-standard handshake messages (up to
-//!   [`MAX_EXTENDED_LEN`]) are therefore accepted, but only when that index cross-check holds.
+//!   `farhand_proto::wireguard::MAX_EXTENDED_LEN`) are therefore accepted, but only when that index cross-check holds.
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::WireGuardEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
-use farhand_proto::step::{Layer, Reason};
+use farhand_proto::wireguard::{Kind, Message, parse_datagram, probe};
 
-/// Message type: handshake initiation.
-pub const TYPE_INITIATION: u8 = 1;
-/// Message type: handshake response.
-pub const TYPE_RESPONSE: u8 = 2;
-/// Message type: cookie reply.
-pub const TYPE_COOKIE_REPLY: u8 = 3;
-/// Message type: transport data.
-pub const TYPE_DATA: u8 = 4;
-/// Length of a handshake initiation.
-pub const INITIATION_LEN: usize = 148;
-/// Length of a handshake response.
-pub const RESPONSE_LEN: usize = 92;
-/// Length of a cookie reply.
-pub const COOKIE_REPLY_LEN: usize = 64;
-/// Length of the transport-data header (type, reserved, receiver index, counter).
-pub const DATA_HEADER_LEN: usize = 16;
-/// Length of the AEAD tag, and the padding unit of transport data.
-pub const TAG_LEN: usize = 16;
-/// Shortest transport-data message: a keepalive (header + tag).
-pub const MIN_DATA_LEN: usize = DATA_HEADER_LEN + TAG_LEN;
 /// Largest counter accepted for mid-session data (see the module doc on rekeying).
 pub const MAX_PLAUSIBLE_COUNTER: u64 = u32::MAX as u64;
-/// Bit pattern WARP sets on top of the WireGuard type byte (`0xC1`–`0xC4`).
-pub const WARP_TYPE_FLAGS: u8 = 0xC0;
-/// Longest handshake message accepted from a vendor variant that appends bytes (see the module
-/// doc on TunnelBear).
-pub const MAX_EXTENDED_LEN: usize = 512;
 /// Bytes per direction this fingerprint reads: a whole datagram at a 1500-byte MTU (lengths
 /// are checked exactly, so a datagram must not be cut short).
 pub const BYTES_WANTED: usize = 2048;
@@ -83,103 +54,6 @@ pub const CONFIDENCE_WARP_HANDSHAKE: u8 = 80;
 /// Confidence: WARP data in both directions carrying the same non-zero client id and distinct
 /// receiver indices.
 pub const CONFIDENCE_WARP_DATA: u8 = 70;
-
-/// WireGuard message kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Handshake initiation.
-    Initiation,
-    /// Handshake response.
-    Response,
-    /// Cookie reply (under load).
-    CookieReply,
-    /// Transport data (or keepalive).
-    Data,
-}
-
-impl Kind {
-    /// Stable name used in the evidence.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Initiation => "handshake_initiation",
-            Kind::Response => "handshake_response",
-            Kind::CookieReply => "cookie_reply",
-            Kind::Data => "transport_data",
-        }
-    }
-}
-
-/// One parsed message (header fields only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Message {
-    /// Message kind.
-    pub kind: Kind,
-    /// WARP variant: the three "reserved" bytes (zero on WARP's first message).
-    pub warp_client_id: Option<[u8; 3]>,
-    /// Sender index (initiation, response).
-    pub sender: Option<u32>,
-    /// Receiver index (response, cookie reply, data).
-    pub receiver: Option<u32>,
-    /// Data counter.
-    pub counter: Option<u64>,
-    /// Datagram length.
-    pub len: usize,
-    /// A handshake message longer than the standard size (a vendor variant).
-    pub extended: bool,
-}
-
-fn le32(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..)?.first_chunk::<4>().map(|c| u32::from_le_bytes(*c))
-}
-
-fn le64(b: &[u8], at: usize) -> Option<u64> {
-    b.get(at..)?.first_chunk::<8>().map(|c| u64::from_le_bytes(*c))
-}
-
-/// Cheap first look: type byte 1–4 (or WARP's `0xC1`–`0xC4`).
-pub fn probe(datagram: &[u8]) -> bool {
-    matches!(datagram.first(), Some(&t) if (TYPE_INITIATION..=TYPE_DATA).contains(&(t & !WARP_TYPE_FLAGS))
-        && (t & WARP_TYPE_FLAGS == 0 || t & WARP_TYPE_FLAGS == WARP_TYPE_FLAGS))
-}
-
-/// Parse one datagram as a WireGuard (or WARP) message. An empty datagram is `Incomplete`
-/// (not yet seen); anything else is `Done` or `Invalid`, never `Incomplete`.
-pub fn parse_datagram(d: &[u8]) -> Step<Message> {
-    let Some((&type_byte, rest)) = d.split_first() else {
-        return Step::Incomplete;
-    };
-    let Some(reserved) = rest.first_chunk::<3>() else {
-        return Step::invalid(Layer::WireGuard, 0, Reason::BadValue);
-    };
-    let warp = type_byte & WARP_TYPE_FLAGS == WARP_TYPE_FLAGS;
-    if !warp && *reserved != [0; 3] {
-        return Step::invalid(Layer::WireGuard, 0, Reason::BadValue);
-    }
-    let len = d.len();
-    let (kind, len_ok) = match type_byte & !WARP_TYPE_FLAGS {
-        TYPE_INITIATION => (Kind::Initiation, len >= INITIATION_LEN && (warp || len <= MAX_EXTENDED_LEN)),
-        TYPE_RESPONSE => (Kind::Response, len >= RESPONSE_LEN && (warp || len <= MAX_EXTENDED_LEN)),
-        TYPE_COOKIE_REPLY => (Kind::CookieReply, if warp { len >= COOKIE_REPLY_LEN } else { len == COOKIE_REPLY_LEN }),
-        TYPE_DATA => (Kind::Data, len >= MIN_DATA_LEN && (warp || (len - DATA_HEADER_LEN).is_multiple_of(TAG_LEN))),
-        _ => return Step::invalid(Layer::WireGuard, 0, Reason::BadValue),
-    };
-    if !len_ok || (type_byte & WARP_TYPE_FLAGS != 0 && !warp) {
-        return Step::invalid(Layer::WireGuard, 0, Reason::BadValue);
-    }
-    let (sender, receiver, counter) = match kind {
-        Kind::Initiation => (le32(d, 4), None, None),
-        Kind::Response => (le32(d, 4), le32(d, 8), None),
-        Kind::CookieReply => (None, le32(d, 4), None),
-        Kind::Data => (None, le32(d, 4), le64(d, 8)),
-    };
-    let extended = !warp
-        && match kind {
-            Kind::Initiation => len != INITIATION_LEN,
-            Kind::Response => len != RESPONSE_LEN,
-            Kind::CookieReply | Kind::Data => false,
-        };
-    Step::Done(Message { kind, warp_client_id: warp.then_some(*reserved), sender, receiver, counter, len, extended })
-}
 
 fn idx(v: Option<u32>) -> Option<String> {
     v.map(|i| format!("{i:08x}"))
@@ -200,6 +74,9 @@ pub fn fingerprint(orig: Step<Message>, resp: Step<Message>, finished: bool) -> 
         Step::Done(r) => Some(r),
         Step::Incomplete if !finished => return Outcome::NeedMore,
         Step::Incomplete => None,
+        // Only a standard initiation begins a session; data, and WARP's flagged type byte
+        // (QUIC long headers look alike), do not make a broken answer an anomaly.
+        Step::Invalid(a) if o.kind == Kind::Initiation && o.warp_client_id.is_none() => return Outcome::Anomaly(a),
         Step::Invalid(_) => return Outcome::NoMatch,
     };
     if o.warp_client_id.is_some() || r.is_some_and(|r| r.warp_client_id.is_some()) {
@@ -314,6 +191,11 @@ impl Fingerprint for WireGuardFingerprint {
 mod tests {
     use super::*;
     use crate::testutil::unhex;
+    use farhand_proto::step::{Anomaly, Layer, Reason};
+    use farhand_proto::wireguard::{
+        COOKIE_REPLY_LEN, INITIATION_LEN, MAX_EXTENDED_LEN, MIN_DATA_LEN, RESPONSE_LEN, TYPE_COOKIE_REPLY, TYPE_DATA,
+        TYPE_INITIATION, TYPE_RESPONSE, WARP_TYPE_FLAGS,
+    };
 
     // Recorded in two network namespaces joined by a veth pair: wireguard-go 0.0.20220316
     // (Debian 12, `WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f`), configured
@@ -411,8 +293,9 @@ mod tests {
         let (i, mut r) = (unhex(WG_INITIATION), unhex(WG_RESPONSE));
         r[8] ^= 1;
         assert_eq!(evidence(&inspect(&i, &r, false), Tool::WireGuard).0, CONFIDENCE_INITIATION);
-        // A non-WireGuard reply contradicts.
-        assert_eq!(inspect(&i, b"\x17\x03\x03\x00\x10hello", false), Outcome::NoMatch);
+        // A non-WireGuard reply contradicts: its type byte.
+        let bad_type = Outcome::Anomaly(Anomaly::new(Layer::WireGuard, 0, Reason::BadType));
+        assert_eq!(inspect(&i, b"\x17\x03\x03\x00\x10hello", false), bad_type);
     }
 
     #[test]
@@ -452,39 +335,40 @@ mod tests {
 
     #[test]
     fn exact_lengths_and_reserved_bytes_are_enforced() {
-        let (i, r, d) = (unhex(WG_INITIATION), unhex(WG_RESPONSE), unhex(WG_DATA_ORIG));
+        let (i, r) = (unhex(WG_INITIATION), unhex(WG_RESPONSE));
         for len in 0..i.len() {
             // Truncated datagrams are not WireGuard (a datagram is whole).
             assert_ne!(inspect(&i[..len], b"", true), Outcome::NeedMore);
-            if len > 0 {
-                assert!(parse_datagram(&i[..len]).is_invalid(), "{len}");
-            }
         }
+        // A cut response to a standard initiation broke the handshake: the parser says where.
         for len in 1..r.len() {
-            assert!(parse_datagram(&r[..len]).is_invalid(), "{len}");
+            let at = Outcome::Anomaly(Anomaly::new(Layer::WireGuard, len, Reason::Truncated));
+            assert_eq!(inspect(&i, &r[..len], false), at, "{len}");
         }
-        for len in 1..d.len() {
-            let ok = len >= MIN_DATA_LEN && (len - DATA_HEADER_LEN).is_multiple_of(TAG_LEN);
-            assert_eq!(matches!(parse_datagram(&d[..len]), Step::Done(_)), ok, "{len}");
-        }
-        // Longer than standard: parsed as a vendor variant, accepted only with the index
-        // cross-check, never on its own.
+        // Longer than standard: accepted only with the index cross-check, never on its own.
         let mut long = i.clone();
         long.push(0);
-        assert!(matches!(parse_datagram(&long), Step::Done(m) if m.extended));
         assert_eq!(inspect(&long, b"", true), Outcome::NoMatch);
         long.resize(MAX_EXTENDED_LEN + 1, 0);
-        assert!(parse_datagram(&long).is_invalid());
+        assert_eq!(inspect(&long, &r, false), Outcome::NoMatch);
         for pos in 1..4 {
             let mut bad = i.clone();
             bad[pos] = 1;
             assert_eq!(inspect(&bad, &r, false), Outcome::NoMatch, "{pos}");
+            let mut bad = r.clone();
+            bad[pos] = 1;
+            assert_eq!(
+                inspect(&i, &bad, false),
+                Outcome::Anomaly(Anomaly::new(Layer::WireGuard, 1, Reason::BadMagic)),
+                "{pos}"
+            );
         }
-        for t in [0u8, 5, 0x41, 0x81, 0xC5] {
-            let mut bad = i.clone();
-            bad[0] = t;
-            assert!(parse_datagram(&bad).is_invalid(), "{t:#x}");
-        }
+        // A broken answer to data or to a WARP-typed first message is no anomaly.
+        let d = unhex(WG_DATA_ORIG);
+        assert_eq!(inspect(&d, &r[..20], false), Outcome::NoMatch);
+        let mut warp = i.clone();
+        warp[0] |= WARP_TYPE_FLAGS;
+        assert_eq!(inspect(&warp, &r[..20], false), Outcome::NoMatch);
     }
 
     #[test]
