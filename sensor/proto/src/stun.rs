@@ -656,11 +656,9 @@ pub enum Framing {
 /// Guess the framing of a TCP direction from its first bytes: RFC 4571 when the cookie sits
 /// at offset 6 (after a 2-byte length) rather than 4.
 pub fn detect_framing(buf: &[u8]) -> Option<Framing> {
-    let cookie = MAGIC_COOKIE.to_be_bytes();
-    let cookie_at = |at: usize| buf.get(at..at + cookie.len()) == Some(&cookie[..]);
-    if cookie_at(COOKIE_AT) || buf.first().is_some_and(|&b| is_channel_first_byte(b)) {
+    if cookie_at(buf, COOKIE_AT) || buf.first().is_some_and(|&b| is_channel_first_byte(b)) {
         Some(Framing::Bare)
-    } else if cookie_at(RFC4571_PREFIX_LEN + COOKIE_AT) {
+    } else if cookie_at(buf, RFC4571_PREFIX_LEN + COOKIE_AT) {
         Some(Framing::Rfc4571)
     } else {
         None
@@ -689,6 +687,9 @@ pub struct SideParse<'a> {
     pub invalid: Option<Anomaly>,
     /// The bytes ended inside a packet (or the side is empty).
     pub pending: bool,
+    /// The magic cookie sits where the first message's header has it (after an RFC 4571
+    /// length or not): the side began as STUN, not merely as bytes STUN does not exclude.
+    pub cookie: bool,
     /// TCP framing used.
     pub framing: Option<Framing>,
 }
@@ -698,14 +699,23 @@ pub fn parse_datagram(d: &[u8]) -> SideParse<'_> {
     if d.is_empty() {
         return SideParse { pending: true, ..SideParse::default() };
     }
+    let cookie = cookie_at(d, COOKIE_AT);
     match parse_packet(d, true) {
-        Step::Done(p) => SideParse { packets: vec![p], ..SideParse::default() },
-        Step::Invalid(a) => SideParse { invalid: Some(a), ..SideParse::default() },
+        Step::Done(p) => SideParse { packets: vec![p], cookie, ..SideParse::default() },
+        Step::Invalid(a) => SideParse { invalid: Some(a), cookie, ..SideParse::default() },
         // A datagram is complete: the parser reports a short one as truncated.
-        Step::Incomplete => {
-            SideParse { invalid: Some(Anomaly::new(Layer::Stun, d.len(), Reason::Truncated)), ..SideParse::default() }
-        }
+        Step::Incomplete => SideParse {
+            invalid: Some(Anomaly::new(Layer::Stun, d.len(), Reason::Truncated)),
+            cookie,
+            ..SideParse::default()
+        },
     }
+}
+
+/// Whether the magic cookie is at `at` in `buf`.
+fn cookie_at(buf: &[u8], at: usize) -> bool {
+    let cookie = MAGIC_COOKIE.to_be_bytes();
+    buf.get(at..at + cookie.len()) == Some(&cookie[..])
 }
 
 /// The next frame of a TCP direction at `rest`: the bytes to parse a packet from, and with
@@ -745,6 +755,7 @@ pub fn parse_stream(buf: &[u8]) -> SideParse<'_> {
     };
     out.framing = Some(framing);
     let prefix = if framing == Framing::Rfc4571 { RFC4571_PREFIX_LEN } else { 0 };
+    out.cookie = cookie_at(buf, prefix + COOKIE_AT);
     let mut at = 0usize;
     while out.packets.len() < MAX_STREAM_MESSAGES && at < buf.len() {
         let rest = buf.get(at..).unwrap_or_default();
@@ -845,7 +856,7 @@ mod tests {
         let (pc, ps) = (parse_stream(&c), parse_stream(&s));
         assert_eq!(names(&pc), ["allocate_request", "allocate_request", "refresh_request"]);
         assert_eq!(names(&ps), ["allocate_error", "allocate_success", "refresh_success"]);
-        assert_eq!((pc.framing, pc.pending, pc.invalid), (Some(Framing::Bare), false, None));
+        assert_eq!((pc.framing, pc.pending, pc.invalid, pc.cookie), (Some(Framing::Bare), false, None, true));
         // The same stream behind RFC 4571 lengths.
         let mut framed = Vec::new();
         let mut rest = &c[..];
@@ -855,7 +866,7 @@ mod tests {
             rest = &rest[m.len..];
         }
         let pf = parse_stream(&framed);
-        assert_eq!((pf.framing, names(&pf)), (Some(Framing::Rfc4571), names(&pc)));
+        assert_eq!((pf.framing, pf.cookie, names(&pf)), (Some(Framing::Rfc4571), true, names(&pc)));
         // Classic (cookie-less) messages are refused over TCP.
         let mut classic = c.clone();
         classic[4] ^= 0xFF;
@@ -1001,7 +1012,9 @@ mod tests {
         two.extend_from_slice(&framed[2..]);
         let p = parse_stream(&two);
         assert_eq!((p.packets.len(), p.invalid, p.pending), (1, None, false));
-        assert_eq!(parse_stream(b"GET / HTTP/1.1\r\n").invalid, Some(stun(2, Reason::OverLimit)));
+        // Text whose first byte STUN does not exclude (ChannelData's range): no cookie.
+        let http = parse_stream(b"GET / HTTP/1.1\r\n");
+        assert_eq!((http.invalid, http.cookie), (Some(stun(2, Reason::OverLimit)), false));
         assert_eq!(
             parse_stream(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03").invalid,
             Some(stun(COOKIE_AT, Reason::BadMagic))

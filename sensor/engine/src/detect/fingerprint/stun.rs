@@ -11,8 +11,9 @@
 //! responder answered (or, over UDP, the responder's datagram is there) or the exchange is
 //! finished. Confidence rises when a response echoes a request's transaction id, or when a
 //! FINGERPRINT attribute verifies. ChannelData alone matches only when both directions use the
-//! same channel number (a relayed session picked up mid-way). `Anomaly` (where and why) as
-//! soon as the first message of the initiator's side contradicts STUN and ChannelData.
+//! same channel number (a relayed session picked up mid-way). `NoMatch` as soon as the first
+//! message of the initiator's side contradicts STUN and ChannelData; `Anomaly` (where and
+//! why) instead when that message carried the magic cookie (it began as STUN).
 //!
 //! Classic STUN (RFC 3489, no magic cookie) has only the length field and a 16-byte
 //! transaction id to check, so a classic message matches only when the whole structure is
@@ -175,8 +176,11 @@ fn add_message(ev: &mut StunEvidence, m: &Message<'_>) {
 /// Decide on the two parsed directions.
 pub fn fingerprint(orig: &SideParse<'_>, resp: &SideParse<'_>, transport: Transport, finished: bool) -> Outcome {
     // The initiator speaks first: its first packet decides whether this can be STUN at all.
+    // It broke STUN (an anomaly) only if it began as STUN: a cookie where the header has it.
+    // Bytes that merely were not excluded yet (an empty side, a ChannelData-range first
+    // byte, which every ASCII letter is) are simply not STUN.
     if let Some(a) = orig.invalid {
-        return Outcome::Anomaly(a);
+        return if orig.cookie { Outcome::Anomaly(a) } else { Outcome::NoMatch };
     }
     if orig.packets.is_empty() {
         return if finished { Outcome::NoMatch } else { Outcome::NeedMore };
@@ -365,7 +369,7 @@ mod tests {
         other[1] ^= 1;
         assert_eq!(inspect(Transport::Udp, &c, &other, true), Outcome::NoMatch);
         // The length must cover the datagram (padded or not).
-        assert_eq!(inspect(Transport::Udp, &c[..c.len() - 1], &s, true), stun(2, Reason::BadLength));
+        assert_eq!(inspect(Transport::Udp, &c[..c.len() - 1], &s, true), Outcome::NoMatch);
     }
 
     #[test]
@@ -397,7 +401,7 @@ mod tests {
         // TCP never accepts classic (cookie-less) messages.
         let mut classic = c.clone();
         classic[4] ^= 0xFF;
-        assert_eq!(inspect(Transport::Tcp, &classic, &s, true), stun(4, Reason::BadMagic));
+        assert_eq!(inspect(Transport::Tcp, &classic, &s, true), Outcome::NoMatch);
     }
 
     #[test]
@@ -407,7 +411,9 @@ mod tests {
             let d = unhex(k);
             for len in 1..d.len() {
                 let out = inspect(Transport::Udp, &d[..len], &unhex(BINDING_SUCCESS), false);
-                assert!(matches!(out, Outcome::Anomaly(a) if a.layer == Layer::Stun), "{len}");
+                // Once the cookie is there the datagram began as STUN: the cut is an anomaly.
+                let began = len >= 8 && k != CHANNEL_DATA_CLIENT;
+                assert!(refused(&out) && matches!(out, Outcome::Anomaly(_)) == began, "{len}");
             }
         }
         // TCP: every prefix is consistent (never NoMatch while open) and decided when finished.
@@ -481,7 +487,7 @@ mod tests {
         // Unknown classic attribute types are not accepted.
         let mut odd = req.clone();
         odd[20..22].copy_from_slice(&[0x00, 0x20]);
-        assert_eq!(inspect(Transport::Udp, &odd, &resp, true), stun(20, Reason::BadType));
+        assert_eq!(inspect(Transport::Udp, &odd, &resp, true), Outcome::NoMatch);
     }
 
     #[test]
