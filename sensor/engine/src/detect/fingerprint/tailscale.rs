@@ -8,8 +8,8 @@
 //! itself is left to the WireGuard fingerprint.
 //!
 //! The disco packet's framing (magic, sender key, nonce, sealed box) is read by
-//! [`farhand_proto::tailscale`]; this file decides. `Anomaly` when a datagram that began with
-//! the magic breaks the framing and no disco packet was seen.
+//! [`farhand_proto::tailscale`]; this file decides. `Anomaly` when a datagram that carries
+//! the whole magic is cut short of a disco packet and no disco packet was seen.
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
@@ -17,7 +17,7 @@ use farhand_model::evidence::TailscaleEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
 use farhand_proto::step::Reason;
-use farhand_proto::tailscale::{Disco, parse_datagram, probe};
+use farhand_proto::tailscale::{DISCO_MAGIC, Disco, parse_datagram, probe};
 
 /// Bytes of the sender key reported in the evidence.
 pub const KEY_PREFIX_LEN: usize = 8;
@@ -48,7 +48,8 @@ pub fn fingerprint(orig: Step<Disco<'_>>, resp: Step<Disco<'_>>, finished: bool)
         // A side that began with the magic and broke the framing says where and why.
         _ => {
             let broken = [orig, resp].into_iter().find_map(|side| match side {
-                Step::Invalid(a) if a.reason != Reason::BadMagic => Some(a),
+                // Cut after the whole magic: the anomaly's offset is the datagram's length.
+                Step::Invalid(a) if a.reason != Reason::BadMagic && a.offset as usize >= DISCO_MAGIC.len() => Some(a),
                 _ => None,
             });
             return broken.map_or(Outcome::NoMatch, Outcome::Anomaly);
@@ -97,7 +98,7 @@ impl Fingerprint for TailscaleFingerprint {
 mod tests {
     use super::*;
     use farhand_model::anomaly::{Anomaly, Layer};
-    use farhand_proto::tailscale::{BOX_OVERHEAD, DISCO_MAGIC, KEY_LEN, MIN_PACKET_LEN, NONCE_LEN};
+    use farhand_proto::tailscale::{BOX_OVERHEAD, KEY_LEN, MIN_PACKET_LEN, NONCE_LEN};
 
     // No Tailscale software is available in the lab, so these packets are built from the
     // documented format (tailscale `disco/disco.go`): magic, a 32-byte key, a 24-byte nonce and
@@ -181,7 +182,7 @@ mod tests {
             let out = inspect(&ping[..len], b"", true);
             if len >= MIN_PACKET_LEN {
                 assert_eq!(evidence(&out).0, CONFIDENCE_ONE, "{len}");
-            } else if len == 0 {
+            } else if len < DISCO_MAGIC.len() {
                 assert_eq!(out, Outcome::NoMatch, "{len}");
             } else {
                 assert_eq!(out, Outcome::Anomaly(Anomaly::new(Layer::Tailscale, len, Reason::Truncated)), "{len}");
@@ -195,10 +196,13 @@ mod tests {
         let mut bad = disco(0x10, PING_BOX_LEN);
         bad[5] = 0xAD;
         assert_eq!(inspect(&bad, b"", true), Outcome::NoMatch);
-        assert_eq!(inspect(&bad, b"TS", true), Outcome::Anomaly(Anomaly::new(Layer::Tailscale, 2, Reason::Truncated)));
+        assert_eq!(
+            inspect(&bad, &disco(1, 3), true),
+            Outcome::Anomaly(Anomaly::new(Layer::Tailscale, 65, Reason::Truncated))
+        );
         let stun = [0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
         assert_eq!(inspect(&stun, b"", true), Outcome::NoMatch);
-        assert_eq!(inspect(b"TS", b"", false), Outcome::Anomaly(Anomaly::new(Layer::Tailscale, 2, Reason::Truncated)));
+        assert_eq!(inspect(b"TS", b"", false), Outcome::NoMatch);
         assert_eq!(inspect(b"", b"", false), Outcome::NeedMore);
         assert_eq!(inspect(b"", b"", true), Outcome::NoMatch);
         // Pseudo-random datagrams (xorshift) never carry the magic.

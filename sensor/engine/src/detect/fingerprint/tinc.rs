@@ -9,19 +9,26 @@
 //!   tinc uses one port number for TCP and UDP), see `detect::Engine`.
 //! - Match when both sides' first lines are exact ID requests with the same major version
 //!   (or, at `finished`, one side's is). `Anomaly` (where and why) when a side's first line
-//!   breaks the ID request.
+//!   began as an ID request (`0 `) and broke it; `NoMatch` for bytes that never looked like one.
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
+use farhand_model::anomaly::Anomaly;
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::TincEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
-use farhand_proto::tinc::{MAX_LINE, id_line};
+use farhand_proto::tinc::{ID_REQUEST, MAX_LINE, id_line};
 
 /// Confidence: both ID lines.
 pub const CONFIDENCE_BOTH: u8 = 90;
 /// Confidence: one ID line.
 pub const CONFIDENCE_ONE: u8 = 60;
+
+/// A side whose first line broke the ID request: an anomaly if it began as one (`0 `), plain
+/// `NoMatch` for bytes that never looked like tinc.
+fn broken(side: &[u8], a: Anomaly) -> Outcome {
+    if side.starts_with(ID_REQUEST) { Outcome::Anomaly(a) } else { Outcome::NoMatch }
+}
 
 /// The tinc fingerprint.
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,8 +53,8 @@ impl Fingerprint for TincFingerprint {
                 (vec![a.name.to_string(), b.name.to_string()], a.version.to_string(), CONFIDENCE_BOTH)
             }
             (Step::Done(_), Step::Done(_)) => return Outcome::NoMatch,
-            (Step::Invalid(a), _) => return Outcome::Anomaly(a),
-            (_, Step::Invalid(a)) if !ex.resp.is_empty() => return Outcome::Anomaly(a),
+            (Step::Invalid(a), _) => return broken(ex.orig, a),
+            (_, Step::Invalid(a)) if !ex.resp.is_empty() => return broken(ex.resp, a),
             (Step::Done(a), _) if ex.finished => (vec![a.name.to_string()], a.version.to_string(), CONFIDENCE_ONE),
             (Step::Done(_) | Step::Incomplete, _) if !ex.finished => return Outcome::NeedMore,
             _ => return Outcome::NoMatch,
@@ -85,13 +92,12 @@ mod tests {
         assert_eq!(TincFingerprint.inspect(&ex(c, b"", false)), Outcome::NeedMore);
         assert!(matches!(TincFingerprint.inspect(&ex(c, b"", true)), Outcome::Match(_)));
         assert_eq!(TincFingerprint.inspect(&ex(c, b"0 beta 18\n", false)), Outcome::NoMatch);
-        // A reply that breaks the ID request ends the match on the anomaly.
-        let a = farhand_model::anomaly::Anomaly::new(
-            farhand_model::anomaly::Layer::Tinc,
-            2,
-            farhand_proto::step::Reason::BadValue,
-        );
+        // A reply that began as an ID request and broke it ends the match on the anomaly; a
+        // reply that never looked like one is plain NoMatch.
+        let a = Anomaly::new(farhand_model::anomaly::Layer::Tinc, 2, farhand_proto::step::Reason::BadValue);
         assert_eq!(TincFingerprint.inspect(&ex(c, b"0 be-ta 17\n", false)), Outcome::Anomaly(a));
+        assert_eq!(TincFingerprint.inspect(&ex(c, b"SSH-2.0-x\r\n", false)), Outcome::NoMatch);
+        assert_eq!(TincFingerprint.inspect(&ex(b"GET / HTTP/1.1\r\n", b"", false)), Outcome::NoMatch);
         for len in 0..c.len() {
             assert_ne!(TincFingerprint.inspect(&ex(&c[..len], &s[..len.min(s.len())], true)), Outcome::NeedMore);
         }
