@@ -9,25 +9,33 @@
 //!   fast path (`farhand-engine`) read its summaries.
 //! - Depends on `farhand-model` only.
 //!
-//! Today: TLS (ClientHello/ServerHello, certificates, JA3/JA4), QUIC (the ClientHello inside
-//! the Initial packet), DNS, HTTP/1 (Host, User-Agent, CONNECT, Upgrade), DHCP (the host
-//! name a device gives itself), SSH (identification lines, clear-text packet framing, KEXINIT
-//! name-lists, and a follower of the clear-text phase for the timing code), the STUN message
-//! header (type, class, magic cookie, length, transaction id), RDP (TPKT, the X.224
-//! Connection Request/Confirm with cookie, routing token and negotiation structures, the
-//! MS-RDPEUDP SYN and data headers, and a follower of the TLS record framing after the
-//! Confirm for the timing code), VNC (the RFB ProtocolVersion, the security negotiation,
-//! and a follower of the client's messages for the timing code), and the remote-control
-//! tools' wire formats: TeamViewer's command framing (TCP and UDP), Radmin's checksummed
-//! messages, NoMachine's version lines and UDP header, and the SOCKS4/4a/5 handshake; and the VPN and tunnel formats:
-//! OpenVPN (opcodes, TCP length prefix, hard resets under none/tls-auth/tls-crypt), WireGuard
-//! (handshake, cookie and data messages, the WARP and longer-handshake variants), IKE (ISAKMP
-//! header, NAT-T non-ESP marker, payload chain), PPTP (control message header,
-//! Start-Control-Connection fields) and SoftEther (PACK, NAT-T keepalive answer).
+//! Modules, one per protocol:
+//! - web and naming: `tls` (ClientHello/ServerHello, certificates, JA3/JA4), `quic` (the
+//!   ClientHello inside the Initial packet), `dns`, `http` (HTTP/1 heads: Host, User-Agent,
+//!   CONNECT, Upgrade), `dhcp` (the host name a device gives itself);
+//! - remote control: `ssh` (identification lines, clear-text packet framing, KEXINIT
+//!   name-lists, and a follower of the clear-text phase for the timing code), `rdp` (TPKT,
+//!   X.224 Connection Request/Confirm with cookie, routing token and negotiation structures,
+//!   MS-RDPEUDP SYN and data headers, a follower of the TLS record framing for the timing
+//!   code), `vnc` (RFB ProtocolVersion, security negotiation, a follower of the client's
+//!   messages), `teamviewer` (command framing over TCP and UDP), `rustdesk` (frame header
+//!   and the protobuf messages of rendezvous and relay), `radmin` (checksummed messages),
+//!   `nomachine` (version lines, the NX UDP header);
+//! - relays, VPNs and tunnels: `stun` (STUN/TURN header, attributes and their address
+//!   decoding, FINGERPRINT, ChannelData, TCP framing, classic RFC 3489), `socks` (SOCKS4/4a/5
+//!   handshake), `openvpn` (opcodes, TCP length prefix, hard resets under
+//!   none/tls-auth/tls-crypt), `wireguard` (handshake, cookie and data messages, the WARP and
+//!   longer-handshake variants), `ike` (ISAKMP header, NAT-T non-ESP marker, payload chain),
+//!   `pptp` (control message header, Start-Control-Connection fields), `softether` (PACK,
+//!   NAT-T keepalive answer), `tailscale` (disco packets), `tinc` (the ID request line),
+//!   `icmp` (IP headers carried in echo payloads);
+//! - `step`: the [`Step`] every parser answers, whose `Invalid` carries a typed
+//!   [`Anomaly`](farhand_model::Anomaly) (layer, offset, reason).
 
 pub mod dhcp;
 pub mod dns;
 pub mod http;
+pub mod icmp;
 pub mod ike;
 pub mod nomachine;
 pub mod openvpn;
@@ -40,7 +48,9 @@ pub mod softether;
 pub mod ssh;
 pub mod step;
 pub mod stun;
+pub mod tailscale;
 pub mod teamviewer;
+pub mod tinc;
 pub mod tls;
 pub mod vnc;
 pub mod wireguard;

@@ -5,7 +5,6 @@
 
 use super::Seed;
 use farhand_model::Micros;
-use farhand_proto::Step;
 use farhand_proto::stun::{Class, Header, TRANSACTION_ID_LEN};
 
 /// Requests remembered per session while their responses are awaited.
@@ -24,12 +23,9 @@ pub struct StunTiming {
 /// (class, transaction id) of a magic-cookie STUN message: a cheap header peek (the
 /// fingerprint validated the session; every datagram need not be parsed whole).
 fn header(d: &[u8]) -> Option<(Class, [u8; TRANSACTION_ID_LEN])> {
-    let Step::Done(h) = Header::parse(d) else { return None };
-    if h.classic {
-        return None;
-    }
+    let h = Header::parse(d).done()?;
     let (_, class) = h.method_class();
-    Some((class, h.transaction_id().try_into().ok()?))
+    Some((class, *h.cookie_transaction_id()?))
 }
 
 impl StunTiming {

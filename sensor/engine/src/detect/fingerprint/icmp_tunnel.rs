@@ -9,66 +9,35 @@
 //! accounts for the rest of the payload. A checksum that verifies by chance in filler is a
 //! 1-in-65,536 event on top of the length equality, so one such payload is strong evidence.
 //!
+//! The embedded header checks are [`farhand_proto::icmp`]'s; this file decides.
+//!
 //! # Contract
 //! - Works on [`Transport::Icmp`] flows (echo request/reply, keyed by identifier): `orig` is
 //!   the first request's payload, `resp` the first reply's.
 //! - Match when either payload is an encapsulated IP packet; `NoMatch` as soon as a present
-//!   payload is not one (ordinary ping); `NeedMore` only while both are empty.
+//!   payload is not one (ordinary ping: filler is not a broken tunnel, so no anomaly);
+//!   `NeedMore` only while both are empty.
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::{IcmpTunnelEvidence, InnerIp};
 use farhand_model::tool::{Match, Method, Tool, Transport};
+use farhand_proto::icmp::InnerHeader;
 
-/// Smallest IPv4 header.
-pub const IPV4_MIN_HEADER: usize = 20;
-/// IPv6 fixed header.
-pub const IPV6_HEADER: usize = 40;
 /// Confidence: both the request and the reply carry IP packets.
 pub const CONFIDENCE_BOTH: u8 = 95;
 /// Confidence: one direction carries an IP packet.
 pub const CONFIDENCE_ONE: u8 = 85;
-
-fn checksum_ok(h: &[u8]) -> bool {
-    let mut sum: u32 = 0;
-    for pair in h.chunks(2) {
-        let hi = pair.first().copied().unwrap_or(0);
-        let lo = pair.get(1).copied().unwrap_or(0);
-        sum += u32::from(u16::from_be_bytes([hi, lo]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum == 0xffff
-}
+/// Largest echo payload read per direction (a whole one at Ethernet MTU).
+pub const BYTES_WANTED: usize = 1500;
 
 /// The IP packet an echo payload carries, if it is one.
 pub fn inner_ip(p: &[u8]) -> Option<InnerIp> {
-    let first = *p.first()?;
-    match first >> 4 {
-        4 => {
-            let ihl = usize::from(first & 0x0f) * 4;
-            if ihl < IPV4_MIN_HEADER {
-                return None;
-            }
-            let header = p.get(..ihl)?;
-            let total = usize::from(u16::from_be_bytes([*p.get(2)?, *p.get(3)?]));
-            (total == p.len() && checksum_ok(header)).then_some(InnerIp {
-                version: 4,
-                protocol: *p.get(9)?,
-                length: total,
-            })
-        }
-        6 => {
-            let plen = usize::from(u16::from_be_bytes([*p.get(4)?, *p.get(5)?]));
-            (p.len() >= IPV6_HEADER && plen + IPV6_HEADER == p.len()).then_some(InnerIp {
-                version: 6,
-                protocol: *p.get(6)?,
-                length: p.len(),
-            })
-        }
-        _ => None,
-    }
+    farhand_proto::icmp::inner_ip(p).done().map(|InnerHeader { version, protocol, length }| InnerIp {
+        version,
+        protocol,
+        length,
+    })
 }
 
 /// The ICMP tunnel fingerprint.
@@ -84,7 +53,7 @@ impl Fingerprint for IcmpTunnelFingerprint {
     }
     fn interest(&self) -> Interest {
         // Whole echo payloads are kept (one per direction); larger ones are cut here.
-        Interest::icmp(1500)
+        Interest::icmp(BYTES_WANTED)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         if ex.transport != Transport::Icmp {
@@ -162,21 +131,18 @@ mod tests {
     }
 
     #[test]
-    fn truncation_sweep_and_hostile_lengths() {
+    fn truncation_sweep_and_inner_ipv6() {
         let p = ipv4_packet();
         for len in 0..=p.len() {
             let _ = IcmpTunnelFingerprint.inspect(&ex(&p[..len], &p[..len], true));
             assert_ne!(IcmpTunnelFingerprint.inspect(&ex(&p[..len], b"", true)), Outcome::NeedMore);
         }
-        // IHL 15 with 20 bytes; IPv6 payload length 0xffff.
-        let mut h = ipv4_packet();
-        h[0] = 0x4f;
-        assert!(inner_ip(&h[..20]).is_none());
-        let mut v6 = vec![0x60, 0, 0, 0, 0xff, 0xff, 17, 64];
+        // (The parser's own hostile-length cases are proto::icmp's tests.) An IPv6 inner
+        // header maps to the evidence's InnerIp.
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 0, 17, 64];
         v6.extend_from_slice(&[0u8; 32]);
-        assert!(inner_ip(&v6).is_none());
-        v6[4] = 0;
-        v6[5] = 0;
         assert_eq!(inner_ip(&v6), Some(InnerIp { version: 6, protocol: 17, length: 40 }));
+        v6[5] = 1;
+        assert_eq!(IcmpTunnelFingerprint.inspect(&ex(&v6, &v6, true)), Outcome::NoMatch);
     }
 }

@@ -7,31 +7,18 @@
 //! responder side is missing and the exchange is not finished. Tailscale's WireGuard traffic
 //! itself is left to the WireGuard fingerprint.
 //!
-//! # Facts used
-//! - Tailscale `disco/disco.go`: a disco packet is `magic` (`"TS💬"`, the bytes
-//!   `54 53 F0 9F 92 AC`), the sender's 32-byte disco public key, a 24-byte NaCl box nonce,
-//!   then the NaCl box (`crypto_box`: 16-byte Poly1305 tag followed by the encrypted message:
-//!   ping, pong or call-me-maybe, each at least one type byte and one version byte).
-//! - The same magic begins disco packets relayed through DERP, but those travel inside TLS and
-//!   are never seen here.
+//! The disco packet's framing (magic, sender key, nonce, sealed box) is read by
+//! [`farhand_proto::tailscale`]; this file decides. `Anomaly` when a datagram that carries
+//! the whole magic is cut short of a disco packet and no disco packet was seen.
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::TailscaleEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
-use farhand_proto::step::{Layer, Reason};
+use farhand_proto::step::Reason;
+use farhand_proto::tailscale::{DISCO_MAGIC, Disco, parse_datagram, probe};
 
-/// Disco magic: `TS` followed by U+1F4AC SPEECH BALLOON in UTF-8.
-pub const DISCO_MAGIC: [u8; 6] = [0x54, 0x53, 0xF0, 0x9F, 0x92, 0xAC];
-/// Length of the sender's disco public key (Curve25519).
-pub const KEY_LEN: usize = 32;
-/// Length of the NaCl box nonce.
-pub const NONCE_LEN: usize = 24;
-/// Length of the NaCl box authenticator (Poly1305 tag).
-pub const BOX_OVERHEAD: usize = 16;
-/// Shortest disco packet: magic, key, nonce and an empty box.
-pub const MIN_PACKET_LEN: usize = DISCO_MAGIC.len() + KEY_LEN + NONCE_LEN + BOX_OVERHEAD;
 /// Bytes of the sender key reported in the evidence.
 pub const KEY_PREFIX_LEN: usize = 8;
 /// Bytes per direction this fingerprint reads: enough for the header.
@@ -41,47 +28,6 @@ pub const BYTES_WANTED: usize = 512;
 pub const CONFIDENCE_BOTH: u8 = 95;
 /// Confidence: one disco packet (48 bits of magic plus a length floor).
 pub const CONFIDENCE_ONE: u8 = 90;
-
-/// A parsed disco packet header, borrowing the datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Disco<'a> {
-    /// The sender's disco public key.
-    pub sender_key: &'a [u8; KEY_LEN],
-    /// The box nonce.
-    pub nonce: &'a [u8; NONCE_LEN],
-    /// Length of the sealed box (tag plus ciphertext).
-    pub box_len: usize,
-}
-
-/// Cheap first look: could this datagram begin with the disco magic?
-pub fn probe(datagram: &[u8]) -> bool {
-    let head = datagram.get(..DISCO_MAGIC.len()).unwrap_or(datagram);
-    DISCO_MAGIC.starts_with(head)
-}
-
-/// Parse one datagram as a disco packet.
-pub fn parse_datagram(datagram: &[u8]) -> Step<Disco<'_>> {
-    if datagram.is_empty() {
-        return Step::Incomplete;
-    }
-    // A datagram is complete: a short one is not a disco packet.
-    let Some((magic, rest)) = datagram.split_first_chunk::<6>() else {
-        return Step::invalid(Layer::Tailscale, 0, Reason::BadValue);
-    };
-    if *magic != DISCO_MAGIC {
-        return Step::invalid(Layer::Tailscale, 0, Reason::BadValue);
-    }
-    let Some((sender_key, rest)) = rest.split_first_chunk::<KEY_LEN>() else {
-        return Step::invalid(Layer::Tailscale, 0, Reason::BadValue);
-    };
-    let Some((nonce, sealed)) = rest.split_first_chunk::<NONCE_LEN>() else {
-        return Step::invalid(Layer::Tailscale, 0, Reason::BadValue);
-    };
-    if sealed.len() < BOX_OVERHEAD {
-        return Step::invalid(Layer::Tailscale, 0, Reason::BadValue);
-    }
-    Step::Done(Disco { sender_key, nonce, box_len: sealed.len() })
-}
 
 /// Lower-case hex of the first [`KEY_PREFIX_LEN`] bytes of a key.
 pub fn key_prefix_hex(key: &[u8]) -> String {
@@ -99,7 +45,15 @@ pub fn fingerprint(orig: Step<Disco<'_>>, resp: Step<Disco<'_>>, finished: bool)
         (Step::Done(o), _) => (Some(o), None),
         (_, Step::Done(r)) => (None, Some(r)),
         (Step::Incomplete, Step::Incomplete) if !finished => return Outcome::NeedMore,
-        _ => return Outcome::NoMatch,
+        // A side that began with the magic and broke the framing says where and why.
+        _ => {
+            let broken = [orig, resp].into_iter().find_map(|side| match side {
+                // Cut after the whole magic: the anomaly's offset is the datagram's length.
+                Step::Invalid(a) if a.reason != Reason::BadMagic && a.offset as usize >= DISCO_MAGIC.len() => Some(a),
+                _ => None,
+            });
+            return broken.map_or(Outcome::NoMatch, Outcome::Anomaly);
+        }
     };
     // One disco packet is decisive; a missing reply is only waited for to raise confidence.
     if r.is_none() && resp == Step::Incomplete && !finished {
@@ -143,6 +97,8 @@ impl Fingerprint for TailscaleFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use farhand_model::anomaly::{Anomaly, Layer};
+    use farhand_proto::tailscale::{BOX_OVERHEAD, KEY_LEN, MIN_PACKET_LEN, NONCE_LEN};
 
     // No Tailscale software is available in the lab, so these packets are built from the
     // documented format (tailscale `disco/disco.go`): magic, a 32-byte key, a 24-byte nonce and
@@ -226,13 +182,13 @@ mod tests {
             let out = inspect(&ping[..len], b"", true);
             if len >= MIN_PACKET_LEN {
                 assert_eq!(evidence(&out).0, CONFIDENCE_ONE, "{len}");
-            } else {
+            } else if len < DISCO_MAGIC.len() {
                 assert_eq!(out, Outcome::NoMatch, "{len}");
+            } else {
+                assert_eq!(out, Outcome::Anomaly(Anomaly::new(Layer::Tailscale, len, Reason::Truncated)), "{len}");
             }
             assert_ne!(inspect(&ping[..len], b"", true), Outcome::NeedMore);
         }
-        assert!(parse_datagram(&ping[..MIN_PACKET_LEN - 1]).is_invalid());
-        assert!(matches!(parse_datagram(&ping[..MIN_PACKET_LEN]), Step::Done(d) if d.box_len == BOX_OVERHEAD));
     }
 
     #[test]
@@ -240,6 +196,10 @@ mod tests {
         let mut bad = disco(0x10, PING_BOX_LEN);
         bad[5] = 0xAD;
         assert_eq!(inspect(&bad, b"", true), Outcome::NoMatch);
+        assert_eq!(
+            inspect(&bad, &disco(1, 3), true),
+            Outcome::Anomaly(Anomaly::new(Layer::Tailscale, 65, Reason::Truncated))
+        );
         let stun = [0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
         assert_eq!(inspect(&stun, b"", true), Outcome::NoMatch);
         assert_eq!(inspect(b"TS", b"", false), Outcome::NoMatch);

@@ -1,60 +1,33 @@
 //! tinc VPN fingerprint: the meta connection's ID exchange, any port (usually 655).
 //!
-//! Facts used (tinc protocol documentation, "meta protocol"): each side of a meta
-//! connection first sends an ID request as one text line, `0 <name> <major>[.<minor>]\n`
-//! (request number 0 = ID; the node name of letters, digits and underscores; protocol major
-//! version 17 in tinc 1.0/1.1), before the key exchange (`1 …` METAKEY lines in 1.0).
+//! The ID line is read by [`farhand_proto::tinc`] (facts and limits there); this file
+//! decides.
 //!
 //! # Contract
 //! - The encrypted UDP data channel has no clear structure; the engine links it to a
 //!   recognised meta connection instead (same two hosts, the meta connection's server port:
 //!   tinc uses one port number for TCP and UDP), see `detect::Engine`.
 //! - Match when both sides' first lines are exact ID requests with the same major version
-//!   (or, at `finished`, one side's is).
+//!   (or, at `finished`, one side's is). `Anomaly` (where and why) when a side's first line
+//!   began as an ID request (`0 `) and broke it; `NoMatch` for bytes that never looked like one.
 
 use super::{Exchange, Fingerprint, Interest, Outcome};
+use farhand_model::anomaly::Anomaly;
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::TincEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
+use farhand_proto::Step;
+use farhand_proto::tinc::{ID_REQUEST, MAX_LINE, id_line};
 
-/// Longest ID line considered.
-pub const MAX_LINE: usize = 128;
 /// Confidence: both ID lines.
 pub const CONFIDENCE_BOTH: u8 = 90;
 /// Confidence: one ID line.
 pub const CONFIDENCE_ONE: u8 = 60;
 
-/// Result of reading one side's first line.
-enum Id {
-    Line(String, String),
-    Partial,
-    Not,
-}
-
-fn id_line(b: &[u8]) -> Id {
-    let Some(nl) = b.iter().take(MAX_LINE).position(|&c| c == b'\n') else {
-        let prefix_ok = b.first().is_none_or(|&c| c == b'0') && b.get(1).is_none_or(|&c| c == b' ');
-        return if b.len() < MAX_LINE && prefix_ok { Id::Partial } else { Id::Not };
-    };
-    let line = match std::str::from_utf8(b.get(..nl).unwrap_or_default()) {
-        Ok(l) => l,
-        Err(_) => return Id::Not,
-    };
-    let mut f = line.split(' ');
-    match (f.next(), f.next(), f.next(), f.next()) {
-        (Some("0"), Some(name), Some(ver), None)
-            if !name.is_empty()
-                && name.len() <= 64
-                && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-                && !ver.is_empty()
-                && ver.len() <= 6
-                && ver.split('.').all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|c| c.is_ascii_digit()))
-                && ver.split('.').count() <= 2 =>
-        {
-            Id::Line(name.to_string(), ver.to_string())
-        }
-        _ => Id::Not,
-    }
+/// A side whose first line broke the ID request: an anomaly if it began as one (`0 `), plain
+/// `NoMatch` for bytes that never looked like tinc.
+fn broken(side: &[u8], a: Anomaly) -> Outcome {
+    if side.starts_with(ID_REQUEST) { Outcome::Anomaly(a) } else { Outcome::NoMatch }
 }
 
 /// The tinc fingerprint.
@@ -75,13 +48,15 @@ impl Fingerprint for TincFingerprint {
         if ex.transport != Transport::Tcp {
             return Outcome::NoMatch;
         }
-        let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
         let (names, protocol, confidence) = match (id_line(ex.orig), id_line(ex.resp)) {
-            (Id::Line(a, va), Id::Line(b, vb)) if major(&va) == major(&vb) => (vec![a, b], va, CONFIDENCE_BOTH),
-            (Id::Line(..), Id::Line(..)) | (Id::Not, _) => return Outcome::NoMatch,
-            (_, Id::Not) if !ex.resp.is_empty() => return Outcome::NoMatch,
-            (Id::Line(a, va), _) if ex.finished => (vec![a], va, CONFIDENCE_ONE),
-            (Id::Line(..) | Id::Partial, _) if !ex.finished => return Outcome::NeedMore,
+            (Step::Done(a), Step::Done(b)) if a.major() == b.major() => {
+                (vec![a.name.to_string(), b.name.to_string()], a.version.to_string(), CONFIDENCE_BOTH)
+            }
+            (Step::Done(_), Step::Done(_)) => return Outcome::NoMatch,
+            (Step::Invalid(a), _) => return broken(ex.orig, a),
+            (_, Step::Invalid(a)) if !ex.resp.is_empty() => return broken(ex.resp, a),
+            (Step::Done(a), _) if ex.finished => (vec![a.name.to_string()], a.version.to_string(), CONFIDENCE_ONE),
+            (Step::Done(_) | Step::Incomplete, _) if !ex.finished => return Outcome::NeedMore,
             _ => return Outcome::NoMatch,
         };
         Outcome::Match(Match {
@@ -117,6 +92,12 @@ mod tests {
         assert_eq!(TincFingerprint.inspect(&ex(c, b"", false)), Outcome::NeedMore);
         assert!(matches!(TincFingerprint.inspect(&ex(c, b"", true)), Outcome::Match(_)));
         assert_eq!(TincFingerprint.inspect(&ex(c, b"0 beta 18\n", false)), Outcome::NoMatch);
+        // A reply that began as an ID request and broke it ends the match on the anomaly; a
+        // reply that never looked like one is plain NoMatch.
+        let a = Anomaly::new(farhand_model::anomaly::Layer::Tinc, 2, farhand_proto::step::Reason::BadValue);
+        assert_eq!(TincFingerprint.inspect(&ex(c, b"0 be-ta 17\n", false)), Outcome::Anomaly(a));
+        assert_eq!(TincFingerprint.inspect(&ex(c, b"SSH-2.0-x\r\n", false)), Outcome::NoMatch);
+        assert_eq!(TincFingerprint.inspect(&ex(b"GET / HTTP/1.1\r\n", b"", false)), Outcome::NoMatch);
         for len in 0..c.len() {
             assert_ne!(TincFingerprint.inspect(&ex(&c[..len], &s[..len.min(s.len())], true)), Outcome::NeedMore);
         }
