@@ -267,8 +267,8 @@ impl Behaviour {
                 App::None | App::Stun(_) => {}
             }
         } else if let App::Stun(s) = &mut self.app
-            && let Some((leg, us)) = s.on_datagram(role.idx(), v.ts, v.payload)
-            && let Some(l) = self.rtt.legs.get_mut(leg)
+            && let Some((leg, us)) = s.on_datagram(role, v.ts, v.payload)
+            && let Some(l) = self.rtt.legs.get_mut(leg.idx())
         {
             l.record(us);
         }

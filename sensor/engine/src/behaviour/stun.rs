@@ -4,7 +4,7 @@
 //! indication, success or error response). The header is read by [`farhand_proto::stun`].
 
 use super::Seed;
-use farhand_model::Micros;
+use farhand_model::{Micros, Role};
 use farhand_proto::stun::{Class, Header, TRANSACTION_ID_LEN};
 
 /// Requests remembered per session while their responses are awaited.
@@ -17,7 +17,7 @@ pub const MAX_TRANSACTION_US: Micros = 2_000_000;
 #[derive(Debug, Clone, Default)]
 pub struct StunTiming {
     /// (sender role, transaction id, time) of outstanding requests.
-    pending: Vec<(usize, [u8; TRANSACTION_ID_LEN], Micros)>,
+    pending: Vec<(Role, [u8; TRANSACTION_ID_LEN], Micros)>,
 }
 
 /// (class, transaction id) of a magic-cookie STUN message: a cheap header peek (the
@@ -36,7 +36,7 @@ impl StunTiming {
 
     /// One datagram of `role`: `Some((leg, us))` when it answers a pending request (`leg` is
     /// the answering role: the round trip between the sensor and it).
-    pub fn on_datagram(&mut self, role: usize, ts: Micros, d: &[u8]) -> Option<(usize, Micros)> {
+    pub fn on_datagram(&mut self, role: Role, ts: Micros, d: &[u8]) -> Option<(Role, Micros)> {
         let (class, tid) = header(d)?;
         match class {
             Class::Request => {
@@ -78,22 +78,22 @@ mod tests {
     #[test]
     fn pairs_requests_with_responses() {
         let mut s = StunTiming::default();
-        assert_eq!(s.on_datagram(0, 1_000, &msg(0x0001, 7)), None);
-        assert_eq!(s.on_datagram(1, 41_000, &msg(0x0101, 9)), None);
-        assert_eq!(s.on_datagram(1, 42_000, &msg(0x0101, 7)), Some((1, 41_000)));
+        assert_eq!(s.on_datagram(Role::Initiator, 1_000, &msg(0x0001, 7)), None);
+        assert_eq!(s.on_datagram(Role::Responder, 41_000, &msg(0x0101, 9)), None);
+        assert_eq!(s.on_datagram(Role::Responder, 42_000, &msg(0x0101, 7)), Some((Role::Responder, 41_000)));
         // Allocate error response (0x0113) to a request from the other side.
-        s.on_datagram(1, 50_000, &msg(0x0003, 3));
-        assert_eq!(s.on_datagram(0, 53_000, &msg(0x0113, 3)), Some((0, 3_000)));
+        s.on_datagram(Role::Responder, 50_000, &msg(0x0003, 3));
+        assert_eq!(s.on_datagram(Role::Initiator, 53_000, &msg(0x0113, 3)), Some((Role::Initiator, 3_000)));
         // Retransmitted request: not paired.
-        s.on_datagram(0, 60_000, &msg(0x0001, 5));
-        s.on_datagram(0, 70_000, &msg(0x0001, 5));
-        assert_eq!(s.on_datagram(1, 71_000, &msg(0x0101, 5)), None);
+        s.on_datagram(Role::Initiator, 60_000, &msg(0x0001, 5));
+        s.on_datagram(Role::Initiator, 70_000, &msg(0x0001, 5));
+        assert_eq!(s.on_datagram(Role::Responder, 71_000, &msg(0x0101, 5)), None);
         // Not STUN, truncated, ChannelData.
         for d in [&b"\x40\x00\x00\x04abcd"[..], &msg(0x0001, 1)[..19], b""] {
-            assert_eq!(s.on_datagram(0, 1, d), None);
+            assert_eq!(s.on_datagram(Role::Initiator, 1, d), None);
         }
         for i in 0..20 {
-            s.on_datagram(0, i, &msg(0x0001, i as u8));
+            s.on_datagram(Role::Initiator, i, &msg(0x0001, i as u8));
         }
         assert!(s.pending.len() <= MAX_PENDING);
     }
