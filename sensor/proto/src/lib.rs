@@ -19,7 +19,9 @@
 //! Confirm for the timing code), VNC (the RFB ProtocolVersion, the security negotiation,
 //! and a follower of the client's messages for the timing code), and the remote-control
 //! tools' wire formats: TeamViewer's command framing (TCP and UDP), Radmin's checksummed
-//! messages, NoMachine's version lines and UDP header, and the SOCKS4/4a/5 handshake.
+//! messages, NoMachine's version lines and UDP header, the SOCKS4/4a/5 handshake, and
+//! RustDesk's length-prefixed framing with the protobuf rendezvous and peer messages it
+//! carries.
 
 pub mod dhcp;
 pub mod dns;
@@ -28,6 +30,7 @@ pub mod nomachine;
 pub mod quic;
 pub mod radmin;
 pub mod rdp;
+pub mod rustdesk;
 pub mod socks;
 pub mod ssh;
 pub mod step;
