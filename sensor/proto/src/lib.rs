@@ -43,6 +43,7 @@ pub mod pptp;
 pub mod quic;
 pub mod radmin;
 pub mod rdp;
+pub mod rustdesk;
 pub mod socks;
 pub mod softether;
 pub mod ssh;

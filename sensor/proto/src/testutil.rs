@@ -188,3 +188,125 @@ pub(crate) mod stun {
         00402112a4429a5762f6eb05441e29ea2170000d00040000030980220014436f7475726e2d342e362e312027476f\
         7273742700080014d1d00076db262c60ff727327a0aae12ba422fd6980280004b793f63b";
 }
+
+/// RustDesk test messages, shared by the RustDesk parser's tests (proto) and the fingerprint's
+/// (engine).
+///
+/// There is no public RustDesk capture and RustDesk is not packaged for Debian, so test
+/// messages are hand-encoded from rendezvous.proto / message.proto with the small protobuf
+/// writer below and framed with the bytes_codec header rule. Three of them are checked
+/// against the encoding of protoc 3.21.12 (Debian 12 package protobuf-compiler), run as
+/// `protoc --encode=hbb.RendezvousMessage rd.proto` / `--encode=hbb.Message` on a .proto
+/// restating the field numbers and types used here (PROTOC_* below).
+pub(crate) mod rustdesk {
+    pub(crate) const PROTOC_REGISTER_PEER: &str = "320d0a093132333435363738391001";
+    pub(crate) const PROTOC_PUNCH_HOLE_REQUEST: &str =
+        "422a0a0931323334353637383910011a1063325679646d56794c57746c65513d3d3205312e332e3738fca401";
+    pub(crate) const PROTOC_REQUEST_RELAY: &str = "9201480a09313233343536373839122430653662336338612d356637642d346432652d396136312d336332663862376531643430221372656c61792e6578616d706c653a32313131372801";
+
+    /// A base-128 varint.
+    pub(crate) fn pb_varint(mut v: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// A length-delimited field.
+    pub(crate) fn ld(field: u32, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        pb_varint(u64::from(field) << 3 | 2, &mut out);
+        pb_varint(bytes.len() as u64, &mut out);
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    /// A varint field.
+    pub(crate) fn vi(field: u32, v: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        pb_varint(u64::from(field) << 3, &mut out);
+        pb_varint(v, &mut out);
+        out
+    }
+
+    /// bytes_codec framing.
+    pub(crate) fn frame(payload: &[u8]) -> Vec<u8> {
+        let n = payload.len();
+        let mut out = if n <= 0x3f {
+            vec![(n << 2) as u8]
+        } else if n <= 0x3fff {
+            ((n << 2) as u16 | 1).to_le_bytes().to_vec()
+        } else {
+            ((n << 2) as u32 | 2).to_le_bytes()[..3].to_vec()
+        };
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// RendezvousMessage{ register_peer: { id: "123456789", serial: 1 } }
+    pub(crate) fn register_peer() -> Vec<u8> {
+        ld(6, &[ld(1, b"123456789"), vi(2, 1)].concat())
+    }
+
+    /// RendezvousMessage{ register_peer_response: { request_pk: true } }
+    pub(crate) fn register_peer_response() -> Vec<u8> {
+        ld(7, &vi(2, 1))
+    }
+
+    /// RendezvousMessage{ punch_hole_request: { id, nat_type: ASYMMETRIC, licence_key,
+    /// version, udp_port: 21116 } }
+    pub(crate) fn punch_hole_request() -> Vec<u8> {
+        ld(8, &[ld(1, b"123456789"), vi(2, 1), ld(3, b"c2VydmVyLWtleQ=="), ld(6, b"1.3.7"), vi(7, 21116)].concat())
+    }
+
+    /// RendezvousMessage{ request_relay: { id, uuid, relay_server, secure: true } } (field
+    /// 18: a two-byte key).
+    pub(crate) fn request_relay() -> Vec<u8> {
+        ld(
+            18,
+            &[
+                ld(1, b"123456789"),
+                ld(2, b"0e6b3c8a-5f7d-4d2e-9a61-3c2f8b7e1d40"),
+                ld(4, b"relay.example:21117"),
+                vi(5, 1),
+            ]
+            .concat(),
+        )
+    }
+
+    /// Message{ signed_id: { id: <96 bytes: signature + id + key> } } (a 2-byte frame header).
+    pub(crate) fn signed_id() -> Vec<u8> {
+        ld(3, &ld(1, &[0xA5; 96]))
+    }
+
+    /// Message{ public_key: { asymmetric_value: <32 bytes>, symmetric_value: <48 bytes> } }
+    pub(crate) fn public_key() -> Vec<u8> {
+        ld(4, &[ld(1, &[0x11; 32]), ld(2, &[0x22; 48])].concat())
+    }
+
+    /// Message{ hash: { salt, challenge } }
+    pub(crate) fn hash() -> Vec<u8> {
+        ld(9, &[ld(1, b"c2FsdHNhbHQ="), ld(2, b"Y2hhbGxlbmdl")].concat())
+    }
+
+    /// An encrypted frame after the key exchange: opaque bytes, only the prefix is clear.
+    pub(crate) fn sealed(len: usize) -> Vec<u8> {
+        frame(&(0..len).map(|i| (i * 31 + 7) as u8).collect::<Vec<_>>())
+    }
+
+    /// Peer session as seen on the wire: the controlled side sends signed_id, then encrypted
+    /// frames; the controlling side answers public_key, then encrypted frames.
+    pub(crate) fn peer_client() -> Vec<u8> {
+        [frame(&public_key()), sealed(40), sealed(200)].concat()
+    }
+
+    /// The controlled side of [`peer_client`].
+    pub(crate) fn peer_server() -> Vec<u8> {
+        [frame(&signed_id()), sealed(60), sealed(1000)].concat()
+    }
+}
