@@ -40,7 +40,16 @@ fn help_and_version() {
     let o = farhand(&["--help"]);
     assert!(o.status.success());
     let h = String::from_utf8_lossy(&o.stdout);
-    for want in ["-r, --read", "-i, --interface", "-c, --config", "-o, --output", "--workers", "--demo", "Exit codes"] {
+    for want in [
+        "-r, --read",
+        "-i, --interface",
+        "-c, --config",
+        "-o, --output",
+        "--workers",
+        "--demo",
+        "Exit codes",
+        "farhand geo import-asn",
+    ] {
         assert!(h.contains(want), "--help lacks {want}");
     }
     let o = farhand(&["--version"]);
@@ -328,4 +337,110 @@ fn operator_address_ranges_attribute_flows() {
         .map(|l| tool(&serde_json::from_str::<serde_json::Value>(l).unwrap()))
         .collect();
     assert_eq!(alone, ["ultrasurf"]);
+}
+
+/// The AS number and organisation the database at `db` gives `addr` (None: no record).
+fn asn_of(db: &maxminddb::Reader<Vec<u8>>, addr: &str) -> Option<(u32, String)> {
+    let a: maxminddb::geoip2::Asn = db.lookup(addr.parse().unwrap()).unwrap().decode().unwrap()?;
+    Some((a.autonomous_system_number.unwrap(), a.autonomous_system_organization.unwrap_or_default().to_string()))
+}
+
+#[test]
+fn geo_import_asn_builds_a_database_of_the_ranges() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let v4 = dir.path().join("v4.csv");
+    std::fs::write(
+        &v4,
+        "1.0.0.0,1.0.0.255,13335,\"Cloudflare, Inc.\"\n\
+         2.26.200.0,2.26.215.255,201907,\"LLC \"\"SPUTNIK\"\"\"\n\
+         80.12.80.0,80.12.95.255,3215,Orange S.A.\n\
+         80.12.84.0,80.12.84.255,64512,\n",
+    )
+    .unwrap();
+    let v6 = dir.path().join("v6.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"2001:200::,2001:200:1b9:ffff:ffff:ffff:ffff:ffff,2500,WIDE Project\r\n").unwrap();
+    std::fs::write(&v6, gz.finish().unwrap()).unwrap();
+    let out = dir.path().join("asn.mmdb");
+    let o = farhand(&["geo", "import-asn", v4.to_str().unwrap(), v6.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let size = std::fs::metadata(&out).unwrap().len();
+    // 2.26.200.0–2.26.215.255 is two /21s; the WIDE range six blocks.
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "farhand: imported 5 ranges from 2 files as 11 networks (5 distinct AS records): {}, {:.1} MB\n",
+            out.display(),
+            size as f64 / 1e6
+        )
+    );
+    let db = maxminddb::Reader::open_readfile(&out).unwrap();
+    db.verify().unwrap();
+    assert_eq!(db.metadata().database_type, "GeoLite2-ASN");
+    assert_eq!(db.metadata().ip_version, 6);
+    assert_eq!(asn_of(&db, "1.0.0.1"), Some((13335, "Cloudflare, Inc.".into())));
+    assert_eq!(asn_of(&db, "2.26.215.255"), Some((201907, "LLC \"SPUTNIK\"".into())));
+    assert_eq!(asn_of(&db, "80.12.95.1"), Some((3215, "Orange S.A.".into())));
+    // A more specific range inside another keeps its own AS; an empty organisation is absent.
+    assert_eq!(asn_of(&db, "80.12.84.7"), Some((64512, String::new())));
+    assert_eq!(asn_of(&db, "2001:200:1b9::1"), Some((2500, "WIDE Project".into())));
+    for miss in ["1.0.1.0", "2.26.216.0", "2001:200:1ba::", "10.0.0.1"] {
+        assert_eq!(asn_of(&db, miss), None, "{miss}");
+    }
+}
+
+#[test]
+fn geo_import_asn_refuses_bad_input_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "1.0.0.0,1.0.0.255,13335,x\n1.0.4.0,1.0.3.255,38803,y\n").unwrap();
+    let out = dir.path().join("asn.mmdb");
+    let o = farhand(&["geo", "import-asn", bad.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "bad.csv: line 2: last_ip 1.0.3.255 is before first_ip 1.0.4.0");
+    assert!(!out.exists(), "no database is written from bad input");
+    let o = farhand(&["geo", "import-asn", "/nonexistent/asn.csv", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "/nonexistent/asn.csv: cannot read");
+    let o = farhand(&["geo", "import-asn", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "-o is required");
+    let o = farhand(&["geo", "import-asn", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "a CSV is required");
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "1.0.0.0,1.0.0.255,13335,x\n").unwrap();
+    let o = farhand(&["geo", "import-asn", good.to_str().unwrap(), "-o", "/nonexistent/dir/asn.mmdb"]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "/nonexistent/dir/asn.mmdb: cannot write");
+}
+
+#[test]
+fn geo_import_asn_of_the_shared_ipv4_table() {
+    let csv = common::shared().join("geo/asn-ipv4.csv.gz");
+    if !csv.is_file() {
+        common::skip_unless_ci("geo import-asn of the shared table", &csv, "shared data");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("asn.mmdb");
+    let started = std::time::Instant::now();
+    let o = farhand(&["geo", "import-asn", csv.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    eprintln!("geo import-asn of {}: {:.1} s", csv.display(), started.elapsed().as_secs_f64());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("farhand: imported 411,961 ranges from 1 file as "), "{}", stderr(&o));
+    let db = maxminddb::Reader::open_readfile(&out).unwrap();
+    for (addr, want) in [
+        ("1.1.1.1", Some((13335, "Cloudflare, Inc."))),
+        ("8.8.8.8", Some((15169, "Google LLC"))),
+        ("9.9.9.9", Some((19281, "Quad9"))),
+        ("80.12.80.1", Some((3215, "Orange S.A."))),
+        ("80.12.72.255", Some((37037, "Orange Madagascar"))),
+        ("2.26.200.0", Some((201907, "LLC \"SPUTNIK\""))),
+        ("223.255.254.255", Some((55415, "Marina Bay Sands Pte Ltd"))),
+        ("1.0.1.0", None),
+        ("10.0.0.1", None),
+        ("192.168.1.1", None),
+    ] {
+        assert_eq!(asn_of(&db, addr), want.map(|(n, o)| (n, o.to_string())), "{addr}");
+    }
 }

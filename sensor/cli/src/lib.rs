@@ -8,4 +8,5 @@
 //! repository root draws the whole pipeline.
 
 pub mod config;
+pub mod geo;
 pub mod pipeline;

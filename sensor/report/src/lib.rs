@@ -6,6 +6,7 @@
 //! ```
 //!
 //! - [`verdict`]: [`farhand_model::Finding`]s → explained [`verdict::Alert`]s
+//! - [`enrich`]: what outside data says of a peer address (MaxMind DB files; a writer for them)
 //! - [`relay_latency`]: the relay latency gap judged from a session's timing summary
 //! - [`sink`]: the alert schema (OCSF Detection Finding + ECS) built from model types, and
 //!   where alerts go
@@ -14,6 +15,7 @@
 //! Depends on `farhand-model` only: it sees the fast path's findings, never its parsers or
 //! its state. Enrichment, syslog, the store and reports arrive here.
 
+pub mod enrich;
 pub mod relay_latency;
 pub mod sink;
 pub mod verdict;

@@ -37,7 +37,8 @@ const DEMO_PCAP: &[u8] = include_bytes!(env!("FARHAND_DEMO_PCAP"));
                   3 the input ended with an error (e.g. truncated file) after the alerts for what was read were written.\n\n\
                   Examples:\n  farhand -r capture.pcap\n  farhand -r capture.pcapng -o alerts.jsonl\n  \
                   farhand -i eth1 -f 'not port 53' -c /etc/farhand/farhand.toml -o /var/log/farhand/alerts.jsonl\n  \
-                  farhand --demo"
+                  farhand --demo\n  \
+                  farhand geo import-asn asn-ipv4.csv.gz asn-ipv6.csv.gz -o asn.mmdb"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -86,6 +87,80 @@ enum Command {
     /// Manage indicator files (domains, certificate names, ports that name tools).
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
+    /// Build geography and ownership databases (MaxMind DB files the sensor reads).
+    #[command(subcommand)]
+    Geo(GeoCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum GeoCommand {
+    /// Turn IP-range → AS tables (CSV first_ip,last_ip,asn,organisation; plain or gzip) into
+    /// one MaxMind DB with GeoLite2-ASN records (autonomous_system_number,
+    /// autonomous_system_organization).
+    ImportAsn {
+        /// The CSV files (IPv4 and IPv6 may be mixed; later files win on identical ranges).
+        #[arg(value_name = "CSV", required = true)]
+        files: Vec<PathBuf>,
+        /// Write the database here, e.g. /etc/farhand/asn.mmdb (replaced whole when done).
+        #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+        output: PathBuf,
+    },
+}
+
+/// `farhand geo import-asn`: reads every CSV, writes the database next to `output` and
+/// renames it into place, prints one summary line.
+fn geo_command(cmd: &GeoCommand) -> u8 {
+    let GeoCommand::ImportAsn { files, output } = cmd;
+    let mut writer = farhand::geo::asn_writer();
+    let mut total = farhand::geo::ImportStats::default();
+    for f in files {
+        match farhand::geo::import_file(f, &mut writer) {
+            Ok(st) => {
+                total.ranges += st.ranges;
+                total.networks += st.networks;
+            }
+            Err(e) => return fail(exit::INPUT, e),
+        }
+    }
+    let size = match write_replacing(output, |out| writer.write(out)) {
+        Ok(size) => size,
+        Err(e) => return fail(exit::INPUT, format!("{}: cannot write: {e}", output.display())),
+    };
+    eprintln!(
+        "farhand: imported {} ranges from {} file{} as {} networks ({} distinct AS records): {}, {:.1} MB",
+        human(total.ranges),
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+        human(total.networks),
+        human(writer.distinct_records() as u64),
+        output.display(),
+        size as f64 / 1e6
+    );
+    exit::OK
+}
+
+/// Writes `path` through a temporary file beside it, renamed over `path` once complete, so
+/// that a sensor watching `path` never reads half a file. Returns the bytes written.
+fn write_replacing(
+    path: &std::path::Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let result = std::fs::File::create(&tmp).and_then(|f| {
+        let mut out = std::io::BufWriter::new(f);
+        fill(&mut out)?;
+        let f = out.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        let size = f.metadata()?.len();
+        std::fs::rename(&tmp, path)?;
+        Ok(size)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -161,8 +236,10 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
 }
 
 fn main_inner(cli: Cli) -> u8 {
-    if let Some(Command::Indicators(cmd)) = &cli.command {
-        return indicators_command(cmd);
+    match &cli.command {
+        Some(Command::Indicators(cmd)) => return indicators_command(cmd),
+        Some(Command::Geo(cmd)) => return geo_command(cmd),
+        None => {}
     }
     let mut settings = match &cli.config {
         Some(path) => match Settings::load(path) {
