@@ -5,6 +5,7 @@
 //! findings ─► verdict (alerts, per-endpoint correlation, the relay gap) ─► sink (JSON lines)
 //! ```
 //!
+//! - [`enrich`]: a peer address's class, country and owner (autonomous system)
 //! - [`verdict`]: [`farhand_model::Finding`]s → explained [`verdict::Alert`]s
 //! - [`relay_latency`]: the relay latency gap judged from a session's timing summary
 //! - [`sink`]: the alert schema (OCSF Detection Finding + ECS) built from model types, and
@@ -14,6 +15,7 @@
 //! Depends on `farhand-model` only: it sees the fast path's findings, never its parsers or
 //! its state. Enrichment, syslog, the store and reports arrive here.
 
+pub mod enrich;
 pub mod relay_latency;
 pub mod sink;
 pub mod verdict;
