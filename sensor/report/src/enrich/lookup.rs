@@ -252,12 +252,13 @@ fn open_asn(paths: &[&Path]) -> Result<Option<AsnSource>, EnrichError> {
     Ok(Some(AsnSource::Table(AsnTable::from_sources(&csv)?)))
 }
 
-/// `a.csv.gz, b.csv.gz (CSV: N IPv4 + M IPv6 ranges, K organisations, X MB[, O overlaps resolved])`.
+/// `a.csv.gz, b.csv.gz (CSV: N IPv4 + M IPv6 ranges, K organisations, X MB in memory[, O overlaps resolved])`.
 fn describe_table(t: &AsnTable) -> String {
     let files: Vec<String> = t.files().iter().map(|p| p.display().to_string()).collect();
     let overlaps = match t.overlapping() {
         0 => String::new(),
-        n => format!(", {n} overlapping ranges resolved"),
+        1 => ", 1 overlap resolved".to_string(),
+        n => format!(", {n} overlaps resolved"),
     };
     // Display only: a rounded megabyte figure.
     #[allow(clippy::cast_precision_loss)]
@@ -446,7 +447,7 @@ mod tests {
             h.to_string(),
             format!(
                 "enrich: ready: country {} (MaxMind DB type \"country ipvAll\", built 2025-06-15, {} nodes, IPv4+IPv6); \
-                 ASN {}, {} (CSV: 2 IPv4 + 1 IPv6 ranges, 3 organisations, {:.1} MB in memory, 1 overlapping ranges resolved)",
+                 ASN {}, {} (CSV: 2 IPv4 + 1 IPv6 ranges, 3 organisations, {:.1} MB in memory, 1 overlap resolved)",
                 c.display(),
                 Reader::from_source(flat_country()).unwrap().metadata().node_count,
                 a4.display(),
