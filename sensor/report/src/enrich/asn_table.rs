@@ -1,0 +1,561 @@
+//! IP ranges → autonomous system and organisation, from `first_ip,last_ip,asn,organisation`
+//! CSV files (plain or gzip), as a sorted range table searched by binary search.
+//!
+//! # Contract
+//! - Input: one or more files, each plain text or gzip (told apart by the gzip magic bytes
+//!   `1f 8b`, not by the name). Lines are RFC 4180 CSV with exactly four fields; a field may
+//!   be double-quoted, with `""` for a quote inside (`"LLC ""SPUTNIK"""`). A line may end in
+//!   `\r\n`; blank lines are skipped; a first line starting with `first_ip,` is a header and
+//!   skipped. IPv4 and IPv6 ranges may be mixed in one file.
+//! - Bad input: the first bad line rejects the whole file with one [`EnrichError::BadLine`]
+//!   naming the file, the line and what is wrong (a half-loaded table would silently answer
+//!   "unknown owner" for whatever followed the bad line).
+//! - Order and overlaps: lines may come in any order. Where ranges overlap, the narrower
+//!   range wins over the addresses it covers and the wider one keeps the rest (as a
+//!   longest-prefix match would); between two ranges of the same width, the one read first
+//!   (earlier file, then earlier line) wins. The result is the same for any order of the
+//!   lines within those rules. [`AsnTable::overlapping`] counts the overlaps found.
+//! - Memory: organisation names are interned (one copy per distinct name); a range costs
+//!   16 bytes (IPv4) or 48 bytes (IPv6). [`AsnTable::heap_bytes`] reports the total.
+//! - Lookups never fail: an address no range covers has no owner (`None`).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use super::error::EnrichError;
+use super::special::canonical;
+
+/// The owner of an address as the table gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsnHit<'a> {
+    /// The autonomous system number.
+    pub asn: u32,
+    /// The organisation holding it (`None` when the file left the field empty).
+    pub org: Option<&'a str>,
+}
+
+/// One range of the table: `first..=last` belongs to `asn`, organisation `org` (an index
+/// into the interned names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Range<K> {
+    first: K,
+    last: K,
+    asn: u32,
+    org: u32,
+}
+
+/// A loaded ASN range table (IPv4 and IPv6).
+#[derive(Debug, Clone, Default)]
+pub struct AsnTable {
+    v4: Vec<Range<u32>>,
+    v6: Vec<Range<u128>>,
+    orgs: Vec<Box<str>>,
+    overlapping: usize,
+    files: Vec<PathBuf>,
+}
+
+/// Address keys of the two families.
+trait Key: Copy + Ord {
+    fn next(self) -> Self;
+    fn prev(self) -> Self;
+    fn width(first: Self, last: Self) -> u128;
+}
+
+impl Key for u32 {
+    fn next(self) -> u32 {
+        self.saturating_add(1)
+    }
+    fn prev(self) -> u32 {
+        self.saturating_sub(1)
+    }
+    fn width(first: u32, last: u32) -> u128 {
+        u128::from(last.saturating_sub(first))
+    }
+}
+
+impl Key for u128 {
+    fn next(self) -> u128 {
+        self.saturating_add(1)
+    }
+    fn prev(self) -> u128 {
+        self.saturating_sub(1)
+    }
+    fn width(first: u128, last: u128) -> u128 {
+        last.saturating_sub(first)
+    }
+}
+
+impl AsnTable {
+    /// Loads and merges the CSV files (plain or gzip), in the order given: see the module
+    /// contract for the format, bad lines and overlaps.
+    pub fn load(paths: &[&Path]) -> Result<AsnTable, EnrichError> {
+        let mut loader = Loader::default();
+        for path in paths {
+            let bytes = fs::read(path)
+                .map_err(|e| EnrichError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
+            loader.add_bytes(path, &bytes)?;
+        }
+        Ok(loader.finish())
+    }
+
+    /// Loads and merges files whose content is already in memory, in the order given
+    /// (each path names its content in errors).
+    pub fn from_sources<P: AsRef<Path>, B: AsRef<[u8]>>(sources: &[(P, B)]) -> Result<AsnTable, EnrichError> {
+        let mut loader = Loader::default();
+        for (path, bytes) in sources {
+            loader.add_bytes(path.as_ref(), bytes.as_ref())?;
+        }
+        Ok(loader.finish())
+    }
+
+    /// The owner of `ip` (an IPv4-mapped IPv6 address is looked up as its IPv4 address).
+    pub fn lookup(&self, ip: IpAddr) -> Option<AsnHit<'_>> {
+        match canonical(ip) {
+            IpAddr::V4(a) => self.hit(find(&self.v4, u32::from(a))?),
+            IpAddr::V6(a) => self.hit(find(&self.v6, u128::from(a))?),
+        }
+    }
+
+    fn hit(&self, (asn, org): (u32, u32)) -> Option<AsnHit<'_>> {
+        let org = usize::try_from(org).ok().and_then(|i| self.orgs.get(i)).map(|s| &**s).filter(|s| !s.is_empty());
+        Some(AsnHit { asn, org })
+    }
+
+    /// IPv4 ranges in the table (after overlaps were resolved).
+    pub fn ipv4_ranges(&self) -> usize {
+        self.v4.len()
+    }
+
+    /// IPv6 ranges in the table (after overlaps were resolved).
+    pub fn ipv6_ranges(&self) -> usize {
+        self.v6.len()
+    }
+
+    /// Distinct organisation names.
+    pub fn organisations(&self) -> usize {
+        self.orgs.len()
+    }
+
+    /// Ranges read that begin inside another range (sorted by start), 0 for a clean file.
+    pub fn overlapping(&self) -> usize {
+        self.overlapping
+    }
+
+    /// The files the table was loaded from.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Heap memory the table holds, bytes (ranges and organisation names).
+    pub fn heap_bytes(&self) -> usize {
+        self.v4.capacity() * size_of::<Range<u32>>()
+            + self.v6.capacity() * size_of::<Range<u128>>()
+            + self.orgs.capacity() * size_of::<Box<str>>()
+            + self.orgs.iter().map(|s| s.len()).sum::<usize>()
+    }
+}
+
+/// The range holding `a` in a sorted, disjoint table: its ASN and organisation index.
+fn find<K: Key>(table: &[Range<K>], a: K) -> Option<(u32, u32)> {
+    let i = table.partition_point(|r| r.first <= a);
+    let r = table.get(i.checked_sub(1)?)?;
+    (a <= r.last).then_some((r.asn, r.org))
+}
+
+/// A range as read, with its reading order for ties.
+#[derive(Debug, Clone, Copy)]
+struct Read_<K> {
+    range: Range<K>,
+    seq: u64,
+}
+
+#[derive(Default)]
+struct Loader {
+    v4: Vec<Read_<u32>>,
+    v6: Vec<Read_<u128>>,
+    names: HashMap<Box<str>, u32>,
+    orgs: Vec<Box<str>>,
+    seq: u64,
+    files: Vec<PathBuf>,
+}
+
+impl Loader {
+    fn add_bytes(&mut self, path: &Path, bytes: &[u8]) -> Result<(), EnrichError> {
+        self.files.push(path.to_path_buf());
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            self.add_lines(path, BufReader::new(MultiGzDecoder::new(bytes)))
+        } else {
+            self.add_lines(path, bytes)
+        }
+    }
+
+    fn add_lines<R: BufRead>(&mut self, path: &Path, mut input: R) -> Result<(), EnrichError> {
+        let mut buf = Vec::new();
+        let mut line_no = 0u64;
+        loop {
+            buf.clear();
+            line_no += 1;
+            let bad = |reason: String| EnrichError::BadLine { path: path.to_path_buf(), line: line_no, reason };
+            let n = input.by_ref().read_until(b'\n', &mut buf).map_err(|e| bad(format!("cannot read: {e}")))?;
+            if n == 0 {
+                return Ok(());
+            }
+            let text = std::str::from_utf8(&buf).map_err(|_| bad("not UTF-8 text".into()))?;
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            if text.is_empty() || (line_no == 1 && text.starts_with("first_ip,")) {
+                continue;
+            }
+            self.add_line(text).map_err(bad)?;
+        }
+    }
+
+    fn add_line(&mut self, line: &str) -> Result<(), String> {
+        let [first, last, asn, org] = split_fields(line)?;
+        let first: IpAddr = first.parse().map_err(|_| format!("first_ip {first:?} is not an IP address"))?;
+        let last: IpAddr = last.parse().map_err(|_| format!("last_ip {last:?} is not an IP address"))?;
+        let asn: u32 = asn.parse().map_err(|_| format!("asn {asn:?} is not a number from 0 to 4294967295"))?;
+        let org = self.intern(&org)?;
+        let seq = self.seq;
+        self.seq += 1;
+        match (first, last) {
+            (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => {
+                self.v4.push(Read_ { range: Range { first: u32::from(a), last: u32::from(b), asn, org }, seq });
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => {
+                self.v6.push(Read_ { range: Range { first: u128::from(a), last: u128::from(b), asn, org }, seq });
+            }
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+                return Err(format!("last_ip {last} is before first_ip {first}"));
+            }
+            _ => return Err(format!("first_ip {first} and last_ip {last} are not of the same IP version")),
+        }
+        Ok(())
+    }
+
+    fn intern(&mut self, name: &str) -> Result<u32, String> {
+        if let Some(&i) = self.names.get(name) {
+            return Ok(i);
+        }
+        let i = u32::try_from(self.orgs.len()).map_err(|_| "too many organisation names".to_string())?;
+        self.orgs.push(name.into());
+        self.names.insert(name.into(), i);
+        Ok(i)
+    }
+
+    fn finish(self) -> AsnTable {
+        let (v4, o4) = resolve(self.v4);
+        let (v6, o6) = resolve(self.v6);
+        let mut orgs = self.orgs;
+        orgs.shrink_to_fit();
+        AsnTable { v4, v6, orgs, overlapping: o4 + o6, files: self.files }
+    }
+}
+
+/// Splits one CSV line into exactly four fields (quotes removed, `""` unescaped).
+fn split_fields(line: &str) -> Result<[Cow<'_, str>; 4], String> {
+    let mut fields: Vec<Cow<'_, str>> = Vec::with_capacity(4);
+    let mut rest = Some(line);
+    while let Some(r) = rest {
+        let (field, after) = match r.strip_prefix('"') {
+            Some(quoted) => quoted_field(quoted)?,
+            None => {
+                let (f, after) = match r.split_once(',') {
+                    Some((f, after)) => (f, Some(after)),
+                    None => (r, None),
+                };
+                if f.contains('"') {
+                    return Err("a quote inside an unquoted field".into());
+                }
+                (Cow::Borrowed(f), after)
+            }
+        };
+        fields.push(field);
+        rest = after;
+    }
+    let found = fields.len();
+    fields.try_into().map_err(|_| format!("{found} fields, expected 4"))
+}
+
+/// A quoted field after its opening quote: the value and what follows its comma, if any.
+fn quoted_field(mut q: &str) -> Result<(Cow<'_, str>, Option<&str>), String> {
+    let mut owned: Option<String> = None;
+    loop {
+        let Some((chunk, after)) = q.split_once('"') else {
+            return Err("a quoted field is not closed".into());
+        };
+        if let Some(after_escape) = after.strip_prefix('"') {
+            let s = owned.get_or_insert_with(String::new);
+            s.push_str(chunk);
+            s.push('"');
+            q = after_escape;
+            continue;
+        }
+        let value = match owned {
+            None => Cow::Borrowed(chunk),
+            Some(mut s) => {
+                s.push_str(chunk);
+                Cow::Owned(s)
+            }
+        };
+        if after.is_empty() {
+            return Ok((value, None));
+        }
+        return match after.strip_prefix(',') {
+            Some(next) => Ok((value, Some(next))),
+            None => Err("text after a closing quote".into()),
+        };
+    }
+}
+
+/// Sorts the ranges read and makes them disjoint (module contract: the narrower range wins,
+/// then the one read first). Returns the table and how many ranges begin inside a range
+/// that begins before them (or at the same address).
+fn resolve<K: Key>(mut read: Vec<Read_<K>>) -> (Vec<Range<K>>, usize) {
+    read.sort_by_key(|r| (r.range.first, r.range.last, r.seq));
+    let mut overlapping = 0usize;
+    let mut reach: Option<K> = None;
+    for r in &read {
+        if reach.is_some_and(|end| r.range.first <= end) {
+            overlapping += 1;
+        }
+        reach = Some(reach.map_or(r.range.last, |end| end.max(r.range.last)));
+    }
+    if overlapping == 0 {
+        let mut table: Vec<Range<K>> = read.into_iter().map(|r| r.range).collect();
+        table.shrink_to_fit();
+        return (table, 0);
+    }
+    read.sort_by_key(|r| (K::width(r.range.first, r.range.last), r.seq));
+    let mut covered: BTreeMap<K, Range<K>> = BTreeMap::new();
+    for r in &read {
+        fill_gaps(&mut covered, r.range);
+    }
+    let mut table: Vec<Range<K>> = covered.into_values().collect();
+    table.shrink_to_fit();
+    (table, overlapping)
+}
+
+/// Adds the parts of `r` that no range already in `covered` holds.
+fn fill_gaps<K: Key>(covered: &mut BTreeMap<K, Range<K>>, r: Range<K>) {
+    let mut from = r.first;
+    if let Some((_, before)) = covered.range(..r.first).next_back()
+        && before.last >= r.first
+    {
+        if before.last >= r.last {
+            return;
+        }
+        from = before.last.next();
+    }
+    let inside: Vec<(K, K)> = covered.range(from..=r.last).map(|(&s, c)| (s, c.last)).collect();
+    for (start, last) in inside {
+        if start > from {
+            covered.insert(from, Range { first: from, last: start.prev(), ..r });
+        }
+        if last >= r.last {
+            return;
+        }
+        from = last.next();
+    }
+    covered.insert(from, Range { first: from, ..r });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn table(text: &str) -> AsnTable {
+        AsnTable::from_sources(&[("t.csv", text.as_bytes())]).unwrap()
+    }
+
+    fn err(text: &str) -> String {
+        AsnTable::from_sources(&[("t.csv", text.as_bytes())]).unwrap_err().to_string()
+    }
+
+    fn at(t: &AsnTable, ip: &str) -> Option<(u32, Option<String>)> {
+        t.lookup(ip.parse().unwrap()).map(|h| (h.asn, h.org.map(str::to_string)))
+    }
+
+    const SAMPLE: &str = "1.0.0.0,1.0.0.255,13335,\"Cloudflare, Inc.\"\n\
+        1.0.4.0,1.0.7.255,38803,Gtelecom Pty Ltd\n\
+        2.26.200.0,2.26.215.255,201907,\"LLC \"\"SPUTNIK\"\"\"\r\n\
+        \n\
+        2001:4860::,2001:4860:4804:ffff:ffff:ffff:ffff:ffff,15169,Google LLC\n\
+        9.9.9.0,9.9.9.255,19281,\n";
+
+    #[test]
+    fn quoted_fields_crlf_blank_lines_and_mixed_families() {
+        let t = table(SAMPLE);
+        assert_eq!(at(&t, "1.0.0.0"), Some((13335, Some("Cloudflare, Inc.".into()))));
+        assert_eq!(at(&t, "1.0.0.255"), Some((13335, Some("Cloudflare, Inc.".into()))));
+        assert_eq!(at(&t, "1.0.1.0"), None);
+        assert_eq!(at(&t, "0.255.255.255"), None);
+        assert_eq!(at(&t, "1.0.5.9"), Some((38803, Some("Gtelecom Pty Ltd".into()))));
+        assert_eq!(at(&t, "2.26.215.255"), Some((201907, Some("LLC \"SPUTNIK\"".into()))));
+        assert_eq!(at(&t, "2001:4860:4804::1"), Some((15169, Some("Google LLC".into()))));
+        assert_eq!(at(&t, "2001:4860:4805::"), None);
+        assert_eq!(at(&t, "9.9.9.9"), Some((19281, None)), "an empty organisation is no organisation");
+        assert_eq!(at(&t, "::ffff:1.0.4.1"), Some((38803, Some("Gtelecom Pty Ltd".into()))));
+        assert_eq!((t.ipv4_ranges(), t.ipv6_ranges(), t.organisations(), t.overlapping()), (4, 1, 5, 0));
+    }
+
+    #[test]
+    fn a_header_line_is_skipped_only_first() {
+        let t = table("first_ip,last_ip,asn,organisation\n1.0.0.0,1.0.0.255,1,A\n");
+        assert_eq!(at(&t, "1.0.0.1"), Some((1, Some("A".into()))));
+        assert_eq!(
+            err("1.0.0.0,1.0.0.255,1,A\nfirst_ip,last_ip,asn,organisation\n"),
+            "t.csv line 2: first_ip \"first_ip\" is not an IP address (expected first_ip,last_ip,asn,organisation)"
+        );
+    }
+
+    #[test]
+    fn organisations_are_interned() {
+        let t = table("1.0.0.0,1.0.0.255,1,Same\n2.0.0.0,2.0.0.255,2,Same\n3.0.0.0,3.0.0.255,3,Other\n");
+        assert_eq!(t.organisations(), 2);
+        assert_eq!(t.ipv4_ranges(), 3);
+    }
+
+    #[test]
+    fn the_first_bad_line_rejects_the_file_naming_it() {
+        let good = "1.0.0.0,1.0.0.255,1,A\n";
+        let cases = [
+            ("1.0.0.0,1.0.0.255,1\n", "3 fields, expected 4"),
+            ("1.0.0.0,1.0.0.255,1,A,B\n", "5 fields, expected 4"),
+            ("1.0.0.x,1.0.0.255,1,A\n", "first_ip \"1.0.0.x\" is not an IP address"),
+            ("1.0.0.0,,1,A\n", "last_ip \"\" is not an IP address"),
+            ("1.0.0.0,1.0.0.255,AS1,A\n", "asn \"AS1\" is not a number from 0 to 4294967295"),
+            ("1.0.0.0,1.0.0.255,4294967296,A\n", "asn \"4294967296\" is not a number from 0 to 4294967295"),
+            ("1.0.0.9,1.0.0.1,1,A\n", "last_ip 1.0.0.1 is before first_ip 1.0.0.9"),
+            ("1.0.0.0,::1,1,A\n", "first_ip 1.0.0.0 and last_ip ::1 are not of the same IP version"),
+            ("1.0.0.0,1.0.0.255,1,\"A\n", "a quoted field is not closed"),
+            ("1.0.0.0,1.0.0.255,1,\"A\"B\n", "text after a closing quote"),
+            ("1.0.0.0,1.0.0.255,1,A\"B\n", "a quote inside an unquoted field"),
+        ];
+        for (bad, reason) in cases {
+            let text = format!("{good}{bad}{good}");
+            assert_eq!(
+                err(&text),
+                format!("t.csv line 2: {reason} (expected first_ip,last_ip,asn,organisation)"),
+                "{bad:?}"
+            );
+        }
+        let mut latin1 = good.as_bytes().to_vec();
+        latin1.extend(b"1.0.1.0,1.0.1.255,2,Soci\xe9t\xe9\n");
+        assert_eq!(
+            AsnTable::from_sources(&[("l.csv", &latin1)]).unwrap_err().to_string(),
+            "l.csv line 2: not UTF-8 text (expected first_ip,last_ip,asn,organisation)"
+        );
+    }
+
+    #[test]
+    fn gzip_is_told_by_content_and_damaged_gzip_is_a_line_error() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(SAMPLE.as_bytes()).unwrap();
+        let bytes = gz.finish().unwrap();
+        let t = AsnTable::from_sources(&[("sample.txt", &bytes)]).unwrap();
+        assert_eq!(at(&t, "1.0.5.9"), Some((38803, Some("Gtelecom Pty Ltd".into()))));
+        assert_eq!(t.ipv4_ranges(), 4);
+        let cut = &bytes[..bytes.len() / 2];
+        let e = AsnTable::from_sources(&[("cut.csv.gz", cut)]).unwrap_err();
+        // The decoder hands out what it could inflate before the damage: line 1 is read.
+        assert!(matches!(e, EnrichError::BadLine { line: 2, .. }), "{e}");
+        assert!(e.to_string().starts_with("cut.csv.gz line 2: cannot read: "), "{e}");
+    }
+
+    #[test]
+    fn unsorted_lines_give_the_same_table() {
+        let a = table("3.0.0.0,3.0.0.255,3,C\n1.0.0.0,1.0.0.255,1,A\n2.0.0.0,2.0.0.255,2,B\n");
+        assert_eq!(a.overlapping(), 0);
+        for (ip, asn) in [("1.0.0.7", 1), ("2.0.0.7", 2), ("3.0.0.7", 3)] {
+            assert_eq!(at(&a, ip).map(|h| h.0), Some(asn), "{ip}");
+        }
+        assert_eq!(at(&a, "2.0.1.0"), None);
+    }
+
+    #[test]
+    fn overlaps_narrower_wins_then_first_read() {
+        // A wide range with a narrower one inside, and two identical ranges.
+        let lines = [
+            "10.0.0.0,10.0.0.255,100,Wide\n",
+            "10.0.0.16,10.0.0.31,200,Narrow\n",
+            "10.0.1.0,10.0.1.255,300,First\n",
+            "10.0.1.0,10.0.1.255,400,Second\n",
+            "10.0.0.100,10.0.1.200,500,Wider straddling\n",
+            "10.0.1.128,10.0.2.127,600,Tail\n",
+        ];
+        let expect = |t: &AsnTable| {
+            assert_eq!(at(t, "10.0.0.15").map(|h| h.0), Some(100));
+            assert_eq!(at(t, "10.0.0.16").map(|h| h.0), Some(200));
+            assert_eq!(at(t, "10.0.0.31").map(|h| h.0), Some(200));
+            assert_eq!(at(t, "10.0.0.32").map(|h| h.0), Some(100));
+            assert_eq!(at(t, "10.0.0.199").map(|h| h.0), Some(100));
+            // The wider straddling range (357 addresses) loses to both /24s: it keeps nothing.
+            assert_eq!(at(t, "10.0.0.200").map(|h| h.0), Some(100));
+            assert_eq!(at(t, "10.0.1.0").map(|h| h.0), Some(300));
+            assert_eq!(at(t, "10.0.1.255").map(|h| h.0), Some(300));
+            // "Tail" has the /24s' width but is read after them: it keeps what they leave.
+            assert_eq!(at(t, "10.0.2.0").map(|h| h.0), Some(600));
+            assert_eq!(at(t, "10.0.2.127").map(|h| h.0), Some(600));
+            assert_eq!(at(t, "10.0.2.128"), None);
+            assert_eq!(at(t, "9.255.255.255"), None);
+        };
+        let t = table(&lines.concat());
+        expect(&t);
+        assert_eq!(t.overlapping(), 5);
+        // Same table for another order that keeps "Wide", "First", "Second", "Tail" in turn.
+        let reordered = [lines[4], lines[1], lines[0], lines[2], lines[3], lines[5]].concat();
+        expect(&table(&reordered));
+        // A narrower straddler wins over both neighbours where it lies.
+        let t = table("10.0.0.0,10.0.0.255,1,A\n10.0.1.0,10.0.1.255,2,B\n10.0.0.250,10.0.1.5,3,C\n");
+        let asns: Vec<Option<u32>> =
+            ["10.0.0.249", "10.0.0.250", "10.0.1.5", "10.0.1.6"].iter().map(|ip| at(&t, ip).map(|h| h.0)).collect();
+        assert_eq!(asns, [Some(1), Some(3), Some(3), Some(2)]);
+    }
+
+    #[test]
+    fn overlaps_at_the_ends_of_the_address_space() {
+        let t = table("0.0.0.0,255.255.255.255,1,All\n255.255.255.0,255.255.255.255,2,Top\n0.0.0.0,0.0.0.0,3,Zero\n");
+        let asns: Vec<Option<u32>> = ["0.0.0.0", "0.0.0.1", "255.255.254.255", "255.255.255.0", "255.255.255.255"]
+            .iter()
+            .map(|ip| at(&t, ip).map(|h| h.0))
+            .collect();
+        assert_eq!(asns, [Some(3), Some(1), Some(1), Some(2), Some(2)]);
+        let t = table(
+            "::,ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff,1,All\nffff::,ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff,2,Top\n",
+        );
+        assert_eq!(at(&t, "fffe::1").map(|h| h.0), Some(1));
+        assert_eq!(at(&t, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff").map(|h| h.0), Some(2));
+    }
+
+    #[test]
+    fn several_files_merge_and_a_missing_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.csv");
+        let b = dir.path().join("b.csv");
+        std::fs::write(&a, "1.0.0.0,1.0.0.255,1,A\n").unwrap();
+        std::fs::write(&b, "1.0.0.0,1.0.0.255,2,B\n2001::,2001::ffff,3,C\n").unwrap();
+        let t = AsnTable::load(&[&a, &b]).unwrap();
+        assert_eq!(at(&t, "1.0.0.1").map(|h| h.0), Some(1), "same width: the earlier file wins");
+        assert_eq!(at(&t, "2001::1").map(|h| h.0), Some(3));
+        assert_eq!(t.files(), [a.clone(), b.clone()]);
+        let missing = dir.path().join("missing.csv");
+        let e = AsnTable::load(&[&a, &missing]).unwrap_err();
+        assert!(matches!(e, EnrichError::Unreadable { ref path, .. } if *path == missing), "{e}");
+    }
+
+    #[test]
+    fn heap_bytes_counts_ranges_and_names() {
+        let t = table("1.0.0.0,1.0.0.255,1,Abc\n2001::,2001::ffff,3,Defgh\n");
+        assert_eq!(size_of::<Range<u32>>(), 16);
+        assert_eq!(size_of::<Range<u128>>(), 48);
+        assert_eq!(t.heap_bytes(), 16 + 48 + 2 * size_of::<Box<str>>() + 3 + 5);
+    }
+}
