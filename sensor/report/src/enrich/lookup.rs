@@ -275,7 +275,28 @@ fn describe_table(t: &AsnTable) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enrich::test_mmdb::{Val, build, map, s};
+    use crate::enrich::mmdb_write::{IpVersion, MmdbWriter, Record, Value as Val};
+
+    fn s(v: &str) -> Val {
+        Val::Str(v.to_string())
+    }
+
+    fn map(pairs: Vec<(&str, Val)>) -> Val {
+        Val::Map(pairs.into_iter().fold(Record::new(), |r, (k, v)| r.with(k, v)))
+    }
+
+    /// A database of `db_type` holding `networks`, each with its record (a map).
+    fn build(db_type: &str, networks: Vec<(&str, Val)>) -> Vec<u8> {
+        let mut w = MmdbWriter::new(db_type, IpVersion::V6);
+        w.set_build_epoch(1_750_000_000);
+        for (net, record) in networks {
+            let Val::Map(record) = record else { panic!("{net}: a record is a map") };
+            w.insert(net.parse().unwrap(), record).unwrap();
+        }
+        let mut out = Vec::new();
+        w.write(&mut out).unwrap();
+        out
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

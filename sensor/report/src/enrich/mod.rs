@@ -20,5 +20,3 @@ pub mod error;
 pub mod lookup;
 pub mod mmdb_write;
 pub mod special;
-#[cfg(test)]
-mod test_mmdb;
