@@ -10,19 +10,21 @@
 //!   `autonomous_system_organization`. The database is IPv6 (`ip_version` 6) with IPv4 at
 //!   `::/96`, typed `GeoLite2-ASN`. Overlaps follow the writer: the more specific block wins,
 //!   an identical one given later replaces the earlier.
+//! - The CSV is read by the sensor's own reader of this format
+//!   (`farhand_report::enrich::asn_table::read_lines`), so the files `import-asn` accepts are
+//!   exactly those the sensor loads as a range table.
 //! - Bad input is one [`ImportError`] naming the file and the line (1-based) and what is
-//!   wrong; nothing panics. Lines longer than [`MAX_LINE`] bytes are refused, so memory stays
-//!   proportional to the ranges read.
+//!   wrong; nothing panics. Lines longer than `asn_table::MAX_LINE` bytes are refused, so
+//!   memory stays proportional to the ranges read.
 
+use farhand_report::enrich::asn_table::{AsnLine, read_lines};
+use farhand_report::enrich::error::EnrichError;
 use farhand_report::enrich::mmdb_write::{IpVersion, MmdbError, MmdbWriter, Record};
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
-
-/// The longest input line accepted, bytes.
-pub const MAX_LINE: usize = 64 * 1024;
 
 /// The `database_type` written in the metadata.
 pub const ASN_DATABASE_TYPE: &str = "GeoLite2-ASN";
@@ -58,19 +60,6 @@ impl fmt::Display for ImportError {
 
 impl std::error::Error for ImportError {}
 
-/// One range of an input line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AsnRange {
-    /// First address of the range.
-    pub first: IpAddr,
-    /// Last address of the range (same family, not before `first`).
-    pub last: IpAddr,
-    /// The autonomous system number.
-    pub asn: u32,
-    /// The organisation (may be empty).
-    pub org: String,
-}
-
 /// A new, empty ASN database writer.
 pub fn asn_writer() -> MmdbWriter {
     let mut w = MmdbWriter::new(ASN_DATABASE_TYPE, IpVersion::V6);
@@ -92,120 +81,36 @@ pub fn import_file(path: &Path, writer: &mut MmdbWriter) -> Result<ImportStats, 
 /// Reads the ranges of `input` (plain or gzip, detected by its magic bytes), named `name` in
 /// errors, into `writer`. A file without any range is an error.
 pub fn import_reader(name: &str, input: impl Read, writer: &mut MmdbWriter) -> Result<ImportStats, ImportError> {
-    let err = |line: Option<u64>, what: String| ImportError { file: name.to_string(), line, what };
-    let mut plain = BufReader::new(input);
-    let head = plain.fill_buf().map_err(|e| err(None, format!("cannot read: {e}")))?;
-    let mut reader: Box<dyn BufRead> = if head.starts_with(&[0x1F, 0x8B]) {
-        Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(plain)))
-    } else {
-        Box::new(plain)
-    };
     let mut stats = ImportStats::default();
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    loop {
-        line_no += 1;
-        buf.clear();
-        let n = (&mut reader)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| err(Some(line_no), format!("cannot read: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        if buf.len() > MAX_LINE && buf.last() != Some(&b'\n') {
-            return Err(err(Some(line_no), format!("longer than {MAX_LINE} bytes")));
-        }
-        let text = std::str::from_utf8(&buf).map_err(|_| err(Some(line_no), "not UTF-8 text".to_string()))?;
-        let text = text.trim_end_matches(['\n', '\r']);
-        let range = match parse_line(text) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            Err(_) if line_no == 1 && text.starts_with("first_ip,") => continue,
-            Err(what) => return Err(err(Some(line_no), what)),
-        };
-        stats.networks += insert_range(writer, &range).map_err(|e| err(Some(line_no), e.to_string()))?;
+    read_lines(Path::new(name), input, |l| {
+        stats.networks += insert_range(writer, &l).map_err(|e| e.to_string())?;
         stats.ranges += 1;
-    }
+        Ok(())
+    })
+    .map_err(|e| match e {
+        EnrichError::BadLine { line, reason, .. } => {
+            ImportError { file: name.to_string(), line: Some(line), what: reason }
+        }
+        EnrichError::Unreadable { reason, .. } => {
+            ImportError { file: name.to_string(), line: None, what: format!("cannot read: {reason}") }
+        }
+        other => ImportError { file: name.to_string(), line: None, what: other.to_string() },
+    })?;
     if stats.ranges == 0 {
-        return Err(err(None, "no ranges (expected lines first_ip,last_ip,asn,organisation)".to_string()));
+        return Err(ImportError {
+            file: name.to_string(),
+            line: None,
+            what: "no ranges (expected lines first_ip,last_ip,asn,organisation)".to_string(),
+        });
     }
     Ok(stats)
 }
 
-/// The range of one line, `None` for a blank line; `Err` says what is wrong.
-pub fn parse_line(line: &str) -> Result<Option<AsnRange>, String> {
-    if line.trim().is_empty() {
-        return Ok(None);
-    }
-    let fields = split_csv(line)?;
-    let [first, last, asn, org] = fields.as_slice() else {
-        return Err(format!(
-            "{} fields where 4 are expected (first_ip,last_ip,asn,organisation; quote an organisation with commas)",
-            fields.len()
-        ));
-    };
-    let ip = |s: &str, what: &str| s.trim().parse::<IpAddr>().map_err(|_| format!("{what} {s:?} is not an IP address"));
-    let (first, last) = (ip(first, "first_ip")?, ip(last, "last_ip")?);
-    if first.is_ipv4() != last.is_ipv4() {
-        return Err(format!("first_ip {first} and last_ip {last} are of different families"));
-    }
-    if last < first {
-        return Err(format!("last_ip {last} is before first_ip {first}"));
-    }
-    let asn = asn.trim().parse::<u32>().map_err(|_| format!("asn {asn:?} is not a number from 0 to 4294967295"))?;
-    Ok(Some(AsnRange { first, last, asn, org: org.clone() }))
-}
-
-/// The fields of a CSV line: commas separate, a field in double quotes may hold commas and
-/// `""` for a quote.
-fn split_csv(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err("a quoted field is not closed".to_string()),
-                }
-            }
-            match chars.next() {
-                None => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(',') => {}
-                Some(c) => return Err(format!("{c:?} after a closing quote (expected a comma)")),
-            }
-        } else {
-            loop {
-                match chars.next() {
-                    None => {
-                        fields.push(field);
-                        return Ok(fields);
-                    }
-                    Some(',') => break,
-                    Some(c) => field.push(c),
-                }
-            }
-        }
-        fields.push(field);
-    }
-}
-
 /// Inserts the CIDR blocks covering `r`; returns how many.
-pub fn insert_range(writer: &mut MmdbWriter, r: &AsnRange) -> Result<u64, MmdbError> {
+pub fn insert_range(writer: &mut MmdbWriter, r: &AsnLine<'_>) -> Result<u64, MmdbError> {
     let mut record = Record::new().with("autonomous_system_number", r.asn);
     if !r.org.is_empty() {
-        record.set("autonomous_system_organization", r.org.as_str());
+        record.set("autonomous_system_organization", r.org.as_ref());
     }
     let mut n = 0;
     for net in cidrs(r.first, r.last) {
@@ -245,37 +150,6 @@ mod tests {
     }
 
     #[test]
-    fn lines_parse_with_quotes_and_refuse_nonsense() {
-        let r = parse_line(r#"1.0.0.0,1.0.0.255,13335,"Cloudflare, Inc.""#).unwrap().unwrap();
-        assert_eq!((r.asn, r.org.as_str()), (13335, "Cloudflare, Inc."));
-        let r = parse_line(r#"2.26.200.0,2.26.215.255,201907,"LLC ""SPUTNIK""""#).unwrap().unwrap();
-        assert_eq!(r.org, r#"LLC "SPUTNIK""#);
-        let r = parse_line("2001::,2001::ffff,6939,").unwrap().unwrap();
-        assert_eq!((r.asn, r.org.as_str()), (6939, ""));
-        assert_eq!(parse_line("   "), Ok(None));
-        assert_eq!(
-            parse_line("1.0.0.0,1.0.0.255,13335,Cloudflare, Inc."),
-            Err("5 fields where 4 are expected (first_ip,last_ip,asn,organisation; quote an organisation with commas)"
-                .to_string())
-        );
-        assert_eq!(parse_line("1.0.0.9,1.0.0.1,1,x"), Err("last_ip 1.0.0.1 is before first_ip 1.0.0.9".to_string()));
-        assert_eq!(
-            parse_line("1.0.0.0,::1,1,x"),
-            Err("first_ip 1.0.0.0 and last_ip ::1 are of different families".to_string())
-        );
-        assert_eq!(
-            parse_line("1.0.0.0,1.0.0.1,AS13335,x"),
-            Err("asn \"AS13335\" is not a number from 0 to 4294967295".to_string())
-        );
-        assert_eq!(parse_line("1.0.0,1.0.0.1,1,x"), Err("first_ip \"1.0.0\" is not an IP address".to_string()));
-        assert_eq!(parse_line(r#"1.0.0.0,1.0.0.1,1,"open"#), Err("a quoted field is not closed".to_string()));
-        assert_eq!(
-            parse_line(r#"1.0.0.0,1.0.0.1,1,"a"b"#),
-            Err("'b' after a closing quote (expected a comma)".to_string())
-        );
-    }
-
-    #[test]
     fn readers_name_the_line_at_fault() {
         let mut w = asn_writer();
         let csv = "first_ip,last_ip,asn,organisation\n1.0.0.0,1.0.0.255,13335,x\r\n\n1.0.0.0,1.0.0.255,x,y\n";
@@ -285,6 +159,7 @@ mod tests {
         assert_eq!(e.to_string(), "e.csv: no ranges (expected lines first_ip,last_ip,asn,organisation)");
         let e = import_reader("b.csv", &b"1.0.0.0,1.0.0.1,1,\xFF\n"[..], &mut w).unwrap_err();
         assert_eq!(e.to_string(), "b.csv: line 1: not UTF-8 text");
+        use farhand_report::enrich::asn_table::MAX_LINE;
         let long = format!("1.0.0.0,1.0.0.1,1,{}\n", "a".repeat(MAX_LINE));
         let e = import_reader("l.csv", long.as_bytes(), &mut w).unwrap_err();
         assert_eq!(e.to_string(), format!("l.csv: line 1: longer than {MAX_LINE} bytes"));

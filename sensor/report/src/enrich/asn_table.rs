@@ -18,11 +18,14 @@
 //! - Memory: organisation names are interned (one copy per distinct name); a range costs
 //!   16 bytes (IPv4) or 48 bytes (IPv6). [`AsnTable::heap_bytes`] reports the total.
 //! - Lookups never fail: an address no range covers has no owner (`None`).
+//! - [`read_lines`] is the one reader of this format: the table and `farhand geo
+//!   import-asn` both read through it. A line longer than [`MAX_LINE`] bytes is a bad line,
+//!   so memory while reading stays bounded whatever the file holds.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +33,79 @@ use flate2::read::MultiGzDecoder;
 
 use super::error::EnrichError;
 use super::special::canonical;
+
+/// The longest line accepted, bytes.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// One line of an ASN CSV: `first..=last` (same family, in order) belongs to `asn`, held by
+/// `org` (empty when the file left it empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsnLine<'a> {
+    /// First address of the range.
+    pub first: IpAddr,
+    /// Last address of the range.
+    pub last: IpAddr,
+    /// The autonomous system number.
+    pub asn: u32,
+    /// The organisation, quotes removed.
+    pub org: Cow<'a, str>,
+}
+
+/// Reads the ranges of `input` (plain or gzip, told by the magic bytes; `path` names it in
+/// errors), handing each to `each` in file order. Blank lines and a first-line header are
+/// skipped. The first bad line — or the first `Err` of `each` — ends the reading with one
+/// [`EnrichError::BadLine`].
+pub fn read_lines(
+    path: &Path,
+    input: impl Read,
+    mut each: impl FnMut(AsnLine<'_>) -> Result<(), String>,
+) -> Result<(), EnrichError> {
+    let mut plain = BufReader::new(input);
+    let gzip = plain.fill_buf().map(|head| head.starts_with(&[0x1f, 0x8b]));
+    let gzip = gzip.map_err(|e| EnrichError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
+    let mut input: Box<dyn BufRead> =
+        if gzip { Box::new(BufReader::new(MultiGzDecoder::new(plain))) } else { Box::new(plain) };
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        line_no += 1;
+        let bad = |reason: String| EnrichError::BadLine { path: path.to_path_buf(), line: line_no, reason };
+        let n = input
+            .by_ref()
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| bad(format!("cannot read: {e}")))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if buf.len() > MAX_LINE && buf.last() != Some(&b'\n') {
+            return Err(bad(format!("longer than {MAX_LINE} bytes")));
+        }
+        let text = std::str::from_utf8(&buf).map_err(|_| bad("not UTF-8 text".into()))?;
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        if text.is_empty() || (line_no == 1 && text.starts_with("first_ip,")) {
+            continue;
+        }
+        parse_line(text).and_then(&mut each).map_err(bad)?;
+    }
+}
+
+/// The range of one (non-blank) line; `Err` says what is wrong.
+pub fn parse_line(line: &str) -> Result<AsnLine<'_>, String> {
+    let [first, last, asn, org] = split_fields(line)?;
+    let first: IpAddr = first.parse().map_err(|_| format!("first_ip {first:?} is not an IP address"))?;
+    let last: IpAddr = last.parse().map_err(|_| format!("last_ip {last:?} is not an IP address"))?;
+    let asn: u32 = asn.parse().map_err(|_| format!("asn {asn:?} is not a number from 0 to 4294967295"))?;
+    if first.is_ipv4() != last.is_ipv4() {
+        return Err(format!("first_ip {first} and last_ip {last} are not of the same IP version"));
+    }
+    if last < first {
+        return Err(format!("last_ip {last} is before first_ip {first}"));
+    }
+    Ok(AsnLine { first, last, asn, org })
+}
 
 /// The owner of an address as the table gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,53 +264,23 @@ struct Loader {
 impl Loader {
     fn add_bytes(&mut self, path: &Path, bytes: &[u8]) -> Result<(), EnrichError> {
         self.files.push(path.to_path_buf());
-        if bytes.starts_with(&[0x1f, 0x8b]) {
-            self.add_lines(path, BufReader::new(MultiGzDecoder::new(bytes)))
-        } else {
-            self.add_lines(path, bytes)
-        }
+        read_lines(path, bytes, |l| self.add(l))
     }
 
-    fn add_lines<R: BufRead>(&mut self, path: &Path, mut input: R) -> Result<(), EnrichError> {
-        let mut buf = Vec::new();
-        let mut line_no = 0u64;
-        loop {
-            buf.clear();
-            line_no += 1;
-            let bad = |reason: String| EnrichError::BadLine { path: path.to_path_buf(), line: line_no, reason };
-            let n = input.by_ref().read_until(b'\n', &mut buf).map_err(|e| bad(format!("cannot read: {e}")))?;
-            if n == 0 {
-                return Ok(());
-            }
-            let text = std::str::from_utf8(&buf).map_err(|_| bad("not UTF-8 text".into()))?;
-            let text = text.strip_suffix('\n').unwrap_or(text);
-            let text = text.strip_suffix('\r').unwrap_or(text);
-            if text.is_empty() || (line_no == 1 && text.starts_with("first_ip,")) {
-                continue;
-            }
-            self.add_line(text).map_err(bad)?;
-        }
-    }
-
-    fn add_line(&mut self, line: &str) -> Result<(), String> {
-        let [first, last, asn, org] = split_fields(line)?;
-        let first: IpAddr = first.parse().map_err(|_| format!("first_ip {first:?} is not an IP address"))?;
-        let last: IpAddr = last.parse().map_err(|_| format!("last_ip {last:?} is not an IP address"))?;
-        let asn: u32 = asn.parse().map_err(|_| format!("asn {asn:?} is not a number from 0 to 4294967295"))?;
-        let org = self.intern(&org)?;
+    fn add(&mut self, l: AsnLine<'_>) -> Result<(), String> {
+        let org = self.intern(&l.org)?;
         let seq = self.seq;
         self.seq += 1;
-        match (first, last) {
-            (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => {
-                self.v4.push(Read_ { range: Range { first: u32::from(a), last: u32::from(b), asn, org }, seq });
+        match (l.first, l.last) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                self.v4.push(Read_ { range: Range { first: u32::from(a), last: u32::from(b), asn: l.asn, org }, seq });
             }
-            (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => {
-                self.v6.push(Read_ { range: Range { first: u128::from(a), last: u128::from(b), asn, org }, seq });
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                self.v6
+                    .push(Read_ { range: Range { first: u128::from(a), last: u128::from(b), asn: l.asn, org }, seq });
             }
-            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
-                return Err(format!("last_ip {last} is before first_ip {first}"));
-            }
-            _ => return Err(format!("first_ip {first} and last_ip {last} are not of the same IP version")),
+            // parse_line refuses mixed families.
+            _ => {}
         }
         Ok(())
     }
