@@ -56,6 +56,8 @@ fn write_pcap(path: &Path, linktype: u32, frames: &[Record]) {
     std::fs::write(path, f).unwrap();
 }
 
+/// The protocol crate under the name the shared test helpers use for it.
+use farhand_proto as proto_crate;
 /// The pcapng block writer the unit tests use too.
 #[path = "../sensor/proto/src/testutil.rs"]
 mod testutil;

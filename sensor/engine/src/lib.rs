@@ -27,6 +27,9 @@ pub mod flow;
 pub mod indicators;
 pub mod pipeline;
 
+/// The protocol crate under the name the shared test helpers use for it.
+#[cfg(test)]
+use farhand_proto as proto_crate;
 #[cfg(test)]
 #[path = "../../proto/src/testutil.rs"]
 mod testutil;

@@ -58,5 +58,9 @@ pub mod wireguard;
 
 pub use step::Step;
 
+/// This crate under the name the shared test helpers use for it (`farhand_proto` in the
+/// engine's tests).
+#[cfg(test)]
+use crate as proto_crate;
 #[cfg(test)]
 mod testutil;

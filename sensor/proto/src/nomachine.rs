@@ -142,15 +142,10 @@ pub fn parse_udp(datagram: &[u8]) -> Step<UdpHeader> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::nomachine::udp;
 
     const CLIENT_LINE: &[u8] = b"NXSH-8.10.1\n";
     const CLIENT_HELLO_HEAD: &[u8] = &[0x16, 0x03, 0x01, 0x00, 0x7d];
-
-    fn udp(kind: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
-        let len = u16::try_from(UDP_MIN_LEN + payload.len()).unwrap();
-        [&kind.to_le_bytes()[..], &1u16.to_le_bytes(), &len.to_le_bytes(), &seq.to_le_bytes(), &[0, 0], payload]
-            .concat()
-    }
 
     fn bad_line(offset: usize, reason: Reason) -> Step<Line<'static>> {
         Step::invalid(Layer::NoMachine, offset, reason)

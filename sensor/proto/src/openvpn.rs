@@ -375,18 +375,14 @@ pub fn first_packet(side: &[u8], transport: Transport) -> Step<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::openvpn::{
+        TCP_PLAIN_CLIENT, UDP_PLAIN_CLIENT, UDP_PLAIN_SERVER, UDP_TLSAUTH1_CLIENT, UDP_TLSCRYPT_CLIENT,
+    };
     use crate::testutil::unhex;
 
     // Recorded with OpenVPN 2.6.14 over loopback (see the fingerprint's tests for the set-up):
     // the first datagram of a plain client and server, a tls-auth (SHA1) client, a tls-crypt
     // client, and the first segment (with its length prefix) of a plain TCP client.
-    const UDP_PLAIN_CLIENT: &str = "3844dc381dc46638140000000000";
-    const UDP_PLAIN_SERVER: &str = "4019787662cc03fa8a010000000044dc381dc466381400000000";
-    const UDP_TLSAUTH1_CLIENT: &str =
-        "3872356b19d86b443d6d5af91511b9185faecb57f4975862df65db30df000000016b0620170000000000";
-    const UDP_TLSCRYPT_CLIENT: &str = "38e8292d29ecf118e5000000016b061ff95a0e353667f1755013aeb1ea9ff46b1ba97f10a3b4aefe757aa281b842\
-        72bced6bb65d78e8";
-    const TCP_PLAIN_CLIENT: &str = "000e38ec79b005c28286a90000000000";
 
     fn inv(offset: usize, reason: Reason) -> Step<Reset> {
         Step::invalid(Layer::OpenVpn, offset, reason)

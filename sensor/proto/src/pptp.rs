@@ -118,18 +118,7 @@ pub fn control_message(b: &[u8]) -> Step<Control<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A Start-Control-Connection message of control type `kind`, host name "local".
-    fn scc(kind: u16) -> Vec<u8> {
-        let mut m = vec![0u8; SCC_LEN];
-        m[..2].copy_from_slice(&(SCC_LEN as u16).to_be_bytes());
-        m[2..4].copy_from_slice(&MESSAGE_TYPE_CONTROL);
-        m[4..8].copy_from_slice(&MAGIC);
-        m[8..10].copy_from_slice(&kind.to_be_bytes());
-        m[12..14].copy_from_slice(&[1, 0]);
-        m[28..33].copy_from_slice(b"local");
-        m
-    }
+    use crate::testutil::pptp::scc;
 
     #[test]
     fn start_control_connection_fields() {

@@ -134,20 +134,7 @@ pub fn messages(buf: &[u8]) -> impl Iterator<Item = Message<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn msg(payload: &[u8]) -> Vec<u8> {
-        let mut m = vec![MARKER];
-        m.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
-        m.extend_from_slice(&checksum(payload).to_be_bytes());
-        m.extend_from_slice(payload);
-        m
-    }
-
-    fn hello_server() -> Vec<u8> {
-        let mut p = vec![0u8; 37];
-        p[..5].copy_from_slice(&[0x08, 0x02, 0x00, 0x00, 0x0A]);
-        msg(&p)
-    }
+    use crate::testutil::radmin::{hello_server, msg};
 
     fn bad(offset: usize, reason: Reason) -> Step<Message<'static>> {
         Step::invalid(Layer::Radmin, offset, reason)

@@ -672,13 +672,12 @@ impl SessionStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::rdp::{RDP_TLS_CC, RDP_TLS_CR, udp_data, udp_syn};
     use crate::testutil::unhex;
 
     // Recorded on loopback: FreeRDP 2 `xfreerdp` (Debian 12 package freerdp2-x11) against
     // xrdp 0.9.21.1 (Debian 12 package xrdp), as in the fingerprint's tests: the Connection
     // Request (cookie + RDP_NEG_REQ for TLS|HYBRID) and the Confirm (TLS selected).
-    const RDP_TLS_CR: &str = "0300002a25e00000000000436f6f6b69653a206d737473686173683d746573740d0a0100080003000000";
-    const RDP_TLS_CC: &str = "030000130ed000001234000201080001000000";
 
     /// A TPKT + X.224 CR/CC around `var`.
     fn tpdu(code: u8, var: &[u8]) -> Vec<u8> {
@@ -686,27 +685,6 @@ mod tests {
         let mut v = vec![3, 0, (len >> 8) as u8, len as u8, (len - 5) as u8, code, 0, 0, 0, 0, 0];
         v.extend_from_slice(var);
         v
-    }
-
-    /// RDP-UDP SYN (MS-RDPEUDP 2.2.2.1/2.2.2.5): flags SYN|CORRELATION_ID|SYNEX, initial
-    /// sequence 0x0b127f15, MTUs 1232, zero-padded to 1232.
-    fn udp_syn() -> Vec<u8> {
-        let mut d = vec![0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x40, 0x18, 0x01];
-        d.extend_from_slice(&[0x0b, 0x12, 0x7f, 0x15, 0x04, 0xd0, 0x04, 0xd0]);
-        d.resize(1232, 0);
-        d
-    }
-
-    /// A mid-session data datagram: FEC header (ACK|DATA), a one-element ack vector, source
-    /// payload header and the start of a TLS application-data record.
-    fn udp_data(ack: u32, seq: u32) -> Vec<u8> {
-        let mut d = ack.to_be_bytes().to_vec();
-        d.extend_from_slice(&[0x04, 0x00, 0x00, 0x0c, 0x00, 0x01, 0x05, 0x00]);
-        d.extend_from_slice(&seq.to_be_bytes());
-        d.extend_from_slice(&seq.to_be_bytes());
-        d.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x20]);
-        d.resize(d.len() + 32, 0x5a);
-        d
     }
 
     /// Everything a follower reports for `chunks`, fed in order.

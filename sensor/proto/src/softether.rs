@@ -196,24 +196,7 @@ pub fn parse_keepalive_answer(d: &[u8]) -> Step<(IpAddr, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A PACK built from the format: `(name, type, values)`.
-    fn pack(elems: &[(&str, u32, &[&[u8]])]) -> Vec<u8> {
-        let mut d = (elems.len() as u32).to_be_bytes().to_vec();
-        for (name, kind, values) in elems {
-            d.extend_from_slice(&(name.len() as u32 + 1).to_be_bytes());
-            d.extend_from_slice(name.as_bytes());
-            d.extend_from_slice(&kind.to_be_bytes());
-            d.extend_from_slice(&(values.len() as u32).to_be_bytes());
-            for v in *values {
-                if VALUE_SIZED.contains(kind) {
-                    d.extend_from_slice(&(v.len() as u32).to_be_bytes());
-                }
-                d.extend_from_slice(v);
-            }
-        }
-        d
-    }
+    use crate::testutil::softether::pack;
 
     fn client() -> Vec<u8> {
         pack(&[("opcode", 2, &[b"get_token"]), ("tran_id", 4, &[&[0, 0, 0, 1, 0x55, 0xca, 0x10, 0x20]])])

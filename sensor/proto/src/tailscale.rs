@@ -74,17 +74,11 @@ pub fn parse_datagram(datagram: &[u8]) -> Step<Disco<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::tailscale::disco;
 
     // Built from the documented format (tailscale `disco/disco.go`): magic, a 32-byte key, a
     // 24-byte nonce and a sealed box of 16-byte tag + 30-byte ping body. Key, nonce and box
     // bytes are arbitrary: nothing checks them.
-    fn disco(key_byte: u8, box_len: usize) -> Vec<u8> {
-        let mut p = DISCO_MAGIC.to_vec();
-        p.extend((0..KEY_LEN).map(|i| key_byte.wrapping_add(i as u8)));
-        p.extend((0..NONCE_LEN).map(|i| 0xA0 ^ i as u8));
-        p.extend((0..box_len).map(|i| (i as u8).wrapping_mul(37)));
-        p
-    }
 
     #[test]
     fn ping_fields() {

@@ -314,33 +314,9 @@ pub fn parse_udp(datagram: &[u8]) -> Step<Header> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::teamviewer::{udp, v1, v2};
 
     // Frames built from the published framing; the data is arbitrary filler.
-    fn v1(command: u8, data_len: usize) -> Vec<u8> {
-        let mut f = MAGIC_V1.to_vec();
-        f.push(command);
-        f.extend_from_slice(&u16::try_from(data_len).unwrap().to_le_bytes());
-        f.extend((0..data_len).map(|i| (i * 7 + 3) as u8));
-        f
-    }
-
-    fn v2(command: u8, packet_id: u32, data_len: usize) -> Vec<u8> {
-        let mut f = MAGIC_V2.to_vec();
-        f.extend_from_slice(&[command, 0]);
-        f.extend_from_slice(&u32::try_from(data_len).unwrap().to_le_bytes());
-        f.extend_from_slice(&packet_id.to_le_bytes());
-        f.extend_from_slice(&0u32.to_le_bytes());
-        f.extend_from_slice(&27u32.to_le_bytes());
-        f.extend_from_slice(&u32::try_from(V2_HEADER_LEN).unwrap().to_le_bytes());
-        f.extend((0..data_len).map(|i| (i * 13 + 1) as u8));
-        f
-    }
-
-    fn udp(counter: u8, command: u8, data_len: usize) -> Vec<u8> {
-        let mut d = vec![counter, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
-        d.extend(v1(command, data_len));
-        d
-    }
 
     fn bad(offset: usize, reason: Reason) -> Step<Header> {
         Step::invalid(Layer::TeamViewer, offset, reason)

@@ -27,8 +27,6 @@ impl XorShift64 {
     }
 }
 
-/// SSH test data, shared by the SSH parser's tests (proto) and the SSH fingerprint's and
-/// timing's (engine).
 /// One pcapng block: type, total length, body padded to 32 bits, total length again
 /// (little-endian), for tests that write their own pcapng files.
 pub(crate) fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
@@ -43,6 +41,8 @@ pub(crate) fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
     b
 }
 
+/// SSH test data, shared by the SSH parser's tests (proto) and the SSH fingerprint's and
+/// timing's (engine).
 pub(crate) mod ssh {
     /// A clear binary packet of message `msg` with `body` more payload bytes and 4 bytes of
     /// padding (RFC 4253 §6, no MAC).
@@ -309,4 +309,179 @@ pub(crate) mod rustdesk {
     pub(crate) fn peer_server() -> Vec<u8> {
         [frame(&signed_id()), sealed(60), sealed(1000)].concat()
     }
+}
+
+/// teamviewer test messages, shared by the parser's tests (proto) and the fingerprint's (engine).
+pub(crate) mod teamviewer {
+    use crate::proto_crate::teamviewer::{MAGIC_V1, MAGIC_V2, V2_HEADER_LEN};
+
+    pub(crate) fn v1(command: u8, data_len: usize) -> Vec<u8> {
+        let mut f = MAGIC_V1.to_vec();
+        f.push(command);
+        f.extend_from_slice(&u16::try_from(data_len).unwrap().to_le_bytes());
+        f.extend((0..data_len).map(|i| (i * 7 + 3) as u8));
+        f
+    }
+
+    pub(crate) fn v2(command: u8, packet_id: u32, data_len: usize) -> Vec<u8> {
+        let mut f = MAGIC_V2.to_vec();
+        f.extend_from_slice(&[command, 0]);
+        f.extend_from_slice(&u32::try_from(data_len).unwrap().to_le_bytes());
+        f.extend_from_slice(&packet_id.to_le_bytes());
+        f.extend_from_slice(&0u32.to_le_bytes());
+        f.extend_from_slice(&27u32.to_le_bytes());
+        f.extend_from_slice(&u32::try_from(V2_HEADER_LEN).unwrap().to_le_bytes());
+        f.extend((0..data_len).map(|i| (i * 13 + 1) as u8));
+        f
+    }
+
+    pub(crate) fn udp(counter: u8, command: u8, data_len: usize) -> Vec<u8> {
+        let mut d = vec![counter, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
+        d.extend(v1(command, data_len));
+        d
+    }
+}
+
+/// pptp test messages, shared by the parser's tests (proto) and the fingerprint's (engine).
+pub(crate) mod pptp {
+    use crate::proto_crate::pptp::{MAGIC, MESSAGE_TYPE_CONTROL, SCC_LEN};
+
+    /// A Start-Control-Connection message of control type `kind`, host name "local".
+    pub(crate) fn scc(kind: u16) -> Vec<u8> {
+        let mut m = vec![0u8; SCC_LEN];
+        m[..2].copy_from_slice(&(SCC_LEN as u16).to_be_bytes());
+        m[2..4].copy_from_slice(&MESSAGE_TYPE_CONTROL);
+        m[4..8].copy_from_slice(&MAGIC);
+        m[8..10].copy_from_slice(&kind.to_be_bytes());
+        m[12..14].copy_from_slice(&[1, 0]);
+        m[28..33].copy_from_slice(b"local");
+        m
+    }
+}
+
+/// icmp test messages, shared by the parser's tests (proto) and the fingerprint's (engine).
+pub(crate) mod icmp {
+    /// An IPv4/TCP header (20 + 20 bytes, valid checksum) as an icmptunnel-style payload.
+    pub(crate) fn ipv4_packet() -> Vec<u8> {
+        let mut p =
+            vec![0x45, 0x00, 0x00, 0x28, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut sum: u32 = p.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        let c = !(sum as u16);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        p.extend_from_slice(&[0u8; 20]);
+        p
+    }
+}
+
+/// radmin test messages, shared by the parser's tests (proto) and the fingerprint's (engine).
+pub(crate) mod radmin {
+    use crate::proto_crate::radmin::{MARKER, checksum};
+
+    pub(crate) fn msg(payload: &[u8]) -> Vec<u8> {
+        let mut m = vec![MARKER];
+        m.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+        m.extend_from_slice(&checksum(payload).to_be_bytes());
+        m.extend_from_slice(payload);
+        m
+    }
+
+    pub(crate) fn hello_server() -> Vec<u8> {
+        let mut p = vec![0u8; 37];
+        p[..5].copy_from_slice(&[0x08, 0x02, 0x00, 0x00, 0x0A]);
+        msg(&p)
+    }
+}
+
+/// softether test messages, shared by the parser's tests (proto) and the fingerprint's (engine).
+pub(crate) mod softether {
+    use crate::proto_crate::softether::VALUE_SIZED;
+
+    /// A PACK built from the format: `(name, type, values)`.
+    pub(crate) fn pack(elems: &[(&str, u32, &[&[u8]])]) -> Vec<u8> {
+        let mut d = (elems.len() as u32).to_be_bytes().to_vec();
+        for (name, kind, values) in elems {
+            d.extend_from_slice(&(name.len() as u32 + 1).to_be_bytes());
+            d.extend_from_slice(name.as_bytes());
+            d.extend_from_slice(&kind.to_be_bytes());
+            d.extend_from_slice(&(values.len() as u32).to_be_bytes());
+            for v in *values {
+                if VALUE_SIZED.contains(kind) {
+                    d.extend_from_slice(&(v.len() as u32).to_be_bytes());
+                }
+                d.extend_from_slice(v);
+            }
+        }
+        d
+    }
+}
+
+/// rdp test messages, shared by the parser's tests (proto) and the fingerprint's (engine).
+pub(crate) mod rdp {
+    /// RDP-UDP SYN (MS-RDPEUDP 2.2.2.1/2.2.2.5): flags SYN|CORRELATION_ID|SYNEX, initial
+    /// sequence 0x0b127f15, MTUs 1232, zero-padded to 1232.
+    pub(crate) fn udp_syn() -> Vec<u8> {
+        let mut d = vec![0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x40, 0x18, 0x01];
+        d.extend_from_slice(&[0x0b, 0x12, 0x7f, 0x15, 0x04, 0xd0, 0x04, 0xd0]);
+        d.resize(1232, 0);
+        d
+    }
+
+    /// A mid-session data datagram: FEC header (ACK|DATA), a one-element ack vector, source
+    /// payload header and the start of a TLS application-data record.
+    pub(crate) fn udp_data(ack: u32, seq: u32) -> Vec<u8> {
+        let mut d = ack.to_be_bytes().to_vec();
+        d.extend_from_slice(&[0x04, 0x00, 0x00, 0x0c, 0x00, 0x01, 0x05, 0x00]);
+        d.extend_from_slice(&seq.to_be_bytes());
+        d.extend_from_slice(&seq.to_be_bytes());
+        d.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x20]);
+        d.resize(d.len() + 32, 0x5a);
+        d
+    }
+
+    pub(crate) const RDP_TLS_CR: &str =
+        "0300002a25e00000000000436f6f6b69653a206d737473686173683d746573740d0a0100080003000000";
+
+    pub(crate) const RDP_TLS_CC: &str = "030000130ed000001234000201080001000000";
+}
+
+/// tailscale test messages, shared by the parser's tests (proto) and the fingerprint's (engine).
+pub(crate) mod tailscale {
+    use crate::proto_crate::tailscale::{DISCO_MAGIC, KEY_LEN, NONCE_LEN};
+
+    pub(crate) fn disco(key_byte: u8, box_len: usize) -> Vec<u8> {
+        let mut p = DISCO_MAGIC.to_vec();
+        p.extend((0..KEY_LEN).map(|i| key_byte.wrapping_add(i as u8)));
+        p.extend((0..NONCE_LEN).map(|i| 0xA0 ^ i as u8));
+        p.extend((0..box_len).map(|i| (i as u8).wrapping_mul(37)));
+        p
+    }
+}
+
+/// nomachine test messages, shared by the parser's tests (proto) and the fingerprint's (engine).
+pub(crate) mod nomachine {
+    use crate::proto_crate::nomachine::UDP_MIN_LEN;
+
+    pub(crate) fn udp(kind: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(UDP_MIN_LEN + payload.len()).unwrap();
+        [&kind.to_le_bytes()[..], &1u16.to_le_bytes(), &len.to_le_bytes(), &seq.to_le_bytes(), &[0, 0], payload]
+            .concat()
+    }
+}
+
+/// openvpn test messages, shared by the parser's tests (proto) and the fingerprint's (engine).
+pub(crate) mod openvpn {
+    pub(crate) const UDP_PLAIN_CLIENT: &str = "3844dc381dc46638140000000000";
+
+    pub(crate) const UDP_PLAIN_SERVER: &str = "4019787662cc03fa8a010000000044dc381dc466381400000000";
+
+    pub(crate) const UDP_TLSAUTH1_CLIENT: &str =
+        "3872356b19d86b443d6d5af91511b9185faecb57f4975862df65db30df000000016b0620170000000000";
+
+    pub(crate) const UDP_TLSCRYPT_CLIENT: &str = "38e8292d29ecf118e5000000016b061ff95a0e353667f1755013aeb1ea9ff46b1ba97f10a3b4aefe757aa281b842\
+        72bced6bb65d78e8";
+
+    pub(crate) const TCP_PLAIN_CLIENT: &str = "000e38ec79b005c28286a90000000000";
 }

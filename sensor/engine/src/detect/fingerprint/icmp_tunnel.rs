@@ -82,20 +82,7 @@ impl Fingerprint for IcmpTunnelFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// An IPv4/TCP header (20 + 20 bytes, valid checksum) as an icmptunnel-style payload.
-    fn ipv4_packet() -> Vec<u8> {
-        let mut p =
-            vec![0x45, 0x00, 0x00, 0x28, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 10, 0, 0, 1, 10, 0, 0, 2];
-        let mut sum: u32 = p.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        let c = !(sum as u16);
-        p[10..12].copy_from_slice(&c.to_be_bytes());
-        p.extend_from_slice(&[0u8; 20]);
-        p
-    }
+    use crate::testutil::icmp::ipv4_packet;
 
     fn ex<'a>(orig: &'a [u8], resp: &'a [u8], finished: bool) -> Exchange<'a> {
         Exchange { transport: Transport::Icmp, orig, resp, orig_port: 7, resp_port: 7, finished, datagrams: &[] }

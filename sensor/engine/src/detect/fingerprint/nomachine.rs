@@ -184,8 +184,9 @@ impl Fingerprint for NoMachineFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::nomachine::udp;
     use farhand_model::anomaly::{Anomaly, Layer, Reason};
-    use farhand_proto::nomachine::{MAX_LINE_LEN, UDP_MIN_LEN};
+    use farhand_proto::nomachine::MAX_LINE_LEN;
 
     // No NoMachine build is installable here (not packaged for Debian), so the test bytes are
     // built from the format: the version lines as NoMachine 8.10.1 sends them (LF-terminated),
@@ -198,12 +199,6 @@ mod tests {
 
     fn client() -> Vec<u8> {
         [CLIENT_LINE, CLIENT_HELLO_HEAD].concat()
-    }
-
-    fn udp(kind: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
-        let len = u16::try_from(UDP_MIN_LEN + payload.len()).unwrap();
-        [&kind.to_le_bytes()[..], &1u16.to_le_bytes(), &len.to_le_bytes(), &seq.to_le_bytes(), &[0, 0], payload]
-            .concat()
     }
 
     fn inspect(transport: Transport, orig: &[u8], resp: &[u8], finished: bool) -> Outcome {

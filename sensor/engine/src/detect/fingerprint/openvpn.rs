@@ -285,6 +285,9 @@ impl OpenVpnFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::openvpn::{
+        TCP_PLAIN_CLIENT, UDP_PLAIN_CLIENT, UDP_PLAIN_SERVER, UDP_TLSAUTH1_CLIENT, UDP_TLSCRYPT_CLIENT,
+    };
     use crate::testutil::unhex;
     use farhand_proto::openvpn::{OP_HARD_RESET_CLIENT_V1, OP_HARD_RESET_CLIENT_V3};
     use farhand_proto::step::{Layer, Reason};
@@ -298,21 +301,14 @@ mod tests {
     // `tcpdump -i lo`; payloads from `tshark -T fields -e udp.payload` / `-e tcp.payload`. Each
     // constant is the first datagram (UDP) or first segment (TCP, with its length prefix) of
     // the client and of the server.
-    const UDP_PLAIN_CLIENT: &str = "3844dc381dc46638140000000000";
-    const UDP_PLAIN_SERVER: &str = "4019787662cc03fa8a010000000044dc381dc466381400000000";
-    const UDP_TLSAUTH1_CLIENT: &str =
-        "3872356b19d86b443d6d5af91511b9185faecb57f4975862df65db30df000000016b0620170000000000";
     const UDP_TLSAUTH1_SERVER: &str = "40fa637e6d54ce13182e89d78d25498f88b3db6537d975d67abc9557fd000000016b062017010000000072356b19\
         d86b443d00000000";
     const UDP_TLSAUTH256_CLIENT: &str = "38b6fed87784266e800e401ebc66f1a673a0395838f561ca1a199147d9f595d22e6b4952f65eac1011000000016b\
         061ff10000000000";
     const UDP_TLSAUTH256_SERVER: &str = "404d5630116aea55707c4dbe6522dee12cda6f25bf28488d9baa786ec1366a5d5b088119edf352bd73000000016b\
         061ff10100000000b6fed87784266e8000000000";
-    const UDP_TLSCRYPT_CLIENT: &str = "38e8292d29ecf118e5000000016b061ff95a0e353667f1755013aeb1ea9ff46b1ba97f10a3b4aefe757aa281b842\
-        72bced6bb65d78e8";
     const UDP_TLSCRYPT_SERVER: &str = "40502f06a5237ef738000000016b061ff9cd75905dbd48290e54f45994323c6105f47a6faf7e7df4a7fe0cd5e4ef\
         55e9babd382f46566078743940b2843014d3768a";
-    const TCP_PLAIN_CLIENT: &str = "000e38ec79b005c28286a90000000000";
     const TCP_PLAIN_SERVER: &str = "001a400d56ee2c970cead30100000000ec79b005c28286a900000000";
     const TCP_TLSAUTH_CLIENT: &str = "00363848d4c5b87d1d3889d0817b122fe0053dee0d56b7f6d990651959df47b7e8d0893996e383f5a889cd000000\
         016b0620090000000000";

@@ -88,19 +88,8 @@ impl Fingerprint for PptpFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use farhand_proto::pptp::{MAGIC, MESSAGE_TYPE_CONTROL};
+    use crate::testutil::pptp::scc;
     use farhand_proto::step::{Anomaly, Layer, Reason};
-
-    fn scc(kind: u16) -> Vec<u8> {
-        let mut m = vec![0u8; SCC_LEN];
-        m[..2].copy_from_slice(&(SCC_LEN as u16).to_be_bytes());
-        m[2..4].copy_from_slice(&MESSAGE_TYPE_CONTROL);
-        m[4..8].copy_from_slice(&MAGIC);
-        m[8..10].copy_from_slice(&kind.to_be_bytes());
-        m[12..14].copy_from_slice(&[1, 0]);
-        m[28..33].copy_from_slice(b"local");
-        m
-    }
 
     fn ex<'a>(o: &'a [u8], r: &'a [u8], fin: bool) -> Exchange<'a> {
         Exchange {

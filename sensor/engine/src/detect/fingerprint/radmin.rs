@@ -109,30 +109,18 @@ impl Fingerprint for RadminFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::radmin::{hello_server, msg};
     use farhand_model::anomaly::{Anomaly, Layer, Reason};
-    use farhand_proto::radmin::{MARKER, MAX_MESSAGES, MAX_PAYLOAD_LEN, checksum};
+    use farhand_proto::radmin::{MARKER, MAX_MESSAGES, MAX_PAYLOAD_LEN};
 
     // No Radmin build is installable here (not packaged for Debian), so the test messages are
     // built from the layout above with `msg`: marker, u32 BE length, u32 BE checksum, payload.
     // HELLO_*: the classic exchange nDPI keys on — a 10-byte client message (payload = code
     // 0x08) and a 46-byte server reply (37-byte payload: code 0x08, then 02 00 00 0A, zeros).
     // SHORT_*: the 14-byte exchange (code 0x27, 5-byte payload).
-    fn msg(payload: &[u8]) -> Vec<u8> {
-        let mut m = vec![MARKER];
-        m.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
-        m.extend_from_slice(&checksum(payload).to_be_bytes());
-        m.extend_from_slice(payload);
-        m
-    }
 
     fn hello_client() -> Vec<u8> {
         msg(&[0x08])
-    }
-
-    fn hello_server() -> Vec<u8> {
-        let mut p = vec![0u8; 37];
-        p[..5].copy_from_slice(&[0x08, 0x02, 0x00, 0x00, 0x0A]);
-        msg(&p)
     }
 
     fn short(second: u8) -> Vec<u8> {

@@ -302,6 +302,7 @@ impl Fingerprint for RdpFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::rdp::{RDP_TLS_CC, RDP_TLS_CR, udp_data, udp_syn};
     use crate::testutil::unhex;
     use farhand_proto::rdp::RDPUDP_MAX_DATAGRAM;
     use farhand_proto::step::{Anomaly, Layer, Reason};
@@ -312,8 +313,6 @@ mod tests {
     // RDP_TLS_*: `xfreerdp /v:127.0.0.1:3390 /u:test /p:x /cert:ignore` (cookie + RDP_NEG_REQ
     // for TLS|HYBRID, server selects TLS). RDP_STD_*: the same with `/sec:rdp` (cookie only,
     // standard RDP security, empty Connection Confirm).
-    const RDP_TLS_CR: &str = "0300002a25e00000000000436f6f6b69653a206d737473686173683d746573740d0a0100080003000000";
-    const RDP_TLS_CC: &str = "030000130ed000001234000201080001000000";
     const RDP_STD_CR: &str = "030000221de00000000000436f6f6b69653a206d737473686173683d746573740d0a";
     const RDP_STD_CC: &str = "0300000b06d00000123400";
 
@@ -477,16 +476,6 @@ mod tests {
         assert_eq!(protocol_name(0x08), "hybrid_ex");
     }
 
-    /// RDP-UDP SYN built from the MS-RDPEUDP 2.2.2.1/2.2.2.5 layout (no RDP-UDP-capable
-    /// software is available to record one here): snSourceAck -1, window 64, flags
-    /// SYN|CORRELATION_ID|SYNEX, initial sequence 0x0b127f15, MTUs 1232, zero-padded to 1232.
-    fn udp_syn() -> Vec<u8> {
-        let mut d = vec![0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x40, 0x18, 0x01];
-        d.extend_from_slice(&[0x0b, 0x12, 0x7f, 0x15, 0x04, 0xd0, 0x04, 0xd0]);
-        d.resize(1232, 0);
-        d
-    }
-
     /// The server's SYN+ACK for `ack`, same layout (flags SYN|ACK|SYNEX).
     fn udp_syn_ack(ack: u32) -> Vec<u8> {
         let mut d = ack.to_be_bytes().to_vec();
@@ -556,19 +545,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// A mid-session RDP-UDP data datagram built from MS-RDPEUDP: FEC header (ack, window,
-    /// ACK|DATA), a one-element ack vector padded to four bytes, source payload header, and
-    /// the start of a TLS application-data record.
-    fn udp_data(ack: u32, seq: u32) -> Vec<u8> {
-        let mut d = ack.to_be_bytes().to_vec();
-        d.extend_from_slice(&[0x04, 0x00, 0x00, 0x0c, 0x00, 0x01, 0x05, 0x00]);
-        d.extend_from_slice(&seq.to_be_bytes());
-        d.extend_from_slice(&seq.to_be_bytes());
-        d.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x20]);
-        d.resize(d.len() + 32, 0x5a);
-        d
     }
 
     #[test]

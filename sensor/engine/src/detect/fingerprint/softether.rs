@@ -104,6 +104,7 @@ impl Fingerprint for SoftEtherFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::softether::pack;
     use farhand_proto::step::{Anomaly, Layer, Reason};
 
     fn ex<'a>(o: &'a [u8], r: &'a [u8], fin: bool) -> Exchange<'a> {
@@ -116,24 +117,6 @@ mod tests {
             finished: fin,
             datagrams: &[],
         }
-    }
-
-    /// A PACK built from the format: `(name, type, values)`.
-    fn pack(elems: &[(&str, u32, &[&[u8]])]) -> Vec<u8> {
-        let mut d = (elems.len() as u32).to_be_bytes().to_vec();
-        for (name, kind, values) in elems {
-            d.extend_from_slice(&(name.len() as u32 + 1).to_be_bytes());
-            d.extend_from_slice(name.as_bytes());
-            d.extend_from_slice(&kind.to_be_bytes());
-            d.extend_from_slice(&(values.len() as u32).to_be_bytes());
-            for v in *values {
-                if matches!(kind, 1..=3) {
-                    d.extend_from_slice(&(v.len() as u32).to_be_bytes());
-                }
-                d.extend_from_slice(v);
-            }
-        }
-        d
     }
 
     fn client() -> Vec<u8> {

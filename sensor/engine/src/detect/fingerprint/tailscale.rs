@@ -97,20 +97,14 @@ impl Fingerprint for TailscaleFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::tailscale::disco;
     use farhand_model::anomaly::{Anomaly, Layer};
-    use farhand_proto::tailscale::{BOX_OVERHEAD, KEY_LEN, MIN_PACKET_LEN, NONCE_LEN};
+    use farhand_proto::tailscale::{BOX_OVERHEAD, MIN_PACKET_LEN};
 
     // No Tailscale software is available in the lab, so these packets are built from the
     // documented format (tailscale `disco/disco.go`): magic, a 32-byte key, a 24-byte nonce and
     // a sealed box of 16-byte tag + 30-byte ping body (type 1, version 0, 12-byte tx id,
     // 16-byte node key). Key, nonce and box bytes are arbitrary: nothing checks them.
-    fn disco(key_byte: u8, box_len: usize) -> Vec<u8> {
-        let mut p = DISCO_MAGIC.to_vec();
-        p.extend((0..KEY_LEN).map(|i| key_byte.wrapping_add(i as u8)));
-        p.extend((0..NONCE_LEN).map(|i| 0xA0 ^ i as u8));
-        p.extend((0..box_len).map(|i| (i as u8).wrapping_mul(37)));
-        p
-    }
     const PING_BOX_LEN: usize = BOX_OVERHEAD + 30;
 
     fn inspect(orig: &[u8], resp: &[u8], finished: bool) -> Outcome {

@@ -209,41 +209,17 @@ impl Fingerprint for TeamViewerFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::teamviewer::{udp, v1, v2};
     use farhand_model::anomaly::{Anomaly, Layer, Reason};
     use farhand_model::evidence::Magic;
-    use farhand_proto::teamviewer::{MAGIC_V1, MAGIC_V2, MAX_FRAMES, V2_HEADER_LEN};
+    use farhand_proto::teamviewer::{MAGIC_V1, MAX_FRAMES};
 
     // No TeamViewer build is installable here (not packaged for Debian), so test frames are
-    // built from the published framing with `v1`/`v2`/`udp` below; the data is arbitrary
+    // built from the published framing with `v1`/`v2`/`udp` (`crate::testutil::teamviewer`); the data is arbitrary
     // filler of the sizes a real session uses. The TCP session mirrors the opening of a client
     // connecting to a TeamViewer router: client CMD_IDENTIFY (10, 32 data bytes), then
     // CMD_REQUESTKEEPALIVE2 (40, 24 bytes) and CMD_ROUTERCMD (60) frames in the `17 24` form;
     // server CMD_SESSIONID (54) and CMD_ROUTERCMD frames in the `11 30` form.
-    fn v1(command: u8, data_len: usize) -> Vec<u8> {
-        let mut f = MAGIC_V1.to_vec();
-        f.push(command);
-        f.extend_from_slice(&u16::try_from(data_len).unwrap().to_le_bytes());
-        f.extend((0..data_len).map(|i| (i * 7 + 3) as u8));
-        f
-    }
-
-    fn v2(command: u8, packet_id: u32, data_len: usize) -> Vec<u8> {
-        let mut f = MAGIC_V2.to_vec();
-        f.extend_from_slice(&[command, 0]);
-        f.extend_from_slice(&u32::try_from(data_len).unwrap().to_le_bytes());
-        f.extend_from_slice(&packet_id.to_le_bytes());
-        f.extend_from_slice(&0u32.to_le_bytes());
-        f.extend_from_slice(&27u32.to_le_bytes());
-        f.extend_from_slice(&u32::try_from(V2_HEADER_LEN).unwrap().to_le_bytes());
-        f.extend((0..data_len).map(|i| (i * 13 + 1) as u8));
-        f
-    }
-
-    fn udp(counter: u8, command: u8, data_len: usize) -> Vec<u8> {
-        let mut d = vec![counter, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
-        d.extend(v1(command, data_len));
-        d
-    }
 
     fn client() -> Vec<u8> {
         [v1(10, 32), v1(40, 24), v1(60, 32), v1(60, 900)].concat()
