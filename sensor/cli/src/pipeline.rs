@@ -21,19 +21,14 @@ impl Settings {
         VerdictConfig { home: self.home.clone(), relay: self.relay }
     }
 
-    /// Each component built from these settings, with its health (for `--check-config` and
-    /// the warnings at start): flow table, detection engine, verdict, alert output.
+    /// The health of each component these settings build, without building them (for
+    /// `--check-config` and the warnings at start): flow table, detection engine, verdict, alert output.
     pub fn health(&self) -> Vec<Health> {
         let alerts = match self.alerts.as_str() {
             "-" => "JSON lines to standard output".to_string(),
             path => format!("JSON lines to {path}"),
         };
-        vec![
-            self.flow.build::<farhand_engine::detect::DetectState>().1,
-            self.fast_path().build().1,
-            self.verdict().build().1,
-            Health::ready("output", alerts),
-        ]
+        vec![self.flow.health(), self.fast_path().health(), self.verdict().health(), Health::ready("output", alerts)]
     }
 
     /// What the fast path needs of these settings.

@@ -70,14 +70,20 @@ pub struct FastPath {
 
 impl FastPath {
     /// The detection engine these settings describe (cloned per worker by [`run`]), and its
-    /// health: degraded when nothing is enabled that can recognise a session, or when the
-    /// name detector is on without a single indicator.
+    /// health.
     pub fn build(&self) -> (Engine, Health) {
         let watches = if self.dns_tunnel { crate::detect::watch::registry() } else { Vec::new() };
         let mut engine = Engine::new(self.fingerprints.clone(), self.names.clone(), watches);
         if self.ip_kvm {
             engine = engine.watching_ip_kvm(self.home.clone());
         }
+        (engine, self.health())
+    }
+
+    /// The health of the engine these settings describe, without building it: degraded when
+    /// nothing is enabled that can recognise a session, or when the name detector is on
+    /// without a single indicator.
+    pub fn health(&self) -> Health {
         let names: Vec<_> = self.fingerprints.iter().map(|f| f.name()).collect();
         let workers = self.workers.max(1);
         let mut parts = vec![format!("{workers} worker{}", if workers == 1 { "" } else { "s" })];
@@ -94,7 +100,7 @@ impl FastPath {
         parts.extend(self.dns_tunnel.then(|| "DNS-tunnel watch".to_string()));
         parts.extend(self.ip_kvm.then(|| "IP-KVM watch".to_string()));
         let detail = parts.join("; ");
-        let health = if self.fingerprints.is_empty() && self.names.is_none() && !self.dns_tunnel && !self.ip_kvm {
+        if self.fingerprints.is_empty() && self.names.is_none() && !self.dns_tunnel && !self.ip_kvm {
             Health::degraded(
                 "detect",
                 format!("{detail}: nothing enabled can recognise a session (detect.fingerprints)"),
@@ -103,8 +109,7 @@ impl FastPath {
             Health::degraded("detect", format!("{detail}: the name detector has no indicators"))
         } else {
             Health::ready("detect", detail)
-        };
-        (engine, health)
+        }
     }
 }
 

@@ -7,7 +7,8 @@
 //!   Each section's validated form lives beside the component it builds (`FlowConfig` in
 //!   the engine's flow table, `FastPath` in the engine's pipeline, `VerdictConfig` and
 //!   `RelayConfig` in the reporting crate), and its `build()` returns the component and its
-//!   [`Health`](farhand_model::Health): config imports components, never the reverse.
+//!   [`Health`](farhand_model::Health) (`health()` alone gives the health without building
+//!   anything): config imports components, never the reverse.
 //! - Every error is one [`ConfigError`] naming the file, the line and column, and the key or
 //!   value at fault.
 //! - `config/farhand.toml` in the repository documents every key with its default; the

@@ -248,11 +248,16 @@ pub struct FlowTable<S> {
 }
 
 impl FlowConfig {
-    /// The flow table these settings describe, and its health (always ready: the limits
-    /// were validated).
+    /// The flow table these settings describe, and its health.
     pub fn build<S: FlowState>(self) -> (FlowTable<S>, Health) {
+        (FlowTable::new(self), self.health())
+    }
+
+    /// The health of the table these settings describe (always ready: the limits were
+    /// validated), without building it.
+    pub fn health(&self) -> Health {
         let secs = |us: Micros| us / 1_000_000;
-        let health = Health::ready(
+        Health::ready(
             "flow",
             format!(
                 "up to {} flows; idle TCP {} s, UDP {} s; closed TCP kept {} s; sessions reported every {} s",
@@ -262,8 +267,7 @@ impl FlowConfig {
                 secs(self.tcp_closed),
                 secs(self.active)
             ),
-        );
-        (FlowTable::new(self), health)
+        )
     }
 }
 

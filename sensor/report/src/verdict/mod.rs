@@ -206,9 +206,16 @@ pub struct VerdictConfig {
 }
 
 impl VerdictConfig {
-    /// The verdict, and its health: degraded without inside networks (no endpoint can be
-    /// told from its peer, so no session is judged inbound).
+    /// The verdict, and its health.
     pub fn build(self) -> (Verdict, Health) {
+        let health = self.health();
+        (Verdict::new(self.home).with_relay(self.relay), health)
+    }
+
+    /// The health of the verdict these settings describe, without building it: degraded
+    /// without inside networks (no endpoint can be told from its peer, so no session is
+    /// judged inbound).
+    pub fn health(&self) -> Health {
         let r = self.relay;
         let detail = format!(
             "{} inside networks; relayed when the far leg exceeds the baseline ({} ms, SSH {} ms) by {} ms over at least {} samples",
@@ -218,7 +225,7 @@ impl VerdictConfig {
             r.gap_threshold_ms,
             r.min_samples
         );
-        let health = if self.home.is_empty() {
+        if self.home.is_empty() {
             Health::degraded(
                 "verdict",
                 format!(
@@ -227,8 +234,7 @@ impl VerdictConfig {
             )
         } else {
             Health::ready("verdict", detail)
-        };
-        (Verdict::new(self.home).with_relay(self.relay), health)
+        }
     }
 }
 
