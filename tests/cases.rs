@@ -17,7 +17,7 @@
 )]
 
 mod common;
-use common::{alerts_of, ci, shared};
+use common::{alerts_with, ci, shared};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -33,6 +33,8 @@ struct Expect {
     input: Option<String>,
     /// A capture in the shared corpus, relative to `corpus/`.
     corpus: Option<String>,
+    /// A config file in the case directory to run with (default: the built-in defaults).
+    config: Option<String>,
     /// Alerts that must each match a distinct alert. The run must produce exactly these
     /// (no more) unless `at_least` is set.
     #[serde(default)]
@@ -369,9 +371,19 @@ fn regression_cases() {
             }
             _ => panic!("{name}: set exactly one of `input` or `corpus`"),
         };
+        let settings = match &exp.config {
+            Some(c) => match farhand::config::Settings::load(&dir.join(c)) {
+                Ok(s) => s,
+                Err(e) => {
+                    failures.push(format!("{name}: config: {e}"));
+                    continue;
+                }
+            },
+            None => farhand::config::Settings::defaults(),
+        };
         ran += 1;
-        let one = alerts_of(&input, 1);
-        let three = alerts_of(&input, 3);
+        let one = alerts_with(&input, &settings, 1);
+        let three = alerts_with(&input, &settings, 3);
         // The sharded pipeline must reach the same alerts (same ids) and meet the same
         // expectations (the figures too, not only the ids).
         let ids = |v: &[Value]| {

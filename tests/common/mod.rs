@@ -37,7 +37,13 @@ pub fn skip_unless_ci(what: &str, path: &Path, data: &str) {
 /// Runs one capture through the pipeline (default settings) with `workers` workers; returns
 /// the alerts as JSON.
 pub fn alerts_of(path: &Path, workers: usize) -> Vec<Value> {
-    let mut settings = Settings::defaults();
+    alerts_with(path, &Settings::defaults(), workers)
+}
+
+/// Runs one capture through the pipeline with these settings and `workers` workers; returns
+/// the alerts as JSON.
+pub fn alerts_with(path: &Path, settings: &Settings, workers: usize) -> Vec<Value> {
+    let mut settings = settings.clone();
     settings.workers = workers;
     let mut cap = Capture::open_file(path).unwrap_or_else(|e| panic!("{e}"));
     let mut sink = MemorySink::new(Observer { name: "test".into() });
