@@ -216,7 +216,7 @@ fn check_config_reports_each_component_and_runs_warn_when_degraded() {
     let o = farhand(&["-c", shipped.to_str().unwrap(), "--check-config"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    for component in ["flow", "detect", "verdict", "output"] {
+    for component in ["flow", "detect", "enrich", "verdict", "output"] {
         let line = format!("farhand: {component}: ready: ");
         assert_eq!(out.lines().filter(|l| l.starts_with(&line)).count(), 1, "{component}: {out}");
     }
@@ -238,6 +238,35 @@ fn check_config_reports_each_component_and_runs_warn_when_degraded() {
         stderr(&o).lines().filter(|l| l.starts_with("farhand: warning: ")).map(str::to_owned).collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].contains("detect: degraded") && warnings[1].contains("verdict: degraded"), "{warnings:?}");
+}
+
+#[test]
+fn enrich_databases_missing_corrupt_and_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("geo.toml");
+    // Missing: one line naming the file, exit 2, nothing run.
+    std::fs::write(&cfg, "[enrich]\ncountry_db = \"nowhere/country.mmdb\"\n").unwrap();
+    let o = farhand(&["-c", cfg.to_str().unwrap(), "--demo"]);
+    assert_eq!(o.status.code(), Some(2));
+    one_clear_line(&o, "country.mmdb: cannot read");
+    assert!(o.stdout.is_empty());
+    // Corrupt: a truncated MaxMind DB (the metadata section cut off).
+    let good = std::fs::read(repo().join("../shared/geo/geo-whois-asn-country.mmdb")).unwrap_or_default();
+    let db = dir.path().join("country.mmdb");
+    std::fs::write(&db, good.get(..good.len() / 2).unwrap_or(b"MMDB?")).unwrap();
+    std::fs::write(&cfg, "[enrich]\ncountry_db = \"country.mmdb\"\n").unwrap();
+    let o = farhand(&["-c", cfg.to_str().unwrap(), "--check-config"]);
+    assert_eq!(o.status.code(), Some(2));
+    one_clear_line(&o, "country.mmdb: not a MaxMind DB");
+    // Only an ASN table: runs, and says what is missing once, as a warning.
+    std::fs::write(dir.path().join("asn.csv"), "1.1.1.0,1.1.1.255,13335,Cloudflare\n").unwrap();
+    std::fs::write(&cfg, "[enrich]\nasn_db = [\"asn.csv\"]\n").unwrap();
+    let o = farhand(&["-c", cfg.to_str().unwrap(), "--demo", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let warnings: Vec<_> =
+        stderr(&o).lines().filter(|l| l.starts_with("farhand: warning: ")).map(str::to_owned).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("enrich: degraded: no country database"), "{warnings:?}");
 }
 
 #[test]

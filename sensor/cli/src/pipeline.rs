@@ -22,13 +22,20 @@ impl Settings {
     }
 
     /// The health of each component these settings build, without building them (for
-    /// `--check-config` and the warnings at start): flow table, detection engine, verdict, alert output.
+    /// `--check-config` and the warnings at start): flow table, detection engine, enrichment,
+    /// verdict, alert output.
     pub fn health(&self) -> Vec<Health> {
         let alerts = match self.alerts.as_str() {
             "-" => "JSON lines to standard output".to_string(),
             path => format!("JSON lines to {path}"),
         };
-        vec![self.flow.health(), self.fast_path().health(), self.verdict().health(), Health::ready("output", alerts)]
+        vec![
+            self.flow.health(),
+            self.fast_path().health(),
+            self.enrich.health(),
+            self.verdict().health(),
+            Health::ready("output", alerts),
+        ]
     }
 
     /// What the fast path needs of these settings.

@@ -5,7 +5,6 @@
 //! findings ─► verdict (alerts, per-endpoint correlation, the relay gap) ─► sink (JSON lines)
 //! ```
 //!
-//! - [`enrich`]: a peer address's class, country and owner (autonomous system)
 //! - [`verdict`]: [`farhand_model::Finding`]s → explained [`verdict::Alert`]s
 //! - [`enrich`]: what outside data says of a peer address (MaxMind DB files; a writer for them)
 //! - [`relay_latency`]: the relay latency gap judged from a session's timing summary

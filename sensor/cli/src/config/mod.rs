@@ -18,6 +18,7 @@ use farhand_engine::detect::fingerprint::{Fingerprint, registry};
 use farhand_engine::flow::FlowConfig;
 use farhand_engine::indicators::Indicators;
 use farhand_model::{ConfigError, HomeNets};
+use farhand_report::enrich::live::{EnrichConfig, Enrichment};
 use farhand_report::relay_latency::RelayConfig;
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -39,6 +40,8 @@ pub struct RawConfig {
     pub detect: DetectSection,
     /// `[behaviour]`.
     pub behaviour: BehaviourSection,
+    /// `[enrich]`.
+    pub enrich: EnrichSection,
     /// `[output]`.
     pub output: OutputSection,
 }
@@ -174,6 +177,24 @@ impl Default for BehaviourSection {
     }
 }
 
+/// `[enrich]`: the databases that give a peer address its country and owner.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrichSection {
+    /// Country MaxMind DB ("" = none).
+    pub country_db: Spanned<String>,
+    /// ASN sources: one ASN MaxMind DB, or `first_ip,last_ip,asn,organisation` CSV files.
+    pub asn_db: Vec<Spanned<String>>,
+    /// Seconds between checks for a changed database file (0 = never reloaded).
+    pub reload_interval: u64,
+}
+
+impl Default for EnrichSection {
+    fn default() -> Self {
+        EnrichSection { country_db: Spanned::new(0..0, String::new()), asn_db: Vec::new(), reload_interval: 60 }
+    }
+}
+
 /// `[output]`: where alerts go.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -216,6 +237,8 @@ pub struct Settings {
     pub indicators: Arc<Indicators>,
     /// Relay-gap judgement.
     pub relay: RelayConfig,
+    /// The opened enrichment databases.
+    pub enrich: Enrichment,
 }
 
 impl std::fmt::Debug for Settings {
@@ -229,6 +252,7 @@ impl std::fmt::Debug for Settings {
             .field("names", &self.names)
             .field("alerts", &self.alerts)
             .field("indicators", &self.indicators.counts())
+            .field("enrich", self.enrich.config())
             .finish()
     }
 }
@@ -265,6 +289,7 @@ impl RawConfig {
                 if dir.is_relative() { path.parent().unwrap_or(Path::new(".")).join(dir) } else { dir.to_path_buf() };
             Indicators::load_dir(&dir)?
         };
+        let enrich = self.enrich(&at)?;
         Ok(Settings {
             name: self.sensor.name.clone(),
             workers,
@@ -278,6 +303,41 @@ impl RawConfig {
             alerts: self.output.alerts.clone(),
             indicators: Arc::new(indicators),
             relay,
+            enrich,
+        })
+    }
+
+    /// `[enrich]`: the databases, opened now (a file that cannot be used is an error at its
+    /// key); relative paths are relative to the config file.
+    fn enrich(&self, at: &Located<'_>) -> Result<Enrichment, ConfigError> {
+        let e = &self.enrich;
+        if e.reload_interval > 86_400 {
+            return Err(at.key(
+                "reload_interval",
+                format!("enrich.reload_interval: {} is out of range (0..=86400 seconds)", e.reload_interval),
+            ));
+        }
+        let resolve = |p: &str| {
+            let p = Path::new(p);
+            if p.is_relative() { at.path.parent().unwrap_or(Path::new(".")).join(p) } else { p.to_path_buf() }
+        };
+        if let Some(s) = e.asn_db.iter().find(|s| s.get_ref().is_empty()) {
+            return Err(at.span(s.span(), "enrich.asn_db: an empty path (asn_db = [] for no ASN database)".into()));
+        }
+        let cfg = EnrichConfig {
+            country_db: Some(e.country_db.get_ref()).filter(|p| !p.is_empty()).map(|p| resolve(p)),
+            asn_db: e.asn_db.iter().map(|p| resolve(p.get_ref())).collect(),
+            reload_every: (e.reload_interval > 0).then(|| std::time::Duration::from_secs(e.reload_interval)),
+        };
+        cfg.open().map_err(|err| {
+            // Point at the key whose file failed.
+            let failed = |s: &Spanned<String>| err.to_string().starts_with(&resolve(s.get_ref()).display().to_string());
+            let span = std::iter::once(&e.country_db).chain(&e.asn_db).find(|s| failed(s)).map(|s| s.span());
+            let msg = format!("enrich: {err}");
+            match span {
+                Some(sp) => at.span(sp, msg),
+                None => at.key("asn_db", msg),
+            }
         })
     }
 
@@ -411,6 +471,7 @@ impl Settings {
             alerts: "-".into(),
             indicators: Arc::new(Indicators::builtin()),
             relay: RelayConfig::default(),
+            enrich: Enrichment::none(),
         })
     }
 
@@ -474,6 +535,7 @@ mod tests {
         assert_eq!(format!("{:?}", s.home), format!("{:?}", d.home));
         assert_eq!(s.fingerprints.len(), d.fingerprints.len());
         assert_eq!((s.names, s.dns_tunnel, s.ip_kvm), (d.names, d.dns_tunnel, d.ip_kvm));
+        assert_eq!(s.enrich.config(), d.enrich.config());
     }
 
     #[test]
@@ -504,5 +566,42 @@ mod tests {
         assert!(e.to_string().contains("/nonexistent/indicators"), "{e}");
         let e = check("not toml at all [").unwrap_err();
         assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn enrich_databases_are_opened_and_bad_ones_named_at_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("asn.csv");
+        std::fs::write(&csv, "1.1.1.0,1.1.1.255,13335,Cloudflare\n").unwrap();
+        let cfg = dir.path().join("f.toml");
+        let text = "[enrich]\nasn_db = [\"asn.csv\"]\nreload_interval = 5\n";
+        std::fs::write(&cfg, text).unwrap();
+        // Relative to the config file.
+        let s = Settings::load(&cfg).unwrap();
+        let info = s.enrich.lookup("1.1.1.1".parse().unwrap());
+        assert_eq!((info.asn, info.org.as_deref()), (Some(13335), Some("Cloudflare")));
+        assert_eq!(s.enrich.config().reload_every, Some(std::time::Duration::from_secs(5)));
+
+        let text = "[enrich]\ncountry_db = \"missing.mmdb\"\n";
+        std::fs::write(&cfg, text).unwrap();
+        let e = Settings::load(&cfg).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 14), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("enrich: ") && msg.contains("missing.mmdb: cannot read"), "{msg}");
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+
+        // A CSV given as the country database is not a MaxMind DB.
+        let text = "[enrich]\nasn_db = [\"asn.csv\"]\ncountry_db = \"asn.csv\"\n";
+        std::fs::write(&cfg, text).unwrap();
+        let e = Settings::load(&cfg).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.to_string().contains("not a MaxMind DB"), "{e}");
+
+        let e = check("[enrich]\nasn_db = [\"\"]\n").unwrap_err();
+        assert!(e.to_string().contains("enrich.asn_db: an empty path"), "{e}");
+        let e = check("[enrich]\nreload_interval = 100000\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = check("[enrich]\ncountry = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("country"), "{e}");
     }
 }

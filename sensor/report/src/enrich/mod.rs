@@ -12,11 +12,14 @@
 //! - [`asn_table`]: `first_ip,last_ip,asn,organisation` CSV files as a sorted range table.
 //! - [`lookup`]: the [`lookup::Enricher`] built from a country MaxMind DB and an ASN source
 //!   (MaxMind DB or CSV), answering [`lookup::PeerInfo`] per address.
+//! - [`live`]: the configured databases of a running sensor ([`live::Enrichment`]), reopened
+//!   when their files change.
 //! - [`mmdb_write`]: a MaxMind DB writer (`farhand geo import-asn`, and test databases).
 //! - [`error`]: one error type, one line naming the file and what is wrong.
 
 pub mod asn_table;
 pub mod error;
+pub mod live;
 pub mod lookup;
 pub mod mmdb_write;
 pub mod special;
