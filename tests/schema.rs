@@ -9,14 +9,17 @@
 //! fails the test with the difference. After a deliberate schema change, rewrite the file
 //! with `FARHAND_SCHEMA_WRITE=1 cargo test --test schema` and review its diff.
 //!
-//! Needs `../shared/corpus` (the corpus holds most protocols): skipped with a visible message
+//! Runs with the shared country and ASN databases (`../shared/geo`) so that the peer's
+//! geography fields are pinned as well. Needs `../shared/corpus` (the corpus holds most protocols): skipped with a visible message
 //! when it is absent, a failure under CI.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, reason = "test code")]
 
 mod common;
 
-use common::{alerts_of, shared, skip_unless_ci};
+use common::{alerts_with, shared, skip_unless_ci};
+use farhand::config::Settings;
+use farhand_report::enrich::live::EnrichConfig;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -90,11 +93,22 @@ fn alert_fields_are_the_pinned_schema() {
         skip_unless_ci("alert schema", &corpus, "shared corpus");
         return;
     }
+    // With the shared country and ASN databases, so that the peer's geography fields (present
+    // only when known) are pinned too.
+    let geo = shared().join("geo");
+    let mut settings = Settings::defaults();
+    settings.enrich = EnrichConfig {
+        country_db: Some(geo.join("geo-whois-asn-country.mmdb")),
+        asn_db: vec![geo.join("asn-ipv4.csv.gz"), geo.join("asn-ipv6.csv.gz")],
+        reload_every: None,
+    }
+    .open()
+    .unwrap_or_else(|e| panic!("the shared geography databases: {e}"));
     let mut got = BTreeSet::new();
     let files = captures(&repo, &corpus);
     let mut alerts = 0;
     for f in &files {
-        for a in alerts_of(f, 1) {
+        for a in alerts_with(f, &settings, 1) {
             schema_of(&a, &mut got);
             alerts += 1;
         }

@@ -18,7 +18,7 @@ use std::time::Instant;
 impl Settings {
     /// What the verdict needs of these settings.
     pub fn verdict(&self) -> VerdictConfig {
-        VerdictConfig { home: self.home.clone(), relay: self.relay }
+        VerdictConfig { home: self.home.clone(), relay: self.relay, enrich: self.enrich.clone() }
     }
 
     /// The health of each component these settings build, without building them (for

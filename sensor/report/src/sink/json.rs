@@ -9,6 +9,7 @@
 //! - `unmapped.farhand`: what neither schema has a field for: the endpoint/peer roles, the
 //!   tool, recognition method, fingerprint fields, handshake times, detector versions.
 
+use crate::enrich::lookup::PeerInfo;
 use crate::verdict::{Activity, Alert, AlertKind, Host};
 use farhand_model::Category;
 use farhand_model::Direction;
@@ -54,8 +55,39 @@ fn behaviour_json(b: &farhand_model::session::Summary, a: &Alert) -> Value {
     v
 }
 
-fn endpoint_ocsf(h: &Host) -> Value {
-    json!({ "ip": h.ip.to_string(), "port": h.port })
+/// An OCSF network endpoint; the peer's also carries its country and autonomous system
+/// when enrichment knows them.
+fn endpoint_ocsf(h: &Host, info: Option<&PeerInfo>) -> Value {
+    let mut v = json!({ "ip": h.ip.to_string(), "port": h.port });
+    if let (Some(info), Some(o)) = (info, v.as_object_mut()) {
+        if let Some(c) = &info.country {
+            o.insert("location".into(), json!({ "country": c }));
+        }
+        if info.asn.is_some() || info.org.is_some() {
+            o.insert("autonomous_system".into(), json!({ "number": info.asn, "name": info.org }));
+        }
+    }
+    v
+}
+
+/// An ECS `source`/`destination`; the peer's also carries `geo.country_iso_code` and
+/// `as.{number, organization.name}` when enrichment knows them.
+fn endpoint_ecs(h: &Host, bytes: u64, packets: u64, info: Option<&PeerInfo>) -> Value {
+    let mut v = json!({ "ip": h.ip.to_string(), "port": h.port, "bytes": bytes, "packets": packets });
+    if let (Some(info), Some(o)) = (info, v.as_object_mut()) {
+        if let Some(c) = &info.country {
+            o.insert("geo".into(), json!({ "country_iso_code": c }));
+        }
+        if info.asn.is_some() || info.org.is_some() {
+            o.insert("as".into(), json!({ "number": info.asn, "organization": { "name": info.org } }));
+        }
+    }
+    v
+}
+
+/// What enrichment says of an address, as farhand's own fields.
+fn info_json(info: &PeerInfo) -> Value {
+    json!({ "class": info.class.name(), "country": info.country, "asn": info.asn, "org": info.org })
 }
 
 /// What the parts of an alert's JSON share: the connection seen by its roles (source =
@@ -63,6 +95,10 @@ fn endpoint_ocsf(h: &Host) -> Value {
 struct Parts<'a> {
     src: &'a Host,
     dst: &'a Host,
+    /// Enrichment of the source, when it is the peer.
+    src_info: Option<&'a PeerInfo>,
+    /// Enrichment of the destination, when it is the peer.
+    dst_info: Option<&'a PeerInfo>,
     src_bytes: u64,
     dst_bytes: u64,
     src_pkts: u64,
@@ -85,6 +121,10 @@ impl Parts<'_> {
         let (src, dst) = match a.direction {
             Direction::Inbound => (&a.peer, &a.endpoint),
             Direction::Outbound => (&a.endpoint, &a.peer),
+        };
+        let (src_info, dst_info) = match a.direction {
+            Direction::Inbound => (Some(&a.peer_info), None),
+            Direction::Outbound => (None, Some(&a.peer_info)),
         };
         let (src_bytes, dst_bytes, src_pkts, dst_pkts) = match a.direction {
             Direction::Inbound => (a.bytes_in, a.bytes_out, a.packets_in, a.packets_out),
@@ -118,6 +158,8 @@ impl Parts<'_> {
         Parts {
             src,
             dst,
+            src_info,
+            dst_info,
             src_bytes,
             dst_bytes,
             src_pkts,
@@ -202,8 +244,8 @@ fn ocsf(a: &Alert, p: &Parts<'_>) -> Value {
                 "version": "15",
             }],
         },
-        "src_endpoint": endpoint_ocsf(p.src),
-        "dst_endpoint": endpoint_ocsf(p.dst),
+        "src_endpoint": endpoint_ocsf(p.src, p.src_info),
+        "dst_endpoint": endpoint_ocsf(p.dst, p.dst_info),
         "connection_info": {
             "protocol_name": p.transport,
             "direction_id": p.direction_id,
@@ -219,8 +261,8 @@ fn ocsf(a: &Alert, p: &Parts<'_>) -> Value {
             "packets": p.src_pkts + p.dst_pkts,
         },
         "evidences": [{
-            "src_endpoint": endpoint_ocsf(p.src),
-            "dst_endpoint": endpoint_ocsf(p.dst),
+            "src_endpoint": endpoint_ocsf(p.src, p.src_info),
+            "dst_endpoint": endpoint_ocsf(p.dst, p.dst_info),
             "connection_info": { "protocol_name": p.transport, "direction_id": p.direction_id },
             "data": p.evidence,
         }],
@@ -243,8 +285,8 @@ fn ecs(a: &Alert, p: &Parts<'_>, obs: &Observer) -> Value {
             "start": rfc3339(a.first_seen),
             "end": rfc3339(a.last_seen),
         },
-        "source": { "ip": p.src.ip.to_string(), "port": p.src.port, "bytes": p.src_bytes, "packets": p.src_pkts },
-        "destination": { "ip": p.dst.ip.to_string(), "port": p.dst.port, "bytes": p.dst_bytes, "packets": p.dst_pkts },
+        "source": endpoint_ecs(p.src, p.src_bytes, p.src_pkts, p.src_info),
+        "destination": endpoint_ecs(p.dst, p.dst_bytes, p.dst_pkts, p.dst_info),
         "network": {
             "transport": p.transport,
             "protocol": a.tool_name,
@@ -286,7 +328,24 @@ fn farhand(a: &Alert, p: &Parts<'_>) -> Value {
         "confidence": a.confidence,
         "method": a.method,
         "endpoint": { "ip": a.endpoint.ip.to_string(), "port": a.endpoint.port, "inside": a.endpoint.inside },
-        "peer": { "ip": a.peer.ip.to_string(), "port": a.peer.port, "inside": a.peer.inside },
+        "peer": {
+            "ip": a.peer.ip.to_string(),
+            "port": a.peer.port,
+            "inside": a.peer.inside,
+            "class": a.peer_info.class.name(),
+            "country": a.peer_info.country,
+            "asn": a.peer_info.asn,
+            "org": a.peer_info.org,
+        },
+        "seen_addresses": a.seen_addresses.iter().map(|s| {
+            let mut v = info_json(&s.info);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("role".into(), json!(s.role));
+                o.insert("ip".into(), json!(s.ip.to_string()));
+                o.insert("port".into(), json!(s.port));
+            }
+            v
+        }).collect::<Vec<_>>(),
         "direction": p.direction_ecs,
         "first_seen": rfc3339(a.first_seen),
         "last_seen": rfc3339(a.last_seen),

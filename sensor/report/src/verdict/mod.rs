@@ -16,6 +16,10 @@
 //!   confidence, method, addresses, ports, times, volumes, fingerprint fields, detector
 //!   versions, a one-paragraph message).
 
+pub mod peers;
+
+use crate::enrich::live::Enrichment;
+use crate::enrich::lookup::PeerInfo;
 use base64::Engine as _;
 use farhand_model::Direction;
 use farhand_model::EndReason;
@@ -25,6 +29,7 @@ use farhand_model::net::{Addr, FlowKey, Side};
 use farhand_model::tool::{Category, Match, Method, Tool, Transport};
 use farhand_model::{Finding, FindingKind};
 use farhand_model::{Health, HomeNets};
+use peers::SeenAddress;
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, HashMap};
 
@@ -149,6 +154,10 @@ pub struct Alert {
     pub endpoint: Host,
     /// The other side.
     pub peer: Host,
+    /// What enrichment says of the peer: class, country, AS number and organisation.
+    pub peer_info: PeerInfo,
+    /// Addresses the session's own messages named (STUN/TURN), enriched.
+    pub seen_addresses: Vec<SeenAddress>,
     /// Who opened the session.
     pub direction: Direction,
     /// TCP or UDP.
@@ -203,13 +212,17 @@ pub struct VerdictConfig {
     pub home: HomeNets,
     /// The relay-gap judgement's thresholds.
     pub relay: crate::relay_latency::RelayConfig,
+    /// The enrichment databases.
+    pub enrich: Enrichment,
 }
 
 impl VerdictConfig {
     /// The verdict, and its health.
     pub fn build(self) -> (Verdict, Health) {
         let health = self.health();
-        (Verdict::new(self.home).with_relay(self.relay), health)
+        let mut v = Verdict::new(self.home).with_relay(self.relay);
+        v.enrich = self.enrich;
+        (v, health)
     }
 
     /// The health of the verdict these settings describe, without building it: degraded
@@ -253,6 +266,8 @@ pub struct Verdict {
     tools_by_endpoint: HashMap<Addr, (BTreeMap<String, Micros>, usize)>,
     /// Settings of the relay-gap judgement.
     relay: crate::relay_latency::RelayConfig,
+    /// Enrichment databases (reloaded when their files change).
+    enrich: Enrichment,
 }
 
 impl Verdict {
@@ -264,6 +279,7 @@ impl Verdict {
             kvm_reported: Default::default(),
             tools_by_endpoint: HashMap::new(),
             relay: Default::default(),
+            enrich: Enrichment::none(),
         }
     }
 
@@ -412,6 +428,9 @@ impl Verdict {
 
     /// Alerts for one finding, appended to `out`.
     pub fn judge(&mut self, f: &Finding, out: &mut Vec<Alert>) {
+        if let Some(Err(e)) = self.enrich.maybe_reload(std::time::Instant::now()) {
+            tracing::warn!("enrich: reloading failed, the databases in use are kept: {e}");
+        }
         let (m, kvm) = match &f.kind {
             FindingKind::RemoteControlSession(m) => (m, false),
             FindingKind::IpKvmSuspected(m) => (m, true),
@@ -462,6 +481,8 @@ impl Verdict {
             method: m.method,
             endpoint: Host { ip: ep_ip, port: ep_port, inside: self.home.contains(&ep_ip) },
             peer: Host { ip: peer_ip, port: peer_port, inside: self.home.contains(&peer_ip) },
+            peer_info: self.enrich.lookup(peer_ip.ip()),
+            seen_addresses: peers::seen_addresses(&m.evidence, &self.enrich),
             direction,
             transport,
             vlan: s.key.vlan(),
