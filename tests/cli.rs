@@ -473,3 +473,28 @@ fn geo_import_asn_of_the_shared_ipv4_table() {
         assert_eq!(asn_of(&db, addr), want.map(|(n, o)| (n, o.to_string())), "{addr}");
     }
 }
+
+#[test]
+fn indicator_check_counts_owners_and_refuses_bad_address_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tor-exits.txt"),
+        "ExitNode 0011BD2485AD45D984EC4159C88FC066E5E3300E\nPublished 2026-01-01 10:00:00\n\
+         LastStatus 2026-01-01 11:00:00\nExitAddress 198.51.100.7 2026-01-01 11:05:14\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("local.toml"),
+        "[[owner]]\nname = \"Tor exits\"\nkind = \"tor_exit\"\naddresses_file = \"tor-exits.txt\"\n",
+    )
+    .unwrap();
+    let o = farhand(&["indicators", "check", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains(" owners: ") && e.contains("1 tor_exit") && e.contains("0 residential_proxy"), "{e}");
+    // A malformed line of the operator's list is refused with its own file, line and column.
+    std::fs::write(dir.path().join("tor-exits.txt"), "198.51.100.7\n198.51.100.300\n").unwrap();
+    let o = farhand(&["indicators", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    one_clear_line(&o, "tor-exits.txt:2:1: owner.addresses_file");
+}

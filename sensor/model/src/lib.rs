@@ -15,6 +15,7 @@ pub mod evidence;
 pub mod finding;
 pub mod health;
 pub mod net;
+pub mod owner;
 pub mod session;
 pub mod tool;
 
@@ -23,6 +24,7 @@ pub use error::ConfigError;
 pub use finding::{EndReason, Finding, FindingKind, FlowSummary, Via};
 pub use health::Health;
 pub use net::{Addr, Direction, FlowKey, HomeNets, Role, Side};
+pub use owner::{MatchedBy, Owner, OwnerKind, OwnerMatch, Owners, OwnersBuilder};
 pub use tool::{Category, Match, Method, Tool, Transport};
 
 /// Microseconds since the Unix epoch (packet time).

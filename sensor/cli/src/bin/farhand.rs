@@ -175,7 +175,8 @@ enum IndicatorsCommand {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Load and validate indicator files (the built-in ones plus every *.toml of DIR).
+    /// Load and validate indicator files (the built-in ones plus every *.toml of DIR); prints
+    /// the tool, pattern and owner counts.
     Check {
         /// Directory of indicator files.
         #[arg(value_name = "DIR")]
@@ -210,9 +211,18 @@ fn indicators_command(cmd: &IndicatorsCommand) -> u8 {
         IndicatorsCommand::Check { dir } => match farhand_engine::indicators::Indicators::load_dir(dir) {
             Ok(ind) => {
                 let (tools, patterns) = ind.counts();
+                let owners = ind.owners();
+                let kinds: Vec<String> = farhand_model::OwnerKind::ALL
+                    .iter()
+                    .map(|k| format!("{} {}", owners.count(*k), k.name()))
+                    .collect();
                 eprintln!(
-                    "farhand: {}: ok ({tools} tools, {patterns} domain patterns, built-in included)",
-                    dir.display()
+                    "farhand: {}: ok ({tools} tools, {patterns} domain patterns; {} owners: {}; {} ASNs, {} address ranges; built-in included)",
+                    dir.display(),
+                    owners.len(),
+                    kinds.join(", "),
+                    owners.asn_count(),
+                    owners.range_count()
                 );
                 exit::OK
             }

@@ -19,12 +19,33 @@
 //! - The built-in file ([`BUILTIN`], also shipped as `config/indicators/builtin.toml`) is
 //!   always loaded first; files in the indicator directory add to it.
 //! - Ports are carried as data for reports; they never decide a detection on their own.
+//! - `[[owner]]` tables (`name`, `kind`, `asns`, `cidrs`, optional `note` and
+//!   `addresses_file`) say who owns a network — hosting, VPN, Tor exits, vendor relays,
+//!   residential proxies — and fill the [`Owners`] table behind [`Indicators::owners`] (the
+//!   alert's `peer.owner`). They name no tool and decide no detection. The built-in list
+//!   ([`BUILTIN_OWNERS`], shipped as `config/indicators/owners.toml`) is loaded with
+//!   [`BUILTIN`]; a later file's entry for the same AS number or range replaces an earlier one.
+//! - `addresses_file` (relative to the indicator file) is an operator-supplied list: one
+//!   address or CIDR per line, `#` comments, or the Tor Project's exit-list format (its
+//!   `ExitAddress` lines are read; `ExitNode`, `Published` and `LastStatus` lines are
+//!   skipped); repeated entries count once. A missing, unreadable, empty or malformed list
+//!   refuses the indicator file that names it.
+//! - Owner values are checked: names and notes non-empty; `kind` one of
+//!   [`OwnerKind::ALL`]; AS numbers assignable (not 0, not above 4294967294, not reserved for
+//!   documentation or private use: [`asn_reserved`]); ranges well-formed CIDRs without host
+//!   bits and no wider than /[`MIN_PREFIX_V4`] (IPv4) or /[`MIN_PREFIX_V6`] (IPv6); an AS
+//!   number or range listed twice in one file is an error.
+//! - Bounds: an indicator file is read up to [`MAX_FILE_BYTES`]; an addresses file up to
+//!   [`MAX_ADDRESSES_FILE_BYTES`] and [`MAX_ADDRESSES`] entries; all owner ranges together up
+//!   to [`MAX_OWNER_RANGES`]. Beyond them the file is refused, never truncated silently.
 
 pub mod lolrmm;
 use farhand_model::ConfigError;
+use farhand_model::owner::{Owner, OwnerKind, Owners, OwnersBuilder, asn_reserved};
 use farhand_model::tool::{Category, Tool};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use toml::Spanned;
@@ -32,8 +53,34 @@ use toml::Spanned;
 /// The built-in indicator file (facts from the vendors' and public catalogues' documentation).
 pub const BUILTIN: &str = include_str!("../../../../config/indicators/builtin.toml");
 
+/// The built-in ownership list: hosting, VPN and vendor networks by AS number, each with the
+/// public record it rests on.
+pub const BUILTIN_OWNERS: &str = include_str!("../../../../config/indicators/owners.toml");
+
 /// Longest domain pattern or name considered (RFC 1035: 253 characters).
 pub const MAX_NAME: usize = 253;
+
+/// Largest indicator file read (16 MiB); a larger one is refused.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Largest `addresses_file` read (64 MiB); a larger one is refused.
+pub const MAX_ADDRESSES_FILE_BYTES: u64 = 64 << 20;
+
+/// Most entries one `addresses_file` may hold (one million).
+pub const MAX_ADDRESSES: usize = 1_000_000;
+
+/// Most owner address ranges loaded from all files together (two million: about 150 MB of
+/// tables at worst).
+pub const MAX_OWNER_RANGES: usize = 2_000_000;
+
+/// Widest IPv4 range an owner may list (a /8): a wider one is a typo, not one owner's network.
+pub const MIN_PREFIX_V4: u8 = 8;
+
+/// Widest IPv6 range an owner may list (a /16).
+pub const MIN_PREFIX_V6: u8 = 16;
+
+/// Longest owner name.
+pub const MAX_OWNER_NAME: usize = 128;
 
 /// A tool an indicator names: a built-in one or a catalogued name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -104,6 +151,22 @@ struct RawTool {
     note: Option<String>,
 }
 
+/// One `[[owner]]` table as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwner {
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    #[serde(default)]
+    asns: Vec<Spanned<i64>>,
+    #[serde(default)]
+    cidrs: Vec<Spanned<String>>,
+    #[serde(default)]
+    note: Option<Spanned<String>>,
+    #[serde(default)]
+    addresses_file: Option<Spanned<String>>,
+}
+
 /// An indicator file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +175,8 @@ struct RawFile {
     source: Option<String>,
     #[serde(default)]
     tool: Vec<RawTool>,
+    #[serde(default)]
+    owner: Vec<RawOwner>,
 }
 
 /// A compiled domain pattern.
@@ -153,6 +218,9 @@ pub struct Indicators {
     cidrs: Vec<(u128, u128, usize)>,
     ports: HashMap<u16, Vec<usize>>,
     patterns: usize,
+    /// Every owner entry loaded so far (rebuilt into `owners` after each file).
+    owner_entries: OwnersBuilder,
+    owners: Arc<Owners>,
 }
 
 fn err(file: &Path, text: &str, span: std::ops::Range<usize>, msg: String) -> ConfigError {
@@ -222,11 +290,17 @@ impl Indicators {
         // The built-in file is part of the binary and checked by a test; if it were broken
         // the sensor would still run on its structural fingerprints.
         let _ = ind.add_text(BUILTIN, Path::new("builtin"));
+        let _ = ind.add_text(BUILTIN_OWNERS, Path::new("builtin"));
         ind
     }
 
-    /// The built-in indicators plus every `*.toml` file of `dir` (sorted by name), except a
-    /// file named `builtin.toml` (the shipped copy of the built-in file).
+    /// The ownership table: built-in owners plus every `[[owner]]` of the loaded files.
+    pub fn owners(&self) -> Arc<Owners> {
+        self.owners.clone()
+    }
+
+    /// The built-in indicators plus every `*.toml` file of `dir` (sorted by name), except
+    /// files named `builtin.toml` and `owners.toml` (the shipped copies of the built-in files).
     pub fn load_dir(dir: &Path) -> Result<Indicators, ConfigError> {
         let mut ind = Indicators::builtin();
         let entries = std::fs::read_dir(dir).map_err(|e| ConfigError {
@@ -238,7 +312,8 @@ impl Indicators {
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.extension().is_some_and(|x| x == "toml") && p.file_name().is_some_and(|n| n != "builtin.toml")
+                p.extension().is_some_and(|x| x == "toml")
+                    && p.file_name().is_some_and(|n| n != "builtin.toml" && n != "owners.toml")
             })
             .collect();
         files.sort();
@@ -248,13 +323,13 @@ impl Indicators {
         Ok(ind)
     }
 
-    /// Adds one indicator file.
+    /// Adds one indicator file (at most [`MAX_FILE_BYTES`]).
     pub fn add_file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let text = read_bounded(path, MAX_FILE_BYTES).map_err(|msg| ConfigError {
             file: path.to_path_buf(),
             line: 0,
             col: 0,
-            msg: format!("cannot read: {e}"),
+            msg: format!("cannot read: {msg}"),
         })?;
         self.add_text(&text, path)
     }
@@ -263,7 +338,12 @@ impl Indicators {
     pub fn add_text(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            let mut ce = err(path, text, span, e.message().trim().replace('\n', " "));
+            let msg = e.message().trim().replace('\n', " ");
+            let msg = match key_path_at(text, span.clone()) {
+                Some(key) if e.span().is_some() => format!("{key}: {msg}"),
+                _ => msg,
+            };
+            let mut ce = err(path, text, span, msg);
             if e.span().is_none() {
                 ce.line = 0;
                 ce.col = 0;
@@ -273,8 +353,24 @@ impl Indicators {
         let source: Arc<str> = raw.source.clone().unwrap_or_else(|| path.display().to_string()).into();
         // Validate everything before adding anything: a bad file is refused whole.
         let staged = raw.tool.iter().map(|t| stage(t, path, text)).collect::<Result<Vec<_>, _>>()?;
+        let owners = stage_owners(&raw.owner, path, text, &source)?;
+        let ranges: usize = owners.iter().map(|(_, _, nets)| nets.len()).sum();
+        if self.owner_entries.range_count().saturating_add(ranges) > MAX_OWNER_RANGES {
+            return Err(ConfigError {
+                file: path.to_path_buf(),
+                line: 0,
+                col: 0,
+                msg: format!("owner: more than {MAX_OWNER_RANGES} address ranges in all indicator files together"),
+            });
+        }
         for (tool, pats, nets, t) in staged {
             self.add_tool(tool, source.clone(), pats, nets, t);
+        }
+        if !owners.is_empty() {
+            for (owner, asns, nets) in owners {
+                self.owner_entries.add(owner, &asns, &nets);
+            }
+            self.owners = Arc::new(self.owner_entries.build());
         }
         Ok(())
     }
@@ -443,6 +539,225 @@ fn suffix_key(labels_rtl: &[String]) -> String {
     )
 }
 
+/// The `table.key` a TOML error at `span` concerns, for its message: the key itself when the
+/// span is a key (an unknown key), the table when it is a table header (a missing key), else
+/// the nearest `key =` at or above the span and the table header above that.
+fn key_path_at(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let is_ident = |k: &str| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let table_of = |line: &str| line.trim().trim_start_matches('[').split(']').next().map(|t| t.trim().to_string());
+    let here = text.get(span.clone())?;
+    if here.starts_with('[') {
+        return table_of(here.lines().next()?);
+    }
+    let mut key = None;
+    if text.get(span.end..).is_some_and(|rest| rest.trim_start().starts_with('=')) && is_ident(here.trim()) {
+        key = Some(here.trim().to_string());
+    }
+    let before = text.get(..span.start)?;
+    for line in before.rsplit('\n') {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            let table = table_of(t)?;
+            return Some(match key {
+                Some(k) => format!("{table}.{k}"),
+                None => table,
+            });
+        }
+        if key.is_none()
+            && let Some((k, _)) = t.split_once('=')
+            && is_ident(k.trim())
+        {
+            key = Some(k.trim().to_string());
+        }
+    }
+    key
+}
+
+/// Reads a file of at most `limit` bytes as UTF-8 text.
+fn read_bounded(path: &Path, limit: u64) -> Result<String, String> {
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let too_big = |n: u64| format!("{n} bytes or more, above the limit of {limit} bytes");
+    if let Ok(m) = f.metadata()
+        && m.len() > limit
+    {
+        return Err(too_big(m.len()));
+    }
+    let mut bytes = Vec::new();
+    f.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
+}
+
+/// An owner's range: a CIDR or a single address, without host bits, not absurdly wide.
+fn parse_owner_net(v: &str) -> Result<ipnet::IpNet, String> {
+    if v.trim().is_empty() {
+        return Err("empty string".into());
+    }
+    let net: ipnet::IpNet = v
+        .trim()
+        .parse()
+        .or_else(|_| v.trim().parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{v:?} is not an address or CIDR (like 192.0.2.0/24)"))?;
+    if net.trunc() != net {
+        return Err(format!("{v:?} has host bits set (the network is {})", net.trunc()));
+    }
+    let min = match net {
+        ipnet::IpNet::V4(_) => MIN_PREFIX_V4,
+        ipnet::IpNet::V6(_) => MIN_PREFIX_V6,
+    };
+    if net.prefix_len() < min {
+        return Err(format!("{v:?} is wider than /{min}: too wide to be one owner's network"));
+    }
+    Ok(net)
+}
+
+/// 1-based column of `part` (a sub-slice of `line`).
+fn col_in(line: &str, part: &str) -> usize {
+    let off = (part.as_ptr() as usize).saturating_sub(line.as_ptr() as usize);
+    line.get(..off).map_or(0, |s| s.chars().count()) + 1
+}
+
+/// Reads an operator-supplied address list: one address or CIDR per line, `#` comments, or
+/// the Tor Project's exit-list format. Repeated entries count once; more than `max` distinct
+/// entries refuse the file.
+fn read_addresses(file: &Path, owner: &str, listed_in: &Path, max: usize) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let at = |line: usize, col: usize, msg: String| ConfigError {
+        file: file.to_path_buf(),
+        line,
+        col,
+        msg: format!("owner.addresses_file ({owner:?} in {}): {msg}", listed_in.display()),
+    };
+    let text = read_bounded(file, MAX_ADDRESSES_FILE_BYTES).map_err(|m| at(0, 0, format!("cannot read: {m}")))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut seen: HashSet<ipnet::IpNet> = HashSet::new();
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let content = line.split('#').next().unwrap_or_default();
+        let mut words = content.split_whitespace();
+        let Some(first) = words.next() else { continue };
+        let token = match first {
+            // The exit-list format: "ExitAddress" SP address SP date SP time.
+            "ExitAddress" => match words.next() {
+                Some(a) => a,
+                None => return Err(at(n + 1, col_in(line, first), "ExitAddress without an address".into())),
+            },
+            "ExitNode" | "Published" | "LastStatus" => continue,
+            _ => {
+                if let Some(extra) = words.next() {
+                    return Err(at(
+                        n + 1,
+                        col_in(line, extra),
+                        format!("{extra:?}: one address or CIDR per line (or the Tor exit-list format)"),
+                    ));
+                }
+                first
+            }
+        };
+        let net = parse_owner_net(token).map_err(|m| at(n + 1, col_in(line, token), m))?;
+        if seen.insert(net) {
+            if out.len() >= max {
+                return Err(at(n + 1, 1, format!("more than {max} entries")));
+            }
+            out.push(net);
+        }
+    }
+    if out.is_empty() {
+        return Err(at(0, 0, "lists no address".into()));
+    }
+    Ok(out)
+}
+
+/// One owner entry of a file, validated: the owner, its AS numbers and its ranges.
+type StagedOwner = (Owner, Vec<u32>, Vec<ipnet::IpNet>);
+
+/// Validates the `[[owner]]` tables of the file at `path` (text `text`, for error positions),
+/// reading their address files.
+fn stage_owners(raw: &[RawOwner], path: &Path, text: &str, source: &Arc<str>) -> Result<Vec<StagedOwner>, ConfigError> {
+    let mut asns_seen: HashMap<u32, Arc<str>> = HashMap::new();
+    let mut nets_seen: HashMap<ipnet::IpNet, Arc<str>> = HashMap::new();
+    let mut out = Vec::with_capacity(raw.len());
+    for o in raw {
+        let name = o.name.get_ref().trim();
+        if name.is_empty() || name.chars().count() > MAX_OWNER_NAME || name.chars().any(char::is_control) {
+            return Err(err(
+                path,
+                text,
+                o.name.span(),
+                format!("owner.name: {name:?} is empty, has control characters or is longer than {MAX_OWNER_NAME}"),
+            ));
+        }
+        let name: Arc<str> = name.into();
+        let kind = OwnerKind::from_name(o.kind.get_ref().trim()).ok_or_else(|| {
+            let known: Vec<&str> = OwnerKind::ALL.iter().map(|k| k.name()).collect();
+            err(
+                path,
+                text,
+                o.kind.span(),
+                format!("owner.kind: unknown kind {:?} (known: {})", o.kind.get_ref(), known.join(", ")),
+            )
+        })?;
+        let note = match &o.note {
+            Some(n) if n.get_ref().trim().is_empty() => {
+                return Err(err(path, text, n.span(), "owner.note: empty string".into()));
+            }
+            Some(n) => Some(Arc::from(n.get_ref().trim())),
+            None => None,
+        };
+        let mut asns = Vec::with_capacity(o.asns.len());
+        for a in &o.asns {
+            let v = *a.get_ref();
+            let asn = u32::try_from(v).map_err(|_| {
+                err(path, text, a.span(), format!("owner.asns: {v} is not an AS number (1 to 4294967294)"))
+            })?;
+            if let Some(why) = asn_reserved(asn) {
+                return Err(err(path, text, a.span(), format!("owner.asns: {asn}: {why}")));
+            }
+            if let Some(other) = asns_seen.insert(asn, name.clone()) {
+                return Err(err(path, text, a.span(), format!("owner.asns: AS{asn} is already listed for {other:?}")));
+            }
+            asns.push(asn);
+        }
+        let mut nets = Vec::with_capacity(o.cidrs.len());
+        for c in &o.cidrs {
+            let net =
+                parse_owner_net(c.get_ref()).map_err(|m| err(path, text, c.span(), format!("owner.cidrs: {m}")))?;
+            if let Some(other) = nets_seen.insert(net, name.clone()) {
+                return Err(err(path, text, c.span(), format!("owner.cidrs: {net} is already listed for {other:?}")));
+            }
+            nets.push(net);
+        }
+        if let Some(f) = &o.addresses_file {
+            let rel = f.get_ref().trim();
+            if rel.is_empty() {
+                return Err(err(path, text, f.span(), "owner.addresses_file: empty string".into()));
+            }
+            let file = path.parent().unwrap_or(Path::new("")).join(rel);
+            if !file.is_file() {
+                return Err(err(
+                    path,
+                    text,
+                    f.span(),
+                    format!("owner.addresses_file: {} is not a readable file", file.display()),
+                ));
+            }
+            nets.extend(read_addresses(&file, &name, path, MAX_ADDRESSES)?);
+        }
+        if asns.is_empty() && nets.is_empty() {
+            return Err(err(
+                path,
+                text,
+                o.name.span(),
+                format!("owner.name: {name:?} lists no asns, cidrs or addresses_file"),
+            ));
+        }
+        let owner = Owner { name, kind, note, source: Some(source.clone()) };
+        out.push((owner, asns, nets));
+    }
+    Ok(out)
+}
+
 /// One tool entry of a file, validated: the tool, its domain patterns and its networks.
 type Staged<'t> = (ToolRef, Vec<String>, Vec<ipnet::IpNet>, &'t RawTool);
 
@@ -601,6 +916,218 @@ cidrs = ["192.0.2.128/25", "198.51.100.7"]
         let mut j = Indicators::default();
         let e = j.add_text("[[tool]]\nname = \"x\"\ncidrs = [\"10.0.0.0/33\"]\n", Path::new("f.toml")).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+    }
+
+    /// A scratch directory under the system's temporary directory, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            let d = std::env::temp_dir().join(format!("farhand-owners-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            Scratch(d)
+        }
+        fn write(&self, name: &str, text: &str) -> PathBuf {
+            let p = self.0.join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn owner_of(i: &Indicators, ip: &str, asn: Option<u32>) -> Option<(String, OwnerKind, &'static str)> {
+        i.owners().lookup(ip.parse().unwrap(), asn).map(|m| (m.name.to_string(), m.kind, m.by.as_str()))
+    }
+
+    #[test]
+    fn shipped_owners_load_and_classify_known_networks() {
+        let mut i = Indicators::default();
+        i.add_text(BUILTIN_OWNERS, Path::new("builtin")).unwrap();
+        let o = i.owners();
+        assert!(o.count(OwnerKind::Hosting) >= 30, "{}", o.count(OwnerKind::Hosting));
+        assert!(o.count(OwnerKind::Vpn) >= 3 && o.count(OwnerKind::VendorRelay) >= 2);
+        assert!(o.asn_count() >= 100, "{}", o.asn_count());
+        // The built-in set includes them.
+        assert_eq!(Indicators::builtin().owners().len(), o.len());
+        let any = "203.0.113.10";
+        for (asn, name, kind) in [
+            (14061, "DigitalOcean", OwnerKind::Hosting),
+            (16509, "Amazon Web Services", OwnerKind::Hosting),
+            (396982, "Google Cloud", OwnerKind::Hosting),
+            (24940, "Hetzner", OwnerKind::Hosting),
+            (20473, "Vultr", OwnerKind::Hosting),
+            (9009, "M247", OwnerKind::Hosting),
+            (216025, "Mullvad VPN", OwnerKind::Vpn),
+            (62371, "Proton VPN", OwnerKind::Vpn),
+            (43304, "TeamViewer", OwnerKind::VendorRelay),
+        ] {
+            assert_eq!(owner_of(&i, any, Some(asn)), Some((name.to_string(), kind, "asn")), "AS{asn}");
+        }
+        // Deliberately left out: Google's own services, a CDN, a residential ISP, and the
+        // unrelated "Proton66".
+        for asn in [15169, 13335, 20940, 3320, 198953] {
+            assert_eq!(owner_of(&i, any, Some(asn)), None, "AS{asn}");
+        }
+        assert_eq!(owner_of(&i, any, None), None);
+    }
+
+    #[test]
+    fn owner_tables_with_ranges_and_address_files() {
+        let d = Scratch::new("files");
+        d.write(
+            "tor-exits.txt",
+            "ExitNode 0011BD2485AD45D984EC4159C88FC066E5E3300E\nPublished 2026-01-01 10:00:00\n\
+             LastStatus 2026-01-01 11:00:00\nExitAddress 198.51.100.7 2026-01-01 11:05:14\n\
+             ExitNode 0B0BAD6B4E81B5F5E5AB8D1A4E4A5B1C2D3E4F50\nPublished 2026-01-01 10:00:00\n\
+             LastStatus 2026-01-01 11:00:00\nExitAddress 198.51.100.7 2026-01-01 11:06:00\n\
+             ExitAddress 2001:db8:7::9 2026-01-01 11:07:00\n",
+        );
+        d.write(
+            "proxies.txt",
+            "\u{feff}# residential exits\n192.0.2.0/25   # a block\n\n  192.0.2.200\r\n2001:db8:9::/48\n",
+        );
+        let f = d.write(
+            "local.toml",
+            r#"
+[[owner]]
+name = "Acme Hosting"
+kind = "hosting"
+asns = [14061]
+cidrs = ["198.51.100.0/24", "192.0.2.0/24"]
+
+[[owner]]
+name = "Tor exits"
+kind = "tor_exit"
+addresses_file = "tor-exits.txt"
+
+[[owner]]
+name = "Proxy provider"
+kind = "residential_proxy"
+addresses_file = "proxies.txt"
+note = "operator's list"
+"#,
+        );
+        let mut i = Indicators::builtin();
+        let before = i.owners().len();
+        i.add_file(&f).unwrap();
+        let o = i.owners();
+        assert_eq!(o.len(), before + 3);
+        assert_eq!((o.count(OwnerKind::TorExit), o.count(OwnerKind::ResidentialProxy)), (1, 1));
+        let tor = ("Tor exits".to_string(), OwnerKind::TorExit, "cidr");
+        assert_eq!(owner_of(&i, "198.51.100.7", None), Some(tor.clone()), "the /32 inside the /24 wins");
+        assert_eq!(owner_of(&i, "198.51.100.7", Some(14061)), Some(tor.clone()), "a range wins over the AS");
+        assert_eq!(owner_of(&i, "2001:db8:7::9", None), Some(tor));
+        assert_eq!(owner_of(&i, "198.51.100.8", None), Some(("Acme Hosting".into(), OwnerKind::Hosting, "cidr")));
+        let proxy = ("Proxy provider".to_string(), OwnerKind::ResidentialProxy, "cidr");
+        assert_eq!(owner_of(&i, "192.0.2.5", None), Some(proxy.clone()));
+        assert_eq!(owner_of(&i, "192.0.2.200", None), Some(proxy.clone()));
+        assert_eq!(owner_of(&i, "192.0.2.199", None), Some(("Acme Hosting".into(), OwnerKind::Hosting, "cidr")));
+        assert_eq!(owner_of(&i, "2001:db8:9::1", None), Some(proxy));
+        // The later file's entry for AS14061 replaces the built-in one.
+        assert_eq!(owner_of(&i, "203.0.113.1", Some(14061)), Some(("Acme Hosting".into(), OwnerKind::Hosting, "asn")));
+        let m = o.lookup("192.0.2.5".parse().unwrap(), None).unwrap();
+        assert_eq!(m.source.as_deref(), Some(f.display().to_string().as_str()));
+    }
+
+    /// Every bad value is refused with the file, line, column and key, and refuses the file.
+    #[test]
+    fn bad_owner_tables_name_file_line_column_and_key() {
+        let d = Scratch::new("bad");
+        let head = "[[owner]]\nname = \"X\"\nkind = \"hosting\"\n";
+        let cases: &[(&str, usize, usize, &str)] = &[
+            ("asn = [14061]\n", 4, 1, "owner.asn: unknown field `asn`"),
+            ("asns = [0]\n", 4, 9, "owner.asns: 0"),
+            ("asns = [14061, 4294967295]\n", 4, 16, "owner.asns: 4294967295"),
+            ("asns = [4294967296]\n", 4, 9, "owner.asns: 4294967296"),
+            ("asns = [-5]\n", 4, 9, "owner.asns: -5"),
+            ("asns = [64512]\n", 4, 9, "private use"),
+            ("asns = [64500]\n", 4, 9, "documentation"),
+            ("asns = [23456]\n", 4, 9, "AS_TRANS"),
+            ("asns = [\"AS14061\"]\n", 4, 9, "owner.asns: invalid type"),
+            ("asns = [14061, 14061]\n", 4, 16, "owner.asns: AS14061 is already listed"),
+            ("cidrs = [\"10.0.0.0/33\"]\n", 4, 10, "owner.cidrs: \"10.0.0.0/33\""),
+            ("cidrs = [\"\"]\n", 4, 10, "owner.cidrs: empty"),
+            ("cidrs = [\"10.1.2.3/8\"]\n", 4, 10, "owner.cidrs: \"10.1.2.3/8\" has host bits"),
+            ("cidrs = [\"0.0.0.0/0\"]\n", 4, 10, "owner.cidrs: \"0.0.0.0/0\" is wider"),
+            ("cidrs = [\"2000::/8\"]\n", 4, 10, "owner.cidrs: \"2000::/8\" is wider"),
+            ("cidrs = [\"192.0.2.0/24\", \"192.0.2.0/24\"]\n", 4, 26, "already listed"),
+            ("note = \"\"\n", 4, 8, "owner.note: empty"),
+            ("addresses_file = \"\"\n", 4, 18, "owner.addresses_file: empty"),
+            ("addresses_file = \"missing.txt\"\n", 4, 18, "owner.addresses_file: "),
+            ("\n", 2, 8, "owner.name: \"X\" lists no asns"),
+        ];
+        let mut i = Indicators::builtin();
+        let before = i.owners().len();
+        for (n, (tail, line, col, want)) in cases.iter().enumerate() {
+            let f = d.write(&format!("bad{n}.toml"), &format!("{head}{tail}"));
+            let e = i.add_file(&f).unwrap_err();
+            assert_eq!((e.file.as_path(), e.line, e.col), (f.as_path(), *line, *col), "{tail:?}: {e}");
+            assert!(e.to_string().contains(want), "{tail:?}: {e}");
+            assert!(e.to_string().starts_with(&format!("{}:{line}:{col}: ", f.display())), "{e}");
+        }
+        for (text, line, col, want) in [
+            ("[[owner]]\nname = \"\"\nkind = \"vpn\"\nasns = [1]\n", 2, 8, "owner.name"),
+            ("[[owner]]\nname = \"X\"\nkind = \"vpm\"\nasns = [1]\n", 3, 8, "owner.kind: unknown kind \"vpm\""),
+            ("[[owner]]\nname = \"X\"\nasns = [1]\n", 1, 1, "owner: missing field `kind`"),
+            (
+                "[[owner]]\nname = \"X\"\nkind = \"vpn\"\ncidrs = [\n  \"192.0.2.0/24\",\n  7,\n]\n",
+                6,
+                3,
+                "owner.cidrs: invalid type",
+            ),
+        ] {
+            let f = d.write("other.toml", text);
+            let e = i.add_file(&f).unwrap_err();
+            assert_eq!((e.line, e.col), (line, col), "{e}");
+            assert!(e.to_string().contains(want), "{e}");
+        }
+        // A bad second entry refuses the good first one too.
+        let f = d.write(
+            "half.toml",
+            "[[owner]]\nname = \"Good\"\nkind = \"vpn\"\nasns = [1]\n[[owner]]\nname = \"Bad\"\nkind = \"vpn\"\nasns = [0]\n",
+        );
+        assert_eq!(i.add_file(&f).unwrap_err().line, 8);
+        assert_eq!(i.owners().len(), before);
+        assert!(i.owners().lookup("203.0.113.1".parse().unwrap(), Some(1)).is_none());
+    }
+
+    #[test]
+    fn bad_address_files_name_their_own_line_and_column() {
+        let d = Scratch::new("addr");
+        let toml = "[[owner]]\nname = \"Tor exits\"\nkind = \"tor_exit\"\naddresses_file = \"list.txt\"\n";
+        for (list, line, col, want) in [
+            ("192.0.2.1\n# c\n  192.0.2.300\n", 3, 3, "\"192.0.2.300\" is not an address"),
+            ("192.0.2.1 192.0.2.2\n", 1, 11, "one address or CIDR per line"),
+            ("ExitNode AB\nExitAddress\n", 2, 1, "ExitAddress without an address"),
+            ("ExitAddress 192.0.2.999 2026-01-01 00:00:00\n", 1, 13, "192.0.2.999"),
+            ("10.9.0.0/8\n", 1, 1, "host bits"),
+            ("# nothing yet\n", 0, 0, "lists no address"),
+        ] {
+            let l = d.write("list.txt", list);
+            let f = d.write("tor.toml", toml);
+            let e = Indicators::default().add_file(&f).unwrap_err();
+            assert_eq!((e.file.as_path(), e.line, e.col), (l.as_path(), line, col), "{list:?}: {e}");
+            let s = e.to_string();
+            assert!(s.contains(want) && s.contains("owner.addresses_file") && s.contains("tor.toml"), "{s}");
+        }
+        // Non-UTF-8 and oversized lists are refused, not read in part.
+        let l = d.write("list.txt", "");
+        std::fs::write(&l, b"192.0.2.1\n\xff\xfe\n").unwrap();
+        let e = Indicators::default().add_file(&d.write("tor.toml", toml)).unwrap_err();
+        assert!(e.to_string().contains("not UTF-8"), "{e}");
+        assert!(read_bounded(&l, 4).unwrap_err().contains("above the limit of 4 bytes"));
+        let many: String = (0..20).map(|n| format!("192.0.2.{n}\n")).collect();
+        let l = d.write("many.txt", &many);
+        let e = read_addresses(&l, "x", Path::new("t.toml"), 10).unwrap_err();
+        assert_eq!(e.line, 11, "{e}");
+        assert!(e.to_string().contains("more than 10 entries"), "{e}");
+        assert_eq!(read_addresses(&l, "x", Path::new("t.toml"), 20).unwrap().len(), 20);
     }
 
     #[test]
