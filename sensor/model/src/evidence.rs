@@ -45,7 +45,8 @@ pub enum Evidence {
     Softether(SoftEtherEvidence),
     /// UltraSurf's fixed stream prefix.
     Ultrasurf(UltraSurfEvidence),
-    /// A Raspberry Pi (IP-KVM class device) on the endpoint's segment.
+    /// A device of an IP-KVM hardware class (a Raspberry Pi, a KVM maker's OUI) on the
+    /// endpoint's segment.
     IpKvm(IpKvmEvidence),
     /// A name, ALPN or certificate that an indicator attributes to a tool.
     Name(Box<NameEvidence>),
@@ -365,6 +366,11 @@ pub struct IpsecEvidence {
     pub responded: bool,
 }
 
+/// [`IpKvmEvidence::hardware`] of a single-board computer's OUI (Raspberry Pi).
+pub const HARDWARE_SBC: &str = "single_board_computer";
+/// [`IpKvmEvidence::hardware`] of an OUI registered to a maker of IP-KVM devices.
+pub const HARDWARE_KVM_MAKER: &str = "kvm_maker";
+
 /// Evidence of a suspected IP-KVM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IpKvmEvidence {
@@ -372,6 +378,10 @@ pub struct IpKvmEvidence {
     pub mac: String,
     /// The vendor the OUI is registered to.
     pub vendor: &'static str,
+    /// What that vendor makes: [`HARDWARE_SBC`] (Raspberry Pi: the hardware of PiKVM and
+    /// TinyPilot, but also of routers, sensors and signage) or [`HARDWARE_KVM_MAKER`] (a
+    /// maker of IP-KVM devices, whose OUI may also sit on its other products).
+    pub hardware: &'static str,
     /// The device was seen forwarding traffic of an outside address (it is the segment's
     /// router or a bridge), not sending its own: the alert's endpoint is then the inside
     /// host it delivered to.

@@ -40,6 +40,13 @@ pub struct PeerInfo {
     pub org: Option<String>,
 }
 
+impl PeerInfo {
+    /// The class of `ip` and nothing more (no database consulted).
+    pub fn classified(ip: IpAddr) -> PeerInfo {
+        PeerInfo { class: classify(ip), country: None, asn: None, org: None }
+    }
+}
+
 /// The marker that starts a MaxMind DB's metadata section.
 const MMDB_MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
 

@@ -13,6 +13,7 @@ use crate::enrich::lookup::PeerInfo;
 use crate::verdict::{Activity, Alert, AlertKind, Host};
 use farhand_model::Category;
 use farhand_model::Direction;
+use farhand_model::Tool;
 use serde_json::{Value, json};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -109,6 +110,8 @@ struct Parts<'a> {
     title: String,
     tech_id: &'static str,
     tech_name: &'static str,
+    /// The ATT&CK sub-technique (id, name), where one applies.
+    sub_tech: Option<(&'static str, &'static str)>,
     analytic: (&'static str, &'static str),
     evidence: Value,
     sev: u8,
@@ -145,11 +148,15 @@ impl Parts<'_> {
                 format!("{} session typed through the endpoint by a remote controller", a.tool_title)
             }
         };
-        // MITRE ATT&CK technique: remote access software, protocol tunneling, or proxy.
-        let (tech_id, tech_name) = match a.category {
-            Category::RemoteControl => ("T1219", "Remote Access Software"),
-            Category::Vpn | Category::Tunnel => ("T1572", "Protocol Tunneling"),
-            Category::Relay | Category::Proxy => ("T1090", "Proxy"),
+        // MITRE ATT&CK (v17): remote access tools — hardware (an IP-KVM) or remote desktop
+        // software —, protocol tunneling, or proxy.
+        let (tech_id, tech_name, sub_tech) = match a.category {
+            _ if a.kind == AlertKind::IpKvmSuspected || a.tool == Tool::IpKvm => {
+                ("T1219", "Remote Access Tools", Some(("T1219.003", "Remote Access Hardware")))
+            }
+            Category::RemoteControl => ("T1219", "Remote Access Tools", Some(("T1219.002", "Remote Desktop Software"))),
+            Category::Vpn | Category::Tunnel => ("T1572", "Protocol Tunneling", None),
+            Category::Relay | Category::Proxy => ("T1090", "Proxy", None),
         };
         let analytic = a.detectors.first().map(|(n, v)| (*n, *v)).unwrap_or(("", ""));
         let evidence = serde_json::to_value(&a.evidence).unwrap_or(Value::Null);
@@ -170,6 +177,7 @@ impl Parts<'_> {
             title,
             tech_id,
             tech_name,
+            sub_tech,
             analytic,
             evidence,
             sev,
@@ -186,6 +194,31 @@ pub fn alert_json(a: &Alert, obs: &Observer) -> Value {
     if let (Some(o), Value::Object(e)) = (v.as_object_mut(), ecs(a, &p, obs)) {
         o.extend(e);
         o.insert("unmapped".into(), json!({ "farhand": farhand(a, &p) }));
+    }
+    v
+}
+
+/// ATT&CK version the technique names follow (v17 split T1219 into sub-techniques).
+pub const ATTACK_VERSION: &str = "17";
+
+/// The OCSF attack object: tactic, technique and, where one applies, sub-technique.
+fn attack_ocsf(p: &Parts<'_>) -> Value {
+    let mut v = json!({
+        "technique": { "uid": p.tech_id, "name": p.tech_name },
+        "tactic": { "uid": "TA0011", "name": "Command and Control" },
+        "version": ATTACK_VERSION,
+    });
+    if let (Some((id, name)), Some(o)) = (p.sub_tech, v.as_object_mut()) {
+        o.insert("sub_technique".into(), json!({ "uid": id, "name": name }));
+    }
+    v
+}
+
+/// ECS `threat.technique`, with `subtechnique` where one applies.
+fn technique_ecs(p: &Parts<'_>) -> Value {
+    let mut v = json!({ "id": [p.tech_id], "name": [p.tech_name] });
+    if let (Some((id, name)), Some(o)) = (p.sub_tech, v.as_object_mut()) {
+        o.insert("subtechnique".into(), json!({ "id": [id], "name": [name] }));
     }
     v
 }
@@ -238,11 +271,7 @@ fn ocsf(a: &Alert, p: &Parts<'_>) -> Value {
                 "type": "Rule",
                 "version": p.analytic.1,
             },
-            "attacks": [{
-                "technique": { "uid": p.tech_id, "name": p.tech_name },
-                "tactic": { "uid": "TA0011", "name": "Command and Control" },
-                "version": "15",
-            }],
+            "attacks": [attack_ocsf(p)],
         },
         "src_endpoint": endpoint_ocsf(p.src, p.src_info),
         "dst_endpoint": endpoint_ocsf(p.dst, p.dst_info),
@@ -305,7 +334,7 @@ fn ecs(a: &Alert, p: &Parts<'_>, obs: &Observer) -> Value {
         },
         "threat": {
             "framework": "MITRE ATT&CK",
-            "technique": { "id": [p.tech_id], "name": [p.tech_name] },
+            "technique": technique_ecs(p),
             "tactic": { "id": ["TA0011"], "name": ["Command and Control"] },
         },
         "observer": {

@@ -12,10 +12,14 @@
 //! - The endpoint of an alert is the inside host (`home_networks`); when both or neither
 //!   side is inside, it is the controlled side (the server of SSH/RDP/VNC). The peer is the
 //!   other side. `bytes_in`/`packets_in` count what the endpoint received.
+//! - IP-KVM signs (an `ip_kvm_suspected` finding, or any finding of the IP-KVM tool) are
+//!   weighed per device by [`kvm`]: one `ip_kvm_suspected` alert per device, Low for a
+//!   Raspberry Pi alone, High when a KVM-specific name, certificate or cloud lookup joins.
 //! - Alerts are self-contained: everything a SOC analyst needs to read them (tool,
 //!   confidence, method, addresses, ports, times, volumes, fingerprint fields, detector
 //!   versions, a one-paragraph message).
 
+pub mod kvm;
 pub mod peers;
 
 use crate::enrich::live::Enrichment;
@@ -258,9 +262,9 @@ pub struct Verdict {
     /// resumes within [`SESSION_GAP`] (after an idle timeout or an active-timeout report)
     /// continues the same alert as an update.
     sessions: HashMap<(String, String), (String, Micros)>,
-    /// IP-KVM-class devices already reported (by MAC): workers each see a device once, and
-    /// a device talking to several endpoints reaches several workers.
-    kvm_reported: std::collections::HashSet<String>,
+    /// IP-KVM signs per device (workers each see a device once, and a device talking to
+    /// several endpoints reaches several workers).
+    kvm: kvm::KvmDevices,
     /// Per endpoint: remote-control tools seen (name → last time) and how many distinct
     /// tools the last `multiple_remote_tools` alert reported.
     tools_by_endpoint: HashMap<Addr, (BTreeMap<String, Micros>, usize)>,
@@ -276,7 +280,7 @@ impl Verdict {
         Verdict {
             home,
             sessions: HashMap::new(),
-            kvm_reported: Default::default(),
+            kvm: Default::default(),
             tools_by_endpoint: HashMap::new(),
             relay: Default::default(),
             enrich: Enrichment::none(),
@@ -431,21 +435,23 @@ impl Verdict {
         if let Some(Err(e)) = self.enrich.maybe_reload(std::time::Instant::now()) {
             tracing::warn!("enrich: reloading failed, the databases in use are kept: {e}");
         }
-        let (m, kvm) = match &f.kind {
-            FindingKind::RemoteControlSession(m) => (m, false),
-            FindingKind::IpKvmSuspected(m) => (m, true),
+        // IP-KVM signs (a Raspberry Pi or KVM maker's MAC, a PiKVM/TinyPilot/JetKVM/GLKVM host
+        // name, certificate or cloud name) are weighed per device: kvm.rs.
+        let m = match &f.kind {
+            FindingKind::RemoteControlSession(m) if !kvm::is_sign(f) => m,
+            FindingKind::RemoteControlSession(_) | FindingKind::IpKvmSuspected(_) => {
+                let start = out.len();
+                self.kvm.judge(f, &self.home, out);
+                for a in out.iter_mut().skip(start) {
+                    a.peer_info = self.enrich.lookup(a.peer.ip.ip());
+                }
+                return;
+            }
         };
-        if let Evidence::IpKvm(e) = &m.evidence
-            && !self.kvm_reported.insert(e.mac.clone())
-        {
-            return;
-        }
         let s = &f.flow;
         let category = m.category();
-        // IP-KVM signs (a Raspberry Pi MAC, a PiKVM/TinyPilot/JetKVM host name or cloud name)
-        // raise ip_kvm_suspected rather than a session alert.
-        let kind = if kvm || m.tool == Tool::IpKvm { AlertKind::IpKvmSuspected } else { AlertKind::of(category) };
-        let ep_side = self.endpoint_side(f, m, kvm);
+        let kind = AlertKind::of(category);
+        let ep_side = self.endpoint_side(f, m);
         let peer_side = ep_side.other();
         let (ep_ip, ep_port) = s.key.side(ep_side);
         let (peer_ip, peer_port) = s.key.side(peer_side);
@@ -465,7 +471,7 @@ impl Verdict {
         let idx = |side: Side| side.idx();
         let get = |a: &[u64; 2], side: Side| a.get(idx(side)).copied().unwrap_or(0);
         let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
-        let message = message(f, m, kvm, (ep_side, direction), &tool_title);
+        let message = message(f, m, (ep_side, direction), &tool_title);
         let alert = Alert {
             id,
             activity,
@@ -502,7 +508,7 @@ impl Verdict {
             gap: f.behaviour.as_ref().and_then(|b| crate::relay_latency::judge(b, &self.relay)),
             behaviour: f.behaviour.clone(),
         };
-        let first = alert.activity == Activity::Create && !kvm;
+        let first = alert.activity == Activity::Create;
         out.push(alert);
         if first && let Some(a) = out.last().cloned() {
             self.note_tool(&a, out);
@@ -514,20 +520,14 @@ impl Verdict {
     }
 
     /// Which side of the flow is the endpoint: the inside side; else, for remote control,
-    /// the controlled side (the server), and for tunnels the client that opened it. An
-    /// IP-KVM device is the sender of the frame it was seen in, or, when it only forwarded
-    /// an outside host's packet, the inside host it delivered to; a device naming itself
-    /// (DHCP) is the client of its own exchange.
-    fn endpoint_side(&self, f: &Finding, m: &Match, kvm: bool) -> Side {
+    /// the controlled side (the server), and for tunnels the client that opened it. (IP-KVM
+    /// devices: [`kvm`].)
+    fn endpoint_side(&self, f: &Finding, m: &Match) -> Side {
         let s = &f.flow;
         let resp_side = s.initiator.other();
         let init_in = self.home.contains(&s.key.side(s.initiator).0);
         let resp_in = self.home.contains(&s.key.side(resp_side).0);
-        let kvm_named = m.tool == Tool::IpKvm;
         match (init_in, resp_in) {
-            _ if kvm && matches!(&m.evidence, Evidence::IpKvm(e) if e.routed) => resp_side,
-            _ if kvm => s.initiator,
-            _ if kvm_named && matches!(&m.evidence, Evidence::Name(e) if e.field == "dhcp_hostname") => s.initiator,
             (true, false) => s.initiator,
             (false, true) => resp_side,
             _ if m.category() == Category::RemoteControl => resp_side,
@@ -539,7 +539,8 @@ impl Verdict {
 /// An alert's severity by its kind, direction and the tool's category.
 fn severity(kind: AlertKind, direction: Direction, category: Category) -> Severity {
     match (kind, direction) {
-        (AlertKind::IpKvmSuspected, _) => Severity::High,
+        // The device's signs decide (kvm::severity); one sign alone is Low.
+        (AlertKind::IpKvmSuspected, _) => Severity::Low,
         (AlertKind::RemoteControlSession, Direction::Inbound) => Severity::Low,
         (AlertKind::RemoteControlSession, Direction::Outbound) => Severity::Informational,
         (_, _) if category == Category::Relay => Severity::Informational,
@@ -547,9 +548,8 @@ fn severity(kind: AlertKind, direction: Direction, category: Category) -> Severi
     }
 }
 
-/// The alert's one-paragraph message: the IP-KVM device, or the session with its figures,
-/// evidence and wrapper.
-fn message(f: &Finding, m: &Match, kvm: bool, (ep_side, direction): (Side, Direction), tool_title: &str) -> String {
+/// The alert's one-paragraph message: the session with its figures, evidence and wrapper.
+fn message(f: &Finding, m: &Match, (ep_side, direction): (Side, Direction), tool_title: &str) -> String {
     let s = &f.flow;
     let peer_side = ep_side.other();
     let (ep_ip, ep_port) = s.key.side(ep_side);
@@ -557,59 +557,37 @@ fn message(f: &Finding, m: &Match, kvm: bool, (ep_side, direction): (Side, Direc
     let transport = Transport::of_proto(s.key.proto());
     let get = |a: &[u64; 2], side: Side| a.get(side.idx()).copied().unwrap_or(0);
     let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
-    if let (true, Evidence::IpKvm(e)) = (kvm, &m.evidence)
-        && e.routed
-    {
-        format!(
-            "A {} device ({}) forwards traffic on the segment of {ep_ip} (it delivered {peer_ip}'s \
-             packets: the segment's router or a bridge). PiKVM/TinyPilot-style IP-KVMs run on this \
-             hardware; check what it is.",
-            e.vendor, e.mac
-        )
-    } else if let (true, Evidence::IpKvm(e)) = (kvm, &m.evidence) {
-        format!(
-            "A {} device ({}) at {ep_ip} is on the segment (seen talking to {peer_ip}): \
-             PiKVM/TinyPilot-style IP-KVMs, which drive a laptop's keyboard, screen and mouse \
-             from afar with no software on it, run on this hardware.",
-            e.vendor, e.mac
-        )
-    } else {
-        format!(
-            "{tool} session {dir} {ep}:{ep_port} {arrow} {peer}:{peer_port} ({transport}), recognised by {method} \
-         (confidence {conf}); {pin} packets / {bin} bytes to the endpoint, {pout} packets / {bout} bytes from it; \
-         {secs:.1} s.{extra}",
-            tool = tool_title,
-            dir = match direction {
-                Direction::Inbound => "into endpoint",
-                Direction::Outbound => "from endpoint",
-            },
-            ep = ep_ip,
-            arrow = match direction {
-                Direction::Inbound => "<-",
-                Direction::Outbound => "->",
-            },
-            peer = peer_ip,
-            transport = transport.name(),
-            method = match m.method {
-                Method::PayloadStructure => "its payload structure",
-                Method::Certificate => "its certificate",
-                Method::Association => "its link to a recognised session",
-                Method::Name => "a name",
-                Method::Port => "its port only",
-            },
-            conf = m.confidence,
-            pin = get(&pk, peer_side),
-            bin = get(&s.bytes, peer_side),
-            pout = get(&pk, ep_side),
-            bout = get(&s.bytes, ep_side),
-            secs = s.last_ts.saturating_sub(s.first_ts) as f64 / 1e6,
-            extra = evidence_note(&m.evidence),
-        ) + &f
-            .via
-            .as_ref()
-            .map(|v| format!(" Found inside a {} tunnel to {}.", v.wrapper, v.target))
-            .unwrap_or_default()
-    }
+    format!(
+        "{tool} session {dir} {ep}:{ep_port} {arrow} {peer}:{peer_port} ({transport}), recognised by {method} \
+     (confidence {conf}); {pin} packets / {bin} bytes to the endpoint, {pout} packets / {bout} bytes from it; \
+     {secs:.1} s.{extra}",
+        tool = tool_title,
+        dir = match direction {
+            Direction::Inbound => "into endpoint",
+            Direction::Outbound => "from endpoint",
+        },
+        ep = ep_ip,
+        arrow = match direction {
+            Direction::Inbound => "<-",
+            Direction::Outbound => "->",
+        },
+        peer = peer_ip,
+        transport = transport.name(),
+        method = match m.method {
+            Method::PayloadStructure => "its payload structure",
+            Method::Certificate => "its certificate",
+            Method::Association => "its link to a recognised session",
+            Method::Name => "a name",
+            Method::Port => "its port only",
+        },
+        conf = m.confidence,
+        pin = get(&pk, peer_side),
+        bin = get(&s.bytes, peer_side),
+        pout = get(&pk, ep_side),
+        bout = get(&s.bytes, ep_side),
+        secs = s.last_ts.saturating_sub(s.first_ts) as f64 / 1e6,
+        extra = evidence_note(&m.evidence),
+    ) + &f.via.as_ref().map(|v| format!(" Found inside a {} tunnel to {}.", v.wrapper, v.target)).unwrap_or_default()
 }
 
 /// The evidence as short `key=value` pairs for the alert message: strings and numbers,
@@ -870,10 +848,16 @@ mod tests {
     fn ip_kvm_findings_do_not_count_as_tools() {
         use farhand_model::evidence::IpKvmEvidence;
         let mut v = verdict();
-        let e = IpKvmEvidence { mac: "dc:a6:32:00:00:01".into(), vendor: "Raspberry Pi", routed: false };
+        let e = IpKvmEvidence {
+            mac: "dc:a6:32:00:00:01".into(),
+            vendor: "Raspberry Pi",
+            hardware: farhand_model::evidence::HARDWARE_SBC,
+            routed: false,
+        };
         let mut kvm = session(Tool::IpKvm, (EP, 68), ([10, 0, 0, 1], 67), 1_000_000);
         kvm.kind = FindingKind::IpKvmSuspected(matched(Tool::IpKvm, Evidence::IpKvm(e)));
-        assert_eq!(kinds(&judge(&mut v, &kvm)), vec![(AlertKind::IpKvmSuspected, Severity::High)]);
+        // A Raspberry Pi alone: Low (verdict::kvm weighs the device's signs).
+        assert_eq!(kinds(&judge(&mut v, &kvm)), vec![(AlertKind::IpKvmSuspected, Severity::Low)]);
         let a = judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), 2_000_000));
         assert_eq!(kinds(&a), vec![(AlertKind::RemoteControlSession, Severity::Low)]);
     }
