@@ -18,17 +18,29 @@ use std::time::Instant;
 impl Settings {
     /// What the verdict needs of these settings.
     pub fn verdict(&self) -> VerdictConfig {
-        VerdictConfig { home: self.home.clone(), relay: self.relay }
+        VerdictConfig {
+            home: self.home.clone(),
+            relay: self.relay,
+            policy: self.policy.clone(),
+            location: self.location.clone(),
+        }
     }
 
     /// The health of each component these settings build, without building them (for
-    /// `--check-config` and the warnings at start): flow table, detection engine, verdict, alert output.
+    /// `--check-config` and the warnings at start): flow table, detection engine, verdict, policy
+    /// (with the sensor's location), alert output.
     pub fn health(&self) -> Vec<Health> {
         let alerts = match self.alerts.as_str() {
             "-" => "JSON lines to standard output".to_string(),
             path => format!("JSON lines to {path}"),
         };
-        vec![self.flow.health(), self.fast_path().health(), self.verdict().health(), Health::ready("output", alerts)]
+        vec![
+            self.flow.health(),
+            self.fast_path().health(),
+            self.verdict().health(),
+            self.policy.health(self.location.as_ref()),
+            Health::ready("output", alerts),
+        ]
     }
 
     /// What the fast path needs of these settings.

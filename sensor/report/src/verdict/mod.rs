@@ -16,6 +16,8 @@
 //!   confidence, method, addresses, ports, times, volumes, fingerprint fields, detector
 //!   versions, a one-paragraph message).
 
+use crate::physics::Location;
+use crate::policy::Policy;
 use base64::Engine as _;
 use farhand_model::Direction;
 use farhand_model::EndReason;
@@ -27,6 +29,7 @@ use farhand_model::{Finding, FindingKind};
 use farhand_model::{Health, HomeNets};
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Alert kinds (DESIGN.md alert taxonomy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -196,20 +199,25 @@ pub const SESSION_GAP: Micros = 3600 * 1_000_000;
 /// Open sessions remembered before old ones are forgotten.
 pub const MAX_OPEN_SESSIONS: usize = 100_000;
 
-/// What the verdict is built from: the inside networks and the relay-gap judgement.
+/// What the verdict is built from: the inside networks, the relay-gap judgement, the
+/// deployment's policy and the sensor's location (for the physics check).
 #[derive(Debug, Clone)]
 pub struct VerdictConfig {
     /// The organisation's endpoints.
     pub home: HomeNets,
     /// The relay-gap judgement's thresholds.
     pub relay: crate::relay_latency::RelayConfig,
+    /// Home countries, tool stances, helpdesk hosts, tenants, allowlist, business hours.
+    pub policy: Arc<Policy>,
+    /// Where the sensor is; `None`: no physics check.
+    pub location: Option<Location>,
 }
 
 impl VerdictConfig {
     /// The verdict, and its health.
     pub fn build(self) -> (Verdict, Health) {
         let health = self.health();
-        (Verdict::new(self.home).with_relay(self.relay), health)
+        (Verdict::new(self.home).with_relay(self.relay).with_policy(self.policy, self.location), health)
     }
 
     /// The health of the verdict these settings describe, without building it: degraded
@@ -224,6 +232,16 @@ impl VerdictConfig {
             r.baseline_ssh_ms,
             r.gap_threshold_ms,
             r.min_samples
+        );
+        let countries: Vec<&str> = self.policy.home_countries().collect();
+        let detail = format!(
+            "{detail}; abroad: {}; physics check: {}",
+            if countries.is_empty() {
+                "not judged (no home countries)".to_string()
+            } else {
+                format!("outside {}", countries.join(","))
+            },
+            self.location.as_ref().map_or_else(|| "off (no sensor location)".to_string(), |l| format!("from {l}")),
         );
         if self.home.is_empty() {
             Health::degraded(
@@ -253,6 +271,10 @@ pub struct Verdict {
     tools_by_endpoint: HashMap<Addr, (BTreeMap<String, Micros>, usize)>,
     /// Settings of the relay-gap judgement.
     relay: crate::relay_latency::RelayConfig,
+    /// The deployment's policy.
+    policy: Arc<Policy>,
+    /// Where the sensor is (the physics check), if configured.
+    location: Option<Location>,
 }
 
 impl Verdict {
@@ -264,6 +286,8 @@ impl Verdict {
             kvm_reported: Default::default(),
             tools_by_endpoint: HashMap::new(),
             relay: Default::default(),
+            policy: Arc::new(Policy::default()),
+            location: None,
         }
     }
 
@@ -271,6 +295,23 @@ impl Verdict {
     pub fn with_relay(mut self, relay: crate::relay_latency::RelayConfig) -> Verdict {
         self.relay = relay;
         self
+    }
+
+    /// The same stage with this policy and sensor location.
+    pub fn with_policy(mut self, policy: Arc<Policy>, location: Option<Location>) -> Verdict {
+        self.policy = policy;
+        self.location = location;
+        self
+    }
+
+    /// The deployment's policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Where the sensor is, if configured.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
     }
 
     /// The alert id of the session under `key` and whether this report creates or updates
