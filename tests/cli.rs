@@ -216,7 +216,7 @@ fn check_config_reports_each_component_and_runs_warn_when_degraded() {
     let o = farhand(&["-c", shipped.to_str().unwrap(), "--check-config"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    for component in ["flow", "detect", "enrich", "verdict", "output"] {
+    for component in ["flow", "detect", "enrich", "verdict", "policy", "output"] {
         let line = format!("farhand: {component}: ready: ");
         assert_eq!(out.lines().filter(|l| l.starts_with(&line)).count(), 1, "{component}: {out}");
     }

@@ -18,12 +18,16 @@ use std::time::Instant;
 impl Settings {
     /// What the verdict needs of these settings.
     pub fn verdict(&self) -> VerdictConfig {
-        VerdictConfig { home: self.home.clone(), relay: self.relay, enrich: self.enrich.clone() }
+        VerdictConfig {
+            home: self.home.clone(),
+            relay: self.relay,
+            policy: self.policy.clone(),
+            enrich: self.enrich.clone(),
+            location: self.location.clone(),
+        }
     }
-
-    /// The health of each component these settings build, without building them (for
     /// `--check-config` and the warnings at start): flow table, detection engine, enrichment,
-    /// verdict, alert output.
+    /// verdict, policy (with the sensor's location), alert output.
     pub fn health(&self) -> Vec<Health> {
         let alerts = match self.alerts.as_str() {
             "-" => "JSON lines to standard output".to_string(),
@@ -34,6 +38,7 @@ impl Settings {
             self.fast_path().health(),
             self.enrich.health(),
             self.verdict().health(),
+            self.policy.health(self.location.as_ref()),
             Health::ready("output", alerts),
         ]
     }

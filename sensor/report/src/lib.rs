@@ -7,6 +7,10 @@
 //!
 //! - [`verdict`]: [`farhand_model::Finding`]s → explained [`verdict::Alert`]s
 //! - [`enrich`]: what outside data says of a peer address (MaxMind DB files; a writer for them)
+//! - [`policy`]: the deployment's policy (home countries, tool stances, helpdesk hosts,
+//!   sanctioned tenants, allowlist, business hours in its time zone)
+//! - [`physics`]: the sensor's location and the distance a round trip allows (a peer
+//!   geolocated farther is `location_contradicted`)
 //! - [`relay_latency`]: the relay latency gap judged from a session's timing summary
 //! - [`sink`]: the alert schema (OCSF Detection Finding + ECS) built from model types, and
 //!   where alerts go
@@ -16,6 +20,8 @@
 //! its state. Enrichment, syslog, the store and reports arrive here.
 
 pub mod enrich;
+pub mod physics;
+pub mod policy;
 pub mod relay_latency;
 pub mod sink;
 pub mod verdict;

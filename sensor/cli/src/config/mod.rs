@@ -11,17 +11,24 @@
 //!   anything): config imports components, never the reverse.
 //! - Every error is one [`ConfigError`] naming the file, the line and column, and the key or
 //!   value at fault.
+//! - `[policy]` and `sensor.location` are checked value by value (country codes against the
+//!   physics box table, tool names against the built-in tools and the loaded indicators,
+//!   stances, CIDRs, tenants, hours, workdays, the IANA time zone, latitude and longitude).
 //! - `config/farhand.toml` in the repository documents every key with its default; the
 //!   defaults here and there are the same (a test checks).
 
 use farhand_engine::detect::fingerprint::{Fingerprint, registry};
 use farhand_engine::flow::FlowConfig;
 use farhand_engine::indicators::Indicators;
+use farhand_model::tool::Tool;
 use farhand_model::{ConfigError, HomeNets};
 use farhand_report::enrich::live::{EnrichConfig, Enrichment};
+use farhand_report::physics::Location;
+use farhand_report::policy::{self, BusinessHours, Policy, Stance, Tenant, Zone};
 use farhand_report::relay_latency::RelayConfig;
 use ipnet::IpNet;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use toml::Spanned;
@@ -44,6 +51,8 @@ pub struct RawConfig {
     pub enrich: EnrichSection,
     /// `[output]`.
     pub output: OutputSection,
+    /// `[policy]`.
+    pub policy: PolicySection,
 }
 
 /// `[sensor]`: identity, threads, what is inside.
@@ -56,6 +65,8 @@ pub struct SensorSection {
     pub workers: usize,
     /// CIDRs of the organisation's endpoints (the inside).
     pub home_networks: Vec<Spanned<String>>,
+    /// Where the sensor is: `"lat,lon"` or a country code ("" = not set: no physics check).
+    pub location: Spanned<String>,
 }
 
 impl Default for SensorSection {
@@ -64,6 +75,7 @@ impl Default for SensorSection {
             name: String::new(),
             workers: 0,
             home_networks: DEFAULT_HOME.iter().map(|s| Spanned::new(0..0, (*s).to_string())).collect(),
+            location: Spanned::new(0..0, String::new()),
         }
     }
 }
@@ -209,6 +221,48 @@ impl Default for OutputSection {
     }
 }
 
+/// `[policy]`: what is normal for this deployment (see `farhand_report::policy`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySection {
+    /// ISO 3166-1 alpha-2 codes of the countries where peers are expected ([] = no country
+    /// judgement).
+    pub home_countries: Vec<Spanned<String>>,
+    /// Stance on tools `tools` does not name.
+    pub default_stance: Spanned<String>,
+    /// `[policy.tools]`: tool name → stance.
+    pub tools: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// CIDRs of peers that legitimately control endpoints.
+    pub helpdesk_hosts: Vec<Spanned<String>>,
+    /// The organisation's tenants on vendors' services (domains, IDs, realms).
+    pub sanctioned_tenants: Vec<Spanned<String>>,
+    /// CIDRs of inside hosts whose sessions are expected.
+    pub allowlist: Vec<Spanned<String>>,
+    /// `"HH:MM-HH:MM"`, local time.
+    pub business_hours: Spanned<String>,
+    /// Workdays (`mon` … `sun`).
+    pub workdays: Vec<Spanned<String>>,
+    /// IANA time zone of the deployment.
+    pub timezone: Spanned<String>,
+}
+
+impl Default for PolicySection {
+    fn default() -> Self {
+        let s = |v: &str| Spanned::new(0..0, v.to_string());
+        PolicySection {
+            home_countries: Vec::new(),
+            default_stance: s(Stance::Tolerated.name()),
+            tools: BTreeMap::new(),
+            helpdesk_hosts: Vec::new(),
+            sanctioned_tenants: Vec::new(),
+            allowlist: Vec::new(),
+            business_hours: s("08:00-18:00"),
+            workdays: ["mon", "tue", "wed", "thu", "fri"].into_iter().map(s).collect(),
+            timezone: s("UTC"),
+        }
+    }
+}
+
 /// The validated runtime configuration.
 #[derive(Clone)]
 pub struct Settings {
@@ -239,6 +293,10 @@ pub struct Settings {
     pub relay: RelayConfig,
     /// The opened enrichment databases.
     pub enrich: Enrichment,
+    /// The deployment's policy.
+    pub policy: Arc<Policy>,
+    /// Where the sensor is (`None`: no physics check).
+    pub location: Option<Location>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -253,6 +311,8 @@ impl std::fmt::Debug for Settings {
             .field("alerts", &self.alerts)
             .field("indicators", &self.indicators.counts())
             .field("enrich", self.enrich.config())
+            .field("policy", &self.policy)
+            .field("location", &self.location)
             .finish()
     }
 }
@@ -290,6 +350,8 @@ impl RawConfig {
             Indicators::load_dir(&dir)?
         };
         let enrich = self.enrich(&at)?;
+        let policy = self.policy(&at, &indicators)?;
+        let location = self.location(&at)?;
         Ok(Settings {
             name: self.sensor.name.clone(),
             workers,
@@ -304,6 +366,8 @@ impl RawConfig {
             indicators: Arc::new(indicators),
             relay,
             enrich,
+            policy: Arc::new(policy),
+            location,
         })
     }
 
@@ -339,6 +403,74 @@ impl RawConfig {
                 None => at.key("asn_db", msg),
             }
         })
+    }
+
+    /// `sensor.location`: `"lat,lon"` or a country code; "" = none.
+    fn location(&self, at: &Located<'_>) -> Result<Option<Location>, ConfigError> {
+        let v = &self.sensor.location;
+        if v.get_ref().trim().is_empty() {
+            return Ok(None);
+        }
+        Location::parse(v.get_ref())
+            .map(Some)
+            .map_err(|e| at.span(v.span(), format!("sensor.location: {e} (like \"52.52,13.40\" or \"DE\")")))
+    }
+
+    /// `[policy]`: every value checked, each error at its value.
+    fn policy(&self, at: &Located<'_>, indicators: &Indicators) -> Result<Policy, ConfigError> {
+        let p = &self.policy;
+        let one = |key: &str, v: &Spanned<String>, e: String| at.span(v.span(), format!("policy.{key}: {e}"));
+        let home = p
+            .home_countries
+            .iter()
+            .map(|v| policy::parse_country(v.get_ref()).map_err(|e| one("home_countries", v, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let default_stance =
+            Stance::parse(p.default_stance.get_ref()).map_err(|e| one("default_stance", &p.default_stance, e))?;
+        let nets = |key: &str, list: &[Spanned<String>]| {
+            list.iter()
+                .map(|v| policy::parse_net(v.get_ref()).map_err(|e| one(key, v, e)))
+                .collect::<Result<Vec<IpNet>, _>>()
+        };
+        let helpdesk = nets("helpdesk_hosts", &p.helpdesk_hosts)?;
+        let allowlist = nets("allowlist", &p.allowlist)?;
+        let tenants = p
+            .sanctioned_tenants
+            .iter()
+            .map(|v| Tenant::parse(v.get_ref()).map_err(|e| one("sanctioned_tenants", v, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let workdays = p
+            .workdays
+            .iter()
+            .map(|v| policy::parse_weekday(v.get_ref()).map_err(|e| one("workdays", v, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let hours = BusinessHours::parse(p.business_hours.get_ref(), &workdays)
+            .map_err(|e| one("business_hours", &p.business_hours, e))?;
+        let zone = Zone::named(p.timezone.get_ref()).map_err(|e| one("timezone", &p.timezone, e))?;
+        let mut policy = Policy::default()
+            .with_home_countries(home)
+            .with_default_stance(default_stance)
+            .with_helpdesk_hosts(helpdesk)
+            .with_allowlist(allowlist)
+            .with_sanctioned_tenants(tenants)
+            .with_hours(hours, zone);
+        for (tool, stance) in &p.tools {
+            let name = tool.get_ref();
+            let known = Tool::ALL.iter().any(|t| *t != Tool::Listed && t.name() == name) || indicators.lists_tool(name);
+            if !known {
+                return Err(at.span(
+                    tool.span(),
+                    format!(
+                        "policy.tools: unknown tool {name:?} (a tool's name as alerts print it: {}, or one an indicator file lists)",
+                        Tool::ALL.iter().filter(|t| **t != Tool::Listed).map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            let stance = Stance::parse(stance.get_ref())
+                .map_err(|e| at.span(stance.span(), format!("policy.tools.{name}: {e}")))?;
+            policy = policy.with_tool(name, stance);
+        }
+        Ok(policy)
     }
 
     /// `sensor.home_networks`: CIDRs (or single addresses).
@@ -472,6 +604,8 @@ impl Settings {
             indicators: Arc::new(Indicators::builtin()),
             relay: RelayConfig::default(),
             enrich: Enrichment::none(),
+            policy: Arc::new(Policy::default()),
+            location: None,
         })
     }
 
@@ -508,6 +642,7 @@ fn find_key_line(text: &str, key: &str) -> usize {
 mod tests {
     use super::*;
     use farhand_model::Addr;
+    use farhand_report::physics::Location;
 
     fn check(text: &str) -> Result<Settings, ConfigError> {
         let p = Path::new("t.toml");
@@ -536,6 +671,148 @@ mod tests {
         assert_eq!(s.fingerprints.len(), d.fingerprints.len());
         assert_eq!((s.names, s.dns_tunnel, s.ip_kvm), (d.names, d.dns_tunnel, d.ip_kvm));
         assert_eq!(s.enrich.config(), d.enrich.config());
+        assert_eq!(s.policy, d.policy);
+        assert_eq!(*s.policy, Policy::default());
+        assert_eq!(s.location, d.location);
+        assert_eq!(s.location, None);
+    }
+
+    const POLICY: &str = r#"[sensor]
+location = "52.52,13.40"
+[policy]
+home_countries = ["DE", "at"]
+default_stance = "forbidden"
+helpdesk_hosts = ["198.51.100.0/24", "2001:db8:1::/48"]
+sanctioned_tenants = ["acme.screenconnect.com", "123 456 789"]
+allowlist = ["10.9.0.7"]
+business_hours = "07:30-19:00"
+workdays = ["mon", "tue", "wed", "thu", "fri", "sat"]
+timezone = "Europe/Berlin"
+[policy.tools]
+anydesk = "forbidden"
+teamviewer = "sanctioned"
+ssh = "tolerated"
+"#;
+
+    #[test]
+    fn policy_and_location() {
+        let s = check(POLICY).unwrap();
+        let p = &s.policy;
+        assert_eq!(p.home_countries().collect::<Vec<_>>(), ["AT", "DE"]);
+        assert!(p.is_home_country("de") && !p.is_home_country("US"));
+        assert_eq!(p.stance("anydesk"), Stance::Forbidden);
+        assert_eq!(p.stance("teamviewer"), Stance::Sanctioned);
+        assert_eq!(p.stance("ssh"), Stance::Tolerated);
+        assert_eq!(p.stance("rustdesk"), Stance::Forbidden);
+        assert!(p.is_helpdesk(Addr::v4([198, 51, 100, 1])));
+        assert!(p.is_allowlisted(Addr::v4([10, 9, 0, 7])) && !p.is_allowlisted(Addr::v4([10, 9, 0, 6])));
+        assert_eq!(p.sanctioned_tenant(["relay.acme.screenconnect.com"]), Some("acme.screenconnect.com"));
+        assert_eq!(p.sanctioned_tenant(["123456789"]), Some("123 456 789"));
+        assert_eq!(p.zone().name(), "Europe/Berlin");
+        // 2026-03-07 (a Saturday) 06:45 UTC = 07:45 CET: a workday here, inside.
+        let h = p.in_business_hours(1_772_865_900_000_000).unwrap();
+        assert_eq!(h.local.to_string(), "07:45 Saturday in Europe/Berlin");
+        assert!(h.within);
+        assert_eq!(s.location, Some(Location::Point { lat: 52.52, lon: 13.40 }));
+        // The verdict gets both, and says so; the policy line names them.
+        let v = s.verdict();
+        assert_eq!(v.location, s.location);
+        assert!(Arc::ptr_eq(&v.policy, &s.policy));
+        let h = v.health().to_string();
+        assert!(h.contains("abroad: outside AT,DE; physics check: from 52.52,13.40"), "{h}");
+        let line = s.health().iter().find(|h| h.component == "policy").unwrap().to_string();
+        assert!(line.starts_with("policy: ready: home countries AT,DE; default stance forbidden"), "{line}");
+        assert!(line.contains("sanctioned: teamviewer"), "{line}");
+        assert!(line.contains("business hours 07:30-19:00 mon-sat in Europe/Berlin"), "{line}");
+        assert!(line.contains("sensor location 52.52,13.40"), "{line}");
+        // A country as the location; the defaults say no judgement and no physics check.
+        let s = check("[sensor]\nlocation = \"de\"\n").unwrap();
+        assert_eq!(s.location, Some(Location::Country("DE".into())));
+        let h = check("").unwrap().verdict().health().to_string();
+        assert!(h.contains("abroad: not judged (no home countries); physics check: off (no sensor location)"), "{h}");
+    }
+
+    #[test]
+    fn policy_tools_from_indicator_files_are_known() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("extra.toml"),
+            "[[tool]]\nname = \"acme_rmm\"\ncategory = \"remote_control\"\ndomains = [\"acme-rmm.example\"]\n",
+        )
+        .unwrap();
+        let text = format!(
+            "[detect]\nindicators_dir = {:?}\n[policy.tools]\nacme_rmm = \"forbidden\"\n",
+            dir.path().display().to_string()
+        );
+        let s = check(&text).unwrap();
+        assert_eq!(s.policy.stance("acme_rmm"), Stance::Forbidden);
+        // Without the file the name is unknown.
+        let e = check("[policy.tools]\nacme_rmm = \"forbidden\"\n").unwrap_err();
+        assert!(e.to_string().contains("unknown tool \"acme_rmm\""), "{e}");
+    }
+
+    /// Each bad `[policy]` or `sensor.location` value: the error is one line naming the file,
+    /// the line and column of the value, the key, and the value.
+    #[test]
+    fn policy_errors_name_the_key_and_value() {
+        let cases: &[(&str, (usize, usize), &[&str])] = &[
+            (
+                "[policy]\nhome_countries = [\"DE\", \"ZZ\"]\n",
+                (2, 25),
+                &["policy.home_countries", "unknown country code \"ZZ\""],
+            ),
+            ("[policy]\nhome_countries = [\"GER\"]\n", (2, 19), &["policy.home_countries", "\"GER\""]),
+            (
+                "[policy]\ntimezone = \"Europe/Atlantis\"\n",
+                (2, 12),
+                &["policy.timezone", "unknown time zone \"Europe/Atlantis\""],
+            ),
+            ("[policy]\nbusiness_hours = \"8-18\"\n", (2, 18), &["policy.business_hours", "\"8-18\""]),
+            ("[policy]\nbusiness_hours = \"09:00-09:00\"\n", (2, 18), &["policy.business_hours", "empty"]),
+            (
+                "[policy]\nworkdays = [\"mon\", \"funday\"]\n",
+                (2, 20),
+                &["policy.workdays", "unknown weekday \"funday\""],
+            ),
+            (
+                "[policy]\nhelpdesk_hosts = [\"198.51.100.0/33\"]\n",
+                (2, 19),
+                &["policy.helpdesk_hosts", "198.51.100.0/33"],
+            ),
+            ("[policy]\nallowlist = [\"10.0.0.0/8\", \"ten\"]\n", (2, 28), &["policy.allowlist", "\"ten\""]),
+            ("[policy]\nsanctioned_tenants = [\"acme..com\"]\n", (2, 23), &["policy.sanctioned_tenants", "acme..com"]),
+            (
+                "[policy]\ndefault_stance = \"banned\"\n",
+                (2, 18),
+                &["policy.default_stance", "unknown stance \"banned\""],
+            ),
+            (
+                "[policy.tools]\nanydesk = \"allowed\"\n",
+                (2, 11),
+                &["policy.tools.anydesk", "unknown stance \"allowed\""],
+            ),
+            (
+                "[policy.tools]\nanydesk = \"forbidden\"\nanydsk = \"forbidden\"\n",
+                (3, 1),
+                &["policy.tools", "unknown tool \"anydsk\""],
+            ),
+            ("[policy.tools]\nlisted = \"forbidden\"\n", (2, 1), &["policy.tools", "unknown tool \"listed\""]),
+            ("[sensor]\nlocation = \"91.0,13.4\"\n", (2, 12), &["sensor.location", "latitude 91 is out of range"]),
+            ("[sensor]\nlocation = \"52.5,181\"\n", (2, 12), &["sensor.location", "longitude 181 is out of range"]),
+            ("[sensor]\nlocation = \"XX\"\n", (2, 12), &["sensor.location", "\"XX\""]),
+            ("[policy]\nhome_country = [\"DE\"]\n", (2, 1), &["home_country"]),
+            ("[policy]\ntimezone = 1\n", (2, 12), &["string"]),
+        ];
+        for (text, (line, col), needles) in cases {
+            let e = check(text).unwrap_err();
+            assert_eq!((e.line, e.col), (*line, *col), "{text}: {e}");
+            let msg = e.to_string();
+            assert!(msg.starts_with(&format!("t.toml:{line}:{col}: ")), "{msg}");
+            assert!(!msg.contains('\n'), "{msg}");
+            for n in *needles {
+                assert!(msg.contains(n), "{text}: {msg} lacks {n}");
+            }
+        }
     }
 
     #[test]

@@ -415,6 +415,12 @@ impl Indicators {
         let _ = &t.note;
     }
 
+    /// Whether a loaded indicator file lists a tool of this stable name (built-in or
+    /// catalogued), as alerts print it.
+    pub fn lists_tool(&self, name: &str) -> bool {
+        self.tools.iter().any(|(t, _)| t.name() == name)
+    }
+
     /// Number of tools and domain patterns loaded.
     pub fn counts(&self) -> (usize, usize) {
         (self.tools.len(), self.patterns)

@@ -24,6 +24,8 @@ pub mod peers;
 
 use crate::enrich::live::Enrichment;
 use crate::enrich::lookup::PeerInfo;
+use crate::physics::Location;
+use crate::policy::Policy;
 use base64::Engine as _;
 use farhand_model::Direction;
 use farhand_model::EndReason;
@@ -36,6 +38,7 @@ use farhand_model::{Health, HomeNets};
 use peers::SeenAddress;
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Alert kinds (DESIGN.md alert taxonomy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -209,7 +212,8 @@ pub const SESSION_GAP: Micros = 3600 * 1_000_000;
 /// Open sessions remembered before old ones are forgotten.
 pub const MAX_OPEN_SESSIONS: usize = 100_000;
 
-/// What the verdict is built from: the inside networks and the relay-gap judgement.
+/// What the verdict is built from: the inside networks, the relay-gap judgement, the
+/// deployment's policy and the sensor's location (for the physics check).
 #[derive(Debug, Clone)]
 pub struct VerdictConfig {
     /// The organisation's endpoints.
@@ -218,13 +222,17 @@ pub struct VerdictConfig {
     pub relay: crate::relay_latency::RelayConfig,
     /// The enrichment databases.
     pub enrich: Enrichment,
+    /// Home countries, tool stances, helpdesk hosts, tenants, allowlist, business hours.
+    pub policy: Arc<Policy>,
+    /// Where the sensor is; `None`: no physics check.
+    pub location: Option<Location>,
 }
 
 impl VerdictConfig {
     /// The verdict, and its health.
     pub fn build(self) -> (Verdict, Health) {
         let health = self.health();
-        let mut v = Verdict::new(self.home).with_relay(self.relay);
+        let mut v = Verdict::new(self.home).with_relay(self.relay).with_policy(self.policy, self.location);
         v.enrich = self.enrich;
         (v, health)
     }
@@ -241,6 +249,16 @@ impl VerdictConfig {
             r.baseline_ssh_ms,
             r.gap_threshold_ms,
             r.min_samples
+        );
+        let countries: Vec<&str> = self.policy.home_countries().collect();
+        let detail = format!(
+            "{detail}; abroad: {}; physics check: {}",
+            if countries.is_empty() {
+                "not judged (no home countries)".to_string()
+            } else {
+                format!("outside {}", countries.join(","))
+            },
+            self.location.as_ref().map_or_else(|| "off (no sensor location)".to_string(), |l| format!("from {l}")),
         );
         if self.home.is_empty() {
             Health::degraded(
@@ -272,6 +290,10 @@ pub struct Verdict {
     relay: crate::relay_latency::RelayConfig,
     /// Enrichment databases (reloaded when their files change).
     enrich: Enrichment,
+    /// The deployment's policy.
+    policy: Arc<Policy>,
+    /// Where the sensor is (the physics check), if configured.
+    location: Option<Location>,
 }
 
 impl Verdict {
@@ -284,6 +306,8 @@ impl Verdict {
             tools_by_endpoint: HashMap::new(),
             relay: Default::default(),
             enrich: Enrichment::none(),
+            policy: Arc::new(Policy::default()),
+            location: None,
         }
     }
 
@@ -291,6 +315,23 @@ impl Verdict {
     pub fn with_relay(mut self, relay: crate::relay_latency::RelayConfig) -> Verdict {
         self.relay = relay;
         self
+    }
+
+    /// The same stage with this policy and sensor location.
+    pub fn with_policy(mut self, policy: Arc<Policy>, location: Option<Location>) -> Verdict {
+        self.policy = policy;
+        self.location = location;
+        self
+    }
+
+    /// The deployment's policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Where the sensor is, if configured.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
     }
 
     /// The alert id of the session under `key` and whether this report creates or updates
