@@ -9,6 +9,8 @@
 //! - [`verdict`]: [`farhand_model::Finding`]s → explained [`verdict::Alert`]s
 //! - [`enrich`]: what outside data says of a peer address (MaxMind DB files; a writer for them)
 //! - [`relay_latency`]: the relay latency gap judged from a session's timing summary
+//! - [`identity`]: the per-endpoint directory (MAC, host names) the fast path's sightings
+//!   feed, which names an alert's endpoint
 //! - [`sink`]: the alert schema (OCSF Detection Finding + ECS) built from model types, and
 //!   where alerts go
 //!
@@ -17,6 +19,7 @@
 //! its state. Enrichment, syslog, the store and reports arrive here.
 
 pub mod enrich;
+pub mod identity;
 pub mod relay_latency;
 pub mod sink;
 pub mod verdict;

@@ -185,6 +185,9 @@ pub struct Alert {
     pub behaviour: Option<farhand_model::session::Summary>,
     /// The relay latency gap, when both RTTs were measured.
     pub gap: Option<crate::relay_latency::Gap>,
+    /// What names the endpoint beyond its address (MAC, host name), when known
+    /// ([`crate::identity::Directory`]).
+    pub endpoint_identity: Option<farhand_model::identity::EndpointIdentity>,
 }
 
 /// Window in which several remote-control tools on one endpoint raise
@@ -253,6 +256,8 @@ pub struct Verdict {
     tools_by_endpoint: HashMap<Addr, (BTreeMap<String, Micros>, usize)>,
     /// Settings of the relay-gap judgement.
     relay: crate::relay_latency::RelayConfig,
+    /// Per-endpoint identities, fed by the fast path's sightings.
+    identities: crate::identity::Directory,
 }
 
 impl Verdict {
@@ -264,6 +269,7 @@ impl Verdict {
             kvm_reported: Default::default(),
             tools_by_endpoint: HashMap::new(),
             relay: Default::default(),
+            identities: Default::default(),
         }
     }
 
@@ -415,6 +421,7 @@ impl Verdict {
         let (m, kvm) = match &f.kind {
             FindingKind::RemoteControlSession(m) => (m, false),
             FindingKind::IpKvmSuspected(m) => (m, true),
+            FindingKind::Sighting(s) => return self.identities.learn(s),
         };
         if let Evidence::IpKvm(e) = &m.evidence
             && !self.kvm_reported.insert(e.mac.clone())
@@ -446,7 +453,9 @@ impl Verdict {
         let idx = |side: Side| side.idx();
         let get = |a: &[u64; 2], side: Side| a.get(idx(side)).copied().unwrap_or(0);
         let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
-        let message = message(f, m, kvm, (ep_side, direction), &tool_title);
+        let endpoint_identity = self.identities.identity(&ep_ip);
+        let message = message(f, m, kvm, (ep_side, direction), &tool_title)
+            + &crate::identity::note(ep_ip, endpoint_identity.as_ref());
         let alert = Alert {
             id,
             activity,
@@ -480,6 +489,7 @@ impl Verdict {
             via: f.via.clone(),
             gap: f.behaviour.as_ref().and_then(|b| crate::relay_latency::judge(b, &self.relay)),
             behaviour: f.behaviour.clone(),
+            endpoint_identity,
         };
         let first = alert.activity == Activity::Create && !kvm;
         out.push(alert);
