@@ -7,7 +7,9 @@
 //!   port test: only UDP 67/68 (DHCP), 5353 (mDNS) and DNS answers (source port 53) to an
 //!   inside address that carry the address's own bytes (or a reverse-lookup name) are parsed.
 //! - [`IdentityWatch::on_new_flow`] sees the first frame of each new flow: when its source is
-//!   inside `home_networks` and the frame has a device MAC, that MAC is the address's — unless
+//!   inside `home_networks`, is the endpoint the flow is sharded by (so the sighting crosses
+//!   from the worker whose alerts name that endpoint, before them) and the frame has a device
+//!   MAC, that MAC is the address's — unless
 //!   the MAC has already been the source of more than
 //!   [`farhand_model::identity::ROUTER_MIN_ADDRS`] inside addresses in this worker (a router
 //!   or VPN concentrator: everything behind it shares its MAC).
@@ -103,7 +105,14 @@ impl IdentityWatch {
     pub fn on_new_flow(&mut self, v: &PacketView<'_>, out: &mut Vec<Finding>) {
         let (src, _) = v.key.side(v.side);
         let mac = v.src_mac;
-        if !identity::is_device_mac(&mac) || !self.home.contains(&src) || self.flow_macs.get(&src) == Some(&mac) {
+        // Only for the endpoint this worker owns (the flow's shard endpoint, as
+        // `flow::shard` picks it): its alerts come from this worker too, after this sighting.
+        let owner = if self.home.contains(&v.key.b) && !self.home.contains(&v.key.a) { v.key.b } else { v.key.a };
+        if src != owner
+            || !identity::is_device_mac(&mac)
+            || !self.home.contains(&src)
+            || self.flow_macs.get(&src) == Some(&mac)
+        {
             return;
         }
         if self.flow_macs.len() >= MAX_REMEMBERED || self.mac_addrs.len() >= MAX_REMEMBERED {
@@ -417,14 +426,19 @@ mod tests {
         w.on_new_flow(&view(peer, lap, [2, 0, 0, 0, 0, 9], Transport::Tcp, &[]), &mut out);
         w.on_new_flow(&view((Addr::v4([10, 41, 0, 7]), 1), peer, [0; 6], Transport::Tcp, &[]), &mut out);
         w.on_new_flow(&view((Addr::v4([10, 41, 0, 7]), 1), peer, [1, 0, 0x5e, 0, 0, 1], Transport::Tcp, &[]), &mut out);
+        // Both sides inside: only the lower address (the flow's shard endpoint) is learned.
+        let lower = (Addr::v4([10, 41, 0, 2]), 22);
+        w.on_new_flow(&view(lap, lower, [2, 0, 0, 0, 0, 8], Transport::Tcp, &[]), &mut out);
         assert_eq!(out.len(), 1);
+        w.on_new_flow(&view(lower, lap, [2, 0, 0, 0, 0, 8], Transport::Tcp, &[]), &mut out);
+        assert_eq!(out.len(), 2);
         // A router's MAC: the first ROUTER_MIN_ADDRS addresses go out (the directory judges
         // across workers), then nothing more.
         let router = [0x02, 0xaa, 0, 0, 0, 1];
         for i in 0..20u8 {
             w.on_new_flow(&view((Addr::v4([10, 9, 0, i]), 1), peer, router, Transport::Tcp, &[]), &mut out);
         }
-        assert_eq!(out.len(), 1 + identity::ROUTER_MIN_ADDRS);
+        assert_eq!(out.len(), 2 + identity::ROUTER_MIN_ADDRS);
         // Bounded memory.
         for i in 0..(MAX_REMEMBERED as u32 + 5) {
             let [_, a, b, c] = i.to_be_bytes();
