@@ -73,7 +73,8 @@ impl FastPath {
     /// health.
     pub fn build(&self) -> (Engine, Health) {
         let watches = if self.dns_tunnel { crate::detect::watch::registry() } else { Vec::new() };
-        let mut engine = Engine::new(self.fingerprints.clone(), self.names.clone(), watches);
+        let mut engine =
+            Engine::new(self.fingerprints.clone(), self.names.clone(), watches).identifying(self.home.clone());
         if self.ip_kvm {
             engine = engine.watching_ip_kvm(self.home.clone());
         }
@@ -168,10 +169,14 @@ impl Worker {
     #[inline]
     fn process(&mut self, v: &PacketView<'_>) {
         self.engine.on_frame(v, &mut self.findings);
-        if let Some(flow) = self.table.packet(v)
-            && flow.wants_packets()
-        {
-            self.engine.on_packet(flow, v, &mut self.stats);
+        if let Some(flow) = self.table.packet(v) {
+            // One packet counted: the frame opened this flow.
+            if flow.pkts == [1, 0] || flow.pkts == [0, 1] {
+                self.engine.on_new_flow(v, &mut self.findings);
+            }
+            if flow.wants_packets() {
+                self.engine.on_packet(flow, v, &mut self.stats);
+            }
         }
         if self.table.has_ended() {
             self.collect();

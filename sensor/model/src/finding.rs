@@ -49,6 +49,9 @@ pub enum FindingKind {
     RemoteControlSession(Match),
     /// An IP-KVM-class device on the endpoint's segment.
     IpKvmSuspected(Match),
+    /// A device's identity seen (MAC, address, names): feeds the reporting plane's
+    /// per-endpoint directory and raises no alert. The finding's flow is the packet's.
+    Sighting(crate::identity::Sighting),
 }
 
 /// A detector's observation about one flow, handed to the verdict stage.

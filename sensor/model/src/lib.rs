@@ -7,13 +7,15 @@
 //! - The types that cross from the fast path to the reporting plane live here: a
 //!   [`finding::Finding`] with its [`tool::Match`] (tool, confidence, method and the
 //!   [`evidence::Evidence`] fields an alert carries) and the session's timing
-//!   [`session::Summary`]. The reporting crate builds alerts from these types only.
+//!   [`session::Summary`], and the endpoint [`identity::Sighting`]s that name a device. The
+//!   reporting crate builds alerts from these types only.
 
 pub mod anomaly;
 pub mod error;
 pub mod evidence;
 pub mod finding;
 pub mod health;
+pub mod identity;
 pub mod net;
 pub mod owner;
 pub mod session;

@@ -30,7 +30,7 @@
 //! - OPCODEs (IANA): 0 QUERY, 1 IQUERY (obsolete), 2 STATUS, 4 NOTIFY, 5 UPDATE; 3 is
 //!   unassigned.
 //! - RFC 1035 §3.4.1: A RDATA is 4 bytes; RFC 3596 §2.2: AAAA RDATA is 16 bytes; RFC 1035
-//!   §3.3.1: CNAME RDATA is a (compressible) name; §3.3.14 TXT and §3.3.10 NULL carry
+//!   §3.3.1: CNAME RDATA is a (compressible) name, and so is PTR RDATA (§3.3.12); §3.3.14 TXT and §3.3.10 NULL carry
 //!   opaque bytes (the length is what tunnel detection needs).
 //! - RFC 1035 §4.2.2: over TCP each message is preceded by a 2-byte big-endian length.
 
@@ -72,6 +72,8 @@ const NAME_CAPACITY: usize = 64;
 pub const TYPE_A: u16 = 1;
 /// RR type CNAME (RFC 1035).
 pub const TYPE_CNAME: u16 = 5;
+/// RR type PTR (RFC 1035).
+pub const TYPE_PTR: u16 = 12;
 /// RR type NULL (RFC 1035).
 pub const TYPE_NULL: u16 = 10;
 /// RR type TXT (RFC 1035).
@@ -147,6 +149,8 @@ pub enum RData {
     Aaaa(Ipv6Addr),
     /// A canonical name (type CNAME).
     Cname(String),
+    /// A domain name pointer (type PTR: the name of a reverse-lookup address).
+    Ptr(String),
     /// Text record: RDATA length in bytes.
     Txt {
         /// RDLENGTH.
@@ -361,7 +365,7 @@ fn read_rr(msg: &[u8], pos: usize, keep: bool) -> Result<Rr, DnsError> {
     let data = match rtype {
         TYPE_A => RData::A(Ipv4Addr::from(<[u8; 4]>::try_from(rdata).map_err(|_| DnsError::Rdata)?)),
         TYPE_AAAA => RData::Aaaa(Ipv6Addr::from(<[u8; 16]>::try_from(rdata).map_err(|_| DnsError::Rdata)?)),
-        TYPE_CNAME => {
+        TYPE_CNAME | TYPE_PTR => {
             // Names in RDATA may point anywhere earlier in the message, but must end inside
             // the RDATA exactly.
             let target = if keep {
@@ -376,7 +380,7 @@ fn read_rr(msg: &[u8], pos: usize, keep: bool) -> Result<Rr, DnsError> {
                 }
                 String::new()
             };
-            RData::Cname(target)
+            if rtype == TYPE_PTR { RData::Ptr(target) } else { RData::Cname(target) }
         }
         TYPE_TXT => RData::Txt { len: rdlen },
         TYPE_NULL => RData::Null { len: rdlen },
@@ -602,6 +606,66 @@ mod tests {
         assert_eq!(r.rcode, 3);
         assert!(r.answers.is_empty());
         assert_eq!(r.questions[0].name, "missing.nx.test");
+    }
+
+    /// A name in wire form (RFC 1035 §3.1).
+    fn wire_name(name: &str) -> Vec<u8> {
+        let mut w = Vec::new();
+        for l in name.split('.') {
+            w.push(l.len() as u8);
+            w.extend_from_slice(l.as_bytes());
+        }
+        w.push(0);
+        w
+    }
+
+    /// A PTR answer for 120.0.41.10.in-addr.arpa naming "Laptop-AB12.corp.example" (owner
+    /// name compressed to the question, RFC 1035 §4.1.4).
+    fn ptr_response() -> Vec<u8> {
+        let mut m = vec![0x43, 0x21, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(&wire_name("120.0.41.10.in-addr.arpa"));
+        m.extend_from_slice(&[0, 12, 0, 1]);
+        let target = wire_name("Laptop-AB12.corp.example");
+        m.extend_from_slice(&[0xc0, 12, 0, 12, 0, 1, 0, 0, 0x0e, 0x10, 0, target.len() as u8]);
+        m.extend_from_slice(&target);
+        m
+    }
+
+    /// An mDNS announcement (RFC 6762 §8.3): a response with no question and an A record
+    /// whose class carries the cache-flush bit (0x8001).
+    fn mdns_announcement() -> Vec<u8> {
+        let mut m = vec![0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(&wire_name("laptop-ab12.local"));
+        m.extend_from_slice(&[0, 1, 0x80, 1, 0, 0, 0, 120, 0, 4, 10, 41, 0, 120]);
+        m
+    }
+
+    #[test]
+    fn ptr_answer_is_decoded() {
+        let r = parse(&ptr_response()).unwrap();
+        assert_eq!(r.questions[0].qtype, TYPE_PTR);
+        assert_eq!(r.answers[0].name, "120.0.41.10.in-addr.arpa");
+        assert_eq!(r.answers[0].data, RData::Ptr("laptop-ab12.corp.example".into()));
+        // RDATA longer than the name it holds is inconsistent.
+        let mut bad = ptr_response();
+        let rdlen_at = bad.len() - wire_name("Laptop-AB12.corp.example").len() - 1;
+        bad[rdlen_at] += 1;
+        bad.push(0);
+        assert_eq!(parse(&bad), Err(DnsError::Rdata));
+        for n in 0..ptr_response().len() {
+            assert!(parse(&ptr_response()[..n]).is_err(), "prefix {n}");
+        }
+    }
+
+    #[test]
+    fn mdns_announcement_without_question() {
+        let r = parse(&mdns_announcement()).unwrap();
+        assert!(r.response && r.questions.is_empty());
+        assert_eq!(r.answers[0].name, "laptop-ab12.local");
+        assert_eq!(r.answers[0].data, RData::A(Ipv4Addr::new(10, 41, 0, 120)));
+        for n in 0..mdns_announcement().len() {
+            assert!(parse(&mdns_announcement()[..n]).is_err(), "prefix {n}");
+        }
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! - [`physics`]: the sensor's location and the distance a round trip allows (a peer
 //!   geolocated farther is `location_contradicted`)
 //! - [`relay_latency`]: the relay latency gap judged from a session's timing summary
+//! - [`identity`]: the per-endpoint directory (MAC, host names) the fast path's sightings
+//!   feed, which names an alert's endpoint
 //! - [`sink`]: the alert schema (OCSF Detection Finding + ECS) built from model types, and
 //!   where alerts go
 //!
@@ -20,6 +22,7 @@
 //! its state. Enrichment, syslog, the store and reports arrive here.
 
 pub mod enrich;
+pub mod identity;
 pub mod physics;
 pub mod policy;
 pub mod relay_latency;

@@ -21,6 +21,7 @@
 
 pub mod correlate;
 pub mod fingerprint;
+pub mod identity;
 pub mod names;
 pub mod nested;
 pub mod watch;
@@ -193,6 +194,8 @@ pub struct Engine {
     frame_watches: Vec<usize>,
     /// Input ON starts of the sessions driving each host (stepping stones).
     onsets: crate::behaviour::stepping_stone::Onsets,
+    /// The endpoint identity watch ([`identity::IdentityWatch`]), when on.
+    identity: Option<identity::IdentityWatch>,
 }
 
 /// Counters of the detectors' work.
@@ -227,6 +230,7 @@ impl Clone for Engine {
             correlators: self.correlators.iter().map(|c| c.fresh()).collect(),
             frame_watches: self.frame_watches.clone(),
             onsets: Default::default(),
+            identity: self.identity.as_ref().map(identity::IdentityWatch::fresh),
         }
     }
 }
@@ -258,6 +262,7 @@ impl Engine {
             correlators: correlate::correlators(indicators.as_ref()),
             frame_watches: Vec::new(),
             onsets: Default::default(),
+            identity: None,
         }
     }
 
@@ -270,10 +275,29 @@ impl Engine {
         self
     }
 
-    /// Shows every frame to the correlators that watch frames (before the flow table): what
-    /// they find goes to `findings`.
+    /// The same engine sending endpoint identity sightings (DHCP, mDNS, DNS, the MAC of new
+    /// flows from `home`, the inside networks).
+    pub fn identifying(mut self, home: HomeNets) -> Engine {
+        self.identity = Some(identity::IdentityWatch::new(home));
+        self
+    }
+
+    /// The first frame of a new flow (its flow record just created): identity sightings go
+    /// to `findings`.
+    #[inline]
+    pub fn on_new_flow(&mut self, v: &PacketView<'_>, findings: &mut Vec<Finding>) {
+        if let Some(w) = &mut self.identity {
+            w.on_new_flow(v, findings);
+        }
+    }
+
+    /// Shows every frame to the correlators that watch frames and to the identity watch
+    /// (before the flow table): what they find goes to `findings`.
     #[inline]
     pub fn on_frame(&mut self, v: &PacketView<'_>, findings: &mut Vec<Finding>) {
+        if let Some(w) = &mut self.identity {
+            w.on_frame(v, findings);
+        }
         for &i in &self.frame_watches {
             if let Some(f) = self.correlators.get_mut(i).and_then(|c| c.on_frame(v)) {
                 findings.push(f);

@@ -8,13 +8,18 @@
 //!   `community_id`), `rule.*`, `threat.*`, `observer.*`, `message`.
 //! - `unmapped.farhand`: what neither schema has a field for: the endpoint/peer roles, the
 //!   tool, recognition method, fingerprint fields, handshake times, detector versions.
+//! - The endpoint's identity, only when known: OCSF `mac`/`hostname` on the endpoint's side
+//!   (`src_endpoint` or `dst_endpoint`), ECS `source.mac`/`destination.mac` (upper case,
+//!   hyphens, as ECS writes MACs), and `unmapped.farhand.endpoint.{mac, hostname,
+//!   hostname_source, names}`.
 
 use crate::enrich::lookup::PeerInfo;
 use crate::verdict::{Activity, Alert, AlertKind, Host};
 use farhand_model::Category;
 use farhand_model::Direction;
 use farhand_model::Tool;
-use serde_json::{Value, json};
+use farhand_model::identity::{EndpointIdentity, mac_ecs, mac_text};
+use serde_json::{Map, Value, json};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// OCSF schema version the alerts follow.
@@ -56,10 +61,18 @@ fn behaviour_json(b: &farhand_model::session::Summary, a: &Alert) -> Value {
     v
 }
 
-/// An OCSF network endpoint; the peer's also carries its country and autonomous system
-/// when enrichment knows them.
-fn endpoint_ocsf(h: &Host, info: Option<&PeerInfo>) -> Value {
+/// An OCSF network endpoint: address and port; the peer's also carries its country and
+/// autonomous system when enrichment knows them, the endpoint's its MAC and host name.
+fn endpoint_ocsf(h: &Host, info: Option<&PeerInfo>, id: Option<&EndpointIdentity>) -> Value {
     let mut v = json!({ "ip": h.ip.to_string(), "port": h.port });
+    if let (Some(id), Some(o)) = (id, v.as_object_mut()) {
+        if let Some(m) = &id.mac {
+            o.insert("mac".into(), json!(mac_text(m)));
+        }
+        if let Some((h, _)) = &id.hostname {
+            o.insert("hostname".into(), json!(h));
+        }
+    }
     if let (Some(info), Some(o)) = (info, v.as_object_mut()) {
         if let Some(c) = &info.country {
             o.insert("location".into(), json!({ "country": c }));
@@ -72,9 +85,12 @@ fn endpoint_ocsf(h: &Host, info: Option<&PeerInfo>) -> Value {
 }
 
 /// An ECS `source`/`destination`; the peer's also carries `geo.country_iso_code` and
-/// `as.{number, organization.name}` when enrichment knows them.
-fn endpoint_ecs(h: &Host, bytes: u64, packets: u64, info: Option<&PeerInfo>) -> Value {
+/// `as.{number, organization.name}` when enrichment knows them, the endpoint's its `mac`.
+fn endpoint_ecs(h: &Host, bytes: u64, packets: u64, info: Option<&PeerInfo>, id: Option<&EndpointIdentity>) -> Value {
     let mut v = json!({ "ip": h.ip.to_string(), "port": h.port, "bytes": bytes, "packets": packets });
+    if let (Some(m), Some(o)) = (id.and_then(|i| i.mac.as_ref()), v.as_object_mut()) {
+        o.insert("mac".into(), json!(mac_ecs(m)));
+    }
     if let (Some(info), Some(o)) = (info, v.as_object_mut()) {
         if let Some(c) = &info.country {
             o.insert("geo".into(), json!({ "country_iso_code": c }));
@@ -91,6 +107,28 @@ fn info_json(info: &PeerInfo) -> Value {
     json!({ "class": info.class.name(), "country": info.country, "asn": info.asn, "org": info.org })
 }
 
+/// `unmapped.farhand.endpoint`: the role fields, and the identity fields that are known.
+fn endpoint_farhand(a: &Alert) -> Value {
+    let h = &a.endpoint;
+    let mut o = Map::new();
+    o.insert("ip".into(), json!(h.ip.to_string()));
+    o.insert("port".into(), json!(h.port));
+    o.insert("inside".into(), json!(h.inside));
+    if let Some(id) = &a.endpoint_identity {
+        if let Some(m) = &id.mac {
+            o.insert("mac".into(), json!(mac_text(m)));
+        }
+        if let Some((name, src)) = &id.hostname {
+            o.insert("hostname".into(), json!(name));
+            o.insert("hostname_source".into(), json!(src.name()));
+        }
+        if !id.names.is_empty() {
+            o.insert("names".into(), json!(id.names));
+        }
+    }
+    Value::Object(o)
+}
+
 /// What the parts of an alert's JSON share: the connection seen by its roles (source =
 /// who opened it, as in OCSF and ECS), the title, the ATT&CK technique, the analytic.
 struct Parts<'a> {
@@ -100,6 +138,10 @@ struct Parts<'a> {
     src_info: Option<&'a PeerInfo>,
     /// Enrichment of the destination, when it is the peer.
     dst_info: Option<&'a PeerInfo>,
+    /// The endpoint's identity, when the source is the endpoint.
+    src_id: Option<&'a EndpointIdentity>,
+    /// The endpoint's identity, when the destination is the endpoint.
+    dst_id: Option<&'a EndpointIdentity>,
     src_bytes: u64,
     dst_bytes: u64,
     src_pkts: u64,
@@ -128,6 +170,11 @@ impl Parts<'_> {
         let (src_info, dst_info) = match a.direction {
             Direction::Inbound => (Some(&a.peer_info), None),
             Direction::Outbound => (None, Some(&a.peer_info)),
+        };
+        let id = a.endpoint_identity.as_ref();
+        let (src_id, dst_id) = match a.direction {
+            Direction::Inbound => (None, id),
+            Direction::Outbound => (id, None),
         };
         let (src_bytes, dst_bytes, src_pkts, dst_pkts) = match a.direction {
             Direction::Inbound => (a.bytes_in, a.bytes_out, a.packets_in, a.packets_out),
@@ -167,6 +214,8 @@ impl Parts<'_> {
             dst,
             src_info,
             dst_info,
+            src_id,
+            dst_id,
             src_bytes,
             dst_bytes,
             src_pkts,
@@ -273,8 +322,8 @@ fn ocsf(a: &Alert, p: &Parts<'_>) -> Value {
             },
             "attacks": [attack_ocsf(p)],
         },
-        "src_endpoint": endpoint_ocsf(p.src, p.src_info),
-        "dst_endpoint": endpoint_ocsf(p.dst, p.dst_info),
+        "src_endpoint": endpoint_ocsf(p.src, p.src_info, p.src_id),
+        "dst_endpoint": endpoint_ocsf(p.dst, p.dst_info, p.dst_id),
         "connection_info": {
             "protocol_name": p.transport,
             "direction_id": p.direction_id,
@@ -290,8 +339,8 @@ fn ocsf(a: &Alert, p: &Parts<'_>) -> Value {
             "packets": p.src_pkts + p.dst_pkts,
         },
         "evidences": [{
-            "src_endpoint": endpoint_ocsf(p.src, p.src_info),
-            "dst_endpoint": endpoint_ocsf(p.dst, p.dst_info),
+            "src_endpoint": endpoint_ocsf(p.src, p.src_info, p.src_id),
+            "dst_endpoint": endpoint_ocsf(p.dst, p.dst_info, p.dst_id),
             "connection_info": { "protocol_name": p.transport, "direction_id": p.direction_id },
             "data": p.evidence,
         }],
@@ -314,8 +363,8 @@ fn ecs(a: &Alert, p: &Parts<'_>, obs: &Observer) -> Value {
             "start": rfc3339(a.first_seen),
             "end": rfc3339(a.last_seen),
         },
-        "source": endpoint_ecs(p.src, p.src_bytes, p.src_pkts, p.src_info),
-        "destination": endpoint_ecs(p.dst, p.dst_bytes, p.dst_pkts, p.dst_info),
+        "source": endpoint_ecs(p.src, p.src_bytes, p.src_pkts, p.src_info, p.src_id),
+        "destination": endpoint_ecs(p.dst, p.dst_bytes, p.dst_pkts, p.dst_info, p.dst_id),
         "network": {
             "transport": p.transport,
             "protocol": a.tool_name,
@@ -356,7 +405,7 @@ fn farhand(a: &Alert, p: &Parts<'_>) -> Value {
         "related_tools": a.related_tools,
         "confidence": a.confidence,
         "method": a.method,
-        "endpoint": { "ip": a.endpoint.ip.to_string(), "port": a.endpoint.port, "inside": a.endpoint.inside },
+        "endpoint": endpoint_farhand(a),
         "peer": {
             "ip": a.peer.ip.to_string(),
             "port": a.peer.port,
@@ -394,4 +443,113 @@ fn farhand(a: &Alert, p: &Parts<'_>) -> Value {
         "behaviour": a.behaviour.as_ref().map(|b| behaviour_json(b, a)),
         "detectors": a.detectors.iter().map(|(n, v)| json!({ "name": n, "version": v })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Verdict;
+    use farhand_model::evidence::{Evidence, VncEvidence};
+    use farhand_model::identity::{MacSource, NameSource, Sighting};
+    use farhand_model::net::{FlowKey, proto};
+    use farhand_model::tool::{Match, Method, Tool};
+    use farhand_model::{Addr, EndReason, Finding, FindingKind, FlowSummary, HomeNets};
+
+    const LAPTOP: [u8; 4] = [10, 41, 0, 120];
+    const MAC: [u8; 6] = [0x02, 0x00, 0x0a, 0x29, 0x00, 0x42];
+
+    /// A finding whose flow goes from `client` to `server`.
+    fn finding(kind: FindingKind, client: ([u8; 4], u16), server: ([u8; 4], u16)) -> Finding {
+        let (key, initiator) = FlowKey::new(Addr::v4(client.0), client.1, Addr::v4(server.0), server.1, proto::TCP, 0);
+        Finding {
+            detector: "test",
+            detector_version: "1",
+            ts: 1_000_000,
+            flow: FlowSummary {
+                key,
+                initiator,
+                first_ts: 1_000_000,
+                last_ts: 2_000_000,
+                bytes: [100, 200],
+                pkts: [3, 4],
+                reason: EndReason::Closed,
+                handshake: [0; 3],
+            },
+            kind,
+            via: None,
+            behaviour: None,
+        }
+    }
+
+    fn vnc() -> FindingKind {
+        FindingKind::RemoteControlSession(Match {
+            tool: Tool::Vnc,
+            confidence: 90,
+            method: Method::PayloadStructure,
+            evidence: Evidence::Vnc(VncEvidence::default()),
+        })
+    }
+
+    fn sighting(addr: Option<[u8; 4]>, names: &[(NameSource, &str)]) -> Finding {
+        let s = Sighting {
+            ts: 500_000,
+            addr: addr.map(Addr::v4),
+            mac: Some(MAC),
+            mac_source: MacSource::Dhcp,
+            names: names.iter().map(|(s, n)| (*s, n.to_string())).collect(),
+        };
+        finding(FindingKind::Sighting(s), ([0; 4], 68), ([255; 4], 67))
+    }
+
+    fn alerts(findings: &[Finding]) -> Vec<Value> {
+        let mut v = Verdict::new(HomeNets::new(vec!["10.0.0.0/8".parse().unwrap()]));
+        let mut out = Vec::new();
+        for f in findings {
+            v.judge(f, &mut out);
+        }
+        out.iter().map(|a| alert_json(a, &Observer::default())).collect()
+    }
+
+    #[test]
+    fn the_endpoints_side_carries_its_mac_and_host_name() {
+        let names = [(NameSource::DhcpHostname, "laptop-ab12"), (NameSource::DhcpFqdn, "laptop-ab12.corp.example")];
+        let into = finding(vnc(), ([203, 0, 113, 9], 40000), (LAPTOP, 5900));
+        let a = alerts(&[sighting(None, &names), sighting(Some(LAPTOP), &[]), into]);
+        assert_eq!(a.len(), 1, "sightings raise no alert");
+        let a = &a[0];
+        // Inbound: the endpoint is the destination.
+        assert_eq!(a["dst_endpoint"]["mac"], "02:00:0a:29:00:42");
+        assert_eq!(a["dst_endpoint"]["hostname"], "laptop-ab12");
+        assert_eq!(a["evidences"][0]["dst_endpoint"]["hostname"], "laptop-ab12");
+        assert_eq!(a["destination"]["mac"], "02-00-0A-29-00-42");
+        assert!(a["src_endpoint"].get("mac").is_none() && a["source"].get("mac").is_none());
+        let e = &a["unmapped"]["farhand"]["endpoint"];
+        assert_eq!(e["mac"], "02:00:0a:29:00:42");
+        assert_eq!(e["hostname"], "laptop-ab12");
+        assert_eq!(e["hostname_source"], "dhcp_hostname");
+        assert_eq!(e["names"], json!(["laptop-ab12.corp.example"]));
+        assert!(
+            a["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("Endpoint 10.41.0.120 is laptop-ab12 (02:00:0a:29:00:42; host name from dhcp_hostname).")
+        );
+        // Outbound: the endpoint is the source.
+        let out = finding(vnc(), (LAPTOP, 40000), ([203, 0, 113, 9], 5900));
+        let a = alerts(&[sighting(Some(LAPTOP), &[]), out]);
+        assert_eq!(a[0]["source"]["mac"], "02-00-0A-29-00-42");
+        assert!(a[0]["src_endpoint"].get("hostname").is_none());
+        assert!(a[0]["unmapped"]["farhand"]["endpoint"].get("hostname_source").is_none());
+    }
+
+    #[test]
+    fn nothing_known_nothing_added() {
+        let a = alerts(&[finding(vnc(), ([203, 0, 113, 9], 40000), (LAPTOP, 5900))]);
+        for path in [&a[0]["dst_endpoint"], &a[0]["destination"], &a[0]["unmapped"]["farhand"]["endpoint"]] {
+            for k in ["mac", "hostname", "hostname_source", "names"] {
+                assert!(path.get(k).is_none(), "{k} in {path}");
+            }
+        }
+        assert!(!a[0]["message"].as_str().unwrap().contains("Endpoint 10.41.0.120 is"));
+    }
 }

@@ -120,6 +120,7 @@ pub fn is_sign(f: &Finding) -> bool {
     match &f.kind {
         FindingKind::IpKvmSuspected(_) => true,
         FindingKind::RemoteControlSession(m) => m.tool == Tool::IpKvm,
+        FindingKind::Sighting(_) => false,
     }
 }
 
@@ -213,7 +214,7 @@ impl KvmDevices {
         let m = match &f.kind {
             FindingKind::IpKvmSuspected(m) => m,
             FindingKind::RemoteControlSession(m) if m.tool == Tool::IpKvm => m,
-            FindingKind::RemoteControlSession(_) => return,
+            FindingKind::RemoteControlSession(_) | FindingKind::Sighting(_) => return,
         };
         let seen = classify(f, m, home);
         let key = self.key_of(&seen);
@@ -412,6 +413,8 @@ fn alert(
         // Enriched by the verdict, which holds the databases.
         peer_info: crate::enrich::lookup::PeerInfo::classified(peer_ip.ip()),
         seen_addresses: Vec::new(),
+        // Filled by the verdict, which holds the directory.
+        endpoint_identity: None,
         direction,
         transport: Transport::of_proto(s.key.proto()),
         vlan: s.key.vlan(),

@@ -201,6 +201,9 @@ pub struct Alert {
     pub behaviour: Option<farhand_model::session::Summary>,
     /// The relay latency gap, when both RTTs were measured.
     pub gap: Option<crate::relay_latency::Gap>,
+    /// What names the endpoint beyond its address (MAC, host name), when known
+    /// ([`crate::identity::Directory`]).
+    pub endpoint_identity: Option<farhand_model::identity::EndpointIdentity>,
 }
 
 /// Window in which several remote-control tools on one endpoint raise
@@ -294,6 +297,8 @@ pub struct Verdict {
     policy: Arc<Policy>,
     /// Where the sensor is (the physics check), if configured.
     location: Option<Location>,
+    /// Per-endpoint identities, fed by the fast path's sightings.
+    identities: crate::identity::Directory,
 }
 
 impl Verdict {
@@ -308,6 +313,7 @@ impl Verdict {
             enrich: Enrichment::none(),
             policy: Arc::new(Policy::default()),
             location: None,
+            identities: Default::default(),
         }
     }
 
@@ -485,9 +491,11 @@ impl Verdict {
                 self.kvm.judge(f, &self.home, out);
                 for a in out.iter_mut().skip(start) {
                     a.peer_info = self.enrich.lookup(a.peer.ip.ip());
+                    a.endpoint_identity = self.identities.identity(&a.endpoint.ip);
                 }
                 return;
             }
+            FindingKind::Sighting(s) => return self.identities.learn(s),
         };
         let s = &f.flow;
         let category = m.category();
@@ -512,7 +520,9 @@ impl Verdict {
         let idx = |side: Side| side.idx();
         let get = |a: &[u64; 2], side: Side| a.get(idx(side)).copied().unwrap_or(0);
         let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
-        let message = message(f, m, (ep_side, direction), &tool_title);
+        let endpoint_identity = self.identities.identity(&ep_ip);
+        let message = message(f, m, (ep_side, direction), &tool_title)
+            + &crate::identity::note(ep_ip, endpoint_identity.as_ref());
         let alert = Alert {
             id,
             activity,
@@ -548,6 +558,7 @@ impl Verdict {
             via: f.via.clone(),
             gap: f.behaviour.as_ref().and_then(|b| crate::relay_latency::judge(b, &self.relay)),
             behaviour: f.behaviour.clone(),
+            endpoint_identity,
         };
         let first = alert.activity == Activity::Create;
         out.push(alert);
