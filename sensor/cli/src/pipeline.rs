@@ -23,6 +23,7 @@ impl Settings {
             relay: self.relay,
             policy: self.policy.clone(),
             enrich: self.enrich.clone(),
+            owners: self.indicators.owners(),
             location: self.location.clone(),
         }
     }

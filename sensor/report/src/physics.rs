@@ -161,6 +161,49 @@ pub fn least_distance_km(from: &Location, cc: &str) -> Option<f64> {
     Some(best * EARTH_RADIUS_KM)
 }
 
+/// An upper bound of the great-circle distance (km) from `from` to the farthest point of
+/// country `cc` (any case): the largest distance between points sampled every degree along
+/// the edges of their boxes, plus the sampling's worst error (half a degree of arc on each
+/// side). `None` for a country without boxes. Used to say that a distance the relay gap
+/// implies lies beyond every point of the home countries.
+pub fn farthest_distance_km(from: &Location, cc: &str) -> Option<f64> {
+    let to = boxes_of(&cc.to_ascii_uppercase());
+    let from = from.boxes();
+    if to.is_empty() || from.is_empty() {
+        return None;
+    }
+    let points = |b: &GeoBox| -> Vec<(f64, f64)> {
+        let (west, width) = b.lon_interval();
+        let lat_steps = ((b.max_lat - b.min_lat).ceil() as usize).max(1);
+        let lon_steps = (width.ceil() as usize).max(1);
+        let mut p = Vec::with_capacity(2 * (lat_steps + lon_steps) + 2);
+        for i in 0..=lon_steps {
+            let lon = west + width * i as f64 / lon_steps as f64;
+            p.push((b.min_lat, lon));
+            p.push((b.max_lat, lon));
+        }
+        for i in 0..=lat_steps {
+            let lat = b.min_lat + (b.max_lat - b.min_lat) * i as f64 / lat_steps as f64;
+            p.push((lat, west));
+            p.push((lat, west + width));
+        }
+        p
+    };
+    let mut worst: f64 = 0.0;
+    for a in &from {
+        for pa in points(a) {
+            for b in to {
+                for pb in points(b) {
+                    let angle =
+                        central_angle(pa.0.to_radians(), pa.1.to_radians(), pb.0.to_radians(), pb.1.to_radians());
+                    worst = worst.max(angle);
+                }
+            }
+        }
+    }
+    Some((worst + 1.0_f64.to_radians()).min(std::f64::consts::PI) * EARTH_RADIUS_KM)
+}
+
 /// Whether the table has boxes for `cc` (upper case).
 pub fn has_country(cc: &str) -> bool {
     TABLE.as_ref().is_ok_and(|t| t.contains_key(cc))
@@ -776,5 +819,20 @@ mod tests {
         assert!(seen.len() > 150, "only {} countries seen: {seen:?}", seen.len());
         let missing: Vec<_> = seen.iter().filter(|cc| !has_country(cc)).collect();
         assert!(missing.is_empty(), "codes from {} without a box: {missing:?}", path.display());
+    }
+
+    #[test]
+    fn farthest_distance_bounds_the_country_from_above() {
+        let berlin = Location::Point { lat: 52.52, lon: 13.40 };
+        // Germany spans ~47-55 N, 6-15 E: nothing in it is more than ~700 km from Berlin.
+        let de = farthest_distance_km(&berlin, "DE").unwrap();
+        assert!((550.0..1100.0).contains(&de), "{de}");
+        // Never below the least distance, and the US (with Hawaii and Alaska) reaches far.
+        let us = farthest_distance_km(&berlin, "us").unwrap();
+        assert!(us > least_distance_km(&berlin, "US").unwrap() && us > 9_000.0, "{us}");
+        assert!(farthest_distance_km(&berlin, "XX").is_none());
+        // From a country to itself: its own extent.
+        let lu = farthest_distance_km(&Location::Country("LU".into()), "LU").unwrap();
+        assert!(lu < 600.0, "{lu}");
     }
 }

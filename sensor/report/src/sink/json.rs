@@ -191,6 +191,7 @@ impl Parts<'_> {
             AlertKind::MultipleRemoteTools => format!("{} remote-control tools on one endpoint", a.related_tools.len()),
             AlertKind::IpKvmSuspected => "IP-KVM-class device on the endpoint's segment".to_string(),
             AlertKind::RelayedRemoteControl => format!("{} session controlled from beyond a relay", a.tool_title),
+            AlertKind::RemoteControlFromAbroad => format!("{} session controlled from abroad", a.tool_title),
             AlertKind::InteractiveRelayChain => {
                 format!("{} session typed through the endpoint by a remote controller", a.tool_title)
             }
@@ -414,7 +415,35 @@ fn farhand(a: &Alert, p: &Parts<'_>) -> Value {
             "country": a.peer_info.country,
             "asn": a.peer_info.asn,
             "org": a.peer_info.org,
+            "owner": a.context.owner.as_ref().map(|o| json!({ "name": &*o.name, "kind": o.kind.name(), "by": o.by.as_str() })),
+            "rtt_ms": a.context.peer_rtt_ms,
+            "location_contradicted": a.context.physics.map(|p| p.contradicted),
         },
+        "physics": a.context.physics.map(|p| json!({
+            "rtt_ms": p.rtt_ms,
+            "bound_km": p.bound_km,
+            "least_distance_km": p.least_distance_km,
+            "margin_km": p.margin_km,
+            "contradicted": p.contradicted,
+        })),
+        "policy": {
+            "stance": a.context.stance.map(|s| s.name()),
+            "helpdesk_host": a.context.helpdesk,
+            "allowlisted_endpoint": a.context.allowlisted,
+            "sanctioned_tenant": a.context.tenant.as_deref(),
+            "local_time": a.context.hours.as_ref().map(|h| h.local.to_string()),
+            "business_hours": a.context.hours.as_ref().map(|h| h.within),
+        },
+        "abroad": a.abroad.as_ref().map(|ab| json!({
+            "who": ab.who,
+            "ip": ab.ip.to_string(),
+            "country": ab.country,
+            "asn": ab.asn,
+            "org": ab.org,
+            "by": ab.by,
+            "least_distance_km": ab.distance_km.map(|d| d.0),
+            "home_farthest_km": ab.distance_km.map(|d| d.1),
+        })),
         "seen_addresses": a.seen_addresses.iter().map(|s| {
             let mut v = info_json(&s.info);
             if let Some(o) = v.as_object_mut() {

@@ -415,6 +415,8 @@ fn alert(
         seen_addresses: Vec::new(),
         // Filled by the verdict, which holds the directory.
         endpoint_identity: None,
+        context: super::place::Context::default(),
+        abroad: None,
         direction,
         transport: Transport::of_proto(s.key.proto()),
         vlan: s.key.vlan(),

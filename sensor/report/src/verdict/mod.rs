@@ -21,6 +21,7 @@
 
 pub mod kvm;
 pub mod peers;
+pub mod place;
 
 use crate::enrich::live::Enrichment;
 use crate::enrich::lookup::PeerInfo;
@@ -32,6 +33,7 @@ use farhand_model::EndReason;
 use farhand_model::Micros;
 use farhand_model::evidence::Evidence;
 use farhand_model::net::{Addr, FlowKey, Side};
+use farhand_model::owner::Owners;
 use farhand_model::tool::{Category, Match, Method, Tool, Transport};
 use farhand_model::{Finding, FindingKind};
 use farhand_model::{Health, HomeNets};
@@ -58,6 +60,9 @@ pub enum AlertKind {
     /// An endpoint's own outbound interactive session typed by the input of a session that
     /// controls the endpoint (a stepping stone).
     InteractiveRelayChain,
+    /// A remote-control session whose controller, relay or TURN peer is outside the home
+    /// countries, or which the relay gap puts beyond them.
+    RemoteControlFromAbroad,
 }
 
 impl AlertKind {
@@ -70,6 +75,7 @@ impl AlertKind {
             AlertKind::IpKvmSuspected => "ip_kvm_suspected",
             AlertKind::RelayedRemoteControl => "relayed_remote_control",
             AlertKind::InteractiveRelayChain => "interactive_relay_chain",
+            AlertKind::RemoteControlFromAbroad => "remote_control_from_abroad",
         }
     }
 
@@ -165,6 +171,10 @@ pub struct Alert {
     pub peer_info: PeerInfo,
     /// Addresses the session's own messages named (STUN/TURN), enriched.
     pub seen_addresses: Vec<SeenAddress>,
+    /// The peer's owner, round trip and physics check, and the policy's view of the session.
+    pub context: place::Context,
+    /// Why the session is from abroad, when it is.
+    pub abroad: Option<place::Abroad>,
     /// Who opened the session.
     pub direction: Direction,
     /// TCP or UDP.
@@ -225,6 +235,8 @@ pub struct VerdictConfig {
     pub relay: crate::relay_latency::RelayConfig,
     /// The enrichment databases.
     pub enrich: Enrichment,
+    /// The ownership lists (hosting, VPN, Tor exits, vendor relays, residential proxies).
+    pub owners: Arc<Owners>,
     /// Home countries, tool stances, helpdesk hosts, tenants, allowlist, business hours.
     pub policy: Arc<Policy>,
     /// Where the sensor is; `None`: no physics check.
@@ -237,6 +249,7 @@ impl VerdictConfig {
         let health = self.health();
         let mut v = Verdict::new(self.home).with_relay(self.relay).with_policy(self.policy, self.location);
         v.enrich = self.enrich;
+        v.owners = self.owners;
         (v, health)
     }
 
@@ -299,6 +312,8 @@ pub struct Verdict {
     location: Option<Location>,
     /// Per-endpoint identities, fed by the fast path's sightings.
     identities: crate::identity::Directory,
+    /// The ownership lists.
+    owners: Arc<Owners>,
 }
 
 impl Verdict {
@@ -314,6 +329,7 @@ impl Verdict {
             policy: Arc::new(Policy::default()),
             location: None,
             identities: Default::default(),
+            owners: place::no_owners(),
         }
     }
 
@@ -559,7 +575,10 @@ impl Verdict {
             gap: f.behaviour.as_ref().and_then(|b| crate::relay_latency::judge(b, &self.relay)),
             behaviour: f.behaviour.clone(),
             endpoint_identity,
+            context: place::Context::default(),
+            abroad: None,
         };
+        let alert = self.place(alert);
         let first = alert.activity == Activity::Create;
         out.push(alert);
         if first && let Some(a) = out.last().cloned() {
@@ -568,7 +587,56 @@ impl Verdict {
         if let Some(a) = out.iter().rev().find(|a| a.kind != AlertKind::MultipleRemoteTools).cloned() {
             self.note_gap(&a, out);
             self.note_chain(&a, out);
+            self.note_abroad(&a, out);
         }
+    }
+
+    /// A session alert with its context (owner, physics, policy), from-abroad judgement,
+    /// the severity the policy gives it and the sentences that say so.
+    fn place(&self, mut a: Alert) -> Alert {
+        let evidence = serde_json::to_value(&a.evidence).unwrap_or_default();
+        let mut names: Vec<String> = Vec::new();
+        collect_strings(&evidence, &mut names);
+        if let Some(v) = &a.via {
+            names.push(v.target.clone());
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let inputs = place::Inputs { owners: &self.owners, policy: &self.policy, location: self.location.as_ref() };
+        let ctx = place::context(&a, &names, &inputs);
+        let has_rc = self
+            .tools_by_endpoint
+            .get(&a.endpoint.ip)
+            .is_some_and(|(t, _)| t.values().any(|last| a.first_seen.saturating_sub(*last) <= MULTI_TOOL_WINDOW));
+        a.abroad = place::abroad(&a, &ctx, &self.policy, self.location.as_ref(), has_rc);
+        a.severity = place::policy_severity(&a, &ctx, a.abroad.is_some());
+        a.message.push_str(&place::peer_sentence(&a, &ctx));
+        a.message.push_str(&place::policy_sentence(&ctx));
+        a.context = ctx;
+        a
+    }
+
+    /// Raises (or updates) `remote_control_from_abroad` for a session alert judged from
+    /// abroad (see [`place::abroad`]).
+    fn note_abroad(&mut self, a: &Alert, out: &mut Vec<Alert>) {
+        let Some(ab) = a
+            .abroad
+            .as_ref()
+            .filter(|_| matches!(a.kind, AlertKind::RemoteControlSession | AlertKind::AnonymizingTunnel))
+        else {
+            return;
+        };
+        let (id, activity) = self.session_alert_id(
+            (a.community_id.clone(), format!("abroad:{}", a.tool_name)),
+            (a.first_seen, a.last_seen),
+            || alert_id(&format!("abroad-{}", a.community_id), a.first_seen, a.tool),
+        );
+        let mut r = a.clone();
+        r.kind = AlertKind::RemoteControlFromAbroad;
+        r.severity = Severity::High;
+        r.id = id;
+        r.activity = activity;
+        r.message = place::abroad_message(a, ab, &self.policy);
+        out.push(r);
     }
 
     /// Which side of the flow is the endpoint: the inside side; else, for remote control,
@@ -588,6 +656,16 @@ impl Verdict {
     }
 }
 
+/// Every string value in a JSON value (the names a session's evidence carries), bounded.
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) if out.len() < 64 => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|i| collect_strings(i, out)),
+        _ => {}
+    }
+}
+
 /// An alert's severity by its kind, direction and the tool's category.
 fn severity(kind: AlertKind, direction: Direction, category: Category) -> Severity {
     match (kind, direction) {
@@ -595,6 +673,7 @@ fn severity(kind: AlertKind, direction: Direction, category: Category) -> Severi
         (AlertKind::IpKvmSuspected, _) => Severity::Low,
         (AlertKind::RemoteControlSession, Direction::Inbound) => Severity::Low,
         (AlertKind::RemoteControlSession, Direction::Outbound) => Severity::Informational,
+        (AlertKind::RemoteControlFromAbroad, _) => Severity::High,
         (_, _) if category == Category::Relay => Severity::Informational,
         _ => Severity::Medium,
     }
@@ -1028,5 +1107,208 @@ mod tests {
         assert_eq!(v.sessions.len(), 1);
         let again = judge(&mut v, &session(Tool::Vnc, (OUT, 50_000), (EP, 5900), late + 2_000_000));
         assert_eq!((again[0].id.as_str(), again[0].activity), (first[0].id.as_str(), Activity::Update));
+    }
+
+    // From abroad: the verdict with enrichment, ownership lists, a policy and a location.
+    mod abroad {
+        use super::*;
+        use crate::enrich::live::EnrichConfig;
+        use crate::enrich::mmdb_write::{IpVersion, MmdbWriter, Record, Value as Val};
+        use crate::physics::Location;
+        use crate::policy::{Policy, Stance};
+        use farhand_model::evidence::StunEvidence;
+        use farhand_model::owner::{Owner, OwnerKind, OwnersBuilder};
+
+        /// A Hetzner-like foreign controller and a domestic one.
+        const DE_CTRL: [u8; 4] = [157, 90, 0, 66];
+        const US_CTRL: [u8; 4] = [8, 8, 8, 8];
+
+        /// The verdict with a country DB (157.90/16 DE, 8.8.8/24 US), an ASN CSV, the
+        /// ownership list (AS24940 hosting), `policy` and `location`.
+        fn verdict_with(policy: Policy, location: Option<Location>) -> (Verdict, tempfile::TempDir) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = MmdbWriter::new("Test-Country", IpVersion::V6);
+            for (net, cc) in [("157.90.0.0/16", "DE"), ("8.8.8.0/24", "US")] {
+                w.insert(net.parse().unwrap(), Record::new().with("country_code", Val::Str(cc.into()))).unwrap();
+            }
+            let mut bytes = Vec::new();
+            w.write(&mut bytes).unwrap();
+            std::fs::write(dir.path().join("c.mmdb"), bytes).unwrap();
+            std::fs::write(
+                dir.path().join("asn.csv"),
+                "157.90.0.0,157.90.255.255,24940,Hetzner Online GmbH\n8.8.8.0,8.8.8.255,15169,Google LLC\n",
+            )
+            .unwrap();
+            let enrich = EnrichConfig {
+                country_db: Some(dir.path().join("c.mmdb")),
+                asn_db: vec![dir.path().join("asn.csv")],
+                reload_every: None,
+            }
+            .open()
+            .unwrap();
+            let mut owners = OwnersBuilder::new();
+            let owner = Owner { name: "Hetzner".into(), kind: OwnerKind::Hosting, note: None, source: None };
+            owners.add(owner, &[24940], &[]);
+            let (v, _) = VerdictConfig {
+                home: HomeNets::new(vec!["10.0.0.0/8".parse().unwrap()]),
+                relay: Default::default(),
+                enrich,
+                owners: Arc::new(owners.build()),
+                policy: Arc::new(policy),
+                location,
+            }
+            .build();
+            (v, dir)
+        }
+
+        fn home(cc: &[&str]) -> Policy {
+            Policy::default().with_home_countries(cc.iter().map(|c| c.to_string()))
+        }
+
+        fn with_rtt(mut f: Finding, rtt_us: u64) -> Finding {
+            let t = f.flow.first_ts;
+            f.flow.handshake = [t, t + 100, t + 100 + rtt_us];
+            f
+        }
+
+        fn abroad_of(alerts: &[Alert]) -> Vec<&Alert> {
+            alerts.iter().filter(|a| a.kind == AlertKind::RemoteControlFromAbroad).collect()
+        }
+
+        #[test]
+        fn a_controller_outside_the_home_countries_is_from_abroad() {
+            let (mut v, _d) = verdict_with(home(&["US"]), None);
+            let out = judge(&mut v, &session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000));
+            assert_eq!(
+                kinds(&out),
+                vec![
+                    (AlertKind::RemoteControlSession, Severity::Low),
+                    (AlertKind::RemoteControlFromAbroad, Severity::High)
+                ]
+            );
+            let a = abroad_of(&out)[0];
+            let ab = a.abroad.as_ref().unwrap();
+            assert_eq!(
+                (ab.who, ab.country.as_deref(), ab.asn, ab.by),
+                ("controller", Some("DE"), Some(24940), "country")
+            );
+            assert!(
+                a.message
+                    .contains("157.90.0.66 (AS24940 Hetzner Online GmbH), is in DE, outside the home countries (US)"),
+                "{}",
+                a.message
+            );
+            assert!(a.message.contains("listed as hosting (Hetzner)"), "{}", a.message);
+            assert_eq!(out[0].context.owner.as_ref().map(|o| o.kind), Some(OwnerKind::Hosting));
+            // The same session from a domestic controller, or with no home countries: nothing.
+            let out = judge(&mut v, &session(Tool::Vnc, (US_CTRL, 50_000), (EP, 5900), 1_000_000));
+            assert!(abroad_of(&out).is_empty() && out[0].peer_info.country.as_deref() == Some("US"));
+            let (mut v, _d) = verdict_with(Policy::default(), None);
+            assert!(
+                abroad_of(&judge(&mut v, &session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000))).is_empty()
+            );
+            let (mut v, _d) = verdict_with(home(&["DE", "US"]), None);
+            assert!(
+                abroad_of(&judge(&mut v, &session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000))).is_empty()
+            );
+        }
+
+        #[test]
+        fn benign_by_policy_stays_informational_and_forbidden_tools_are_high() {
+            let helpdesk = home(&["US"])
+                .with_helpdesk_hosts(["157.90.0.0/24".parse().unwrap()])
+                .with_tool("vnc", Stance::Sanctioned);
+            let (mut v, _d) = verdict_with(helpdesk, None);
+            let out = judge(&mut v, &session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000));
+            assert_eq!(kinds(&out), vec![(AlertKind::RemoteControlSession, Severity::Informational)]);
+            assert!(
+                out[0].message.contains("the peer is a helpdesk host; the tool is sanctioned"),
+                "{}",
+                out[0].message
+            );
+            let allow = home(&["US"]).with_allowlist(["10.0.0.5/32".parse().unwrap()]);
+            let (mut v, _d) = verdict_with(allow, None);
+            let out = judge(&mut v, &session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000));
+            assert_eq!(kinds(&out), vec![(AlertKind::RemoteControlSession, Severity::Informational)]);
+            // Sanctioned but from abroad: the session keeps its severity and abroad is raised.
+            let (mut v, _d) = verdict_with(home(&["US"]).with_tool("vnc", Stance::Sanctioned), None);
+            let out = judge(&mut v, &session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000));
+            assert_eq!(out[0].severity, Severity::Low);
+            assert_eq!(abroad_of(&out).len(), 1);
+            let (mut v, _d) = verdict_with(home(&["US"]).with_tool("vnc", Stance::Forbidden), None);
+            let out = judge(&mut v, &session(Tool::Vnc, (US_CTRL, 50_000), (EP, 5900), 1_000_000));
+            assert_eq!(kinds(&out), vec![(AlertKind::RemoteControlSession, Severity::High)]);
+            let out = judge(&mut v, &session(Tool::Vnc, (EP, 50_001), (US_CTRL, 5900), 1_000_000));
+            assert_eq!(kinds(&out), vec![(AlertKind::RemoteControlSession, Severity::Medium)]);
+        }
+
+        #[test]
+        fn physics_contradiction_is_reported_and_the_country_not_trusted() {
+            let new_york = Location::Point { lat: 40.7, lon: -74.0 };
+            let (mut v, _d) = verdict_with(home(&["US"]), Some(new_york.clone()));
+            // 1 ms from New York to a German address: impossible.
+            let f = with_rtt(session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000), 1_000);
+            let out = judge(&mut v, &f);
+            assert!(abroad_of(&out).is_empty(), "{:?}", kinds(&out));
+            let p = out[0].context.physics.unwrap();
+            assert!(p.contradicted && (p.rtt_ms - 1.0).abs() < 1e-9 && p.bound_km == 100.0, "{p:?}");
+            assert!(out[0].message.contains("Location contradicted: the 1.00 ms round trip"), "{}", out[0].message);
+            // 90 ms: Germany is reachable; abroad, and the message says the physics agrees.
+            let (mut v, _d) = verdict_with(home(&["US"]), Some(new_york));
+            let f = with_rtt(session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000), 90_000);
+            let out = judge(&mut v, &f);
+            let a = abroad_of(&out)[0];
+            assert!(!a.context.physics.unwrap().contradicted);
+            assert!(
+                a.message.contains("The 90.0 ms round trip to it is consistent with that country"),
+                "{}",
+                a.message
+            );
+        }
+
+        #[test]
+        fn a_turn_peer_abroad_counts_once_the_endpoint_is_remote_controlled() {
+            let (mut v, _d) = verdict_with(home(&["US"]), None);
+            let stun = |first| {
+                let e = StunEvidence { peer_addresses: vec!["157.90.1.1:3478".into()], ..Default::default() };
+                finding(matched(Tool::StunTurn, Evidence::Stun(e)), (EP, 40_000), (US_CTRL, 3478), first)
+            };
+            // Alone: a relay session, nothing more.
+            assert!(abroad_of(&judge(&mut v, &stun(1_000_000))).is_empty());
+            // After a remote-control session on the endpoint: the TURN peer is the controller.
+            judge(&mut v, &session(Tool::Vnc, (US_CTRL, 50_000), (EP, 5900), 2_000_000));
+            let out = judge(&mut v, &stun(3_000_000));
+            let ab = abroad_of(&out)[0].abroad.clone().unwrap();
+            assert_eq!(
+                (ab.who, ab.ip.to_string(), ab.country.as_deref()),
+                ("turn_peer", "157.90.1.1".into(), Some("DE"))
+            );
+        }
+
+        #[test]
+        fn a_relay_gap_beyond_the_home_countries_is_from_abroad() {
+            let berlin = Location::Point { lat: 52.52, lon: 13.40 };
+            let (mut v, _d) = verdict_with(home(&["DE"]), Some(berlin));
+            // The visible peer is a documentation address (no country); the gap (149 ms)
+            // puts the controller ~6,900 km beyond it: farther than any point of Germany.
+            let mut f = session(Tool::Vnc, (OUT, 50_000), (EP, 5900), 1_000_000);
+            f.behaviour = Some(timing(150.0, None));
+            let out = judge(&mut v, &f);
+            let a = abroad_of(&out)[0];
+            let ab = a.abroad.as_ref().unwrap();
+            assert_eq!((ab.who, ab.by), ("controller_beyond_relay", "relay_gap_distance"));
+            let (least, farthest) = ab.distance_km.unwrap();
+            assert!(least > 6_000.0 && farthest < 1_200.0, "{least} {farthest}");
+            assert!(a.message.contains("beyond every point of the home countries (DE"), "{}", a.message);
+            // The same gap seen from New York with the US at home: ~6,900 km stays within
+            // the US (Hawaii, Alaska), so the gap alone does not say abroad.
+            let new_york = Location::Point { lat: 40.7, lon: -74.0 };
+            let (mut v, _d) = verdict_with(home(&["US"]), Some(new_york));
+            let mut f = session(Tool::Vnc, (OUT, 50_001), (EP, 5900), 1_000_000);
+            f.behaviour = Some(timing(150.0, None));
+            let out = judge(&mut v, &f);
+            assert!(out.iter().any(|a| a.kind == AlertKind::RelayedRemoteControl));
+            assert!(abroad_of(&out).is_empty());
+        }
     }
 }
