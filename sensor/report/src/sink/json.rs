@@ -192,6 +192,7 @@ impl Parts<'_> {
             AlertKind::IpKvmSuspected => "IP-KVM-class device on the endpoint's segment".to_string(),
             AlertKind::RelayedRemoteControl => format!("{} session controlled from beyond a relay", a.tool_title),
             AlertKind::RemoteControlFromAbroad => format!("{} session controlled from abroad", a.tool_title),
+            AlertKind::RemoteControlEpisode => "Endpoint driven remotely: episode".to_string(),
             AlertKind::InteractiveRelayChain => {
                 format!("{} session typed through the endpoint by a remote controller", a.tool_title)
             }
@@ -434,6 +435,16 @@ fn farhand(a: &Alert, p: &Parts<'_>) -> Value {
             "local_time": a.context.hours.as_ref().map(|h| h.local.to_string()),
             "business_hours": a.context.hours.as_ref().map(|h| h.within),
         },
+        "episode": a.episode.as_ref().map(|e| json!({
+            "score": e.score,
+            "signs": e.signs.iter().map(|s| json!({ "sign": s.kind.name(), "points": s.points, "detail": s.detail })).collect::<Vec<_>>(),
+            "tools": e.tools,
+            "peers": e.peers,
+            "countries": e.countries,
+            "alerts": e.alerts,
+            "sessions": e.sessions,
+            "benign_sessions": e.benign,
+        })),
         "abroad": a.abroad.as_ref().map(|ab| json!({
             "who": ab.who,
             "ip": ab.ip.to_string(),

@@ -417,6 +417,7 @@ fn alert(
         endpoint_identity: None,
         context: super::place::Context::default(),
         abroad: None,
+        episode: None,
         direction,
         transport: Transport::of_proto(s.key.proto()),
         vlan: s.key.vlan(),

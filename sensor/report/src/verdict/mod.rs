@@ -19,6 +19,7 @@
 //!   confidence, method, addresses, ports, times, volumes, fingerprint fields, detector
 //!   versions, a one-paragraph message).
 
+pub mod episode;
 pub mod kvm;
 pub mod peers;
 pub mod place;
@@ -63,6 +64,8 @@ pub enum AlertKind {
     /// A remote-control session whose controller, relay or TURN peer is outside the home
     /// countries, or which the relay gap puts beyond them.
     RemoteControlFromAbroad,
+    /// Everything one endpoint showed while it was being driven remotely, scored.
+    RemoteControlEpisode,
 }
 
 impl AlertKind {
@@ -76,6 +79,7 @@ impl AlertKind {
             AlertKind::RelayedRemoteControl => "relayed_remote_control",
             AlertKind::InteractiveRelayChain => "interactive_relay_chain",
             AlertKind::RemoteControlFromAbroad => "remote_control_from_abroad",
+            AlertKind::RemoteControlEpisode => "remote_control_episode",
         }
     }
 
@@ -175,6 +179,8 @@ pub struct Alert {
     pub context: place::Context,
     /// Why the session is from abroad, when it is.
     pub abroad: Option<place::Abroad>,
+    /// For `remote_control_episode`: the endpoint's episode (score, signs, tools, peers).
+    pub episode: Option<episode::EpisodeView>,
     /// Who opened the session.
     pub direction: Direction,
     /// TCP or UDP.
@@ -314,6 +320,8 @@ pub struct Verdict {
     identities: crate::identity::Directory,
     /// The ownership lists.
     owners: Arc<Owners>,
+    /// Per-endpoint episodes.
+    episodes: episode::Episodes,
 }
 
 impl Verdict {
@@ -330,6 +338,7 @@ impl Verdict {
             location: None,
             identities: Default::default(),
             owners: place::no_owners(),
+            episodes: Default::default(),
         }
     }
 
@@ -493,8 +502,16 @@ impl Verdict {
         out.push(m);
     }
 
-    /// Alerts for one finding, appended to `out`.
+    /// Alerts for one finding, appended to `out`: the finding's own, then its endpoint's
+    /// episode when that is due one (`episode.rs`).
     pub fn judge(&mut self, f: &Finding, out: &mut Vec<Alert>) {
+        let start = out.len();
+        self.judge_finding(f, out);
+        self.episodes.observe(start, out, &self.policy);
+    }
+
+    /// The finding's own alerts.
+    fn judge_finding(&mut self, f: &Finding, out: &mut Vec<Alert>) {
         if let Some(Err(e)) = self.enrich.maybe_reload(std::time::Instant::now()) {
             tracing::warn!("enrich: reloading failed, the databases in use are kept: {e}");
         }
@@ -577,6 +594,7 @@ impl Verdict {
             endpoint_identity,
             context: place::Context::default(),
             abroad: None,
+            episode: None,
         };
         let alert = self.place(alert);
         let first = alert.activity == Activity::Create;
