@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/demo.sh — quick start: install what farhand needs, build it, and run it on the
 # demo capture built into the binary (SSH, VNC and RDP sessions recorded by
-# scripts/record-demo.sh, plus ordinary DNS/web traffic). Alerts (JSON lines) go to stdout,
-# the summary line to stderr. Extra arguments are passed to farhand (e.g. -o alerts.jsonl).
+# scripts/record-demo.sh, plus ordinary DNS/web traffic) with the demo's own configuration
+# (config/demo/: a US company's policy, country and ASN databases that know the controller's
+# network), also built in. Alerts (JSON lines) go to stdout, the summary line to stderr.
+# Extra arguments are passed to farhand (e.g. -o alerts.jsonl, -q, --check-config).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

@@ -15,6 +15,16 @@
 #   Offloads are off on both veth ends, so frames are wire-sized with valid checksums.
 #   IPv6 is disabled in both namespaces (no ND/MLD noise); ARP stays.
 #
+#   The controller is then MOVED to a public address: once recorded, the capture is
+#   rewritten by scripts/readdress-pcap.py (203.0.113.66 -> 157.90.0.66, an address in
+#   157.90.0.0/16: Hetzner Online GmbH, AS24940, Germany), IP/TCP/UDP checksums recomputed,
+#   every timestamp and length kept. Why not record with that address: the namespaces would
+#   then answer for an address of somebody else's network (a leaked route or a stray packet
+#   would reach or impersonate a real host), while documentation addresses (RFC 5737) are
+#   safe -- but enrichment never looks them up, so the demo could show no country, ASN or
+#   from-abroad judgement. Rewriting afterwards keeps the recording safe and the timing real.
+#   The recording before the rewrite is kept in the scratch dir as capture-recorded.pcap.
+#
 # Sessions, in this order, a few seconds apart (whole run ~1 minute):
 #   1. ordinary traffic from the laptop: dig of 4 names @203.0.113.53, 2 HTTP + 2 HTTPS fetches (curl)
 #   2. SSH:  controller -> laptop:22, key login, commands TYPED by expect with 100-350 ms
@@ -45,6 +55,7 @@ VNCDOTOOL_VERSION=1.4.2
 EP=fhd-endpoint INET=fhd-inet
 EP_IF=fhd-ep INET_IF=fhd-in
 LAPTOP=10.20.0.10 CTRL=203.0.113.66 DNS=203.0.113.53 WEB=203.0.113.80
+CTRL_PUBLIC=157.90.0.66         # where the controller appears in OUT (see the header)
 EP_DPY=71 INET_DPY=72
 VNC_PASS=fhd-demo              # VNC passwords are at most 8 characters
 RDP_USER=farhand-demo
@@ -409,7 +420,13 @@ sleep 2
 
 kill -TERM $TCPDUMP; wait $TCPDUMP || true
 cat "$WORK/tcpdump.log" >&2
-mv -f "$CAP" "$OUT"
+mv -f "$CAP" "$WORK/capture-recorded.pcap"
+say "moving the controller $CTRL -> $CTRL_PUBLIC (scripts/readdress-pcap.py)"
+python3 "$REPO/scripts/readdress-pcap.py" "$WORK/capture-recorded.pcap" "$OUT" "$CTRL=$CTRL_PUBLIC" \
+  || die "readdress-pcap.py failed"
+if tcpdump -vvnr "$OUT" 2>/dev/null | grep -qiE 'incorrect|bad (cksum|udp|tcp)'; then
+  die "$OUT: tcpdump reports a bad checksum after the rewrite"
+fi
 say "sessions took $(( $(date +%s) - T0 )) s"
 say "dig answers: $(tr '\n' ' ' < "$WORK/dig.out")"
 say "curl: $(tr '\n' ';' < "$WORK/curl.out")"

@@ -49,6 +49,8 @@ fn help_and_version() {
         "--demo",
         "Exit codes",
         "farhand geo import-asn",
+        "config/demo/farhand.toml",
+        "--demo --check-config",
     ] {
         assert!(h.contains(want), "--help lacks {want}");
     }
@@ -150,11 +152,21 @@ fn truncated_pcap_keeps_what_was_read() {
         ]
     );
     let dir = tempfile::tempdir().unwrap();
+    // --demo runs with the demo's own configuration: the cut files too, from its file.
+    let demo_config = repo().join("config/demo/farhand.toml");
     let run_cut = |name: &str, len: usize| {
         let cut = dir.path().join(name);
         std::fs::write(&cut, &demo[..len]).unwrap();
         let out = dir.path().join(format!("{name}.jsonl"));
-        let o = farhand(&["-r", cut.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"]);
+        let o = farhand(&[
+            "-r",
+            cut.to_str().unwrap(),
+            "-c",
+            demo_config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-q",
+        ]);
         assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
         (o, std::fs::read_to_string(&out).unwrap())
     };
@@ -278,10 +290,26 @@ fn unwritable_output() {
 
 #[test]
 fn demo_alerts_and_summary() {
-    let o = farhand(&["--demo"]);
+    // From a directory with nothing of the repository in it: the capture, the configuration
+    // and the databases are all built in.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_farhand")).arg("--demo").current_dir(elsewhere.path()).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let alerts: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    // Every alert names the controller's country, AS and organisation (the demo's databases:
+    // 157.90.0.0/16 is Hetzner Online GmbH, AS24940, Germany) and the demo's observer name.
+    assert_eq!(alerts.len(), 5, "{out}");
+    for a in &alerts {
+        let peer = &a["unmapped"]["farhand"]["peer"];
+        assert_eq!(peer["ip"], "157.90.0.66", "{a}");
+        assert_eq!(peer["country"], "DE", "{a}");
+        assert_eq!(peer["asn"], 24940, "{a}");
+        assert_eq!(peer["org"], "Hetzner Online GmbH", "{a}");
+        assert_eq!(a["source"]["geo"]["country_iso_code"], "DE", "{a}");
+        assert_eq!(a["source"]["as"]["number"], 24940, "{a}");
+        assert_eq!(a["observer"]["hostname"], "farhand-demo", "{a}");
+    }
     let kind = |a: &serde_json::Value| a["unmapped"]["farhand"]["kind"].as_str().unwrap().to_string();
     let mut tools: Vec<&str> = alerts
         .iter()
@@ -300,6 +328,72 @@ fn demo_alerts_and_summary() {
     assert!(o.status.success());
     assert!(o.stderr.is_empty(), "-q must print nothing: {}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&f).unwrap().lines().count(), 5);
+}
+
+/// The quick start in README.md shows the demo's alerts, one line each through a `jq`
+/// projection; they are what the binary prints.
+#[test]
+fn readme_quick_start_shows_the_demo_output() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut lines = readme.lines().skip_while(|l| !l.starts_with("$ scripts/demo.sh -q | jq -c '["));
+    let command = lines.next().expect("README.md: the quick start's demo output block");
+    let shown: Vec<&str> = lines.take_while(|l| !l.starts_with("```")).collect();
+    // The projection the README's jq command makes: its paths, in order.
+    let paths: Vec<&str> = command
+        .split_once("'[")
+        .and_then(|(_, rest)| rest.split_once("]'"))
+        .unwrap()
+        .0
+        .split(',')
+        .map(|p| p.trim().trim_start_matches('.'))
+        .collect();
+    let o = farhand(&["--demo", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let a: serde_json::Value = serde_json::from_str(l).unwrap();
+            let row: Vec<serde_json::Value> =
+                paths.iter().map(|p| p.split('.').fold(&a, |v, k| &v[k]).clone()).collect();
+            serde_json::to_string(&row).unwrap()
+        })
+        .collect();
+    assert_eq!(shown, printed, "README.md's quick start output differs from `farhand --demo`");
+}
+
+#[test]
+fn demo_configuration_check_and_override() {
+    // --demo --check-config: the demo's built-in configuration, its databases and policy.
+    let o = farhand(&["--demo", "--check-config"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"farhand: config/demo/farhand.toml (the demo's, built in): ok"), "{out}");
+    let enrich = lines.iter().find(|l| l.starts_with("farhand: enrich: ")).unwrap();
+    assert!(enrich.starts_with("farhand: enrich: ready: country config/demo/country.mmdb"), "{enrich}");
+    assert!(enrich.ends_with("built into farhand, never reloaded"), "{enrich}");
+    let policy = lines.iter().find(|l| l.starts_with("farhand: policy: ")).unwrap();
+    assert!(policy.contains("home countries US;"), "{policy}");
+    assert!(policy.contains("forbidden: vnc"), "{policy}");
+    assert!(policy.contains("business hours 09:00-17:00 mon-fri in America/New_York"), "{policy}");
+    // --check-config needs something to check.
+    let o = farhand(&["--check-config"]);
+    assert_eq!(o.status.code(), Some(2));
+    // --demo -c FILE: FILE, not the demo's configuration (the shipped defaults have no
+    // databases: no country).
+    let shipped = repo().join("config/farhand.toml");
+    let o = farhand(&["--demo", "-q", "-c", shipped.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 5, "{out}");
+    for l in out.lines() {
+        let a: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(a["unmapped"]["farhand"]["peer"]["class"], "public", "{a}");
+        assert!(a["unmapped"]["farhand"]["peer"].get("country").is_none_or(|c| c.is_null()), "{a}");
+    }
+    let o = farhand(&["--demo", "--check-config", "-c", shipped.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with(&format!("farhand: {}: ok\n", shipped.display())));
 }
 
 #[test]

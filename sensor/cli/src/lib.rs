@@ -8,5 +8,6 @@
 //! repository root draws the whole pipeline.
 
 pub mod config;
+pub mod demo;
 pub mod geo;
 pub mod pipeline;

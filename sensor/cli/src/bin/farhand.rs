@@ -28,13 +28,18 @@ const DEMO_PCAP: &[u8] = include_bytes!(env!("FARHAND_DEMO_PCAP"));
     version,
     about = "Flags endpoints driven remotely: fingerprints remote-control sessions (SSH, RDP, VNC, ...) in traffic",
     long_about = None,
-    group(ArgGroup::new("input").required(true).args(["read", "interface", "demo", "check_config"])),
+    group(ArgGroup::new("input").required(true).multiple(true).args(["read", "interface", "demo", "check_config"])),
+    group(ArgGroup::new("checked").multiple(true).args(["config", "demo"])),
     subcommand_negates_reqs = true,
     args_conflicts_with_subcommands = true,
     after_help = "Alerts are JSON lines (OCSF Detection Finding with ECS fields), one per remote-control session.\n\
                   A one-line summary goes to stderr at the end.\n\n\
                   Exit codes: 0 ok; 1 input or output could not be opened/read/written; 2 usage or config error;\n\
                   3 the input ended with an error (e.g. truncated file) after the alerts for what was read were written.\n\n\
+                  The demo (--demo) brings its own configuration, built in: config/demo/farhand.toml, a policy of a\n\
+                  US company (home country US, New York business hours, VNC forbidden) and tiny country and ASN\n\
+                  databases that know the demo controller's network (157.90.0.0/16: DE, AS24940 Hetzner Online GmbH).\n\
+                  --demo -c FILE runs the demo capture with FILE instead; --demo --check-config shows the demo's.\n\n\
                   Examples:\n  farhand -r capture.pcap\n  farhand -r capture.pcapng -o alerts.jsonl\n  \
                   farhand -i eth1 -f 'not port 53' -c /etc/farhand/farhand.toml -o /var/log/farhand/alerts.jsonl\n  \
                   farhand --demo\n  \
@@ -45,23 +50,26 @@ struct Cli {
     command: Option<Command>,
 
     /// Read packets from a pcap or pcapng file.
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with_all = ["interface", "demo", "check_config"])]
     read: Option<PathBuf>,
 
     /// Capture live from a network interface (needs CAP_NET_RAW, or root).
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", conflicts_with_all = ["demo", "check_config"])]
     interface: Option<String>,
 
-    /// Run on the bundled demo capture (SSH, VNC and RDP sessions plus web/DNS).
+    /// Run on the bundled demo capture (SSH, VNC and RDP sessions plus web/DNS), with the
+    /// demo's own built-in configuration (policy, country and ASN databases) unless -c is
+    /// given.
     #[arg(long)]
     demo: bool,
 
-    /// Check the configuration file, print each component's health (ready or degraded, and
-    /// why) and exit.
-    #[arg(long = "check-config", requires = "config")]
+    /// Check the configuration file (-c FILE, or with --demo and no -c the demo's built-in
+    /// one), print each component's health (ready or degraded, and why) and exit.
+    #[arg(long = "check-config", requires = "checked")]
     check_config: bool,
 
-    /// Configuration file (TOML; see config/farhand.toml). Built-in defaults if absent.
+    /// Configuration file (TOML; see config/farhand.toml). Built-in defaults if absent (the
+    /// demo's own with --demo).
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -251,17 +259,20 @@ fn main_inner(cli: Cli) -> u8 {
         Some(Command::Geo(cmd)) => return geo_command(cmd),
         None => {}
     }
-    let mut settings = match &cli.config {
-        Some(path) => match Settings::load(path) {
-            Ok(s) => s,
-            Err(e) => return fail(exit::USAGE, e),
-        },
-        None => Settings::defaults(),
+    let loaded = match &cli.config {
+        Some(path) => Settings::load(path),
+        None if cli.demo => farhand::demo::settings(),
+        None => Ok(Settings::defaults()),
+    };
+    let mut settings = match loaded {
+        Ok(s) => s,
+        Err(e) => return fail(exit::USAGE, e),
     };
     if cli.check_config {
         let mut report = String::new();
-        if let Some(path) = &cli.config {
-            report += &format!("farhand: {}: ok\n", path.display());
+        match &cli.config {
+            Some(path) => report += &format!("farhand: {}: ok\n", path.display()),
+            None => report += &format!("farhand: {} (the demo's, built in): ok\n", farhand::demo::CONFIG_NAME),
         }
         for h in settings.health() {
             report += &format!("farhand: {h}\n");

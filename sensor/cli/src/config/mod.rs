@@ -3,7 +3,9 @@
 //! # Contract
 //! - [`RawConfig`] mirrors the file exactly; every section rejects unknown keys. Parsing
 //!   does no I/O beyond reading the file and no lookups.
-//! - [`RawConfig::validate`] turns it into [`Settings`], the runtime form the pipeline uses.
+//! - [`RawConfig::validate`] turns it into [`Settings`], the runtime form the pipeline uses;
+//!   [`RawConfig::validate_embedded`] does the same with the `[enrich]` databases given as
+//!   bytes (the demo's, built into the binary: [`crate::demo`]).
 //!   Each section's validated form lives beside the component it builds (`FlowConfig` in
 //!   the engine's flow table, `FastPath` in the engine's pipeline, `VerdictConfig` and
 //!   `RelayConfig` in the reporting crate), and its `build()` returns the component and its
@@ -329,6 +331,22 @@ impl RawConfig {
     /// Checks values and builds the runtime settings. `text` is the file's content (for
     /// line numbers); `path` names it.
     pub fn validate(&self, text: &str, path: &Path) -> Result<Settings, ConfigError> {
+        self.validate_embedded(text, path, &[])
+    }
+
+    /// Like [`RawConfig::validate`], with the `[enrich]` databases taken from `databases`
+    /// (e.g. the demo's, built into the binary) instead of files: each entry is a path as the
+    /// config writes it in `country_db` or `asn_db`, and that file's bytes. When `databases`
+    /// is not empty, every database the config names must be one of them (an error at its
+    /// value otherwise: no database is read from disk); the databases are checked as files
+    /// are, named by their path resolved against `path`, and never reloaded. Empty: exactly
+    /// [`RawConfig::validate`].
+    pub fn validate_embedded(
+        &self,
+        text: &str,
+        path: &Path,
+        databases: &[(&str, &[u8])],
+    ) -> Result<Settings, ConfigError> {
         let at = Located { path, text };
         let home = self.home_networks(&at)?;
         let (fingerprints, [names, dns_tunnel, ip_kvm]) = self.fingerprints(&at)?;
@@ -349,7 +367,7 @@ impl RawConfig {
                 if dir.is_relative() { path.parent().unwrap_or(Path::new(".")).join(dir) } else { dir.to_path_buf() };
             Indicators::load_dir(&dir)?
         };
-        let enrich = self.enrich(&at)?;
+        let enrich = self.enrich(&at, databases)?;
         let policy = self.policy(&at, &indicators)?;
         let location = self.location(&at)?;
         Ok(Settings {
@@ -372,8 +390,9 @@ impl RawConfig {
     }
 
     /// `[enrich]`: the databases, opened now (a file that cannot be used is an error at its
-    /// key); relative paths are relative to the config file.
-    fn enrich(&self, at: &Located<'_>) -> Result<Enrichment, ConfigError> {
+    /// key); relative paths are relative to the config file. With `databases`, from them
+    /// (see [`RawConfig::validate_embedded`]).
+    fn enrich(&self, at: &Located<'_>, databases: &[(&str, &[u8])]) -> Result<Enrichment, ConfigError> {
         let e = &self.enrich;
         if e.reload_interval > 86_400 {
             return Err(at.key(
@@ -387,6 +406,9 @@ impl RawConfig {
         };
         if let Some(s) = e.asn_db.iter().find(|s| s.get_ref().is_empty()) {
             return Err(at.span(s.span(), "enrich.asn_db: an empty path (asn_db = [] for no ASN database)".into()));
+        }
+        if !databases.is_empty() {
+            return self.enrich_embedded(at, databases);
         }
         let cfg = EnrichConfig {
             country_db: Some(e.country_db.get_ref()).filter(|p| !p.is_empty()).map(|p| resolve(p)),
@@ -403,6 +425,44 @@ impl RawConfig {
                 None => at.key("asn_db", msg),
             }
         })
+    }
+
+    /// `[enrich]` from databases given as bytes (see [`RawConfig::validate_embedded`]).
+    fn enrich_embedded(&self, at: &Located<'_>, databases: &[(&str, &[u8])]) -> Result<Enrichment, ConfigError> {
+        let e = &self.enrich;
+        let dir = at.path.parent().unwrap_or(Path::new("."));
+        // (key, value as written, its name resolved against the config, its bytes)
+        let mut named = Vec::new();
+        let country = Some(&e.country_db).filter(|s| !s.get_ref().is_empty());
+        for (key, s) in country.map(|s| ("country_db", s)).into_iter().chain(e.asn_db.iter().map(|s| ("asn_db", s))) {
+            let Some((_, bytes)) = databases.iter().find(|(name, _)| *name == s.get_ref().as_str()) else {
+                let names: Vec<&str> = databases.iter().map(|(n, _)| *n).collect();
+                let msg = format!(
+                    "enrich.{key}: {:?} is not a database built into farhand (built in: {})",
+                    s.get_ref(),
+                    names.join(", ")
+                );
+                return Err(at.span(s.span(), msg));
+            };
+            named.push((key, s, dir.join(s.get_ref()), bytes.to_vec()));
+        }
+        let failed_at = |err: &farhand_report::enrich::error::EnrichError| {
+            let msg = format!("enrich: {err} (built in)");
+            match named.iter().find(|(_, _, p, _)| err.to_string().starts_with(&p.display().to_string())) {
+                Some((_, s, _, _)) => at.span(s.span(), msg),
+                None => at.key("asn_db", msg),
+            }
+        };
+        let mut country = None;
+        let mut asn = Vec::new();
+        for (key, _, path, bytes) in &named {
+            if *key == "country_db" {
+                country = Some((path.as_path(), bytes.clone()));
+            } else {
+                asn.push((path.as_path(), bytes.clone()));
+            }
+        }
+        Enrichment::from_memory(country, asn).map_err(|err| failed_at(&err))
     }
 
     /// `sensor.location`: `"lat,lon"` or a country code; "" = none.
@@ -843,6 +903,35 @@ ssh = "tolerated"
         assert!(e.to_string().contains("/nonexistent/indicators"), "{e}");
         let e = check("not toml at all [").unwrap_err();
         assert_eq!(e.line, 1);
+    }
+
+    /// Databases given as bytes stand in for the files `[enrich]` names, and only those.
+    #[test]
+    fn embedded_databases_replace_the_enrich_files() {
+        let p = Path::new("/nowhere/demo.toml");
+        let dbs: &[(&str, &[u8])] = &[("country.mmdb", crate::demo::COUNTRY_DB), ("asn.mmdb", crate::demo::ASN_DB)];
+        let run =
+            |text: &str, dbs: &[(&str, &[u8])]| RawConfig::parse(text, p).unwrap().validate_embedded(text, p, dbs);
+        let s = run("[enrich]\ncountry_db = \"country.mmdb\"\nasn_db = [\"asn.mmdb\"]\n", dbs).unwrap();
+        let info = s.enrich.lookup("157.90.1.2".parse().unwrap());
+        assert_eq!((info.country.as_deref(), info.asn), (Some("DE"), Some(24940)));
+        assert_eq!(s.enrich.config().asn_db, [Path::new("/nowhere/asn.mmdb")]);
+        // A database the config names that is not given: an error at its value, nothing read.
+        let e = run("[enrich]\ncountry_db = \"country.mmdb\"\nasn_db = [\"asn.csv\"]\n", dbs).unwrap_err();
+        assert_eq!((e.line, e.col), (3, 11), "{e}");
+        assert!(
+            e.to_string().contains(
+                "enrich.asn_db: \"asn.csv\" is not a database built into farhand (built in: country.mmdb, asn.mmdb)"
+            ),
+            "{e}"
+        );
+        // Bytes that are no database: the file's error, at its key.
+        let bad: &[(&str, &[u8])] = &[("country.mmdb", b"junk"), ("asn.mmdb", crate::demo::ASN_DB)];
+        let e = run("[enrich]\nasn_db = [\"asn.mmdb\"]\ncountry_db = \"country.mmdb\"\n", bad).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.to_string().contains("/nowhere/country.mmdb: not a MaxMind DB"), "{e}");
+        // No databases configured: none opened.
+        assert!(run("", dbs).unwrap().enrich.config().is_empty());
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //!   and its error kept for [`Enrichment::health`]; the next change is tried again.
 //!   Replacing a database is best done by writing a new file and renaming it over the old
 //!   one (`farhand geo import-asn` does): a reader then never sees half a file.
+//! - [`Enrichment::from_memory`] holds databases given as bytes (the demo's, built into the
+//!   binary): checked like files, named as given, never reloaded.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -60,6 +62,7 @@ impl EnrichConfig {
             reloads: 0,
             failed_reloads: 0,
             last_failure: None,
+            in_memory: false,
         })
     }
 
@@ -87,6 +90,8 @@ pub struct Enrichment {
     reloads: u64,
     failed_reloads: u64,
     last_failure: Option<String>,
+    /// The databases came as bytes, not from the configured files: never reloaded.
+    in_memory: bool,
 }
 
 impl Default for Enrichment {
@@ -106,7 +111,24 @@ impl Enrichment {
             reloads: 0,
             failed_reloads: 0,
             last_failure: None,
+            in_memory: false,
         }
+    }
+
+    /// Databases given as bytes rather than files (e.g. built into the binary), each with the
+    /// name [`Enrichment::config`] and [`Enrichment::health`] give it; checked as
+    /// [`EnrichConfig::open`] checks files, with the same errors, and never reloaded.
+    pub fn from_memory(
+        country: Option<(&Path, Vec<u8>)>,
+        asn: Vec<(&Path, Vec<u8>)>,
+    ) -> Result<Enrichment, EnrichError> {
+        let config = EnrichConfig {
+            country_db: country.as_ref().map(|(p, _)| p.to_path_buf()),
+            asn_db: asn.iter().map(|(p, _)| p.to_path_buf()).collect(),
+            reload_every: None,
+        };
+        let enricher = Enricher::from_bytes(country, asn)?;
+        Ok(Enrichment { config, current: Arc::new(enricher), in_memory: true, ..Enrichment::none() })
     }
 
     /// The settings these databases were opened from.
@@ -138,6 +160,9 @@ impl Enrichment {
     /// Reloads the databases now if a file changed since they were opened (for a reload on
     /// request). Returns `None` when nothing changed.
     pub fn reload_if_changed(&mut self) -> Option<Result<(), EnrichError>> {
+        if self.in_memory {
+            return None;
+        }
         let stamps = self.config.stamps();
         if stamps == self.stamps {
             return None;
@@ -181,6 +206,7 @@ impl Enrichment {
         }
         let h = self.current.health();
         let reload = match self.config.reload_every {
+            _ if self.in_memory => "; built into farhand, never reloaded".to_string(),
             Some(d) if !self.config.is_empty() => format!("; reloaded on change (checked every {} s)", d.as_secs()),
             _ => String::new(),
         };
@@ -260,6 +286,36 @@ mod tests {
         std::fs::write(&path, country_db("NZL")).unwrap();
         assert!(matches!(e.maybe_reload(Instant::now()), Some(Ok(()))));
         assert_eq!(e.lookup(one()).country.as_deref(), Some("NZL"));
+    }
+
+    #[test]
+    fn databases_from_memory_answer_like_files_and_are_never_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file of that name exists and changes: the in-memory databases ignore it.
+        let name = dir.path().join("c.mmdb");
+        std::fs::write(&name, country_db("NZL")).unwrap();
+        let csv = b"1.1.1.0,1.1.1.255,13335,Cloudflare\n".to_vec();
+        let mut e =
+            Enrichment::from_memory(Some((&name, country_db("AU"))), vec![(Path::new("asn.csv"), csv)]).unwrap();
+        let info = e.lookup(one());
+        assert_eq!(
+            (info.country.as_deref(), info.asn, info.org.as_deref()),
+            (Some("AU"), Some(13335), Some("Cloudflare"))
+        );
+        assert_eq!(e.config().country_db.as_deref(), Some(name.as_path()));
+        assert_eq!(e.config().asn_db, [PathBuf::from("asn.csv")]);
+        std::fs::write(&name, country_db("AUS")).unwrap();
+        assert!(e.reload_if_changed().is_none());
+        assert!(e.maybe_reload(Instant::now()).is_none());
+        assert_eq!(e.lookup(one()).country.as_deref(), Some("AU"));
+        let h = e.health();
+        assert!(!h.is_degraded(), "{h}");
+        assert!(h.detail.starts_with(&format!("country {} (MaxMind DB type", name.display())), "{h}");
+        assert!(h.detail.ends_with("; ASN asn.csv (CSV: 1 IPv4 + 0 IPv6 ranges, 1 organisations, 0.0 MB in memory); built into farhand, never reloaded"), "{h}");
+        // Bad bytes: the same error as the file would give, naming it.
+        let err =
+            Enrichment::from_memory(Some((Path::new("demo.mmdb"), b"not a database".to_vec())), vec![]).unwrap_err();
+        assert_eq!(err, EnrichError::NotMmdb { path: PathBuf::from("demo.mmdb") });
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The enricher: a peer address → its class and, when public, its country and owner.
 //!
 //! # Contract
-//! - Built once from optional paths: a country MaxMind DB and an ASN source. Either may be
+//! - Built once from optional paths, or from the same databases' bytes with a name each
+//!   ([`Enricher::from_bytes`]): a country MaxMind DB and an ASN source. Either may be
 //!   absent; a given file that cannot be used is one [`EnrichError`] (missing, not a
 //!   MaxMind DB, corrupt, a bad CSV line), never a panic.
 //! - Country records of both schemas are read: GeoIP2/GeoLite2/DB-IP (`country.iso_code`,
@@ -168,7 +169,19 @@ impl Enricher {
     /// IPv4 and the IPv6 file). An ASN MaxMind DB must be the only ASN source.
     pub fn open_all(country: Option<&Path>, asn: &[&Path]) -> Result<Enricher, EnrichError> {
         let country = match country {
-            Some(p) => Some(Mmdb::from_bytes(p, read(p)?)?),
+            Some(p) => Some((p, read(p)?)),
+            None => None,
+        };
+        let asn = asn.iter().map(|&p| Ok((p, read(p)?))).collect::<Result<Vec<_>, EnrichError>>()?;
+        Enricher::from_bytes(country, asn)
+    }
+
+    /// Like [`Enricher::open_all`], from databases already in memory (e.g. built into the
+    /// binary): each one's bytes with the name that messages and [`Enricher::health`] give it.
+    /// The same checks apply, with the same errors.
+    pub fn from_bytes(country: Option<(&Path, Vec<u8>)>, asn: Vec<(&Path, Vec<u8>)>) -> Result<Enricher, EnrichError> {
+        let country = match country {
+            Some((p, bytes)) => Some(Mmdb::from_bytes(p, bytes)?),
             None => None,
         };
         let asn = open_asn(asn)?;
@@ -238,12 +251,12 @@ impl Enricher {
     }
 }
 
-fn open_asn(paths: &[&Path]) -> Result<Option<AsnSource>, EnrichError> {
+fn open_asn(sources: Vec<(&Path, Vec<u8>)>) -> Result<Option<AsnSource>, EnrichError> {
+    let several = sources.len() > 1;
     let mut csv: Vec<(&Path, Vec<u8>)> = Vec::new();
-    for &p in paths {
-        let bytes = read(p)?;
+    for (p, bytes) in sources {
         if !bytes.starts_with(&[0x1f, 0x8b]) && has_marker(&bytes) {
-            if paths.len() > 1 {
+            if several {
                 return Err(EnrichError::MixedAsnSources { path: p.to_path_buf() });
             }
             return Ok(Some(AsnSource::Mmdb(Mmdb::from_bytes(p, bytes)?)));
