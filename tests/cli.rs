@@ -133,8 +133,10 @@ fn alert_list(jsonl: &str) -> Vec<(String, String, u64, u64)> {
 #[test]
 fn truncated_pcap_keeps_what_was_read() {
     // The demo capture (453 records): SSH (records 68-178, closed), VNC (179-331, closed), RDP
-    // (332-440, closed), then ordinary traffic to the end. Its alerts: the three sessions and
-    // two multiple_remote_tools (VNC, then RDP, each a second tool on the laptop).
+    // (332-440, closed), then ordinary traffic to the end. Its alerts (with the demo's own
+    // policy): per session its alert and remote_control_from_abroad, the laptop's episode
+    // (created after SSH, updated after VNC and RDP), and two multiple_remote_tools (VNC, then
+    // RDP, each a further tool on the laptop).
     let demo = std::fs::read(repo().join("tests/cases/demo/input.pcap")).unwrap();
     let records = demo_records(&demo);
     assert_eq!(records.len(), 453);
@@ -145,10 +147,16 @@ fn truncated_pcap_keeps_what_was_read() {
         alert_list(&full_alerts),
         [
             ("remote_control_session".into(), "ssh".into(), 54561, 22),
+            ("remote_control_from_abroad".into(), "ssh".into(), 54561, 22),
+            ("remote_control_episode".into(), "ssh".into(), 54561, 22),
             ("remote_control_session".into(), "vnc".into(), 57916, 5900),
             ("multiple_remote_tools".into(), "vnc".into(), 57916, 5900),
+            ("remote_control_from_abroad".into(), "vnc".into(), 57916, 5900),
+            ("remote_control_episode".into(), "vnc".into(), 57916, 5900),
             ("remote_control_session".into(), "rdp".into(), 60400, 3389),
             ("multiple_remote_tools".into(), "rdp".into(), 60400, 3389),
+            ("remote_control_from_abroad".into(), "rdp".into(), 60400, 3389),
+            ("remote_control_episode".into(), "rdp".into(), 60400, 3389),
         ]
     );
     let dir = tempfile::tempdir().unwrap();
@@ -180,14 +188,14 @@ fn truncated_pcap_keeps_what_was_read() {
     assert!(got == full_alerts, "cut in the last record: the alerts' fields differ from the whole file's");
 
     // Cut in the middle of the RDP session's first record (its SYN, record 332): SSH and VNC
-    // were complete before the cut, RDP never began. Exactly the SSH and VNC session alerts
-    // and the VNC multiple_remote_tools alert; nothing for RDP.
+    // were complete before the cut, RDP never began. Exactly the SSH and VNC alerts (session,
+    // from abroad, episode; the VNC multiple_remote_tools alert); nothing for RDP.
     let (first_rdp, _) = *records.iter().find(|(_, rdp)| *rdp).unwrap();
     assert_eq!(records.iter().position(|r| r.0 == first_rdp), Some(332));
     let (o, got) = run_cut("mid.pcap", first_rdp + 16 + 30);
     one_clear_line(&o, "truncated");
     assert!(stderr(&o).contains("stopped after 332 packets"), "{}", stderr(&o));
-    assert_eq!(alert_list(&got), alert_list(&full_alerts)[..3], "cut before RDP began: {got}");
+    assert_eq!(alert_list(&got), alert_list(&full_alerts)[..7], "cut before RDP began: {got}");
 }
 
 #[test]
@@ -299,7 +307,7 @@ fn demo_alerts_and_summary() {
     let alerts: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
     // Every alert names the controller's country, AS and organisation (the demo's databases:
     // 157.90.0.0/16 is Hetzner Online GmbH, AS24940, Germany) and the demo's observer name.
-    assert_eq!(alerts.len(), 5, "{out}");
+    assert_eq!(alerts.len(), 11, "{out}");
     for a in &alerts {
         let peer = &a["unmapped"]["farhand"]["peer"];
         assert_eq!(peer["ip"], "157.90.0.66", "{a}");
@@ -319,15 +327,21 @@ fn demo_alerts_and_summary() {
     tools.sort();
     assert_eq!(tools, ["rdp", "ssh", "vnc"]);
     assert_eq!(alerts.iter().filter(|a| kind(a) == "multiple_remote_tools").count(), 2);
+    // The demo's policy (home country US) makes every session one from abroad, and the
+    // laptop's episode is reported once and updated twice under one id.
+    assert_eq!(alerts.iter().filter(|a| kind(a) == "remote_control_from_abroad").count(), 3);
+    let episodes: Vec<&serde_json::Value> = alerts.iter().filter(|a| kind(a) == "remote_control_episode").collect();
+    assert_eq!(episodes.len(), 3);
+    assert!(episodes.iter().all(|e| e["finding_info"]["uid"] == episodes[0]["finding_info"]["uid"]));
     let e = stderr(&o);
-    assert!(e.contains("packets") && e.contains("3 sessions, 5 alerts") && e.contains("Mpps"), "{e}");
+    assert!(e.contains("packets") && e.contains("3 sessions, 11 alerts") && e.contains("Mpps"), "{e}");
     // Same alerts through a file and with several workers.
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("a.jsonl");
     let o = farhand(&["--demo", "-q", "--workers", "3", "-o", f.to_str().unwrap()]);
     assert!(o.status.success());
     assert!(o.stderr.is_empty(), "-q must print nothing: {}", stderr(&o));
-    assert_eq!(std::fs::read_to_string(&f).unwrap().lines().count(), 5);
+    assert_eq!(std::fs::read_to_string(&f).unwrap().lines().count(), 11);
 }
 
 /// The quick start in README.md shows the demo's alerts, one line each through a `jq`

@@ -376,6 +376,8 @@ pub struct Policy {
     sanctioned_tenants: Vec<Tenant>,
     allowlist: Vec<IpNet>,
     hours: BusinessHours,
+    /// Whether business hours are judged (`business_hours` set).
+    judge_hours: bool,
     zone: Zone,
 }
 
@@ -391,6 +393,7 @@ impl Default for Policy {
             sanctioned_tenants: Vec::new(),
             allowlist: Vec::new(),
             hours: BusinessHours::default(),
+            judge_hours: false,
             zone: Zone::default(),
         }
     }
@@ -443,8 +446,22 @@ impl Policy {
     /// The same policy with these business hours in this time zone.
     pub fn with_hours(mut self, hours: BusinessHours, zone: Zone) -> Policy {
         self.hours = hours;
+        self.judge_hours = true;
         self.zone = zone;
         self
+    }
+
+    /// The same policy with this time zone (for local times in explanations) and business
+    /// hours not judged.
+    pub fn with_zone(mut self, zone: Zone) -> Policy {
+        self.judge_hours = false;
+        self.zone = zone;
+        self
+    }
+
+    /// Whether business hours are judged.
+    pub fn judges_hours(&self) -> bool {
+        self.judge_hours
     }
 
     /// The stance on a tool, by its stable name (`anydesk`, any case); the default stance
@@ -522,6 +539,9 @@ impl Policy {
 
     /// Whether a packet time falls in business hours on a workday, with its local time.
     pub fn in_business_hours(&self, at: Micros) -> Option<HoursCheck> {
+        if !self.judge_hours {
+            return None;
+        }
         let local = self.local_time(at)?;
         let minute = u16::from(local.hour) * 60 + u16::from(local.minute);
         Some(HoursCheck { within: self.hours.contains(local.weekday, minute), local })
@@ -555,7 +575,7 @@ impl Policy {
                 self.helpdesk_hosts.len(),
                 self.sanctioned_tenants.len(),
                 self.allowlist.len(),
-                self.hours.describe(),
+                if self.judge_hours { self.hours.describe() } else { "not judged".to_string() },
                 self.zone.name,
             ),
         )
@@ -683,7 +703,10 @@ mod tests {
         // The same moment in UTC and in New York.
         let utc = Policy::default();
         assert_eq!(utc.local_time(summer).unwrap().to_string(), "06:30 Tuesday in UTC");
-        assert!(!utc.in_business_hours(summer).unwrap().within);
+        // The default judges no hours; the same hours set explicitly do.
+        assert!(!utc.judges_hours() && utc.in_business_hours(summer).is_none());
+        let utc = utc.with_hours(BusinessHours::default(), Zone::default());
+        assert!(utc.judges_hours() && !utc.in_business_hours(summer).unwrap().within);
         let ny = Policy::default().with_hours(BusinessHours::default(), Zone::named("america/new_york").unwrap());
         assert_eq!(ny.local_time(summer).unwrap().to_string(), "02:30 Tuesday in America/New_York");
         // Times no calendar shows.

@@ -258,7 +258,7 @@ impl Default for PolicySection {
             helpdesk_hosts: Vec::new(),
             sanctioned_tenants: Vec::new(),
             allowlist: Vec::new(),
-            business_hours: s("08:00-18:00"),
+            business_hours: s(""),
             workdays: ["mon", "tue", "wed", "thu", "fri"].into_iter().map(s).collect(),
             timezone: s("UTC"),
         }
@@ -504,16 +504,21 @@ impl RawConfig {
             .iter()
             .map(|v| policy::parse_weekday(v.get_ref()).map_err(|e| one("workdays", v, e)))
             .collect::<Result<Vec<_>, _>>()?;
-        let hours = BusinessHours::parse(p.business_hours.get_ref(), &workdays)
-            .map_err(|e| one("business_hours", &p.business_hours, e))?;
+        let hours = match p.business_hours.get_ref().as_str() {
+            "" => None,
+            h => Some(BusinessHours::parse(h, &workdays).map_err(|e| one("business_hours", &p.business_hours, e))?),
+        };
         let zone = Zone::named(p.timezone.get_ref()).map_err(|e| one("timezone", &p.timezone, e))?;
         let mut policy = Policy::default()
             .with_home_countries(home)
             .with_default_stance(default_stance)
             .with_helpdesk_hosts(helpdesk)
             .with_allowlist(allowlist)
-            .with_sanctioned_tenants(tenants)
-            .with_hours(hours, zone);
+            .with_sanctioned_tenants(tenants);
+        policy = match hours {
+            Some(h) => policy.with_hours(h, zone),
+            None => policy.with_zone(zone),
+        };
         for (tool, stance) in &p.tools {
             let name = tool.get_ref();
             let known = Tool::ALL.iter().any(|t| *t != Tool::Listed && t.name() == name) || indicators.lists_tool(name);

@@ -572,7 +572,7 @@ mod tests {
             a["message"]
                 .as_str()
                 .unwrap()
-                .ends_with("Endpoint 10.41.0.120 is laptop-ab12 (02:00:0a:29:00:42; host name from dhcp_hostname).")
+                .contains("Endpoint 10.41.0.120 is laptop-ab12 (02:00:0a:29:00:42; host name from dhcp_hostname).")
         );
         // Outbound: the endpoint is the source.
         let out = finding(vnc(), (LAPTOP, 40000), ([203, 0, 113, 9], 5900));

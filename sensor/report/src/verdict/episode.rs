@@ -11,7 +11,8 @@
 //!   allowlisted endpoint) and sanctioned tools add no weight; they are listed as such.
 //! - An episode alert (`remote_control_episode`) is raised once the endpoint has been
 //!   remote controlled (a remote-control session into it that is not benign, a stepping
-//!   stone, or an IP-KVM at Medium or above) and its score reaches [`REPORT_FROM`]; it is
+//!   stone, or an IP-KVM at Medium or above) and its score reaches [`REPORT_FROM`] (Medium:
+//!   a session alone, or with ordinary companions, does not make an episode); it is
 //!   raised again (activity Update, same id) whenever a new kind of sign, a new tool or a new
 //!   country joins it. Its severity follows the score: below 20 Informational, then Low,
 //!   Medium from 40, High from 60, Critical from 80.
@@ -33,7 +34,7 @@ use crate::policy::{Policy, Stance};
 /// Quiet time after which an endpoint's episode ends.
 pub const EPISODE_GAP: Micros = 12 * 3600 * 1_000_000;
 /// Score from which an episode alert is raised.
-pub const REPORT_FROM: u8 = 20;
+pub const REPORT_FROM: u8 = 40;
 /// Endpoints with an open episode, at most.
 pub const MAX_EPISODES: usize = 50_000;
 /// Tools, peers or countries kept per episode, at most.
@@ -164,9 +165,10 @@ impl Episodes {
         let mut touched: Vec<(Addr, &Alert)> = Vec::new();
         for a in &fresh {
             if a.kind != AlertKind::RemoteControlEpisode {
-                self.take_in(a);
-                touched.retain(|(k, _)| *k != a.endpoint.ip);
-                touched.push((a.endpoint.ip, a));
+                let key = episode_key(a);
+                self.take_in(key, a);
+                touched.retain(|(k, _)| *k != key);
+                touched.push((key, a));
             }
         }
         for (key, a) in touched {
@@ -186,11 +188,10 @@ impl Episodes {
         }
         let activity = if ep.reported.is_some() { Activity::Update } else { Activity::Create };
         ep.reported = Some(shape);
-        Some(episode_alert(a, ep, activity, policy))
+        Some(episode_alert(key, a, ep, activity, policy))
     }
 
-    fn take_in(&mut self, a: &Alert) {
-        let key = a.endpoint.ip;
+    fn take_in(&mut self, key: Addr, a: &Alert) {
         let now = a.last_seen.max(a.time);
         if self.open.get(&key).is_some_and(|e| a.first_seen.saturating_sub(e.last) > EPISODE_GAP) {
             self.open.remove(&key);
@@ -270,6 +271,15 @@ fn bounded_insert(set: &mut BTreeSet<String>, v: String) {
     }
 }
 
+/// Whose episode an alert belongs to: its endpoint; for a stepping stone, the host whose
+/// own session was typed from afar (the driven session's client).
+fn episode_key(a: &Alert) -> Addr {
+    match (a.kind, a.direction) {
+        (AlertKind::InteractiveRelayChain, Direction::Inbound) => a.peer.ip,
+        _ => a.endpoint.ip,
+    }
+}
+
 /// The signs one alert brings to its endpoint's episode (module contract, README weights).
 fn weigh(ep: &mut Episode, a: &Alert) {
     let ctx = &a.context;
@@ -327,7 +337,13 @@ fn weigh(ep: &mut Episode, a: &Alert) {
         }
         AlertKind::InteractiveRelayChain => {
             ep.controlled = true;
-            ep.sign(Weight::SteppingStone, 25, format!("{} to {} typed by the controller", a.tool_title, a.peer.ip));
+            // The driven session's server: the chain alert's endpoint when it reads inbound.
+            let target = if a.direction == Direction::Inbound { a.endpoint.ip } else { a.peer.ip };
+            ep.sign(
+                Weight::SteppingStone,
+                25,
+                format!("its own {} session to {target} typed by the controller", a.tool_title),
+            );
         }
         AlertKind::MultipleRemoteTools => {
             ep.sign(
@@ -395,9 +411,20 @@ pub fn severity(score: u8) -> Severity {
     }
 }
 
-fn episode_alert(a: &Alert, ep: &Episode, activity: Activity, policy: &Policy) -> Alert {
+fn episode_alert(key: Addr, a: &Alert, ep: &Episode, activity: Activity, policy: &Policy) -> Alert {
     let view = ep.view();
     let mut e = a.clone();
+    if key != e.endpoint.ip {
+        // The stepping stone's episode, triggered by its own outbound session: seen from it.
+        std::mem::swap(&mut e.endpoint, &mut e.peer);
+        e.direction = match e.direction {
+            Direction::Inbound => Direction::Outbound,
+            Direction::Outbound => Direction::Inbound,
+        };
+        std::mem::swap(&mut e.bytes_in, &mut e.bytes_out);
+        std::mem::swap(&mut e.packets_in, &mut e.packets_out);
+        e.endpoint_identity = None;
+    }
     e.kind = AlertKind::RemoteControlEpisode;
     e.id = ep.id.clone();
     e.activity = activity;
@@ -406,7 +433,7 @@ fn episode_alert(a: &Alert, ep: &Episode, activity: Activity, policy: &Policy) -
     e.first_seen = ep.first;
     e.last_seen = ep.last;
     e.related_tools = view.tools.clone();
-    e.message = explain(a, ep, &view, policy);
+    e.message = explain(&e, ep, &view, policy);
     e.episode = Some(view);
     e
 }

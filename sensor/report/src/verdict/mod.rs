@@ -1201,7 +1201,9 @@ mod tests {
                 kinds(&out),
                 vec![
                     (AlertKind::RemoteControlSession, Severity::Low),
-                    (AlertKind::RemoteControlFromAbroad, Severity::High)
+                    (AlertKind::RemoteControlFromAbroad, Severity::High),
+                    // The endpoint's episode: abroad 30 + remote control 10 + hosting 5.
+                    (AlertKind::RemoteControlEpisode, Severity::Medium)
                 ]
             );
             let a = abroad_of(&out)[0];
@@ -1327,6 +1329,59 @@ mod tests {
             let out = judge(&mut v, &f);
             assert!(out.iter().any(|a| a.kind == AlertKind::RelayedRemoteControl));
             assert!(abroad_of(&out).is_empty());
+        }
+
+        fn episodes(alerts: &[Alert]) -> Vec<&Alert> {
+            alerts.iter().filter(|a| a.kind == AlertKind::RemoteControlEpisode).collect()
+        }
+
+        #[test]
+        fn an_episode_grows_under_one_id_and_explains_its_score() {
+            let policy = home(&["US"]).with_tool("rdp", Stance::Forbidden);
+            let (mut v, _d) = verdict_with(policy, None);
+            // VNC from Germany: abroad 30 + remote control 10 + hosting 5 = 45 (Medium).
+            let first = judge(&mut v, &session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000));
+            let e1 = episodes(&first)[0].clone();
+            let view = e1.episode.clone().unwrap();
+            assert_eq!((view.score, e1.severity, e1.activity), (45, Severity::Medium, Activity::Create));
+            let signs: Vec<(&str, u8)> = view.signs.iter().map(|s| (s.kind.name(), s.points)).collect();
+            assert_eq!(signs, [("abroad", 30), ("remote_control", 10), ("anonymous_network", 5)]);
+            assert!(
+                e1.message.contains("Score 45 of 100 (Medium): abroad +30 (controller 157.90.0.66, AS24940 in DE)"),
+                "{}",
+                e1.message
+            );
+            // The same session reported again (same signs, tools, countries): no new episode alert.
+            let again = judge(&mut v, &session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000));
+            assert!(episodes(&again).is_empty());
+            // A forbidden second tool: + forbidden 15 + several tools 10 = 70 (High), same id, update.
+            let second = judge(&mut v, &session(Tool::Rdp, (DE_CTRL, 50_001), (EP, 3389), 2_000_000));
+            let e2 = episodes(&second)[0];
+            assert_eq!((e2.id.as_str(), e2.activity), (e1.id.as_str(), Activity::Update));
+            assert_eq!((e2.episode.as_ref().unwrap().score, e2.severity), (70, Severity::High));
+            assert_eq!(e2.related_tools, ["rdp", "vnc"]);
+            // Thirteen hours later the episode is over: a new one, a new id.
+            let later = 2_000_000 + episode::EPISODE_GAP + 3_600_000_000;
+            let third = judge(&mut v, &session(Tool::Vnc, (DE_CTRL, 50_002), (EP, 5900), later));
+            assert_ne!(episodes(&third)[0].id, e1.id);
+        }
+
+        #[test]
+        fn benign_sessions_and_domestic_ones_make_no_episode() {
+            // A helpdesk host abroad: nothing adds up.
+            let policy = home(&["US"]).with_helpdesk_hosts(["157.90.0.0/16".parse().unwrap()]);
+            let (mut v, _d) = verdict_with(policy, None);
+            for (i, tool) in [Tool::Vnc, Tool::Rdp, Tool::Ssh].into_iter().enumerate() {
+                let port = 50_000 + u16::try_from(i).unwrap();
+                assert!(episodes(&judge(&mut v, &session(tool, (DE_CTRL, port), (EP, 22), 1_000_000))).is_empty());
+            }
+            // Ordinary remote control from home: remote control 10 + several tools 10 = 20 < 40.
+            let (mut v, _d) = verdict_with(home(&["US"]), None);
+            judge(&mut v, &session(Tool::Vnc, (US_CTRL, 50_000), (EP, 5900), 1_000_000));
+            assert!(episodes(&judge(&mut v, &session(Tool::Rdp, (US_CTRL, 50_001), (EP, 3389), 1_000_000))).is_empty());
+            assert_eq!(episode::severity(19), Severity::Informational);
+            assert_eq!(episode::severity(40), Severity::Medium);
+            assert_eq!(episode::severity(100), Severity::Critical);
         }
     }
 }
