@@ -129,10 +129,29 @@ enum Want {
     Exact(toml::Value),
     /// A number within a range.
     Within(Range),
+    /// `{ contains = ["a", "b"] }`: a string holding every one of these pieces (an alert's
+    /// explanation and the figures it must state).
+    Contains(Vec<String>),
 }
 
 /// One `[[alert]]` table, checked: dotted key -> wanted value.
 type Expectation = BTreeMap<String, Want>;
+
+/// Reads `{ contains = ["piece", ...] }`: no other key, at least one non-empty piece.
+fn contains(t: &toml::Table) -> Result<Vec<String>, String> {
+    if let Some(k) = t.keys().find(|k| *k != "contains") {
+        return Err(format!("unknown key `{k}` beside `contains`"));
+    }
+    let pieces: Option<Vec<String>> = t
+        .get("contains")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().map(|x| x.as_str().filter(|s| !s.is_empty()).map(str::to_string)).collect())
+        .unwrap_or(None);
+    match pieces {
+        Some(p) if !p.is_empty() => Ok(p),
+        _ => Err("`contains` must be a non-empty array of non-empty strings".into()),
+    }
+}
 
 /// Converts the `[[alert]]` tables; the error names the expectation index and the key.
 fn expectations(tables: &[BTreeMap<String, toml::Value>]) -> Result<Vec<Expectation>, String> {
@@ -143,6 +162,9 @@ fn expectations(tables: &[BTreeMap<String, toml::Value>]) -> Result<Vec<Expectat
             t.iter()
                 .map(|(k, v)| {
                     let w = match v {
+                        toml::Value::Table(inline) if inline.contains_key("contains") => {
+                            Want::Contains(contains(inline).map_err(|e| format!("expectation #{i} key `{k}`: {e}"))?)
+                        }
                         toml::Value::Table(inline) => {
                             Want::Within(Range::parse(inline).map_err(|e| format!("expectation #{i} key `{k}`: {e}"))?)
                         }
@@ -193,6 +215,11 @@ fn matches(alert: &Value, want: &Expectation) -> Result<(), Vec<String>> {
             }
             Want::Exact(other) => (false, format!("unsupported expectation {other}")),
             Want::Within(r) => (got.as_f64().is_some_and(|g| r.contains(g)), r.describe()),
+            Want::Contains(pieces) => {
+                let missing: Vec<&String> =
+                    pieces.iter().filter(|p| !got.as_str().is_some_and(|g| g.contains(p.as_str()))).collect();
+                (missing.is_empty(), format!("a text containing {missing:?}"))
+            }
         };
         if !ok {
             bad.push(format!("key `{k}`: want {wanted}, got {got}"));
@@ -449,6 +476,15 @@ fn matcher_tolerances() {
     assert!(ok("{ max = 1.5 }", 1.5) && !ok("{ max = 1.5 }", 1.51) && ok("{ max = 1.5 }", -3.0));
     assert!(ok("{ min = 79, max = 85 }", 79.0) && ok("{ min = 79, max = 85 }", 85.0));
     assert!(!ok("{ min = 79, max = 85 }", 78.9) && !ok("{ min = 79, max = 85 }", 85.1));
+    // Text pieces: all must be there; a non-string never contains anything.
+    let msg = serde_json::json!({ "m": "gap 81.7 ms, 3900-7800 km beyond 10.77.2.2", "n": 3 });
+    let has = |rule: &str| matches(&msg, &parse(&format!("\"m\" = {rule}")).unwrap()[0]).is_ok();
+    assert!(has("{ contains = [\"81.7 ms\", \"3900-7800 km\"] }"));
+    assert!(!has("{ contains = [\"81.7 ms\", \"4000 km\"] }"));
+    assert!(matches(&msg, &parse("\"n\" = { contains = [\"3\"] }").unwrap()[0]).is_err());
+    for bad in ["{ contains = [] }", "{ contains = [\"\"] }", "{ contains = \"x\" }", "{ contains = [\"x\"], tol = 1 }"] {
+        assert!(parse(&format!("\"m\" = {bad}")).is_err(), "{bad} must be refused");
+    }
     // A bare float is still exact; a non-number never satisfies a range.
     assert!(ok("81.7", 81.7) && !ok("81.7", 81.71));
     let exp = parse("\"b.tool\" = { min = 0 }").unwrap();
