@@ -482,7 +482,8 @@ fn matcher_tolerances() {
     assert!(has("{ contains = [\"81.7 ms\", \"3900-7800 km\"] }"));
     assert!(!has("{ contains = [\"81.7 ms\", \"4000 km\"] }"));
     assert!(matches(&msg, &parse("\"n\" = { contains = [\"3\"] }").unwrap()[0]).is_err());
-    for bad in ["{ contains = [] }", "{ contains = [\"\"] }", "{ contains = \"x\" }", "{ contains = [\"x\"], tol = 1 }"] {
+    for bad in ["{ contains = [] }", "{ contains = [\"\"] }", "{ contains = \"x\" }", "{ contains = [\"x\"], tol = 1 }"]
+    {
         assert!(parse(&format!("\"m\" = {bad}")).is_err(), "{bad} must be refused");
     }
     // A bare float is still exact; a non-number never satisfies a range.

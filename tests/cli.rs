@@ -277,7 +277,7 @@ fn enrich_databases_missing_corrupt_and_partial() {
     std::fs::write(&cfg, "[enrich]\ncountry_db = \"country.mmdb\"\n").unwrap();
     let o = farhand(&["-c", cfg.to_str().unwrap(), "--check-config"]);
     assert_eq!(o.status.code(), Some(2));
-    one_clear_line(&o, "country.mmdb: not a MaxMind DB");
+    one_clear_line(&o, "country.mmdb: neither a MaxMind DB nor a country CSV");
     // Only an ASN table: runs, and says what is missing once, as a warning.
     std::fs::write(dir.path().join("asn.csv"), "1.1.1.0,1.1.1.255,13335,Cloudflare\n").unwrap();
     std::fs::write(&cfg, "[enrich]\nasn_db = [\"asn.csv\"]\n").unwrap();
@@ -549,6 +549,106 @@ fn geo_import_asn_refuses_bad_input_with_file_and_line() {
     let o = farhand(&["geo", "import-asn", good.to_str().unwrap(), "-o", "/nonexistent/dir/asn.mmdb"]);
     assert_eq!(o.status.code(), Some(1));
     one_clear_line(&o, "/nonexistent/dir/asn.mmdb: cannot write");
+}
+
+/// The country the database at `db` gives `addr`, read both ways: GeoIP2's
+/// `country.iso_code` and the flat `country_code` (None: no record).
+fn country_of(db: &maxminddb::Reader<Vec<u8>>, addr: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Flat {
+        country_code: String,
+    }
+    let ip: std::net::IpAddr = addr.parse().unwrap();
+    let geoip2: Option<maxminddb::geoip2::Country> = db.lookup(ip).unwrap().decode().unwrap();
+    let flat: Option<Flat> = db.lookup(ip).unwrap().decode().unwrap();
+    let iso = geoip2.and_then(|c| c.country.iso_code.map(str::to_string));
+    assert_eq!(iso, flat.as_ref().map(|f| f.country_code.clone()), "{addr}: both schemas agree");
+    iso
+}
+
+#[test]
+fn geo_import_country_builds_a_database_of_the_ranges() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let v4 = dir.path().join("country-ipv4.csv");
+    std::fs::write(
+        &v4,
+        "1.0.0.0,1.0.0.255,AU\n1.0.1.0,1.0.3.255,cn\n1.0.4.0,1.0.7.255,ZZ\n80.12.80.0,80.12.95.255,FR\n\
+         80.12.84.0,80.12.84.255,RE\n",
+    )
+    .unwrap();
+    let v6 = dir.path().join("country-ipv6.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"2001:200::,2001:200:1b9:ffff:ffff:ffff:ffff:ffff,JP\r\n").unwrap();
+    std::fs::write(&v6, gz.finish().unwrap()).unwrap();
+    let out = dir.path().join("country.mmdb");
+    let o =
+        farhand(&["geo", "import-country", v4.to_str().unwrap(), v6.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let size = std::fs::metadata(&out).unwrap().len();
+    // FR is split around RE: 80.12.80.0/22, 80.12.85.0/24, 80.12.86.0/23, 80.12.88.0/21; CN
+    // is 1.0.1.0/24 + 1.0.2.0/23; JP six blocks.
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "farhand: imported 6 ranges from 2 files (1 without a country skipped, 1 overlap resolved) as 14 networks \
+             of 5 countries: {}, {:.1} MB\n",
+            out.display(),
+            size as f64 / 1e6
+        )
+    );
+    let db = maxminddb::Reader::open_readfile(&out).unwrap();
+    db.verify().unwrap();
+    assert_eq!(db.metadata().database_type, "GeoLite2-Country");
+    assert_eq!(db.metadata().ip_version, 6);
+    for (addr, want) in [
+        ("1.0.0.1", Some("AU")),
+        ("1.0.3.255", Some("CN")),
+        ("80.12.83.255", Some("FR")),
+        ("80.12.84.7", Some("RE")),
+        ("80.12.85.0", Some("FR")),
+        ("2001:200:1b9::1", Some("JP")),
+        ("1.0.4.1", None),
+        ("1.0.8.0", None),
+        ("80.12.96.0", None),
+        ("2001:200:1ba::", None),
+        ("10.0.0.1", None),
+    ] {
+        assert_eq!(country_of(&db, addr).as_deref(), want, "{addr}");
+    }
+    let o = farhand(&["geo", "import-country", "--help"]);
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(help.contains("first_ip,last_ip,country_code") && help.contains("--output <FILE>"), "{help}");
+}
+
+#[test]
+fn geo_import_country_refuses_bad_input_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "1.0.0.0,1.0.0.255,AU\n1.0.4.0,1.0.7.255,AUS\n").unwrap();
+    let out = dir.path().join("country.mmdb");
+    let o = farhand(&["geo", "import-country", bad.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "bad.csv: line 2: country_code \"AUS\" is not two letters (ISO 3166-1 alpha-2)");
+    assert!(!out.exists(), "no database is written from bad input");
+    // An ASN table is not a country table.
+    let asn = dir.path().join("asn.csv");
+    std::fs::write(&asn, "1.0.0.0,1.0.0.255,13335,Cloudflare\n").unwrap();
+    let o = farhand(&["geo", "import-country", asn.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "asn.csv: line 1: 4 fields, expected 3");
+    let o = farhand(&["geo", "import-country", "/nonexistent/country.csv", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "/nonexistent/country.csv: cannot read");
+    let o = farhand(&["geo", "import-country", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "-o is required");
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "1.0.0.0,1.0.0.255,AU\n").unwrap();
+    let o = farhand(&["geo", "import-country", good.to_str().unwrap(), "-o", "/nonexistent/dir/country.mmdb"]);
+    assert_eq!(o.status.code(), Some(1));
+    one_clear_line(&o, "/nonexistent/dir/country.mmdb: cannot write");
+    assert!(!out.exists());
 }
 
 #[test]

@@ -56,7 +56,7 @@ fn every_alert_carries_its_peers_country_and_asn_as_the_databases_give_them() {
     let country_db = geo.join("geo-whois-asn-country.mmdb");
     let csvs = [geo.join("asn-ipv4.csv.gz"), geo.join("asn-ipv6.csv.gz")];
     let mut settings = Settings::defaults();
-    settings.enrich = EnrichConfig { country_db: Some(country_db.clone()), asn_db: csvs.to_vec(), reload_every: None }
+    settings.enrich = EnrichConfig { country_db: vec![country_db.clone()], asn_db: csvs.to_vec(), reload_every: None }
         .open()
         .unwrap();
     let reader = maxminddb::Reader::open_readfile(&country_db).unwrap();

@@ -98,7 +98,7 @@ fn alert_fields_are_the_pinned_schema() {
     let geo = shared().join("geo");
     let mut settings = Settings::defaults();
     settings.enrich = EnrichConfig {
-        country_db: Some(geo.join("geo-whois-asn-country.mmdb")),
+        country_db: vec![geo.join("geo-whois-asn-country.mmdb")],
         asn_db: vec![geo.join("asn-ipv4.csv.gz"), geo.join("asn-ipv6.csv.gz")],
         reload_every: None,
     }

@@ -123,7 +123,7 @@ mod tests {
         // Only the demo's range is known; the capture's other addresses are never looked up.
         assert_eq!(s.enrich.lookup("157.91.0.1".parse().unwrap()).country, None);
         assert_eq!(s.enrich.lookup("203.0.113.80".parse().unwrap()).class, AddrClass::Documentation);
-        assert_eq!(s.enrich.config().country_db, Some(PathBuf::from("config/demo/country.mmdb")));
+        assert_eq!(s.enrich.config().country_db, [PathBuf::from("config/demo/country.mmdb")]);
         assert_eq!(s.enrich.config().reload_every, None);
         let h = s.enrich.health();
         assert!(!h.is_degraded(), "{h}");

@@ -43,7 +43,8 @@ const DEMO_PCAP: &[u8] = include_bytes!(env!("FARHAND_DEMO_PCAP"));
                   Examples:\n  farhand -r capture.pcap\n  farhand -r capture.pcapng -o alerts.jsonl\n  \
                   farhand -i eth1 -f 'not port 53' -c /etc/farhand/farhand.toml -o /var/log/farhand/alerts.jsonl\n  \
                   farhand --demo\n  \
-                  farhand geo import-asn asn-ipv4.csv.gz asn-ipv6.csv.gz -o asn.mmdb"
+                  farhand geo import-asn asn-ipv4.csv.gz asn-ipv6.csv.gz -o asn.mmdb\n  \
+                  farhand geo import-country country-ipv4.csv.gz country-ipv6.csv.gz -o country.mmdb"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -113,12 +114,28 @@ enum GeoCommand {
         #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
         output: PathBuf,
     },
+    /// Turn IP-range → country tables (CSV first_ip,last_ip,country_code, e.g.
+    /// 1.0.0.0,1.0.0.255,AU; plain or gzip) into one MaxMind DB with country records
+    /// (country_code and country.iso_code). Codes are two letters, upper-cased; ZZ, -- and
+    /// empty mean unknown and are skipped. Where ranges overlap the narrower one wins, then
+    /// the one read first: the database answers as the CSV files would as country_db.
+    ImportCountry {
+        /// The CSV files (IPv4 and IPv6 may be mixed; earlier files win on identical ranges).
+        #[arg(value_name = "CSV", required = true)]
+        files: Vec<PathBuf>,
+        /// Write the database here, e.g. /etc/farhand/country.mmdb (replaced whole when done).
+        #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+        output: PathBuf,
+    },
 }
 
-/// `farhand geo import-asn`: reads every CSV, writes the database next to `output` and
-/// renames it into place, prints one summary line.
+/// `farhand geo import-asn` / `import-country`: reads every CSV, writes the database next
+/// to `output` and renames it into place, prints one summary line.
 fn geo_command(cmd: &GeoCommand) -> u8 {
-    let GeoCommand::ImportAsn { files, output } = cmd;
+    let (files, output) = match cmd {
+        GeoCommand::ImportAsn { files, output } => (files, output),
+        GeoCommand::ImportCountry { files, output } => return import_country_command(files, output),
+    };
     let mut writer = farhand::geo::asn_writer();
     let mut total = farhand::geo::ImportStats::default();
     for f in files {
@@ -141,6 +158,42 @@ fn geo_command(cmd: &GeoCommand) -> u8 {
         if files.len() == 1 { "" } else { "s" },
         human(total.networks),
         human(writer.distinct_records() as u64),
+        output.display(),
+        size as f64 / 1e6
+    );
+    exit::OK
+}
+
+/// `farhand geo import-country`: loads the CSV files as the sensor would, writes the
+/// database next to `output` and renames it into place, prints one summary line.
+fn import_country_command(files: &[PathBuf], output: &std::path::Path) -> u8 {
+    let mut writer = farhand::geo::country_writer();
+    let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+    let st = match farhand::geo::import_country(&paths, &mut writer) {
+        Ok(st) => st,
+        Err(e) => return fail(exit::INPUT, e),
+    };
+    let size = match write_replacing(output, |out| writer.write(out)) {
+        Ok(size) => size,
+        Err(e) => return fail(exit::INPUT, format!("{}: cannot write: {e}", output.display())),
+    };
+    let mut notes = Vec::new();
+    if st.unknown > 0 {
+        notes.push(format!("{} without a country skipped", human(st.unknown)));
+    }
+    match st.overlapping {
+        0 => {}
+        1 => notes.push("1 overlap resolved".to_string()),
+        n => notes.push(format!("{} overlaps resolved", human(n as u64))),
+    }
+    let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
+    eprintln!(
+        "farhand: imported {} ranges from {} file{}{notes} as {} networks of {} countries: {}, {:.1} MB",
+        human(st.lines),
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+        human(st.networks),
+        st.countries,
         output.display(),
         size as f64 / 1e6
     );

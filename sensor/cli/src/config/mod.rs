@@ -195,8 +195,9 @@ impl Default for BehaviourSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EnrichSection {
-    /// Country MaxMind DB ("" = none).
-    pub country_db: Spanned<String>,
+    /// Country sources: one path or a list: a country MaxMind DB, or
+    /// `first_ip,last_ip,country_code` CSV files ("" or [] = none).
+    pub country_db: Spanned<Paths>,
     /// ASN sources: one ASN MaxMind DB, or `first_ip,last_ip,asn,organisation` CSV files.
     pub asn_db: Vec<Spanned<String>>,
     /// Seconds between checks for a changed database file (0 = never reloaded).
@@ -205,7 +206,56 @@ pub struct EnrichSection {
 
 impl Default for EnrichSection {
     fn default() -> Self {
-        EnrichSection { country_db: Spanned::new(0..0, String::new()), asn_db: Vec::new(), reload_interval: 60 }
+        EnrichSection {
+            country_db: Spanned::new(0..0, Paths::Many(Vec::new())),
+            asn_db: Vec::new(),
+            reload_interval: 60,
+        }
+    }
+}
+
+/// A key that takes one path (`"a.mmdb"`; `""` = none) or a list of paths
+/// (`["v4.csv", "v6.csv"]`).
+#[derive(Debug, Clone)]
+pub enum Paths {
+    /// A single string.
+    One(String),
+    /// An array of strings, each with its place in the file.
+    Many(Vec<Spanned<String>>),
+}
+
+impl Paths {
+    /// The paths, each with its place in the file (`span`: the place of the whole value,
+    /// given to a single string); a single `""` is no path.
+    pub fn spanned(&self, span: std::ops::Range<usize>) -> Vec<Spanned<String>> {
+        match self {
+            Paths::One(p) if p.is_empty() => Vec::new(),
+            Paths::One(p) => vec![Spanned::new(span, p.clone())],
+            Paths::Many(list) => list.clone(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Paths {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PathsVisitor;
+        impl<'de> serde::de::Visitor<'de> for PathsVisitor {
+            type Value = Paths;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a path or an array of paths")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Paths, E> {
+                Ok(Paths::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Paths, A::Error> {
+                let mut list = Vec::new();
+                while let Some(p) = seq.next_element::<Spanned<String>>()? {
+                    list.push(p);
+                }
+                Ok(Paths::Many(list))
+            }
+        }
+        d.deserialize_any(PathsVisitor)
     }
 }
 
@@ -404,6 +454,12 @@ impl RawConfig {
             let p = Path::new(p);
             if p.is_relative() { at.path.parent().unwrap_or(Path::new(".")).join(p) } else { p.to_path_buf() }
         };
+        let country_db = e.country_db.get_ref().spanned(e.country_db.span());
+        if let Some(s) = country_db.iter().find(|s| s.get_ref().is_empty()) {
+            return Err(
+                at.span(s.span(), "enrich.country_db: an empty path (country_db = [] for no country database)".into())
+            );
+        }
         if let Some(s) = e.asn_db.iter().find(|s| s.get_ref().is_empty()) {
             return Err(at.span(s.span(), "enrich.asn_db: an empty path (asn_db = [] for no ASN database)".into()));
         }
@@ -411,14 +467,14 @@ impl RawConfig {
             return self.enrich_embedded(at, databases);
         }
         let cfg = EnrichConfig {
-            country_db: Some(e.country_db.get_ref()).filter(|p| !p.is_empty()).map(|p| resolve(p)),
+            country_db: country_db.iter().map(|p| resolve(p.get_ref())).collect(),
             asn_db: e.asn_db.iter().map(|p| resolve(p.get_ref())).collect(),
             reload_every: (e.reload_interval > 0).then(|| std::time::Duration::from_secs(e.reload_interval)),
         };
         cfg.open().map_err(|err| {
             // Point at the key whose file failed.
             let failed = |s: &Spanned<String>| err.to_string().starts_with(&resolve(s.get_ref()).display().to_string());
-            let span = std::iter::once(&e.country_db).chain(&e.asn_db).find(|s| failed(s)).map(|s| s.span());
+            let span = country_db.iter().chain(&e.asn_db).find(|s| failed(s)).map(|s| s.span());
             let msg = format!("enrich: {err}");
             match span {
                 Some(sp) => at.span(sp, msg),
@@ -433,8 +489,8 @@ impl RawConfig {
         let dir = at.path.parent().unwrap_or(Path::new("."));
         // (key, value as written, its name resolved against the config, its bytes)
         let mut named = Vec::new();
-        let country = Some(&e.country_db).filter(|s| !s.get_ref().is_empty());
-        for (key, s) in country.map(|s| ("country_db", s)).into_iter().chain(e.asn_db.iter().map(|s| ("asn_db", s))) {
+        let country_db = e.country_db.get_ref().spanned(e.country_db.span());
+        for (key, s) in country_db.iter().map(|s| ("country_db", s)).chain(e.asn_db.iter().map(|s| ("asn_db", s))) {
             let Some((_, bytes)) = databases.iter().find(|(name, _)| *name == s.get_ref().as_str()) else {
                 let names: Vec<&str> = databases.iter().map(|(n, _)| *n).collect();
                 let msg = format!(
@@ -930,11 +986,11 @@ ssh = "tolerated"
             ),
             "{e}"
         );
-        // Bytes that are no database: the file's error, at its key.
+        // Bytes that are no database (text: read as a country CSV): the file's error, at its key.
         let bad: &[(&str, &[u8])] = &[("country.mmdb", b"junk"), ("asn.mmdb", crate::demo::ASN_DB)];
         let e = run("[enrich]\nasn_db = [\"asn.mmdb\"]\ncountry_db = \"country.mmdb\"\n", bad).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
-        assert!(e.to_string().contains("/nowhere/country.mmdb: not a MaxMind DB"), "{e}");
+        assert!(e.to_string().contains("/nowhere/country.mmdb line 1: 1 fields, expected 3"), "{e}");
         // No databases configured: none opened.
         assert!(run("", dbs).unwrap().enrich.config().is_empty());
     }
@@ -961,12 +1017,38 @@ ssh = "tolerated"
         assert!(msg.contains("enrich: ") && msg.contains("missing.mmdb: cannot read"), "{msg}");
         assert_eq!(msg.lines().count(), 1, "{msg}");
 
-        // A CSV given as the country database is not a MaxMind DB.
+        // An ASN CSV given as the country database is not a country CSV.
         let text = "[enrich]\nasn_db = [\"asn.csv\"]\ncountry_db = \"asn.csv\"\n";
         std::fs::write(&cfg, text).unwrap();
         let e = Settings::load(&cfg).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
-        assert!(e.to_string().contains("not a MaxMind DB"), "{e}");
+        assert!(
+            e.to_string().contains("asn.csv line 1: 4 fields, expected 3 (expected first_ip,last_ip,country_code)"),
+            "{e}"
+        );
+
+        // Country CSV files: one string, or a list; a bad one named at its own line.
+        std::fs::write(dir.path().join("c4.csv"), "1.1.1.0,1.1.1.255,AU\n").unwrap();
+        std::fs::write(dir.path().join("c6.csv"), "2001::,2001::ffff,jp\n").unwrap();
+        std::fs::write(dir.path().join("bad.csv"), "1.1.1.0,1.1.1.255,AUS\n").unwrap();
+        std::fs::write(&cfg, "[enrich]\ncountry_db = \"c4.csv\"\n").unwrap();
+        let s = Settings::load(&cfg).unwrap();
+        assert_eq!(s.enrich.config().country_db, [dir.path().join("c4.csv")]);
+        assert_eq!(s.enrich.lookup("1.1.1.1".parse().unwrap()).country.as_deref(), Some("AU"));
+        std::fs::write(&cfg, "[enrich]\ncountry_db = [\n  \"c4.csv\",\n  \"c6.csv\",\n]\n").unwrap();
+        let s = Settings::load(&cfg).unwrap();
+        assert_eq!(s.enrich.config().country_db, [dir.path().join("c4.csv"), dir.path().join("c6.csv")]);
+        assert_eq!(s.enrich.lookup("2001::1".parse().unwrap()).country.as_deref(), Some("JP"));
+        std::fs::write(&cfg, "[enrich]\ncountry_db = [\n  \"c4.csv\",\n  \"bad.csv\",\n]\n").unwrap();
+        let e = Settings::load(&cfg).unwrap_err();
+        assert_eq!((e.line, e.col), (4, 3), "{e}");
+        assert!(e.to_string().contains("bad.csv line 1: country_code \"AUS\" is not two letters"), "{e}");
+        std::fs::write(&cfg, "[enrich]\ncountry_db = []\n").unwrap();
+        assert!(Settings::load(&cfg).unwrap().enrich.config().country_db.is_empty());
+        let e = check("[enrich]\ncountry_db = [\"c4.csv\", \"\"]\n").unwrap_err();
+        assert!(e.to_string().contains("enrich.country_db: an empty path"), "{e}");
+        let e = check("[enrich]\ncountry_db = 5\n").unwrap_err();
+        assert!(e.to_string().contains("a path or an array of paths"), "{e}");
 
         let e = check("[enrich]\nasn_db = [\"\"]\n").unwrap_err();
         assert!(e.to_string().contains("enrich.asn_db: an empty path"), "{e}");

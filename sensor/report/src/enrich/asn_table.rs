@@ -2,40 +2,34 @@
 //! CSV files (plain or gzip), as a sorted range table searched by binary search.
 //!
 //! # Contract
-//! - Input: one or more files, each plain text or gzip (told apart by the gzip magic bytes
-//!   `1f 8b`, not by the name). Lines are RFC 4180 CSV with exactly four fields; a field may
-//!   be double-quoted, with `""` for a quote inside (`"LLC ""SPUTNIK"""`). A line may end in
-//!   `\r\n`; blank lines are skipped; a first line starting with `first_ip,` is a header and
-//!   skipped. IPv4 and IPv6 ranges may be mixed in one file.
+//! - Input: one or more files read by [`super::range_csv`] (plain or gzip, RFC 4180 quoting,
+//!   a header and blank lines skipped, IPv4 and IPv6 mixed), each line with exactly four
+//!   fields; the organisation may be empty.
 //! - Bad input: the first bad line rejects the whole file with one [`EnrichError::BadLine`]
 //!   naming the file, the line and what is wrong (a half-loaded table would silently answer
 //!   "unknown owner" for whatever followed the bad line).
-//! - Order and overlaps: lines may come in any order. Where ranges overlap, the narrower
-//!   range wins over the addresses it covers and the wider one keeps the rest (as a
-//!   longest-prefix match would); between two ranges of the same width, the one read first
-//!   (earlier file, then earlier line) wins. The result is the same for any order of the
-//!   lines within those rules. [`AsnTable::overlapping`] counts the overlaps found.
+//! - Order and overlaps: those of [`super::range_csv`]: the narrower range wins, between
+//!   ranges of the same width the one read first. [`AsnTable::overlapping`] counts the
+//!   overlaps found.
 //! - Memory: organisation names are interned (one copy per distinct name); a range costs
 //!   16 bytes (IPv4) or 48 bytes (IPv6). [`AsnTable::heap_bytes`] reports the total.
 //! - Lookups never fail: an address no range covers has no owner (`None`).
 //! - [`read_lines`] is the one reader of this format: the table and `farhand geo
-//!   import-asn` both read through it. A line longer than [`MAX_LINE`] bytes is a bad line,
-//!   so memory while reading stays bounded whatever the file holds.
+//!   import-asn` both read through it.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
-
 use super::error::EnrichError;
-use super::special::canonical;
+pub use super::range_csv::MAX_LINE;
+use super::range_csv::{RangeLoader, RangeTable, parse_span, read_csv, split_fields};
 
-/// The longest line accepted, bytes.
-pub const MAX_LINE: usize = 64 * 1024;
+/// The fields of a line, as errors name them.
+pub const COLUMNS: &str = "first_ip,last_ip,asn,organisation";
 
 /// One line of an ASN CSV: `first..=last` (same family, in order) belongs to `asn`, held by
 /// `org` (empty when the file left it empty).
@@ -60,50 +54,14 @@ pub fn read_lines(
     input: impl Read,
     mut each: impl FnMut(AsnLine<'_>) -> Result<(), String>,
 ) -> Result<(), EnrichError> {
-    let mut plain = BufReader::new(input);
-    let gzip = plain.fill_buf().map(|head| head.starts_with(&[0x1f, 0x8b]));
-    let gzip = gzip.map_err(|e| EnrichError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
-    let mut input: Box<dyn BufRead> =
-        if gzip { Box::new(BufReader::new(MultiGzDecoder::new(plain))) } else { Box::new(plain) };
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    loop {
-        buf.clear();
-        line_no += 1;
-        let bad = |reason: String| EnrichError::BadLine { path: path.to_path_buf(), line: line_no, reason };
-        let n = input
-            .by_ref()
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| bad(format!("cannot read: {e}")))?;
-        if n == 0 {
-            return Ok(());
-        }
-        if buf.len() > MAX_LINE && buf.last() != Some(&b'\n') {
-            return Err(bad(format!("longer than {MAX_LINE} bytes")));
-        }
-        let text = std::str::from_utf8(&buf).map_err(|_| bad("not UTF-8 text".into()))?;
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        let text = text.strip_suffix('\r').unwrap_or(text);
-        if text.is_empty() || (line_no == 1 && text.starts_with("first_ip,")) {
-            continue;
-        }
-        parse_line(text).and_then(&mut each).map_err(bad)?;
-    }
+    read_csv(path, input, COLUMNS, |text| parse_line(text).and_then(&mut each))
 }
 
 /// The range of one (non-blank) line; `Err` says what is wrong.
 pub fn parse_line(line: &str) -> Result<AsnLine<'_>, String> {
-    let [first, last, asn, org] = split_fields(line)?;
-    let first: IpAddr = first.parse().map_err(|_| format!("first_ip {first:?} is not an IP address"))?;
-    let last: IpAddr = last.parse().map_err(|_| format!("last_ip {last:?} is not an IP address"))?;
+    let [first, last, asn, org] = split_fields::<4>(line)?;
+    let (first, last) = parse_span(&first, &last)?;
     let asn: u32 = asn.parse().map_err(|_| format!("asn {asn:?} is not a number from 0 to 4294967295"))?;
-    if first.is_ipv4() != last.is_ipv4() {
-        return Err(format!("first_ip {first} and last_ip {last} are not of the same IP version"));
-    }
-    if last < first {
-        return Err(format!("last_ip {last} is before first_ip {first}"));
-    }
     Ok(AsnLine { first, last, asn, org })
 }
 
@@ -116,12 +74,10 @@ pub struct AsnHit<'a> {
     pub org: Option<&'a str>,
 }
 
-/// One range of the table: `first..=last` belongs to `asn`, organisation `org` (an index
-/// into the interned names).
+/// What a range holds: the AS number and its organisation (an index into the interned
+/// names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Range<K> {
-    first: K,
-    last: K,
+struct Owner {
     asn: u32,
     org: u32,
 }
@@ -129,42 +85,9 @@ struct Range<K> {
 /// A loaded ASN range table (IPv4 and IPv6).
 #[derive(Debug, Clone, Default)]
 pub struct AsnTable {
-    v4: Vec<Range<u32>>,
-    v6: Vec<Range<u128>>,
+    ranges: RangeTable<Owner>,
     orgs: Vec<Box<str>>,
-    overlapping: usize,
     files: Vec<PathBuf>,
-}
-
-/// Address keys of the two families.
-trait Key: Copy + Ord {
-    fn next(self) -> Self;
-    fn prev(self) -> Self;
-    fn width(first: Self, last: Self) -> u128;
-}
-
-impl Key for u32 {
-    fn next(self) -> u32 {
-        self.saturating_add(1)
-    }
-    fn prev(self) -> u32 {
-        self.saturating_sub(1)
-    }
-    fn width(first: u32, last: u32) -> u128 {
-        u128::from(last.saturating_sub(first))
-    }
-}
-
-impl Key for u128 {
-    fn next(self) -> u128 {
-        self.saturating_add(1)
-    }
-    fn prev(self) -> u128 {
-        self.saturating_sub(1)
-    }
-    fn width(first: u128, last: u128) -> u128 {
-        last.saturating_sub(first)
-    }
 }
 
 impl AsnTable {
@@ -192,25 +115,19 @@ impl AsnTable {
 
     /// The owner of `ip` (an IPv4-mapped IPv6 address is looked up as its IPv4 address).
     pub fn lookup(&self, ip: IpAddr) -> Option<AsnHit<'_>> {
-        match canonical(ip) {
-            IpAddr::V4(a) => self.hit(find(&self.v4, u32::from(a))?),
-            IpAddr::V6(a) => self.hit(find(&self.v6, u128::from(a))?),
-        }
-    }
-
-    fn hit(&self, (asn, org): (u32, u32)) -> Option<AsnHit<'_>> {
+        let &Owner { asn, org } = self.ranges.lookup(ip)?;
         let org = usize::try_from(org).ok().and_then(|i| self.orgs.get(i)).map(|s| &**s).filter(|s| !s.is_empty());
         Some(AsnHit { asn, org })
     }
 
     /// IPv4 ranges in the table (after overlaps were resolved).
     pub fn ipv4_ranges(&self) -> usize {
-        self.v4.len()
+        self.ranges.ipv4_ranges()
     }
 
     /// IPv6 ranges in the table (after overlaps were resolved).
     pub fn ipv6_ranges(&self) -> usize {
-        self.v6.len()
+        self.ranges.ipv6_ranges()
     }
 
     /// Distinct organisation names.
@@ -220,7 +137,7 @@ impl AsnTable {
 
     /// Ranges read that begin inside another range (sorted by start), 0 for a clean file.
     pub fn overlapping(&self) -> usize {
-        self.overlapping
+        self.ranges.overlapping()
     }
 
     /// The files the table was loaded from.
@@ -230,34 +147,17 @@ impl AsnTable {
 
     /// Heap memory the table holds, bytes (ranges and organisation names).
     pub fn heap_bytes(&self) -> usize {
-        self.v4.capacity() * size_of::<Range<u32>>()
-            + self.v6.capacity() * size_of::<Range<u128>>()
+        self.ranges.heap_bytes()
             + self.orgs.capacity() * size_of::<Box<str>>()
             + self.orgs.iter().map(|s| s.len()).sum::<usize>()
     }
 }
 
-/// The range holding `a` in a sorted, disjoint table: its ASN and organisation index.
-fn find<K: Key>(table: &[Range<K>], a: K) -> Option<(u32, u32)> {
-    let i = table.partition_point(|r| r.first <= a);
-    let r = table.get(i.checked_sub(1)?)?;
-    (a <= r.last).then_some((r.asn, r.org))
-}
-
-/// A range as read, with its reading order for ties.
-#[derive(Debug, Clone, Copy)]
-struct Read_<K> {
-    range: Range<K>,
-    seq: u64,
-}
-
 #[derive(Default)]
 struct Loader {
-    v4: Vec<Read_<u32>>,
-    v6: Vec<Read_<u128>>,
+    ranges: RangeLoader<Owner>,
     names: HashMap<Box<str>, u32>,
     orgs: Vec<Box<str>>,
-    seq: u64,
     files: Vec<PathBuf>,
 }
 
@@ -269,19 +169,7 @@ impl Loader {
 
     fn add(&mut self, l: AsnLine<'_>) -> Result<(), String> {
         let org = self.intern(&l.org)?;
-        let seq = self.seq;
-        self.seq += 1;
-        match (l.first, l.last) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => {
-                self.v4.push(Read_ { range: Range { first: u32::from(a), last: u32::from(b), asn: l.asn, org }, seq });
-            }
-            (IpAddr::V6(a), IpAddr::V6(b)) => {
-                self.v6
-                    .push(Read_ { range: Range { first: u128::from(a), last: u128::from(b), asn: l.asn, org }, seq });
-            }
-            // parse_line refuses mixed families.
-            _ => {}
-        }
+        self.ranges.push(l.first, l.last, Owner { asn: l.asn, org });
         Ok(())
     }
 
@@ -296,120 +184,10 @@ impl Loader {
     }
 
     fn finish(self) -> AsnTable {
-        let (v4, o4) = resolve(self.v4);
-        let (v6, o6) = resolve(self.v6);
         let mut orgs = self.orgs;
         orgs.shrink_to_fit();
-        AsnTable { v4, v6, orgs, overlapping: o4 + o6, files: self.files }
+        AsnTable { ranges: self.ranges.finish(), orgs, files: self.files }
     }
-}
-
-/// Splits one CSV line into exactly four fields (quotes removed, `""` unescaped).
-fn split_fields(line: &str) -> Result<[Cow<'_, str>; 4], String> {
-    let mut fields: Vec<Cow<'_, str>> = Vec::with_capacity(4);
-    let mut rest = Some(line);
-    while let Some(r) = rest {
-        let (field, after) = match r.strip_prefix('"') {
-            Some(quoted) => quoted_field(quoted)?,
-            None => {
-                let (f, after) = match r.split_once(',') {
-                    Some((f, after)) => (f, Some(after)),
-                    None => (r, None),
-                };
-                if f.contains('"') {
-                    return Err("a quote inside an unquoted field".into());
-                }
-                (Cow::Borrowed(f), after)
-            }
-        };
-        fields.push(field);
-        rest = after;
-    }
-    let found = fields.len();
-    fields.try_into().map_err(|_| format!("{found} fields, expected 4"))
-}
-
-/// A quoted field after its opening quote: the value and what follows its comma, if any.
-fn quoted_field(mut q: &str) -> Result<(Cow<'_, str>, Option<&str>), String> {
-    let mut owned: Option<String> = None;
-    loop {
-        let Some((chunk, after)) = q.split_once('"') else {
-            return Err("a quoted field is not closed".into());
-        };
-        if let Some(after_escape) = after.strip_prefix('"') {
-            let s = owned.get_or_insert_with(String::new);
-            s.push_str(chunk);
-            s.push('"');
-            q = after_escape;
-            continue;
-        }
-        let value = match owned {
-            None => Cow::Borrowed(chunk),
-            Some(mut s) => {
-                s.push_str(chunk);
-                Cow::Owned(s)
-            }
-        };
-        if after.is_empty() {
-            return Ok((value, None));
-        }
-        return match after.strip_prefix(',') {
-            Some(next) => Ok((value, Some(next))),
-            None => Err("text after a closing quote".into()),
-        };
-    }
-}
-
-/// Sorts the ranges read and makes them disjoint (module contract: the narrower range wins,
-/// then the one read first). Returns the table and how many ranges begin inside a range
-/// that begins before them (or at the same address).
-fn resolve<K: Key>(mut read: Vec<Read_<K>>) -> (Vec<Range<K>>, usize) {
-    read.sort_by_key(|r| (r.range.first, r.range.last, r.seq));
-    let mut overlapping = 0usize;
-    let mut reach: Option<K> = None;
-    for r in &read {
-        if reach.is_some_and(|end| r.range.first <= end) {
-            overlapping += 1;
-        }
-        reach = Some(reach.map_or(r.range.last, |end| end.max(r.range.last)));
-    }
-    if overlapping == 0 {
-        let mut table: Vec<Range<K>> = read.into_iter().map(|r| r.range).collect();
-        table.shrink_to_fit();
-        return (table, 0);
-    }
-    read.sort_by_key(|r| (K::width(r.range.first, r.range.last), r.seq));
-    let mut covered: BTreeMap<K, Range<K>> = BTreeMap::new();
-    for r in &read {
-        fill_gaps(&mut covered, r.range);
-    }
-    let mut table: Vec<Range<K>> = covered.into_values().collect();
-    table.shrink_to_fit();
-    (table, overlapping)
-}
-
-/// Adds the parts of `r` that no range already in `covered` holds.
-fn fill_gaps<K: Key>(covered: &mut BTreeMap<K, Range<K>>, r: Range<K>) {
-    let mut from = r.first;
-    if let Some((_, before)) = covered.range(..r.first).next_back()
-        && before.last >= r.first
-    {
-        if before.last >= r.last {
-            return;
-        }
-        from = before.last.next();
-    }
-    let inside: Vec<(K, K)> = covered.range(from..=r.last).map(|(&s, c)| (s, c.last)).collect();
-    for (start, last) in inside {
-        if start > from {
-            covered.insert(from, Range { first: from, last: start.prev(), ..r });
-        }
-        if last >= r.last {
-            return;
-        }
-        from = last.next();
-    }
-    covered.insert(from, Range { first: from, ..r });
 }
 
 #[cfg(test)]
@@ -600,8 +378,9 @@ mod tests {
     #[test]
     fn heap_bytes_counts_ranges_and_names() {
         let t = table("1.0.0.0,1.0.0.255,1,Abc\n2001::,2001::ffff,3,Defgh\n");
-        assert_eq!(size_of::<Range<u32>>(), 16);
-        assert_eq!(size_of::<Range<u128>>(), 48);
+        use crate::enrich::range_csv::Span;
+        assert_eq!(size_of::<Span<u32, Owner>>(), 16);
+        assert_eq!(size_of::<Span<u128, Owner>>(), 48);
         assert_eq!(t.heap_bytes(), 16 + 48 + 2 * size_of::<Box<str>>() + 3 + 5);
     }
 }

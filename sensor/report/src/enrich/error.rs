@@ -39,7 +39,17 @@ pub enum EnrichError {
         /// The MaxMind DB.
         path: PathBuf,
     },
-    /// An ASN CSV line that cannot be read; the file is rejected whole.
+    /// A file given as a country source that is neither a MaxMind DB nor CSV text.
+    NotCountrySource {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A country MaxMind DB given together with other country files: it must be the only one.
+    MixedCountrySources {
+        /// The MaxMind DB.
+        path: PathBuf,
+    },
+    /// A range CSV line (ASN or country) that cannot be read; the file is rejected whole.
     BadLine {
         /// The file.
         path: PathBuf,
@@ -47,6 +57,8 @@ pub enum EnrichError {
         line: u64,
         /// What is wrong with the line.
         reason: String,
+        /// The fields a line of this file must have (`first_ip,last_ip,asn,organisation`).
+        columns: &'static str,
     },
 }
 
@@ -68,8 +80,22 @@ impl fmt::Display for EnrichError {
             EnrichError::MixedAsnSources { path } => {
                 write!(f, "{}: an ASN MaxMind DB must be the only ASN source, not one of several files", path.display())
             }
-            EnrichError::BadLine { path, line, reason } => {
-                write!(f, "{} line {line}: {reason} (expected first_ip,last_ip,asn,organisation)", path.display())
+            EnrichError::NotCountrySource { path } => {
+                write!(
+                    f,
+                    "{}: neither a MaxMind DB nor a country CSV (binary data without an MMDB metadata section: truncated?)",
+                    path.display()
+                )
+            }
+            EnrichError::MixedCountrySources { path } => {
+                write!(
+                    f,
+                    "{}: a country MaxMind DB must be the only country source, not one of several files",
+                    path.display()
+                )
+            }
+            EnrichError::BadLine { path, line, reason, columns } => {
+                write!(f, "{} line {line}: {reason} (expected {columns})", path.display())
             }
         }
     }

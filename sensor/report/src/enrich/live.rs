@@ -12,7 +12,8 @@
 //!   A reload that fails keeps the databases in use (nothing is lost mid-run), is counted
 //!   and its error kept for [`Enrichment::health`]; the next change is tried again.
 //!   Replacing a database is best done by writing a new file and renaming it over the old
-//!   one (`farhand geo import-asn` does): a reader then never sees half a file.
+//!   one (`farhand geo import-asn` and `import-country` do): a reader then never sees half a
+//!   file.
 //! - [`Enrichment::from_memory`] holds databases given as bytes (the demo's, built into the
 //!   binary): checked like files, named as given, never reloaded.
 
@@ -29,9 +30,10 @@ use super::lookup::{Enricher, PeerInfo};
 /// The `[enrich]` settings: which databases, how often to look for new ones.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EnrichConfig {
-    /// A country MaxMind DB (GeoIP2/GeoLite2/DB-IP Country or City, or the flat
-    /// `country_code` schema).
-    pub country_db: Option<PathBuf>,
+    /// Country sources: one country MaxMind DB (GeoIP2/GeoLite2/DB-IP Country or City, or
+    /// the flat `country_code` schema), or any number of `first_ip,last_ip,country_code` CSV
+    /// files (plain or gzip), merged.
+    pub country_db: Vec<PathBuf>,
     /// ASN sources: one ASN MaxMind DB, or any number of `first_ip,last_ip,asn,organisation`
     /// CSV files (plain or gzip), merged.
     pub asn_db: Vec<PathBuf>,
@@ -42,7 +44,7 @@ pub struct EnrichConfig {
 impl EnrichConfig {
     /// Whether any database is configured.
     pub fn is_empty(&self) -> bool {
-        self.country_db.is_none() && self.asn_db.is_empty()
+        self.country_db.is_empty() && self.asn_db.is_empty()
     }
 
     /// Every configured file.
@@ -67,8 +69,9 @@ impl EnrichConfig {
     }
 
     fn open_enricher(&self) -> Result<Enricher, EnrichError> {
+        let country: Vec<&Path> = self.country_db.iter().map(PathBuf::as_path).collect();
         let asn: Vec<&Path> = self.asn_db.iter().map(PathBuf::as_path).collect();
-        Enricher::open_all(self.country_db.as_deref(), &asn)
+        Enricher::open_sources(&country, &asn)
     }
 
     /// Size and modification time of each file (`None` where it cannot be read).
@@ -123,7 +126,7 @@ impl Enrichment {
         asn: Vec<(&Path, Vec<u8>)>,
     ) -> Result<Enrichment, EnrichError> {
         let config = EnrichConfig {
-            country_db: country.as_ref().map(|(p, _)| p.to_path_buf()),
+            country_db: country.iter().map(|(p, _)| p.to_path_buf()).collect(),
             asn_db: asn.iter().map(|(p, _)| p.to_path_buf()).collect(),
             reload_every: None,
         };
@@ -244,7 +247,7 @@ mod tests {
         let path = dir.path().join("c.mmdb");
         std::fs::write(&path, country_db("AU")).unwrap();
         let cfg = EnrichConfig {
-            country_db: Some(path.clone()),
+            country_db: vec![path.clone()],
             asn_db: vec![],
             reload_every: Some(Duration::from_secs(30)),
         };
@@ -273,11 +276,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.mmdb");
         std::fs::write(&path, country_db("AU")).unwrap();
-        let cfg = EnrichConfig { country_db: Some(path.clone()), asn_db: vec![], reload_every: Some(Duration::ZERO) };
+        let cfg = EnrichConfig { country_db: vec![path.clone()], asn_db: vec![], reload_every: Some(Duration::ZERO) };
         let mut e = cfg.open().unwrap();
         std::fs::write(&path, b"not a database at all").unwrap();
         let r = e.maybe_reload(Instant::now());
-        assert!(matches!(r, Some(Err(EnrichError::NotMmdb { .. }))), "{r:?}");
+        // Text is read as a country CSV, and refused at its first line.
+        assert!(matches!(r, Some(Err(EnrichError::BadLine { line: 1, .. }))), "{r:?}");
         assert_eq!(e.lookup(one()).country.as_deref(), Some("AU"));
         assert_eq!(e.failed_reloads(), 1);
         let h = e.health();
@@ -302,7 +306,7 @@ mod tests {
             (info.country.as_deref(), info.asn, info.org.as_deref()),
             (Some("AU"), Some(13335), Some("Cloudflare"))
         );
-        assert_eq!(e.config().country_db.as_deref(), Some(name.as_path()));
+        assert_eq!(e.config().country_db, std::slice::from_ref(&name));
         assert_eq!(e.config().asn_db, [PathBuf::from("asn.csv")]);
         std::fs::write(&name, country_db("AUS")).unwrap();
         assert!(e.reload_if_changed().is_none());
@@ -312,10 +316,11 @@ mod tests {
         assert!(!h.is_degraded(), "{h}");
         assert!(h.detail.starts_with(&format!("country {} (MaxMind DB type", name.display())), "{h}");
         assert!(h.detail.ends_with("; ASN asn.csv (CSV: 1 IPv4 + 0 IPv6 ranges, 1 organisations, 0.0 MB in memory); built into farhand, never reloaded"), "{h}");
-        // Bad bytes: the same error as the file would give, naming it.
+        // Bad bytes: the same error as the file would give, naming it (binary data without a
+        // MaxMind DB metadata section is neither an MMDB nor CSV text).
         let err =
-            Enrichment::from_memory(Some((Path::new("demo.mmdb"), b"not a database".to_vec())), vec![]).unwrap_err();
-        assert_eq!(err, EnrichError::NotMmdb { path: PathBuf::from("demo.mmdb") });
+            Enrichment::from_memory(Some((Path::new("demo.mmdb"), b"not\0a database".to_vec())), vec![]).unwrap_err();
+        assert_eq!(err, EnrichError::NotCountrySource { path: PathBuf::from("demo.mmdb") });
     }
 
     #[test]
@@ -323,12 +328,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.mmdb");
         std::fs::write(&path, country_db("AU")).unwrap();
-        let cfg = EnrichConfig { country_db: Some(path.clone()), asn_db: vec![], reload_every: None };
+        let cfg = EnrichConfig { country_db: vec![path.clone()], asn_db: vec![], reload_every: None };
         let mut e = cfg.open().unwrap();
         std::fs::write(&path, country_db("NZL")).unwrap();
         assert!(e.maybe_reload(Instant::now()).is_none());
         assert_eq!(e.lookup(one()).country.as_deref(), Some("AU"));
-        let missing = EnrichConfig { country_db: Some(dir.path().join("none.mmdb")), ..cfg };
+        let missing = EnrichConfig { country_db: vec![dir.path().join("none.mmdb")], ..cfg };
         let err = missing.open().unwrap_err();
         assert!(err.to_string().contains("none.mmdb: cannot read"), "{err}");
     }

@@ -1,16 +1,21 @@
 //! The enricher: a peer address → its class and, when public, its country and owner.
 //!
 //! # Contract
-//! - Built once from optional paths, or from the same databases' bytes with a name each
-//!   ([`Enricher::from_bytes`]): a country MaxMind DB and an ASN source. Either may be
-//!   absent; a given file that cannot be used is one [`EnrichError`] (missing, not a
-//!   MaxMind DB, corrupt, a bad CSV line), never a panic.
-//! - Country records of both schemas are read: GeoIP2/GeoLite2/DB-IP (`country.iso_code`,
-//!   falling back to `registered_country.iso_code`) and the flat `country_code`.
-//! - The ASN source is told by its content, not its name: gzip data or text is a
-//!   `first_ip,last_ip,asn,organisation` CSV ([`AsnTable`]); a file with a MaxMind DB
-//!   metadata section is an MMDB read for `autonomous_system_number` and
-//!   `autonomous_system_organization`; anything else is an error.
+//! - Built once from a country source and an ASN source, each given as a list of files, or
+//!   from the same databases' bytes with a name each ([`Enricher::from_bytes`]: the demo's,
+//!   built into the binary).
+//!   Either may be absent (no files); a given file that cannot be used is one
+//!   [`EnrichError`] (missing, not a MaxMind DB nor CSV, corrupt, a bad CSV line), never a
+//!   panic.
+//! - Each source is told by its content, not its name: a file with a MaxMind DB metadata
+//!   section (and not gzip) is an MMDB and must be the only file of its source; gzip data
+//!   or text is CSV, and several CSV files are merged into one range table; binary data
+//!   without the metadata section is an error.
+//! - Country: MMDB records of both schemas are read: GeoIP2/GeoLite2/DB-IP
+//!   (`country.iso_code`, falling back to `registered_country.iso_code`) and the flat
+//!   `country_code`; CSV files are `first_ip,last_ip,country_code` ([`CountryTable`]).
+//! - ASN: MMDB records give `autonomous_system_number` and `autonomous_system_organization`;
+//!   CSV files are `first_ip,last_ip,asn,organisation` ([`AsnTable`]).
 //! - [`Enricher::lookup`] is total: special-purpose addresses
 //!   ([`crate::enrich::special`]) are labelled and never looked up; IPv4-mapped and NAT64
 //!   addresses are looked up as their IPv4 address; a record that cannot be decoded counts
@@ -25,6 +30,7 @@ use maxminddb::{MaxMindDbError, Reader};
 use serde::Deserialize;
 
 use super::asn_table::AsnTable;
+use super::country_table::CountryTable;
 use super::error::EnrichError;
 use super::special::{AddrClass, canonical, classify};
 
@@ -144,6 +150,13 @@ struct AsnRecord<'a> {
     autonomous_system_organization: Option<&'a str>,
 }
 
+/// Where countries come from.
+#[derive(Debug)]
+enum CountrySource {
+    Mmdb(Mmdb),
+    Table(CountryTable),
+}
+
 /// Where owners come from.
 #[derive(Debug)]
 enum AsnSource {
@@ -154,37 +167,48 @@ enum AsnSource {
 /// Country and ownership lookups for peer addresses (see the module contract).
 #[derive(Debug, Default)]
 pub struct Enricher {
-    country: Option<Mmdb>,
+    country: Option<CountrySource>,
     asn: Option<AsnSource>,
     errors: AtomicU64,
 }
 
 impl Enricher {
-    /// Opens the country database and the ASN source, when given.
+    /// Opens the country source and the ASN source, when given (one file each).
     pub fn open(country: Option<&Path>, asn: Option<&Path>) -> Result<Enricher, EnrichError> {
-        Enricher::open_all(country, asn.as_slice())
+        Enricher::open_sources(country.as_slice(), asn.as_slice())
     }
 
     /// Like [`Enricher::open`], with several ASN CSV files merged into one table (e.g. the
     /// IPv4 and the IPv6 file). An ASN MaxMind DB must be the only ASN source.
     pub fn open_all(country: Option<&Path>, asn: &[&Path]) -> Result<Enricher, EnrichError> {
-        let country = match country {
-            Some(p) => Some((p, read(p)?)),
-            None => None,
-        };
-        let asn = asn.iter().map(|&p| Ok((p, read(p)?))).collect::<Result<Vec<_>, EnrichError>>()?;
-        Enricher::from_bytes(country, asn)
+        Enricher::open_sources(country.as_slice(), asn)
+    }
+
+    /// Opens both sources, each from any number of files (module contract): one MaxMind DB,
+    /// or CSV files merged into one range table (e.g. an IPv4 and an IPv6 file).
+    pub fn open_sources(country: &[&Path], asn: &[&Path]) -> Result<Enricher, EnrichError> {
+        Enricher::from_sources(read_all(country)?, read_all(asn)?)
     }
 
     /// Like [`Enricher::open_all`], from databases already in memory (e.g. built into the
     /// binary): each one's bytes with the name that messages and [`Enricher::health`] give it.
     /// The same checks apply, with the same errors.
     pub fn from_bytes(country: Option<(&Path, Vec<u8>)>, asn: Vec<(&Path, Vec<u8>)>) -> Result<Enricher, EnrichError> {
-        let country = match country {
-            Some((p, bytes)) => Some(Mmdb::from_bytes(p, bytes)?),
-            None => None,
+        Enricher::from_sources(country.into_iter().collect(), asn)
+    }
+
+    /// Both sources from their files' bytes (module contract).
+    fn from_sources(country: Vec<(&Path, Vec<u8>)>, asn: Vec<(&Path, Vec<u8>)>) -> Result<Enricher, EnrichError> {
+        let country = match open_source(country, Kind::Country)? {
+            Opened::None => None,
+            Opened::Mmdb(db) => Some(CountrySource::Mmdb(db)),
+            Opened::Csv(files) => Some(CountrySource::Table(CountryTable::from_sources(&files)?)),
         };
-        let asn = open_asn(asn)?;
+        let asn = match open_source(asn, Kind::Asn)? {
+            Opened::None => None,
+            Opened::Mmdb(db) => Some(AsnSource::Mmdb(db)),
+            Opened::Csv(files) => Some(AsnSource::Table(AsnTable::from_sources(&files)?)),
+        };
         Ok(Enricher { country, asn, errors: AtomicU64::new(0) })
     }
 
@@ -196,11 +220,13 @@ impl Enricher {
             return info;
         }
         let ip = canonical(ip);
-        if let Some(db) = &self.country {
-            match db.get::<CountryRecord<'_>>(ip) {
+        match &self.country {
+            Some(CountrySource::Table(t)) => info.country = t.lookup(ip).map(str::to_string),
+            Some(CountrySource::Mmdb(db)) => match db.get::<CountryRecord<'_>>(ip) {
                 Ok(rec) => info.country = rec.as_ref().and_then(CountryRecord::code).map(str::to_string),
                 Err(_) => self.count_error(),
-            }
+            },
+            None => {}
         }
         match &self.asn {
             Some(AsnSource::Table(t)) => {
@@ -234,7 +260,10 @@ impl Enricher {
     /// The one-line state of enrichment for `farhand --check-config` (component `enrich`):
     /// ready with both databases, degraded (saying what is off) otherwise.
     pub fn health(&self) -> Health {
-        let country = self.country.as_ref().map(|db| format!("country {}", db.describe()));
+        let country = self.country.as_ref().map(|src| match src {
+            CountrySource::Mmdb(db) => format!("country {}", db.describe()),
+            CountrySource::Table(t) => format!("country {}", describe_country_table(t)),
+        });
         let asn = self.asn.as_ref().map(|src| match src {
             AsnSource::Mmdb(db) => format!("ASN {}", db.describe()),
             AsnSource::Table(t) => format!("ASN {}", describe_table(t)),
@@ -251,44 +280,99 @@ impl Enricher {
     }
 }
 
-fn open_asn(sources: Vec<(&Path, Vec<u8>)>) -> Result<Option<AsnSource>, EnrichError> {
+/// Each file's bytes, with its path.
+fn read_all<'a>(paths: &[&'a Path]) -> Result<Vec<(&'a Path, Vec<u8>)>, EnrichError> {
+    paths.iter().map(|&p| Ok((p, read(p)?))).collect()
+}
+
+/// Which source a list of files is (for its errors).
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Country,
+    Asn,
+}
+
+/// A source's files as their content tells them (module contract).
+enum Opened<'a> {
+    None,
+    Mmdb(Mmdb),
+    Csv(Vec<(&'a Path, Vec<u8>)>),
+}
+
+fn open_source(sources: Vec<(&Path, Vec<u8>)>, kind: Kind) -> Result<Opened<'_>, EnrichError> {
     let several = sources.len() > 1;
     let mut csv: Vec<(&Path, Vec<u8>)> = Vec::new();
     for (p, bytes) in sources {
-        if !bytes.starts_with(&[0x1f, 0x8b]) && has_marker(&bytes) {
+        let gzip = bytes.starts_with(&[0x1f, 0x8b]);
+        if !gzip && has_marker(&bytes) {
             if several {
-                return Err(EnrichError::MixedAsnSources { path: p.to_path_buf() });
+                let path = p.to_path_buf();
+                return Err(match kind {
+                    Kind::Country => EnrichError::MixedCountrySources { path },
+                    Kind::Asn => EnrichError::MixedAsnSources { path },
+                });
             }
-            return Ok(Some(AsnSource::Mmdb(Mmdb::from_bytes(p, bytes)?)));
+            return Ok(Opened::Mmdb(Mmdb::from_bytes(p, bytes)?));
         }
-        if !bytes.starts_with(&[0x1f, 0x8b]) && bytes.iter().take(8192).any(|&b| b == 0) {
-            return Err(EnrichError::NotAsnSource { path: p.to_path_buf() });
+        if !gzip && bytes.iter().take(8192).any(|&b| b == 0) {
+            let path = p.to_path_buf();
+            return Err(match kind {
+                Kind::Country => EnrichError::NotCountrySource { path },
+                Kind::Asn => EnrichError::NotAsnSource { path },
+            });
         }
         csv.push((p, bytes));
     }
-    if csv.is_empty() {
-        return Ok(None);
+    Ok(if csv.is_empty() { Opened::None } else { Opened::Csv(csv) })
+}
+
+/// The files of a table, comma-separated.
+fn file_list(files: &[PathBuf]) -> String {
+    files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// `, 1 overlap resolved` / `, N overlaps resolved` / nothing.
+fn overlaps(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => ", 1 overlap resolved".to_string(),
+        n => format!(", {n} overlaps resolved"),
     }
-    Ok(Some(AsnSource::Table(AsnTable::from_sources(&csv)?)))
+}
+
+/// Heap bytes as a rounded megabyte figure (display only).
+#[allow(clippy::cast_precision_loss)]
+fn megabytes(bytes: usize) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// `v4.csv, v6.csv (CSV: N IPv4 + M IPv6 ranges, K countries, X MB in memory[, U unknown skipped][, O overlaps resolved])`.
+fn describe_country_table(t: &CountryTable) -> String {
+    let unknown = match t.unknown() {
+        0 => String::new(),
+        n => format!(", {n} without a country skipped"),
+    };
+    format!(
+        "{} (CSV: {} IPv4 + {} IPv6 ranges, {} countries, {:.1} MB in memory{unknown}{})",
+        file_list(t.files()),
+        t.ipv4_ranges(),
+        t.ipv6_ranges(),
+        t.countries(),
+        megabytes(t.heap_bytes()),
+        overlaps(t.overlapping())
+    )
 }
 
 /// `a.csv.gz, b.csv.gz (CSV: N IPv4 + M IPv6 ranges, K organisations, X MB in memory[, O overlaps resolved])`.
 fn describe_table(t: &AsnTable) -> String {
-    let files: Vec<String> = t.files().iter().map(|p| p.display().to_string()).collect();
-    let overlaps = match t.overlapping() {
-        0 => String::new(),
-        1 => ", 1 overlap resolved".to_string(),
-        n => format!(", {n} overlaps resolved"),
-    };
-    // Display only: a rounded megabyte figure.
-    #[allow(clippy::cast_precision_loss)]
-    let mb = t.heap_bytes() as f64 / 1e6;
     format!(
-        "{} (CSV: {} IPv4 + {} IPv6 ranges, {} organisations, {mb:.1} MB in memory{overlaps})",
-        files.join(", "),
+        "{} (CSV: {} IPv4 + {} IPv6 ranges, {} organisations, {:.1} MB in memory{})",
+        file_list(t.files()),
         t.ipv4_ranges(),
         t.ipv6_ranges(),
-        t.organisations()
+        t.organisations(),
+        megabytes(t.heap_bytes()),
+        overlaps(t.overlapping())
     )
 }
 
@@ -396,6 +480,47 @@ mod tests {
     }
 
     #[test]
+    fn country_csv_files_are_a_country_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let v4 = write(
+            dir.path(),
+            "country-ipv4.csv",
+            b"1.0.0.0,1.0.0.255,AU\n1.0.1.0,1.0.3.255,cn\n10.0.0.0,10.255.255.255,XX\n",
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, b"2001:200::,2001:200:ffff:ffff:ffff:ffff:ffff:ffff,JP\n").unwrap();
+        let v6 = write(dir.path(), "country-ipv6.csv.gz", &gz.finish().unwrap());
+        let a = write(dir.path(), "asn.bin", &asn_mmdb());
+        let e = Enricher::open_sources(&[&v4, &v6], &[&a]).unwrap();
+        assert_eq!(e.lookup(ip("1.0.0.1")), info(AddrClass::Public, Some("AU"), None, None));
+        assert_eq!(e.lookup(ip("::ffff:1.0.2.1")), info(AddrClass::Public, Some("CN"), None, None));
+        assert_eq!(e.lookup(ip("2001:200::1")), info(AddrClass::Public, Some("JP"), None, None));
+        assert_eq!(e.lookup(ip("10.0.0.1")), info(AddrClass::Private, None, None, None), "never looked up");
+        assert_eq!(e.lookup(ip("1.0.4.1")), info(AddrClass::Public, None, None, None));
+        let h = e.health();
+        assert!(!h.is_degraded(), "{h}");
+        assert!(
+            h.detail.starts_with(&format!(
+                "country {}, {} (CSV: 3 IPv4 + 1 IPv6 ranges, 4 countries, 0.0 MB in memory); ASN ",
+                v4.display(),
+                v6.display()
+            )),
+            "{h}"
+        );
+        // A country CSV with unknown lines and an overlap says so.
+        let c = write(dir.path(), "c.csv", b"1.0.0.0,1.0.0.255,AU\n1.0.0.0,1.0.0.15,NZ\n2.0.0.0,2.0.0.255,ZZ\n");
+        let h = Enricher::open(Some(&c), None).unwrap().health();
+        assert!(
+            h.detail.ends_with(&format!(
+                "country {} (CSV: 2 IPv4 + 0 IPv6 ranges, 2 countries, 0.0 MB in memory, 1 without a country skipped, \
+                 1 overlap resolved)",
+                c.display()
+            )),
+            "{h}"
+        );
+    }
+
+    #[test]
     fn special_addresses_are_labelled_not_looked_up() {
         let dir = tempfile::tempdir().unwrap();
         // A database that (wrongly) holds a country for private and documentation space.
@@ -434,15 +559,28 @@ mod tests {
         assert!(matches!(e, EnrichError::Unreadable { ref path, .. } if *path == missing), "{e}");
         assert!(e.to_string().starts_with(&format!("{}: cannot read: ", missing.display())), "{e}");
 
+        // Text is a country CSV: read as one, and refused at its first bad line.
         let text = write(dir.path(), "notes.txt", b"country_db = here\n");
         assert_eq!(
             Enricher::open(Some(&text), None).unwrap_err().to_string(),
-            format!("{}: not a MaxMind DB (no metadata section: another format, or truncated)", text.display())
+            format!("{} line 1: 1 fields, expected 3 (expected first_ip,last_ip,country_code)", text.display())
         );
 
         let db = geoip2_country();
         let half = write(dir.path(), "half.mmdb", &db[..db.len() / 2]);
-        assert_eq!(Enricher::open(Some(&half), None).unwrap_err(), EnrichError::NotMmdb { path: half.clone() });
+        assert_eq!(
+            Enricher::open(Some(&half), None).unwrap_err().to_string(),
+            format!(
+                "{}: neither a MaxMind DB nor a country CSV (binary data without an MMDB metadata section: truncated?)",
+                half.display()
+            )
+        );
+        let country_csv = write(dir.path(), "c.csv", b"1.0.0.0,1.0.0.255,AU\n");
+        let flat = write(dir.path(), "flat.mmdb", &flat_country());
+        assert_eq!(
+            Enricher::open_sources(&[&country_csv, &flat], &[]).unwrap_err(),
+            EnrichError::MixedCountrySources { path: flat.clone() }
+        );
         // Cut inside the metadata: the marker is there, the metadata is not whole.
         let cut = write(dir.path(), "cut.mmdb", &db[..db.len() - 20]);
         let e = Enricher::open(Some(&cut), None).unwrap_err();

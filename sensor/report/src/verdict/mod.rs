@@ -1158,7 +1158,7 @@ mod tests {
             )
             .unwrap();
             let enrich = EnrichConfig {
-                country_db: Some(dir.path().join("c.mmdb")),
+                country_db: vec![dir.path().join("c.mmdb")],
                 asn_db: vec![dir.path().join("asn.csv")],
                 reload_every: None,
             }
