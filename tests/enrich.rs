@@ -96,3 +96,71 @@ fn every_alert_carries_its_peers_country_and_asn_as_the_databases_give_them() {
     // The corpus has sessions to real public addresses: a run that checked none proves nothing.
     assert!(public >= 20 && checked_asn >= 20, "only {public} public peers ({checked_asn} with an AS)");
 }
+
+/// The "done means", on the corpus with the shared databases: with home countries that
+/// exclude a remote-control session's peer country, the session raises
+/// `remote_control_from_abroad` naming that country; with that country at home, it does not.
+/// (Peers whose location the physics check contradicts cannot occur here: no sensor location.)
+#[test]
+fn home_countries_decide_from_abroad_on_real_public_peers() {
+    use farhand_report::policy::Policy;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+    let corpus = shared().join("corpus");
+    let geo = shared().join("geo");
+    if !corpus.join("MANIFEST.tsv").is_file() || !geo.is_dir() {
+        skip_unless_ci("from abroad on the corpus", &corpus, "shared corpus and geo data");
+        return;
+    }
+    let mut settings = Settings::defaults();
+    settings.enrich = EnrichConfig {
+        country_db: vec![geo.join("geo-whois-asn-country.mmdb")],
+        asn_db: vec![geo.join("asn-ipv4.csv.gz")],
+        reload_every: None,
+    }
+    .open()
+    .unwrap();
+    let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).unwrap();
+    let files: Vec<_> = manifest.lines().skip(1).filter_map(|l| l.split('\t').next()).map(|p| corpus.join(p)).collect();
+    let f = |a: &serde_json::Value, k: &str| a["unmapped"]["farhand"][k].clone();
+    // Antarctica at home: every remote-control session with a public, geolocated peer is from
+    // abroad (its community id gets a from-abroad alert naming the peer's country).
+    settings.policy = Arc::new(Policy::default().with_home_countries(["AQ".to_string()]));
+    let mut sessions: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut abroad: BTreeMap<(String, String), String> = BTreeMap::new();
+    for file in &files {
+        for a in alerts_with(file, &settings, 1) {
+            let key = (file.display().to_string(), a["network"]["community_id"].to_string());
+            let cc = f(&a, "peer")["country"].as_str().unwrap_or_default().to_string();
+            match f(&a, "kind").as_str() {
+                Some("remote_control_session")
+                    if f(&a, "category") == "remote_control"
+                        && f(&a, "peer")["class"] == "public"
+                        && !cc.is_empty() =>
+                {
+                    sessions.insert(key, cc);
+                }
+                Some("remote_control_from_abroad") if f(&a, "abroad")["who"] != "turn_peer" => {
+                    abroad.insert(key, f(&a, "abroad")["country"].as_str().unwrap_or_default().to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    eprintln!("from abroad: {} remote-control sessions with geolocated public peers", sessions.len());
+    assert!(sessions.len() >= 5, "too few sessions to prove anything: {sessions:?}");
+    for (k, cc) in &sessions {
+        assert_eq!(abroad.get(k), Some(cc), "{k:?}: a session to a peer in {cc} must be from abroad");
+    }
+    // Every country seen at home: not one from-abroad alert.
+    let seen: BTreeSet<String> = sessions.values().cloned().collect();
+    settings.policy = Arc::new(Policy::default().with_home_countries(seen.iter().cloned()));
+    for file in &files {
+        for a in alerts_with(file, &settings, 1) {
+            let k = (file.display().to_string(), a["network"]["community_id"].to_string());
+            if sessions.contains_key(&k) {
+                assert_ne!(f(&a, "kind"), "remote_control_from_abroad", "{k:?}: its country is at home");
+            }
+        }
+    }
+}
