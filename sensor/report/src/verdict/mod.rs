@@ -463,6 +463,7 @@ impl Verdict {
             lo = g.extra_distance_km.0,
             hi = g.extra_distance_km.1,
         );
+        r.message.push_str(&place::gap_place_sentence(a, g));
         out.push(r);
     }
 
@@ -1329,6 +1330,21 @@ mod tests {
             let out = judge(&mut v, &f);
             assert!(out.iter().any(|a| a.kind == AlertKind::RelayedRemoteControl));
             assert!(abroad_of(&out).is_empty());
+        }
+
+        #[test]
+        fn a_relayed_alert_places_its_relay_and_the_band_beyond_it() {
+            let berlin = Location::Point { lat: 52.52, lon: 13.40 };
+            let (mut v, _d) = verdict_with(home(&["DE"]), Some(berlin));
+            let mut f = with_rtt(session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000), 10_000);
+            f.behaviour = Some(timing(150.0, None));
+            let out = judge(&mut v, &f);
+            let r = out.iter().find(|a| a.kind == AlertKind::RelayedRemoteControl).unwrap();
+            assert!(
+                r.message.contains("The relay 157.90.0.66 is geolocated in DE (at least 0 km from the sensor); the hand on the keyboard is 7350-14700 km beyond it."),
+                "{}",
+                r.message
+            );
         }
 
         fn episodes(alerts: &[Alert]) -> Vec<&Alert> {

@@ -362,3 +362,23 @@ pub fn abroad_message(a: &Alert, ab: &Abroad, policy: &Policy) -> String {
     }
     m
 }
+
+/// For a relayed session: where the visible peer (the relay) is by the databases, and how the
+/// gap's distance band compares with it ("" when its country is unknown).
+pub fn gap_place_sentence(a: &Alert, g: &crate::relay_latency::Gap) -> String {
+    let Some(cc) = a.peer_info.country.as_deref().filter(|_| a.peer_info.class == AddrClass::Public) else {
+        return String::new();
+    };
+    let (lo, hi) = g.extra_distance_km;
+    let mut s = format!(" The relay {} is geolocated in {cc}", a.peer.ip);
+    match a.context.physics {
+        Some(p) if p.contradicted => s.push_str(&format!(
+            ", which its {:.1} ms round trip contradicts (at least {:.0} km away, at most {:.0} km reachable)",
+            p.rtt_ms, p.least_distance_km, p.bound_km
+        )),
+        Some(p) => s.push_str(&format!(" (at least {:.0} km from the sensor)", p.least_distance_km)),
+        None => {}
+    }
+    s.push_str(&format!("; the hand on the keyboard is {lo}-{hi} km beyond it."));
+    s
+}
