@@ -19,14 +19,13 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fs;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::error::EnrichError;
 pub use super::range_csv::MAX_LINE;
-use super::range_csv::{RangeLoader, RangeTable, parse_span, read_csv, split_fields};
+use super::range_csv::{self, RangeLoader, RangeTable, parse_span, read_csv, split_fields};
 
 /// The fields of a line, as errors name them.
 pub const COLUMNS: &str = "first_ip,last_ip,asn,organisation";
@@ -94,23 +93,13 @@ impl AsnTable {
     /// Loads and merges the CSV files (plain or gzip), in the order given: see the module
     /// contract for the format, bad lines and overlaps.
     pub fn load(paths: &[&Path]) -> Result<AsnTable, EnrichError> {
-        let mut loader = Loader::default();
-        for path in paths {
-            let bytes = fs::read(path)
-                .map_err(|e| EnrichError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
-            loader.add_bytes(path, &bytes)?;
-        }
-        Ok(loader.finish())
+        range_csv::load_files::<Loader>(paths)
     }
 
     /// Loads and merges files whose content is already in memory, in the order given
     /// (each path names its content in errors).
     pub fn from_sources<P: AsRef<Path>, B: AsRef<[u8]>>(sources: &[(P, B)]) -> Result<AsnTable, EnrichError> {
-        let mut loader = Loader::default();
-        for (path, bytes) in sources {
-            loader.add_bytes(path.as_ref(), bytes.as_ref())?;
-        }
-        Ok(loader.finish())
+        range_csv::load_sources::<Loader, P, B>(sources)
     }
 
     /// The owner of `ip` (an IPv4-mapped IPv6 address is looked up as its IPv4 address).
@@ -161,12 +150,22 @@ struct Loader {
     files: Vec<PathBuf>,
 }
 
-impl Loader {
+impl range_csv::TableLoader for Loader {
+    type Table = AsnTable;
+
     fn add_bytes(&mut self, path: &Path, bytes: &[u8]) -> Result<(), EnrichError> {
         self.files.push(path.to_path_buf());
         read_lines(path, bytes, |l| self.add(l))
     }
 
+    fn finish(self) -> AsnTable {
+        let mut orgs = self.orgs;
+        orgs.shrink_to_fit();
+        AsnTable { ranges: self.ranges.finish(), orgs, files: self.files }
+    }
+}
+
+impl Loader {
     fn add(&mut self, l: AsnLine<'_>) -> Result<(), String> {
         let org = self.intern(&l.org)?;
         self.ranges.push(l.first, l.last, Owner { asn: l.asn, org });
@@ -181,12 +180,6 @@ impl Loader {
         self.orgs.push(name.into());
         self.names.insert(name.into(), i);
         Ok(i)
-    }
-
-    fn finish(self) -> AsnTable {
-        let mut orgs = self.orgs;
-        orgs.shrink_to_fit();
-        AsnTable { ranges: self.ranges.finish(), orgs, files: self.files }
     }
 }
 

@@ -20,13 +20,12 @@
 //! - [`read_lines`] is the one reader of this format: the table and `farhand geo
 //!   import-country` both read through it.
 
-use std::fs;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::error::EnrichError;
-use super::range_csv::{RangeLoader, RangeTable, parse_span, read_csv, split_fields};
+use super::range_csv::{self, RangeLoader, RangeTable, parse_span, read_csv, split_fields};
 
 /// The fields of a line, as errors name them.
 pub const COLUMNS: &str = "first_ip,last_ip,country_code";
@@ -103,23 +102,13 @@ impl CountryTable {
     /// Loads and merges the CSV files (plain or gzip), in the order given: see the module
     /// contract for the format, bad lines and overlaps.
     pub fn load(paths: &[&Path]) -> Result<CountryTable, EnrichError> {
-        let mut loader = Loader::default();
-        for path in paths {
-            let bytes = fs::read(path)
-                .map_err(|e| EnrichError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
-            loader.add_bytes(path, &bytes)?;
-        }
-        Ok(loader.finish())
+        range_csv::load_files::<Loader>(paths)
     }
 
     /// Loads and merges files whose content is already in memory, in the order given
     /// (each path names its content in errors).
     pub fn from_sources<P: AsRef<Path>, B: AsRef<[u8]>>(sources: &[(P, B)]) -> Result<CountryTable, EnrichError> {
-        let mut loader = Loader::default();
-        for (path, bytes) in sources {
-            loader.add_bytes(path.as_ref(), bytes.as_ref())?;
-        }
-        Ok(loader.finish())
+        range_csv::load_sources::<Loader, P, B>(sources)
     }
 
     /// The country of `ip` (an IPv4-mapped IPv6 address is looked up as its IPv4 address).
@@ -183,7 +172,9 @@ struct Loader {
     lines: Vec<u64>,
 }
 
-impl Loader {
+impl range_csv::TableLoader for Loader {
+    type Table = CountryTable;
+
     fn add_bytes(&mut self, path: &Path, bytes: &[u8]) -> Result<(), EnrichError> {
         self.files.push(path.to_path_buf());
         let mut lines = 0u64;

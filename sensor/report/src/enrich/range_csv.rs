@@ -234,6 +234,39 @@ fn find<K: Key, V>(table: &[Span<K, V>], a: K) -> Option<&V> {
 }
 
 /// Address keys of the two families.
+/// How a table is built from range CSV files: each file's bytes in turn, then the table.
+pub(crate) trait TableLoader: Default {
+    /// The table built.
+    type Table;
+    /// Takes one file's content (`path` names it in errors).
+    fn add_bytes(&mut self, path: &Path, bytes: &[u8]) -> Result<(), EnrichError>;
+    /// The table of everything added.
+    fn finish(self) -> Self::Table;
+}
+
+/// Loads and merges CSV files (plain or gzip), in the order given.
+pub(crate) fn load_files<L: TableLoader>(paths: &[&Path]) -> Result<L::Table, EnrichError> {
+    let mut loader = L::default();
+    for path in paths {
+        let bytes = std::fs::read(path)
+            .map_err(|e| EnrichError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
+        loader.add_bytes(path, &bytes)?;
+    }
+    Ok(loader.finish())
+}
+
+/// Loads and merges files whose content is already in memory, in the order given (each
+/// path names its content in errors).
+pub(crate) fn load_sources<L: TableLoader, P: AsRef<Path>, B: AsRef<[u8]>>(
+    sources: &[(P, B)],
+) -> Result<L::Table, EnrichError> {
+    let mut loader = L::default();
+    for (path, bytes) in sources {
+        loader.add_bytes(path.as_ref(), bytes.as_ref())?;
+    }
+    Ok(loader.finish())
+}
+
 pub(crate) trait Key: Copy + Ord {
     fn next(self) -> Self;
     fn prev(self) -> Self;

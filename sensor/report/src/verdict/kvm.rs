@@ -43,11 +43,11 @@
 //! - Bounded: at most [`MAX_DEVICES`] devices (the least recently seen is forgotten first)
 //!   and [`MAX_SIGNS`] signs per device; addresses learned for MACs likewise.
 
-use super::{Activity, Alert, AlertKind, Host, Severity, alert_id, community_id};
+use super::{Activity, Alert, AlertKind, Severity, alert_id};
 use farhand_model::evidence::{Evidence, HARDWARE_KVM_MAKER};
 use farhand_model::net::{Addr, Side};
-use farhand_model::tool::{Category, Match, Tool, Transport};
-use farhand_model::{Direction, Finding, FindingKind, HomeNets, Micros};
+use farhand_model::tool::{Category, Match, Tool};
+use farhand_model::{Finding, FindingKind, HomeNets, Micros};
 use std::collections::HashMap;
 
 /// Devices remembered (the least recently seen is forgotten first).
@@ -386,58 +386,24 @@ fn alert(
     activity: Activity,
     home: &HomeNets,
 ) -> Alert {
-    let s = &f.flow;
-    let ep_side = seen.side;
-    let peer_side = ep_side.other();
-    let (ep_ip, ep_port) = s.key.side(ep_side);
-    let (peer_ip, peer_port) = s.key.side(peer_side);
-    let direction = if ep_side == s.initiator { Direction::Outbound } else { Direction::Inbound };
-    let get = |a: &[u64; 2], side: Side| a.get(side.idx()).copied().unwrap_or(0);
-    let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
     let score = d.score();
-    Alert {
-        id: alert_id(&format!("ip-kvm-{key}"), 0, Tool::IpKvm),
-        activity,
-        kind: AlertKind::IpKvmSuspected,
-        severity: severity(score),
-        time: s.last_ts.max(f.ts),
-        tool: Tool::IpKvm,
-        tool_name: Tool::IpKvm.name().to_string(),
-        tool_title: Tool::IpKvm.title().to_string(),
-        category: Category::RemoteControl,
-        related_tools: Vec::new(),
-        confidence: confidence(score),
-        method: m.method,
-        endpoint: Host { ip: ep_ip, port: ep_port, inside: home.contains(&ep_ip) },
-        peer: Host { ip: peer_ip, port: peer_port, inside: home.contains(&peer_ip) },
-        // Enriched by the verdict, which holds the databases.
-        peer_info: crate::enrich::lookup::PeerInfo::classified(peer_ip.ip()),
-        seen_addresses: Vec::new(),
-        // Filled by the verdict, which holds the directory.
-        endpoint_identity: None,
-        context: super::place::Context::default(),
-        abroad: None,
-        episode: None,
-        direction,
-        transport: Transport::of_proto(s.key.proto()),
-        vlan: s.key.vlan(),
-        first_seen: d.first,
-        last_seen: d.last,
-        bytes_in: get(&s.bytes, peer_side),
-        bytes_out: get(&s.bytes, ep_side),
-        packets_in: get(&pk, peer_side),
-        packets_out: get(&pk, ep_side),
-        handshake: s.handshake,
-        end: s.reason,
-        evidence: m.evidence.clone(),
-        detectors: d.detectors.clone(),
-        community_id: community_id(&s.key, s.initiator),
-        message: message(key, d, score),
-        via: f.via.clone(),
-        // The session's timing figures, when the sign is a session (WebRTC media).
-        behaviour: f.behaviour.clone(),
-        gap: None,
-    }
+    let mut a = super::flow_alert(f, m, seen.side, home);
+    a.id = alert_id(&format!("ip-kvm-{key}"), 0, Tool::IpKvm);
+    a.activity = activity;
+    a.kind = AlertKind::IpKvmSuspected;
+    a.severity = severity(score);
+    a.time = f.flow.last_ts.max(f.ts);
+    a.tool = Tool::IpKvm;
+    a.tool_name = Tool::IpKvm.name().to_string();
+    a.tool_title = Tool::IpKvm.title().to_string();
+    a.category = Category::RemoteControl;
+    a.confidence = confidence(score);
+    a.first_seen = d.first;
+    a.last_seen = d.last;
+    a.detectors = d.detectors.clone();
+    a.message = message(key, d, score);
+    // The session's timing figures stay when the sign is a session (WebRTC media).
+    a
 }
 
 /// The message: the device, its signs with their weights, the score and what it means.
@@ -680,7 +646,7 @@ mod tests {
         let a = judge(&mut k, &f);
         assert_eq!(one(&a).2, Severity::High);
         assert_eq!(a[0].endpoint.ip, Addr::v4([10, 0, 0, 80]));
-        assert_eq!(a[0].direction, Direction::Inbound);
+        assert_eq!(a[0].direction, farhand_model::Direction::Inbound);
     }
 
     #[test]

@@ -532,71 +532,24 @@ impl Verdict {
             FindingKind::Sighting(s) => return self.identities.learn(s),
         };
         let s = &f.flow;
-        let category = m.category();
-        let kind = AlertKind::of(category);
         let ep_side = self.endpoint_side(f, m);
-        let peer_side = ep_side.other();
-        let (ep_ip, ep_port) = s.key.side(ep_side);
-        let (peer_ip, peer_port) = s.key.side(peer_side);
-        let direction = if ep_side == s.initiator { Direction::Outbound } else { Direction::Inbound };
-        let severity = severity(kind, direction, category);
-        let transport = Transport::of_proto(s.key.proto());
-        let community_id = community_id(&s.key, s.initiator);
-        let (tool_name, tool_title) = (m.tool_name().to_string(), m.tool_title().to_string());
-        let (id, activity) =
-            self.session_alert_id((community_id.clone(), tool_name.clone()), (s.first_ts, s.last_ts), || {
-                alert_id(&community_id, s.first_ts_of_session(), m.tool)
-            });
+        let mut alert = flow_alert(f, m, ep_side, &self.home);
+        alert.severity = severity(alert.kind, alert.direction, alert.category);
+        let key = (alert.community_id.clone(), alert.tool_name.clone());
+        let cid = alert.community_id.clone();
+        (alert.id, alert.activity) =
+            self.session_alert_id(key, (s.first_ts, s.last_ts), || alert_id(&cid, s.first_ts_of_session(), m.tool));
         if self.sessions.len() > MAX_OPEN_SESSIONS {
             let now = s.last_ts;
             self.sessions.retain(|_, (_, last)| now.saturating_sub(*last) <= SESSION_GAP);
         }
-        let idx = |side: Side| side.idx();
-        let get = |a: &[u64; 2], side: Side| a.get(idx(side)).copied().unwrap_or(0);
-        let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
-        let endpoint_identity = self.identities.identity(&ep_ip);
-        let message = message(f, m, (ep_side, direction), &tool_title)
-            + &crate::identity::note(ep_ip, endpoint_identity.as_ref());
-        let alert = Alert {
-            id,
-            activity,
-            kind,
-            severity,
-            time: s.last_ts,
-            tool: m.tool,
-            tool_name,
-            tool_title,
-            category,
-            related_tools: Vec::new(),
-            confidence: m.confidence,
-            method: m.method,
-            endpoint: Host { ip: ep_ip, port: ep_port, inside: self.home.contains(&ep_ip) },
-            peer: Host { ip: peer_ip, port: peer_port, inside: self.home.contains(&peer_ip) },
-            peer_info: self.enrich.lookup(peer_ip.ip()),
-            seen_addresses: peers::seen_addresses(&m.evidence, &self.enrich),
-            direction,
-            transport,
-            vlan: s.key.vlan(),
-            first_seen: s.first_ts,
-            last_seen: s.last_ts,
-            bytes_in: get(&s.bytes, peer_side),
-            bytes_out: get(&s.bytes, ep_side),
-            packets_in: get(&pk, peer_side),
-            packets_out: get(&pk, ep_side),
-            handshake: s.handshake,
-            end: s.reason,
-            evidence: m.evidence.clone(),
-            detectors: vec![(f.detector, f.detector_version)],
-            community_id,
-            message,
-            via: f.via.clone(),
-            gap: f.behaviour.as_ref().and_then(|b| crate::relay_latency::judge(b, &self.relay)),
-            behaviour: f.behaviour.clone(),
-            endpoint_identity,
-            context: place::Context::default(),
-            abroad: None,
-            episode: None,
-        };
+        let ep_ip = alert.endpoint.ip;
+        alert.endpoint_identity = self.identities.identity(&ep_ip);
+        alert.message = message(f, m, (ep_side, alert.direction), &alert.tool_title)
+            + &crate::identity::note(ep_ip, alert.endpoint_identity.as_ref());
+        alert.peer_info = self.enrich.lookup(alert.peer.ip.ip());
+        alert.seen_addresses = peers::seen_addresses(&m.evidence, &self.enrich);
+        alert.gap = f.behaviour.as_ref().and_then(|b| crate::relay_latency::judge(b, &self.relay));
         let alert = self.place(alert);
         let first = alert.activity == Activity::Create;
         out.push(alert);
@@ -672,6 +625,59 @@ impl Verdict {
             _ if m.category() == Category::RemoteControl => resp_side,
             _ => s.initiator,
         }
+    }
+}
+
+/// An alert of `f`'s flow seen from `ep_side`: endpoint and peer, direction, volumes, times,
+/// evidence, wrapper and timing; the kind, tool and confidence of `m`. What the verdict
+/// decides — id, activity, severity, message, enrichment, context — is left at neutral
+/// values for the caller to set.
+fn flow_alert(f: &Finding, m: &Match, ep_side: Side, home: &HomeNets) -> Alert {
+    let s = &f.flow;
+    let peer_side = ep_side.other();
+    let (ep_ip, ep_port) = s.key.side(ep_side);
+    let (peer_ip, peer_port) = s.key.side(peer_side);
+    let get = |a: &[u64; 2], side: Side| a.get(side.idx()).copied().unwrap_or(0);
+    let pk = [u64::from(s.pkts[0]), u64::from(s.pkts[1])];
+    Alert {
+        id: String::new(),
+        activity: Activity::Create,
+        kind: AlertKind::of(m.category()),
+        severity: Severity::Informational,
+        time: s.last_ts,
+        tool: m.tool,
+        tool_name: m.tool_name().to_string(),
+        tool_title: m.tool_title().to_string(),
+        category: m.category(),
+        related_tools: Vec::new(),
+        confidence: m.confidence,
+        method: m.method,
+        endpoint: Host { ip: ep_ip, port: ep_port, inside: home.contains(&ep_ip) },
+        peer: Host { ip: peer_ip, port: peer_port, inside: home.contains(&peer_ip) },
+        peer_info: PeerInfo::classified(peer_ip.ip()),
+        seen_addresses: Vec::new(),
+        endpoint_identity: None,
+        context: place::Context::default(),
+        abroad: None,
+        episode: None,
+        direction: if ep_side == s.initiator { Direction::Outbound } else { Direction::Inbound },
+        transport: Transport::of_proto(s.key.proto()),
+        vlan: s.key.vlan(),
+        first_seen: s.first_ts,
+        last_seen: s.last_ts,
+        bytes_in: get(&s.bytes, peer_side),
+        bytes_out: get(&s.bytes, ep_side),
+        packets_in: get(&pk, peer_side),
+        packets_out: get(&pk, ep_side),
+        handshake: s.handshake,
+        end: s.reason,
+        evidence: m.evidence.clone(),
+        detectors: vec![(f.detector, f.detector_version)],
+        community_id: community_id(&s.key, s.initiator),
+        message: String::new(),
+        via: f.via.clone(),
+        behaviour: f.behaviour.clone(),
+        gap: None,
     }
 }
 
