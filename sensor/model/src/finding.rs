@@ -35,6 +35,21 @@ pub struct FlowSummary {
 }
 
 impl FlowSummary {
+    /// The summary of one packet seen at `ts` (the flow of a finding about a packet, not a
+    /// session: no volumes, no handshake).
+    pub fn instant(key: FlowKey, initiator: Side, ts: Micros) -> FlowSummary {
+        FlowSummary {
+            key,
+            initiator,
+            first_ts: ts,
+            last_ts: ts,
+            bytes: [0; 2],
+            pkts: [0; 2],
+            reason: EndReason::Idle,
+            handshake: [0; 3],
+        }
+    }
+
     /// Start of the session (the handshake if seen, else the first packet): stable across
     /// active-timeout reports.
     pub fn first_ts_of_session(&self) -> Micros {

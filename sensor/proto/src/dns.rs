@@ -527,6 +527,7 @@ mod tests {
     //! NXDOMAIN with `+noedns`; CNAME with EDNS; A over `+tcp`), captured with
     //! `tcpdump -i lo port 5353` and extracted with `tshark -e udp.payload -e tcp.payload`.
     use super::*;
+    use crate::testutil::wire_name;
 
     const Q_A: &str = "95300120000100000000000103666f6f076578616d706c650474657374000001000100002904d000000000000c000a0008586a3bae29151a47";
     const R_A: &str = "95308580000100010000000103666f6f076578616d706c6504746573740000010001c00c000100010000012c0004c000020700002904d0000000000000";
@@ -606,17 +607,6 @@ mod tests {
         assert_eq!(r.rcode, 3);
         assert!(r.answers.is_empty());
         assert_eq!(r.questions[0].name, "missing.nx.test");
-    }
-
-    /// A name in wire form (RFC 1035 §3.1).
-    fn wire_name(name: &str) -> Vec<u8> {
-        let mut w = Vec::new();
-        for l in name.split('.') {
-            w.push(l.len() as u8);
-            w.extend_from_slice(l.as_bytes());
-        }
-        w.push(0);
-        w
     }
 
     /// A PTR answer for 120.0.41.10.in-addr.arpa naming "Laptop-AB12.corp.example" (owner

@@ -7,6 +7,17 @@ pub(crate) fn unhex(text: &str) -> Vec<u8> {
     digits.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
 }
 
+/// A DNS name in wire form (RFC 1035 §3.1): length-prefixed labels and the root's zero.
+pub(crate) fn wire_name(name: &str) -> Vec<u8> {
+    let mut w = Vec::new();
+    for l in name.split('.') {
+        w.push(l.len() as u8);
+        w.extend_from_slice(l.as_bytes());
+    }
+    w.push(0);
+    w
+}
+
 /// A reproducible pseudo-random byte source (xorshift64, shifts 13/7/17; one byte per step),
 /// for "random bytes never match" sweeps.
 pub(crate) struct XorShift64(pub u64);

@@ -30,7 +30,7 @@
 use crate::decode::PacketView;
 use farhand_model::identity::{self, Mac, MacSource, NameSource, Sighting};
 use farhand_model::tool::Transport;
-use farhand_model::{Addr, EndReason, Finding, FindingKind, FlowSummary, HomeNets};
+use farhand_model::{Addr, Finding, FindingKind, FlowSummary, HomeNets};
 use farhand_proto::{dhcp, dns};
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use std::hash::BuildHasher;
@@ -256,16 +256,7 @@ fn finding(v: &PacketView<'_>, s: Sighting) -> Finding {
         detector: "identity",
         detector_version: "1",
         ts: v.ts,
-        flow: FlowSummary {
-            key: v.key,
-            initiator: v.side,
-            first_ts: v.ts,
-            last_ts: v.ts,
-            bytes: [0; 2],
-            pkts: [0; 2],
-            reason: EndReason::Idle,
-            handshake: [0; 3],
-        },
+        flow: FlowSummary::instant(v.key, v.side, v.ts),
         kind: FindingKind::Sighting(s),
         via: None,
         behaviour: None,
@@ -275,6 +266,7 @@ fn finding(v: &PacketView<'_>, s: Sighting) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::wire_name;
     use farhand_model::net::{FlowKey, proto};
 
     const LAPTOP_MAC: Mac = [0x02, 0x00, 0x0a, 0x29, 0x00, 0x42];
@@ -293,16 +285,6 @@ mod tests {
         let p = if transport == Transport::Udp { proto::UDP } else { proto::TCP };
         let (key, side) = FlowKey::new(src.0, src.1, dst.0, dst.1, p, 0);
         PacketView { ts: 7, key, side, transport, tcp: None, payload, wire_len: 60, truncated: false, src_mac: mac }
-    }
-
-    fn wire_name(name: &str) -> Vec<u8> {
-        let mut w = Vec::new();
-        for l in name.split('.') {
-            w.push(l.len() as u8);
-            w.extend_from_slice(l.as_bytes());
-        }
-        w.push(0);
-        w
     }
 
     /// A BOOTP/DHCP message (RFC 2131 §2) with these options.

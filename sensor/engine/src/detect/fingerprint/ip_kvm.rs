@@ -26,7 +26,7 @@ use crate::decode::PacketView;
 use crate::detect::correlate::Correlator;
 use farhand_model::evidence::{Evidence, IpKvmEvidence};
 use farhand_model::tool::{Match, Method, Tool};
-use farhand_model::{EndReason, Finding, FindingKind, FlowSummary, HomeNets};
+use farhand_model::{Finding, FindingKind, FlowSummary, HomeNets};
 use std::collections::HashSet;
 
 /// Raspberry Pi OUIs.
@@ -129,16 +129,7 @@ pub fn finding(v: &PacketView<'_>, e: IpKvmEvidence) -> Finding {
         detector: "ip_kvm",
         detector_version: "1",
         ts: v.ts,
-        flow: FlowSummary {
-            key: v.key,
-            initiator: v.side,
-            first_ts: v.ts,
-            last_ts: v.ts,
-            bytes: [0; 2],
-            pkts: [0; 2],
-            reason: EndReason::Idle,
-            handshake: [0; 3],
-        },
+        flow: FlowSummary::instant(v.key, v.side, v.ts),
         kind: FindingKind::IpKvmSuspected(Match {
             tool: Tool::IpKvm,
             confidence: CONFIDENCE_OUI,
