@@ -198,8 +198,9 @@ pub struct EnrichSection {
     /// Country sources: one path or a list: a country MaxMind DB, or
     /// `first_ip,last_ip,country_code` CSV files ("" or [] = none).
     pub country_db: Spanned<Paths>,
-    /// ASN sources: one ASN MaxMind DB, or `first_ip,last_ip,asn,organisation` CSV files.
-    pub asn_db: Vec<Spanned<String>>,
+    /// ASN sources (one path or a list): one ASN MaxMind DB, or
+    /// `first_ip,last_ip,asn,organisation` CSV files.
+    pub asn_db: Spanned<Paths>,
     /// Seconds between checks for a changed database file (0 = never reloaded).
     pub reload_interval: u64,
 }
@@ -208,7 +209,7 @@ impl Default for EnrichSection {
     fn default() -> Self {
         EnrichSection {
             country_db: Spanned::new(0..0, Paths::Many(Vec::new())),
-            asn_db: Vec::new(),
+            asn_db: Spanned::new(0..0, Paths::Many(Vec::new())),
             reload_interval: 60,
         }
     }
@@ -460,7 +461,8 @@ impl RawConfig {
                 at.span(s.span(), "enrich.country_db: an empty path (country_db = [] for no country database)".into())
             );
         }
-        if let Some(s) = e.asn_db.iter().find(|s| s.get_ref().is_empty()) {
+        let asn_db = e.asn_db.get_ref().spanned(e.asn_db.span());
+        if let Some(s) = asn_db.iter().find(|s| s.get_ref().is_empty()) {
             return Err(at.span(s.span(), "enrich.asn_db: an empty path (asn_db = [] for no ASN database)".into()));
         }
         if !databases.is_empty() {
@@ -468,13 +470,13 @@ impl RawConfig {
         }
         let cfg = EnrichConfig {
             country_db: country_db.iter().map(|p| resolve(p.get_ref())).collect(),
-            asn_db: e.asn_db.iter().map(|p| resolve(p.get_ref())).collect(),
+            asn_db: asn_db.iter().map(|p| resolve(p.get_ref())).collect(),
             reload_every: (e.reload_interval > 0).then(|| std::time::Duration::from_secs(e.reload_interval)),
         };
         cfg.open().map_err(|err| {
             // Point at the key whose file failed.
             let failed = |s: &Spanned<String>| err.to_string().starts_with(&resolve(s.get_ref()).display().to_string());
-            let span = country_db.iter().chain(&e.asn_db).find(|s| failed(s)).map(|s| s.span());
+            let span = country_db.iter().chain(&asn_db).find(|s| failed(s)).map(|s| s.span());
             let msg = format!("enrich: {err}");
             match span {
                 Some(sp) => at.span(sp, msg),
@@ -490,7 +492,8 @@ impl RawConfig {
         // (key, value as written, its name resolved against the config, its bytes)
         let mut named = Vec::new();
         let country_db = e.country_db.get_ref().spanned(e.country_db.span());
-        for (key, s) in country_db.iter().map(|s| ("country_db", s)).chain(e.asn_db.iter().map(|s| ("asn_db", s))) {
+        let asn_db = e.asn_db.get_ref().spanned(e.asn_db.span());
+        for (key, s) in country_db.iter().map(|s| ("country_db", s)).chain(asn_db.iter().map(|s| ("asn_db", s))) {
             let Some((_, bytes)) = databases.iter().find(|(name, _)| *name == s.get_ref().as_str()) else {
                 let names: Vec<&str> = databases.iter().map(|(n, _)| *n).collect();
                 let msg = format!(
@@ -1001,7 +1004,8 @@ ssh = "tolerated"
         let csv = dir.path().join("asn.csv");
         std::fs::write(&csv, "1.1.1.0,1.1.1.255,13335,Cloudflare\n").unwrap();
         let cfg = dir.path().join("f.toml");
-        let text = "[enrich]\nasn_db = [\"asn.csv\"]\nreload_interval = 5\n";
+        // One path as a string, like country_db.
+        let text = "[enrich]\nasn_db = \"asn.csv\"\nreload_interval = 5\n";
         std::fs::write(&cfg, text).unwrap();
         // Relative to the config file.
         let s = Settings::load(&cfg).unwrap();

@@ -40,7 +40,8 @@ pub const MAX_EPISODES: usize = 50_000;
 /// Tools, peers or countries kept per episode, at most.
 pub const MAX_ITEMS: usize = 16;
 
-/// The kinds of sign an episode weighs, and their weights (README.md "Episode score").
+/// The kinds of sign an episode weighs, and their weights (README.md "From abroad, and the
+/// episode").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Weight {
     /// A controller, relay or TURN peer outside the home countries, or a relay gap that puts
@@ -292,12 +293,14 @@ fn weigh(ep: &mut Episode, a: &Alert) {
     }
     if matches!(a.kind, AlertKind::RemoteControlSession | AlertKind::AnonymizingTunnel) {
         bounded_insert(&mut ep.tools, a.tool_name.clone());
-        let peer = match &a.peer_info.country {
-            Some(c) => format!("{} ({c})", a.peer.ip),
-            None => a.peer.ip.to_string(),
+        // A country the round trip contradicts is not the peer's: named as such, not counted.
+        let peer = match (&a.peer_info.country, ctx.location_contradicted()) {
+            (Some(c), false) => format!("{} ({c})", a.peer.ip),
+            (Some(c), true) => format!("{} (not in {c}: location contradicted)", a.peer.ip),
+            (None, _) => a.peer.ip.to_string(),
         };
         bounded_insert(&mut ep.peers, peer);
-        if let Some(c) = &a.peer_info.country {
+        if let Some(c) = a.peer_info.country.as_ref().filter(|_| !ctx.location_contradicted()) {
             bounded_insert(&mut ep.countries, c.clone());
         }
     }
@@ -388,7 +391,7 @@ fn weigh_session(ep: &mut Episode, a: &Alert) {
         ep.sign(
             Weight::LocationContradicted,
             10,
-            format!("{} answers in {:.1} ms but its country is at least {:.0} km away", a.peer.ip, p.0, p.1),
+            format!("{} answers in {:.3} ms but its country is at least {:.0} km away", a.peer.ip, p.0, p.1),
         );
     }
     if let Some(h) = ctx.hours.as_ref().filter(|h| !h.within) {

@@ -470,9 +470,15 @@ impl Verdict {
     /// Records a remote-control session on an endpoint; raises `multiple_remote_tools` when
     /// the endpoint has used two or more distinct tools within [`MULTI_TOOL_WINDOW`] (and
     /// again whenever a further tool joins them). Outbound SSH (an endpoint's own shell
-    /// sessions, everyday for developers) does not count.
+    /// sessions, everyday for developers) does not count, nor do sessions the policy expects
+    /// (benign, or a sanctioned tool not from abroad).
     fn note_tool(&mut self, a: &Alert, out: &mut Vec<Alert>) {
         if a.category != Category::RemoteControl || (a.tool == Tool::Ssh && a.direction == Direction::Outbound) {
+            return;
+        }
+        // Expected sessions (benign by policy, or a sanctioned tool from home) are not tools
+        // an operator needs to hear about.
+        if a.context.benign() || (a.context.stance == Some(crate::policy::Stance::Sanctioned) && a.abroad.is_none()) {
             return;
         }
         let (tools, reported) = self.tools_by_endpoint.entry(a.endpoint.ip).or_default();
@@ -1279,7 +1285,7 @@ mod tests {
             assert!(abroad_of(&out).is_empty(), "{:?}", kinds(&out));
             let p = out[0].context.physics.unwrap();
             assert!(p.contradicted && (p.rtt_ms - 1.0).abs() < 1e-9 && p.bound_km == 100.0, "{p:?}");
-            assert!(out[0].message.contains("Location contradicted: the 1.00 ms round trip"), "{}", out[0].message);
+            assert!(out[0].message.contains("Location contradicted: the 1.000 ms round trip"), "{}", out[0].message);
             // 90 ms: Germany is reachable; abroad, and the message says the physics agrees.
             let (mut v, _d) = verdict_with(home(&["US"]), Some(new_york));
             let f = with_rtt(session(Tool::Vnc, (DE_CTRL, 50_000), (EP, 5900), 1_000_000), 90_000);

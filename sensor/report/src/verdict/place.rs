@@ -6,9 +6,9 @@
 //! - [`Context`] is computed for every session alert from enrichment, the ownership lists,
 //!   the sensor's location and the policy. It decides nothing by itself.
 //! - The **peer's round trip** is the smallest transport RTT between the sensor and the peer:
-//!   the timing follower's peer leg when the session has one, else the TCP handshake (the
-//!   SYN/ACK → ACK interval for a session the peer opened, SYN → SYN/ACK for one the endpoint
-//!   opened). The sensor sits at the gateway, beside the endpoint.
+//!   the smaller of the timing follower's peer leg (0.1 ms resolution) and the TCP handshake
+//!   (the SYN/ACK → ACK interval for a session the peer opened, SYN → SYN/ACK for one the
+//!   endpoint opened; microseconds). The sensor sits at the gateway, beside the endpoint.
 //! - **Physics**: with a sensor location, a public peer with a country and a round trip,
 //!   [`crate::physics::check`] says whether the country is reachable in that time. A
 //!   contradicted country is not trusted: it never makes a session "from abroad".
@@ -85,9 +85,7 @@ pub fn peer_rtt_ms(a: &Alert) -> Option<f64> {
         Direction::Inbound => b.transport_rtt.initiator,
         Direction::Outbound => b.transport_rtt.responder,
     });
-    if let Some(l) = leg.filter(|l| l.n > 0) {
-        return Some(l.min_ms);
-    }
+    let leg = leg.filter(|l| l.n > 0).map(|l| l.min_ms);
     let [syn, syn_ack, ack] = a.handshake;
     let us: Option<Micros> = match a.direction {
         Direction::Inbound if syn_ack > 0 && ack >= syn_ack => Some(ack - syn_ack),
@@ -96,7 +94,14 @@ pub fn peer_rtt_ms(a: &Alert) -> Option<f64> {
     };
     // Display figure: microseconds to milliseconds.
     #[allow(clippy::cast_precision_loss)]
-    us.map(|u| u as f64 / 1000.0)
+    let handshake = us.map(|u| u as f64 / 1000.0);
+    match (leg, handshake) {
+        // The follower's figures have 0.1 ms resolution: below it, the handshake's
+        // microseconds say more.
+        (Some(l), Some(h)) if l < 0.1 => Some(h.min(0.1)),
+        (Some(l), Some(h)) => Some(l.min(h)),
+        (l, h) => l.or(h),
+    }
 }
 
 /// The context of a session alert (module contract).
@@ -261,7 +266,7 @@ pub fn peer_sentence(a: &Alert, ctx: &Context) -> String {
     let mut s = if parts.is_empty() { String::new() } else { format!(" Peer {}: {}.", a.peer.ip, parts.join(", ")) };
     if let Some(p) = ctx.physics.filter(|p| p.contradicted) {
         s.push_str(&format!(
-            " Location contradicted: the {:.2} ms round trip to {} allows at most {:.0} km, but {} is at least \
+            " Location contradicted: the {:.3} ms round trip to {} allows at most {:.0} km, but {} is at least \
              {:.0} km from the sensor — a VPN exit, an anycast relay or a wrong database entry; its country is not \
              trusted.",
             p.rtt_ms,
