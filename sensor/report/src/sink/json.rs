@@ -129,6 +129,22 @@ fn endpoint_farhand(a: &Alert) -> Value {
     Value::Object(o)
 }
 
+/// The alert's one-line title (OCSF `finding_info.title`, ECS `rule.name`, CEF Name).
+pub(crate) fn title(a: &Alert) -> String {
+    match a.kind {
+        AlertKind::RemoteControlSession => format!("{} remote-control session", a.tool_title),
+        AlertKind::AnonymizingTunnel => format!("{} session", a.tool_title),
+        AlertKind::MultipleRemoteTools => format!("{} remote-control tools on one endpoint", a.related_tools.len()),
+        AlertKind::IpKvmSuspected => "IP-KVM-class device on the endpoint's segment".to_string(),
+        AlertKind::RelayedRemoteControl => format!("{} session controlled from beyond a relay", a.tool_title),
+        AlertKind::RemoteControlFromAbroad => format!("{} session controlled from abroad", a.tool_title),
+        AlertKind::RemoteControlEpisode => "Endpoint driven remotely: episode".to_string(),
+        AlertKind::InteractiveRelayChain => {
+            format!("{} session typed through the endpoint by a remote controller", a.tool_title)
+        }
+    }
+}
+
 /// What the parts of an alert's JSON share: the connection seen by its roles (source =
 /// who opened it, as in OCSF and ECS), the title, the ATT&CK technique, the analytic.
 struct Parts<'a> {
@@ -185,18 +201,7 @@ impl Parts<'_> {
             Direction::Inbound => ("inbound", 1),
             Direction::Outbound => ("outbound", 2),
         };
-        let title = match a.kind {
-            AlertKind::RemoteControlSession => format!("{} remote-control session", a.tool_title),
-            AlertKind::AnonymizingTunnel => format!("{} session", a.tool_title),
-            AlertKind::MultipleRemoteTools => format!("{} remote-control tools on one endpoint", a.related_tools.len()),
-            AlertKind::IpKvmSuspected => "IP-KVM-class device on the endpoint's segment".to_string(),
-            AlertKind::RelayedRemoteControl => format!("{} session controlled from beyond a relay", a.tool_title),
-            AlertKind::RemoteControlFromAbroad => format!("{} session controlled from abroad", a.tool_title),
-            AlertKind::RemoteControlEpisode => "Endpoint driven remotely: episode".to_string(),
-            AlertKind::InteractiveRelayChain => {
-                format!("{} session typed through the endpoint by a remote controller", a.tool_title)
-            }
-        };
+        let title = title(a);
         // MITRE ATT&CK (v17): remote access tools — hardware (an IP-KVM) or remote desktop
         // software —, protocol tunneling, or proxy.
         let (tech_id, tech_name, sub_tech) = match a.category {

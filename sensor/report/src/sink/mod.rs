@@ -7,8 +7,11 @@
 //! - [`JsonLinesSink`] writes one JSON object per line: the OCSF Detection Finding
 //!   (class 2004) at the top level, with the ECS fields an Elastic user searches for, and
 //!   farhand's own measurements under `unmapped` ([`json::alert_json`]).
+//! - [`syslog`] renders alerts as RFC 5424 syslog messages and CEF records (formats only;
+//!   no transport yet).
 
 pub mod json;
+pub mod syslog;
 
 use crate::verdict::Alert;
 use std::io::Write;
