@@ -29,6 +29,9 @@ pub mod relay_latency;
 pub mod sink;
 pub mod verdict;
 
+#[cfg(test)]
+mod testutil;
+
 use crossbeam_channel::Receiver;
 use farhand_model::Finding;
 use sink::Sink;

@@ -32,7 +32,8 @@ pub struct Observer {
     pub name: String,
 }
 
-fn rfc3339(us: u64) -> String {
+/// `us` (microseconds since the Unix epoch) as RFC 3339 UTC with six fraction digits.
+pub(crate) fn rfc3339(us: u64) -> String {
     humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(us)).to_string()
 }
 
@@ -496,43 +497,19 @@ mod tests {
     use crate::verdict::Verdict;
     use farhand_model::evidence::{Evidence, VncEvidence};
     use farhand_model::identity::{MacSource, NameSource, Sighting};
-    use farhand_model::net::{FlowKey, proto};
-    use farhand_model::tool::{Match, Method, Tool};
-    use farhand_model::{Addr, EndReason, Finding, FindingKind, FlowSummary, HomeNets};
+    use farhand_model::tool::Tool;
+    use farhand_model::{Addr, Finding, FindingKind, HomeNets};
 
     const LAPTOP: [u8; 4] = [10, 41, 0, 120];
     const MAC: [u8; 6] = [0x02, 0x00, 0x0a, 0x29, 0x00, 0x42];
 
     /// A finding whose flow goes from `client` to `server`.
     fn finding(kind: FindingKind, client: ([u8; 4], u16), server: ([u8; 4], u16)) -> Finding {
-        let (key, initiator) = FlowKey::new(Addr::v4(client.0), client.1, Addr::v4(server.0), server.1, proto::TCP, 0);
-        Finding {
-            detector: "test",
-            detector_version: "1",
-            ts: 1_000_000,
-            flow: FlowSummary {
-                key,
-                initiator,
-                first_ts: 1_000_000,
-                last_ts: 2_000_000,
-                bytes: [100, 200],
-                pkts: [3, 4],
-                reason: EndReason::Closed,
-                handshake: [0; 3],
-            },
-            kind,
-            via: None,
-            behaviour: None,
-        }
+        crate::testutil::finding_of(kind, client, server, 1_000_000)
     }
 
     fn vnc() -> FindingKind {
-        FindingKind::RemoteControlSession(Match {
-            tool: Tool::Vnc,
-            confidence: 90,
-            method: Method::PayloadStructure,
-            evidence: Evidence::Vnc(VncEvidence::default()),
-        })
+        FindingKind::RemoteControlSession(crate::testutil::matched(Tool::Vnc, Evidence::Vnc(VncEvidence::default())))
     }
 
     fn sighting(addr: Option<[u8; 4]>, names: &[(NameSource, &str)]) -> Finding {

@@ -837,8 +837,7 @@ mod tests {
     use farhand_model::session::ChainStats;
     use farhand_model::session::KeystrokeStats;
     use farhand_model::session::{LatStats, LegStats, Summary};
-    use farhand_model::tool::Match;
-    use farhand_model::{Finding, FindingKind, FlowSummary};
+    use farhand_model::{Finding, FindingKind};
 
     const OUT: [u8; 4] = [203, 0, 113, 9];
     const EP: [u8; 4] = [10, 0, 0, 5];
@@ -847,36 +846,7 @@ mod tests {
         Verdict::new(HomeNets::new(vec!["10.0.0.0/8".parse().unwrap()]))
     }
 
-    fn matched(tool: Tool, evidence: Evidence) -> Match {
-        Match { tool, confidence: 90, method: Method::PayloadStructure, evidence }
-    }
-
-    /// A finding for a TCP flow from `client` to `server` seen from `first` for 1 s.
-    fn finding(m: Match, client: ([u8; 4], u16), server: ([u8; 4], u16), first: Micros) -> Finding {
-        let (key, initiator) = FlowKey::new(Addr::v4(client.0), client.1, Addr::v4(server.0), server.1, proto::TCP, 0);
-        Finding {
-            detector: "test",
-            detector_version: "1",
-            ts: first,
-            flow: FlowSummary {
-                key,
-                initiator,
-                first_ts: first,
-                last_ts: first + 1_000_000,
-                bytes: [100, 200],
-                pkts: [3, 4],
-                reason: EndReason::Closed,
-                handshake: [0; 3],
-            },
-            kind: FindingKind::RemoteControlSession(m),
-            via: None,
-            behaviour: None,
-        }
-    }
-
-    fn session(tool: Tool, client: ([u8; 4], u16), server: ([u8; 4], u16), first: Micros) -> Finding {
-        finding(matched(tool, Evidence::Vnc(VncEvidence::default())), client, server, first)
-    }
+    use crate::testutil::{finding, matched, session};
 
     fn judge(v: &mut Verdict, f: &Finding) -> Vec<Alert> {
         let mut out = Vec::new();

@@ -157,11 +157,9 @@ pub fn cef(a: &Alert) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{LAPTOP, PEER, inbound, vnc_alert};
+    use super::super::testutil::{LAPTOP, PEER, episode_scored, inbound, relayed_gap, vnc_alert};
     use super::*;
-    use crate::relay_latency::Gap;
     use crate::verdict::Severity;
-    use crate::verdict::episode::EpisodeView;
     use farhand_model::identity::{EndpointIdentity, NameSource};
     use std::collections::BTreeMap;
 
@@ -255,24 +253,8 @@ mod tests {
             names: vec![],
         });
         a.peer_info.country = Some("RU".into());
-        a.gap = Some(Gap {
-            gap_ms: 143.6,
-            baseline_ms: 10.0,
-            excess_ms: 133.6,
-            extra_distance_km: (5000, 13000),
-            samples: (40, 60),
-            relayed: true,
-        });
-        a.episode = Some(EpisodeView {
-            score: 72,
-            signs: vec![],
-            tools: vec![],
-            peers: vec![],
-            countries: vec![],
-            alerts: 3,
-            sessions: 2,
-            benign: 0,
-        });
+        a.gap = Some(relayed_gap(143.6));
+        a.episode = Some(episode_scored(72));
         a
     }
 

@@ -199,32 +199,7 @@ pub const MAX_TIME: Micros = 253_402_300_799_999_999;
 /// digits (`2024-05-01T12:00:00.000042Z`), and whether it had to be clamped to
 /// [`MAX_TIME`] to be written.
 pub fn timestamp(us: Micros) -> (String, bool) {
-    let clamped = us > MAX_TIME;
-    let us = us.min(MAX_TIME);
-    let secs = us / 1_000_000;
-    let frac = us % 1_000_000;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    (format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{frac:06}Z"), clamped)
-}
-
-/// The proleptic Gregorian date (year, month, day) `days` days after 1970-01-01, by the
-/// 400-year era arithmetic (an era is 146 097 days). Only days ≥ 0 occur (times are
-/// unsigned), so every step stays in `u64`.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    // Shift the epoch to 0000-03-01 so that leap days fall at the end of a year.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097; // day of era, 0..=146096
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // 0..=399
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // 0..=365, from 1 March
-    let mp = (5 * doy + 2) / 153; // 0 = March .. 11 = February
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+    (crate::sink::json::rfc3339(us.min(MAX_TIME)), us > MAX_TIME)
 }
 
 /// Replaces C0 control characters (CR, LF, TAB, ...) and DEL with a space: a message or
@@ -238,10 +213,8 @@ pub(crate) mod testutil {
     //! Alerts for the format tests, made by the verdict as the sinks receive them.
 
     use crate::verdict::{Alert, Verdict};
-    use farhand_model::evidence::{Evidence, VncEvidence};
-    use farhand_model::net::{FlowKey, proto};
-    use farhand_model::tool::{Match, Method, Tool};
-    use farhand_model::{Addr, EndReason, Finding, FindingKind, FlowSummary, HomeNets};
+    use farhand_model::HomeNets;
+    use farhand_model::tool::Tool;
 
     /// The inside laptop.
     pub const LAPTOP: [u8; 4] = [10, 41, 0, 120];
@@ -250,35 +223,38 @@ pub(crate) mod testutil {
 
     /// A VNC session from `client` to `server` at t = 1 s.. 2 s, judged by the verdict.
     pub fn vnc_alert(client: ([u8; 4], u16), server: ([u8; 4], u16)) -> Alert {
-        let (key, initiator) = FlowKey::new(Addr::v4(client.0), client.1, Addr::v4(server.0), server.1, proto::TCP, 0);
-        let f = Finding {
-            detector: "test",
-            detector_version: "1",
-            ts: 1_000_000,
-            flow: FlowSummary {
-                key,
-                initiator,
-                first_ts: 1_000_000,
-                last_ts: 2_000_000,
-                bytes: [100, 200],
-                pkts: [3, 4],
-                reason: EndReason::Closed,
-                handshake: [0; 3],
-            },
-            kind: FindingKind::RemoteControlSession(Match {
-                tool: Tool::Vnc,
-                confidence: 90,
-                method: Method::PayloadStructure,
-                evidence: Evidence::Vnc(VncEvidence::default()),
-            }),
-            via: None,
-            behaviour: None,
-        };
+        let f = crate::testutil::session(Tool::Vnc, client, server, 1_000_000);
         let mut v = Verdict::new(HomeNets::new(vec!["10.0.0.0/8".parse().unwrap()]));
         let mut out = Vec::new();
         v.judge(&f, &mut out);
         assert_eq!(out.len(), 1, "one VNC session, one alert");
         out.remove(0)
+    }
+
+    /// A relay gap of `gap_ms` beyond the 10 ms baseline, judged relayed (5,000-13,000 km).
+    pub fn relayed_gap(gap_ms: f64) -> crate::relay_latency::Gap {
+        crate::relay_latency::Gap {
+            gap_ms,
+            baseline_ms: 10.0,
+            excess_ms: gap_ms - 10.0,
+            extra_distance_km: (5000, 13000),
+            samples: (40, 60),
+            relayed: true,
+        }
+    }
+
+    /// An episode of `score` over 3 alerts and 2 sessions, its lists empty.
+    pub fn episode_scored(score: u8) -> crate::verdict::episode::EpisodeView {
+        crate::verdict::episode::EpisodeView {
+            score,
+            signs: vec![],
+            tools: vec![],
+            peers: vec![],
+            countries: vec![],
+            alerts: 3,
+            sessions: 2,
+            benign: 0,
+        }
     }
 
     /// An inbound VNC session into the laptop.

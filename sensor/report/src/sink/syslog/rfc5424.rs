@@ -265,10 +265,8 @@ pub fn octet_counted(msg: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{LAPTOP, PEER, inbound, vnc_alert};
+    use super::super::testutil::{LAPTOP, PEER, episode_scored, inbound, relayed_gap, vnc_alert};
     use super::*;
-    use crate::relay_latency::Gap;
-    use crate::verdict::episode::EpisodeView;
     use crate::verdict::{AlertKind, Severity};
     use farhand_model::identity::{EndpointIdentity, NameSource};
     use farhand_model::owner::{MatchedBy, OwnerKind, OwnerMatch};
@@ -306,24 +304,8 @@ mod tests {
             asn: Some(64500),
             source: None,
         });
-        a.gap = Some(Gap {
-            gap_ms: 143.25,
-            baseline_ms: 10.0,
-            excess_ms: 133.25,
-            extra_distance_km: (5000, 13000),
-            samples: (40, 60),
-            relayed: true,
-        });
-        a.episode = Some(EpisodeView {
-            score: 72,
-            signs: vec![],
-            tools: vec![],
-            peers: vec![],
-            countries: vec![],
-            alerts: 3,
-            sessions: 2,
-            benign: 0,
-        });
+        a.gap = Some(relayed_gap(143.25));
+        a.episode = Some(episode_scored(72));
         a
     }
 
