@@ -162,21 +162,19 @@ impl Episodes {
     /// endpoint's episode is due one (module contract).
     /// At most one episode alert per endpoint and call: the state after all of them.
     pub fn observe(&mut self, start: usize, out: &mut Vec<Alert>, policy: &Policy) {
-        let fresh: Vec<Alert> = out.iter().skip(start).cloned().collect();
-        let mut touched: Vec<(Addr, &Alert)> = Vec::new();
-        for a in &fresh {
+        // The alerts are read where they stand: (endpoint, index of its last alert).
+        let mut touched: Vec<(Addr, usize)> = Vec::new();
+        for (i, a) in out.iter().enumerate().skip(start) {
             if a.kind != AlertKind::RemoteControlEpisode {
                 let key = episode_key(a);
                 self.take_in(key, a);
                 touched.retain(|(k, _)| *k != key);
-                touched.push((key, a));
+                touched.push((key, i));
             }
         }
-        for (key, a) in touched {
-            if let Some(e) = self.due(key, a, policy) {
-                out.push(e);
-            }
-        }
+        let due: Vec<Alert> =
+            touched.into_iter().filter_map(|(key, i)| out.get(i).and_then(|a| self.due(key, a, policy))).collect();
+        out.extend(due);
     }
 
     /// The episode alert of `key`'s episode if one is due, the last alert `a` its trigger.
