@@ -21,12 +21,16 @@
 //! Depends on `farhand-model` only: it sees the fast path's findings, never its parsers or
 //! its state. Enrichment, syslog, the store and reports arrive here.
 
+pub mod audit;
 pub mod enrich;
 pub mod identity;
+pub mod metrics;
 pub mod physics;
 pub mod policy;
+pub mod records;
 pub mod relay_latency;
 pub mod sink;
+pub mod store;
 pub mod verdict;
 
 #[cfg(test)]

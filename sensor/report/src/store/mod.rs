@@ -1,0 +1,1 @@
+//! The store: sessions, alerts and endpoints in SQLite (embedded) or PostgreSQL (fleet). (Being built.)
