@@ -162,18 +162,33 @@ impl PgStore {
         }
         tx.commit().map_err(fail)?;
         self.conn = Some(Conn::prepare(client).map_err(fail)?);
-        Ok(current.max(LATEST))
+        Ok(LATEST)
     }
 }
 
-/// A client error as one line: the server's message (with its detail) when it sent one.
+/// A client error as one line: the server's message (with its detail and SQLSTATE) when it
+/// sent one, else the client's message and its causes.
 fn pg_error(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => match db.detail() {
             Some(d) => format!("{} ({}; {d})", db.message(), db.code().code()),
             None => format!("{} ({})", db.message(), db.code().code()),
         },
-        None => e.to_string().replace('\n', " "),
+        None => {
+            // The client's message names the step ("error connecting to server"); its
+            // sources say why ("Connection refused (os error 111)").
+            let mut line = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                let cause_text = cause.to_string();
+                if !line.contains(&cause_text) {
+                    line.push_str(": ");
+                    line.push_str(&cause_text);
+                }
+                source = cause.source();
+            }
+            line.replace('\n', " ")
+        }
     }
 }
 
@@ -264,8 +279,8 @@ fn endpoint_row(r: &Row) -> Result<EndpointRecord, String> {
 }
 
 /// Every row of `rows` converted by `convert`.
-fn convert<T>(rows: Vec<Row>, convert: fn(&Row) -> Result<T, String>) -> Result<Vec<T>, String> {
-    rows.iter().map(convert).collect()
+fn convert<T>(rows: Vec<Row>, row: fn(&Row) -> Result<T, String>) -> Result<Vec<T>, String> {
+    rows.iter().map(row).collect()
 }
 
 impl Store for PgStore {

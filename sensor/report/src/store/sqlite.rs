@@ -337,7 +337,11 @@ impl Store for SqliteStore {
 
     fn read(&mut self, from_us: i64, to_us: i64, sensors: &[String]) -> Result<ReportData, StoreError> {
         let asked = wanted(sensors);
-        self.select(from_us, to_us, asked.as_deref()).map_err(|e| self.err(e))
+        // One read transaction: the three tables as of one moment (WAL keeps writers going).
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let data = self.select(from_us, to_us, asked.as_deref()).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(data)
     }
 
     fn prune(&mut self, before_us: i64) -> Result<u64, StoreError> {
