@@ -3,8 +3,9 @@
 //!
 //! # Contract
 //! - The page holds a header (title, period, sensors, generation time, farhand version, the
-//!   store), the summary counts, seven charts (alerts over time, alerts by kind, sessions by
-//!   tool, peer countries, relay-gap distribution, keystroke rhythm, typing-rhythm labels),
+//!   store), the summary counts, eight charts (alerts over time, alerts by kind, sessions by
+//!   tool, peer countries, relay-gap distribution, keystroke rhythm, typing-rhythm labels,
+//!   alerts by hour of day),
 //!   the top-endpoints table and the alerts table (the first [`MAX_ALERT_ROWS`]; the page
 //!   says when `alerts.csv` has more).
 //! - Every string that came from data or meta goes through [`esc`]: `&`, `<`, `>`, `"` and
@@ -172,12 +173,17 @@ thead{display:table-header-group}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .mono{font-family:"DejaVu Sans Mono",Consolas,"Liberation Mono",monospace;font-size:12px;white-space:nowrap}
 td.msg{overflow-wrap:anywhere;color:#334155;min-width:260px}
+td.kind{min-width:9.5em}
+td.ep{overflow-wrap:anywhere;min-width:11em}
 .note{color:var(--muted);font-size:13px}
 footer{max-width:1240px;margin:0 auto;padding:18px 28px 30px;border-top:1px solid var(--line);color:var(--muted);font-size:12.5px}
 @media (max-width:900px){.charts{grid-template-columns:1fr}}
 @page{size:A4;margin:12mm}
-@media print{body{font-size:11px}main{padding:0}header.top{padding:12px 0}.charts{grid-template-columns:1fr 1fr;gap:10px}
- figure{padding:8px}h2{break-after:avoid;page-break-after:avoid}section.alerts{break-before:page;page-break-before:always}}
+@media print{body{font-size:11px}main{padding:0}header.top{padding:12px 0}
+ .charts{grid-template-columns:1fr;gap:10px}figure{padding:8px 10px}
+ table{font-size:9.5px}.mono{font-size:9px;white-space:normal;overflow-wrap:anywhere}
+ td.msg,td.kind,td.ep{min-width:0}th{white-space:normal}
+ h2{break-after:avoid;page-break-after:avoid}section.alerts{break-before:page;page-break-before:always}}
 "#;
 
 /// Alert counts per time bucket: the bucket size and its label format.
@@ -274,6 +280,33 @@ fn time_chart(data: &ReportData) -> (String, String) {
     (svg, format!("{}, stacked by severity", b.what))
 }
 
+/// Chart: alerts by hour of day (UTC), stacked by severity.
+fn hour_chart(data: &ReportData) -> String {
+    let aria = "Alerts by hour of day";
+    if data.alerts.is_empty() {
+        return svg::no_data(aria, "no alerts in this period");
+    }
+    let sevs = severities_present(data);
+    let mut cols: Vec<Column> = (0..24)
+        .map(|h| Column {
+            label: format!("{h:02}"),
+            values: vec![0.0; sevs.len()],
+            tip: format!("{h:02}:00–{h:02}:59 UTC"),
+        })
+        .collect();
+    for a in &data.alerts {
+        let hour = usize::try_from(a.time_us.rem_euclid(DAY_US) / HOUR_US).unwrap_or(0);
+        let s = sevs.iter().position(|s| *s == a.severity);
+        if let (Some(c), Some(s)) = (cols.get_mut(hour), s)
+            && let Some(v) = c.values.get_mut(s)
+        {
+            *v += 1.0;
+        }
+    }
+    let series: Vec<Series> = sevs.iter().map(|s| Series { name: s.clone(), color: severity_color(s) }).collect();
+    svg::columns(aria, &series, &cols, "alerts")
+}
+
 /// Chart: alerts by kind.
 fn kind_chart(data: &ReportData) -> String {
     let mut by: BTreeMap<&str, u64> = BTreeMap::new();
@@ -349,7 +382,7 @@ fn gap_chart(data: &ReportData) -> (String, String) {
     }
     let lo = gaps.iter().map(|g| g.0).fold(0.0, f64::min);
     let hi = gaps.iter().map(|g| g.0).fold(f64::MIN, f64::max);
-    let step = svg::nice_step(hi - lo, 12.0, false);
+    let step = svg::nice_step(hi - lo, 20.0, false);
     let start = (lo / step).floor() * step;
     let bins = (((hi - start) / step).floor() as usize + 1).clamp(1, 60);
     let mut cols: Vec<Column> = (0..bins)
@@ -370,7 +403,8 @@ fn gap_chart(data: &ReportData) -> (String, String) {
     }
     let series =
         [Series { name: "relayed".into(), color: RELAYED }, Series { name: "not relayed".into(), color: DIRECT }];
-    (svg::columns(aria, &series, &cols, "sessions"), foot)
+    let end = svg::tick_text(start + step * bins as f64);
+    (svg::histogram(aria, &series, &cols, "sessions", &end), foot)
 }
 
 /// Chart: keystrokes vs median inter-key interval, coloured by rhythm label.
@@ -536,8 +570,8 @@ fn alerts_table(out: &mut String, data: &ReportData) {
         let host = names.get(&(a.sensor.as_str(), a.endpoint_ip.as_str()));
         let _ = write!(
             out,
-            "<tr><td class=\"mono\">{}</td><td><span class=\"badge {}\">{}</span></td><td>{}</td><td>{}</td>\
-             <td><span class=\"mono\">{}</span>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"msg\">{}</td></tr>",
+            "<tr><td class=\"mono\">{}</td><td><span class=\"badge {}\">{}</span></td><td class=\"kind\">{}</td><td>{}</td>\
+             <td class=\"ep\"><span class=\"mono\">{}</span>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"msg\">{}</td></tr>",
             esc(&short(a.time_us)),
             severity_class(&a.severity),
             esc(&a.severity),
@@ -636,6 +670,7 @@ pub fn render(data: &ReportData, meta: &ReportMeta, counts: &ReportCounts) -> St
         &rhythm_foot,
     );
     figure(&mut out, "Typing-rhythm labels", "sessions by typing-rhythm label", &rhythm_label_chart(data), "");
+    figure(&mut out, "Alerts by hour of day", "hour of the day in UTC, all days of the period", &hour_chart(data), "");
     out.push_str("</section>\n");
     endpoints_table(&mut out, data);
     alerts_table(&mut out, data);

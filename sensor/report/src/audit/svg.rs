@@ -137,7 +137,8 @@ fn legend(out: &mut String, series: &[Series], y: f64) {
     // Right to left, so the last series ends at the right edge.
     for s in series.iter().rev() {
         let label = cut(&s.name, 24);
-        let w = 7.0 * label.chars().count() as f64 + 18.0;
+        // Wide enough for the widest common sans-serif fonts (DejaVu Sans at 11 px).
+        let w = 7.8 * label.chars().count() as f64 + 26.0;
         x -= w;
         let _ = write!(
             out,
@@ -154,6 +155,17 @@ fn legend(out: &mut String, series: &[Series], y: f64) {
 
 /// A stacked-column chart (a time series or a histogram). `y_title` names the count.
 pub(crate) fn columns(aria: &str, series: &[Series], cols: &[Column], y_title: &str) -> String {
+    columns_with(aria, series, cols, y_title, None)
+}
+
+/// A histogram: stacked columns whose labels are the bins' lower edges, written at the
+/// edges, with `end` (the last bin's upper edge) at the right end.
+pub(crate) fn histogram(aria: &str, series: &[Series], cols: &[Column], y_title: &str, end: &str) -> String {
+    columns_with(aria, series, cols, y_title, Some(end))
+}
+
+/// Stacked columns, labels centred under the columns or (`edges`) at their left edges.
+fn columns_with(aria: &str, series: &[Series], cols: &[Column], y_title: &str, edges: Option<&str>) -> String {
     if cols.is_empty() {
         return no_data(aria, "no data");
     }
@@ -194,7 +206,13 @@ pub(crate) fn columns(aria: &str, series: &[Series], cols: &[Column], y_title: &
     );
     let slot = plot_w / cols.len() as f64;
     let gap = if slot > 6.0 { (slot * 0.18).min(8.0) } else { 0.5 };
-    let label_every = cols.len().div_ceil(14).max(1);
+    let longest = cols.iter().map(|c| cut(&c.label, 16).chars().count()).max().unwrap_or(0);
+    let width = 7.0 * longest as f64 + 8.0;
+    // Short labels are written level, every one that fits (at most every third column);
+    // longer ones are slanted, about 14 of them.
+    let level_every = (width / slot).ceil().max(1.0) as usize;
+    let level = level_every <= 3;
+    let label_every = if level { level_every } else { cols.len().div_ceil(14).max(1) };
     for (i, c) in cols.iter().enumerate() {
         let x = left + slot * i as f64 + gap / 2.0;
         let bw = (slot - gap).max(0.5);
@@ -223,8 +241,20 @@ pub(crate) fn columns(aria: &str, series: &[Series], cols: &[Column], y_title: &
             }
         }
         out.push_str("</g>");
-        if i % label_every == 0 {
-            let lx = x + bw / 2.0;
+        if !i.is_multiple_of(label_every) {
+            continue;
+        }
+        if level {
+            let lx = if edges.is_some() { left + slot * i as f64 } else { x + bw / 2.0 };
+            let _ = write!(
+                out,
+                r#"<text x="{}" y="{}" class="lbl" text-anchor="middle">{}</text>"#,
+                n(lx),
+                n(top + plot_h + 16.0),
+                esc(&c.label)
+            );
+        } else {
+            let lx = if edges.is_some() { left + slot * i as f64 } else { x + bw / 2.0 };
             let ly = top + plot_h + 12.0;
             let _ = write!(
                 out,
@@ -234,6 +264,17 @@ pub(crate) fn columns(aria: &str, series: &[Series], cols: &[Column], y_title: &
                 ly = n(ly)
             );
         }
+    }
+    if let Some(end) = edges
+        && cols.len().is_multiple_of(label_every)
+    {
+        let _ = write!(
+            out,
+            r#"<text x="{}" y="{}" class="lbl" text-anchor="middle">{}</text>"#,
+            n(W - right),
+            n(top + plot_h + 16.0),
+            esc(end)
+        );
     }
     let _ = write!(
         out,
@@ -298,19 +339,22 @@ pub(crate) fn scatter(
     if pts.is_empty() {
         return no_data(aria, "no data");
     }
-    let (h, left, right, top, bottom) = (290.0, 52.0, 14.0, 30.0, 44.0);
+    let (h, left, right, top, bottom) = (290.0, 52.0, 28.0, 30.0, 44.0);
     let plot_w = W - left - right;
     let plot_h = h - top - bottom;
     // X domain.
     let xs: Vec<f64> = pts.iter().map(|p| if x_log { p.x.max(1.0).log10() } else { p.x.max(0.0) }).collect();
     let x_max_raw = xs.iter().copied().fold(0.0, f64::max);
+    let x_min_raw = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let (x_lo, x_hi, x_step) = if x_log {
-        (0.0, x_max_raw.ceil().max(1.0), 1.0)
+        let lo = x_min_raw.floor().max(0.0);
+        (lo, x_max_raw.ceil().max(lo + 1.0), 1.0)
     } else {
         let s = nice_step(x_max_raw, 6.0, false);
         (0.0, ((x_max_raw / s).ceil() * s).max(s), s)
     };
-    let y_max_raw = pts.iter().map(|p| p.y.max(0.0)).fold(0.0, f64::max);
+    // Some headroom above the highest point, so it is not drawn on the frame.
+    let y_max_raw = pts.iter().map(|p| p.y.max(0.0)).fold(0.0, f64::max) * 1.05;
     let y_step = nice_step(y_max_raw, 5.0, false);
     let y_hi = ((y_max_raw / y_step).ceil() * y_step).max(y_step);
     let px = |v: f64| left + plot_w * (v - x_lo) / (x_hi - x_lo);
@@ -345,6 +389,21 @@ pub(crate) fn scatter(
             b = n(top + plot_h),
             ly = n(top + plot_h + 16.0)
         );
+        // On a log axis of few decades, 2× and 5× lines (labelled) help to read the values.
+        if x_log && x_hi - x_lo <= 2.0 + 1e-9 && t + 1.0 <= x_hi + 1e-9 {
+            for m in [2.0f64, 5.0] {
+                let v = t + m.log10();
+                let _ = write!(
+                    out,
+                    r#"<line x1="{x}" x2="{x}" y1="{t0}" y2="{b}" class="grid"/><text x="{x}" y="{ly}" class="lbl" text-anchor="middle">{label}</text>"#,
+                    x = n(px(v)),
+                    t0 = n(top),
+                    b = n(top + plot_h),
+                    ly = n(top + plot_h + 16.0),
+                    label = tick_text(10f64.powf(v).round())
+                );
+            }
+        }
         t += x_step;
     }
     let _ = write!(
