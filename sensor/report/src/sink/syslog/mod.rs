@@ -1,24 +1,37 @@
-//! Syslog message formats: an alert as an RFC 5424 message ([`rfc5424`]) or as a CEF
-//! record ([`cef`]), and RFC 6587 octet-counting framing ([`octet_counted`]).
+//! Syslog: an alert as an RFC 5424 message ([`rfc5424`]) or as a CEF record ([`cef`]),
+//! RFC 6587 octet-counting framing ([`octet_counted`]), and the transport that forwards them
+//! ([`forward`]: UDP, TCP or TLS, through a durable [`spool`]; TLS set up by [`tls`]).
 //!
 //! # Contract
-//! - Pure functions: an [`Alert`](crate::verdict::Alert) (plus the sender's identity and a
-//!   sequence counter) in, text out. No sockets, no clocks, no configuration parsing; the
-//!   syslog sink that sends these messages is built on top.
+//! - The formats are pure functions: an [`Alert`](crate::verdict::Alert) (plus the sender's
+//!   identity and a sequence counter) in, text out. No sockets, no clocks, no configuration
+//!   parsing; [`forward::SyslogOutput`] sends these messages.
 //! - Never panics, whatever the alert holds: header fields are cut to their RFC 5424 limits
 //!   and restricted to printable US-ASCII, structured-data values and CEF fields are
 //!   escaped, a time beyond 9999-12-31T23:59:59.999999Z is clamped to it and flagged.
 //! - Severity follows the alert's OCSF severity through one documented table per format
 //!   ([`syslog_severity`], [`cef_severity`]).
+//! - Forwarding never blocks the caller on the network and loses nothing already queued on
+//!   disk (see [`forward`] for the delivery guarantees).
 
 pub mod cef;
+#[cfg(test)]
+mod collector_tests;
+pub mod forward;
 pub mod rfc5424;
+pub mod spool;
+pub mod tls;
 
 use crate::verdict::Severity;
 use farhand_model::Micros;
 
 pub use cef::cef;
+pub use forward::{
+    DrainResult, Format, OutputConfig, OutputStats, SpoolConfig, StatsSnapshot, SyslogOutput, Target, Transport,
+    flush_spool,
+};
 pub use rfc5424::{Sender, octet_counted, rfc5424};
+pub use tls::TlsFiles;
 
 /// The syslog facility (RFC 5424 §6.2.1, codes 0–23).
 ///
