@@ -9,4 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cargo build --release --locked -q -p farhand
-exec target/release/farhand --demo "$@"
+mkdir -p target/farhand-demo
+rm -rf target/farhand-demo/report
+exec target/release/farhand --demo --store target/farhand-demo/farhand.db --report target/farhand-demo/report "$@"

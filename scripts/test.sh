@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the whole test suite, as CI runs it (.ci/run calls this with CI=true).
-# Installs what it needs (Debian packages, cargo-mutants), then: format check, the crate
+# Installs what it needs (Debian packages, including the rsyslog, PostgreSQL and Chromium the
+# reporting-plane tests start on loopback; cargo-mutants), then: format check, the crate
 # layering check (scripts/check-layers.py: dependencies only down the pipeline), clippy with
 # warnings as errors (this includes missing docs), unit tests, the regression cases over
 # tests/cases/ (tolerances on timing figures, 1 and 3 workers), the CLI tests, the live-capture
@@ -13,7 +14,10 @@
 # Under CI a missing ../shared or missing root is a failure, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+# The servers the reporting-plane tests start themselves on loopback: rsyslog (UDP, TCP, TLS
+# through its GnuTLS driver), PostgreSQL 15 (initdb in a temporary directory) and Chromium
+# (headless, renders the HTML report).
+scripts/deps.sh rsyslog rsyslog-gnutls postgresql chromium
 export CARGO_TERM_COLOR=never
 step() { echo; echo "=== $* ($(date +%T))"; }
 # Under CI (CI set, not "false"/"0") every part must run: a missing ../shared or missing root is

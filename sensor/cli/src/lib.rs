@@ -7,7 +7,9 @@
 //! types are in `farhand-model`, the parsers in `farhand-proto`; `ARCHITECTURE.md` at the
 //! repository root draws the whole pipeline.
 
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod geo;
+pub mod outputs;
 pub mod pipeline;

@@ -13,7 +13,7 @@ pub use farhand_engine::pipeline::{RunOptions, RunSummary};
 use farhand_model::Health;
 use farhand_report::sink::Sink;
 use farhand_report::verdict::VerdictConfig;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 impl Settings {
     /// What the verdict needs of these settings.
@@ -66,11 +66,24 @@ pub fn run<C: Source + ?Sized, S: Sink>(
     sink: &mut S,
     opts: &RunOptions,
 ) -> RunSummary {
+    run_ticking(cap, settings, sink, opts, Duration::MAX, &mut || {})
+}
+
+/// [`run`], with `tick` called on the reporting thread about every `every` (scheduled
+/// reports and store retention of a live sensor); `Duration::MAX` never ticks.
+pub fn run_ticking<C: Source + ?Sized, S: Sink>(
+    cap: &mut C,
+    settings: &Settings,
+    sink: &mut S,
+    opts: &RunOptions,
+    every: Duration,
+    tick: &mut (dyn FnMut() + Send),
+) -> RunSummary {
     let started = Instant::now();
     let (ftx, frx) = pipeline::crossing();
     let (verdict, _) = settings.verdict().build();
     std::thread::scope(|scope| {
-        let reporter = scope.spawn(move || farhand_report::report(frx, verdict, sink));
+        let reporter = scope.spawn(move || farhand_report::report_ticking(frx, verdict, sink, every, tick));
         let mut summary = pipeline::run(cap, &settings.fast_path(), opts, ftx);
         match reporter.join() {
             Ok((alerts, err)) => {

@@ -15,17 +15,25 @@
 //! - [`identity`]: the per-endpoint directory (MAC, host names) the fast path's sightings
 //!   feed, which names an alert's endpoint
 //! - [`sink`]: the alert schema (OCSF Detection Finding + ECS) built from model types, and
-//!   where alerts go
+//!   where alerts go: JSON lines, syslog collectors (RFC 5424 or CEF over UDP, TCP, TLS)
+//!   through a durable spool
+//! - [`records`] and [`store`]: alerts as rows (alerts, sessions, endpoints) in SQLite or
+//!   PostgreSQL, for [`audit`]: auditors' reports (HTML, CSV, JSON) with a manifest chain
+//! - [`plane`]: one verdict feeding several sinks, and the scheduled reports of a live sensor
+//! - [`metrics`]: the Prometheus endpoint
 //!
 //! # Contract
 //! Depends on `farhand-model` only: it sees the fast path's findings, never its parsers or
-//! its state. Enrichment, syslog, the store and reports arrive here.
+//! its state. Network outputs run on tokio (the caller's runtime); the loop ([`report`])
+//! runs on a plain thread and never waits on the network: syslog outputs queue into their
+//! spool, and what is dropped at the crossing is counted by the fast path.
 
 pub mod audit;
 pub mod enrich;
 pub mod identity;
 pub mod metrics;
 pub mod physics;
+pub mod plane;
 pub mod policy;
 pub mod records;
 pub mod relay_latency;
@@ -44,10 +52,43 @@ use verdict::Verdict;
 /// The reporting plane's loop: judges every finding batch that crosses from the fast path
 /// and writes the alerts to `sink`, until the fast path drops its end of the channel.
 /// Returns the alerts written and the first sink error, if any (writing goes on after one).
-pub fn report<S: Sink>(rx: Receiver<Vec<Finding>>, mut verdict: Verdict, sink: &mut S) -> (u64, Option<String>) {
+pub fn report<S: Sink>(rx: Receiver<Vec<Finding>>, verdict: Verdict, sink: &mut S) -> (u64, Option<String>) {
+    report_ticking(rx, verdict, sink, std::time::Duration::MAX, &mut || {})
+}
+
+/// [`report`], with `tick` called about every `every` while the channel is open (scheduled
+/// reports, retention), between batches; `Duration::MAX` never ticks.
+pub fn report_ticking<S: Sink>(
+    rx: Receiver<Vec<Finding>>,
+    mut verdict: Verdict,
+    sink: &mut S,
+    every: std::time::Duration,
+    tick: &mut dyn FnMut(),
+) -> (u64, Option<String>) {
     let mut alerts = Vec::new();
     let mut err = None;
-    for batch in rx {
+    let mut last = std::time::Instant::now();
+    loop {
+        let batch = if every == std::time::Duration::MAX {
+            match rx.recv() {
+                Ok(b) => b,
+                Err(_) => break,
+            }
+        } else {
+            match rx.recv_timeout(every.saturating_sub(last.elapsed())) {
+                Ok(b) => b,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    tick();
+                    last = std::time::Instant::now();
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+        };
+        if last.elapsed() >= every {
+            tick();
+            last = std::time::Instant::now();
+        }
         alerts.clear();
         for f in &batch {
             verdict.judge(f, &mut alerts);

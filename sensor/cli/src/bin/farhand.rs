@@ -2,22 +2,18 @@
 
 use clap::{ArgGroup, Parser};
 use farhand::config::{Settings, default_workers};
-use farhand::pipeline::{RunOptions, RunSummary, run};
+use farhand::outputs::{OutputReport, Outputs};
+use farhand::pipeline::{RunOptions, RunSummary, run, run_ticking};
 use farhand_engine::capture::{Capture, LiveOptions, Source};
-use farhand_report::sink::{JsonLinesSink, json::Observer};
+use farhand_report::plane::Schedule;
+use farhand_report::sink::json::Observer;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Exit codes (also in `--help`).
-mod exit {
-    pub const OK: u8 = 0;
-    pub const INPUT: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const PARTIAL: u8 = 3;
-}
+use farhand::commands::{exit, one_line};
 
 /// The demo capture recorded by `scripts/record-demo.sh`, built into the binary.
 const DEMO_PCAP: &[u8] = include_bytes!(env!("FARHAND_DEMO_PCAP"));
@@ -86,6 +82,36 @@ struct Cli {
     #[arg(short = 'w', long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: Option<u16>,
 
+    /// Also send alerts to this syslog collector: udp://HOST:PORT, tcp://HOST:PORT (RFC 6587
+    /// octet counting); repeatable. TLS collectors (tls://) need a CA: configure them in
+    /// [[output.syslog]].
+    #[arg(long = "syslog", value_name = "URL")]
+    syslog: Vec<String>,
+
+    /// Message format of the --syslog outputs: rfc5424 (structured data) or cef.
+    #[arg(long = "syslog-format", value_name = "FORMAT", default_value = "rfc5424", requires = "syslog")]
+    syslog_format: String,
+
+    /// Keep undelivered syslog messages in this directory until a collector takes them
+    /// (survives restarts). Overrides output.spool_dir.
+    #[arg(long = "spool", value_name = "DIR")]
+    spool: Option<PathBuf>,
+
+    /// Keep alerts, sessions and endpoints in this store: a SQLite file, or a
+    /// postgres://user@host/db URL. Overrides [store].
+    #[arg(long = "store", value_name = "FILE|URL")]
+    store: Option<String>,
+
+    /// At the end of the run, write the report of what it saw (from the store) into DIR
+    /// (report.html, CSV, JSON, privacy statement, manifest). Needs a store.
+    #[arg(long = "report", value_name = "DIR")]
+    report: Option<PathBuf>,
+
+    /// Serve Prometheus metrics on ADDR:PORT (GET /metrics). Overrides metrics.listen; live
+    /// captures serve metrics.listen by default, offline runs only with this option.
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    metrics: Option<std::net::SocketAddr>,
+
     /// No progress bar and no summary line.
     #[arg(short = 'q', long)]
     quiet: bool,
@@ -99,6 +125,13 @@ enum Command {
     /// Build geography and ownership databases (MaxMind DB files the sensor reads).
     #[command(subcommand)]
     Geo(GeoCommand),
+    /// Write an auditors' report from a store (report.html, alerts.csv, sessions.csv,
+    /// report.json, privacy statement, manifest.json chained to the previous report), or
+    /// verify reports (`farhand report verify DIR...`).
+    Report(farhand::commands::ReportArgs),
+    /// Work on the syslog spool (`farhand spool flush`: deliver what earlier runs left).
+    #[command(subcommand)]
+    Spool(farhand::commands::SpoolCommand),
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -302,7 +335,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
-    eprintln!("farhand: {msg}");
+    eprintln!("farhand: {}", one_line(&msg.to_string()));
     code
 }
 
@@ -310,6 +343,8 @@ fn main_inner(cli: Cli) -> u8 {
     match &cli.command {
         Some(Command::Indicators(cmd)) => return indicators_command(cmd),
         Some(Command::Geo(cmd)) => return geo_command(cmd),
+        Some(Command::Report(args)) => return farhand::commands::report(args),
+        Some(Command::Spool(cmd)) => return farhand::commands::spool(cmd),
         None => {}
     }
     let loaded = match &cli.config {
@@ -335,7 +370,9 @@ fn main_inner(cli: Cli) -> u8 {
             Err(e) => fail(exit::INPUT, format!("cannot write to standard output: {e}")),
         };
     }
-    apply_overrides(&cli, &mut settings);
+    if let Err(e) = apply_overrides(&cli, &mut settings) {
+        return fail(exit::USAGE, e);
+    }
     for h in settings.health().iter().filter(|h| h.is_degraded()) {
         eprintln!("farhand: warning: {h}");
     }
@@ -344,9 +381,9 @@ fn main_inner(cli: Cli) -> u8 {
         Err(code) => return code,
     };
     let observer = Observer { name: if settings.name.is_empty() { hostname() } else { settings.name.clone() } };
-    let mut sink = match JsonLinesSink::open(&settings.alerts, observer) {
+    let mut sink = match Outputs::open(&settings, &observer) {
         Ok(s) => s,
-        Err(e) => return fail(exit::INPUT, format!("{}: cannot write alerts: {e}", settings.alerts)),
+        Err(e) => return fail(exit::INPUT, e),
     };
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -356,15 +393,82 @@ fn main_inner(cli: Cli) -> u8 {
     }
     let opts = RunOptions { progress: !cli.quiet && std::io::stderr().is_terminal(), stop: Some(stop) };
     let name = if cli.demo { "demo capture".to_string() } else { cap.name().to_string() };
-    let summary = run(&mut cap, &settings, &mut sink, &opts);
+    let summary = match (&settings.reporting.schedule, &settings.reporting.store, &cli.interface) {
+        // A live sensor writes each completed period's report (checked every minute).
+        (Some((period, dir)), Some(store), Some(_)) => {
+            let mut schedule = Schedule::new(*period, dir.clone(), store.clone(), observer.name.clone());
+            let mut tick = move || match schedule.tick(farhand::outputs::now_us()) {
+                Ok(Some(dir)) => tracing::info!("report written to {}", dir.display()),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("scheduled report: {e}"),
+            };
+            run_ticking(&mut cap, &settings, &mut sink, &opts, std::time::Duration::from_secs(60), &mut tick)
+        }
+        _ => run(&mut cap, &settings, &mut sink, &opts),
+    };
     if !cli.quiet {
         eprintln!("farhand: {name}: {}", summary_line(&summary));
     }
-    exit_code(&summary, &settings)
+    let span = sink.stored_span();
+    let delivered = sink.finish(settings.reporting.drain_timeout);
+    let mut code = exit_code(&summary, &settings);
+    if !cli.quiet {
+        for d in &delivered {
+            eprintln!("farhand: {}", output_line(d));
+        }
+    }
+    if let Some(dir) = &cli.report {
+        code = code.max(run_report(&settings, &observer, span, dir, cli.quiet));
+    }
+    code
 }
 
-/// The command line's overrides of the configured settings.
-fn apply_overrides(cli: &Cli, settings: &mut Settings) {
+/// One line on a syslog output at the end of a run.
+fn output_line(d: &OutputReport) -> String {
+    let st = d.stats.snapshot();
+    let left = if d.drain.delivered_all {
+        "nothing left".to_string()
+    } else {
+        format!("{} left in the spool (farhand spool flush delivers them)", human(d.drain.left))
+    };
+    let dropped =
+        if st.overflow > 0 { format!(", {} dropped (spool full)", human(st.overflow)) } else { String::new() };
+    format!(
+        "syslog {}: {} queued, {} delivered, {} resent after reconnects, {left}{dropped}",
+        d.target,
+        human(st.queued),
+        human(st.acked),
+        human(st.resent)
+    )
+}
+
+/// `--report DIR`: the report of what this run stored (its alerts' time span).
+fn run_report(
+    settings: &Settings,
+    observer: &Observer,
+    span: Option<(i64, i64)>,
+    dir: &std::path::Path,
+    quiet: bool,
+) -> u8 {
+    let Some(store) = &settings.reporting.store else {
+        return fail(exit::USAGE, "--report needs a store (--store FILE or [store] in the config)");
+    };
+    // No alerts: an empty report of the moment of the run.
+    let now = farhand::outputs::now_us();
+    let (from, to) = span.map(|(lo, hi)| (lo, hi.saturating_add(1))).unwrap_or((now, now + 1));
+    match farhand::outputs::write_report(store, from, to, std::slice::from_ref(&observer.name), dir, None) {
+        Ok((html, bytes)) => {
+            if !quiet {
+                eprintln!("farhand: report written to {} ({:.1} kB)", html.display(), bytes as f64 / 1e3);
+            }
+            exit::OK
+        }
+        Err(e) => fail(exit::INPUT, format!("{}: cannot write the report: {e}", dir.display())),
+    }
+}
+
+/// The command line's overrides of the configured settings (`Err`: a bad value).
+fn apply_overrides(cli: &Cli, settings: &mut Settings) -> Result<(), String> {
     if let Some(w) = cli.workers {
         settings.workers = usize::from(w);
     } else if settings.workers == 0 {
@@ -376,6 +480,25 @@ fn apply_overrides(cli: &Cli, settings: &mut Settings) {
     if let Some(o) = &cli.output {
         settings.alerts = o.clone();
     }
+    let r = &mut settings.reporting;
+    for url in &cli.syslog {
+        r.syslog.push(
+            farhand::config::outputs::syslog_output(url, &cli.syslog_format).map_err(|e| format!("--syslog: {e}"))?,
+        );
+    }
+    if let Some(dir) = &cli.spool {
+        r.spool.dir = Some(dir.clone());
+    }
+    if let Some(s) = &cli.store {
+        r.store = Some(farhand_report::store::StoreTarget::parse(s).map_err(|e| format!("--store: {e}"))?);
+    }
+    if cli.metrics.is_some() {
+        r.metrics = cli.metrics;
+    } else if cli.interface.is_none() {
+        // Offline runs serve metrics only when asked.
+        r.metrics = None;
+    }
+    Ok(())
 }
 
 /// The capture the command line names: a file, an interface, or the embedded demo capture

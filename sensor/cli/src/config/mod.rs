@@ -19,6 +19,8 @@
 //! - `config/farhand.toml` in the repository documents every key with its default; the
 //!   defaults here and there are the same (a test checks).
 
+pub mod outputs;
+
 use farhand_engine::detect::fingerprint::{Fingerprint, registry};
 use farhand_engine::flow::FlowConfig;
 use farhand_engine::indicators::Indicators;
@@ -55,6 +57,12 @@ pub struct RawConfig {
     pub output: OutputSection,
     /// `[policy]`.
     pub policy: PolicySection,
+    /// `[store]`.
+    pub store: outputs::StoreSection,
+    /// `[report]`.
+    pub report: outputs::ReportSection,
+    /// `[metrics]`.
+    pub metrics: outputs::MetricsSection,
 }
 
 /// `[sensor]`: identity, threads, what is inside.
@@ -266,11 +274,25 @@ impl<'de> Deserialize<'de> for Paths {
 pub struct OutputSection {
     /// JSON-lines alert file; "-" = standard output.
     pub alerts: String,
+    /// Directory where network outputs queue what they have not delivered ("" = memory).
+    pub spool_dir: Spanned<String>,
+    /// The spool's bound, MiB (per output).
+    pub spool_max_mib: u64,
+    /// Seconds an offline run keeps trying to deliver at its end.
+    pub drain_timeout: u64,
+    /// `[[output.syslog]]`: syslog collectors.
+    pub syslog: Vec<outputs::SyslogSection>,
 }
 
 impl Default for OutputSection {
     fn default() -> Self {
-        OutputSection { alerts: "-".into() }
+        OutputSection {
+            alerts: "-".into(),
+            spool_dir: Spanned::new(0..0, String::new()),
+            spool_max_mib: outputs::DEFAULT_SPOOL_MIB,
+            drain_timeout: outputs::DEFAULT_DRAIN_SECS,
+            syslog: Vec::new(),
+        }
     }
 }
 
@@ -350,6 +372,8 @@ pub struct Settings {
     pub policy: Arc<Policy>,
     /// Where the sensor is (`None`: no physics check).
     pub location: Option<Location>,
+    /// The reporting plane's outputs: syslog, spool, store, scheduled reports, metrics.
+    pub reporting: outputs::Reporting,
 }
 
 impl std::fmt::Debug for Settings {
@@ -421,6 +445,7 @@ impl RawConfig {
         let enrich = self.enrich(&at, databases)?;
         let policy = self.policy(&at, &indicators)?;
         let location = self.location(&at)?;
+        let reporting = outputs::validate(&self.output, &self.store, &self.report, &self.metrics, &at)?;
         Ok(Settings {
             name: self.sensor.name.clone(),
             workers,
@@ -437,6 +462,7 @@ impl RawConfig {
             enrich,
             policy: Arc::new(policy),
             location,
+            reporting,
         })
     }
 
@@ -730,6 +756,7 @@ impl Settings {
             enrich: Enrichment::none(),
             policy: Arc::new(Policy::default()),
             location: None,
+            reporting: outputs::Reporting::default(),
         })
     }
 
@@ -799,6 +826,8 @@ mod tests {
         assert_eq!(*s.policy, Policy::default());
         assert_eq!(s.location, d.location);
         assert_eq!(s.location, None);
+        assert_eq!(format!("{:?}", s.reporting), format!("{:?}", d.reporting));
+        assert_eq!(format!("{:?}", s.reporting), format!("{:?}", outputs::Reporting::default()));
     }
 
     const POLICY: &str = r#"[sensor]
@@ -1060,5 +1089,48 @@ ssh = "tolerated"
         assert_eq!(e.line, 2, "{e}");
         let e = check("[enrich]\ncountry = \"x\"\n").unwrap_err();
         assert!(e.to_string().contains("country"), "{e}");
+    }
+
+    #[test]
+    fn reporting_sections_are_checked_value_by_value() {
+        use farhand_report::sink::syslog::forward::{Format, Transport};
+        let s = check(
+            "[output]\nspool_dir = \"spool\"\ndrain_timeout = 3\n\n[[output.syslog]]\ntarget = \"udp://127.0.0.1:5514\"\n\n\
+             [[output.syslog]]\ntarget = \"tcp://[::1]:6000\"\nformat = \"cef\"\nfacility = \"local3\"\n\n\
+             [store]\npath = \"farhand.db\"\nretention_days = 30\n\n[report]\nschedule = \"weekly\"\ndir = \"reports\"\n\n\
+             [metrics]\nlisten = \"127.0.0.1:0\"\n",
+        )
+        .unwrap();
+        let r = &s.reporting;
+        assert_eq!(r.syslog.len(), 2);
+        assert!(matches!(r.syslog[0].target.transport, Transport::Udp));
+        assert_eq!(r.syslog[0].sender.max_octets, Some(outputs::UDP_MAX_OCTETS));
+        assert!(matches!(r.syslog[1].format, Format::Cef));
+        assert_eq!(r.syslog[1].sender.facility.name(), "local3");
+        assert_eq!(r.spool.dir.as_deref(), Some(Path::new("spool")));
+        assert_eq!(r.drain_timeout, std::time::Duration::from_secs(3));
+        assert!(r.store.is_some() && r.schedule.is_some() && r.metrics.is_some());
+        assert_eq!(r.retention, Some(std::time::Duration::from_secs(30 * 86_400)));
+
+        // Each bad value is an error at its line, naming the key.
+        for (text, line, needle) in [
+            ("[[output.syslog]]\ntarget = \"smtp://h:25\"\n", 2, "output.syslog.target"),
+            ("[[output.syslog]]\ntarget = \"tcp://h:1\"\nformat = \"leef\"\n", 3, "output.syslog.format"),
+            ("[[output.syslog]]\ntarget = \"tcp://h:1\"\nfacility = \"local9\"\n", 3, "facility"),
+            ("[[output.syslog]]\ntarget = \"tls://h:6514\"\n", 2, "needs ca"),
+            ("[[output.syslog]]\ntarget = \"tcp://h:1\"\nca = \"ca.pem\"\n", 2, "tls://"),
+            ("[[output.syslog]]\ntarget = \"tcp://h:1\"\ntaget = 1\n", 3, "taget"),
+            ("[output]\nspool_max_mib = 0\n", 2, "spool_max_mib"),
+            ("[output]\ndrain_timeout = 100000\n", 2, "drain_timeout"),
+            ("[store]\nurl = \"mysql://h/db\"\n", 2, "store.url"),
+            ("[store]\npath = \"postgres://h/db\"\n", 2, "store.path"),
+            ("[report]\nschedule = \"hourly\"\ndir = \"r\"\n", 2, "report.schedule"),
+            ("[report]\nschedule = \"daily\"\ndir = \"r\"\n", 2, "needs a store"),
+            ("[metrics]\nlisten = \"localhost\"\n", 2, "metrics.listen"),
+        ] {
+            let e = check(text).unwrap_err();
+            assert_eq!(e.line, line, "{text:?}: {e}");
+            assert!(e.to_string().contains(needle), "{text:?}: {e}");
+        }
     }
 }

@@ -98,6 +98,15 @@ impl Period {
         }
     }
 
+    /// `daily`, `weekly` or `monthly`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Daily => "daily",
+            Period::Weekly => "weekly",
+            Period::Monthly => "monthly",
+        }
+    }
+
     /// The last complete period before `now_us`, as `(from_us, to_us)` (`to` exclusive), in
     /// UTC. A `now_us` beyond the calendar's range is clamped first.
     pub fn last_complete(self, now_us: i64) -> (i64, i64) {

@@ -1,0 +1,178 @@
+//! The reporting plane as the binary runs it: the outputs one run feeds (JSON lines, syslog
+//! collectors through their spool, the store), what happens to them at the end (drain, the
+//! run's report), and the commands that work on what a run left (`farhand report`,
+//! `farhand report verify`, `farhand spool flush`).
+//!
+//! # Contract
+//! - [`Outputs::open`] opens every configured output before any packet is read: a store that
+//!   cannot be opened, a spool directory that cannot be created or a TLS file that cannot be
+//!   read is one error line and exit status 1, never a silent loss later.
+//! - Syslog outputs run on a small tokio runtime of their own ([`Outputs`] owns it); the
+//!   reporting thread only queues messages (the spool), so a collector that is down never
+//!   slows the fast path.
+//! - [`Outputs::finish`] gives each syslog output up to `drain_timeout` to deliver its
+//!   backlog and reports, per output, what was delivered and what stays spooled.
+
+use crate::config::Settings;
+use farhand_report::audit::{self, ReportMeta};
+use farhand_report::plane::StoreSink;
+use farhand_report::sink::json::Observer;
+use farhand_report::sink::syslog::forward::{DrainResult, OutputStats, SyslogOutput};
+use farhand_report::sink::{JsonLinesSink, Sink};
+use farhand_report::store::{self, StoreTarget};
+use farhand_report::verdict::Alert;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything one run writes alerts to.
+pub struct Outputs {
+    json: JsonLinesSink,
+    syslog: Vec<SyslogOutput>,
+    store: Option<StoreSink>,
+    written: u64,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// What became of one syslog output at the end of a run.
+#[derive(Debug, Clone)]
+pub struct OutputReport {
+    /// The target, as a URL.
+    pub target: String,
+    /// Its counters.
+    pub stats: Arc<OutputStats>,
+    /// Whether everything was delivered within the drain time, and what is left.
+    pub drain: DrainResult,
+}
+
+/// A tokio runtime for the network outputs: one worker thread is plenty.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("farhand-output")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the output runtime: {e}"))
+}
+
+impl Outputs {
+    /// Opens the JSON-lines file (`settings.alerts`), the syslog outputs and the store.
+    pub fn open(settings: &Settings, observer: &Observer) -> Result<Outputs, String> {
+        let json = JsonLinesSink::open(&settings.alerts, observer.clone())
+            .map_err(|e| format!("{}: cannot write alerts: {e}", settings.alerts))?;
+        let r = &settings.reporting;
+        let mut runtime = None;
+        let mut syslog = Vec::new();
+        if !r.syslog.is_empty() {
+            let rt = runtime.insert(crate::outputs::runtime()?);
+            for cfg in &r.syslog {
+                let mut cfg = cfg.clone();
+                cfg.sender.hostname = observer.name.clone();
+                cfg.sender.proc_id = std::process::id().to_string();
+                let out = SyslogOutput::start(cfg, &r.spool, rt.handle())?;
+                syslog.push(out);
+            }
+        }
+        let store = match &r.store {
+            Some(t) => {
+                let mut st = store::open(t).map_err(|e| e.to_string())?;
+                if let Some(keep) = r.retention {
+                    let cutoff = store::retention_cutoff(now_us(), keep);
+                    st.prune(cutoff).map_err(|e| e.to_string())?;
+                }
+                Some(StoreSink::new(st, observer.clone()))
+            }
+            None => None,
+        };
+        Ok(Outputs { json, syslog, store, written: 0, runtime })
+    }
+
+    /// The syslog outputs' counters (for the metrics endpoint).
+    pub fn syslog_stats(&self) -> Vec<(String, Arc<OutputStats>)> {
+        self.syslog.iter().map(|o| (o.target().to_string(), o.stats())).collect()
+    }
+
+    /// The earliest and latest alert time the store received (µs).
+    pub fn stored_span(&self) -> Option<(i64, i64)> {
+        self.store.as_ref().and_then(StoreSink::span)
+    }
+
+    /// Drains each syslog output for up to `timeout` and stops the runtime.
+    pub fn finish(self, timeout: Duration) -> Vec<OutputReport> {
+        let mut out = Vec::new();
+        for o in self.syslog {
+            let target = o.target().to_string();
+            let stats = o.stats();
+            let drain = o.drain(timeout);
+            out.push(OutputReport { target, stats, drain });
+        }
+        if let Some(rt) = self.runtime {
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+        out
+    }
+}
+
+impl Sink for Outputs {
+    fn emit(&mut self, batch: &[Alert]) -> std::io::Result<()> {
+        // Every output gets the batch whatever the others do; the first error is returned.
+        let mut first = self.json.emit(batch).err();
+        for s in &mut self.syslog {
+            if let Err(e) = s.emit(batch) {
+                first.get_or_insert(e);
+            }
+        }
+        if let Some(s) = &mut self.store
+            && let Err(e) = s.emit(batch)
+        {
+            first.get_or_insert(e);
+        }
+        self.written += batch.len() as u64;
+        first.map_or(Ok(()), Err)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut first = self.json.flush().err();
+        for s in &mut self.syslog {
+            if let Err(e) = s.flush() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    fn written(&self) -> u64 {
+        self.json.written()
+    }
+}
+
+/// Now, µs since the epoch.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Writes the report of `[from_us, to_us)` read from `store` into `out` (replacing a report
+/// there), chained to `previous` when given. Returns the HTML file's path and size.
+pub fn write_report(
+    target: &StoreTarget,
+    from_us: i64,
+    to_us: i64,
+    sensors: &[String],
+    out: &Path,
+    previous: Option<&Path>,
+) -> Result<(std::path::PathBuf, u64), String> {
+    let mut st = store::open(target).map_err(|e| e.to_string())?;
+    let data = st.read(from_us, to_us, sensors).map_err(|e| e.to_string())?;
+    let meta = ReportMeta {
+        title: "farhand report".to_string(),
+        generated_us: now_us(),
+        sensors: if sensors.is_empty() { data.sensors.clone() } else { sensors.to_vec() },
+        store: st.describe(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let summary = audit::write_report(&data, &meta, out, previous)?;
+    Ok((out.join("report.html"), summary.html_bytes))
+}

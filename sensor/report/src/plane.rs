@@ -1,0 +1,182 @@
+//! The reporting plane's composition: one verdict feeding several sinks (JSON lines, syslog
+//! collectors, the store), and the scheduled reports a live sensor writes.
+//!
+//! # Contract
+//! - [`Fanout`] hands every batch to each of its sinks in turn, in the order given; a sink
+//!   that fails does not stop the others (its error is kept, the first one reported), so a
+//!   full disk under the JSON file never silences syslog, and a collector that is down never
+//!   stops the store.
+//! - [`StoreSink`] turns each batch into [`Records`] and writes them in one transaction; it
+//!   remembers the time span of what it wrote (for the report of an offline run).
+//! - [`Schedule`] writes the report of each completed period (UTC) once: the directory of a
+//!   period that already has a `manifest.json` is left alone, so a restarted sensor does not
+//!   write it again; each report chains to the newest earlier one in the same directory.
+
+use crate::audit::{self, Period, ReportMeta};
+use crate::records::Records;
+use crate::sink::Sink;
+use crate::sink::json::Observer;
+use crate::store::{self, Store, StoreTarget};
+use crate::verdict::Alert;
+use std::path::{Path, PathBuf};
+
+/// Several sinks fed the same batches.
+#[derive(Default)]
+pub struct Fanout {
+    sinks: Vec<Box<dyn Sink>>,
+    written: u64,
+}
+
+impl Fanout {
+    /// No sinks yet.
+    pub fn new() -> Fanout {
+        Fanout::default()
+    }
+
+    /// Adds a sink (after those already added).
+    pub fn push(&mut self, sink: Box<dyn Sink>) {
+        self.sinks.push(sink);
+    }
+}
+
+impl Sink for Fanout {
+    fn emit(&mut self, batch: &[Alert]) -> std::io::Result<()> {
+        let mut first = None;
+        for s in &mut self.sinks {
+            if let Err(e) = s.emit(batch) {
+                first.get_or_insert(e);
+            }
+        }
+        self.written += batch.len() as u64;
+        first.map_or(Ok(()), Err)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut first = None;
+        for s in &mut self.sinks {
+            if let Err(e) = s.flush() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Alerts handed to the sinks (each batch counted once).
+    fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+/// Writes alerts into a store as rows.
+pub struct StoreSink {
+    store: Box<dyn Store>,
+    observer: Observer,
+    written: u64,
+    span: Option<(i64, i64)>,
+}
+
+impl StoreSink {
+    /// A sink writing into `store`, naming the sensor `observer`.
+    pub fn new(store: Box<dyn Store>, observer: Observer) -> StoreSink {
+        StoreSink { store, observer, written: 0, span: None }
+    }
+
+    /// The earliest and latest alert time written (µs), if any.
+    pub fn span(&self) -> Option<(i64, i64)> {
+        self.span
+    }
+}
+
+impl Sink for StoreSink {
+    fn emit(&mut self, batch: &[Alert]) -> std::io::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let records = Records::from_alerts(batch, &self.observer);
+        for a in &records.alerts {
+            let (lo, hi) = self.span.unwrap_or((a.time_us, a.time_us));
+            self.span = Some((lo.min(a.time_us), hi.max(a.time_us)));
+        }
+        self.store.write(&records).map_err(|e| std::io::Error::other(format!("store: {e}")))?;
+        self.written += batch.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+/// Scheduled reports: every completed period's report, once.
+pub struct Schedule {
+    /// The period.
+    pub period: Period,
+    /// The directory the reports go to (one subdirectory per period).
+    pub dir: PathBuf,
+    /// The store the reports read.
+    pub store: StoreTarget,
+    /// The sensor's name (the report covers this sensor only).
+    pub sensor: String,
+    /// The end of the last period written (µs), so each is written once.
+    done_until: i64,
+}
+
+impl Schedule {
+    /// A schedule of `period` reports into `dir`, read from `store`.
+    pub fn new(period: Period, dir: PathBuf, store: StoreTarget, sensor: String) -> Schedule {
+        Schedule { period, dir, store, sensor, done_until: i64::MIN }
+    }
+
+    /// Writes the report of the last period completed before `now_us` unless it exists.
+    /// Returns the directory written, `Ok(None)` when there was nothing to do.
+    pub fn tick(&mut self, now_us: i64) -> Result<Option<PathBuf>, String> {
+        let (from, to) = self.period.last_complete(now_us);
+        if to <= self.done_until {
+            return Ok(None);
+        }
+        let out = self.dir.join(period_dir_name(from));
+        if out.join("manifest.json").exists() {
+            self.done_until = to;
+            return Ok(None);
+        }
+        let previous = newest_before(&self.dir, &out);
+        let mut st = store::open(&self.store).map_err(|e| e.to_string())?;
+        let sensors = if self.sensor.is_empty() { Vec::new() } else { vec![self.sensor.clone()] };
+        let data = st.read(from, to, &sensors).map_err(|e| e.to_string())?;
+        let meta = ReportMeta {
+            title: format!("farhand {} report", self.period.name()),
+            generated_us: now_us,
+            sensors,
+            store: st.describe(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        audit::write_report(&data, &meta, &out, previous.as_deref())?;
+        self.done_until = to;
+        Ok(Some(out))
+    }
+}
+
+/// A report directory's name: its period's start, `YYYY-MM-DD` (UTC).
+pub fn period_dir_name(from_us: i64) -> String {
+    jiff::Timestamp::from_microsecond(from_us)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| from_us.to_string())
+}
+
+/// The newest report directory in `dir` (by name, which sorts by period) before `this`
+/// that holds a manifest.
+pub fn newest_before(dir: &Path, this: &Path) -> Option<PathBuf> {
+    let this_name = this.file_name()?.to_owned();
+    let mut best: Option<std::ffi::OsString> = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = e.file_name();
+        if name < this_name && e.path().join("manifest.json").is_file() && best.as_ref().is_none_or(|b| name > *b) {
+            best = Some(name);
+        }
+    }
+    best.map(|b| dir.join(b))
+}
