@@ -199,7 +199,7 @@ impl fmt::Display for Target {
 /// The message format of an output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Format {
-    /// RFC 5424 with farhand's structured data ([`rfc5424`]).
+    /// RFC 5424 with farhand's structured data ([`rfc5424()`]).
     #[default]
     Rfc5424,
     /// A CEF record as the MSG of an RFC 5424 message ([`cef_syslog`]).
@@ -286,7 +286,7 @@ fn header_field(s: &str, max: usize) -> String {
 /// The alert as a CEF record carried in an RFC 5424 message:
 /// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID cef - CEF:0|...` (MSGID `cef`, no structured
 /// data, no byte-order mark so CEF readers see `CEF:0` first). PRI and TIMESTAMP as
-/// [`rfc5424`] writes them. With `max_octets` set, the record is cut (at a character
+/// [`rfc5424()`] writes them. With `max_octets` set, the record is cut (at a character
 /// boundary, never leaving half of a `\` escape) so that the message fits.
 pub fn cef_syslog(a: &Alert, s: &Sender) -> String {
     let (time, _) = timestamp(a.time);
