@@ -199,7 +199,7 @@ impl fmt::Display for Target {
 /// The message format of an output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Format {
-    /// RFC 5424 with farhand's structured data ([`rfc5424`]).
+    /// RFC 5424 with farhand's structured data ([`rfc5424()`]).
     #[default]
     Rfc5424,
     /// A CEF record as the MSG of an RFC 5424 message ([`cef_syslog`]).
@@ -286,7 +286,7 @@ fn header_field(s: &str, max: usize) -> String {
 /// The alert as a CEF record carried in an RFC 5424 message:
 /// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID cef - CEF:0|...` (MSGID `cef`, no structured
 /// data, no byte-order mark so CEF readers see `CEF:0` first). PRI and TIMESTAMP as
-/// [`rfc5424`] writes them. With `max_octets` set, the record is cut (at a character
+/// [`rfc5424()`] writes them. With `max_octets` set, the record is cut (at a character
 /// boundary, never leaving half of a `\` escape) so that the message fits.
 pub fn cef_syslog(a: &Alert, s: &Sender) -> String {
     let (time, _) = timestamp(a.time);
@@ -419,8 +419,13 @@ struct Shared {
     notify: Notify,
     stats: Arc<OutputStats>,
     stop: watch::Sender<bool>,
-    done: Mutex<bool>,
-    done_cv: Condvar,
+}
+
+/// Set once the sender task has ended and let go of the spool.
+#[derive(Default)]
+struct Done {
+    flag: Mutex<bool>,
+    cv: Condvar,
 }
 
 impl Shared {
@@ -433,15 +438,22 @@ impl Shared {
         self.stats.backlog_bytes.store(sp.bytes(), Ordering::Relaxed);
     }
 
-    /// Acknowledges every message below index `end`.
+    /// Acknowledges every message below index `end`; a due checkpoint is written without
+    /// holding the spool.
     fn ack(&self, end: u64) {
-        let mut sp = self.spool();
-        let before = sp.head();
-        if let Err(e) = sp.ack(end) {
-            self.stats.set_error(&e);
+        let checkpoint = {
+            let mut sp = self.spool();
+            let before = sp.head();
+            let cp = sp.ack(end);
+            self.stats.acked.fetch_add(sp.head() - before, Ordering::Relaxed);
+            self.publish(&sp);
+            cp
+        };
+        match checkpoint.map(|c| c.write()) {
+            Some(Ok(pos)) => self.spool().checkpointed(pos),
+            Some(Err(e)) => self.stats.set_error(&e),
+            None => {}
         }
-        self.stats.acked.fetch_add(sp.head() - before, Ordering::Relaxed);
-        self.publish(&sp);
     }
 
     fn stopping(&self) -> bool {
@@ -449,17 +461,14 @@ impl Shared {
     }
 }
 
-/// Marks the sender task finished when it ends (returning or dropped with its runtime).
-struct DoneGuard(Arc<Shared>);
+/// Marks the sender task finished when dropped: after the task (and its hold on the spool)
+/// is gone, whether it returned or was dropped with its runtime.
+struct DoneGuard(Arc<Done>);
 
 impl Drop for DoneGuard {
     fn drop(&mut self) {
-        self.0.stats.connected.store(false, Ordering::Relaxed);
-        if let Err(e) = self.0.spool().sync() {
-            self.0.stats.set_error(&e);
-        }
-        *self.0.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        self.0.done_cv.notify_all();
+        *self.0.flag.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.0.cv.notify_all();
     }
 }
 
@@ -730,7 +739,15 @@ impl Session {
 
 /// The sender task: connects, delivers, reconnects with back-off, until stopped.
 async fn sender_task(sh: Arc<Shared>, link: Link, mut stop: watch::Receiver<bool>) {
-    let _done = DoneGuard(sh.clone());
+    deliver(&sh, &link, &mut stop).await;
+    sh.stats.connected.store(false, Ordering::Relaxed);
+    if let Err(e) = sh.spool().sync() {
+        sh.stats.set_error(&e);
+    }
+}
+
+/// The sender task's loop, until told to stop.
+async fn deliver(sh: &Arc<Shared>, link: &Link, stop: &mut watch::Receiver<bool>) {
     let mut backoff = MIN_BACKOFF;
     let mut connected_before = false;
     let mut max_sent = 0u64;
@@ -746,7 +763,7 @@ async fn sender_task(sh: Arc<Shared>, link: Link, mut stop: watch::Receiver<bool
             continue;
         }
         let conn = tokio::select! {
-            r = tokio::time::timeout(CONNECT_TIMEOUT, connect(&link)) => r,
+            r = tokio::time::timeout(CONNECT_TIMEOUT, connect(link)) => r,
             _ = stop.wait_for(|&s| s) => break,
         };
         match conn {
@@ -758,7 +775,7 @@ async fn sender_task(sh: Arc<Shared>, link: Link, mut stop: watch::Receiver<bool
                 sh.stats.connected.store(true, Ordering::Relaxed);
                 let mut session =
                     Session { cursor: sh.spool().head(), written: 0, inflight: VecDeque::new(), acked_any: false };
-                let ended = session.run(&mut conn, &sh, &mut stop, &mut max_sent).await;
+                let ended = session.run(&mut conn, sh, stop, &mut max_sent).await;
                 sh.stats.connected.store(false, Ordering::Relaxed);
                 if session.acked_any {
                     backoff = MIN_BACKOFF;
@@ -783,6 +800,7 @@ async fn sender_task(sh: Arc<Shared>, link: Link, mut stop: watch::Receiver<bool
 /// background task deliver them.
 pub struct SyslogOutput {
     shared: Arc<Shared>,
+    done: Arc<Done>,
     target: Target,
     format: Format,
     sender: Sender,
@@ -821,18 +839,18 @@ impl SyslogOutput {
         stats.recovered.store(rec.messages, Ordering::Relaxed);
         stats.damaged.store(rec.damaged_segments, Ordering::Relaxed);
         let (stop, stop_rx) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            spool: Mutex::new(sp),
-            notify: Notify::new(),
-            stats,
-            stop,
-            done: Mutex::new(false),
-            done_cv: Condvar::new(),
-        });
+        let shared = Arc::new(Shared { spool: Mutex::new(sp), notify: Notify::new(), stats, stop });
         shared.publish(&shared.spool());
         let link = Link { target: target.clone(), tls };
-        rt.spawn(sender_task(shared.clone(), link, stop_rx));
-        Ok(SyslogOutput { shared, target, format, sender, sequence: 0, written: 0 })
+        let done = Arc::new(Done::default());
+        let guard = DoneGuard(done.clone());
+        let task = sender_task(shared.clone(), link, stop_rx);
+        rt.spawn(async move {
+            // The task (holding the spool) is dropped before the guard says it is done.
+            task.await;
+            drop(guard);
+        });
+        Ok(SyslogOutput { shared, done, target, format, sender, sequence: 0, written: 0 })
     }
 
     /// The output's counters (shared: keep the `Arc` to read them later).
@@ -872,7 +890,7 @@ impl SyslogOutput {
         loop {
             let left = self.shared.stats.backlog.load(Ordering::Relaxed);
             let now = Instant::now();
-            if left == 0 || now >= deadline || *self.shared.done.lock().unwrap_or_else(PoisonError::into_inner) {
+            if left == 0 || now >= deadline || *self.done.flag.lock().unwrap_or_else(PoisonError::into_inner) {
                 break;
             }
             std::thread::sleep(deadline.saturating_duration_since(now).min(Duration::from_millis(5)));
@@ -886,8 +904,8 @@ impl SyslogOutput {
     fn stop(&self) {
         self.shared.stop.send_replace(true);
         self.shared.notify.notify_one();
-        let done = self.shared.done.lock().unwrap_or_else(PoisonError::into_inner);
-        let waited = self.shared.done_cv.wait_timeout_while(done, STOP_WAIT, |d| !*d);
+        let done = self.done.flag.lock().unwrap_or_else(PoisonError::into_inner);
+        let waited = self.done.cv.wait_timeout_while(done, STOP_WAIT, |d| !*d);
         if waited.is_ok_and(|(_, t)| t.timed_out()) {
             tracing::warn!("{}: sender task did not stop within {STOP_WAIT:?}", self.target);
         }

@@ -1,4 +1,4 @@
-//! Syslog: an alert as an RFC 5424 message ([`rfc5424`]) or as a CEF record ([`cef`]),
+//! Syslog: an alert as an RFC 5424 message ([`rfc5424()`]) or as a CEF record ([`cef()`]),
 //! RFC 6587 octet-counting framing ([`octet_counted`]), and the transport that forwards them
 //! ([`forward`]: UDP, TCP or TLS, through a durable [`spool`]; TLS set up by [`tls`]).
 //!

@@ -26,15 +26,17 @@
 //!   acknowledged" (messages may be sent twice, never lost). What was discarded is reported
 //!   ([`Recovery`]).
 //! - Durability: [`Spool::sync`] fsyncs what was appended and persists the acknowledged
-//!   position; between syncs the acknowledged position is persisted at most every 250 ms. A
-//!   crash can make acknowledged messages be sent again (at least once), never drop a
-//!   synced one.
+//!   position; between syncs, [`Spool::ack`] hands out a [`Checkpoint`] at most every 250 ms
+//!   for the caller to write outside the spool's lock (so a slow fsync never holds up
+//!   [`Spool::push`]). A crash can make acknowledged messages be sent again (at least once),
+//!   never drop a synced one. The acknowledged position on disk never moves backwards.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The first eight octets of every segment file.
@@ -84,6 +86,50 @@ impl Slot {
     }
 }
 
+/// The writer of a spool's `acked` file (shared with its [`Checkpoint`]s).
+#[derive(Debug)]
+struct AckFile {
+    dir: PathBuf,
+    /// The position last written.
+    written: Option<(u64, u64)>,
+}
+
+impl AckFile {
+    /// Writes `pos` (temp file, fsync, rename, directory fsync) unless a position as new or
+    /// newer is already there.
+    fn write(&mut self, pos: (u64, u64)) -> Result<(), String> {
+        if self.written.is_some_and(|w| w >= pos) {
+            return Ok(());
+        }
+        let tmp = self.dir.join(ACK_TMP);
+        let line = format!("{ACK_LINE} {} {}\n", pos.0, pos.1);
+        File::create(&tmp)
+            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|_| f.sync_all()))
+            .and_then(|_| fs::rename(&tmp, self.dir.join(ACK_FILE)))
+            .map_err(|e| format!("{}: cannot persist acknowledged position: {e}", tmp.display()))?;
+        sync_dir(&self.dir)?;
+        self.written = Some(pos);
+        Ok(())
+    }
+}
+
+/// An acknowledged position due to be made durable: [`Checkpoint::write`] it without holding
+/// the spool, then tell the spool with [`Spool::checkpointed`].
+#[derive(Debug)]
+#[must_use]
+pub struct Checkpoint {
+    file: Arc<Mutex<AckFile>>,
+    pos: (u64, u64),
+}
+
+impl Checkpoint {
+    /// Writes the position to the `acked` file; returns it for [`Spool::checkpointed`].
+    pub fn write(self) -> Result<(u64, u64), String> {
+        self.file.lock().unwrap_or_else(PoisonError::into_inner).write(self.pos)?;
+        Ok(self.pos)
+    }
+}
+
 /// The on-disk side of a spool.
 #[derive(Debug)]
 struct Disk {
@@ -98,13 +144,16 @@ struct Disk {
     seg_limit: u64,
     /// Appended since the last fsync.
     dirty: bool,
+    /// Finished segments not fsynced yet.
+    unsynced: Vec<File>,
     /// Directory entries changed since the last directory fsync.
     dir_dirty: bool,
     reader: Option<(u64, File)>,
-    /// The oldest unacknowledged position, and the one last persisted.
+    /// The oldest unacknowledged position, and the one last handed out to be persisted.
     acked: (u64, u64),
-    persisted: (u64, u64),
-    last_persist: Instant,
+    checkpoint: (u64, u64),
+    last_checkpoint: Instant,
+    ack_file: Arc<Mutex<AckFile>>,
 }
 
 /// A bounded FIFO of messages, on disk or in memory (see the module docs).
@@ -281,11 +330,13 @@ impl Disk {
             woff,
             seg_limit: (max_bytes / 8).clamp(64 << 10, 16 << 20),
             dirty: false,
+            unsynced: Vec::new(),
             dir_dirty: false,
             reader: None,
             acked,
-            persisted: (u64::MAX, u64::MAX),
-            last_persist: Instant::now(),
+            checkpoint: (0, 0),
+            last_checkpoint: Instant::now(),
+            ack_file: Arc::new(Mutex::new(AckFile { dir: dir.to_path_buf(), written: None })),
         };
         Ok((disk, slots, recovery))
     }
@@ -294,9 +345,11 @@ impl Disk {
     fn append(&mut self, msg: &[u8], len: u32) -> Result<Slot, String> {
         let size = RECORD_HEADER + u64::from(len);
         if self.woff > MAGIC.len() as u64 && self.woff + size > self.seg_limit {
-            let _ = self.writer.sync_data();
             let next = self.wseg + 1;
-            self.writer = create_segment(&self.dir, next)?;
+            let old = std::mem::replace(&mut self.writer, create_segment(&self.dir, next)?);
+            if self.dirty {
+                self.unsynced.push(old);
+            }
             self.wseg = next;
             self.woff = MAGIC.len() as u64;
             self.segments.push_back(next);
@@ -336,23 +389,10 @@ impl Disk {
         Ok(msg)
     }
 
-    /// Persists the acknowledged position (temp file, fsync, rename, directory fsync) and
-    /// removes the segments wholly before it.
-    fn persist(&mut self) -> Result<(), String> {
-        self.last_persist = Instant::now();
-        if self.acked == self.persisted {
-            return Ok(());
-        }
-        let tmp = self.dir.join(ACK_TMP);
-        let line = format!("{ACK_LINE} {} {}\n", self.acked.0, self.acked.1);
-        File::create(&tmp)
-            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|_| f.sync_all()))
-            .and_then(|_| fs::rename(&tmp, self.dir.join(ACK_FILE)))
-            .map_err(|e| format!("{}: cannot persist acknowledged position: {e}", tmp.display()))?;
-        sync_dir(&self.dir)?;
-        self.persisted = self.acked;
+    /// Removes the segments wholly before `pos` (persisted as acknowledged).
+    fn forget_before(&mut self, pos: (u64, u64)) {
         while let Some(&id) = self.segments.front() {
-            if id >= self.acked.0 || id == self.wseg {
+            if id >= pos.0 || id == self.wseg {
                 break;
             }
             self.segments.pop_front();
@@ -360,12 +400,13 @@ impl Disk {
                 self.reader = None;
             }
             let _ = fs::remove_file(seg_path(&self.dir, id));
-            self.dir_dirty = true;
         }
-        Ok(())
     }
 
     fn sync(&mut self) -> Result<(), String> {
+        for f in self.unsynced.drain(..) {
+            f.sync_data().map_err(|e| format!("{}: fsync: {e}", self.dir.display()))?;
+        }
         if self.dirty {
             self.writer.sync_data().map_err(|e| format!("{}: fsync: {e}", seg_path(&self.dir, self.wseg).display()))?;
             self.dirty = false;
@@ -374,7 +415,12 @@ impl Disk {
             sync_dir(&self.dir)?;
             self.dir_dirty = false;
         }
-        self.persist()
+        let pos = self.acked;
+        self.ack_file.lock().unwrap_or_else(PoisonError::into_inner).write(pos)?;
+        self.checkpoint = pos;
+        self.last_checkpoint = Instant::now();
+        self.forget_before(pos);
+        Ok(())
     }
 }
 
@@ -438,9 +484,10 @@ impl Spool {
         out
     }
 
-    /// Removes every message of index below `end` (they were delivered). The acknowledged
-    /// position is persisted when the last persist is 250 ms old or more.
-    pub fn ack(&mut self, end: u64) -> Result<(), String> {
+    /// Removes every message of index below `end` (they were delivered). On disk, when the
+    /// last checkpoint is 250 ms old or more, returns the new acknowledged position to be
+    /// written ([`Checkpoint::write`], outside the lock of the spool).
+    pub fn ack(&mut self, end: u64) -> Option<Checkpoint> {
         let n = end.saturating_sub(self.head).min(self.slots.len() as u64);
         for _ in 0..n {
             if let Some(s) = self.slots.pop_front() {
@@ -453,11 +500,21 @@ impl Spool {
                 Some(Slot::Disk { seg, at, .. }) => (*seg, *at),
                 _ => (d.wseg, d.woff),
             };
-            if d.last_persist.elapsed() >= ACK_EVERY {
-                d.persist()?;
+            if d.acked != d.checkpoint && d.last_checkpoint.elapsed() >= ACK_EVERY {
+                d.checkpoint = d.acked;
+                d.last_checkpoint = Instant::now();
+                return Some(Checkpoint { file: d.ack_file.clone(), pos: d.acked });
             }
         }
-        Ok(())
+        None
+    }
+
+    /// Takes note that `pos` (from a [`Checkpoint`]) is on disk: the segments before it are
+    /// removed.
+    pub fn checkpointed(&mut self, pos: (u64, u64)) {
+        if let Some(d) = &mut self.disk {
+            d.forget_before(pos);
+        }
     }
 
     /// Makes the spool durable: fsyncs appended records and persists the acknowledged
@@ -537,7 +594,7 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].0, 0);
         assert_eq!(got[1].0, 1);
-        s.ack(1).unwrap();
+        let _ = s.ack(1);
         assert_eq!((s.head(), s.len(), s.bytes()), (1, 1, 78));
         assert!(s.push(b"ab").unwrap());
         assert_eq!(s.read(1, 10, 1 << 20).len(), 2);
@@ -555,7 +612,7 @@ mod tests {
             for m in &all {
                 assert!(s.push(m).unwrap());
             }
-            s.ack(20).unwrap();
+            let _ = s.ack(20);
             s.sync().unwrap();
         }
         let mut s = Spool::open(Some(&p), 1 << 20).unwrap();
@@ -566,7 +623,7 @@ mod tests {
         assert_eq!(got.len(), 31);
         assert_eq!(&got[..30], &all[20..]);
         assert_eq!(got[30], b"newer");
-        s.ack(s.tail()).unwrap();
+        let _ = s.ack(s.tail());
         s.sync().unwrap();
         drop(s);
         let s = Spool::open(Some(&p), 1 << 20).unwrap();
@@ -594,7 +651,7 @@ mod tests {
                 .count()
         };
         assert!(count() >= 3, "{}", count());
-        s.ack(100).unwrap();
+        let _ = s.ack(100);
         s.sync().unwrap();
         assert_eq!(count(), 1);
     }
