@@ -32,7 +32,11 @@ pub struct Outputs {
     store: Option<StoreSink>,
     written: u64,
     runtime: Option<tokio::runtime::Runtime>,
+    last_sync: std::time::Instant,
 }
+
+/// How often the reporting loop's flushes reach the syslog spools' disk.
+pub const SPOOL_SYNC_EVERY: Duration = Duration::from_millis(250);
 
 /// What became of one syslog output at the end of a run.
 #[derive(Debug, Clone)]
@@ -84,7 +88,7 @@ impl Outputs {
             }
             None => None,
         };
-        Ok(Outputs { json, syslog, store, written: 0, runtime })
+        Ok(Outputs { json, syslog, store, written: 0, runtime, last_sync: std::time::Instant::now() })
     }
 
     /// The syslog outputs' counters (for the metrics endpoint).
@@ -97,16 +101,33 @@ impl Outputs {
         self.store.as_ref().and_then(StoreSink::span)
     }
 
-    /// Drains each syslog output for up to `timeout` and stops the runtime.
-    pub fn finish(self, timeout: Duration) -> Vec<OutputReport> {
+    /// Makes every syslog spool durable now.
+    fn sync_spools(&mut self) -> std::io::Result<()> {
+        let mut first = None;
+        for s in &mut self.syslog {
+            if let Err(e) = s.flush() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Syncs the spools, drains each syslog output for up to `timeout` (all at once) and
+    /// stops the runtime.
+    pub fn finish(mut self, timeout: Duration) -> Vec<OutputReport> {
+        if let Err(e) = self.sync_spools() {
+            tracing::warn!("syslog spool: {e}");
+        }
         let mut out = Vec::new();
-        for o in self.syslog {
+        // The outputs send concurrently: one deadline for all of them.
+        let deadline = std::time::Instant::now() + timeout;
+        for o in std::mem::take(&mut self.syslog) {
             let target = o.target().to_string();
             let stats = o.stats();
-            let drain = o.drain(timeout);
+            let drain = o.drain(deadline.saturating_duration_since(std::time::Instant::now()));
             out.push(OutputReport { target, stats, drain });
         }
-        if let Some(rt) = self.runtime {
+        if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(Duration::from_secs(1));
         }
         out
@@ -131,10 +152,14 @@ impl Sink for Outputs {
         first.map_or(Ok(()), Err)
     }
 
+    /// Flushes the JSON lines every time; syncs the syslog spools to disk at most every
+    /// [`SPOOL_SYNC_EVERY`] (an fsync per finding batch would cost a busy sensor more than
+    /// the page cache risks; [`Outputs::finish`] syncs them at the end).
     fn flush(&mut self) -> std::io::Result<()> {
         let mut first = self.json.flush().err();
-        for s in &mut self.syslog {
-            if let Err(e) = s.flush() {
+        if self.last_sync.elapsed() >= SPOOL_SYNC_EVERY {
+            self.last_sync = std::time::Instant::now();
+            if let Err(e) = self.sync_spools() {
                 first.get_or_insert(e);
             }
         }

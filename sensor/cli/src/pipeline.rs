@@ -30,10 +30,31 @@ impl Settings {
     /// `--check-config` and the warnings at start): flow table, detection engine, enrichment,
     /// verdict, policy (with the sensor's location), alert output.
     pub fn health(&self) -> Vec<Health> {
-        let alerts = match self.alerts.as_str() {
+        let mut alerts = match self.alerts.as_str() {
             "-" => "JSON lines to standard output".to_string(),
             path => format!("JSON lines to {path}"),
         };
+        let r = &self.reporting;
+        for o in &r.syslog {
+            alerts += &format!("; syslog {} ({})", o.target, o.format.name());
+        }
+        if !r.syslog.is_empty() {
+            match &r.spool.dir {
+                Some(d) => {
+                    alerts += &format!(", spooled in {} (at most {} MiB each)", d.display(), r.spool.max_bytes >> 20)
+                }
+                None => alerts += ", queued in memory (no spool_dir: lost if farhand stops during an outage)",
+            }
+        }
+        if let Some(st) = &r.store {
+            alerts += &format!("; store {st}");
+        }
+        if let Some((period, dir)) = &r.schedule {
+            alerts += &format!("; {} reports to {}", period.name(), dir.display());
+        }
+        if let Some(m) = r.metrics {
+            alerts += &format!("; metrics on http://{m}/metrics (live)");
+        }
         vec![
             self.flow.health(),
             self.fast_path().health(),

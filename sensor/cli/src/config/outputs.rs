@@ -30,9 +30,7 @@ pub const DEFAULT_METRICS: &str = "127.0.0.1:9750";
 pub const DEFAULT_SPOOL_MIB: u64 = 256;
 /// Seconds an offline run keeps trying to deliver its backlog unless configured.
 pub const DEFAULT_DRAIN_SECS: u64 = 10;
-/// The largest UDP syslog message unless configured (RFC 5426 §3.2: receivers should take
-/// 2048 octets).
-pub const UDP_MAX_OCTETS: usize = 2048;
+pub use farhand_report::sink::syslog::forward::UDP_MAX_OCTETS;
 
 /// One `[[output.syslog]]` table: a syslog collector.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,7 +1,7 @@
 //! Syslog forwarding against a real collector: each test starts its own `rsyslogd` on
 //! loopback in a temp dir (its inputs on free ports, every message received written raw to a
 //! file) and asserts what rsyslog wrote to disk. Without `/usr/sbin/rsyslogd` a test says
-//! `skipped: ...` and passes.
+//! `skipped: ...` and passes (under CI it fails: every part must run).
 //!
 //! # Contract
 //! Test builds only. Every expectation comes from rsyslog's output file: messages are
@@ -32,14 +32,22 @@ const MODULE_DIRS: [&str; 4] = [
 /// Whether rsyslogd (and, for `tls`, its GnuTLS driver) is installed; says why not.
 fn have_rsyslog(tls: bool) -> bool {
     if !Path::new(RSYSLOGD).exists() {
-        eprintln!("skipped: {RSYSLOGD} not installed");
+        skip(&format!("{RSYSLOGD} not installed"));
         return false;
     }
     if tls && !MODULE_DIRS.iter().any(|d| Path::new(d).join("lmnsd_gtls.so").exists()) {
-        eprintln!("skipped: rsyslog's GnuTLS driver (lmnsd_gtls.so) not installed");
+        skip("rsyslog's GnuTLS driver (lmnsd_gtls.so) not installed");
         return false;
     }
     true
+}
+
+/// Under CI (`CI` set, not "false"/"0") every test must run: a missing collector fails the
+/// test; elsewhere it is one visible `skipped:` line.
+fn skip(why: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.trim().is_empty() && v.trim() != "false" && v.trim() != "0");
+    assert!(!ci, "{why}: CI is set, so the rsyslog tests must run (scripts/test.sh installs rsyslog, rsyslog-gnutls)");
+    eprintln!("skipped: {why}");
 }
 
 fn free_tcp_port() -> u16 {
