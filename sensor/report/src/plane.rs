@@ -180,3 +180,69 @@ pub fn newest_before(dir: &Path, this: &Path) -> Option<PathBuf> {
     }
     best.map(|b| dir.join(b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Verdict;
+    use farhand_model::HomeNets;
+    use farhand_model::tool::Tool;
+
+    const DAY: i64 = 86_400_000_000;
+    /// 2026-11-02T00:00:00Z, a Monday.
+    const MONDAY: i64 = 1_793_577_600_000_000;
+
+    /// Alerts of one VNC session into a laptop, starting at `at` (µs).
+    fn alerts_at(at: i64, port: u16) -> Vec<Alert> {
+        let f = crate::testutil::session(Tool::Vnc, ([198, 51, 100, 7], port), ([10, 0, 0, 5], 5900), at as u64);
+        let mut v = Verdict::new(HomeNets::new(vec!["10.0.0.0/8".parse().unwrap()]));
+        let mut out = Vec::new();
+        v.judge(&f, &mut out);
+        assert!(!out.is_empty());
+        out
+    }
+
+    #[test]
+    fn a_schedule_writes_each_completed_period_once_chained() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = StoreTarget::Sqlite(tmp.path().join("farhand.db"));
+        let observer = Observer { name: "gw".into() };
+        let mut sink = StoreSink::new(store::open(&target).unwrap(), observer);
+        // Tuesday 10:00 and Wednesday 10:00.
+        let tuesday = alerts_at(MONDAY + DAY + 10 * 3_600_000_000, 40_001);
+        let wednesday = alerts_at(MONDAY + 2 * DAY + 10 * 3_600_000_000, 40_002);
+        sink.emit(&tuesday).unwrap();
+        sink.emit(&wednesday).unwrap();
+
+        let reports = tmp.path().join("reports");
+        let mut s = Schedule::new(Period::Daily, reports.clone(), target, "gw".into());
+        // Wednesday noon: Tuesday is complete.
+        let first = s.tick(MONDAY + 2 * DAY + 12 * 3_600_000_000).unwrap().unwrap();
+        assert_eq!(first, reports.join("2026-11-03"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(first.join("report.json")).unwrap()).unwrap();
+        assert_eq!(json["data"]["alerts"].as_array().unwrap().len(), tuesday.len());
+        // Again the same day, and after a restart (a new schedule): nothing new.
+        assert_eq!(s.tick(MONDAY + 2 * DAY + 13 * 3_600_000_000).unwrap(), None);
+        let mut restarted = Schedule::new(
+            Period::Daily,
+            reports.clone(),
+            StoreTarget::Sqlite(tmp.path().join("farhand.db")),
+            "gw".into(),
+        );
+        assert_eq!(restarted.tick(MONDAY + 2 * DAY + 14 * 3_600_000_000).unwrap(), None);
+        // Thursday: Wednesday's report, chained to Tuesday's.
+        let second = restarted.tick(MONDAY + 3 * DAY + 1).unwrap().unwrap();
+        assert_eq!(second, reports.join("2026-11-04"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(second.join("report.json")).unwrap()).unwrap();
+        assert_eq!(json["data"]["alerts"].as_array().unwrap().len(), wednesday.len());
+        let v = audit::verify(&[first.clone(), second.clone()]).unwrap();
+        assert_eq!(v.dirs, 2);
+        // The chain is real: Wednesday's manifest names Tuesday's.
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(second.join("manifest.json")).unwrap()).unwrap();
+        let tuesday_manifest = std::fs::read(first.join("manifest.json")).unwrap();
+        assert_eq!(m["previous"].as_str().unwrap(), audit::manifest::sha256_hex(&tuesday_manifest));
+    }
+}

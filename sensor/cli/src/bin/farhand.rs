@@ -409,7 +409,9 @@ fn main_inner(cli: Cli) -> u8 {
     if !cli.quiet {
         eprintln!("farhand: {name}: {}", summary_line(&summary));
     }
-    let span = sink.stored_span();
+    // The run's report covers the whole hours its packets (or, failing that, its alerts) span.
+    let packets = (summary.span.0 > 0).then(|| (summary.span.0 as i64, summary.span.1 as i64));
+    let span = packets.or(sink.stored_span());
     let delivered = sink.finish(settings.reporting.drain_timeout);
     let mut code = exit_code(&summary, &settings);
     if !cli.quiet {
@@ -453,9 +455,12 @@ fn run_report(
     let Some(store) = &settings.reporting.store else {
         return fail(exit::USAGE, "--report needs a store (--store FILE or [store] in the config)");
     };
-    // No alerts: an empty report of the moment of the run.
+    // Whole hours around the span (an empty input: the hour of the run).
+    const HOUR: i64 = 3_600_000_000;
     let now = farhand::outputs::now_us();
-    let (from, to) = span.map(|(lo, hi)| (lo, hi.saturating_add(1))).unwrap_or((now, now + 1));
+    let (lo, hi) = span.unwrap_or((now, now));
+    let from = lo.div_euclid(HOUR).saturating_mul(HOUR);
+    let to = (hi.div_euclid(HOUR).saturating_add(1)).saturating_mul(HOUR);
     match farhand::outputs::write_report(store, from, to, std::slice::from_ref(&observer.name), dir, None) {
         Ok((html, bytes)) => {
             if !quiet {
