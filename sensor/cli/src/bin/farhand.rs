@@ -410,7 +410,7 @@ fn main_inner(cli: Cli) -> u8 {
         eprintln!("farhand: {name}: {}", summary_line(&summary));
     }
     // The run's report covers the whole hours its packets (or, failing that, its alerts) span.
-    let packets = (summary.span.0 > 0).then(|| (summary.span.0 as i64, summary.span.1 as i64));
+    let packets = (summary.span.0 > 0).then_some((summary.span.0 as i64, summary.span.1 as i64));
     let span = packets.or(sink.stored_span());
     let delivered = sink.finish(settings.reporting.drain_timeout);
     let mut code = exit_code(&summary, &settings);
