@@ -31,8 +31,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// One fast-path worker's published totals (its flow table and detectors). Worker `i`
-/// alone writes slot `i`.
+/// alone writes slot `i`. Each slot has cache lines of its own, so that two workers'
+/// stores never contend for one line.
 #[derive(Debug, Default)]
+#[repr(align(128))]
 pub struct WorkerCounters {
     /// Flows this worker's table created.
     pub flows_created: AtomicU64,
