@@ -17,6 +17,13 @@
 //!   [`RunSummary::input_error`], and everything read before it is still processed.
 //! - The progress bar (offline, on request) shows the source's own position in its input
 //!   ([`Source::progress`]), asked every 16,384 frames, never per frame.
+//! - Live counters ([`RunOptions::live`], for the metrics endpoint): the fast path keeps its
+//!   own totals and *stores* a copy into the shared atomics, never an atomic operation per
+//!   packet. The reader publishes frames, bytes, decode outcomes and the capture's drop
+//!   counters (asking the source for [`Source::stats`]) every 16,384 frames, on every live
+//!   tick and at the end; each worker publishes its flow-table and detector totals into its
+//!   own slot after every batch (N workers) or at the reader's cadence (one worker), and at
+//!   the end. When the run returns, the published figures equal the [`RunSummary`]'s.
 
 use crate::capture::{CaptureError, CaptureKind, CaptureStats, Next, Source};
 use crate::decode::{DecodeStats, PacketView, TcpInfo, decode};
@@ -31,6 +38,7 @@ use farhand_model::Health;
 use farhand_model::HomeNets;
 use farhand_model::Micros;
 use farhand_model::Transport;
+use farhand_model::counters::{Live, WorkerCounters};
 use farhand_model::net::{FlowKey, Side};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -121,6 +129,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Set to stop a live capture (Ctrl-C).
     pub stop: Option<Arc<AtomicBool>>,
+    /// Where to publish the running totals while the run goes on (the metrics endpoint
+    /// reads them); `None`: nothing is published. Give it at least as many worker slots as
+    /// [`FastPath::workers`]: a worker without a slot publishes nothing.
+    pub live: Option<Arc<Live>>,
 }
 
 /// What a run did.
@@ -159,11 +171,25 @@ struct Worker {
     engine: Engine,
     stats: DetectStats,
     findings: Vec<Finding>,
+    /// Flows taken out of the table after they ended.
+    ended: u64,
 }
 
 impl Worker {
     fn new(flow: FlowConfig, engine: Engine) -> Worker {
-        Worker { table: flow.build().0, engine, stats: DetectStats::default(), findings: Vec::new() }
+        Worker { table: flow.build().0, engine, stats: DetectStats::default(), findings: Vec::new(), ended: 0 }
+    }
+
+    /// Stores this worker's running totals into its live slot.
+    fn publish(&self, slot: &WorkerCounters, findings_dropped: u64) {
+        let fs = self.table.stats();
+        slot.flows_created.store(fs.created, Ordering::Relaxed);
+        slot.flows_active.store(self.table.len() as u64, Ordering::Relaxed);
+        slot.flows_evicted.store(fs.evicted, Ordering::Relaxed);
+        slot.flows_dropped_full.store(fs.dropped_full, Ordering::Relaxed);
+        slot.flows_ended.store(self.ended, Ordering::Relaxed);
+        slot.sessions.store(self.stats.sessions, Ordering::Relaxed);
+        slot.findings_dropped.store(findings_dropped, Ordering::Relaxed);
     }
 
     #[inline]
@@ -196,6 +222,7 @@ impl Worker {
     fn collect(&mut self) {
         let start = self.findings.len();
         for mut rec in self.table.take_ended() {
+            self.ended += 1;
             self.engine.finish(&mut rec, &mut self.stats);
             if let Some(f) = self.engine.finding(&rec) {
                 self.findings.push(f);
@@ -298,6 +325,15 @@ pub fn run<S: Source + ?Sized>(
     let per_worker = FlowConfig { max_flows: (settings.flow.max_flows / workers).max(1024), ..settings.flow };
     let mut summary = RunSummary { workers, ..RunSummary::default() };
 
+    if let Some(counters) = &opts.live
+        && counters.workers() < workers
+    {
+        tracing::warn!(
+            "live counters have {} worker slots for {workers} workers: the others publish nothing",
+            counters.workers()
+        );
+    }
+
     let mut reader = Reader::new(cap, opts, live);
     if workers == 1 {
         run_inline(&mut reader, Worker::new(per_worker, engine), &ftx, live, &mut summary);
@@ -306,8 +342,24 @@ pub fn run<S: Source + ?Sized>(
     }
     drop(ftx);
     summary.capture = reader.cap.stats();
+    if let Some(counters) = &opts.live {
+        publish_reader(counters, &summary, &summary.decode, &summary.capture);
+    }
     summary.elapsed = started.elapsed();
     summary
+}
+
+/// Stores the reader's running totals (frames, bytes, decode outcomes, capture drops).
+fn publish_reader(live: &Live, s: &RunSummary, decode: &DecodeStats, capture: &CaptureStats) {
+    live.frames.store(s.packets, Ordering::Relaxed);
+    live.bytes.store(s.bytes, Ordering::Relaxed);
+    live.non_ip.store(decode.non_ip, Ordering::Relaxed);
+    live.other_ip.store(decode.other_ip, Ordering::Relaxed);
+    live.fragments.store(decode.fragments, Ordering::Relaxed);
+    live.truncated.store(decode.truncated, Ordering::Relaxed);
+    live.malformed.store(decode.malformed, Ordering::Relaxed);
+    live.capture_dropped.store(capture.dropped, Ordering::Relaxed);
+    live.interface_dropped.store(capture.if_dropped, Ordering::Relaxed);
 }
 
 /// One worker: everything runs inline on the reading thread (no channel, no copy).
@@ -318,6 +370,8 @@ fn run_inline<S: Source + ?Sized>(
     live: bool,
     summary: &mut RunSummary,
 ) {
+    let slot = reader.counters.clone();
+    let slot = slot.as_deref().and_then(|l| l.worker(0));
     reader.read(summary, |event, dropped| match event {
         Event::Packet(v) => {
             w.process(v);
@@ -327,9 +381,17 @@ fn run_inline<S: Source + ?Sized>(
             w.tick(now);
             ship(ftx, &mut w.findings, live, dropped);
         }
+        Event::Publish => {
+            if let Some(slot) = slot {
+                w.publish(slot, *dropped);
+            }
+        }
     });
     w.finish();
     ship(ftx, &mut w.findings, live, &mut summary.findings_dropped);
+    if let Some(slot) = slot {
+        w.publish(slot, summary.findings_dropped);
+    }
     summary.flows = w.table.stats();
     summary.detect = w.stats.clone();
 }
@@ -345,16 +407,19 @@ fn run_sharded<S: Source + ?Sized>(
     live: bool,
     summary: &mut RunSummary,
 ) {
+    let counters = reader.counters.clone();
     std::thread::scope(|scope| {
         let mut txs = Vec::with_capacity(workers);
         let mut free = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
-        for _ in 0..workers {
+        for i in 0..workers {
             let (btx, brx) = bounded::<Batch>(WORKER_QUEUE);
             let (rtx, rrx) = bounded::<Batch>(WORKER_QUEUE + 2);
             let ftx = ftx.clone();
             let engine = engine.clone();
-            handles.push(scope.spawn(move || worker_loop(brx, rtx, ftx, Worker::new(per_worker, engine), live)));
+            let slot = counters.as_deref().and_then(|l| l.worker(i));
+            let w = Worker::new(per_worker, engine);
+            handles.push(scope.spawn(move || worker_loop(brx, rtx, ftx, w, live, slot)));
             txs.push(btx);
             free.push(rrx);
         }
@@ -391,6 +456,8 @@ fn run_sharded<S: Source + ?Sized>(
                 }
                 last_flush = Instant::now();
             }
+            // Workers publish their own totals after every batch.
+            Event::Publish => {}
         });
         for w in 0..workers {
             send(w, &mut cur, &txs, &free);
@@ -412,6 +479,7 @@ fn worker_loop(
     ftx: Sender<Vec<Finding>>,
     mut w: Worker,
     live: bool,
+    slot: Option<&WorkerCounters>,
 ) -> (FlowStats, DetectStats, u64) {
     let mut dropped = 0u64;
     for mut batch in rx {
@@ -435,20 +503,30 @@ fn worker_loop(
             w.tick(now);
         }
         ship(&ftx, &mut w.findings, live, &mut dropped);
+        if let Some(slot) = slot {
+            w.publish(slot, dropped);
+        }
         batch.clear();
         let _ = recycle.try_send(batch);
     }
     w.finish();
     ship(&ftx, &mut w.findings, live, &mut dropped);
+    if let Some(slot) = slot {
+        w.publish(slot, dropped);
+    }
     (w.table.stats(), w.stats, dropped)
 }
 
 enum Event<'a, 'b> {
     Packet(&'a PacketView<'b>),
     Tick(Micros),
+    /// The reader just published its totals to the live counters: time for the inline
+    /// worker to publish its own.
+    Publish,
 }
 
-/// Frames between two updates of the progress bar (and two questions to the source).
+/// Frames between two updates of the progress bar and of the live counters (and two
+/// questions to the source).
 const PROGRESS_EVERY: u64 = 16384;
 
 struct Reader<'c, S: Source + ?Sized> {
@@ -456,6 +534,8 @@ struct Reader<'c, S: Source + ?Sized> {
     stop: Option<Arc<AtomicBool>>,
     live: bool,
     bar: Option<indicatif::ProgressBar>,
+    /// Where to publish running totals, if anywhere.
+    counters: Option<Arc<Live>>,
 }
 
 impl<'c, S: Source + ?Sized> Reader<'c, S> {
@@ -472,7 +552,16 @@ impl<'c, S: Source + ?Sized> Reader<'c, S> {
             );
             b
         });
-        Reader { cap, stop: opts.stop.clone(), live, bar }
+        Reader { cap, stop: opts.stop.clone(), live, bar, counters: opts.live.clone() }
+    }
+
+    /// Stores the running totals into the live counters (if any), the capture's drop counters
+    /// as the source reports them now.
+    fn publish(&mut self, s: &RunSummary, decode: &DecodeStats) {
+        if let Some(counters) = &self.counters {
+            let capture = self.cap.stats();
+            publish_reader(counters, s, decode, &capture);
+        }
     }
 
     /// Moves the bar to where the source is in its input (its last update; finishing the bar
@@ -490,6 +579,8 @@ impl<'c, S: Source + ?Sized> Reader<'c, S> {
         let mut dstats = DecodeStats::default();
         let mut dropped = 0u64;
         let mut last_tick = Instant::now();
+        // Every PROGRESS_EVERY frames: the bar, the live counters, or neither.
+        let periodic = self.bar.is_some() || self.counters.is_some();
         loop {
             if self.stop.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
                 break;
@@ -505,8 +596,12 @@ impl<'c, S: Source + ?Sized> Reader<'c, S> {
                     if let Some(v) = decode(&f, &mut dstats) {
                         on(Event::Packet(&v), &mut dropped);
                     }
-                    if self.bar.is_some() && s.packets.is_multiple_of(PROGRESS_EVERY) {
+                    if periodic && s.packets.is_multiple_of(PROGRESS_EVERY) {
                         self.show_progress(s.packets);
+                        if self.counters.is_some() {
+                            self.publish(s, &dstats);
+                            on(Event::Publish, &mut dropped);
+                        }
                     }
                 }
                 Ok(Next::Idle) => {
@@ -517,6 +612,10 @@ impl<'c, S: Source + ?Sized> Reader<'c, S> {
                         if last_tick.elapsed() >= LIVE_TICK {
                             last_tick = Instant::now();
                             on(Event::Tick(now_micros()), &mut dropped);
+                            if self.counters.is_some() {
+                                self.publish(s, &dstats);
+                                on(Event::Publish, &mut dropped);
+                            }
                         }
                     }
                 }
@@ -532,5 +631,253 @@ impl<'c, S: Source + ?Sized> Reader<'c, S> {
         }
         s.decode = dstats;
         s.findings_dropped += dropped;
+        self.publish(s, &dstats);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The live counters: what the fast path publishes while it runs and when it is done,
+    //! against the run's own summary, over real captures.
+
+    use super::*;
+    use crate::capture::{Capture, CaptureError, LinkType, Next, Progress, RawFrame};
+    use crate::detect::fingerprint::registry;
+    use farhand_model::counters::Snapshot;
+    use std::path::{Path, PathBuf};
+
+    fn case(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases").join(name).join("input.pcap")
+    }
+
+    fn settings(workers: usize) -> FastPath {
+        FastPath {
+            workers,
+            home: HomeNets::default(),
+            flow: FlowConfig::default(),
+            fingerprints: registry(),
+            names: Some(Arc::new(Indicators::builtin())),
+            dns_tunnel: true,
+            ip_kvm: true,
+        }
+    }
+
+    /// Runs the fast path over `source`, the findings drained on a thread of their own.
+    fn run_counted<S: Source + ?Sized>(source: &mut S, workers: usize, live: &Arc<Live>) -> RunSummary {
+        let opts = RunOptions { live: Some(live.clone()), ..RunOptions::default() };
+        let (tx, rx) = crossing();
+        std::thread::scope(|scope| {
+            let drain = scope.spawn(move || rx.iter().map(|b| b.len()).sum::<usize>());
+            let summary = run(source, &settings(workers), &opts, tx);
+            drain.join().unwrap();
+            summary
+        })
+    }
+
+    /// Every published figure equals the summary's.
+    fn assert_matches(s: &Snapshot, summary: &RunSummary, what: &str) {
+        assert_eq!(s.frames, summary.packets, "{what}: frames");
+        assert_eq!(s.bytes, summary.bytes, "{what}: bytes");
+        let d = &summary.decode;
+        assert_eq!(
+            (s.non_ip, s.other_ip, s.fragments, s.truncated, s.malformed),
+            (d.non_ip, d.other_ip, d.fragments, d.truncated, d.malformed),
+            "{what}: decode outcomes"
+        );
+        assert_eq!(s.flows_created, summary.flows.created, "{what}: flows created");
+        assert_eq!(s.flows_evicted, summary.flows.evicted, "{what}: evictions");
+        assert_eq!(s.flows_dropped_full, summary.flows.dropped_full, "{what}: full-table drops");
+        assert_eq!(s.sessions, summary.detect.sessions, "{what}: sessions");
+        assert_eq!(s.findings_dropped, summary.findings_dropped, "{what}: findings dropped");
+        assert_eq!(s.flows_active, 0, "{what}: every flow drained at the end");
+        assert_eq!(s.flows_ended, summary.flows.created, "{what}: every flow created ended");
+        assert_eq!(s.capture_dropped, summary.capture.dropped, "{what}: capture drops");
+        assert_eq!(s.interface_dropped, summary.capture.if_dropped, "{what}: interface drops");
+    }
+
+    #[test]
+    fn published_totals_equal_the_run_summary() {
+        let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases");
+        let mut pcaps: Vec<PathBuf> = std::fs::read_dir(&cases)
+            .unwrap()
+            .map(|e| e.unwrap().path().join("input.pcap"))
+            .filter(|p| p.is_file())
+            .collect();
+        pcaps.sort();
+        assert!(pcaps.len() >= 10, "the committed case captures ({})", pcaps.len());
+        for pcap in &pcaps {
+            for workers in [1, 2] {
+                let live = Arc::new(Live::new(workers));
+                let mut cap = Capture::open_file(pcap).unwrap();
+                let summary = run_counted(&mut cap, workers, &live);
+                let what = format!("{}, {workers} workers", pcap.display());
+                assert!(summary.input_error.is_none(), "{what}");
+                assert!(summary.packets > 0, "{what}: a real capture");
+                assert_matches(&live.snapshot(), &summary, &what);
+            }
+        }
+    }
+
+    #[test]
+    fn no_live_counters_publish_nothing_and_change_nothing() {
+        let mut a = Capture::open_file(&case("demo")).unwrap();
+        let (tx, rx) = crossing();
+        let without = std::thread::scope(|scope| {
+            let drain = scope.spawn(move || rx.iter().count());
+            let s = run(&mut a, &settings(1), &RunOptions::default(), tx);
+            drain.join().unwrap();
+            s
+        });
+        let live = Arc::new(Live::new(1));
+        let mut b = Capture::open_file(&case("demo")).unwrap();
+        let with = run_counted(&mut b, 1, &live);
+        assert_eq!(
+            (with.packets, with.bytes, with.flows.created),
+            (without.packets, without.bytes, without.flows.created)
+        );
+        assert_eq!(with.detect.sessions, without.detect.sessions);
+    }
+
+    /// The demo capture's frames replayed `rounds` times (each round later by the capture's
+    /// span plus a minute), as a file or as a live source (stamped from now on, so that the
+    /// tick's wall-clock time does not time every flow out) that goes idle for `idle` after
+    /// `idle_after` frames and reports made-up kernel drop counters. It looks at the live
+    /// counters while the run goes on: at `peek_at` frames, and after the idle spell.
+    struct Replay {
+        link: LinkType,
+        frames: Vec<(Micros, u32, Vec<u8>)>,
+        rounds: usize,
+        span: Micros,
+        /// Added to every timestamp (a live source's frames are stamped now).
+        shift: Micros,
+        next: usize,
+        kind: CaptureKind,
+        idle_after: usize,
+        idle: Duration,
+        idle_since: Option<Instant>,
+        idle_done: bool,
+        peek_at: usize,
+        live: Arc<Live>,
+        peeks: Vec<Snapshot>,
+    }
+
+    impl Replay {
+        fn new(rounds: usize, kind: CaptureKind, live: &Arc<Live>) -> Replay {
+            let mut cap = Capture::open_file(&case("demo")).unwrap();
+            let link = cap.link();
+            let mut frames = Vec::new();
+            while let Next::Frame(f) = cap.next_frame().unwrap() {
+                frames.push((f.ts, f.wire_len, f.data.to_vec()));
+            }
+            let first = frames.first().unwrap().0;
+            let span = frames.last().unwrap().0 - first + 60_000_000;
+            let shift = if kind == CaptureKind::Live { now_micros() - first } else { 0 };
+            Replay {
+                link,
+                frames,
+                rounds,
+                span,
+                shift,
+                next: 0,
+                kind,
+                idle_after: usize::MAX,
+                idle: Duration::ZERO,
+                idle_since: None,
+                idle_done: false,
+                peek_at: usize::MAX,
+                live: live.clone(),
+                peeks: Vec::new(),
+            }
+        }
+    }
+
+    impl Source for Replay {
+        fn next_frame(&mut self) -> Result<Next<'_>, CaptureError> {
+            if self.next == self.idle_after && !self.idle_done {
+                let since = *self.idle_since.get_or_insert_with(Instant::now);
+                if since.elapsed() < self.idle {
+                    return Ok(Next::Idle);
+                }
+                self.idle_done = true;
+                self.peeks.push(self.live.snapshot());
+            }
+            if self.next == self.peek_at {
+                self.peeks.push(self.live.snapshot());
+            }
+            let n = self.frames.len();
+            if self.next >= n * self.rounds {
+                return Ok(Next::End);
+            }
+            let round = (self.next / n) as u64;
+            let Some((ts, wire_len, data)) = self.frames.get(self.next % n) else { return Ok(Next::End) };
+            self.next += 1;
+            Ok(Next::Frame(RawFrame {
+                ts: ts + round * self.span + self.shift,
+                link: self.link,
+                wire_len: *wire_len,
+                data,
+            }))
+        }
+
+        fn kind(&self) -> CaptureKind {
+            self.kind
+        }
+
+        fn name(&self) -> &str {
+            "demo replayed"
+        }
+
+        fn progress(&self) -> Option<Progress> {
+            None
+        }
+
+        fn stats(&mut self) -> CaptureStats {
+            match self.kind {
+                CaptureKind::File => CaptureStats::default(),
+                CaptureKind::Live => CaptureStats { received: self.next as u64, dropped: 7, if_dropped: 3 },
+            }
+        }
+    }
+
+    #[test]
+    fn the_reader_publishes_every_progress_interval() {
+        for workers in [1, 2] {
+            let live = Arc::new(Live::new(workers));
+            let mut src = Replay::new(1, CaptureKind::File, &live);
+            src.rounds = (3 * PROGRESS_EVERY as usize) / src.frames.len() + 1;
+            // Between the second and the third publication.
+            src.peek_at = 2 * PROGRESS_EVERY as usize + 100;
+            let summary = run_counted(&mut src, workers, &live);
+            let what = format!("{workers} workers");
+            let mid = src.peeks.first().unwrap();
+            assert_eq!(mid.frames, 2 * PROGRESS_EVERY, "{what}: published at the last multiple, not per frame");
+            assert!(mid.bytes > 0 && mid.bytes < summary.bytes, "{what}");
+            assert!(mid.flows_created > 0, "{what}: the workers published while the run went on");
+            assert!(mid.flows_created <= summary.flows.created, "{what}");
+            assert_matches(&live.snapshot(), &summary, &what);
+        }
+    }
+
+    #[test]
+    fn a_live_tick_publishes_the_totals_and_the_kernel_drops() {
+        for workers in [1, 2] {
+            let live = Arc::new(Live::new(workers));
+            let mut src = Replay::new(1, CaptureKind::Live, &live);
+            src.idle_after = src.frames.len();
+            src.idle = LIVE_TICK * 3;
+            let summary = run_counted(&mut src, workers, &live);
+            let what = format!("{workers} workers");
+            // Fewer frames than one progress interval: only the tick can have published.
+            assert!((src.frames.len() as u64) < PROGRESS_EVERY);
+            let mid = src.peeks.first().unwrap();
+            assert_eq!(mid.frames, src.frames.len() as u64, "{what}: every frame before the idle spell");
+            assert_eq!((mid.capture_dropped, mid.interface_dropped), (7, 3), "{what}: the source's drop counters");
+            assert!(
+                mid.flows_created > 0 && mid.flows_active > 0,
+                "{what}: the workers' tables, published on the tick"
+            );
+            assert_eq!(mid.flows_created, summary.flows.created, "{what}: one round, every flow already seen");
+            assert_matches(&live.snapshot(), &summary, &what);
+        }
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! # Contract
 //! - Plain data and small pure helpers only: no I/O, no threads, no parsing of packet bytes.
+//!   The one shared-state type is [`counters::Live`], the atomics the fast path and the
+//!   reporting plane publish their running totals into for the metrics endpoint.
 //! - Every other farhand crate depends on this one; it depends on none of them
 //!   (see `ARCHITECTURE.md`).
 //! - The types that cross from the fast path to the reporting plane live here: a
@@ -11,6 +13,7 @@
 //!   reporting crate builds alerts from these types only.
 
 pub mod anomaly;
+pub mod counters;
 pub mod error;
 pub mod evidence;
 pub mod finding;
