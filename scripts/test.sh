@@ -15,9 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The servers the reporting-plane tests start themselves on loopback: rsyslog (UDP, TCP, TLS
-# through its GnuTLS driver), PostgreSQL 15 (initdb in a temporary directory) and Chromium
-# (headless, renders the HTML report).
-scripts/deps.sh rsyslog rsyslog-gnutls postgresql chromium
+# through its GnuTLS driver), PostgreSQL 15 (initdb in a temporary directory), Chromium
+# (headless, renders the HTML report) and Prometheus (scrapes the metrics endpoint).
+scripts/deps.sh rsyslog rsyslog-gnutls postgresql chromium prometheus
 export CARGO_TERM_COLOR=never
 step() { echo; echo "=== $* ($(date +%T))"; }
 # Under CI (CI set, not "false"/"0") every part must run: a missing ../shared or missing root is

@@ -1,5 +1,6 @@
 //! Live capture for real: farhand captures with libpcap on a veth inside a network namespace
-//! the test creates, while the demo capture's frames are sent into the other end of the veth.
+//! the test creates, while the demo capture's frames are sent into the other end of the veth;
+//! its Prometheus endpoint is scraped while it runs.
 //! Needs root, iproute2 and python3 (CI has them): skipped with a message otherwise — except
 //! when `CI` is set (non-empty, not `false` or `0`), where missing any of them is a failure.
 
@@ -69,6 +70,15 @@ while off + 16 <= len(data):
 print(n)
 "#;
 
+/// Where the sensor serves metrics, inside the test's namespace.
+const METRICS: &str = "127.0.0.1:9750";
+
+/// Fetches http://ADDR/metrics and prints the body.
+const SCRAPE: &str = r#"
+import sys, urllib.request
+print(urllib.request.urlopen('http://%s/metrics' % sys.argv[1], timeout=5).read().decode())
+"#;
+
 #[test]
 fn live_capture_on_a_veth() {
     let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
@@ -91,12 +101,13 @@ fn live_capture_on_a_veth() {
     assert!(sh(&["ip", "-n", &ns.0, "link", "add", "fhl0", "type", "veth", "peer", "name", "fhl1"]));
     assert!(sh(&["ip", "-n", &ns.0, "link", "set", "fhl0", "up"]));
     assert!(sh(&["ip", "-n", &ns.0, "link", "set", "fhl1", "up"]));
+    assert!(sh(&["ip", "-n", &ns.0, "link", "set", "lo", "up"]));
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("alerts.jsonl");
     let mut sensor = Child(
         Command::new("ip")
-            .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_farhand"), "-i", "fhl0", "-o"])
+            .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_farhand"), "-i", "fhl0", "--metrics", METRICS, "-o"])
             .arg(&out)
             .stderr(Stdio::piped())
             .spawn()
@@ -115,6 +126,17 @@ fn live_capture_on_a_veth() {
     assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
     let frames: u64 = String::from_utf8_lossy(&sent.stdout).trim().parse().unwrap();
     std::thread::sleep(Duration::from_millis(1000));
+
+    // While it runs, /metrics counts what it read (published on its idle ticks).
+    let scrape = Command::new("ip").args(["netns", "exec", &ns.0, "python3", "-c", SCRAPE, METRICS]).output().unwrap();
+    assert!(scrape.status.success(), "{}", String::from_utf8_lossy(&scrape.stderr));
+    let text = String::from_utf8_lossy(&scrape.stdout);
+    let value = |name: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing: {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("farhand_packets_total ") >= frames as f64, "{text}");
+    assert!(text.contains("farhand_build_info{version="), "{text}");
 
     // Ctrl-C: the sensor ends every flow, writes the alerts and its summary, exits 0.
     assert!(sh(&["kill", "-INT", &sensor.0.id().to_string()]));

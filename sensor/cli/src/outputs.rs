@@ -14,13 +14,16 @@
 //!   backlog and reports, per output, what was delivered and what stays spooled.
 
 use crate::config::Settings;
+use farhand_model::counters::Live;
 use farhand_report::audit::{self, ReportMeta};
+use farhand_report::metrics::{self, Metrics, OutputGauge};
 use farhand_report::plane::StoreSink;
 use farhand_report::sink::json::Observer;
 use farhand_report::sink::syslog::forward::{DrainResult, OutputStats, SyslogOutput};
 use farhand_report::sink::{JsonLinesSink, Sink};
 use farhand_report::store::{self, StoreTarget};
 use farhand_report::verdict::Alert;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,7 +70,7 @@ impl Outputs {
         let r = &settings.reporting;
         let mut runtime = None;
         let mut syslog = Vec::new();
-        if !r.syslog.is_empty() {
+        if !r.syslog.is_empty() || r.metrics.is_some() {
             let rt = runtime.insert(crate::outputs::runtime()?);
             for cfg in &r.syslog {
                 let mut cfg = cfg.clone();
@@ -91,9 +94,31 @@ impl Outputs {
         Ok(Outputs { json, syslog, store, written: 0, runtime, last_sync: std::time::Instant::now() })
     }
 
-    /// The syslog outputs' counters (for the metrics endpoint).
-    pub fn syslog_stats(&self) -> Vec<(String, Arc<OutputStats>)> {
-        self.syslog.iter().map(|o| (o.target().to_string(), o.stats())).collect()
+    /// Serves `/metrics` on `addr` (the live counters plus each syslog output's), on the
+    /// outputs' runtime. Returns the bound address.
+    pub fn serve_metrics(&self, addr: SocketAddr, live: Arc<Live>) -> Result<SocketAddr, String> {
+        let Some(rt) = &self.runtime else {
+            return Err("metrics: no runtime (metrics.listen was not configured)".into());
+        };
+        let m = Metrics::new(live);
+        for o in &self.syslog {
+            let stats = o.stats();
+            m.add_output(
+                o.label(),
+                Box::new(move || {
+                    let s = stats.snapshot();
+                    OutputGauge {
+                        queued: s.queued,
+                        delivered: s.acked,
+                        dropped: s.overflow,
+                        backlog_messages: s.backlog,
+                        backlog_bytes: s.backlog_bytes,
+                        reconnects: s.reconnects,
+                    }
+                }),
+            );
+        }
+        metrics::start(addr, Arc::new(m), rt.handle())
     }
 
     /// The earliest and latest alert time the store received (µs).

@@ -104,7 +104,9 @@ pub fn run_ticking<C: Source + ?Sized, S: Sink>(
     let (ftx, frx) = pipeline::crossing();
     let (verdict, _) = settings.verdict().build();
     std::thread::scope(|scope| {
-        let reporter = scope.spawn(move || farhand_report::report_ticking(frx, verdict, sink, every, tick));
+        let live = opts.live.clone();
+        let reporter =
+            scope.spawn(move || farhand_report::report_ticking(frx, verdict, sink, live.as_deref(), every, tick));
         let mut summary = pipeline::run(cap, &settings.fast_path(), opts, ftx);
         match reporter.join() {
             Ok((alerts, err)) => {

@@ -53,15 +53,17 @@ use verdict::Verdict;
 /// and writes the alerts to `sink`, until the fast path drops its end of the channel.
 /// Returns the alerts written and the first sink error, if any (writing goes on after one).
 pub fn report<S: Sink>(rx: Receiver<Vec<Finding>>, verdict: Verdict, sink: &mut S) -> (u64, Option<String>) {
-    report_ticking(rx, verdict, sink, std::time::Duration::MAX, &mut || {})
+    report_ticking(rx, verdict, sink, None, std::time::Duration::MAX, &mut || {})
 }
 
-/// [`report`], with `tick` called about every `every` while the channel is open (scheduled
-/// reports, retention), between batches; `Duration::MAX` never ticks.
+/// [`report`], counting findings received and alerts by kind into `live` (the metrics'
+/// counters) when given, with `tick` called about every `every` while the channel is open
+/// (scheduled reports), between batches; `Duration::MAX` never ticks.
 pub fn report_ticking<S: Sink>(
     rx: Receiver<Vec<Finding>>,
     mut verdict: Verdict,
     sink: &mut S,
+    live: Option<&farhand_model::counters::Live>,
     every: std::time::Duration,
     tick: &mut dyn FnMut(),
 ) -> (u64, Option<String>) {
@@ -92,6 +94,10 @@ pub fn report_ticking<S: Sink>(
         alerts.clear();
         for f in &batch {
             verdict.judge(f, &mut alerts);
+        }
+        if let Some(live) = live {
+            live.add_findings(batch.len() as u64);
+            metrics::record_alerts(live, &alerts);
         }
         if let Err(e) = sink.emit(&alerts).and_then(|_| sink.flush()) {
             err.get_or_insert_with(|| e.to_string());

@@ -5,6 +5,7 @@ use farhand::config::{Settings, default_workers};
 use farhand::outputs::{OutputReport, Outputs};
 use farhand::pipeline::{RunOptions, RunSummary, run, run_ticking};
 use farhand_engine::capture::{Capture, LiveOptions, Source};
+use farhand_model::counters::Live;
 use farhand_report::plane::Schedule;
 use farhand_report::sink::json::Observer;
 use std::io::IsTerminal;
@@ -391,14 +392,32 @@ fn main_inner(cli: Cli) -> u8 {
         let stop = stop.clone();
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
     }
-    let opts = RunOptions { progress: !cli.quiet && std::io::stderr().is_terminal(), stop: Some(stop) };
+    let live = Arc::new(Live::new(settings.workers));
+    if let Some(addr) = settings.reporting.metrics {
+        match sink.serve_metrics(addr, live.clone()) {
+            Ok(bound) => tracing::info!("metrics on http://{bound}/metrics"),
+            // The default address taken (a second sensor on this host): go on without.
+            Err(e) if settings.reporting.metrics_default => {
+                eprintln!("farhand: warning: {} (no metrics; set metrics.listen)", one_line(&e))
+            }
+            Err(e) => return fail(exit::INPUT, e),
+        }
+    }
+    let opts = RunOptions {
+        progress: !cli.quiet && std::io::stderr().is_terminal(),
+        stop: Some(stop),
+        live: Some(live.clone()),
+    };
     let name = if cli.demo { "demo capture".to_string() } else { cap.name().to_string() };
     let summary = match (&settings.reporting.schedule, &settings.reporting.store, &cli.interface) {
         // A live sensor writes each completed period's report (checked every minute).
         (Some((period, dir)), Some(store), Some(_)) => {
             let mut schedule = Schedule::new(*period, dir.clone(), store.clone(), observer.name.clone());
             let mut tick = move || match schedule.tick(farhand::outputs::now_us()) {
-                Ok(Some(dir)) => tracing::info!("report written to {}", dir.display()),
+                Ok(Some(dir)) => {
+                    live.set_last_report((farhand::outputs::now_us() / 1_000_000).max(0) as u64);
+                    tracing::info!("report written to {}", dir.display())
+                }
                 Ok(None) => {}
                 Err(e) => tracing::warn!("scheduled report: {e}"),
             };
@@ -499,6 +518,7 @@ fn apply_overrides(cli: &Cli, settings: &mut Settings) -> Result<(), String> {
     }
     if cli.metrics.is_some() {
         r.metrics = cli.metrics;
+        r.metrics_default = false;
     } else if cli.interface.is_none() {
         // Offline runs serve metrics only when asked.
         r.metrics = None;

@@ -138,6 +138,9 @@ pub struct Reporting {
     pub schedule: Option<(Period, PathBuf)>,
     /// The metrics endpoint (`None` = off).
     pub metrics: Option<SocketAddr>,
+    /// `metrics` is the built-in default, not configured: a sensor that cannot bind it
+    /// (another sensor on the host has it) warns and goes on instead of refusing to start.
+    pub metrics_default: bool,
 }
 
 impl Default for Reporting {
@@ -150,6 +153,7 @@ impl Default for Reporting {
             retention: Some(Duration::from_secs(400 * 86_400)),
             schedule: None,
             metrics: DEFAULT_METRICS.parse().ok(),
+            metrics_default: true,
         }
     }
 }
@@ -247,6 +251,7 @@ pub(super) fn validate(
         }
     };
     let listen = metrics.listen.get_ref();
+    let metrics_default = metrics.listen.span().is_empty() && metrics.listen.span().start == 0;
     let metrics = if listen.is_empty() {
         None
     } else {
@@ -265,6 +270,7 @@ pub(super) fn validate(
         retention: (store.retention_days > 0).then(|| Duration::from_secs(store.retention_days * 86_400)),
         schedule,
         metrics,
+        metrics_default,
     })
 }
 
