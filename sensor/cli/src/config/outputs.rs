@@ -138,8 +138,9 @@ pub struct Reporting {
     pub schedule: Option<(Period, PathBuf)>,
     /// The metrics endpoint (`None` = off).
     pub metrics: Option<SocketAddr>,
-    /// `metrics` is the built-in default, not configured: a sensor that cannot bind it
-    /// (another sensor on the host has it) warns and goes on instead of refusing to start.
+    /// `metrics` is the default address: a sensor that cannot bind it (another sensor on the
+    /// host has it) warns and goes on instead of refusing to start; any other address that
+    /// cannot be bound stops it.
     pub metrics_default: bool,
 }
 
@@ -251,7 +252,7 @@ pub(super) fn validate(
         }
     };
     let listen = metrics.listen.get_ref();
-    let metrics_default = metrics.listen.span().is_empty() && metrics.listen.span().start == 0;
+    let metrics_default = listen == DEFAULT_METRICS;
     let metrics = if listen.is_empty() {
         None
     } else {
