@@ -60,7 +60,8 @@ fn demo_report_verifies_until_one_byte_changes() {
     let o = farhand(&["--demo", "--store", s(&db), "--report", s(&first)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let printed = alerts(&o);
-    assert!(stderr(&o).contains(&format!("report written to {}", s(&first.join("report.html")))), "{}", stderr(&o));
+    let html = std::fs::canonicalize(first.join("report.html")).unwrap();
+    assert!(stderr(&o).contains(&format!("report written to {}", s(&html))), "{}", stderr(&o));
     for f in ["report.html", "alerts.csv", "sessions.csv", "report.json", "manifest.json"] {
         assert!(first.join(f).is_file(), "{f} missing");
     }

@@ -10,6 +10,9 @@
 //! - Syslog outputs run on a small tokio runtime of their own ([`Outputs`] owns it); the
 //!   reporting thread only queues messages (the spool), so a collector that is down never
 //!   slows the fast path.
+//! - [`Outputs`] hands every batch to each output in turn (JSON lines, each syslog output,
+//!   the store); one that fails does not stop the others (the first error is reported), so
+//!   a full disk under the JSON file never silences syslog.
 //! - [`Outputs::finish`] gives each syslog output up to `drain_timeout` to deliver its
 //!   backlog and reports, per output, what was delivered and what stays spooled.
 
@@ -33,7 +36,6 @@ pub struct Outputs {
     json: JsonLinesSink,
     syslog: Vec<SyslogOutput>,
     store: Option<StoreSink>,
-    written: u64,
     runtime: Option<tokio::runtime::Runtime>,
     last_sync: std::time::Instant,
 }
@@ -91,7 +93,7 @@ impl Outputs {
             }
             None => None,
         };
-        Ok(Outputs { json, syslog, store, written: 0, runtime, last_sync: std::time::Instant::now() })
+        Ok(Outputs { json, syslog, store, runtime, last_sync: std::time::Instant::now() })
     }
 
     /// Serves `/metrics` on `addr` (the live counters plus each syslog output's), on the
@@ -173,7 +175,6 @@ impl Sink for Outputs {
         {
             first.get_or_insert(e);
         }
-        self.written += batch.len() as u64;
         first.map_or(Ok(()), Err)
     }
 

@@ -1,11 +1,8 @@
-//! The reporting plane's composition: one verdict feeding several sinks (JSON lines, syslog
-//! collectors, the store), and the scheduled reports a live sensor writes.
+//! The reporting plane's parts that join the others: the store as a sink, and the scheduled
+//! reports a live sensor writes. (The binary puts its outputs — JSON lines, syslog, the
+//! store — behind one sink of its own, `farhand::outputs::Outputs`.)
 //!
 //! # Contract
-//! - [`Fanout`] hands every batch to each of its sinks in turn, in the order given; a sink
-//!   that fails does not stop the others (its error is kept, the first one reported), so a
-//!   full disk under the JSON file never silences syslog, and a collector that is down never
-//!   stops the store.
 //! - [`StoreSink`] turns each batch into [`Records`] and writes them in one transaction; it
 //!   remembers the time span of what it wrote (for the report of an offline run).
 //! - [`Schedule`] writes the report of each completed period (UTC) once: the directory of a
@@ -19,53 +16,6 @@ use crate::sink::json::Observer;
 use crate::store::{self, Store, StoreTarget};
 use crate::verdict::Alert;
 use std::path::{Path, PathBuf};
-
-/// Several sinks fed the same batches.
-#[derive(Default)]
-pub struct Fanout {
-    sinks: Vec<Box<dyn Sink>>,
-    written: u64,
-}
-
-impl Fanout {
-    /// No sinks yet.
-    pub fn new() -> Fanout {
-        Fanout::default()
-    }
-
-    /// Adds a sink (after those already added).
-    pub fn push(&mut self, sink: Box<dyn Sink>) {
-        self.sinks.push(sink);
-    }
-}
-
-impl Sink for Fanout {
-    fn emit(&mut self, batch: &[Alert]) -> std::io::Result<()> {
-        let mut first = None;
-        for s in &mut self.sinks {
-            if let Err(e) = s.emit(batch) {
-                first.get_or_insert(e);
-            }
-        }
-        self.written += batch.len() as u64;
-        first.map_or(Ok(()), Err)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        let mut first = None;
-        for s in &mut self.sinks {
-            if let Err(e) = s.flush() {
-                first.get_or_insert(e);
-            }
-        }
-        first.map_or(Ok(()), Err)
-    }
-
-    /// Alerts handed to the sinks (each batch counted once).
-    fn written(&self) -> u64 {
-        self.written
-    }
-}
 
 /// Writes alerts into a store as rows.
 pub struct StoreSink {

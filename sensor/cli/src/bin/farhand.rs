@@ -483,7 +483,13 @@ fn run_report(
     match farhand::outputs::write_report(store, from, to, std::slice::from_ref(&observer.name), dir, None) {
         Ok((html, bytes)) => {
             if !quiet {
-                eprintln!("farhand: report written to {} ({:.1} kB)", html.display(), bytes as f64 / 1e3);
+                // Where to open it: an absolute path, whatever the working directory.
+                let html = std::fs::canonicalize(&html).unwrap_or(html);
+                eprintln!(
+                    "farhand: report written to {} ({:.1} kB; open it in a browser)",
+                    html.display(),
+                    bytes as f64 / 1e3
+                );
             }
             exit::OK
         }
