@@ -17,13 +17,14 @@
 )]
 
 mod common;
-use common::{alerts_with, ci, shared};
+
+use common::{alerts_with, ci, repo, shared};
 
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,10 +179,6 @@ fn expectations(tables: &[BTreeMap<String, toml::Value>]) -> Result<Vec<Expectat
                 .collect()
         })
         .collect()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn manifest_sha(corpus_path: &str) -> Option<String> {

@@ -10,20 +10,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::{farhand, repo, stderr};
+
 use std::process::{Command, Output};
-
-fn farhand(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_farhand")).args(args).output().expect("run farhand")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// Exactly one line on stderr, starting "farhand: ", naming `what`.
 fn one_clear_line(o: &Output, what: &str) {

@@ -14,13 +14,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::repo;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn sh(args: &[&str]) -> bool {
     Command::new(args[0])

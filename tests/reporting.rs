@@ -13,22 +13,12 @@
 
 mod common;
 
+use common::{farhand, repo, stderr};
+
 use common::servers::{self, Postgres, Rsyslog};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn farhand(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_farhand")).args(args).output().expect("run farhand")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -13,6 +13,24 @@ use farhand_report::sink::json::Observer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs the `farhand` binary of this build with `args`.
+pub fn farhand(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_farhand"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run farhand: {e}"))
+}
+
+/// What a run printed on stderr.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
 /// CI is set (non-empty and not "false"/"0"): every part must run, a missing prerequisite is a
 /// failure, not a skip (scripts/test.sh reads it the same way).
 pub fn ci() -> bool {
