@@ -29,8 +29,10 @@ const DEMO_PCAP: &[u8] = include_bytes!(env!("FARHAND_DEMO_PCAP"));
     group(ArgGroup::new("checked").multiple(true).args(["config", "demo"])),
     subcommand_negates_reqs = true,
     args_conflicts_with_subcommands = true,
-    after_help = "Alerts are JSON lines (OCSF Detection Finding with ECS fields), one per remote-control session.\n\
-                  A one-line summary goes to stderr at the end.\n\n\
+    after_help = "Alerts are JSON lines (OCSF Detection Finding with ECS fields), one per remote-control session;\n\
+                  --syslog sends them to collectors too (RFC 5424 or CEF; undelivered ones wait in the --spool),\n\
+                  --store keeps them (SQLite file or postgres:// URL) for `farhand report`.\n\
+                  A one-line summary goes to stderr at the end, and one line per syslog output.\n\n\
                   Exit codes: 0 ok; 1 input or output could not be opened/read/written; 2 usage or config error;\n\
                   3 the input ended with an error (e.g. truncated file) after the alerts for what was read were written.\n\n\
                   The demo (--demo) brings its own configuration, built in: config/demo/farhand.toml, a policy of a\n\
@@ -39,6 +41,11 @@ const DEMO_PCAP: &[u8] = include_bytes!(env!("FARHAND_DEMO_PCAP"));
                   --demo -c FILE runs the demo capture with FILE instead; --demo --check-config shows the demo's.\n\n\
                   Examples:\n  farhand -r capture.pcap\n  farhand -r capture.pcapng -o alerts.jsonl\n  \
                   farhand -i eth1 -f 'not port 53' -c /etc/farhand/farhand.toml -o /var/log/farhand/alerts.jsonl\n  \
+                  farhand -i eth1 --syslog tcp://siem.example.com:514 --spool /var/lib/farhand/spool --store /var/lib/farhand/farhand.db\n  \
+                  farhand --demo --store demo.db --report demo-report\n  \
+                  farhand report --store /var/lib/farhand/farhand.db --period weekly --out week-48 --previous week-47\n  \
+                  farhand report verify week-47 week-48\n  \
+                  farhand spool flush -c /etc/farhand/farhand.toml\n  \
                   farhand --demo\n  \
                   farhand geo import-asn asn-ipv4.csv.gz asn-ipv6.csv.gz -o asn.mmdb\n  \
                   farhand geo import-country country-ipv4.csv.gz country-ipv6.csv.gz -o country.mmdb"
