@@ -85,6 +85,24 @@ fn demo_report_verifies_until_one_byte_changes() {
     let o = farhand(&["report", "verify", s(&first), s(&second)]);
     assert!(o.status.success(), "{}", stderr(&o));
 
+    // A mistyped store is an error, never an empty report (and never a new database).
+    let o = farhand(&[
+        "report",
+        "--store",
+        s(&tmp.path().join("farhnad.db")),
+        "--period",
+        "daily",
+        "--out",
+        s(&tmp.path().join("x")),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("farhnad.db: no such store"), "{}", stderr(&o));
+    assert!(!tmp.path().join("farhnad.db").exists() && !tmp.path().join("x").exists());
+    // --report without a store is a usage error before anything is read.
+    let o = farhand(&["--demo", "--report", s(&tmp.path().join("y"))]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.stdout.is_empty() && stderr(&o).contains("--report needs a store"), "{}", stderr(&o));
+
     // One byte changed in one file: verification fails and names that file.
     let csv = first.join("alerts.csv");
     let mut bytes = std::fs::read(&csv).unwrap();

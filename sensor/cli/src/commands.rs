@@ -153,6 +153,13 @@ pub fn report(args: &ReportArgs) -> u8 {
             None => return fail(exit::USAGE, "report: no store (--store FILE|URL, or [store] in -c FILE)"),
         },
     };
+    // A report reads a store; it never creates one (a mistyped path is an error, not an
+    // empty report).
+    if let StoreTarget::Sqlite(path) = &target
+        && !path.is_file()
+    {
+        return fail(exit::INPUT, format!("{}: no such store", path.display()));
+    }
     let Some(out) = &args.out else {
         return fail(exit::USAGE, "report: --out DIR is required");
     };

@@ -529,6 +529,9 @@ fn apply_overrides(cli: &Cli, settings: &mut Settings) -> Result<(), String> {
     if let Some(s) = &cli.store {
         r.store = Some(farhand_report::store::StoreTarget::parse(s).map_err(|e| format!("--store: {e}"))?);
     }
+    if cli.report.is_some() && r.store.is_none() {
+        return Err("--report needs a store (--store FILE|URL, or [store] in the config)".into());
+    }
     if cli.metrics.is_some() {
         r.metrics = cli.metrics;
         r.metrics_default = false;
