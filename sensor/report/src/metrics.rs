@@ -44,7 +44,7 @@
 use crate::verdict::{Alert, AlertKind};
 use farhand_model::counters::Live;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -92,6 +92,21 @@ pub struct OutputGauge {
     /// Connections re-established after a failure (counter).
     pub reconnects: u64,
 }
+
+/// One family per output figure: (name, help, type, the figure), in the order written.
+type OutputFamily = (&'static str, &'static str, MetricType, fn(&OutputGauge) -> u64);
+
+/// The families every registered output has a sample in (label `output`).
+const OUTPUT_FAMILIES: [OutputFamily; 6] = [
+    ("farhand_output_queued", "Messages accepted for sending.", MetricType::Counter, |o| o.queued),
+    ("farhand_output_delivered", "Messages delivered to the receiver.", MetricType::Counter, |o| o.delivered),
+    ("farhand_output_dropped", "Messages given up on.", MetricType::Counter, |o| o.dropped),
+    ("farhand_output_backlog_messages", "Messages waiting, in memory and spooled.", MetricType::Gauge, |o| {
+        o.backlog_messages
+    }),
+    ("farhand_spool_bytes", "Bytes of the on-disk spool.", MetricType::Gauge, |o| o.backlog_bytes),
+    ("farhand_output_reconnects", "Connections re-established after a failure.", MetricType::Counter, |o| o.reconnects),
+];
 
 /// A registered output's counters, asked at scrape time.
 type OutputSource = Arc<dyn Fn() -> OutputGauge + Send + Sync>;
@@ -211,14 +226,22 @@ impl std::fmt::Debug for Scrape {
     }
 }
 
+/// `v` as one sample of a `kind` metric: a gauge, else a counter.
+fn sample(kind: MetricType, v: u64, enc: MetricEncoder<'_>) -> std::fmt::Result {
+    match kind {
+        MetricType::Gauge => ConstGauge::new(v).encode(enc),
+        _ => ConstCounter::new(v).encode(enc),
+    }
+}
+
 fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::fmt::Result {
-    let c = ConstCounter::new(v);
-    c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)
+    let kind = MetricType::Counter;
+    sample(kind, v, enc.encode_descriptor(name, help, None, kind)?)
 }
 
 fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::fmt::Result {
-    let g = ConstGauge::new(v);
-    g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
+    let kind = MetricType::Gauge;
+    sample(kind, v, enc.encode_descriptor(name, help, None, kind)?)
 }
 
 /// One family with one label: `(value, figure)` per sample.
@@ -234,11 +257,7 @@ fn family(
     let mut m = enc.encode_descriptor(name, help, None, kind)?;
     for (value, v) in samples {
         let labels = [(label, escape_label(value))];
-        let sample = m.encode_family(&labels)?;
-        match kind {
-            MetricType::Gauge => ConstGauge::new(*v).encode(sample)?,
-            _ => ConstCounter::new(*v).encode(sample)?,
-        }
+        sample(kind, *v, m.encode_family(&labels)?)?;
     }
     Ok(())
 }
@@ -291,32 +310,10 @@ impl Collector for Scrape {
         // The outputs' closures run outside the lock.
         let outputs: Vec<(String, OutputSource)> = lock(&self.outputs).clone();
         let gauges: Vec<(String, OutputGauge)> = outputs.iter().map(|(n, f)| (n.clone(), f())).collect();
-        let per = |pick: fn(&OutputGauge) -> u64| -> Vec<(String, u64)> {
-            gauges.iter().map(|(n, g)| (n.clone(), pick(g))).collect()
-        };
-        let c = MetricType::Counter;
-        let g = MetricType::Gauge;
-        family(e, ("farhand_output_queued", "Messages accepted for sending.", c), "output", &per(|o| o.queued))?;
-        family(
-            e,
-            ("farhand_output_delivered", "Messages delivered to the receiver.", c),
-            "output",
-            &per(|o| o.delivered),
-        )?;
-        family(e, ("farhand_output_dropped", "Messages given up on.", c), "output", &per(|o| o.dropped))?;
-        family(
-            e,
-            ("farhand_output_backlog_messages", "Messages waiting, in memory and spooled.", g),
-            "output",
-            &per(|o| o.backlog_messages),
-        )?;
-        family(e, ("farhand_spool_bytes", "Bytes of the on-disk spool.", g), "output", &per(|o| o.backlog_bytes))?;
-        family(
-            e,
-            ("farhand_output_reconnects", "Connections re-established after a failure.", c),
-            "output",
-            &per(|o| o.reconnects),
-        )?;
+        for (name, help, kind, pick) in OUTPUT_FAMILIES {
+            let samples: Vec<(String, u64)> = gauges.iter().map(|(n, o)| (n.clone(), pick(o))).collect();
+            family(e, (name, help, kind), "output", &samples)?;
+        }
         gauge(
             e,
             "farhand_last_report_timestamp_seconds",

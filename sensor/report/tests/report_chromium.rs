@@ -22,7 +22,7 @@
 use farhand_report::audit::{ReportMeta, verify, write_report};
 use farhand_report::records::{AlertRecord, EndpointRecord, ReportData, SessionRecord};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -282,6 +282,46 @@ fn chromium(profile: &Path, extra: &[String], url: &str) -> Command {
     c
 }
 
+/// The meta both reports share, for `data` generated at `generated_us`.
+fn meta(data: &ReportData, generated_us: i64) -> ReportMeta {
+    ReportMeta {
+        title: "farhand report".into(),
+        generated_us,
+        sensors: data.sensors.clone(),
+        store: "sqlite /var/lib/farhand/store.db".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// `name` in the workspace's `target/`, where a copy is kept for people to look at.
+fn kept(name: &str) -> PathBuf {
+    [env!("CARGO_MANIFEST_DIR"), "..", "..", "target", name].iter().collect()
+}
+
+/// Screenshots `url` into `png` with a window of `size` (`1280,2400`), in a fresh profile
+/// under `tmp`: Chromium must exit 0 and log no console error. Returns how long it ran.
+fn screenshot(tmp: &Path, url: &str, png: &Path, size: &str) -> Duration {
+    let extra = vec![format!("--screenshot={}", png.display()), format!("--window-size={size}")];
+    let started = Instant::now();
+    let shot = run(chromium(&tmp.join("profile-shot"), &extra, url), Duration::from_secs(120)).unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&shot.stderr);
+    assert!(shot.status.success(), "chromium exited {:?}: {stderr}", shot.status);
+    let errors = console_errors(&stderr);
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    took
+}
+
+/// Chromium's run of `--dump-dom` on `url`, in a fresh profile under `tmp`: (its exit status,
+/// the DOM, its log).
+fn dump_dom(tmp: &Path, url: &str) -> (ExitStatus, String, String) {
+    let dom =
+        run(chromium(&tmp.join("profile-dom"), &["--dump-dom".to_string()], url), Duration::from_secs(120)).unwrap();
+    let text = String::from_utf8_lossy(&dom.stdout).into_owned();
+    let log = String::from_utf8_lossy(&dom.stderr).into_owned();
+    (dom.status, text, log)
+}
+
 /// Console errors in Chromium's log: `…:CONSOLE(line)] "message", source: …` and uncaught
 /// exceptions.
 fn console_errors(stderr: &str) -> Vec<&str> {
@@ -290,53 +330,34 @@ fn console_errors(stderr: &str) -> Vec<&str> {
 
 #[test]
 fn chromium_renders_the_report() {
-    if !Path::new(CHROMIUM).exists() {
-        skip(&format!("{CHROMIUM} is not installed"));
+    if !have_chromium() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("report-2025-w10");
     let data = realistic();
     assert_eq!((data.alerts.len(), data.sessions.len()), (200, 40));
-    let meta = ReportMeta {
-        title: "farhand report".into(),
-        generated_us: T0 + 7 * DAY + 2 * HOUR,
-        sensors: data.sensors.clone(),
-        store: "sqlite /var/lib/farhand/store.db".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    };
-    let summary = write_report(&data, &meta, &out, None).unwrap();
+    let summary = write_report(&data, &meta(&data, T0 + 7 * DAY + 2 * HOUR), &out, None).unwrap();
     verify(std::slice::from_ref(&out)).unwrap();
     let url = format!("file://{}", out.join("report.html").display());
 
     // Screenshot.
     let png = tmp.path().join("report.png");
-    let extra = vec![format!("--screenshot={}", png.display()), "--window-size=1280,2400".to_string()];
-    let started = Instant::now();
-    let shot = run(chromium(&tmp.path().join("profile-shot"), &extra, &url), Duration::from_secs(120)).unwrap();
-    let render = started.elapsed();
-    let stderr = String::from_utf8_lossy(&shot.stderr);
-    assert!(shot.status.success(), "chromium exited {:?}: {stderr}", shot.status);
-    let errors = console_errors(&stderr);
-    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    let render = screenshot(tmp.path(), &url, &png, "1280,2400");
     let png_bytes = std::fs::read(&png).unwrap();
     assert!(png_bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     assert!(png_bytes.len() > 20_000, "screenshot of {} bytes: a blank page?", png_bytes.len());
-    let keep: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "target", "report-screenshot.png"].iter().collect();
+    let keep = kept("report-screenshot.png");
     if let Err(e) = std::fs::copy(&png, &keep) {
         eprintln!("note: could not keep the screenshot at {}: {e}", keep.display());
     }
-    std::fs::copy(out.join("report.html"), keep.with_file_name("report-sample.html")).ok();
+    std::fs::copy(out.join("report.html"), kept("report-sample.html")).ok();
 
     // The DOM as the browser built it.
-    let dom =
-        run(chromium(&tmp.path().join("profile-dom"), &["--dump-dom".to_string()], &url), Duration::from_secs(120))
-            .unwrap();
-    let dom_err = String::from_utf8_lossy(&dom.stderr);
-    assert!(dom.status.success(), "chromium --dump-dom exited {:?}: {dom_err}", dom.status);
+    let (status, dom, dom_err) = dump_dom(tmp.path(), &url);
+    assert!(status.success(), "chromium --dump-dom exited {status:?}: {dom_err}");
     let errors = console_errors(&dom_err);
     assert!(errors.is_empty(), "console errors: {errors:#?}");
-    let dom = String::from_utf8_lossy(&dom.stdout);
     for title in [
         "Alerts over time",
         "Alerts by kind",
@@ -376,8 +397,7 @@ fn chromium_renders_the_report() {
     let pages =
         text.match_indices("/Type /Page").filter(|(i, m)| text.as_bytes().get(i + m.len()) != Some(&b's')).count();
     assert!(pages >= 2, "{pages} PDF pages");
-    let keep_pdf: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "target", "report-print.pdf"].iter().collect();
-    std::fs::copy(&pdf, &keep_pdf).ok();
+    std::fs::copy(&pdf, kept("report-print.pdf")).ok();
 
     let total: u64 = summary.files.iter().map(|f| f.1).sum();
     eprintln!(
@@ -395,37 +415,20 @@ fn chromium_renders_the_report() {
 
 #[test]
 fn chromium_renders_an_empty_report() {
-    if !Path::new(CHROMIUM).exists() {
-        skip(&format!("{CHROMIUM} is not installed"));
+    if !have_chromium() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("report-empty");
     let data = ReportData { from_us: T0, to_us: T0 + DAY, sensors: vec!["hq-core-1".into()], ..Default::default() };
-    let meta = ReportMeta {
-        title: "farhand report".into(),
-        generated_us: T0 + DAY + HOUR,
-        sensors: data.sensors.clone(),
-        store: "sqlite /var/lib/farhand/store.db".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    };
-    write_report(&data, &meta, &out, None).unwrap();
+    write_report(&data, &meta(&data, T0 + DAY + HOUR), &out, None).unwrap();
     let url = format!("file://{}", out.join("report.html").display());
     let png = tmp.path().join("empty.png");
-    let extra = vec![format!("--screenshot={}", png.display()), "--window-size=1280,1600".to_string()];
-    let shot = run(chromium(&tmp.path().join("profile-shot"), &extra, &url), Duration::from_secs(120)).unwrap();
-    let stderr = String::from_utf8_lossy(&shot.stderr);
-    assert!(shot.status.success(), "chromium exited {:?}: {stderr}", shot.status);
-    assert!(console_errors(&stderr).is_empty(), "console errors: {stderr}");
+    screenshot(tmp.path(), &url, &png, "1280,1600");
     assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
-    let keep: PathBuf =
-        [env!("CARGO_MANIFEST_DIR"), "..", "..", "target", "report-screenshot-empty.png"].iter().collect();
-    std::fs::copy(&png, &keep).ok();
-    let dom =
-        run(chromium(&tmp.path().join("profile-dom"), &["--dump-dom".to_string()], &url), Duration::from_secs(120))
-            .unwrap();
-    assert!(dom.status.success());
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    std::fs::copy(&png, kept("report-screenshot-empty.png")).ok();
+    let (status, dom, _) = dump_dom(tmp.path(), &url);
+    assert!(status.success());
     assert!(dom.contains("No alerts in this period."), "the empty report does not say so");
     assert!(dom.matches("<svg").count() >= 6);
     assert!(dom.contains(">Alerts over time</h2>"));
@@ -435,6 +438,15 @@ fn chromium_renders_an_empty_report() {
 fn count_summary_badges(dom: &str) -> usize {
     let end = dom.find("<section class=\"charts\"").unwrap_or(0);
     dom[..end].matches("<span class=\"badge sev-").count()
+}
+
+/// Whether Chromium is installed; says why not.
+fn have_chromium() -> bool {
+    let there = Path::new(CHROMIUM).exists();
+    if !there {
+        skip(&format!("{CHROMIUM} is not installed"));
+    }
+    there
 }
 
 /// Under CI (`CI` set, not "false"/"0") every test must run: a missing Chromium fails the test;

@@ -49,23 +49,31 @@ pub(crate) fn field(s: &str, guard: bool) -> String {
 }
 
 /// Appends one record (fields joined by `,`, ended by CRLF).
-fn record(out: &mut String, fields: &[Field<'_>]) {
-    for (i, f) in fields.iter().enumerate() {
+fn record<'a>(out: &mut String, fields: impl IntoIterator<Item = Field<'a>>) {
+    for (i, f) in fields.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         match f {
             Field::Text(s) => out.push_str(&field(s, true)),
-            Field::Own(s) => out.push_str(&field(s, false)),
+            Field::Own(s) => out.push_str(&field(&s, false)),
         }
     }
     out.push_str("\r\n");
 }
 
-/// Appends the header row.
-fn header(out: &mut String, names: &[&str]) {
-    let fields: Vec<Field<'_>> = names.iter().map(|n| Field::Own((*n).to_string())).collect();
-    record(out, &fields);
+/// A whole file: the header row of `columns`, then one record per row, its fields from
+/// `fields`.
+fn table<'a, T, I>(columns: &[&str], rows: &'a [T], fields: impl Fn(&'a T) -> I) -> String
+where
+    I: IntoIterator<Item = Field<'a>>,
+{
+    let mut out = String::new();
+    record(&mut out, columns.iter().map(|n| Field::Own((*n).to_string())));
+    for r in rows {
+        record(&mut out, fields(r));
+    }
+    out
 }
 
 fn opt_text(v: &Option<String>) -> Field<'_> {
@@ -79,6 +87,26 @@ fn opt_num<T: ToString>(v: Option<T>) -> Field<'static> {
 /// A float for a spreadsheet: finite values as Rust writes them, anything else empty.
 fn float(v: Option<f64>) -> Field<'static> {
     Field::Own(v.filter(|x| x.is_finite()).map(|x| x.to_string()).unwrap_or_default())
+}
+
+/// The columns `endpoint_ip` … `peer_org`, which both files have, in this order, from an
+/// alert's or a session's fields of the same names.
+fn endpoint_and_peer<'a>(
+    endpoint_ip: &'a str,
+    peer_ip: &'a str,
+    peer_port: u16,
+    peer_country: &'a Option<String>,
+    peer_asn: Option<u32>,
+    peer_org: &'a Option<String>,
+) -> [Field<'a>; 6] {
+    [
+        Field::Text(endpoint_ip),
+        Field::Text(peer_ip),
+        Field::Own(peer_port.to_string()),
+        opt_text(peer_country),
+        opt_num(peer_asn),
+        opt_text(peer_org),
+    ]
 }
 
 /// The columns of `alerts.csv`.
@@ -129,69 +157,50 @@ pub const SESSION_COLUMNS: [&str; 23] = [
 
 /// `alerts.csv`: one row per alert.
 pub fn alerts_csv(data: &ReportData) -> String {
-    let mut out = String::new();
-    header(&mut out, &ALERT_COLUMNS);
-    for a in &data.alerts {
-        record(
-            &mut out,
-            &[
-                Field::Own(rfc3339(a.time_us)),
-                Field::Text(&a.id),
-                Field::Text(&a.sensor),
-                Field::Text(&a.kind),
-                Field::Text(&a.activity),
-                Field::Text(&a.severity),
-                Field::Text(&a.tool),
-                Field::Text(&a.endpoint_ip),
-                Field::Text(&a.peer_ip),
-                Field::Own(a.peer_port.to_string()),
-                opt_text(&a.peer_country),
-                opt_num(a.peer_asn),
-                opt_text(&a.peer_org),
-                float(a.gap_ms),
-                Field::Text(&a.message),
-            ],
-        );
-    }
-    out
+    table(&ALERT_COLUMNS, &data.alerts, |a| {
+        let head = [
+            Field::Own(rfc3339(a.time_us)),
+            Field::Text(&a.id),
+            Field::Text(&a.sensor),
+            Field::Text(&a.kind),
+            Field::Text(&a.activity),
+            Field::Text(&a.severity),
+            Field::Text(&a.tool),
+        ];
+        let peer = endpoint_and_peer(&a.endpoint_ip, &a.peer_ip, a.peer_port, &a.peer_country, a.peer_asn, &a.peer_org);
+        let tail = [float(a.gap_ms), Field::Text(&a.message)];
+        head.into_iter().chain(peer).chain(tail)
+    })
 }
 
 /// `sessions.csv`: one row per session.
 pub fn sessions_csv(data: &ReportData) -> String {
-    let mut out = String::new();
-    header(&mut out, &SESSION_COLUMNS);
-    for s in &data.sessions {
+    table(&SESSION_COLUMNS, &data.sessions, |s| {
         let duration_s = s.last_seen_us.saturating_sub(s.first_seen_us).max(0) as f64 / 1e6;
-        record(
-            &mut out,
-            &[
-                Field::Own(rfc3339(s.first_seen_us)),
-                Field::Own(rfc3339(s.last_seen_us)),
-                Field::Text(&s.id),
-                Field::Text(&s.sensor),
-                Field::Text(&s.tool),
-                Field::Text(&s.category),
-                Field::Text(&s.direction),
-                Field::Text(&s.transport),
-                Field::Text(&s.endpoint_ip),
-                Field::Text(&s.peer_ip),
-                Field::Own(s.peer_port.to_string()),
-                opt_text(&s.peer_country),
-                opt_num(s.peer_asn),
-                opt_text(&s.peer_org),
-                Field::Own(s.bytes_in.to_string()),
-                Field::Own(s.bytes_out.to_string()),
-                Field::Text(&s.severity),
-                float(s.gap_ms),
-                Field::Own(s.relayed.to_string()),
-                opt_num(s.keys),
-                float(s.iki_median_ms),
-                opt_text(&s.rhythm),
-                float(Some(duration_s)),
-            ],
-        );
-    }
-    out
+        let head = [
+            Field::Own(rfc3339(s.first_seen_us)),
+            Field::Own(rfc3339(s.last_seen_us)),
+            Field::Text(&s.id),
+            Field::Text(&s.sensor),
+            Field::Text(&s.tool),
+            Field::Text(&s.category),
+            Field::Text(&s.direction),
+            Field::Text(&s.transport),
+        ];
+        let peer = endpoint_and_peer(&s.endpoint_ip, &s.peer_ip, s.peer_port, &s.peer_country, s.peer_asn, &s.peer_org);
+        let tail = [
+            Field::Own(s.bytes_in.to_string()),
+            Field::Own(s.bytes_out.to_string()),
+            Field::Text(&s.severity),
+            float(s.gap_ms),
+            Field::Own(s.relayed.to_string()),
+            opt_num(s.keys),
+            float(s.iki_median_ms),
+            opt_text(&s.rhythm),
+            float(Some(duration_s)),
+        ];
+        head.into_iter().chain(peer).chain(tail)
+    })
 }
 
 #[cfg(test)]

@@ -288,6 +288,9 @@ pub(crate) mod tests {
         relayed: bool,
         keys: Option<(u64, f64, &str)>,
     ) -> SessionRecord {
+        // Between the same laptop and peer as the alerts.
+        let AlertRecord { endpoint_ip, peer_ip, peer_port, peer_country, peer_asn, peer_org, .. } =
+            alert(first_us, "High");
         SessionRecord {
             id: format!("s-{tool}-{first_us}"),
             sensor: "sensor-a".into(),
@@ -295,12 +298,12 @@ pub(crate) mod tests {
             category: "remote_control".into(),
             direction: "inbound".into(),
             transport: "tcp".into(),
-            endpoint_ip: "10.41.0.120".into(),
-            peer_ip: "203.0.113.9".into(),
-            peer_port: 5938,
-            peer_country: Some("NL".into()),
-            peer_asn: Some(64500),
-            peer_org: Some("Example Hosting".into()),
+            endpoint_ip,
+            peer_ip,
+            peer_port,
+            peer_country,
+            peer_asn,
+            peer_org,
             first_seen_us: first_us,
             last_seen_us: first_us.saturating_add(dur_us),
             bytes_in: 1000,
@@ -373,6 +376,14 @@ pub(crate) mod tests {
             prev = Some(d.clone());
         }
         dirs
+    }
+
+    /// Rewrites `dir`'s manifest with `edit` applied (as someone covering their tracks would).
+    fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut Manifest)) {
+        let mpath = dir.join(MANIFEST);
+        let mut m: Manifest = serde_json::from_slice(&fs::read(&mpath).unwrap()).unwrap();
+        edit(&mut m);
+        fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
     }
 
     #[test]
@@ -477,18 +488,14 @@ pub(crate) mod tests {
         // Editing a file's hash in the manifest (to cover an edit) names that file.
         let t = tempfile::tempdir().unwrap();
         let dirs = chain(t.path());
-        let mpath = dirs[2].join(MANIFEST);
-        let mut m: Manifest = serde_json::from_slice(&fs::read(&mpath).unwrap()).unwrap();
-        m.files[3].sha256 = sha256_hex(b"something else");
-        fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+        edit_manifest(&dirs[2], |m| m.files[3].sha256 = sha256_hex(b"something else"));
         assert_eq!(verify(&dirs).unwrap_err(), format!("{}: SHA-256 mismatch", dirs[2].join("report.json").display()));
         // Removing a file from the manifest names it as unlisted.
         let t = tempfile::tempdir().unwrap();
         let dirs = chain(t.path());
-        let mpath = dirs[2].join(MANIFEST);
-        let mut m: Manifest = serde_json::from_slice(&fs::read(&mpath).unwrap()).unwrap();
-        m.files.remove(0);
-        fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+        edit_manifest(&dirs[2], |m| {
+            m.files.remove(0);
+        });
         assert_eq!(
             verify(&dirs).unwrap_err(),
             format!("{}: not in the manifest", dirs[2].join("alerts.csv").display())
@@ -530,15 +537,16 @@ pub(crate) mod tests {
         let mpath = dirs[1].join(MANIFEST);
         let good = fs::read(&mpath).unwrap();
         let shown = mpath.display().to_string();
+        let replaced = |from: &str, to: &str| String::from_utf8(good.clone()).unwrap().replace(from, to).into_bytes();
         let cases: Vec<Vec<u8>> = vec![
             good[..good.len() / 2].to_vec(),
             Vec::new(),
             b"\x00\xff garbage".to_vec(),
             b"[]".to_vec(),
-            String::from_utf8(good.clone()).unwrap().replace("\"format\": 1", "\"format\": 2").into_bytes(),
-            String::from_utf8(good.clone()).unwrap().replace("\"alerts.csv\"", "\"../r1/alerts.csv\"").into_bytes(),
-            String::from_utf8(good.clone()).unwrap().replace("\"privacy.txt\"", "\"alerts.csv\"").into_bytes(),
-            String::from_utf8(good.clone()).unwrap().replace("\"format\"", "\"extra\": 1, \"format\"").into_bytes(),
+            replaced("\"format\": 1", "\"format\": 2"),
+            replaced("\"alerts.csv\"", "\"../r1/alerts.csv\""),
+            replaced("\"privacy.txt\"", "\"alerts.csv\""),
+            replaced("\"format\"", "\"extra\": 1, \"format\""),
             vec![b' '; 2 << 20],
         ];
         for (i, bytes) in cases.into_iter().enumerate() {

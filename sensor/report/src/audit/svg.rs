@@ -153,6 +153,48 @@ fn legend(out: &mut String, series: &[Series], y: f64) {
     }
 }
 
+/// Horizontal grid lines, each with its value at the left, from 0 up to `top_value` every
+/// `step`, across the plot between `left` and `W - right`; `y` places a value.
+fn y_grid(out: &mut String, (left, right): (f64, f64), top_value: f64, step: f64, y: impl Fn(f64) -> f64) {
+    let mut t = 0.0;
+    while t <= top_value + 1e-9 {
+        let _ = write!(
+            out,
+            r#"<line x1="{l}" x2="{r}" y1="{y}" y2="{y}" class="grid"/><text x="{tx}" y="{ty}" class="lbl" text-anchor="end">{v}</text>"#,
+            l = n(left),
+            r = n(W - right),
+            y = n(y(t)),
+            tx = n(left - 6.0),
+            ty = n(y(t) + 4.0),
+            v = tick_text(t)
+        );
+        t += step;
+    }
+}
+
+/// One vertical grid line at `x` from `top` to `bottom`, with `label` under the plot.
+fn x_grid_line(out: &mut String, x: f64, (top, bottom): (f64, f64), label: &str) {
+    let _ = write!(
+        out,
+        r#"<line x1="{x}" x2="{x}" y1="{t0}" y2="{b}" class="grid"/><text x="{x}" y="{ly}" class="lbl" text-anchor="middle">{label}</text>"#,
+        x = n(x),
+        t0 = n(top),
+        b = n(bottom),
+        ly = n(bottom + 16.0)
+    );
+}
+
+/// The y axis title, written upwards at the left, centred on `mid`.
+fn y_axis_title(out: &mut String, mid: f64, title: &str) {
+    let _ = write!(
+        out,
+        r#"<text x="12" y="{}" class="lbl" transform="rotate(-90 12 {})" text-anchor="middle">{}</text>"#,
+        n(mid),
+        n(mid),
+        esc(title)
+    );
+}
+
 /// A stacked-column chart (a time series or a histogram). `y_title` names the count.
 pub(crate) fn columns(aria: &str, series: &[Series], cols: &[Column], y_title: &str) -> String {
     columns_with(aria, series, cols, y_title, None)
@@ -183,27 +225,8 @@ fn columns_with(aria: &str, series: &[Series], cols: &[Column], y_title: &str, e
         legend(&mut out, series, 14.0);
     }
     // Grid and y ticks.
-    let mut t = 0.0;
-    while t <= top_value + 1e-9 {
-        let _ = write!(
-            out,
-            r#"<line x1="{l}" x2="{r}" y1="{y}" y2="{y}" class="grid"/><text x="{tx}" y="{ty}" class="lbl" text-anchor="end">{v}</text>"#,
-            l = n(left),
-            r = n(W - right),
-            y = n(y(t)),
-            tx = n(left - 6.0),
-            ty = n(y(t) + 4.0),
-            v = tick_text(t)
-        );
-        t += step;
-    }
-    let _ = write!(
-        out,
-        r#"<text x="12" y="{}" class="lbl" transform="rotate(-90 12 {})" text-anchor="middle">{}</text>"#,
-        n(top + plot_h / 2.0),
-        n(top + plot_h / 2.0),
-        esc(y_title)
-    );
+    y_grid(&mut out, (left, right), top_value, step, y);
+    y_axis_title(&mut out, top + plot_h / 2.0, y_title);
     let slot = plot_w / cols.len() as f64;
     let gap = if slot > 6.0 { (slot * 0.18).min(8.0) } else { 0.5 };
     let longest = cols.iter().map(|c| cut(&c.label, 16).chars().count()).max().unwrap_or(0);
@@ -364,58 +387,28 @@ pub(crate) fn scatter(
     if !series.is_empty() {
         legend(&mut out, series, 14.0);
     }
-    let mut t = 0.0;
-    while t <= y_hi + 1e-9 {
-        let _ = write!(
-            out,
-            r#"<line x1="{l}" x2="{r}" y1="{y}" y2="{y}" class="grid"/><text x="{tx}" y="{ty}" class="lbl" text-anchor="end">{v}</text>"#,
-            l = n(left),
-            r = n(W - right),
-            y = n(py(t)),
-            tx = n(left - 6.0),
-            ty = n(py(t) + 4.0),
-            v = tick_text(t)
-        );
-        t += y_step;
-    }
+    y_grid(&mut out, (left, right), y_hi, y_step, py);
     let mut t = x_lo;
     while t <= x_hi + 1e-9 {
         let label = if x_log { tick_text(10f64.powf(t)) } else { tick_text(t) };
-        let _ = write!(
-            out,
-            r#"<line x1="{x}" x2="{x}" y1="{t0}" y2="{b}" class="grid"/><text x="{x}" y="{ly}" class="lbl" text-anchor="middle">{label}</text>"#,
-            x = n(px(t)),
-            t0 = n(top),
-            b = n(top + plot_h),
-            ly = n(top + plot_h + 16.0)
-        );
+        x_grid_line(&mut out, px(t), (top, top + plot_h), &label);
         // On a log axis of few decades, 2× and 5× lines (labelled) help to read the values.
         if x_log && x_hi - x_lo <= 2.0 + 1e-9 && t + 1.0 <= x_hi + 1e-9 {
             for m in [2.0f64, 5.0] {
                 let v = t + m.log10();
-                let _ = write!(
-                    out,
-                    r#"<line x1="{x}" x2="{x}" y1="{t0}" y2="{b}" class="grid"/><text x="{x}" y="{ly}" class="lbl" text-anchor="middle">{label}</text>"#,
-                    x = n(px(v)),
-                    t0 = n(top),
-                    b = n(top + plot_h),
-                    ly = n(top + plot_h + 16.0),
-                    label = tick_text(10f64.powf(v).round())
-                );
+                x_grid_line(&mut out, px(v), (top, top + plot_h), &tick_text(10f64.powf(v).round()));
             }
         }
         t += x_step;
     }
     let _ = write!(
         out,
-        r#"<text x="{}" y="{}" class="lbl" text-anchor="middle">{}</text><text x="12" y="{}" class="lbl" transform="rotate(-90 12 {})" text-anchor="middle">{}</text>"#,
+        r#"<text x="{}" y="{}" class="lbl" text-anchor="middle">{}</text>"#,
         n(left + plot_w / 2.0),
         n(h - 6.0),
-        esc(x_title),
-        n(top + plot_h / 2.0),
-        n(top + plot_h / 2.0),
-        esc(y_title)
+        esc(x_title)
     );
+    y_axis_title(&mut out, top + plot_h / 2.0, y_title);
     for (p, x) in pts.iter().zip(&xs) {
         let color = series.get(p.series).map(|s| s.color).unwrap_or("#737373");
         let _ = write!(

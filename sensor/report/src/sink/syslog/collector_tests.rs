@@ -58,6 +58,21 @@ fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Asks `done` every `step` until it says yes (true) or `limit` has passed (false, after one
+/// last ask).
+fn poll(limit: Duration, step: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    loop {
+        if done() {
+            return true;
+        }
+        if t0.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(step);
+    }
+}
+
 /// The PEM files of a TLS collector (server side).
 struct ServerTls {
     ca: PathBuf,
@@ -135,14 +150,16 @@ impl Rsyslog {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let t0 = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.probe)).is_err() {
+        let listening = poll(Duration::from_secs(10), Duration::from_millis(20), || {
+            if TcpStream::connect(("127.0.0.1", self.probe)).is_ok() {
+                return true;
+            }
             if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("rsyslogd exited ({st}): {}", fs::read_to_string(self.dir.join("rsyslogd.stderr")).unwrap());
             }
-            assert!(t0.elapsed() < Duration::from_secs(10), "rsyslogd did not listen on {}", self.probe);
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            false
+        });
+        assert!(listening, "rsyslogd did not listen on {}", self.probe);
     }
 
     /// Stops rsyslogd with SIGTERM (it writes out what it received) and waits for it.
@@ -150,12 +167,9 @@ impl Rsyslog {
         let Some(mut child) = self.child.take() else { return };
         let st = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
         assert!(st.success());
-        let t0 = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if t0.elapsed() > Duration::from_secs(10) {
-                let _ = child.kill();
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        if !poll(Duration::from_secs(10), Duration::from_millis(10), || child.try_wait().unwrap().is_some()) {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
@@ -166,14 +180,12 @@ impl Rsyslog {
 
     /// The lines, once at least `n` are there (or after 10 s).
     fn wait_lines(&self, n: usize) -> Vec<String> {
-        let t0 = Instant::now();
-        loop {
-            let l = self.lines();
-            if l.len() >= n || t0.elapsed() > Duration::from_secs(10) {
-                return l;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut l = Vec::new();
+        poll(Duration::from_secs(10), Duration::from_millis(20), || {
+            l = self.lines();
+            l.len() >= n
+        });
+        l
     }
 }
 
@@ -267,30 +279,32 @@ fn deliver_both_formats(rs: &Rsyslog, target: &str, tls: Option<TlsFiles>, max_o
     }
 }
 
-#[test]
-fn udp_delivers_every_alert() {
-    if !have_rsyslog(false) {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let udp = free_udp_port();
-    let mut rs = Rsyslog::new(dir.path(), free_tcp_port(), Some(udp), None);
-    rs.start();
-    deliver_both_formats(&rs, &format!("udp://127.0.0.1:{udp}"), None, Some(2048));
-    rs.stop();
-}
-
-#[test]
-fn tcp_delivers_every_alert() {
+/// [`deliver_both_formats`] through a plain collector, over UDP (messages of at most 2048
+/// octets) or TCP (no limit).
+fn deliver_plain(udp: bool) {
     if !have_rsyslog(false) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let tcp = free_tcp_port();
-    let mut rs = Rsyslog::new(dir.path(), tcp, None, None);
+    let udp = udp.then(free_udp_port);
+    let mut rs = Rsyslog::new(dir.path(), tcp, udp, None);
     rs.start();
-    deliver_both_formats(&rs, &format!("tcp://127.0.0.1:{tcp}"), None, None);
+    match udp {
+        Some(udp) => deliver_both_formats(&rs, &format!("udp://127.0.0.1:{udp}"), None, Some(2048)),
+        None => deliver_both_formats(&rs, &format!("tcp://127.0.0.1:{tcp}"), None, None),
+    }
     rs.stop();
+}
+
+#[test]
+fn udp_delivers_every_alert() {
+    deliver_plain(true);
+}
+
+#[test]
+fn tcp_delivers_every_alert() {
+    deliver_plain(false);
 }
 
 /// A CA, a server certificate for localhost / 127.0.0.1 and a client certificate, as PEM
@@ -362,6 +376,35 @@ fn tls_delivers_every_alert_with_mutual_authentication() {
     rs.stop();
 }
 
+/// An RFC 5424 output to a plain TCP collector on 127.0.0.1:`port`.
+fn tcp_rfc5424(port: u16) -> OutputConfig {
+    OutputConfig::new(Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap(), Format::Rfc5424)
+}
+
+/// What the spool tests share: in one temp dir, a TCP collector (`collector/`, not yet
+/// started), a disk spool (`spool/`) and an RFC 5424 output to that collector.
+struct SpoolRig {
+    /// Holds the temp dir.
+    _dir: tempfile::TempDir,
+    port: u16,
+    rs: Rsyslog,
+    rt: tokio::runtime::Runtime,
+    spool: SpoolConfig,
+    cfg: OutputConfig,
+}
+
+/// The [`SpoolRig`], or None (after the `skipped:` line) without rsyslog.
+fn spool_rig() -> Option<SpoolRig> {
+    if !have_rsyslog(false) {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let rs = Rsyslog::new(&dir.path().join("collector"), port, None, None);
+    let spool = SpoolConfig { dir: Some(dir.path().join("spool")), ..SpoolConfig::default() };
+    Some(SpoolRig { port, rs, rt: runtime(), spool, cfg: tcp_rfc5424(port), _dir: dir })
+}
+
 /// Emits alerts `range` one every `every`, on schedule.
 fn emit_steadily(out: &mut SyslogOutput, range: std::ops::Range<usize>, every: Duration) {
     let t0 = Instant::now();
@@ -378,17 +421,9 @@ fn emit_steadily(out: &mut SyslogOutput, range: std::ops::Range<usize>, every: D
 
 #[test]
 fn tcp_outages_lose_nothing_and_keep_order() {
-    if !have_rsyslog(false) {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_tcp_port();
-    let mut rs = Rsyslog::new(&dir.path().join("collector"), port, None, None);
+    let Some(SpoolRig { _dir, mut rs, rt, spool, cfg, .. }) = spool_rig() else { return };
     rs.start();
-    let rt = runtime();
-    let spool = SpoolConfig { dir: Some(dir.path().join("spool")), ..SpoolConfig::default() };
-    let target = Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap();
-    let mut out = SyslogOutput::start(OutputConfig::new(target, Format::Rfc5424), &spool, rt.handle()).unwrap();
+    let mut out = SyslogOutput::start(cfg, &spool, rt.handle()).unwrap();
     let stats = out.stats();
     let n = 1200;
     let t0 = Instant::now();
@@ -430,27 +465,16 @@ fn tcp_outages_lose_nothing_and_keep_order() {
 
 #[test]
 fn a_farhand_restart_sends_the_spooled_alerts_first() {
-    if !have_rsyslog(false) {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_tcp_port();
-    let mut rs = Rsyslog::new(&dir.path().join("collector"), port, None, None);
+    let Some(SpoolRig { _dir, mut rs, rt, spool, cfg, .. }) = spool_rig() else { return };
     rs.start();
-    let rt = runtime();
-    let spool = SpoolConfig { dir: Some(dir.path().join("spool")), ..SpoolConfig::default() };
-    let cfg = OutputConfig::new(Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap(), Format::Rfc5424);
 
     // First run: 100 alerts delivered, then the collector goes down and 100 more are spooled.
     let mut first = SyslogOutput::start(cfg.clone(), &spool, rt.handle()).unwrap();
     let alerts: Vec<Alert> = (0..100).map(alert).collect();
     first.emit(&alerts).unwrap();
     let stats = first.stats();
-    let t0 = Instant::now();
-    while stats.backlog.load(Ordering::Relaxed) > 0 {
-        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", stats.snapshot());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let sent = poll(Duration::from_secs(10), Duration::from_millis(10), || stats.backlog.load(Ordering::Relaxed) == 0);
+    assert!(sent, "{:?}", stats.snapshot());
     assert_eq!(rs.wait_lines(100).len(), 100);
     rs.stop();
     let alerts: Vec<Alert> = (100..200).map(alert).collect();
@@ -483,19 +507,11 @@ fn a_farhand_restart_sends_the_spooled_alerts_first() {
 
 #[test]
 fn flush_spool_delivers_what_an_earlier_run_left() {
-    if !have_rsyslog(false) {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_tcp_port();
-    let rt = runtime();
-    let spool = SpoolConfig { dir: Some(dir.path().join("spool")), ..SpoolConfig::default() };
-    let cfg = OutputConfig::new(Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap(), Format::Rfc5424);
+    let Some(SpoolRig { _dir, port, mut rs, rt, spool, cfg }) = spool_rig() else { return };
     // Collector down: everything stays spooled.
     let mut out = SyslogOutput::start(cfg.clone(), &spool, rt.handle()).unwrap();
     out.emit(&(0..30).map(alert).collect::<Vec<_>>()).unwrap();
     assert_eq!(out.drain(Duration::from_millis(200)).left, 30);
-    let mut rs = Rsyslog::new(&dir.path().join("collector"), port, None, None);
     rs.start();
     let res = super::flush_spool(vec![cfg], &spool, Duration::from_secs(10), rt.handle()).unwrap();
     assert_eq!(res[0].0, format!("tcp://127.0.0.1:{port} rfc5424"));
@@ -513,8 +529,7 @@ fn a_full_spool_drops_and_counts_without_blocking() {
     let port = free_tcp_port();
     for disk in [true, false] {
         let spool = SpoolConfig { dir: disk.then(|| dir.path().join("spool")), max_bytes: 4096 };
-        let cfg = OutputConfig::new(Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap(), Format::Rfc5424);
-        let mut out = SyslogOutput::start(cfg, &spool, rt.handle()).unwrap();
+        let mut out = SyslogOutput::start(tcp_rfc5424(port), &spool, rt.handle()).unwrap();
         let t0 = Instant::now();
         for n in 0..200 {
             out.emit(&[alert(n)]).unwrap();
