@@ -2,6 +2,9 @@
 //! temp dir (as the `postgres` user when run as root), and stops at the end, also on failure.
 //! Skips with one line on stderr when the server binaries are absent.
 
+mod common;
+
+use common::{alert_times, endpoint};
 use farhand_report::records::{AlertRecord, EndpointRecord, Records, ReportData, SessionRecord};
 use farhand_report::store::{self, StoreTarget};
 use std::os::unix::fs::MetadataExt;
@@ -51,8 +54,8 @@ impl Server {
         self.dir.path().join("data").display().to_string()
     }
 
-    /// Runs the server binary `bin` (as `postgres` when root); its output when it fails.
-    fn run(&self, bin: &str, args: &[&str]) -> Result<(), String> {
+    /// The server binary `bin`, to run as `postgres` when root, in `/tmp`.
+    fn command(&self, bin: &str) -> Command {
         let path = PathBuf::from(BIN).join(bin);
         let mut cmd = if self.as_postgres {
             let mut c = Command::new("runuser");
@@ -61,7 +64,13 @@ impl Server {
         } else {
             Command::new(&path)
         };
-        let out = cmd.args(args).current_dir("/tmp").output().map_err(|e| format!("{bin}: {e}"))?;
+        cmd.current_dir("/tmp");
+        cmd
+    }
+
+    /// Runs the server binary `bin`; its output when it fails.
+    fn run(&self, bin: &str, args: &[&str]) -> Result<(), String> {
+        let out = self.command(bin).args(args).output().map_err(|e| format!("{bin}: {e}"))?;
         if out.status.success() {
             return Ok(());
         }
@@ -91,15 +100,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let data = self.data();
-        let path = PathBuf::from(BIN).join("pg_ctl");
-        let mut cmd = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            Command::new(&path)
-        };
-        let _ = cmd.args(["-D", &data, "-m", "fast", "-w", "stop"]).current_dir("/tmp").output();
+        let _ = self.command("pg_ctl").args(["-D", &data, "-m", "fast", "-w", "stop"]).output();
     }
 }
 
@@ -117,63 +118,20 @@ fn free_port() -> Result<u16, String> {
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
+/// The shared alert, created (this file's alerts are all creates).
 fn alert(sensor: &str, id: &str, time_us: i64, endpoint: &str) -> AlertRecord {
-    AlertRecord {
-        id: id.into(),
-        sensor: sensor.into(),
-        time_us,
-        kind: "remote_control_session".into(),
-        activity: "create".into(),
-        severity: "High".into(),
-        tool: "teamviewer".into(),
-        endpoint_ip: endpoint.into(),
-        peer_ip: "198.51.100.7".into(),
-        peer_port: 65_535,
-        peer_country: Some("DE".into()),
-        peer_asn: Some(u32::MAX),
-        peer_org: Some("Ex'ample; DROP TABLE alerts".into()),
-        gap_ms: Some(12.75),
-        message: format!("{sensor} {id} at {time_us}"),
-        json: format!(r#"{{"uid":"{id}","time":{time_us},"note":"ünïcode ✓"}}"#),
-    }
+    common::alert(sensor, id, "create", time_us, endpoint)
 }
 
+/// The shared session without its AS, organisation, keystrokes and key timing, so PostgreSQL
+/// is sent NULLs of every column type.
 fn session(sensor: &str, id: &str, first: i64, last: i64, bytes: u64) -> SessionRecord {
     SessionRecord {
-        id: id.into(),
-        sensor: sensor.into(),
-        tool: "teamviewer".into(),
-        category: "remote_control".into(),
-        direction: "outbound".into(),
-        transport: "udp".into(),
-        endpoint_ip: "10.1.2.3".into(),
-        peer_ip: "2001:db8::7".into(),
-        peer_port: 5938,
-        peer_country: None,
         peer_asn: None,
         peer_org: None,
-        first_seen_us: first,
-        last_seen_us: last,
-        bytes_in: bytes,
-        bytes_out: bytes * 2,
-        severity: "Medium".into(),
-        gap_ms: Some(80.5),
-        relayed: false,
         keys: None,
         iki_median_ms: None,
-        rhythm: Some("too_few".into()),
-    }
-}
-
-fn endpoint(sensor: &str, ip: &str, first: i64, last: i64, alerts: u64) -> EndpointRecord {
-    EndpointRecord {
-        sensor: sensor.into(),
-        ip: ip.into(),
-        mac: None,
-        hostname: None,
-        first_seen_us: first,
-        last_seen_us: last,
-        alerts,
+        ..common::session(sensor, id, first, last, bytes)
     }
 }
 
@@ -233,23 +191,15 @@ fn two_sensors_write_concurrently_without_losing_rows() {
     }
 
     let mut c = server.client("postgres").unwrap();
-    let per = |s: &str| vec![("a".to_string(), s.parse::<i64>().unwrap()), ("b".to_string(), s.parse().unwrap())];
-    assert_eq!(
-        count(&mut c, "SELECT sensor, count(*) FROM alerts GROUP BY sensor ORDER BY sensor").unwrap(),
-        per("1000")
-    );
-    assert_eq!(
-        count(&mut c, "SELECT sensor, count(*) FROM sessions GROUP BY sensor ORDER BY sensor").unwrap(),
-        per("40")
-    );
-    assert_eq!(
-        count(&mut c, "SELECT sensor, count(*) FROM endpoints GROUP BY sensor ORDER BY sensor").unwrap(),
-        per("5")
-    );
-    assert_eq!(
-        count(&mut c, "SELECT sensor, sum(alerts)::BIGINT FROM endpoints GROUP BY sensor ORDER BY sensor").unwrap(),
-        per("1000")
-    );
+    for (what, table, each) in [
+        ("count(*)", "alerts", 1000),
+        ("count(*)", "sessions", 40),
+        ("count(*)", "endpoints", 5),
+        ("sum(alerts)", "endpoints", 1000),
+    ] {
+        let sql = format!("SELECT sensor, {what}::BIGINT FROM {table} GROUP BY sensor ORDER BY sensor");
+        assert_eq!(count(&mut c, &sql).unwrap(), [("a".to_string(), each), ("b".to_string(), each)], "{sql}");
+    }
     let versions: Vec<(i32, String)> = c
         .query("SELECT version, description FROM schema_version", &[])
         .unwrap()
@@ -272,8 +222,7 @@ fn two_sensors_write_concurrently_without_losing_rows() {
     eprintln!("read of a 400-alert window: {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
     assert_eq!(r.sensors, ["a", "b"]);
     assert_eq!(r.alerts.len(), 400);
-    let times: Vec<i64> = r.alerts.iter().map(|a| a.time_us).collect();
-    assert_eq!(times, (from..to).collect::<Vec<_>>(), "both sensors, in time order");
+    assert_eq!(alert_times(&r), (from..to).collect::<Vec<_>>(), "both sensors, in time order");
     assert_eq!(r.alerts[0], alert("a", "a-10-0", from, "10.0.0.0"));
     assert_eq!(r.alerts[1].sensor, "b");
     // Every session overlaps (first seen 1 000 000, last seen after the window start).

@@ -2,69 +2,12 @@
 //! by period and sensor, upserts, endpoint merges, replays, pruning, reopening, the pragmas
 //! it sets, and the errors of files that are not (or no longer) databases.
 
-use farhand_report::records::{AlertRecord, EndpointRecord, Records, SessionRecord};
+mod common;
+
+use common::{alert, alert_times, endpoint, session, session_ids};
+use farhand_report::records::{AlertRecord, EndpointRecord, Records};
 use farhand_report::store::{self, Store, StoreTarget};
 use std::path::{Path, PathBuf};
-
-fn alert(sensor: &str, id: &str, activity: &str, time_us: i64, endpoint: &str) -> AlertRecord {
-    AlertRecord {
-        id: id.into(),
-        sensor: sensor.into(),
-        time_us,
-        kind: "remote_control_session".into(),
-        activity: activity.into(),
-        severity: "High".into(),
-        tool: "anydesk".into(),
-        endpoint_ip: endpoint.into(),
-        peer_ip: "203.0.113.9".into(),
-        peer_port: 7070,
-        peer_country: Some("NL".into()),
-        peer_asn: Some(64_500),
-        peer_org: None,
-        gap_ms: Some(41.5),
-        message: format!("{id} {activity} at {time_us}"),
-        json: format!(r#"{{"finding_info":{{"uid":"{id}"}},"time":{time_us}}}"#),
-    }
-}
-
-fn session(sensor: &str, id: &str, first: i64, last: i64, bytes: u64) -> SessionRecord {
-    SessionRecord {
-        id: id.into(),
-        sensor: sensor.into(),
-        tool: "anydesk".into(),
-        category: "remote_control".into(),
-        direction: "inbound".into(),
-        transport: "tcp".into(),
-        endpoint_ip: "10.0.0.5".into(),
-        peer_ip: "203.0.113.9".into(),
-        peer_port: 7070,
-        peer_country: None,
-        peer_asn: Some(u32::MAX),
-        peer_org: Some("Example \"Org\"".into()),
-        first_seen_us: first,
-        last_seen_us: last,
-        bytes_in: bytes,
-        bytes_out: i64::MAX as u64,
-        severity: "High".into(),
-        gap_ms: None,
-        relayed: true,
-        keys: Some(42),
-        iki_median_ms: Some(130.25),
-        rhythm: Some("human".into()),
-    }
-}
-
-fn endpoint(sensor: &str, ip: &str, first: i64, last: i64, alerts: u64) -> EndpointRecord {
-    EndpointRecord {
-        sensor: sensor.into(),
-        ip: ip.into(),
-        mac: None,
-        hostname: None,
-        first_seen_us: first,
-        last_seen_us: last,
-        alerts,
-    }
-}
 
 /// A batch as `Records::from_alerts` would make it: alerts, their session, their endpoint.
 fn batch(sensor: &str, session_id: &str, times: &[i64], endpoint_ip: &str) -> Records {
@@ -104,23 +47,19 @@ fn batches_read_back_by_window_and_sensor() {
     s.write(&batch("a", "s3", &[1000, 1100], "10.0.0.2")).unwrap();
 
     let all = s.read(0, 2000, &[]).unwrap();
-    let times: Vec<i64> = all.alerts.iter().map(|a| a.time_us).collect();
-    assert_eq!(times, [100, 200, 300, 400, 500, 900, 1000, 1100]);
+    assert_eq!(alert_times(&all), [100, 200, 300, 400, 500, 900, 1000, 1100]);
     assert_eq!(all.sensors, ["a", "b"]);
     assert_eq!((all.from_us, all.to_us), (0, 2000));
     assert_eq!(all.alerts[0], alert("a", "s1", "create", 100, "10.0.0.10"));
-    let ids: Vec<&str> = all.sessions.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["s1", "s2", "s3"]);
+    assert_eq!(session_ids(&all), ["s1", "s2", "s3"]);
     assert_eq!(all.sessions[0], session("a", "s1", 100, 500, 1000), "u32/u64 extremes and options round-trip");
     let eps: Vec<(&str, &str)> = all.endpoints.iter().map(|e| (e.sensor.as_str(), e.ip.as_str())).collect();
     assert_eq!(eps, [("a", "10.0.0.2"), ("a", "10.0.0.10"), ("b", "10.0.0.9")], "by sensor, then numeric address");
 
     // [300, 900): alerts raised in it; sessions and endpoints overlapping it.
     let w = s.read(300, 900, &[]).unwrap();
-    let times: Vec<i64> = w.alerts.iter().map(|a| a.time_us).collect();
-    assert_eq!(times, [300, 400, 500]);
-    let ids: Vec<&str> = w.sessions.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["s1", "s2"]);
+    assert_eq!(alert_times(&w), [300, 400, 500]);
+    assert_eq!(session_ids(&w), ["s1", "s2"]);
     assert_eq!(w.endpoints.len(), 2);
 
     let b = s.read(0, 2000, &["b".to_string(), "b".to_string(), "c".to_string()]).unwrap();
@@ -221,10 +160,8 @@ fn prune_deletes_old_rows_and_counts_them() {
     // Before 1000: alerts 100, 200, 300; session "old"; endpoint 10.0.0.1.
     assert_eq!(s.prune(1000).unwrap(), 5);
     let r = s.read(0, 10_000, &[]).unwrap();
-    let times: Vec<i64> = r.alerts.iter().map(|a| a.time_us).collect();
-    assert_eq!(times, [1500, 1600, 2000]);
-    let ids: Vec<&str> = r.sessions.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["span", "new"]);
+    assert_eq!(alert_times(&r), [1500, 1600, 2000]);
+    assert_eq!(session_ids(&r), ["span", "new"]);
     assert_eq!(r.endpoints.len(), 2);
     assert_eq!(s.prune(1000).unwrap(), 0);
     // Keeping 1 ms up to 2700: alerts 1500 and 1600, session "new", endpoint 10.0.0.3 go.

@@ -39,6 +39,7 @@
 
 pub mod postgres;
 pub mod schema;
+mod sql;
 pub mod sqlite;
 
 use crate::records::{AlertRecord, EndpointRecord, Records, ReportData, SessionRecord};

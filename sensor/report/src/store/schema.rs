@@ -25,6 +25,7 @@
 //! - A released migration is never edited: a schema change is a new migration appended here.
 //! - Each migration holds one script per dialect; a backend runs the scripts of the versions
 //!   above the store's, in order, in one transaction, then records the new version in it.
+//! - A store at a version above [`LATEST`] is refused with one message for both backends.
 
 /// One schema step.
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +121,15 @@ pub const LATEST: u32 = 1;
 /// The migrations a store at `current` still needs, in order.
 pub fn pending(current: u32) -> impl Iterator<Item = &'static Migration> {
     MIGRATIONS.iter().filter(move |m| m.version > current)
+}
+
+/// Refuses a store at `current` when it is newer than this build knows (the error says to
+/// upgrade).
+pub(crate) fn refuse_newer(current: u32) -> Result<(), String> {
+    if current > LATEST {
+        return Err(format!("schema version {current} is newer than this farhand knows ({LATEST}); upgrade farhand"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,10 +12,12 @@
 //! - Everything else is the [`Store`] contract of the parent module.
 
 use super::schema::{self, LATEST};
-use super::{Replayed, Store, StoreError, assemble, from_i64, from_opt_i64, to_i64, wanted};
-use crate::records::{AlertRecord, EndpointRecord, Records, ReportData, SessionRecord};
-use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params, params_from_iter};
+use super::sql::{Dialect, Param, Stored, StoredRow, Table, TableRow, column_error};
+use super::sql::{alert_values, endpoint_values, session_values};
+use super::{Replayed, Store, StoreError, assemble, wanted};
+use crate::records::{Records, ReportData};
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::{Connection, OpenFlags, Row, ToSql, Transaction, TransactionBehavior, params_from_iter};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -70,24 +72,13 @@ impl SqliteStore {
     fn migrate(&mut self) -> Result<u32, StoreError> {
         let name = self.name();
         let fail = |e: rusqlite::Error| StoreError::new(&name, e);
-        let newer = |v: u32| {
-            StoreError::new(
-                &name,
-                format!("schema version {v} is newer than this farhand knows ({LATEST}); upgrade farhand"),
-            )
-        };
-        let current = user_version(&self.conn).map_err(|e| StoreError::new(&name, e))?;
-        if current > LATEST {
-            return Err(newer(current));
-        }
+        // Read once without a lock (the usual case: nothing to do), then again under it.
+        let current = known_version(&self.conn).map_err(|e| StoreError::new(&name, e))?;
         if current == LATEST {
             return Ok(current);
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
-        let current = user_version(&tx).map_err(|e| StoreError::new(&name, e))?;
-        if current > LATEST {
-            return Err(newer(current));
-        }
+        let current = known_version(&tx).map_err(|e| StoreError::new(&name, e))?;
         for m in schema::pending(current) {
             tx.execute_batch(m.sqlite)
                 .map_err(|e| StoreError::new(&name, format!("migration to schema {}: {e}", m.version)))?;
@@ -97,58 +88,55 @@ impl SqliteStore {
         Ok(LATEST)
     }
 
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed when it succeeds.
+    fn immediate<T>(
+        &mut self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
+        let name = self.name();
+        let fail = |e: rusqlite::Error| StoreError::new(&name, e);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
+        let out = work(&tx).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(out)
+    }
+
     /// The rows of `read`, unordered.
     fn select(&self, from_us: i64, to_us: i64, asked: Option<&[String]>) -> Result<ReportData, String> {
         // `?3` and up are the sensors asked for; none = all.
         let (filter, sensors): (String, Vec<Value>) = match asked {
             Some(s) => {
-                let marks: Vec<String> = (0..s.len()).map(|i| format!("?{}", i + 3)).collect();
+                let marks: Vec<String> = (0..s.len()).map(|i| SQL.param(i + 3)).collect();
                 (format!("AND sensor IN ({})", marks.join(",")), s.iter().map(|x| Value::Text(x.clone())).collect())
             }
             None => (String::new(), Vec::new()),
         };
-        let args = || {
-            [Value::Integer(from_us), Value::Integer(to_us)]
-                .into_iter()
-                .chain(sensors.iter().cloned())
-                .collect::<Vec<_>>()
-        };
-        let alerts = self.rows(
-            &format!("SELECT * FROM alerts WHERE time_us >= ?1 AND time_us < ?2 {filter} ORDER BY time_us"),
-            args(),
-            alert_row,
-        )?;
-        let sessions = self.rows(
-            &format!(
-                "SELECT * FROM sessions WHERE first_seen_us < ?2 AND last_seen_us >= ?1 {filter} ORDER BY first_seen_us"
-            ),
-            args(),
-            session_row,
-        )?;
-        let endpoints = self.rows(
-            &format!("SELECT * FROM endpoints WHERE first_seen_us < ?2 AND last_seen_us >= ?1 {filter}"),
-            args(),
-            endpoint_row,
-        )?;
-        Ok(assemble(from_us, to_us, asked.map(<[String]>::to_vec), alerts, sessions, endpoints))
+        let args: Vec<Value> = [Value::Integer(from_us), Value::Integer(to_us)].into_iter().chain(sensors).collect();
+        Ok(assemble(
+            from_us,
+            to_us,
+            asked.map(<[String]>::to_vec),
+            self.rows(&filter, &args)?,
+            self.rows(&filter, &args)?,
+            self.rows(&filter, &args)?,
+        ))
     }
 
-    /// Every row `sql` selects, converted by `convert`.
-    fn rows<T>(
-        &self,
-        sql: &str,
-        args: Vec<Value>,
-        convert: fn(&Row<'_>) -> Result<T, String>,
-    ) -> Result<Vec<T>, String> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| e.to_string())?;
+    /// Every row of `T`'s table in the window `args` (from, to, then the sensors `filter` names).
+    fn rows<T: TableRow>(&self, filter: &str, args: &[Value]) -> Result<Vec<T>, String> {
+        let mut stmt =
+            self.conn.prepare_cached(&SQL.statements().select(T::TABLE, filter)).map_err(|e| e.to_string())?;
         let mut rows = stmt.query(params_from_iter(args)).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-            out.push(convert(row)?);
+            out.push(T::from_row(row)?);
         }
         Ok(out)
     }
 }
+
+/// The dialect this backend speaks.
+const SQL: Dialect = Dialect::Sqlite;
 
 /// `PRAGMA user_version` as a schema version.
 fn user_version(conn: &Connection) -> Result<u32, String> {
@@ -156,183 +144,58 @@ fn user_version(conn: &Connection) -> Result<u32, String> {
     u32::try_from(v).map_err(|_| format!("schema version {v} is not valid"))
 }
 
-/// Column `c` of `row`, as an error string naming the table when it cannot be read.
-fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, table: &str, c: &str) -> Result<T, String> {
-    row.get(c).map_err(|e| format!("{table}: column {c}: {e}"))
+/// [`user_version`], refused when newer than this build knows.
+fn known_version(conn: &Connection) -> Result<u32, String> {
+    let v = user_version(conn)?;
+    schema::refuse_newer(v)?;
+    Ok(v)
 }
 
-fn alert_row(r: &Row<'_>) -> Result<AlertRecord, String> {
-    let t = "alerts";
-    let id: String = col(r, t, "id")?;
-    Ok(AlertRecord {
-        sensor: col(r, t, "sensor")?,
-        time_us: col(r, t, "time_us")?,
-        kind: col(r, t, "kind")?,
-        activity: col(r, t, "activity")?,
-        severity: col(r, t, "severity")?,
-        tool: col(r, t, "tool")?,
-        endpoint_ip: col(r, t, "endpoint_ip")?,
-        peer_ip: col(r, t, "peer_ip")?,
-        peer_port: from_i64(col(r, t, "peer_port")?, t, &id, "peer_port")?,
-        peer_country: col(r, t, "peer_country")?,
-        peer_asn: from_opt_i64(col(r, t, "peer_asn")?, t, &id, "peer_asn")?,
-        peer_org: col(r, t, "peer_org")?,
-        gap_ms: col(r, t, "gap_ms")?,
-        message: col(r, t, "message")?,
-        json: col(r, t, "json")?,
-        id,
-    })
+impl StoredRow for Row<'_> {
+    fn column<T: Stored>(&self, table: &str, c: &str) -> Result<T, String> {
+        self.get(c).map_err(|e| column_error(table, c, e))
+    }
+
+    fn integer(&self, table: &str, c: &str) -> Result<i64, String> {
+        self.column(table, c)
+    }
 }
 
-fn session_row(r: &Row<'_>) -> Result<SessionRecord, String> {
-    let t = "sessions";
-    let id: String = col(r, t, "id")?;
-    Ok(SessionRecord {
-        sensor: col(r, t, "sensor")?,
-        tool: col(r, t, "tool")?,
-        category: col(r, t, "category")?,
-        direction: col(r, t, "direction")?,
-        transport: col(r, t, "transport")?,
-        endpoint_ip: col(r, t, "endpoint_ip")?,
-        peer_ip: col(r, t, "peer_ip")?,
-        peer_port: from_i64(col(r, t, "peer_port")?, t, &id, "peer_port")?,
-        peer_country: col(r, t, "peer_country")?,
-        peer_asn: from_opt_i64(col(r, t, "peer_asn")?, t, &id, "peer_asn")?,
-        peer_org: col(r, t, "peer_org")?,
-        first_seen_us: col(r, t, "first_seen_us")?,
-        last_seen_us: col(r, t, "last_seen_us")?,
-        bytes_in: from_i64(col(r, t, "bytes_in")?, t, &id, "bytes_in")?,
-        bytes_out: from_i64(col(r, t, "bytes_out")?, t, &id, "bytes_out")?,
-        severity: col(r, t, "severity")?,
-        gap_ms: col(r, t, "gap_ms")?,
-        relayed: col(r, t, "relayed")?,
-        keys: from_opt_i64(col(r, t, "keystrokes")?, t, &id, "keystrokes")?,
-        iki_median_ms: col(r, t, "iki_median_ms")?,
-        rhythm: col(r, t, "rhythm")?,
-        id,
-    })
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Param::Text(v) => v.to_sql(),
+            Param::OptText(v) => v.to_sql(),
+            Param::Integer(v) => v.to_sql(),
+            Param::BigInt(v) => v.to_sql(),
+            Param::OptBigInt(v) => v.to_sql(),
+            Param::OptDouble(v) => v.to_sql(),
+            Param::Bool(v) => v.to_sql(),
+        }
+    }
 }
-
-fn endpoint_row(r: &Row<'_>) -> Result<EndpointRecord, String> {
-    let t = "endpoints";
-    let ip: String = col(r, t, "ip")?;
-    Ok(EndpointRecord {
-        sensor: col(r, t, "sensor")?,
-        mac: col(r, t, "mac")?,
-        hostname: col(r, t, "hostname")?,
-        first_seen_us: col(r, t, "first_seen_us")?,
-        last_seen_us: col(r, t, "last_seen_us")?,
-        alerts: from_i64(col(r, t, "alerts")?, t, &ip, "alerts")?,
-        ip,
-    })
-}
-
-const INSERT_ALERT: &str = "INSERT INTO alerts (sensor, id, activity, time_us, kind, severity, tool, endpoint_ip, \
-     peer_ip, peer_port, peer_country, peer_asn, peer_org, gap_ms, message, json) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT DO NOTHING";
-
-const UPSERT_SESSION: &str = "INSERT INTO sessions (sensor, id, tool, category, direction, transport, endpoint_ip, \
-     peer_ip, peer_port, peer_country, peer_asn, peer_org, first_seen_us, last_seen_us, bytes_in, bytes_out, \
-     severity, gap_ms, relayed, keystrokes, iki_median_ms, rhythm) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
-     ON CONFLICT (sensor, id) DO UPDATE SET tool = excluded.tool, category = excluded.category, \
-     direction = excluded.direction, transport = excluded.transport, endpoint_ip = excluded.endpoint_ip, \
-     peer_ip = excluded.peer_ip, peer_port = excluded.peer_port, peer_country = excluded.peer_country, \
-     peer_asn = excluded.peer_asn, peer_org = excluded.peer_org, first_seen_us = excluded.first_seen_us, \
-     last_seen_us = excluded.last_seen_us, bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out, \
-     severity = excluded.severity, gap_ms = excluded.gap_ms, relayed = excluded.relayed, \
-     keystrokes = excluded.keystrokes, iki_median_ms = excluded.iki_median_ms, rhythm = excluded.rhythm \
-     WHERE excluded.last_seen_us >= sessions.last_seen_us";
-
-const MERGE_ENDPOINT: &str = "INSERT INTO endpoints (sensor, ip, mac, hostname, first_seen_us, last_seen_us, alerts) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-     ON CONFLICT (sensor, ip) DO UPDATE SET \
-     mac = CASE WHEN excluded.last_seen_us >= endpoints.last_seen_us THEN coalesce(excluded.mac, endpoints.mac) \
-     ELSE coalesce(endpoints.mac, excluded.mac) END, \
-     hostname = CASE WHEN excluded.last_seen_us >= endpoints.last_seen_us \
-     THEN coalesce(excluded.hostname, endpoints.hostname) ELSE coalesce(endpoints.hostname, excluded.hostname) END, \
-     first_seen_us = min(endpoints.first_seen_us, excluded.first_seen_us), \
-     last_seen_us = max(endpoints.last_seen_us, excluded.last_seen_us), \
-     alerts = endpoints.alerts + excluded.alerts";
 
 impl Store for SqliteStore {
     fn write(&mut self, batch: &Records) -> Result<(), StoreError> {
-        let name = self.name();
-        let fail = |e: rusqlite::Error| StoreError::new(&name, e);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
-        let mut replayed = Replayed::default();
-        {
-            let mut alert = tx.prepare_cached(INSERT_ALERT).map_err(fail)?;
+        let sql = SQL.statements();
+        self.immediate(|tx| {
+            let mut replayed = Replayed::default();
+            let mut alert = tx.prepare_cached(&sql.insert_alert)?;
             for a in &batch.alerts {
-                let n = alert
-                    .execute(params![
-                        a.sensor,
-                        a.id,
-                        a.activity,
-                        a.time_us,
-                        a.kind,
-                        a.severity,
-                        a.tool,
-                        a.endpoint_ip,
-                        a.peer_ip,
-                        a.peer_port,
-                        a.peer_country,
-                        a.peer_asn,
-                        a.peer_org,
-                        a.gap_ms,
-                        a.message,
-                        a.json,
-                    ])
-                    .map_err(fail)?;
-                if n == 0 {
+                if alert.execute(params_from_iter(alert_values(a)))? == 0 {
                     replayed.note(a);
                 }
             }
-            let mut session = tx.prepare_cached(UPSERT_SESSION).map_err(fail)?;
+            let mut session = tx.prepare_cached(&sql.upsert_session)?;
             for s in &batch.sessions {
-                session
-                    .execute(params![
-                        s.sensor,
-                        s.id,
-                        s.tool,
-                        s.category,
-                        s.direction,
-                        s.transport,
-                        s.endpoint_ip,
-                        s.peer_ip,
-                        s.peer_port,
-                        s.peer_country,
-                        s.peer_asn,
-                        s.peer_org,
-                        s.first_seen_us,
-                        s.last_seen_us,
-                        to_i64(s.bytes_in),
-                        to_i64(s.bytes_out),
-                        s.severity,
-                        s.gap_ms,
-                        s.relayed,
-                        s.keys.map(to_i64),
-                        s.iki_median_ms,
-                        s.rhythm,
-                    ])
-                    .map_err(fail)?;
+                session.execute(params_from_iter(session_values(s)))?;
             }
-            let mut endpoint = tx.prepare_cached(MERGE_ENDPOINT).map_err(fail)?;
+            let mut endpoint = tx.prepare_cached(&sql.merge_endpoint)?;
             for e in &batch.endpoints {
-                endpoint
-                    .execute(params![
-                        e.sensor,
-                        e.ip,
-                        e.mac,
-                        e.hostname,
-                        e.first_seen_us,
-                        e.last_seen_us,
-                        to_i64(replayed.new_alerts(e)),
-                    ])
-                    .map_err(fail)?;
+                endpoint.execute(params_from_iter(endpoint_values(e, replayed.new_alerts(e))))?;
             }
-        }
-        tx.commit().map_err(fail)
+            Ok(())
+        })
     }
 
     fn read(&mut self, from_us: i64, to_us: i64, sensors: &[String]) -> Result<ReportData, StoreError> {
@@ -345,18 +208,13 @@ impl Store for SqliteStore {
     }
 
     fn prune(&mut self, before_us: i64) -> Result<u64, StoreError> {
-        let name = self.name();
-        let fail = |e: rusqlite::Error| StoreError::new(&name, e);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
-        let mut n = 0usize;
-        for sql in [
-            "DELETE FROM alerts WHERE time_us < ?1",
-            "DELETE FROM sessions WHERE last_seen_us < ?1",
-            "DELETE FROM endpoints WHERE last_seen_us < ?1",
-        ] {
-            n = n.saturating_add(tx.execute(sql, [before_us]).map_err(fail)?);
-        }
-        tx.commit().map_err(fail)?;
+        let n = self.immediate(|tx| {
+            let mut n = 0usize;
+            for table in Table::ALL {
+                n = n.saturating_add(tx.execute(&SQL.statements().prune(table), [before_us])?);
+            }
+            Ok(n)
+        })?;
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
