@@ -1,8 +1,8 @@
 //! The SQLite store: one sensor's rows in one database file (bundled SQLite).
 //!
 //! # Contract
-//! - Opening sets `journal_mode=WAL`, `synchronous=NORMAL`, `busy_timeout` 5 s and
-//!   `foreign_keys=OFF`; it creates the file but never its directory (a missing directory is
+//! - Opening sets `journal_mode=WAL` (retried while another connection holds the file, up
+//!   to the busy timeout), `synchronous=NORMAL`, `busy_timeout` 5 s and `foreign_keys=OFF`; it creates the file but never its directory (a missing directory is
 //!   an error saying so).
 //! - The schema version is `PRAGMA user_version`; missing migrations are applied in one
 //!   `BEGIN IMMEDIATE` transaction (a second process opening at the same time waits, then
@@ -23,6 +23,11 @@ use std::time::Duration;
 
 /// How long a statement waits for another connection's lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether `e` is SQLite's "busy" or "locked" (another connection holds the lock).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked))
+}
 
 /// A SQLite database file.
 pub struct SqliteStore {
@@ -47,7 +52,17 @@ impl SqliteStore {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(fail)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
-        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(fail)?;
+        // Switching a new file to WAL while another connection opens it can answer "locked"
+        // at once, without the busy handler: try again until the busy timeout.
+        let started = std::time::Instant::now();
+        let mode: String = loop {
+            match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
+                Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other.map_err(fail)?,
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::new(&name, format!("journal_mode is {mode}, WAL could not be set")));
         }
