@@ -4,8 +4,9 @@
 //! # Contract
 //! - The statement names every kind of personal data the report's files carry (addresses,
 //!   MACs, host names, peer addresses and their countries and networks, session times and
-//!   volumes, keystroke timing figures) and says what they never carry (packet payloads,
-//!   screen contents, which keys were pressed).
+//!   volumes, keystroke timing figures, the protocol identifiers alerts quote as evidence)
+//!   and says what they never carry (payloads beyond those identifiers, screen contents,
+//!   which keys were pressed).
 //! - It leaves the legal basis, the retention period and the contact as marked blanks
 //!   (`[…]`): the operator knows them, farhand does not.
 //! - Plain UTF-8 text, lines under 100 characters; the only data in it are the period, the
@@ -15,6 +16,11 @@ use super::ReportMeta;
 use super::period::rfc3339_seconds;
 use crate::records::ReportData;
 use std::fmt::Write as _;
+
+/// `n` things: "1 alert", "3 alerts".
+fn count(n: usize, thing: &str) -> String {
+    if n == 1 { format!("1 {thing}") } else { format!("{n} {thing}s") }
+}
 
 /// The statement for the report of `data`.
 pub(crate) fn statement(data: &ReportData, meta: &ReportMeta) -> String {
@@ -29,7 +35,7 @@ pub(crate) fn statement(data: &ReportData, meta: &ReportMeta) -> String {
          Period:    {from} to {to} (UTC)\n\
          Sensors:   {sensors}\n\
          Generated: {generated}\n\
-         Contents:  {alerts} alerts, {sessions} sessions, {endpoints} endpoint rows\n\
+         Contents:  {alerts}, {sessions}, {endpoints}\n\
          \n\
          What this report is for\n\
          -----------------------\n\
@@ -52,13 +58,16 @@ pub(crate) fn statement(data: &ReportData, meta: &ReportMeta) -> String {
          \x20 controlling person was behind a relay.\n\
          - Keystroke timing: for some sessions, how many keystrokes were counted and the median\n\
          \x20 time between them, with a rhythm label (human, automated, ...).\n\
+         - Protocol identifiers the alerts quote as evidence: software version banners (SSH,\n\
+         \x20 VNC), server and certificate names (TLS, QUIC), HTTP host names and user agents,\n\
+         \x20 DNS names looked up, and the IDs remote-control services assign.\n\
          - The alerts' explanations and severities, and the names of the sensors.\n\
          \n\
          What this report does NOT contain\n\
          ---------------------------------\n\
-         No packet payloads. No screen contents, file contents, messages or passwords. No\n\
-         keystroke contents: only the timing between keystrokes is measured, never which keys\n\
-         were pressed. No data about traffic that raised no alert.\n\
+         No packet payloads beyond the identifiers above. No screen contents, file contents,\n\
+         messages or passwords. No keystroke contents: only the timing between keystrokes is\n\
+         measured, never which keys were pressed. No data about traffic that raised no alert.\n\
          \n\
          Legal basis (to be completed by the operator)\n\
          ---------------------------------------------\n\
@@ -82,9 +91,9 @@ pub(crate) fn statement(data: &ReportData, meta: &ReportMeta) -> String {
         from = rfc3339_seconds(data.from_us),
         to = rfc3339_seconds(data.to_us),
         generated = rfc3339_seconds(meta.generated_us),
-        alerts = data.alerts.len(),
-        sessions = data.sessions.len(),
-        endpoints = data.endpoints.len(),
+        alerts = count(data.alerts.len(), "alert"),
+        sessions = count(data.sessions.len(), "session"),
+        endpoints = count(data.endpoints.len(), "endpoint"),
     );
     s
 }
