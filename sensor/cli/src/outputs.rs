@@ -65,8 +65,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 impl Outputs {
-    /// Opens the JSON-lines file (`settings.alerts`), the syslog outputs and the store.
-    pub fn open(settings: &Settings, observer: &Observer) -> Result<Outputs, String> {
+    /// Opens the JSON-lines file (`settings.alerts`), the syslog outputs and the store
+    /// (`live`: a store that falls behind drops batches rather than hold up the others).
+    pub fn open(settings: &Settings, observer: &Observer, live: bool) -> Result<Outputs, String> {
         let json = JsonLinesSink::open(&settings.alerts, observer.clone())
             .map_err(|e| format!("{}: cannot write alerts: {e}", settings.alerts))?;
         let r = &settings.reporting;
@@ -89,7 +90,7 @@ impl Outputs {
                     let cutoff = store::retention_cutoff(now_us(), keep);
                     st.prune(cutoff).map_err(|e| e.to_string())?;
                 }
-                Some(StoreSink::new(st, observer.clone()))
+                Some(StoreSink::new(st, observer.clone(), live))
             }
             None => None,
         };
@@ -144,6 +145,13 @@ impl Outputs {
     pub fn finish(mut self, timeout: Duration) -> Vec<OutputReport> {
         if let Err(e) = self.sync_spools() {
             tracing::warn!("syslog spool: {e}");
+        }
+        // Everything queued for the store is written before anyone reads it (--report).
+        if let Some(st) = &mut self.store {
+            let (_, failed) = st.finish(timeout.max(Duration::from_secs(10)));
+            if failed > 0 {
+                tracing::warn!("store: {failed} batches could not be written");
+            }
         }
         let mut out = Vec::new();
         // The outputs send concurrently: one deadline for all of them.

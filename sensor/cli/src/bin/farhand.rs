@@ -389,7 +389,7 @@ fn main_inner(cli: Cli) -> u8 {
         Err(code) => return code,
     };
     let observer = Observer { name: if settings.name.is_empty() { hostname() } else { settings.name.clone() } };
-    let mut sink = match Outputs::open(&settings, &observer) {
+    let mut sink = match Outputs::open(&settings, &observer, cli.interface.is_some()) {
         Ok(s) => s,
         Err(e) => return fail(exit::INPUT, e),
     };
