@@ -34,6 +34,8 @@ use std::time::Duration;
 /// Everything one run writes alerts to.
 pub struct Outputs {
     json: JsonLinesSink,
+    /// The JSON-lines file as errors name it.
+    json_name: String,
     syslog: Vec<SyslogOutput>,
     store: Option<StoreSink>,
     runtime: Option<tokio::runtime::Runtime>,
@@ -94,7 +96,8 @@ impl Outputs {
             }
             None => None,
         };
-        Ok(Outputs { json, syslog, store, runtime, last_sync: std::time::Instant::now() })
+        let json_name = if settings.alerts == "-" { "standard output".to_string() } else { settings.alerts.clone() };
+        Ok(Outputs { json, json_name, syslog, store, runtime, last_sync: std::time::Instant::now() })
     }
 
     /// Serves `/metrics` on `addr` (the live counters plus each syslog output's), on the
@@ -171,8 +174,10 @@ impl Outputs {
 
 impl Sink for Outputs {
     fn emit(&mut self, batch: &[Alert]) -> std::io::Result<()> {
-        // Every output gets the batch whatever the others do; the first error is returned.
-        let mut first = self.json.emit(batch).err();
+        // Every output gets the batch whatever the others do; the first error is returned,
+        // naming its output.
+        let json = &self.json_name;
+        let mut first = self.json.emit(batch).err().map(|e| std::io::Error::new(e.kind(), format!("{json}: {e}")));
         for s in &mut self.syslog {
             if let Err(e) = s.emit(batch) {
                 first.get_or_insert(e);
@@ -190,7 +195,8 @@ impl Sink for Outputs {
     /// [`SPOOL_SYNC_EVERY`] (an fsync per finding batch would cost a busy sensor more than
     /// the page cache risks; [`Outputs::finish`] syncs them at the end).
     fn flush(&mut self) -> std::io::Result<()> {
-        let mut first = self.json.flush().err();
+        let json = &self.json_name;
+        let mut first = self.json.flush().err().map(|e| std::io::Error::new(e.kind(), format!("{json}: {e}")));
         if self.last_sync.elapsed() >= SPOOL_SYNC_EVERY {
             self.last_sync = std::time::Instant::now();
             if let Err(e) = self.sync_spools() {

@@ -582,7 +582,8 @@ fn exit_code(summary: &RunSummary, settings: &Settings) -> u8 {
         if settings.alerts == "-" && e.contains("Broken pipe") {
             return exit::OK;
         }
-        return fail(exit::INPUT, format!("{}: writing alerts failed: {e}", settings.alerts));
+        // The error names its output (the JSON-lines file, a syslog spool, the store).
+        return fail(exit::INPUT, format!("writing alerts failed: {e}"));
     }
     if let Some(e) = &summary.input_error {
         return fail(
