@@ -176,6 +176,18 @@ fn syslog_gets_every_alert_across_an_outage_and_a_flush() {
     collector.stop();
     let got = parsed(&collector.received());
     assert_eq!(got.iter().map(|(k, _, id)| (k.clone(), id.clone())).collect::<Vec<_>>(), want, "after the flush");
+    // CEF through the same collector: one record per alert, in order, each naming its kind.
+    std::fs::remove_file(collector.out()).unwrap();
+    collector.restart();
+    let o = farhand(&["--demo", "--syslog", &url, "--syslog-format", "cef"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    collector.stop();
+    let cef = collector.received();
+    assert_eq!(cef.len(), want.len(), "{cef:?}");
+    for (line, (kind, _)) in cef.iter().zip(&want) {
+        let record = line.split_once("CEF:0|farhand|farhand|").map(|(_, r)| r).unwrap_or_else(|| panic!("{line}"));
+        assert!(record.contains(&format!("|{kind}|")), "{line}");
+    }
     eprintln!(
         "syslog end to end: {} alerts sent twice (collector up, then down + flush): {} + {} received, 0 lost, 0 duplicated",
         want.len(),
