@@ -71,21 +71,15 @@ pub fn report_ticking<S: Sink>(
     let mut err = None;
     let mut last = std::time::Instant::now();
     loop {
-        let batch = if every == std::time::Duration::MAX {
-            match rx.recv() {
-                Ok(b) => b,
-                Err(_) => break,
+        // A timeout too long to be a deadline (`Duration::MAX`) waits for ever.
+        let batch = match rx.recv_timeout(every.saturating_sub(last.elapsed())) {
+            Ok(b) => b,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                tick();
+                last = std::time::Instant::now();
+                continue;
             }
-        } else {
-            match rx.recv_timeout(every.saturating_sub(last.elapsed())) {
-                Ok(b) => b,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    tick();
-                    last = std::time::Instant::now();
-                    continue;
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         };
         if last.elapsed() >= every {
             tick();

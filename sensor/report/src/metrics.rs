@@ -171,31 +171,6 @@ pub fn record_alerts(live: &Live, alerts: &[Alert]) {
     }
 }
 
-/// Every alert kind, so that each is exposed (at 0) before the first is raised.
-fn alert_kinds() -> [AlertKind; 8] {
-    let all = [
-        AlertKind::RemoteControlSession,
-        AlertKind::AnonymizingTunnel,
-        AlertKind::MultipleRemoteTools,
-        AlertKind::IpKvmSuspected,
-        AlertKind::RelayedRemoteControl,
-        AlertKind::InteractiveRelayChain,
-        AlertKind::RemoteControlFromAbroad,
-        AlertKind::RemoteControlEpisode,
-    ];
-    // Exhaustive on purpose: a new kind fails to compile here until it is listed above.
-    all.map(|k| match k {
-        AlertKind::RemoteControlSession
-        | AlertKind::AnonymizingTunnel
-        | AlertKind::MultipleRemoteTools
-        | AlertKind::IpKvmSuspected
-        | AlertKind::RelayedRemoteControl
-        | AlertKind::InteractiveRelayChain
-        | AlertKind::RemoteControlFromAbroad
-        | AlertKind::RemoteControlEpisode => k,
-    })
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -296,7 +271,7 @@ impl Collector for Scrape {
         counter(e, "farhand_flows_ended", "Flows ended and judged.", s.flows_ended)?;
         counter(e, "farhand_sessions", "Flows recognised as remote-access sessions.", s.sessions)?;
         counter(e, "farhand_findings", "Findings received by the reporting plane.", s.findings_received)?;
-        let mut alerts: Vec<(String, u64)> = alert_kinds()
+        let mut alerts: Vec<(String, u64)> = AlertKind::all()
             .iter()
             .map(|k| (k.name().to_string(), s.alerts.get(k.name()).copied().unwrap_or(0)))
             .collect();
@@ -771,7 +746,7 @@ mod tests {
         let live = Arc::new(Live::new(1));
         let m = Metrics::new(live.clone());
         let t = m.encode();
-        for k in alert_kinds() {
+        for k in AlertKind::all() {
             assert_eq!(value(&t, "farhand_alerts_total", &[("kind", k.name())]), Some(0), "{}", k.name());
         }
         let mut v = Verdict::new(HomeNets::new(vec!["10.0.0.0/8".parse().unwrap()]));

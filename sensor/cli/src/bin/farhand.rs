@@ -388,7 +388,7 @@ fn main_inner(cli: Cli) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let observer = Observer { name: if settings.name.is_empty() { hostname() } else { settings.name.clone() } };
+    let observer = Observer { name: farhand::commands::hostname_of(&settings) };
     let mut sink = match Outputs::open(&settings, &observer, cli.interface.is_some()) {
         Ok(s) => s,
         Err(e) => return fail(exit::INPUT, e),
@@ -601,10 +601,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 fn human(n: u64) -> String {

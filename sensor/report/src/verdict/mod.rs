@@ -83,6 +83,31 @@ impl AlertKind {
         }
     }
 
+    /// Every kind, in the taxonomy's order (for outputs that list each one, even at 0).
+    pub fn all() -> [AlertKind; 8] {
+        let all = [
+            AlertKind::RemoteControlSession,
+            AlertKind::AnonymizingTunnel,
+            AlertKind::MultipleRemoteTools,
+            AlertKind::IpKvmSuspected,
+            AlertKind::RelayedRemoteControl,
+            AlertKind::InteractiveRelayChain,
+            AlertKind::RemoteControlFromAbroad,
+            AlertKind::RemoteControlEpisode,
+        ];
+        // Exhaustive on purpose: a new kind fails to compile here until it is listed above.
+        all.map(|k| match k {
+            AlertKind::RemoteControlSession
+            | AlertKind::AnonymizingTunnel
+            | AlertKind::MultipleRemoteTools
+            | AlertKind::IpKvmSuspected
+            | AlertKind::RelayedRemoteControl
+            | AlertKind::InteractiveRelayChain
+            | AlertKind::RemoteControlFromAbroad
+            | AlertKind::RemoteControlEpisode => k,
+        })
+    }
+
     /// The alert kind a recognised tool's session raises.
     pub fn of(category: Category) -> AlertKind {
         match category {

@@ -1,8 +1,17 @@
-//! What the store tests share: one builder per record (their values include the extremes,
-//! quotes and non-ASCII text a store must keep as they are) and the columns of a read the
-//! tests compare.
+//! What the report crate's integration tests share: the CI rule for a missing server
+//! ([`skip`]), one builder per record (their values include the extremes, quotes and
+//! non-ASCII text a store must keep as they are) and the columns of a read the tests compare.
 
-#![allow(dead_code, reason = "each store test crate uses the part it needs")]
+#![allow(dead_code, reason = "each test crate uses the part it needs")]
+
+/// A server or tool the test needs is missing: under CI (`CI` set, not "false"/"0") every
+/// test must run, so that fails the test; elsewhere it is one visible `skipped:` line and the
+/// caller returns.
+pub fn skip(why: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.trim().is_empty() && v.trim() != "false" && v.trim() != "0");
+    assert!(!ci, "{why}: CI is set, so this test must run (scripts/test.sh installs what it needs)");
+    eprintln!("skipped: {why}");
+}
 
 use farhand_report::records::{AlertRecord, EndpointRecord, ReportData, SessionRecord};
 

@@ -489,16 +489,7 @@ mod tests {
         assert_eq!(m.appname.unwrap().len(), 48);
         assert_eq!(m.procid, Some(ProcId::Name("p".repeat(128))));
         // MSGID: every alert kind fits; a longer one would be cut.
-        for k in [
-            AlertKind::RemoteControlSession,
-            AlertKind::AnonymizingTunnel,
-            AlertKind::MultipleRemoteTools,
-            AlertKind::IpKvmSuspected,
-            AlertKind::RelayedRemoteControl,
-            AlertKind::InteractiveRelayChain,
-            AlertKind::RemoteControlFromAbroad,
-            AlertKind::RemoteControlEpisode,
-        ] {
+        for k in AlertKind::all() {
             assert_eq!(msgid(k.name()), k.name());
         }
         assert_eq!(msgid(&"k".repeat(40)), "k".repeat(MAX_MSGID));
