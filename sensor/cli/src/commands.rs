@@ -104,7 +104,8 @@ pub enum SpoolCommand {
     },
 }
 
-fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
+/// Prints `msg` as one `farhand: …` line on stderr and returns `code` (the exit code).
+pub fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
     eprintln!("farhand: {}", one_line(&msg.to_string()));
     code
 }

@@ -18,9 +18,8 @@
 
 use crate::config::Settings;
 use farhand_model::counters::Live;
-use farhand_report::audit::{self, ReportMeta};
 use farhand_report::metrics::{self, Metrics, OutputGauge};
-use farhand_report::plane::StoreSink;
+use farhand_report::plane::{StoreSink, report_from_store};
 use farhand_report::sink::json::Observer;
 use farhand_report::sink::syslog::forward::{DrainResult, OutputStats, SyslogOutput};
 use farhand_report::sink::{JsonLinesSink, Sink};
@@ -229,15 +228,6 @@ pub fn write_report(
     out: &Path,
     previous: Option<&Path>,
 ) -> Result<(std::path::PathBuf, u64), String> {
-    let mut st = store::open(target).map_err(|e| e.to_string())?;
-    let data = st.read(from_us, to_us, sensors).map_err(|e| e.to_string())?;
-    let meta = ReportMeta {
-        title: "farhand report".to_string(),
-        generated_us: now_us(),
-        sensors: if sensors.is_empty() { data.sensors.clone() } else { sensors.to_vec() },
-        store: st.describe(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    let summary = audit::write_report(&data, &meta, out, previous)?;
+    let summary = report_from_store(target, "farhand report", (from_us, to_us), sensors, now_us(), out, previous)?;
     Ok((out.join("report.html"), summary.html_bytes))
 }

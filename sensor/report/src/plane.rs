@@ -188,20 +188,35 @@ impl Schedule {
             return Ok(None);
         }
         let previous = newest_before(&self.dir, &out);
-        let mut st = store::open(&self.store).map_err(|e| e.to_string())?;
         let sensors = if self.sensor.is_empty() { Vec::new() } else { vec![self.sensor.clone()] };
-        let data = st.read(from, to, &sensors).map_err(|e| e.to_string())?;
-        let meta = ReportMeta {
-            title: format!("farhand {} report", self.period.name()),
-            generated_us: now_us,
-            sensors,
-            store: st.describe(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        };
-        audit::write_report(&data, &meta, &out, previous.as_deref())?;
+        let title = format!("farhand {} report", self.period.name());
+        report_from_store(&self.store, &title, (from, to), &sensors, now_us, &out, previous.as_deref())?;
         self.done_until = to;
         Ok(Some(out))
     }
+}
+
+/// Writes the report of `[from, to)` (µs) for `sensors` (empty: all) read from `target` into
+/// `out`, titled `title`, generated at `generated_us`, chained to `previous` when given.
+pub fn report_from_store(
+    target: &StoreTarget,
+    title: &str,
+    (from, to): (i64, i64),
+    sensors: &[String],
+    generated_us: i64,
+    out: &Path,
+    previous: Option<&Path>,
+) -> Result<audit::ReportSummary, String> {
+    let mut st = store::open(target).map_err(|e| e.to_string())?;
+    let data = st.read(from, to, sensors).map_err(|e| e.to_string())?;
+    let meta = ReportMeta {
+        title: title.to_string(),
+        generated_us,
+        sensors: if sensors.is_empty() { data.sensors.clone() } else { sensors.to_vec() },
+        store: st.describe(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    audit::write_report(&data, &meta, out, previous)
 }
 
 /// A report directory's name: its period's start, `YYYY-MM-DD` (UTC).

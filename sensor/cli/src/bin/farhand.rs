@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use farhand::commands::{exit, one_line};
+use farhand::commands::{exit, fail, one_line};
 
 /// The demo capture recorded by `scripts/record-demo.sh`, built into the binary.
 const DEMO_PCAP: &[u8] = include_bytes!(env!("FARHAND_DEMO_PCAP"));
@@ -340,11 +340,6 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FARHAND_LOG").unwrap_or_else(|_| "warn".into()))
         .init();
     ExitCode::from(main_inner(cli))
-}
-
-fn fail(code: u8, msg: impl std::fmt::Display) -> u8 {
-    eprintln!("farhand: {}", one_line(&msg.to_string()));
-    code
 }
 
 fn main_inner(cli: Cli) -> u8 {
