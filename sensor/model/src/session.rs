@@ -18,6 +18,25 @@ pub struct LatStats {
     pub p90_ms: f64,
 }
 
+/// The far-leg application RTT where most samples agree: the densest window of samples
+/// (a cluster), its median, how many samples are in it and how widely they spread. One stray
+/// pairing cannot move it (it would have to outnumber the agreeing samples), unlike a low
+/// percentile of a handful of samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FarEstimate {
+    /// The median of the agreeing samples, ms; `None` when [`FarEstimate::status`] is
+    /// `insufficient`.
+    pub ms: Option<f64>,
+    /// Samples in the densest window.
+    pub agreeing: u64,
+    /// All samples.
+    pub of: u64,
+    /// 10th to 90th percentile of the agreeing samples, ms.
+    pub spread_ms: Option<f64>,
+    /// `ok`, or `insufficient` when too few samples agree for a figure.
+    pub status: &'static str,
+}
+
 /// Transport RTT of the two legs seen from the sensor.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LegStats {
@@ -39,6 +58,8 @@ pub struct Summary {
     /// Application RTT on the far leg: an endpoint message out → the controller's response
     /// it causes, in.
     pub app_rtt_far: Option<LatStats>,
+    /// Where the far-leg samples agree ([`FarEstimate`]): the figure the relay gap is built on.
+    pub app_rtt_far_estimate: Option<FarEstimate>,
     /// Further far-leg RTTs the timing fits as well as `app_rtt_far` (RDP: a regular frame
     /// stream whose period divides the round trip), ms; `app_rtt_far` is the smallest, so the
     /// gap built on it can only be too low.

@@ -41,6 +41,7 @@
 //!   30–49 belong to the key-exchange method; the same number means the init or reply of
 //!   each method.
 
+pub mod framing;
 use crate::step::{Anomaly, Layer, Reason, Step};
 
 /// Every identification string begins with these bytes (RFC 4253 §4.2).

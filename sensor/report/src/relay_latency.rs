@@ -10,7 +10,7 @@
 //!   banding and judging ([`RelayConfig::baseline_ms`]).
 
 use farhand_model::Tool;
-use farhand_model::session::{LatStats, Summary};
+use farhand_model::session::{FarEstimate, LatStats, Summary};
 use serde::Serialize;
 
 /// Keystrokes a session must show before it is judged: `relayed_remote_control` is about a
@@ -39,8 +39,8 @@ impl Default for RelayConfig {
 /// The gap figures of one session.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gap {
-    /// 10th-percentile far-leg application RTT − smallest transport RTT to the visible peer,
-    /// ms.
+    /// Far-leg application RTT where its samples agree (the session's [`FarEstimate`]) −
+    /// smallest transport RTT to the visible peer, ms.
     pub gap_ms: f64,
     /// The baseline subtracted before banding, ms.
     pub baseline_ms: f64,
@@ -48,7 +48,7 @@ pub struct Gap {
     pub excess_ms: f64,
     /// Extra distance beyond the visible peer the excess implies: (at least, at most) km.
     pub extra_distance_km: (u64, u64),
-    /// Samples behind the application RTT and the transport RTT.
+    /// Samples behind the application RTT (the agreeing ones) and the transport RTT.
     pub samples: (u64, u64),
     /// Whether the gap is beyond the threshold with enough samples, in a session with input
     /// ([`MIN_KEYS`]).
@@ -56,28 +56,31 @@ pub struct Gap {
 }
 
 /// The gap of a session whose far leg is the initiator's (SSH, VNC: the controller is the
-/// client), if both RTTs were measured.
+/// client), if both RTTs were measured and enough far-leg samples agree for a figure (else
+/// the session's [`FarEstimate`] says `insufficient` and there is no gap).
 pub fn judge(s: &Summary, cfg: &RelayConfig) -> Option<Gap> {
-    let app: &LatStats = s.app_rtt_far.as_ref()?;
+    let est: &FarEstimate = s.app_rtt_far_estimate.as_ref()?;
+    let app_ms = est.ms?;
     let transport: &LatStats = s.transport_rtt.initiator.as_ref()?;
     let baseline_ms = if s.tool == Tool::Ssh { cfg.baseline_ssh_ms } else { cfg.baseline_ms };
     // The low end of each distribution is the path: processing, think time and delayed
     // acknowledgements only ever add to a round trip. The transport RTT's minimum is a hard
     // floor (an acknowledgement cannot precede the data it covers, and retransmissions are
     // never sampled), and it stays the path even when every acknowledgement waits for the
-    // next packet (OpenSSH's 20 ms keystroke cadence delays them all). The application RTT
-    // takes its 10th percentile: a pairing may now and then take a message the endpoint did
-    // not cause for an answer, and one such sample must not set the figure.
-    let gap_ms = ((app.p10_ms - transport.min_ms) * 10.0).round() / 10.0;
+    // next packet (OpenSSH's 20 ms keystroke cadence delays them all). The application RTT is
+    // where its samples agree: a pairing may now and then take a message the endpoint did
+    // not cause for an answer, and such samples must not set the figure (a low percentile of
+    // a handful of samples is one stray pair away from any value).
+    let gap_ms = ((app_ms - transport.min_ms) * 10.0).round() / 10.0;
     let excess_ms = ((gap_ms - baseline_ms).max(0.0) * 10.0).round() / 10.0;
     let keys = s.keystrokes.as_ref().map_or(0, |k| k.keys);
-    let relayed = app.n >= cfg.min_samples && excess_ms >= cfg.gap_threshold_ms && keys >= MIN_KEYS;
+    let relayed = est.agreeing >= cfg.min_samples && excess_ms >= cfg.gap_threshold_ms && keys >= MIN_KEYS;
     Some(Gap {
         gap_ms,
         baseline_ms,
         excess_ms,
         extra_distance_km: ((excess_ms * 50.0) as u64, (excess_ms * 100.0) as u64),
-        samples: (app.n, transport.n),
+        samples: (est.agreeing, transport.n),
         relayed,
     })
 }
@@ -85,10 +88,10 @@ pub fn judge(s: &Summary, cfg: &RelayConfig) -> Option<Gap> {
 #[cfg(test)]
 mod tests {
     //! The contract (README "Timing figures" and the `relayed_remote_control` row):
-    //! `gap_ms` = the far leg's 10th-percentile application RTT − the smallest transport RTT
-    //! to the visible peer (the initiator's leg); `excess_ms` = gap − the tool's baseline,
+    //! `gap_ms` = the far leg's application RTT where its samples agree − the smallest
+    //! transport RTT to the visible peer (the initiator's leg); `excess_ms` = gap − the tool's baseline,
     //! never negative; the session is relayed when the excess reaches the threshold over at
-    //! least `min_samples` application-RTT exchanges in a session with at least
+    //! least `min_samples` agreeing application-RTT exchanges in a session with at least
     //! [`MIN_KEYS`] keystrokes. Every statistic below has min < p10 < p50 < p90 and the two
     //! legs differ, so reading the wrong percentile or the wrong leg changes the figures.
     use super::*;
@@ -100,10 +103,12 @@ mod tests {
         LatStats { n, min_ms, p10_ms, p50_ms, p90_ms }
     }
 
-    /// A far-leg application RTT whose 10th percentile is `p10` (min 13 ms lower, median 17 ms
-    /// higher, p90 80 ms higher).
-    fn app(n: u64, p10: f64) -> LatStats {
-        lat(n, p10 - 13.0, p10, p10 + 17.0, p10 + 80.0)
+    /// A far-leg application RTT whose samples agree at `ms` (`n` of `n + 3` agree); its
+    /// distribution's percentiles all differ from `ms` (min 13 ms lower, p10 5 ms higher,
+    /// median 17 ms higher, p90 80 ms higher), so reading one of them instead of the
+    /// agreement changes the figures.
+    fn app(n: u64, ms: f64) -> (u64, f64) {
+        (n, ms)
     }
 
     /// Transport RTT to the visible peer: smallest 1.0 ms, p10 3.5, median 6, p90 20.
@@ -124,12 +129,19 @@ mod tests {
         }
     }
 
-    fn summary(tool: Tool, app: Option<LatStats>, transport: Option<LatStats>) -> Summary {
+    fn summary(tool: Tool, app: Option<(u64, f64)>, transport: Option<LatStats>) -> Summary {
         Summary {
             tool,
             // The endpoint's leg: smaller than the peer's, and never part of the gap.
             transport_rtt: LegStats { initiator: transport, responder: Some(lat(30, 0.4, 0.7, 1.5, 4.0)) },
-            app_rtt_far: app,
+            app_rtt_far: app.map(|(n, ms)| lat(n + 3, ms - 13.0, ms + 5.0, ms + 17.0, ms + 80.0)),
+            app_rtt_far_estimate: app.map(|(n, ms)| FarEstimate {
+                ms: Some(ms),
+                agreeing: n,
+                of: n + 3,
+                spread_ms: Some(1.5),
+                status: "ok",
+            }),
             app_rtt_far_alternatives_ms: None,
             // The near leg is not the far leg: a figure read from it would be far off.
             app_rtt_near: Some(lat(25, 0.9, 1.2, 2.0, 9.0)),
@@ -138,7 +150,7 @@ mod tests {
         }
     }
 
-    fn gap(tool: Tool, app_stats: LatStats, cfg: &RelayConfig) -> Gap {
+    fn gap(tool: Tool, app_stats: (u64, f64), cfg: &RelayConfig) -> Gap {
         judge(&summary(tool, Some(app_stats), Some(peer(40))), cfg).unwrap()
     }
 
@@ -152,15 +164,16 @@ mod tests {
     }
 
     #[test]
-    fn gap_is_app_p10_minus_smallest_peer_rtt() {
+    fn gap_is_app_agreement_minus_smallest_peer_rtt() {
         let cfg = RelayConfig::default();
-        // App: min 108, p10 121, p50 138, p90 201; peer: min 1.0, p10 3.5. 121 − 1 = 120; any
-        // other pairing gives 107, 137, 200 (app) or 117.5 (peer p10), 120.6 (endpoint leg).
+        // App agrees at 121 (min 108, p10 126, p50 138, p90 201); peer: min 1.0, p10 3.5.
+        // 121 − 1 = 120; any other pairing gives 107, 125, 137, 200 (app) or 117.5 (peer p10),
+        // 120.6 (endpoint leg).
         let g = gap(Tool::Ssh, app(9, 121.0), &cfg);
-        assert_eq!(g.gap_ms, 120.0, "gap = app p10 − peer transport min: {g:?}");
+        assert_eq!(g.gap_ms, 120.0, "gap = app agreement − peer transport min: {g:?}");
         assert_eq!(g.baseline_ms, 2.0);
         assert_eq!(g.excess_ms, 118.0);
-        assert_eq!(g.samples, (9, 40), "samples = (app n, peer transport n)");
+        assert_eq!(g.samples, (9, 40), "samples = (agreeing app samples, peer transport n)");
         assert!(g.relayed);
         assert_eq!(g.extra_distance_km, (5900, 11800), "excess × 50 km .. excess × 100 km");
     }
@@ -261,6 +274,17 @@ mod tests {
         // A gap below the baseline, or negative, gives no excess and no distance.
         let n = judge(&summary(Tool::Ssh, Some(app(30, 20.0)), Some(lat(40, 21.5, 22.0, 24.0, 30.0))), &cfg).unwrap();
         assert_eq!((n.gap_ms, n.excess_ms, n.extra_distance_km, n.relayed), (-1.5, 0.0, (0, 0), false));
+    }
+
+    #[test]
+    fn no_gap_when_too_few_samples_agree() {
+        let cfg = RelayConfig::default();
+        let mut s = summary(Tool::Ssh, Some(app(9, 121.0)), Some(peer(40)));
+        s.app_rtt_far_estimate =
+            Some(FarEstimate { ms: None, agreeing: 2, of: 9, spread_ms: None, status: "insufficient" });
+        assert_eq!(judge(&s, &cfg), None, "an insufficient estimate gives no gap, whatever the percentiles say");
+        s.app_rtt_far_estimate = None;
+        assert_eq!(judge(&s, &cfg), None);
     }
 
     #[test]

@@ -29,13 +29,22 @@ pub mod stream;
 pub mod stun;
 pub mod vnc;
 use crate::decode::PacketView;
-use farhand_model::session::{LatStats, LegStats, Summary};
+use farhand_model::session::{FarEstimate, LatStats, LegStats, Summary};
 use farhand_model::tool::{Tool, Transport};
 use farhand_model::{Anomaly, Micros, Role};
 use hdrhistogram::Histogram;
 
 /// Largest latency recorded (longer samples are clamped): 60 s.
 pub const MAX_LATENCY_US: u64 = 60_000_000;
+/// Half-width of the window within which far-leg samples agree: at least this …
+pub const AGREE_MIN_US: u64 = 5_000;
+/// … or this share of the window's centre, whichever is wider (jitter on a relayed path
+/// grows with its length; a stray pairing is usually off by a whole round trip or more).
+pub const AGREE_SHARE: f64 = 0.2;
+/// Fewest agreeing samples for a far-leg figure.
+pub const MIN_AGREEING: u64 = 3;
+/// Smallest share of all samples that must agree for a figure.
+pub const MIN_AGREEING_SHARE: f64 = 0.4;
 
 /// A latency distribution in microseconds (HDR histogram, 2 significant digits), allocated on
 /// its first sample.
@@ -94,6 +103,60 @@ impl Lat {
             p10_ms: ms(h.median_equivalent(h.value_at_quantile(0.10))),
             p50_ms: ms(h.median_equivalent(h.value_at_quantile(0.50))),
             p90_ms: ms(h.median_equivalent(h.value_at_quantile(0.90))),
+        })
+    }
+
+    /// Where the samples agree: the window of half-width max([`AGREE_MIN_US`], [`AGREE_SHARE`]
+    /// × centre) around one recorded value that holds the most samples (the lower centre on a
+    /// tie), reported as the median of the samples in it. `insufficient` (no figure) when fewer
+    /// than [`MIN_AGREEING`] samples, or less than [`MIN_AGREEING_SHARE`] of all, agree.
+    pub fn agreement(&self) -> Option<FarEstimate> {
+        let h = self.h.as_ref().filter(|h| !h.is_empty())?;
+        // (value, count) in ascending order: at most a few hundred distinct values at two
+        // significant digits over the recorded range.
+        let pts: Vec<(u64, u64)> = h
+            .iter_recorded()
+            .map(|v| (h.median_equivalent(v.value_iterated_to()), u64::from(v.count_at_value())))
+            .collect();
+        let half = |c: u64| AGREE_MIN_US.max((c as f64 * AGREE_SHARE) as u64);
+        let mut best: Option<(u64, usize, usize)> = None; // (count, first, last index)
+        let (mut lo, mut hi, mut sum) = (0usize, 0usize, 0u64);
+        for &(c, _) in &pts {
+            let w = half(c);
+            while pts.get(lo).is_some_and(|&(v, _)| v + w < c) {
+                sum -= pts.get(lo).map_or(0, |p| p.1);
+                lo += 1;
+            }
+            while let Some(&(v, n)) = pts.get(hi)
+                && v <= c + w
+            {
+                sum += n;
+                hi += 1;
+            }
+            if best.is_none_or(|(b, _, _)| sum > b) {
+                best = Some((sum, lo, hi));
+            }
+        }
+        let (agreeing, lo, hi) = best?;
+        let inside = pts.get(lo..hi)?;
+        let at = |q: f64| {
+            let rank = ((agreeing as f64 * q).ceil() as u64).max(1);
+            let mut seen = 0;
+            inside.iter().find(|(_, n)| {
+                seen += n;
+                seen >= rank
+            })
+        };
+        let ms = |us: u64| (us as f64 / 100.0).round() / 10.0;
+        let of = h.len();
+        let ok = agreeing >= MIN_AGREEING && agreeing as f64 >= MIN_AGREEING_SHARE * of as f64;
+        let spread = at(0.9).zip(at(0.1)).map(|(a, b)| ms(a.0.saturating_sub(b.0)));
+        Some(FarEstimate {
+            ms: at(0.5).map(|v| ms(v.0)).filter(|_| ok),
+            agreeing,
+            of,
+            spread_ms: spread.filter(|_| ok),
+            status: if ok { "ok" } else { "insufficient" },
         })
     }
 
@@ -278,22 +341,35 @@ impl Behaviour {
     /// The session's timing figures.
     pub fn summary(&self) -> Summary {
         let mut alternatives = None;
-        let (far, near, keys) = match &self.app {
-            App::Ssh(s) => (s.far.stats(), s.near.stats(), s.keys.summary(Some(&s.keys_obfuscation()))),
-            App::Vnc(s) => (s.far.stats(), s.near.stats(), s.keys.summary(None)),
+        let (far, estimate, near, keys) = match &self.app {
+            App::Ssh(s) => {
+                (s.far.stats(), s.far.agreement(), s.near.stats(), s.keys.summary(Some(&s.keys_obfuscation())))
+            }
+            App::Vnc(s) => (s.far.stats(), s.far.agreement(), s.near.stats(), s.keys.summary(None)),
             App::Rdp(s) => {
                 let floor = self.rtt.legs.first().and_then(|l| l.quantile(0.0)).unwrap_or(0);
                 let (far, alt) = s.far(floor);
                 alternatives = Some(alt).filter(|a| !a.is_empty());
-                (far.stats(), s.near.stats(), s.keys().summary(None))
+                // RDP's far leg is already a consensus (the delay nearly all acknowledgements
+                // share, see `rdp`): its samples are those votes, and its low end the figure.
+                let stats = far.stats();
+                let estimate = stats.map(|st| FarEstimate {
+                    ms: Some(st.p10_ms),
+                    agreeing: st.n,
+                    of: st.n,
+                    spread_ms: Some(((st.p90_ms - st.p10_ms) * 10.0).round() / 10.0),
+                    status: "ok",
+                });
+                (stats, estimate, s.near.stats(), s.keys().summary(None))
             }
-            App::None | App::Stun(_) => (None, None, None),
+            App::None | App::Stun(_) => (None, None, None, None),
         };
         let [initiator, responder] = self.rtt.legs.each_ref().map(Lat::stats);
         Summary {
             tool: self.tool,
             transport_rtt: LegStats { initiator, responder },
             app_rtt_far: far,
+            app_rtt_far_estimate: estimate,
             app_rtt_far_alternatives_ms: alternatives,
             app_rtt_near: near,
             keystrokes: keys,
@@ -371,5 +447,63 @@ mod tests {
         let s = b.summary();
         assert_eq!(s.app_rtt_far_alternatives_ms, None);
         assert_eq!((s.app_rtt_far, s.keystrokes), (None, None));
+    }
+
+    #[test]
+    fn agreement_resists_stray_samples() {
+        let ms = |v: f64| (v * 1000.0) as u64;
+        // Eight set-up answers at ~200 ms and one mismatched pair at 61 ms: 200 ms, 8 of 9.
+        let mut l = Lat::default();
+        for v in [199.5, 200.1, 200.2, 200.6, 201.0, 199.8, 200.3, 202.0, 61.0] {
+            l.record(ms(v));
+        }
+        let e = l.agreement().unwrap();
+        assert_eq!((e.status, e.agreeing, e.of), ("ok", 8, 9));
+        assert!((e.ms.unwrap() - 200.3).abs() < 1.0, "{e:?}");
+        assert!(e.spread_ms.unwrap() < 4.0, "{e:?}");
+        // A low percentile would have read the stray one.
+        assert!(l.stats().unwrap().p10_ms < 62.0);
+        // Chaff-like pairs spread over 0-20 ms against five answers at 120 ms: 120 ms.
+        let mut l = Lat::default();
+        for v in [0.4, 3.0, 7.5, 11.0, 15.2, 19.0, 120.2, 120.6, 119.9, 121.0, 120.4] {
+            l.record(ms(v));
+        }
+        let e = l.agreement().unwrap();
+        assert_eq!((e.status, e.agreeing), ("ok", 5), "{e:?}");
+        assert!((e.ms.unwrap() - 120.4).abs() < 1.0, "{e:?}");
+        // Jitter of +-15 ms around 60 ms: most samples still agree (the window widens with the
+        // figure), and their median stays at the delay.
+        let mut l = Lat::default();
+        for v in [47.0, 52.0, 58.0, 60.0, 61.0, 66.0, 71.0, 74.0] {
+            l.record(ms(v));
+        }
+        let e = l.agreement().unwrap();
+        assert_eq!((e.status, e.agreeing), ("ok", 6), "within 60 +- 12 ms: {e:?}");
+        assert!((e.ms.unwrap() - 60.0).abs() < 3.0, "{e:?}");
+    }
+
+    #[test]
+    fn agreement_is_insufficient_without_a_majority() {
+        let ms = |v: f64| (v * 1000.0) as u64;
+        assert_eq!(Lat::default().agreement(), None);
+        // Two samples: too few whatever they say.
+        let mut l = Lat::default();
+        l.record(ms(80.0));
+        l.record(ms(80.2));
+        let e = l.agreement().unwrap();
+        assert_eq!((e.status, e.ms, e.spread_ms, e.agreeing, e.of), ("insufficient", None, None, 2, 2));
+        // Five samples that agree on nothing.
+        let mut l = Lat::default();
+        for v in [0.5, 30.0, 90.0, 300.0, 900.0] {
+            l.record(ms(v));
+        }
+        assert_eq!(l.agreement().unwrap().status, "insufficient");
+        // Three of ten agree: under MIN_AGREEING_SHARE.
+        let mut l = Lat::default();
+        for v in [100.0, 100.5, 101.0, 1.0, 20.0, 40.0, 200.0, 350.0, 600.0, 900.0] {
+            l.record(ms(v));
+        }
+        let e = l.agreement().unwrap();
+        assert_eq!((e.status, e.agreeing, e.of), ("insufficient", 3, 10), "{e:?}");
     }
 }

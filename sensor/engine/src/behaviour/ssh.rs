@@ -20,14 +20,38 @@
 //!   such an answer is one keystroke (each key is sent alone in interactive sessions); the
 //!   server's next data (the echo) is a near-side sample. OpenSSH ≥ 9.5 hides the rhythm
 //!   behind a 20 ms cadence with chaff: recognised by [`super::keystroke`].
+//!
+//! # Message classes (when the probe saw both KEXINITs)
+//! The cipher, MAC and compression each direction negotiates are in the clear-text KEXINITs
+//! (RFC 4253 §7.1), and with them the exact wire size of the few messages that matter
+//! ([`farhand_proto::ssh::framing`], [`Classes`]): a keystroke is a `CHANNEL_DATA` of 1 to
+//! [`KEY_DATA_MAX`] bytes; OpenSSH's client keepalive (`ServerAliveInterval`) is a
+//! `keepalive@openssh.com` global request, answered by a `REQUEST_FAILURE`; the server's
+//! (`ClientAliveInterval`) is the same request on the session channel (or global before one
+//! exists), answered by `CHANNEL_FAILURE` / `REQUEST_FAILURE`. With the classes known:
+//! - only keystroke-sized client packets are keystrokes (a client keepalive is not typing,
+//!   and not input for the stepping-stone matcher);
+//! - after set-up, the far leg is sampled only on the server's keepalive requests and the
+//!   client's reply to each — the one exchange in which the endpoint's side speaks and the
+//!   controller's side must answer at once, which no chaff, echo or typing can imitate;
+//! - set-up ends at the first client packet the size of a one-byte keystroke (smaller than
+//!   any set-up message), so OpenSSH's obfuscation chaff (`ping@openssh.com`, exactly that
+//!   size) never pairs with a set-up message;
+//! - a client keepalive and the server's reply are a near-side sample.
+//!
+//! Without them (the probe missed a KEXINIT, or compression is on) the rules above fall back
+//! to sizes alone: any client packet up to [`MAX_KEYSTROKE_PACKET`] is a keystroke and a
+//! server message after [`SILENCE_US`] of silence is taken as a keepalive request.
 
 use super::keystroke::Keystrokes;
 use super::stream::Cursor;
 use super::{Lat, Seed};
 use farhand_model::{Anomaly, Micros, Role};
+use farhand_proto::Step;
+use farhand_proto::ssh::framing::{Framing, Negotiated};
 use farhand_proto::ssh::{
-    ClearStream, MSG_KEX_DH_GEX_INIT, MSG_KEX_DH_GEX_REPLY, MSG_KEX_DH_GEX_REQUEST, MSG_KEXDH_INIT, MSG_KEXDH_REPLY,
-    MSG_NEWKEYS,
+    ClearStream, KexInit, MSG_KEX_DH_GEX_INIT, MSG_KEX_DH_GEX_REPLY, MSG_KEX_DH_GEX_REQUEST, MSG_KEXDH_INIT,
+    MSG_KEXDH_REPLY, MSG_NEWKEYS,
 };
 
 /// Set-up exchanges after NEWKEYS taken as far-leg samples.
@@ -36,8 +60,102 @@ pub const SETUP_PAIRS: u8 = 8;
 pub const MAX_ANSWER_US: Micros = 1_000_000;
 /// Silence before a server message that makes it a keepalive-style request.
 pub const SILENCE_US: Micros = 900_000;
-/// Largest client packet (TCP payload) counted as a keystroke.
+/// Largest client packet (TCP payload) counted as a keystroke when the message classes are
+/// unknown.
 pub const MAX_KEYSTROKE_PACKET: usize = 100;
+/// Most data bytes of a `CHANNEL_DATA` taken as one keystroke: a key, a UTF-8 character (up to
+/// 4 bytes) or a terminal escape sequence (`ESC [ 1 5 ~` is 5). More is pasted text or a
+/// command sent at once, not typing.
+pub const KEY_DATA_MAX: usize = 6;
+
+/// Payload bytes (message number included) of the messages [`Classes`] sizes.
+mod payload {
+    /// `CHANNEL_DATA` header: message number, recipient channel, data length.
+    pub const CHANNEL_DATA_HEAD: usize = 1 + 4 + 4;
+    /// `GLOBAL_REQUEST "keepalive@openssh.com"` with want-reply.
+    pub const GLOBAL_KEEPALIVE: usize = 1 + 4 + 21 + 1;
+    /// `CHANNEL_REQUEST` of the same name on a channel, with want-reply.
+    pub const CHANNEL_KEEPALIVE: usize = 1 + 4 + 4 + 21 + 1;
+    /// `SERVICE_REQUEST "ssh-userauth"`: the smallest message of set-up.
+    pub const SERVICE_REQUEST: usize = 1 + 4 + 12;
+    /// `REQUEST_SUCCESS` / `REQUEST_FAILURE` (no data).
+    pub const REQUEST_REPLY: usize = 1;
+    /// `CHANNEL_SUCCESS` / `CHANNEL_FAILURE`.
+    pub const CHANNEL_REPLY: usize = 1 + 4;
+}
+
+/// Wire sizes (TCP payload) of the messages that matter to timing, per the negotiated
+/// framing. A size shared by two classes is resolved by context: a client packet of the
+/// keepalive size is never a keystroke (AES-GCM gives 3–6-byte escape sequences that size:
+/// those keys are not counted), and a reply-sized client packet is an answer only right after
+/// a server keepalive request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classes {
+    /// Client keystrokes: `CHANNEL_DATA` of 1..=[`KEY_DATA_MAX`] bytes.
+    pub key: [usize; KEY_DATA_MAX],
+    /// Whether a one-byte keystroke is smaller than any set-up message (`SERVICE_REQUEST`, the
+    /// smallest), so the first one marks the end of set-up: true for the AEAD and
+    /// encrypt-then-MAC framings; a classic MAC over 16-byte blocks can pad both to one size.
+    pub key_ends_setup: bool,
+    /// The client's keepalive request.
+    pub client_keepalive: usize,
+    /// The client's replies to a server keepalive (channel, global).
+    pub client_reply: [usize; 2],
+    /// The server's keepalive requests (channel, global).
+    pub server_keepalive: [usize; 2],
+    /// The server's reply to a client keepalive.
+    pub server_reply: usize,
+}
+
+impl Classes {
+    /// The sizes under `n`.
+    pub fn of(n: &Negotiated) -> Classes {
+        let (c, s): (Framing, Framing) = (n.c2s, n.s2c);
+        let mut key = [0; KEY_DATA_MAX];
+        for (d, k) in (1..).zip(key.iter_mut()) {
+            *k = c.wire_len(payload::CHANNEL_DATA_HEAD + d);
+        }
+        Classes {
+            key,
+            key_ends_setup: key.first().is_some_and(|&k| k < c.wire_len(payload::SERVICE_REQUEST)),
+            client_keepalive: c.wire_len(payload::GLOBAL_KEEPALIVE),
+            client_reply: [c.wire_len(payload::CHANNEL_REPLY), c.wire_len(payload::REQUEST_REPLY)],
+            server_keepalive: [s.wire_len(payload::CHANNEL_KEEPALIVE), s.wire_len(payload::GLOBAL_KEEPALIVE)],
+            server_reply: s.wire_len(payload::REQUEST_REPLY),
+        }
+    }
+
+    /// Whether a client packet of `len` bytes is a keystroke.
+    pub fn is_key(&self, len: usize) -> bool {
+        len != self.client_keepalive && self.key.contains(&len)
+    }
+
+    /// The classes of a session whose probe gathered both KEXINITs (`bufs`: the client's and
+    /// the server's first bytes).
+    pub fn from_seed(bufs: [&[u8]; 2]) -> Option<Classes> {
+        let [c, s] = bufs;
+        let n = Negotiated::from_kexinits(&seed_kexinit(c)?, &seed_kexinit(s)?)?;
+        Some(Classes::of(&n))
+    }
+}
+
+/// The KEXINIT that follows the identification line in a direction's first bytes.
+fn seed_kexinit(buf: &[u8]) -> Option<KexInit<'_>> {
+    // Lines before the identification (a server may send some), then the `SSH-` line.
+    let mut rest = buf;
+    loop {
+        let end = rest.iter().position(|&b| b == b'\n')?;
+        let (line, after) = rest.split_at_checked(end + 1)?;
+        rest = after;
+        if line.starts_with(farhand_proto::ssh::IDENT_PREFIX) {
+            break;
+        }
+    }
+    match farhand_proto::ssh::binary_packet(rest) {
+        Step::Done((payload, _)) => farhand_proto::ssh::kexinit(payload),
+        _ => None,
+    }
+}
 
 /// SSH session timing.
 #[derive(Debug, Clone)]
@@ -55,6 +173,14 @@ pub struct SshTiming {
     last_data: Micros,
     setup_pairs: u8,
     setup_done: bool,
+    /// Message sizes, when the negotiated framing is known.
+    classes: Option<Classes>,
+    /// When the server's last keepalive request went out, awaiting the client's reply.
+    server_keepalive: Option<Micros>,
+    /// When the client's last keepalive request went out, awaiting the server's reply.
+    client_keepalive: Option<Micros>,
+    /// When the client last sent data in the encrypted phase.
+    last_client: Micros,
     /// Far-leg application RTT samples.
     pub far: Lat,
     /// Near-side samples (client message → server answer).
@@ -79,6 +205,10 @@ impl SshTiming {
             last_data: seed.ts,
             setup_pairs: 0,
             setup_done: false,
+            classes: Classes::from_seed(seed.bufs),
+            server_keepalive: None,
+            client_keepalive: None,
+            last_client: seed.ts,
             far: Lat::default(),
             near: Lat::default(),
             keys: Keystrokes::default(),
@@ -125,6 +255,95 @@ impl SshTiming {
         if new.is_some_and(<[u8]>::is_empty) {
             return;
         }
+        match self.classes {
+            Some(c) => self.classified(&c, role, ts, payload.len()),
+            None => self.by_size(role, ts, payload.len()),
+        }
+        self.last_data = ts;
+    }
+
+    /// A set-up answer of the client `d` after the server spoke: a far sample while set-up
+    /// lasts. Returns whether it was taken.
+    fn setup_answer(&mut self, d: Micros) -> bool {
+        if d > MAX_ANSWER_US {
+            // A human-paced answer: set-up is over.
+            self.setup_done = true;
+            return false;
+        }
+        self.far.record(d);
+        self.setup_pairs += 1;
+        self.setup_done = self.setup_pairs >= SETUP_PAIRS;
+        true
+    }
+
+    /// One keystroke of the client at `ts`; its echo will be a near sample.
+    fn key(&mut self, ts: Micros) {
+        self.keys.key(ts);
+        self.near_start = Some(ts);
+    }
+
+    /// An encrypted-phase segment when the message sizes are known (see the module docs).
+    fn classified(&mut self, c: &Classes, role: Role, ts: Micros, len: usize) {
+        let fresh = |t: Option<Micros>| t.filter(|t| ts.saturating_sub(*t) <= MAX_ANSWER_US);
+        if role == Role::Responder {
+            // sshd asks only after the client was silent for `ClientAliveInterval` (whole
+            // seconds): a message of that size right after client data (a prompt after the
+            // Enter key) is output.
+            if c.server_keepalive.contains(&len) && ts.saturating_sub(self.last_client) >= SILENCE_US {
+                self.server_keepalive = Some(ts);
+                self.server_since_client = None;
+                return;
+            }
+            if len == c.server_reply
+                && let Some(t) = fresh(self.client_keepalive.take())
+            {
+                self.near.record(ts - t);
+                return;
+            }
+            if let Some(t) = fresh(self.near_start.take()) {
+                self.near.record(ts - t);
+            }
+            self.server_since_client = Some((ts, false));
+            return;
+        }
+        if c.client_reply.contains(&len)
+            && let Some(t) = fresh(self.server_keepalive.take())
+        {
+            self.far.record(ts - t);
+            self.last_client = ts;
+            // Still input for the stepping-stone matcher: a key typed as the keepalive came in
+            // may reach the endpoint before the reply and be taken for it.
+            self.input = Some(ts);
+            return;
+        }
+        self.server_keepalive = None;
+        self.last_client = ts;
+        if len == c.client_keepalive {
+            self.client_keepalive = Some(ts);
+            return;
+        }
+        self.input = Some(ts);
+        let key = c.is_key(len);
+        let since = self.server_since_client.take();
+        if !self.setup_done {
+            if c.key_ends_setup && c.key.first() == Some(&len) {
+                // A one-byte keystroke (or OpenSSH's chaff, the same size) — no set-up message
+                // is that small (`SERVICE_REQUEST`, the smallest, is 17 payload bytes to a
+                // key's 10): typing began, set-up is over.
+                self.setup_done = true;
+            } else if let Some((t, _)) = since
+                && (self.setup_answer(ts.saturating_sub(t)) || !self.setup_done)
+            {
+                return;
+            }
+        }
+        if key && self.setup_done {
+            self.key(ts);
+        }
+    }
+
+    /// An encrypted-phase segment when only sizes are known: the fallback rules.
+    fn by_size(&mut self, role: Role, ts: Micros, len: usize) {
         if role == Role::Responder {
             if let Some(t) = self.near_start.take()
                 && ts.saturating_sub(t) <= MAX_ANSWER_US
@@ -134,29 +353,22 @@ impl SshTiming {
             let after_silence =
                 ts.saturating_sub(self.last_data) >= SILENCE_US || matches!(self.server_since_client, Some((_, true)));
             self.server_since_client = Some((ts, after_silence));
-        } else {
-            self.input = Some(ts);
-            let mut answer = false;
-            if let Some((t, after_silence)) = self.server_since_client.take() {
-                let d = ts.saturating_sub(t);
-                if d <= MAX_ANSWER_US && (!self.setup_done || after_silence) {
-                    self.far.record(d);
-                    answer = true;
-                    if !self.setup_done {
-                        self.setup_pairs += 1;
-                        self.setup_done = self.setup_pairs >= SETUP_PAIRS;
-                    }
-                } else if d > MAX_ANSWER_US {
-                    // A human-paced answer: set-up is over.
-                    self.setup_done = true;
-                }
-            }
-            if !answer && self.setup_done && payload.len() <= MAX_KEYSTROKE_PACKET {
-                self.keys.key(ts);
-                self.near_start = Some(ts);
+            return;
+        }
+        self.input = Some(ts);
+        let mut answer = false;
+        if let Some((t, after_silence)) = self.server_since_client.take() {
+            let d = ts.saturating_sub(t);
+            if !self.setup_done {
+                answer = self.setup_answer(d);
+            } else if after_silence && d <= MAX_ANSWER_US {
+                self.far.record(d);
+                answer = true;
             }
         }
-        self.last_data = ts;
+        if !answer && self.setup_done && len <= MAX_KEYSTROKE_PACKET {
+            self.key(ts);
+        }
     }
 
     /// Where each direction's clear-text follower lost the framing, if it did.
@@ -397,5 +609,109 @@ mod tests {
         }
         assert_eq!(s.t.keys.count(), 3);
         assert_eq!(s.t.far.len(), 4);
+    }
+
+    /// A session seeded with the real OpenSSH 9.2 banners and KEXINITs (chacha20-poly1305
+    /// negotiated), through the key exchange and four set-up exchanges answered 120 ms later.
+    fn real_session() -> (Sess, Micros) {
+        use crate::testutil::ssh::{CLIENT, SERVER};
+        use crate::testutil::unhex;
+        let (c, srv) = (unhex(CLIENT), unhex(SERVER));
+        let mut s = Sess { t: SshTiming::new(&seed(&c, &srv)), seq: [1000 + c.len() as u32, 5000 + srv.len() as u32] };
+        s.send(0, 100_000, &pkt(30, 32));
+        let mut reply = pkt(31, 300);
+        reply.extend(pkt(21, 0));
+        s.send(1, 103_000, &reply);
+        s.send(0, 223_000, &pkt(21, 0));
+        let mut at = 230_000;
+        for _ in 0..4 {
+            s.send(1, at, &[0; 100]);
+            s.send(0, at + 120_000, &[0; 140]);
+            at += 130_000;
+        }
+        (s, at)
+    }
+
+    #[test]
+    fn classes_from_the_negotiated_cipher() {
+        use crate::testutil::ssh::{CLIENT, SERVER};
+        use crate::testutil::unhex;
+        let c = Classes::from_seed([&unhex(CLIENT), &unhex(SERVER)]).expect("chacha20-poly1305 negotiated");
+        // The sizes measured in the lab (OpenSSH 10, chacha20-poly1305).
+        assert_eq!(c.key, [36, 36, 44, 44, 44, 44]);
+        assert_eq!(
+            (c.client_keepalive, c.client_reply, c.server_keepalive, c.server_reply),
+            (52, [36, 28], [60, 52], 28)
+        );
+        assert!(c.key_ends_setup && c.is_key(36) && c.is_key(44) && !c.is_key(52) && !c.is_key(60));
+        // No KEXINIT (or a broken one): no classes.
+        assert_eq!(Classes::from_seed([b"SSH-2.0-x\r\n", b"SSH-2.0-y\r\n"]), None);
+        assert_eq!(Classes::from_seed([&unhex(CLIENT), b"SSH-2.0-y\r\n\0\0\0\x05\x04\x14"]), None);
+    }
+
+    #[test]
+    fn keepalives_are_neither_keystrokes_nor_stray_far_samples() {
+        let (mut s, mut at) = real_session();
+        assert_eq!(s.t.far.len(), 5);
+        // Typing: ten keys 200 ms apart (the first ends set-up), each echoed 1 ms later; a client
+        // keepalive (52 bytes, ServerAliveInterval) between two of them, answered in 0.3 ms.
+        at += 2_000_000;
+        for i in 0..10 {
+            s.send(0, at, &[0; 36]);
+            s.send(1, at + 1_000, &[0; 36]);
+            if i == 4 {
+                s.send(0, at + 100_000, &[0; 52]);
+                s.send(1, at + 100_300, &[0; 28]);
+            }
+            at += 200_000;
+        }
+        assert!(s.t.setup_done);
+        let k = s.t.keys.summary(None).unwrap();
+        assert_eq!((k.keys, k.intervals), (10, 9), "the keepalive is not a key: {k:?}");
+        assert!((k.iki_median_ms.unwrap() - 200.0).abs() < 2.0);
+        assert_eq!(s.t.far.len(), 5, "no far sample from typing or the client's keepalive");
+        // sshd's keepalive after 1 s of client silence, answered 120 ms later: a far sample, not
+        // a key; the reply to it is still input.
+        at += 1_000_000;
+        s.send(1, at, &[0; 60]);
+        s.t.input = None;
+        s.send(0, at + 120_000, &[0; 36]);
+        assert_eq!(s.t.far.len(), 6);
+        assert_eq!(s.t.far.quantile(1.0).map(|v| (v + 500) / 1000), Some(120));
+        assert_eq!(s.t.keys.count(), 10);
+        assert!(s.t.input.is_some());
+        // A 60-byte prompt right after an Enter is output, not a keepalive: the key typed 300 ms
+        // later is a key and no far sample.
+        at += 2_000_000;
+        s.send(0, at, &[0; 36]);
+        s.send(1, at + 1_000, &[0; 60]);
+        s.send(0, at + 300_000, &[0; 36]);
+        assert_eq!((s.t.keys.count(), s.t.far.len()), (12, 6));
+        // Server data after silence that is not a keepalive request: no far sample (the
+        // fallback's after-silence rule is off when sizes are known).
+        at += 3_000_000;
+        s.send(1, at, &[0; 100]);
+        s.send(0, at + 50_000, &[0; 36]);
+        assert_eq!(s.t.far.len(), 6);
+    }
+
+    #[test]
+    fn obfuscation_chaff_ends_set_up_and_is_never_a_far_sample() {
+        let (mut s, mut at) = real_session();
+        assert!(!s.t.setup_done);
+        // OpenSSH >= 9.5: the first key starts a 20 ms cadence of keys and chaff (36 bytes
+        // each), the server answering each at once (echo or pong). Set-up ends at the first.
+        at += 1_500_000;
+        for _ in 0..50 {
+            s.send(0, at, &[0; 36]);
+            s.send(1, at + 500, &[0; 36]);
+            at += 20_000;
+        }
+        assert!(s.t.setup_done);
+        assert_eq!(s.t.far.len(), 5, "chaff never pairs as a set-up answer");
+        assert!(s.t.keys_obfuscation());
+        let est = s.t.far.agreement().unwrap();
+        assert_eq!((est.status, est.agreeing), ("ok", 5), "the key exchange and four set-up answers");
+        assert!((est.ms.unwrap() - 120.0).abs() < 1.5, "{est:?}");
     }
 }

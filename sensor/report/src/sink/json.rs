@@ -51,6 +51,7 @@ fn behaviour_json(b: &farhand_model::session::Summary, a: &Alert) -> Value {
     let mut v = json!({
         "transport_rtt_ms": { "peer_leg": peer_leg, "endpoint_leg": endpoint_leg },
         "app_rtt_far_ms": b.app_rtt_far,
+        "app_rtt_far_estimate": b.app_rtt_far_estimate,
         "app_rtt_near_ms": b.app_rtt_near,
         "gap": a.gap,
         "keystrokes": b.keystrokes,

@@ -462,7 +462,7 @@ impl Verdict {
             || alert_id(&format!("relayed-{}", a.community_id), a.first_seen, a.tool),
         );
         let b = a.behaviour.as_ref();
-        let app = b.and_then(|b| b.app_rtt_far);
+        let app = b.and_then(|b| b.app_rtt_far_estimate);
         let tr = b.and_then(|b| b.transport_rtt.initiator);
         let mut r = a.clone();
         r.kind = AlertKind::RelayedRemoteControl;
@@ -471,15 +471,17 @@ impl Verdict {
         r.activity = activity;
         r.message = format!(
             "{tool} session into {ep} from {peer}: the controller answers {app:.1} ms after the endpoint \
-             speaks (10th percentile of {n} exchanges) while the transport round trip to {peer} is \
+             speaks ({agree} of {n} exchanges agree within {spread:.1} ms) while the transport round trip to {peer} is \
              {tr:.1} ms (smallest of {tn}): a gap of {gap:.1} ms, {ex:.1} ms beyond the {base:.0} ms \
              processing baseline, puts the controller at least {lo} km (at most {hi} km) beyond {peer}: \
              the visible peer is a relay or a jump host.",
             tool = a.tool_title,
             ep = a.endpoint.ip,
             peer = a.peer.ip,
-            app = app.map_or(0.0, |s| s.p10_ms),
-            n = app.map_or(0, |s| s.n),
+            app = app.and_then(|s| s.ms).unwrap_or(0.0),
+            agree = app.map_or(0, |s| s.agreeing),
+            n = app.map_or(0, |s| s.of),
+            spread = app.and_then(|s| s.spread_ms).unwrap_or(0.0),
             tr = tr.map_or(0.0, |s| s.min_ms),
             tn = tr.map_or(0, |s| s.n),
             gap = g.gap_ms,
@@ -891,6 +893,13 @@ mod tests {
             tool: Tool::Ssh,
             transport_rtt: LegStats { initiator: Some(lat(1.0)), responder: Some(lat(0.2)) },
             app_rtt_far: Some(lat(app_ms)),
+            app_rtt_far_estimate: Some(farhand_model::session::FarEstimate {
+                ms: Some(app_ms),
+                agreeing: 20,
+                of: 20,
+                spread_ms: Some(0.0),
+                status: "ok",
+            }),
             app_rtt_far_alternatives_ms: None,
             app_rtt_near: None,
             keystrokes: Some(KeystrokeStats {
