@@ -95,19 +95,44 @@ pub struct KeystrokeStats {
     pub rhythm: &'static str,
 }
 
-/// Stepping-stone figures of an outbound session.
+/// Stepping-stone figures of an outbound session: how its typing followed input on a session
+/// controlling its host (the driving session), by typing periods and by single keystrokes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChainStats {
-    /// Its input ON periods.
+    /// Its input ON periods (typing after 0.5 s without a key).
     pub on_periods: u32,
-    /// Those that began within 80 ms after input began on a session controlling its host.
+    /// Those that began within 80 ms after input on a session controlling its host.
     pub matched: u32,
-    /// `matched / on_periods`.
+    /// `matched / on_periods`, two decimals.
     pub share: f64,
-    /// Median lag between the driving and the driven ON start.
+    /// Median lag between the driving input and the matched ON starts, ms.
     pub median_lag_ms: Option<f64>,
-    /// Peer of the driving session (the controller or its relay).
+    /// Peer of the driving session (the controller or its relay) of the last match.
     pub driver: Option<String>,
-    /// Enough matched periods for `interactive_relay_chain`.
+    /// Either rule holds (`rule`): enough for `interactive_relay_chain`.
     pub chained: bool,
+    /// Its keystrokes (every key, not only the first of a period).
+    pub keys: u32,
+    /// Those with driving input in their lag window: at most 30 ms more than the round trip
+    /// between the sensor and the endpoint after it (the endpoint forwarding the key).
+    pub matched_keys: u32,
+    /// `matched_keys / keys`, two decimals.
+    pub key_share: f64,
+    /// Median lag between the driving input and the matched keystrokes, ms (the inside leg's
+    /// round trip plus the endpoint's forwarding).
+    pub key_lag_median_ms: Option<f64>,
+    /// 90th percentile of that lag, ms.
+    pub key_lag_p90_ms: Option<f64>,
+    /// The mean chance that a keystroke matched by coincidence — that unrelated driving input
+    /// fell in its window at the driving input rate of the moment (0 to 1, two significant
+    /// digits).
+    pub key_chance: f64,
+    /// The chance of at least `matched_keys` coincidental matches among `keys` at
+    /// `key_chance` each (binomial tail; 1 when none matched; two significant digits, at
+    /// least 1e-300). The key rule needs it at most 1e-6.
+    pub coincidence_p: f64,
+    /// Which rule chained the session: `periods` (at least 4 matched periods and half of
+    /// them), `keys` (at least 10 matched keystrokes, 60 % of them, and `coincidence_p` at
+    /// most 1e-6), `periods_and_keys` (both); `null` when not chained.
+    pub rule: Option<&'static str>,
 }

@@ -42,12 +42,15 @@ pub struct Keystrokes {
     at_cadence: u64,
     /// The start of an input ON period not yet reported (see [`super::stepping_stone`]).
     on_start: Option<Micros>,
+    /// The latest keystroke not yet reported (see [`super::stepping_stone`]).
+    pending: Option<Micros>,
 }
 
 impl Keystrokes {
     /// One keystroke (or keystroke-sized packet) at `ts`.
     pub fn key(&mut self, ts: Micros) {
         self.keys += 1;
+        self.pending = Some(ts);
         if self.last.is_none_or(|l| ts.saturating_sub(l) >= super::stepping_stone::ON_IDLE_US) {
             self.on_start = Some(ts);
         }
@@ -72,6 +75,12 @@ impl Keystrokes {
     /// The start of an input ON period since the last call, if any.
     pub fn take_on_start(&mut self) -> Option<Micros> {
         self.on_start.take()
+    }
+
+    /// The latest keystroke since the last call, if any: each keystroke is reported once
+    /// (several in one packet share its time and are reported as one).
+    pub fn take_key(&mut self) -> Option<Micros> {
+        self.pending.take()
     }
 
     /// Whether the intervals sit on OpenSSH's obfuscation cadence.
@@ -167,6 +176,21 @@ mod tests {
         k.key(1_100_000 + 2 * idle - 1);
         assert_eq!(k.take_on_start(), Some(1_100_000 + 2 * idle - 1), "exactly the idle time");
         assert_eq!(k.count(), 4);
+    }
+
+    #[test]
+    fn every_key_is_taken_once() {
+        let mut k = Keystrokes::default();
+        assert_eq!(k.take_key(), None);
+        k.key(1_000_000);
+        assert_eq!(k.take_key(), Some(1_000_000));
+        assert_eq!(k.take_key(), None);
+        // Within an ON period too (not only its start), and the latest of two not taken.
+        k.key(1_100_000);
+        k.key(1_150_000);
+        assert_eq!(k.take_on_start(), Some(1_000_000));
+        assert_eq!(k.take_key(), Some(1_150_000));
+        assert_eq!(k.take_key(), None);
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //!   initiator's side; "near" = the endpoint's side.
 //! - Per-packet work is constant time and allocation-free once a histogram exists; histograms
 //!   ([`Lat`]) are allocated on their first sample.
-//! - [`Behaviour::on_packet`] reports the input ON periods a packet began ([`OnStarts`]); the
-//!   detect engine matches them across the sessions of one host ([`stepping_stone`]).
+//! - [`Behaviour::on_packet`] reports what a packet means for stepping stones ([`OnStarts`]:
+//!   input, the start of a typing ON period, a keystroke); the detect engine matches them
+//!   across the sessions of one host ([`stepping_stone`]).
 //! - [`Behaviour::summary`] turns the state into a [`Summary`] (percentiles, gap, keystroke
 //!   figures) when the flow record ends; the verdict decides on `relayed_remote_control` from
 //!   it with `farhand_report::relay_latency::judge`.
@@ -160,6 +161,12 @@ impl Lat {
         })
     }
 
+    /// The smallest sample in microseconds (within the histogram's 1 % resolution), in
+    /// constant time.
+    pub fn min(&self) -> Option<u64> {
+        self.h.as_ref().filter(|h| !h.is_empty()).map(|h| h.median_equivalent(h.min()))
+    }
+
     /// Mean and standard deviation in microseconds.
     pub fn mean_stdev(&self) -> Option<(f64, f64)> {
         self.h.as_ref().filter(|h| !h.is_empty()).map(|h| (h.mean(), h.stdev()))
@@ -189,6 +196,9 @@ pub struct OnStarts {
     /// A keystroke after [`stepping_stone::ON_IDLE_US`] without one: a typing period of the
     /// session as possibly driven.
     pub keys: Option<Micros>,
+    /// Any keystroke (the start of a period or not): one key of the session as possibly
+    /// driven, matched one by one ([`stepping_stone::KeyMatch`]).
+    pub key: Option<Micros>,
 }
 
 /// Protocol-specific timing.
@@ -317,15 +327,20 @@ impl Behaviour {
             match &mut self.app {
                 App::Ssh(s) => {
                     s.on_segment(role, v.ts, t.seq, v.payload);
-                    on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start() };
+                    on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start(), key: s.keys.take_key() };
                 }
                 App::Vnc(s) => {
                     s.on_segment(role, v.ts, t.seq, v.payload);
-                    on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start() };
+                    on = OnStarts { input: s.input.take(), keys: s.keys.take_on_start(), key: s.keys.take_key() };
                 }
                 App::Rdp(s) => {
+                    // A press of the session's keyboard (the key-event size with most presses,
+                    // whose count is the largest): the count grows only with a press in this
+                    // packet, at its time.
+                    let before = s.keys().count();
                     s.on_segment(role, v.ts, t.seq, v.payload);
-                    on = OnStarts { input: s.input.take(), keys: s.take_on_start() };
+                    let key = (s.keys().count() > before).then_some(v.ts);
+                    on = OnStarts { input: s.input.take(), keys: s.take_on_start(), key };
                 }
                 App::None | App::Stun(_) => {}
             }
@@ -336,6 +351,13 @@ impl Behaviour {
             l.record(us);
         }
         on
+    }
+
+    /// The smallest transport RTT between the sensor and the session's initiator, if measured
+    /// (constant time). For a session the endpoint opened, the inside leg: what a key the
+    /// endpoint forwards adds to its lag at the sensor ([`stepping_stone::Onsets::key`]).
+    pub fn initiator_rtt_floor(&self) -> Option<Micros> {
+        self.rtt.legs.first().and_then(Lat::min)
     }
 
     /// The session's timing figures.

@@ -192,7 +192,7 @@ pub struct Engine {
     correlators: Vec<Box<dyn Correlator>>,
     /// Indices of the correlators that watch every frame.
     frame_watches: Vec<usize>,
-    /// Input ON starts of the sessions driving each host (stepping stones).
+    /// Recent input of the sessions driving each host (stepping stones).
     onsets: crate::behaviour::stepping_stone::Onsets,
     /// The endpoint identity watch ([`identity::IdentityWatch`]), when on.
     identity: Option<identity::IdentityWatch>,
@@ -388,11 +388,17 @@ impl Engine {
         let initiator = flow.initiator;
         if let Some(b) = flow.state.behaviour_mut() {
             let on = b.on_packet(v, Role::of(v.side, initiator));
-            // Typing began on this session: it may be driven by a session controlling its
-            // initiator (a stepping stone).
-            if let Some(t) = on.keys {
+            // Typing on this session: it may be driven by a session controlling its initiator
+            // (a stepping stone), period by period and key by key.
+            if on.keys.is_some() || on.key.is_some() {
                 let (client, _) = role_addrs(&v.key, initiator);
-                b.chain.period(self.onsets.driving(client, t));
+                if let Some(t) = on.keys {
+                    b.chain.period(self.onsets.driving(client, t));
+                }
+                if let Some(t) = on.key {
+                    let m = self.onsets.key(client, t, b.initiator_rtt_floor());
+                    b.chain.key(m);
+                }
             }
             // Input on this session: it drives its responder.
             if let Some(t) = on.input {

@@ -413,7 +413,9 @@ impl Verdict {
     }
 
     /// Raises (or updates) `interactive_relay_chain` for an endpoint's outbound session whose
-    /// input periods began right after input on a session controlling the endpoint.
+    /// typing followed input on a session controlling the endpoint: its typing periods began
+    /// right after that input, or its keystrokes each followed it within milliseconds, more
+    /// often than chance allows (the figures of the rule that held are in the message).
     fn note_chain(&mut self, a: &Alert, out: &mut Vec<Alert>) {
         let Some(c) = a.behaviour.as_ref().and_then(|b| b.chain.as_ref()).filter(|c| c.chained) else { return };
         let (id, activity) = self.session_alert_id(
@@ -432,18 +434,13 @@ impl Verdict {
         r.id = id;
         r.activity = activity;
         r.message = format!(
-            "{tool} session from {host} to {target}:{port} is typed by a remote controller: {m} of its {n} \
-             typing periods began within 80 ms after typing began on a session controlling {host} \
-             (from {driver}; median lag {lag:.1} ms). The endpoint is a stepping stone: its own work \
-             is being done from afar.",
+            "{tool} session from {host} to {target}:{port} is typed by a remote controller: {why}. The \
+             endpoint is a stepping stone: its own work is being done from afar.",
             tool = a.tool_title,
             host = host.ip,
             target = target.ip,
             port = target.port,
-            m = c.matched,
-            n = c.on_periods,
-            driver = c.driver.as_deref().unwrap_or("?"),
-            lag = c.median_lag_ms.unwrap_or(0.0),
+            why = chain_reasons(c, &host.ip.to_string()),
         );
         out.push(r);
     }
@@ -841,6 +838,42 @@ pub fn community_id(key: &FlowKey, initiator: Side) -> String {
     format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
 }
 
+/// Why a session is chained, in words: the figures of the rule (or rules) that held
+/// (`ChainStats::rule`). `host` is the controlled endpoint.
+fn chain_reasons(c: &farhand_model::session::ChainStats, host: &str) -> String {
+    let driver = c.driver.as_deref().unwrap_or("?");
+    let periods = format!(
+        "{m} of its {n} typing periods began within 80 ms after typing began on a session controlling {host} \
+         (from {driver}; median lag {lag:.1} ms)",
+        m = c.matched,
+        n = c.on_periods,
+        lag = c.median_lag_ms.unwrap_or(0.0),
+    );
+    let keys = format!(
+        "{m} of its {n} keystrokes followed input on a session controlling {host} (from {driver}) by at most \
+         the endpoint's round trip plus 30 ms (lag median {p50:.1} ms, p90 {p90:.1} ms); {m} or more such keys \
+         by coincidence (a chance of {chance} % per key at the driving input's rate) had a probability of \
+         {p:.1e}",
+        m = c.matched_keys,
+        n = c.keys,
+        p50 = c.key_lag_median_ms.unwrap_or(0.0),
+        p90 = c.key_lag_p90_ms.unwrap_or(0.0),
+        chance = percent(c.key_chance),
+        p = c.coincidence_p,
+    );
+    match c.rule {
+        Some("keys") => keys,
+        Some("periods_and_keys") => format!("{periods}; and {keys}"),
+        _ => periods,
+    }
+}
+
+/// A share (0 to 1) in percent: whole percents from 10 %, one decimal below.
+fn percent(share: f64) -> String {
+    let pct = share * 100.0;
+    if pct >= 10.0 { format!("{pct:.0}") } else { format!("{pct:.1}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -964,6 +997,14 @@ mod tests {
             median_lag_ms: Some(3.0),
             driver: Some("203.0.113.9".into()),
             chained,
+            keys: 30,
+            matched_keys: 7,
+            key_share: 0.23,
+            key_lag_median_ms: Some(3.0),
+            key_lag_p90_ms: Some(4.0),
+            key_chance: 0.2,
+            coincidence_p: 0.39,
+            rule: chained.then_some("periods"),
         };
         let mut v = verdict();
         let mut f = session(Tool::Ssh, (EP, 50_000), ([198, 51, 100, 7], 22), 1_000_000);
@@ -978,9 +1019,46 @@ mod tests {
         );
         assert_ne!(a[0].id, a[1].id);
         assert!(a[1].message.contains("6 of its 8 typing periods"), "{}", a[1].message);
+        assert!(!a[1].message.contains("keystrokes"), "{}", a[1].message);
         let mut f = session(Tool::Ssh, (EP, 50_001), ([198, 51, 100, 7], 22), 1_000_000);
         f.behaviour = Some(timing(5.0, Some(chain(false))));
         assert_eq!(judge(&mut v, &f).len(), 1);
+        // Chained by its keystrokes: the message gives their figures, not the periods'.
+        let keys = ChainStats {
+            on_periods: 3,
+            matched: 3,
+            share: 1.0,
+            matched_keys: 118,
+            keys: 120,
+            key_share: 0.98,
+            key_lag_median_ms: Some(3.4),
+            key_lag_p90_ms: Some(4.6),
+            key_chance: 0.21,
+            coincidence_p: 2.7e-78,
+            rule: Some("keys"),
+            ..chain(true)
+        };
+        let mut f = session(Tool::Ssh, (EP, 50_002), ([198, 51, 100, 7], 22), 1_000_000);
+        f.behaviour = Some(timing(5.0, Some(keys.clone())));
+        let a = judge(&mut v, &f);
+        assert_eq!(a[1].kind, AlertKind::InteractiveRelayChain);
+        let m = &a[1].message;
+        for want in [
+            "118 of its 120 keystrokes followed input on a session controlling 10.0.0.5 (from 203.0.113.9)",
+            "lag median 3.4 ms, p90 4.6 ms",
+            "118 or more such keys by coincidence (a chance of 21 % per key at the driving input's rate) had a \
+             probability of 2.7e-78",
+        ] {
+            assert!(m.contains(want), "{want:?} in {m}");
+        }
+        assert!(!m.contains("typing periods"), "{m}");
+        // Both rules: both sets of figures; a small per-key chance keeps a decimal.
+        let both = ChainStats { rule: Some("periods_and_keys"), key_chance: 0.052, ..keys };
+        let mut f = session(Tool::Ssh, (EP, 50_003), ([198, 51, 100, 7], 22), 1_000_000);
+        f.behaviour = Some(timing(5.0, Some(both)));
+        let m = &judge(&mut v, &f)[1].message;
+        assert!(m.contains("3 of its 3 typing periods") && m.contains("; and 118 of its 120 keystrokes"), "{m}");
+        assert!(m.contains("(a chance of 5.2 % per key"), "{m}");
     }
 
     #[test]
