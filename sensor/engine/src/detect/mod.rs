@@ -393,7 +393,7 @@ impl Engine {
             if on.keys.is_some() || on.key.is_some() {
                 let (client, _) = role_addrs(&v.key, initiator);
                 if let Some(t) = on.keys {
-                    b.chain.period(self.onsets.driving(client, t));
+                    b.chain.period(self.onsets.driving(client, t), self.onsets.period_chance(client, t));
                 }
                 if let Some(t) = on.key {
                     let m = self.onsets.key(client, t, b.initiator_rtt_floor());
