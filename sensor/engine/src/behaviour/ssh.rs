@@ -644,6 +644,24 @@ mod tests {
             (52, [36, 28], [60, 52], 28)
         );
         assert!(c.key_ends_setup && c.is_key(36) && c.is_key(44) && !c.is_key(52) && !c.is_key(60));
+        // Every truncation of either side's first bytes: no panic, and no classes until both
+        // KEXINITs are whole.
+        let (cb, sb) = (unhex(CLIENT), unhex(SERVER));
+        for cut in 0..cb.len() {
+            assert_eq!(Classes::from_seed([&cb[..cut], &sb]), None, "client cut at {cut}");
+        }
+        for cut in 0..sb.len() {
+            assert_eq!(Classes::from_seed([&cb, &sb[..cut]]), None, "server cut at {cut}");
+        }
+        // Hostile lengths: a packet length past the end, a name-list length past the packet.
+        let mut huge = b"SSH-2.0-x\r\n".to_vec();
+        huge.extend([0xff, 0xff, 0xff, 0xf0, 4, 20]);
+        assert_eq!(Classes::from_seed([&huge, &sb]), None);
+        let mut lying = b"SSH-2.0-x\r\n".to_vec();
+        lying.extend([0, 0, 0, 24, 4, 20]);
+        lying.extend([0; 16]);
+        lying.extend([0x7f, 0xff, 0xff, 0xff, 0, 0]);
+        assert_eq!(Classes::from_seed([&lying, &sb]), None);
         // No KEXINIT (or a broken one): no classes.
         assert_eq!(Classes::from_seed([b"SSH-2.0-x\r\n", b"SSH-2.0-y\r\n"]), None);
         assert_eq!(Classes::from_seed([&unhex(CLIENT), b"SSH-2.0-y\r\n\0\0\0\x05\x04\x14"]), None);
