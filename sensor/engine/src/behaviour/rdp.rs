@@ -389,7 +389,7 @@ impl RdpTiming {
         if let Some(t) = self.near_start.take()
             && ts.saturating_sub(t) <= MAX_ANSWER_US
         {
-            self.near.record(ts - t);
+            self.near.record(ts.saturating_sub(t));
         }
         if !self.gfx {
             return;

@@ -297,11 +297,11 @@ impl SshTiming {
             if len == c.server_reply
                 && let Some(t) = fresh(self.client_keepalive.take())
             {
-                self.near.record(ts - t);
+                self.near.record(ts.saturating_sub(t));
                 return;
             }
             if let Some(t) = fresh(self.near_start.take()) {
-                self.near.record(ts - t);
+                self.near.record(ts.saturating_sub(t));
             }
             self.server_since_client = Some((ts, false));
             return;
@@ -309,7 +309,7 @@ impl SshTiming {
         if c.client_reply.contains(&len)
             && let Some(t) = fresh(self.server_keepalive.take())
         {
-            self.far.record(ts - t);
+            self.far.record(ts.saturating_sub(t));
             self.last_client = ts;
             // Still input for the stepping-stone matcher: a key typed as the keepalive came in
             // may reach the endpoint before the reply and be taken for it.
@@ -348,7 +348,7 @@ impl SshTiming {
             if let Some(t) = self.near_start.take()
                 && ts.saturating_sub(t) <= MAX_ANSWER_US
             {
-                self.near.record(ts - t);
+                self.near.record(ts.saturating_sub(t));
             }
             let after_silence =
                 ts.saturating_sub(self.last_data) >= SILENCE_US || matches!(self.server_since_client, Some((_, true)));
@@ -397,7 +397,7 @@ impl SshTiming {
                 if let Some(t) = self.far_start.take()
                     && ts.saturating_sub(t) <= MAX_ANSWER_US
                 {
-                    self.far.record(ts - t);
+                    self.far.record(ts.saturating_sub(t));
                 }
                 if msg != MSG_NEWKEYS {
                     self.near_start = Some(ts);
@@ -407,7 +407,7 @@ impl SshTiming {
                 if let Some(t) = self.near_start.take()
                     && ts.saturating_sub(t) <= MAX_ANSWER_US
                 {
-                    self.near.record(ts - t);
+                    self.near.record(ts.saturating_sub(t));
                 }
                 self.far_start = Some(ts);
             }
@@ -731,5 +731,22 @@ mod tests {
         let est = s.t.far.agreement().unwrap();
         assert_eq!((est.status, est.agreeing), ("ok", 5), "the key exchange and four set-up answers");
         assert!((est.ms.unwrap() - 120.0).abs() < 1.5, "{est:?}");
+    }
+
+    #[test]
+    fn time_running_backwards_is_no_panic() {
+        // A capture whose timestamps step back (hostile or merged files): answers "before"
+        // their question are no samples worth a panic.
+        let (mut s, at) = real_session();
+        s.send(0, at + 2_000_000, &[0; 36]);
+        s.send(1, at + 1_000_000, &[0; 36]);
+        s.send(1, at + 5_000_000, &[0; 60]);
+        s.send(0, at + 4_000_000, &[0; 36]);
+        s.send(0, at + 6_000_000, &[0; 52]);
+        s.send(1, at + 3_000_000, &[0; 28]);
+        let mut t = SshTiming::new(&seed(b"", b""));
+        t.on_segment(Role::Initiator, 5_000_000, 1000, &[0; 36]);
+        t.on_segment(Role::Responder, 1_000, 5000, &[0; 36]);
+        t.on_segment(Role::Initiator, 10, 1036, &[0; 36]);
     }
 }

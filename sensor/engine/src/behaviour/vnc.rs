@@ -102,7 +102,7 @@ impl VncTiming {
             if let Some(t) = self.near_start.take()
                 && ts.saturating_sub(t) <= MAX_ANSWER_US
             {
-                self.near.record(ts - t);
+                self.near.record(ts.saturating_sub(t));
             }
             self.server_since_request = Some(ts);
         } else {
@@ -164,7 +164,7 @@ impl VncTiming {
                 if let Some(t) = after_update
                     && ts.saturating_sub(t) <= MAX_ANSWER_US
                 {
-                    self.far.record(ts - t);
+                    self.far.record(ts.saturating_sub(t));
                 }
             }
             (MSG_KEY_EVENT, 1) => {
