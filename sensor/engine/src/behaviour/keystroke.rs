@@ -25,6 +25,8 @@ pub const MIN_INTERVALS: u64 = 8;
 pub const OBFUSCATION_INTERVAL_US: Micros = 20_000;
 /// Tolerance around the cadence (scheduling jitter at the client, queueing on the path).
 pub const OBFUSCATION_TOLERANCE_US: Micros = 3_000;
+/// Intervals needed before their median alone marks the cadence (a path with jitter).
+pub const CADENCE_MEDIAN_MIN_INTERVALS: u64 = 30;
 /// Share of intervals at the cadence that marks a session as obfuscated.
 pub const OBFUSCATION_MIN_SHARE: f64 = 0.6;
 
@@ -83,10 +85,16 @@ impl Keystrokes {
         self.pending.take()
     }
 
-    /// Whether the intervals sit on OpenSSH's obfuscation cadence.
+    /// Whether the intervals sit on OpenSSH's obfuscation cadence: most of them within
+    /// [`OBFUSCATION_TOLERANCE_US`] of it, or — a path with jitter spreads each interval but
+    /// not their middle — at least [`CADENCE_MEDIAN_MIN_INTERVALS`] of them with the median
+    /// there (no human types a sustained 50 keys a second).
     pub fn on_cadence(&self) -> bool {
         let n = self.iki.len();
-        n >= MIN_INTERVALS && self.at_cadence as f64 >= OBFUSCATION_MIN_SHARE * n as f64
+        let share = self.at_cadence as f64 >= OBFUSCATION_MIN_SHARE * n as f64;
+        let median = n >= CADENCE_MEDIAN_MIN_INTERVALS
+            && self.iki.quantile(0.5).is_some_and(|m| m.abs_diff(OBFUSCATION_INTERVAL_US) <= OBFUSCATION_TOLERANCE_US);
+        n >= MIN_INTERVALS && (share || median)
     }
 
     /// The figures; `obfuscated` overrides the rhythm class when the protocol knows better.
@@ -266,5 +274,41 @@ mod tests {
         let s = typed(&[175_000, 225_000].repeat(6)).summary(None).unwrap();
         assert!(s.iki_cv.is_some_and(|c| c < AUTOMATED_MAX_CV), "{s:?}");
         assert_eq!(s.rhythm, "automated");
+    }
+
+    #[test]
+    fn the_cadence_survives_jitter_on_the_path() {
+        // OpenSSH's 20 ms packets through a relay whose holds move within +-5 ms (order
+        // kept): each interval is 20 ms + the difference of two holds, most of them off the
+        // +-3 ms tolerance, but their median stays at 20 ms.
+        let mut rng = crate::testutil::XorShift64(7);
+        let mut k = Keystrokes::default();
+        let mut off_tolerance = 0;
+        let mut last: Option<u64> = None;
+        for i in 0..200u64 {
+            let hold = u64::from(rng.byte() % 11) * 1_000;
+            let t = 1_000_000 + i * 20_000 + hold;
+            if let Some(l) = last
+                && (t - l).abs_diff(OBFUSCATION_INTERVAL_US) > OBFUSCATION_TOLERANCE_US
+            {
+                off_tolerance += 1;
+            }
+            last = Some(t);
+            k.key(t);
+        }
+        assert!(off_tolerance > 60, "most intervals are off the tolerance: {off_tolerance}");
+        assert!(k.on_cadence());
+        // Twenty-nine such intervals are not enough for the median alone; a human at 200 ms
+        // never is.
+        let mut few = Keystrokes::default();
+        for i in 0..30u64 {
+            few.key(1_000_000 + i * 20_000 + if i % 2 == 1 { 4_500 } else { 0 });
+        }
+        assert!(!few.on_cadence(), "29 intervals, none within 3 ms of 20 ms");
+        let mut human = Keystrokes::default();
+        for i in 0..100u64 {
+            human.key(1_000_000 + i * 200_000);
+        }
+        assert!(!human.on_cadence());
     }
 }
