@@ -66,15 +66,23 @@ veth() {
     no_offloads "$ns2" "$if2"
 }
 
+# True while PID runs: a zombie has ended (the relays are children of an `up` that has exited,
+# and PID 1 may take a second or more to reap them).
+running() {
+    local st
+    st=$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n "$st" && "$st" != Z ]]
+}
+
 stop_relays() {
     local f pid
     for f in "$FHLAB_RUN"/relay-*.pid; do
         [[ -e "$f" ]] || continue
         pid=$(cat "$f")
-        if kill -0 "$pid" 2>/dev/null; then
+        if running "$pid"; then
             kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-            kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do running "$pid" || break; sleep 0.05; done
+            running "$pid" && kill -KILL "$pid" 2>/dev/null || true
         fi
         rm -f "$f"
     done
@@ -95,7 +103,7 @@ start_one() {
     echo "$pid" >"$FHLAB_RUN/relay-$name.pid"
     for _ in $(seq 100); do
         grep -q '^farhand-lab-relay: .*round trip' "$log" 2>/dev/null && { say "relay $name (pid $pid): $(head -1 "$log" | cut -d' ' -f2-)"; return 0; }
-        kill -0 "$pid" 2>/dev/null || break
+        running "$pid" || break
         sleep 0.05
     done
     cat "$log" >&2
@@ -260,7 +268,7 @@ cmd_status() {
     for f in "$FHLAB_RUN"/relay-*.pid; do
         [[ -e "$f" ]] || continue
         local pid; pid=$(cat "$f")
-        if kill -0 "$pid" 2>/dev/null; then echo "relay $(basename "$f" .pid) pid $pid running"; else echo "relay $(basename "$f" .pid) pid $pid gone"; fi
+        if running "$pid"; then echo "relay $(basename "$f" .pid) pid $pid running"; else echo "relay $(basename "$f" .pid) pid $pid gone"; fi
     done
     return 0
 }
