@@ -17,7 +17,7 @@ stepping stone not chained; the negative chained; the jitter relay's gap off by 
 fault test first makes sure the assertion it breaks held (giving a row the figure a correct
 engine reports where today's does not), so no fault passes for a failure already there.
 """
-import copy, json, os, random, re, sys, unittest
+import contextlib, copy, io, json, os, random, re, sys, unittest
 
 LAB = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, LAB)
@@ -369,8 +369,9 @@ class Harness(unittest.TestCase):
         full = run.plan(run.parse_args([]))
         self.assertEqual(len(full), 16)
         self.assertTrue(set(runs) <= set(full))
-        with self.assertRaises(SystemExit):
+        with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
             run.parse_args(["--slice", "ci", "--delays", "60"])
+        self.assertIn("--slice picks the runs itself", err.getvalue())
 
     def test_schedules_are_seeded_and_human(self):
         a = run.script_of(random.Random("11/plain/terminating/0/ssh"))
