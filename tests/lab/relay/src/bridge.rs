@@ -31,11 +31,13 @@ pub struct Losses {
 }
 
 impl Losses {
-    /// The shaping of direction `stream` (0: a to b, 1: b to a).
-    fn shaping(&self, stream: u64) -> Shaping {
+    /// The shaping of direction `stream` (0: a to b, 1: b to a), logging its drops and
+    /// reorders now and then under `label`.
+    fn shaping(&self, stream: u64, label: String) -> Shaping {
         let mut s = self.disturb.jitter(stream);
         s.drop_pct = self.drop_pct;
         s.reorder_pct = self.reorder_pct;
+        s.label = label;
         s
     }
 
@@ -92,7 +94,7 @@ pub fn run(a: &str, b: &str, delay_ms: u64, losses: Losses) -> Result<(), String
     let start = |name: &str, f: Box<dyn FnOnce() + Send>| {
         spawn(name, f).map(|_| ()).map_err(|e| format!("cannot start a thread: {e}"))
     };
-    let (a2b, b2a) = (losses.shaping(0), losses.shaping(1));
+    let (a2b, b2a) = (losses.shaping(0, format!("{a} -> {b}")), losses.shaping(1, format!("{b} -> {a}")));
     start("bridge-send-b", Box::new(move || sender(&a2b_rx, tx_b, half, a2b)))?;
     start("bridge-send-a", Box::new(move || sender(&b2a_rx, tx_a, half, b2a)))?;
     let (an, bn) = (a.to_string(), b.to_string());

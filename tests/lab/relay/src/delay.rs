@@ -395,7 +395,7 @@ mod tests {
             tx.send((t0, i)).unwrap();
         }
         drop(tx);
-        let shaping = Shaping { jitter: Duration::ZERO, drop_pct: 5.0, reorder_pct: 5.0, rng: Rng::new(5) };
+        let shaping = Shaping { drop_pct: 5.0, reorder_pct: 5.0, ..Shaping::jitter(Duration::ZERO, Rng::new(5)) };
         let mut out = Vec::new();
         pump(&rx, Duration::ZERO, shaping, |i| {
             out.push(i);

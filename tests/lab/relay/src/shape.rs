@@ -89,29 +89,61 @@ pub struct Shaping {
     pub reorder_pct: f64,
     /// The draws.
     pub rng: Rng,
+    /// Items dropped so far.
+    pub dropped: u64,
+    /// Items held back for reordering so far.
+    pub reordered: u64,
+    /// Names the direction in a log line at each [`Shaping::milestone`] (empty: no log).
+    pub label: String,
 }
 
 impl Shaping {
     /// No disturbance: every item passes with the fixed hold.
     #[cfg(test)]
     pub fn none() -> Self {
-        Shaping { jitter: Duration::ZERO, drop_pct: 0.0, reorder_pct: 0.0, rng: Rng::new(0) }
+        Shaping::jitter(Duration::ZERO, Rng::new(0))
     }
 
     /// Jitter only (a byte stream must neither lose nor reorder its chunks).
     pub fn jitter(jitter: Duration, rng: Rng) -> Self {
-        Shaping { jitter, drop_pct: 0.0, reorder_pct: 0.0, rng }
+        Shaping { jitter, drop_pct: 0.0, reorder_pct: 0.0, rng, dropped: 0, reordered: 0, label: String::new() }
     }
 
-    /// The fate of the next item. Draws only what is configured, so adding drops does not
-    /// change the jitter of a run with none.
+    /// Drops and reorders so far, when their sum has just reached a power of two (a log line
+    /// now and then, more rarely as they add up).
+    pub fn milestone(&self) -> Option<(u64, u64)> {
+        let n = self.dropped + self.reordered;
+        (n > 0 && n.is_power_of_two()).then_some((self.dropped, self.reordered))
+    }
+
+    /// The fate of the next item (see [`Shaping::draw`]), logged at each milestone when the
+    /// shaping has a label.
     pub fn decide(&mut self) -> Fate {
+        let fate = self.draw();
+        if !self.label.is_empty()
+            && !matches!(fate, Fate::Pass(_))
+            && let Some((dropped, reordered)) = self.milestone()
+        {
+            crate::log(&format!("{}: {dropped} dropped, {reordered} reordered so far", self.label));
+        }
+        fate
+    }
+
+    /// Draws the fate of the next item. Draws only what is configured, so adding drops does
+    /// not change the jitter of a run with none.
+    fn draw(&mut self) -> Fate {
         if self.drop_pct > 0.0 && self.rng.chance(self.drop_pct) {
+            self.dropped += 1;
             return Fate::Drop;
         }
         let reorder = self.reorder_pct > 0.0 && self.rng.chance(self.reorder_pct);
         let offset = if self.jitter.is_zero() { 0 } else { self.rng.offset_us(self.jitter) };
-        if reorder { Fate::Reorder(offset) } else { Fate::Pass(offset) }
+        if reorder {
+            self.reordered += 1;
+            Fate::Reorder(offset)
+        } else {
+            Fate::Pass(offset)
+        }
     }
 }
 
@@ -197,7 +229,8 @@ mod tests {
 
     #[test]
     fn shaping_shares_and_reproducibility() {
-        let make = || Shaping { jitter: Duration::from_millis(5), drop_pct: 1.0, reorder_pct: 1.0, rng: Rng::new(9) };
+        let make =
+            || Shaping { drop_pct: 1.0, reorder_pct: 1.0, ..Shaping::jitter(Duration::from_millis(5), Rng::new(9)) };
         let (mut a, mut b) = (make(), make());
         let fa: Vec<Fate> = (0..100_000).map(|_| a.decide()).collect();
         let fb: Vec<Fate> = (0..100_000).map(|_| b.decide()).collect();
@@ -206,6 +239,7 @@ mod tests {
         let reorders = fa.iter().filter(|f| matches!(f, Fate::Reorder(_))).count();
         assert!((800..1_200).contains(&drops), "{drops} drops");
         assert!((750..1_250).contains(&reorders), "{reorders} reorders");
+        assert_eq!((a.dropped, a.reordered), (drops as u64, reorders as u64));
         assert!(fa.iter().all(|f| match f {
             Fate::Pass(o) | Fate::Reorder(o) => (-5_000..=5_000).contains(o),
             Fate::Drop => true,
@@ -218,6 +252,20 @@ mod tests {
         assert!((0..1000).all(|_| s.decide() == Fate::Pass(0)));
         let mut j = Shaping::jitter(Duration::from_millis(2), Rng::new(1));
         assert!((0..1000).all(|_| matches!(j.decide(), Fate::Pass(o) if o.abs() <= 2_000)));
+    }
+
+    #[test]
+    fn milestones_at_powers_of_two() {
+        let mut s = Shaping { drop_pct: 100.0, ..Shaping::jitter(Duration::ZERO, Rng::new(1)) };
+        assert_eq!(s.milestone(), None);
+        let mut at = Vec::new();
+        for _ in 0..20 {
+            s.decide();
+            if s.milestone().is_some() {
+                at.push(s.dropped);
+            }
+        }
+        assert_eq!(at, vec![1, 2, 4, 8, 16]);
     }
 
     #[test]
