@@ -127,11 +127,6 @@ def specs_for(sessions):
     return [s for s in SPECS if s.kind in sessions]
 
 
-def relayed_names(sessions):
-    """The typed inbound sessions (relayed behind the terminating relay beyond the threshold)."""
-    return [s.name for s in specs_for(sessions) if s.typed]
-
-
 def check(results, sessions):
     """The issue's assertions over a whole lab run: a list of `Assertion`, in a deterministic
     order (results' order, then a fixed order within each)."""

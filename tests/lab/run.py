@@ -60,7 +60,7 @@ import argparse, hashlib, json, math, os, pty, random, select, signal, statistic
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labcheck import (GAP_THRESHOLD_MS, JITTER_TOLERANCE_MS, RELAYS, SESSION_KINDS, SPEC, SPECS,  # noqa: E402
+from labcheck import (GAP_THRESHOLD_MS, JITTER_TOLERANCE_MS, RELAYS, SESSION_KINDS,  # noqa: E402
                       TOLERANCE_MS, FORWARDING_GAP_MS, IKI_TOLERANCE, assertion_lines, check, compare_assertions,
                       failures, read_assertions, run_prefix, specs_for)
 
@@ -110,7 +110,6 @@ TCP_FORWARDS = " ".join(f"{relay_port(p)}:{p}" for p in ep_ports())
 # gap and transport assertions measure from, and the jitter relay once.
 CI_SLICE = (("plain", "terminating", 0), ("plain", "terminating", 120), ("plain", "forwarding", 0),
             ("plain", "forwarding", 60), ("jitter", "terminating", 120))
-FULL_COMMAND = "tests/lab/run.py --json tests/lab/fixtures/lab-results.json"
 
 
 def log(msg):
