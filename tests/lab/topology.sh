@@ -11,6 +11,9 @@
 # Addresses: addrs.env. Run-time state (pid files, logs, mode.env): $FHLAB_RUN (/tmp/fhlab).
 # The relay binary: $FHLAB_RELAY_BIN, else built with cargo into
 # ${CARGO_TARGET_DIR:-<repo>/target}/release/farhand-lab-relay.
+# Disturbances (farhand-lab-relay options, default none): FHLAB_JITTER_MS (each hold moves
+# within ±J ms, all modes, order kept), FHLAB_DROP_PCT and FHLAB_REORDER_PCT (share of frames
+# dropped / overtaken, bridge only), FHLAB_RELAY_SEED (seed of those draws, default 1).
 # The relay runs SCHED_FIFO (priority $FHLAB_RELAY_RT, default 10; 0 or empty: normal
 # scheduling) so a busy machine (compiles) adds less jitter to its holds.
 # Needs root, iproute2, ethtool (optional: offloads stay on without it), chrt (optional).
@@ -63,15 +66,23 @@ veth() {
     no_offloads "$ns2" "$if2"
 }
 
+# True while PID runs: a zombie has ended (the relays are children of an `up` that has exited,
+# and PID 1 may take a second or more to reap them).
+running() {
+    local st
+    st=$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n "$st" && "$st" != Z ]]
+}
+
 stop_relays() {
     local f pid
     for f in "$FHLAB_RUN"/relay-*.pid; do
         [[ -e "$f" ]] || continue
         pid=$(cat "$f")
-        if kill -0 "$pid" 2>/dev/null; then
+        if running "$pid"; then
             kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-            kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do running "$pid" || break; sleep 0.05; done
+            running "$pid" && kill -KILL "$pid" 2>/dev/null || true
         fi
         rm -f "$f"
     done
@@ -92,11 +103,24 @@ start_one() {
     echo "$pid" >"$FHLAB_RUN/relay-$name.pid"
     for _ in $(seq 100); do
         grep -q '^farhand-lab-relay: .*round trip' "$log" 2>/dev/null && { say "relay $name (pid $pid): $(head -1 "$log" | cut -d' ' -f2-)"; return 0; }
-        kill -0 "$pid" 2>/dev/null || break
+        running "$pid" || break
         sleep 0.05
     done
     cat "$log" >&2
     die "relay $name did not start (log: $log)"
+}
+
+# Options for the relay program from FHLAB_JITTER_MS / FHLAB_RELAY_SEED (and, for the bridge,
+# FHLAB_DROP_PCT / FHLAB_REORDER_PCT).
+disturb_opts() {
+    local kind=$1 j=${FHLAB_JITTER_MS:-0} seed=${FHLAB_RELAY_SEED:-1} drop=${FHLAB_DROP_PCT:-0} reorder=${FHLAB_REORDER_PCT:-0}
+    [[ "$j" =~ ^[0-9]+$ ]] || die "FHLAB_JITTER_MS must be a whole number of milliseconds, not '$j'"
+    [[ "$seed" =~ ^[0-9]+$ ]] || die "FHLAB_RELAY_SEED must be a whole number, not '$seed'"
+    [[ "$drop" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "FHLAB_DROP_PCT must be a percentage, not '$drop'"
+    [[ "$reorder" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "FHLAB_REORDER_PCT must be a percentage, not '$reorder'"
+    echo "--jitter-ms $j --seed $seed"
+    [[ $kind == bridge ]] && echo "--drop-pct $drop --reorder-pct $reorder"
+    return 0
 }
 
 start_relays() {
@@ -108,21 +132,30 @@ start_relays() {
     stop_relays
     case "$mode" in
     terminating)
+        local opts
+        opts=$(disturb_opts tcp)
         for map in $FHLAB_TCP_FORWARDS; do
+            # shellcheck disable=SC2086 # $opts: separate words
             start_one "tcp-${map%%:*}" "$bin" tcp --listen "$RELAY_CTL_IP:${map%%:*}" \
-                --connect "$EP_IP:${map##*:}" --delay-ms "$delay"
+                --connect "$EP_IP:${map##*:}" --delay-ms "$delay" $opts
         done
         for map in $FHLAB_UDP_FORWARDS; do
+            # shellcheck disable=SC2086
             start_one "udp-${map%%:*}" "$bin" udp --listen "$RELAY_CTL_IP:${map%%:*}" \
-                --connect "$EP_IP:${map##*:}" --delay-ms "$delay"
+                --connect "$EP_IP:${map##*:}" --delay-ms "$delay" $opts
         done
         ;;
     forwarding)
-        start_one bridge "$bin" bridge --a "$RELAY_CTL_IF" --b "$RELAY_GW_IF" --delay-ms "$delay"
+        local opts
+        opts=$(disturb_opts bridge)
+        # shellcheck disable=SC2086
+        start_one bridge "$bin" bridge --a "$RELAY_CTL_IF" --b "$RELAY_GW_IF" --delay-ms "$delay" $opts
         ;;
     *) die "unknown mode in $FHLAB_RUN/mode: $mode" ;;
     esac
-    sed -i "s/^DELAY_MS=.*/DELAY_MS=$delay/" "$FHLAB_RUN/mode.env"
+    sed -i -e "s/^DELAY_MS=.*/DELAY_MS=$delay/" -e "s/^JITTER_MS=.*/JITTER_MS=${FHLAB_JITTER_MS:-0}/" \
+        -e "s/^DROP_PCT=.*/DROP_PCT=${FHLAB_DROP_PCT:-0}/" -e "s/^REORDER_PCT=.*/REORDER_PCT=${FHLAB_REORDER_PCT:-0}/" \
+        "$FHLAB_RUN/mode.env"
 }
 
 # The relay port that FHLAB_TCP_FORWARDS maps to endpoint port $1 (empty if none).
@@ -139,6 +172,9 @@ write_mode_env() {
         echo "# written by topology.sh up $mode"
         echo "FHLAB_MODE=$mode"
         echo "DELAY_MS=$delay"
+        echo "JITTER_MS=${FHLAB_JITTER_MS:-0}"
+        echo "DROP_PCT=${FHLAB_DROP_PCT:-0}      # bridge (forwarding) only"
+        echo "REORDER_PCT=${FHLAB_REORDER_PCT:-0}   # bridge (forwarding) only"
         if [[ $mode == terminating ]]; then
             echo "GW_RELAY_IP=$GW_RELAY_IP_TERM"
             echo "EP_PEER_IP=$RELAY_GW_IP      # the address the endpoint (and farhand on gw-ep) sees"
@@ -232,7 +268,7 @@ cmd_status() {
     for f in "$FHLAB_RUN"/relay-*.pid; do
         [[ -e "$f" ]] || continue
         local pid; pid=$(cat "$f")
-        if kill -0 "$pid" 2>/dev/null; then echo "relay $(basename "$f" .pid) pid $pid running"; else echo "relay $(basename "$f" .pid) pid $pid gone"; fi
+        if running "$pid"; then echo "relay $(basename "$f" .pid) pid $pid running"; else echo "relay $(basename "$f" .pid) pid $pid gone"; fi
     done
     return 0
 }

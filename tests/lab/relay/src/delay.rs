@@ -3,18 +3,36 @@
 //!
 //! [`DelayLine`] is the pure schedule (times are passed in, so it is unit-tested without
 //! sleeping); [`pump`] runs one on a thread, fed by a channel whose messages carry the arrival
-//! time the reader took right after its `read`/`recv` returned.
+//! time the reader took right after its `read`/`recv` returned. A [`Shaping`] may move each
+//! hold (jitter: order is still kept), drop items, or hold one back for the next to overtake.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
+use crate::shape::{Fate, Shaping};
+
+/// Longest an item held back for reordering waits for the next item to overtake it; past
+/// this it leaves alone (a late item, not a reordered one).
+pub const REORDER_WAIT: Duration = Duration::from_millis(10);
+
+/// One queued item.
+#[derive(Debug)]
+struct Entry<T> {
+    /// When it is due.
+    due: Instant,
+    /// Held back for reordering: the next item leaves first, or this one leaves at the
+    /// deadline.
+    back: Option<Instant>,
+    item: T,
+}
+
 /// Items waiting for their release time, oldest first.
 #[derive(Debug)]
 pub struct DelayLine<T> {
     delay: Duration,
-    queue: VecDeque<(Instant, T)>,
+    queue: VecDeque<Entry<T>>,
 }
 
 impl<T> DelayLine<T> {
@@ -23,29 +41,77 @@ impl<T> DelayLine<T> {
         DelayLine { delay, queue: VecDeque::new() }
     }
 
-    /// Queues `item`, which arrived at `arrival`: it is due at `arrival + delay`. Should the
-    /// arrival times ever go backwards, the item is due no earlier than the one before it, so
-    /// the line stays FIFO.
-    pub fn push(&mut self, arrival: Instant, item: T) {
-        let mut due = arrival + self.delay;
-        if let Some((last, _)) = self.queue.back()
-            && *last > due
-        {
-            due = *last;
+    /// When an item that arrived at `arrival` is due: `arrival + delay`, moved by
+    /// `offset_us` (never before `arrival`), and no earlier than the item before it, so the
+    /// line stays FIFO whatever the offsets or should the arrival times go backwards.
+    fn due(&self, arrival: Instant, offset_us: i64) -> Instant {
+        let base = arrival + self.delay;
+        let moved = Duration::from_micros(offset_us.unsigned_abs());
+        let mut due = if offset_us >= 0 { base + moved } else { base.checked_sub(moved).unwrap_or(arrival) };
+        if due < arrival {
+            due = arrival;
         }
-        self.queue.push_back((due, item));
+        if let Some(last) = self.queue.back()
+            && last.due > due
+        {
+            due = last.due;
+        }
+        due
     }
 
-    /// When the oldest item is due, if any is queued.
+    /// Queues `item`, which arrived at `arrival`: it is due at `arrival + delay`.
+    #[cfg(test)]
+    pub fn push(&mut self, arrival: Instant, item: T) {
+        self.push_moved(arrival, 0, item);
+    }
+
+    /// Queues `item` with its hold moved by `offset_us` microseconds (jitter); order is kept.
+    pub fn push_moved(&mut self, arrival: Instant, offset_us: i64, item: T) {
+        let due = self.due(arrival, offset_us);
+        self.queue.push_back(Entry { due, back: None, item });
+    }
+
+    /// Queues `item` held back: the item queued after it leaves first when it is due within
+    /// [`REORDER_WAIT`] of this one's due time; otherwise this one leaves at that deadline.
+    /// With an item already held back at the end of the line, queues it normally.
+    pub fn push_held_back(&mut self, arrival: Instant, offset_us: i64, item: T) {
+        let due = self.due(arrival, offset_us);
+        let back = match self.queue.back() {
+            Some(last) if last.back.is_some() => None,
+            _ => Some(due + REORDER_WAIT),
+        };
+        self.queue.push_back(Entry { due, back, item });
+    }
+
+    /// When the next item is due, if any is queued.
     pub fn next_due(&self) -> Option<Instant> {
-        self.queue.front().map(|(due, _)| *due)
+        let front = self.queue.front()?;
+        Some(match front.back {
+            Some(deadline) => self.queue.get(1).map_or(deadline, |next| next.due.min(deadline)),
+            None => front.due,
+        })
     }
 
-    /// Takes the oldest item if it is due at `now`.
+    /// Takes the next item if it is due at `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<T> {
-        match self.queue.front() {
-            Some((due, _)) if *due <= now => self.queue.pop_front().map(|(_, item)| item),
-            _ => None,
+        let front = self.queue.front()?;
+        match front.back {
+            Some(deadline) => {
+                let overtaker_due = self.queue.get(1).is_some_and(|next| next.due <= now && next.due <= deadline);
+                if overtaker_due {
+                    // the next item overtakes; the held one follows at once
+                    if let Some(front) = self.queue.front_mut() {
+                        front.back = None;
+                    }
+                    self.queue.remove(1).map(|e| e.item)
+                } else if deadline <= now {
+                    self.queue.pop_front().map(|e| e.item)
+                } else {
+                    None
+                }
+            }
+            None if front.due <= now => self.queue.pop_front().map(|e| e.item),
+            None => None,
         }
     }
 
@@ -72,11 +138,16 @@ pub enum Flow {
 }
 
 /// Receives `(arrival, item)` messages and hands each item to `sink` at `arrival + delay`, in
-/// order. Returns when `sink` says [`Flow::Stop`], or when every sender is gone and the queue
-/// has drained.
-pub fn pump<T>(rx: &Receiver<(Instant, T)>, delay: Duration, mut sink: impl FnMut(T) -> Flow) {
+/// order, disturbed as `shaping` says (jitter, drops, reordering). Returns when `sink` says
+/// [`Flow::Stop`], or when every sender is gone and the queue has drained.
+pub fn pump<T>(rx: &Receiver<(Instant, T)>, delay: Duration, mut shaping: Shaping, mut sink: impl FnMut(T) -> Flow) {
     let mut line = DelayLine::new(delay);
     let mut senders_gone = false;
+    let mut admit = |line: &mut DelayLine<T>, arrival: Instant, item: T| match shaping.decide() {
+        Fate::Drop => {}
+        Fate::Pass(offset) => line.push_moved(arrival, offset, item),
+        Fate::Reorder(offset) => line.push_held_back(arrival, offset, item),
+    };
     loop {
         let now = Instant::now();
         while let Some(item) = line.pop_due(now) {
@@ -87,12 +158,12 @@ pub fn pump<T>(rx: &Receiver<(Instant, T)>, delay: Duration, mut sink: impl FnMu
         match (line.next_due(), senders_gone) {
             (None, true) => return,
             (None, false) => match rx.recv() {
-                Ok((arrival, item)) => line.push(arrival, item),
+                Ok((arrival, item)) => admit(&mut line, arrival, item),
                 Err(_) => senders_gone = true,
             },
             (Some(due), true) => std::thread::sleep(due.saturating_duration_since(Instant::now())),
             (Some(due), false) => match rx.recv_deadline(due) {
-                Ok((arrival, item)) => line.push(arrival, item),
+                Ok((arrival, item)) => admit(&mut line, arrival, item),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => senders_gone = true,
             },
@@ -109,6 +180,7 @@ pub fn half_of_ms(round_trip_ms: u64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shape::Shaping;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -182,7 +254,7 @@ mod tests {
             }
         });
         let mut out = Vec::new();
-        pump(&rx, ms(40), |i| {
+        pump(&rx, ms(40), Shaping::none(), |i| {
             out.push((i, start.elapsed()));
             Flow::Continue
         });
@@ -207,7 +279,7 @@ mod tests {
         drop(tx);
         let mut out = Vec::new();
         let t = Instant::now();
-        pump(&rx, Duration::ZERO, |i| {
+        pump(&rx, Duration::ZERO, Shaping::none(), |i| {
             out.push(i);
             Flow::Continue
         });
@@ -222,7 +294,7 @@ mod tests {
         tx.send((t0, 'a')).unwrap();
         drop(tx);
         let mut out = Vec::new();
-        pump(&rx, ms(15), |c| {
+        pump(&rx, ms(15), Shaping::none(), |c| {
             out.push((c, t0.elapsed()));
             Flow::Continue
         });
@@ -237,10 +309,105 @@ mod tests {
             tx.send((Instant::now(), i)).unwrap();
         }
         let mut out = Vec::new();
-        pump(&rx, Duration::ZERO, |i| {
+        pump(&rx, Duration::ZERO, Shaping::none(), |i| {
             out.push(i);
             if i == 1 { Flow::Stop } else { Flow::Continue }
         });
         assert_eq!(out, vec![0, 1]);
+    }
+    #[test]
+    fn jitter_moves_the_hold_but_keeps_order() {
+        let t0 = Instant::now();
+        let mut line = DelayLine::new(ms(50));
+        line.push_moved(t0, 4_000, 'a'); // due t0 + 54
+        line.push_moved(t0 + ms(1), -4_000, 'b'); // would be t0 + 47: kept behind a
+        line.push_moved(t0 + ms(20), -3_000, 'c'); // t0 + 67
+        assert_eq!(line.next_due(), Some(t0 + ms(54)));
+        assert_eq!(line.pop_due(t0 + ms(53)), None);
+        assert_eq!(line.pop_due(t0 + ms(54)), Some('a'));
+        assert_eq!(line.pop_due(t0 + ms(54)), Some('b'));
+        assert_eq!(line.next_due(), Some(t0 + ms(67)));
+        assert_eq!(line.pop_due(t0 + ms(67)), Some('c'));
+    }
+
+    #[test]
+    fn a_negative_offset_never_releases_before_arrival() {
+        let t0 = Instant::now();
+        let mut line = DelayLine::new(ms(2));
+        line.push_moved(t0 + ms(10), -5_000, 'a');
+        assert_eq!(line.next_due(), Some(t0 + ms(10)));
+        assert_eq!(line.pop_due(t0 + ms(9)), None);
+        assert_eq!(line.pop_due(t0 + ms(10)), Some('a'));
+    }
+
+    #[test]
+    fn a_held_back_item_is_overtaken_by_the_next() {
+        let t0 = Instant::now();
+        let mut line = DelayLine::new(ms(30));
+        line.push(t0, 'a');
+        line.push_held_back(t0 + ms(1), 0, 'b'); // due 31, deadline 41
+        line.push(t0 + ms(3), 'c'); // due 33: overtakes b
+        line.push(t0 + ms(4), 'd');
+        assert_eq!(line.pop_due(t0 + ms(30)), Some('a'));
+        assert_eq!(line.pop_due(t0 + ms(31)), None);
+        assert_eq!(line.next_due(), Some(t0 + ms(33)));
+        assert_eq!(line.pop_due(t0 + ms(33)), Some('c'));
+        assert_eq!(line.pop_due(t0 + ms(33)), Some('b'));
+        assert_eq!(line.pop_due(t0 + ms(33)), None);
+        assert_eq!(line.pop_due(t0 + ms(34)), Some('d'));
+        assert!(line.is_empty());
+    }
+
+    #[test]
+    fn a_held_back_item_alone_leaves_at_its_deadline() {
+        let t0 = Instant::now();
+        let mut line = DelayLine::new(ms(30));
+        line.push_held_back(t0, 0, 'a');
+        assert_eq!(line.next_due(), Some(t0 + ms(30) + REORDER_WAIT));
+        assert_eq!(line.pop_due(t0 + ms(39)), None);
+        // the next item comes too late to overtake: a leaves at its deadline, first
+        line.push(t0 + ms(15), 'b'); // due 45
+        assert_eq!(line.next_due(), Some(t0 + ms(40)));
+        assert_eq!(line.pop_due(t0 + ms(40)), Some('a'));
+        assert_eq!(line.pop_due(t0 + ms(44)), None);
+        assert_eq!(line.pop_due(t0 + ms(45)), Some('b'));
+    }
+
+    #[test]
+    fn two_held_back_in_a_row_swap_once() {
+        let t0 = Instant::now();
+        let mut line = DelayLine::new(ms(10));
+        line.push_held_back(t0, 0, 'a');
+        line.push_held_back(t0 + ms(1), 0, 'b'); // queued normally: overtakes a
+        line.push(t0 + ms(2), 'c');
+        let now = t0 + ms(12);
+        assert_eq!(line.pop_due(now), Some('b'));
+        assert_eq!(line.pop_due(now), Some('a'));
+        assert_eq!(line.pop_due(now), Some('c'));
+    }
+
+    #[test]
+    fn pump_drops_and_reorders_as_shaped() {
+        use crate::shape::Rng;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let t0 = Instant::now();
+        for i in 0..2_000u32 {
+            tx.send((t0, i)).unwrap();
+        }
+        drop(tx);
+        let shaping = Shaping { drop_pct: 5.0, reorder_pct: 5.0, ..Shaping::jitter(Duration::ZERO, Rng::new(5)) };
+        let mut out = Vec::new();
+        pump(&rx, Duration::ZERO, shaping, |i| {
+            out.push(i);
+            Flow::Continue
+        });
+        assert!((1_850..1_950).contains(&out.len()), "{} of 2000 delivered", out.len());
+        let swapped = out.windows(2).filter(|w| w[0] > w[1]).count();
+        assert!((50..150).contains(&swapped), "{swapped} swaps");
+        // every item at most one place late: reordering swaps neighbours only
+        let mut sorted = out.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), out.len(), "an item delivered twice");
     }
 }

@@ -9,16 +9,24 @@
 //!
 //! Each item (chunk, datagram, frame) is released at its arrival time plus the hold, FIFO per
 //! direction, so spacing between items is kept and holds never add up.
+//!
+//! Disturbances, all drawn from `--seed` so a run repeats: `--jitter-ms J` moves every hold by
+//! a uniform draw within ±J ms (order still kept: a TCP byte stream cannot reorder), and in
+//! `bridge` mode `--drop-pct` drops and `--reorder-pct` reorders a share of the frames, so the
+//! endpoints' TCP sees loss and retransmits.
 
 mod bridge;
 mod delay;
+mod shape;
 mod tcp;
 mod udp;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::shape::{Rng, Shaping};
 
 /// Longest delay accepted, in milliseconds.
 const MAX_DELAY_MS: u64 = 600_000;
@@ -30,6 +38,33 @@ struct Cli {
     /// The mode.
     #[command(subcommand)]
     mode: Mode,
+}
+
+/// Jitter and the seed of every draw, shared by all modes.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct Disturb {
+    /// Each hold moves by a uniform draw within ± this many milliseconds (order is kept).
+    #[arg(long, value_name = "J", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=MAX_DELAY_MS))]
+    pub(crate) jitter_ms: u64,
+    /// Seed of the random draws (jitter, drops, reordering): the same seed repeats them.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) seed: u64,
+}
+
+impl Disturb {
+    /// Jitter only, for stream `stream` (one per connection and direction).
+    pub(crate) fn jitter(&self, stream: u64) -> Shaping {
+        Shaping::jitter(std::time::Duration::from_millis(self.jitter_ms), Rng::stream(self.seed, stream))
+    }
+
+    /// What the start-up line says about the disturbances (empty without any).
+    pub(crate) fn describe(&self) -> String {
+        if self.jitter_ms == 0 {
+            String::new()
+        } else {
+            format!("; jitter ±{} ms, seed {}", self.jitter_ms, self.seed)
+        }
+    }
 }
 
 /// One subcommand per mode.
@@ -47,6 +82,9 @@ enum Mode {
         /// Round-trip delay added on the listen leg, in milliseconds.
         #[arg(long, value_name = "D", value_parser = clap::value_parser!(u64).range(0..=MAX_DELAY_MS))]
         delay_ms: u64,
+        /// Jitter and seed.
+        #[command(flatten)]
+        disturb: Disturb,
     },
     /// Terminating UDP forwarder with one upstream socket per client address.
     /// The listen leg's round trip grows by --delay-ms (D/2 held each way).
@@ -63,6 +101,9 @@ enum Mode {
         /// Seconds without traffic either way after which a client's association is dropped.
         #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
         idle_secs: u64,
+        /// Jitter and seed.
+        #[command(flatten)]
+        disturb: Disturb,
     },
     /// Forwarding L2 bridge between two IP-less interfaces; each frame held D/2 each way.
     Bridge {
@@ -75,6 +116,15 @@ enum Mode {
         /// Round-trip delay added through the bridge, in milliseconds.
         #[arg(long, value_name = "D", value_parser = clap::value_parser!(u64).range(0..=MAX_DELAY_MS))]
         delay_ms: u64,
+        /// Jitter and seed.
+        #[command(flatten)]
+        disturb: Disturb,
+        /// Share of frames dropped, in percent (0-100), each direction.
+        #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = shape::parse_pct)]
+        drop_pct: f64,
+        /// Share of frames held back for the next frame to overtake, in percent (0-100).
+        #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = shape::parse_pct)]
+        reorder_pct: f64,
     },
 }
 
@@ -130,9 +180,13 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let result = match cli.mode {
-        Mode::Tcp { listen, connect, delay_ms } => tcp::run(listen, connect, delay_ms),
-        Mode::Udp { listen, connect, delay_ms, idle_secs } => udp::run(listen, connect, delay_ms, idle_secs),
-        Mode::Bridge { a, b, delay_ms } => bridge::run(&a, &b, delay_ms),
+        Mode::Tcp { listen, connect, delay_ms, disturb } => tcp::run(listen, connect, delay_ms, disturb),
+        Mode::Udp { listen, connect, delay_ms, idle_secs, disturb } => {
+            udp::run(listen, connect, delay_ms, idle_secs, disturb)
+        }
+        Mode::Bridge { a, b, delay_ms, disturb, drop_pct, reorder_pct } => {
+            bridge::run(&a, &b, delay_ms, bridge::Losses { disturb, drop_pct, reorder_pct })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,9 @@
 //! write shutdown once the bytes before it have been released; a reset or write error closes
 //! both sides.
 //!
+//! With `--jitter-ms J` each chunk's hold moves by a uniform draw within ±J ms, one seeded
+//! stream of draws per connection and direction; chunks still leave in order (a byte stream).
+//!
 //! The kernel completes the TCP handshake on the listen side itself, so the handshake is not
 //! delayed: only the bytes are (as with a relay that accepts first and talks later).
 
@@ -13,7 +16,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, bounded};
 
 use crate::delay::{Flow, half_of_ms, pump};
-use crate::{banner, log, spawn};
+use crate::shape::Shaping;
+use crate::{Disturb, banner, log, spawn};
 
 /// Bytes read per chunk.
 const CHUNK: usize = 16 * 1024;
@@ -34,17 +38,23 @@ enum Chunk {
 }
 
 /// Accepts connections on `listen` forever, relaying each to `connect`.
-pub fn run(listen: SocketAddr, connect: SocketAddr, delay_ms: u64) -> Result<(), String> {
+pub fn run(listen: SocketAddr, connect: SocketAddr, delay_ms: u64, disturb: Disturb) -> Result<(), String> {
     let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on tcp {listen}: {e}"))?;
     let half = half_of_ms(delay_ms);
     banner(&format!(
-        "tcp relay {listen} -> {connect}, holding {:.1} ms each way on the listen side (+{delay_ms} ms round trip)",
-        half.as_secs_f64() * 1000.0
+        "tcp relay {listen} -> {connect}, holding {:.1} ms each way on the listen side (+{delay_ms} ms round trip){}",
+        half.as_secs_f64() * 1000.0,
+        disturb.describe()
     ));
+    let mut accepted: u64 = 0;
     loop {
         match listener.accept() {
             Ok((client, peer)) => {
-                let spawned = spawn("tcp-conn", move || connection(client, peer, connect, half));
+                // two streams of draws per connection: towards the target, towards the client
+                let stream = accepted.wrapping_mul(2);
+                let shaping = [disturb.jitter(stream), disturb.jitter(stream.wrapping_add(1))];
+                accepted = accepted.wrapping_add(1);
+                let spawned = spawn("tcp-conn", move || connection(client, peer, connect, half, shaping));
                 if let Err(e) = spawned {
                     log(&format!("tcp {peer}: cannot start a thread: {e}"));
                 }
@@ -59,7 +69,7 @@ pub fn run(listen: SocketAddr, connect: SocketAddr, delay_ms: u64) -> Result<(),
 }
 
 /// Relays one accepted connection until both directions are done.
-fn connection(client: TcpStream, peer: SocketAddr, target: SocketAddr, half: Duration) {
+fn connection(client: TcpStream, peer: SocketAddr, target: SocketAddr, half: Duration, shaping: [Shaping; 2]) {
     let upstream = match TcpStream::connect_timeout(&target, CONNECT_TIMEOUT) {
         Ok(s) => s,
         Err(e) => {
@@ -70,8 +80,10 @@ fn connection(client: TcpStream, peer: SocketAddr, target: SocketAddr, half: Dur
     };
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
-    log(&format!("tcp {peer} -> {target}: open"));
-    if let Err(e) = relay_both_ways(&client, &upstream, half) {
+    // the upstream side's own address: what the target (and a capture next to it) sees
+    let via = upstream.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
+    log(&format!("tcp {peer} -> {target} from {via}: open"));
+    if let Err(e) = relay_both_ways(&client, &upstream, half, shaping) {
         log(&format!("tcp {peer}: {e}"));
         let _ = client.shutdown(Shutdown::Both);
         let _ = upstream.shutdown(Shutdown::Both);
@@ -81,7 +93,13 @@ fn connection(client: TcpStream, peer: SocketAddr, target: SocketAddr, half: Dur
 
 /// Starts the two readers and the upstream-bound pump, runs the client-bound pump here, and
 /// waits for all of them.
-fn relay_both_ways(client: &TcpStream, upstream: &TcpStream, half: Duration) -> std::io::Result<()> {
+fn relay_both_ways(
+    client: &TcpStream,
+    upstream: &TcpStream,
+    half: Duration,
+    shaping: [Shaping; 2],
+) -> std::io::Result<()> {
+    let [to_up_shaping, to_client_shaping] = shaping;
     let (to_up_tx, to_up_rx) = bounded::<(Instant, Chunk)>(QUEUE);
     let (to_client_tx, to_client_rx) = bounded::<(Instant, Chunk)>(QUEUE);
 
@@ -95,10 +113,10 @@ fn relay_both_ways(client: &TcpStream, upstream: &TcpStream, half: Duration) -> 
     };
     let p1 = {
         let (src, dst) = (client.try_clone()?, upstream.try_clone()?);
-        spawn("tcp-pump-u", move || pump(&to_up_rx, half, |c| deliver(c, &src, &dst)))?
+        spawn("tcp-pump-u", move || pump(&to_up_rx, half, to_up_shaping, |c| deliver(c, &src, &dst)))?
     };
     let (src, dst) = (upstream.try_clone()?, client.try_clone()?);
-    pump(&to_client_rx, half, |c| deliver(c, &src, &dst));
+    pump(&to_client_rx, half, to_client_shaping, |c| deliver(c, &src, &dst));
     for h in [r1, r2, p1] {
         let _ = h.join();
     }

@@ -1,6 +1,7 @@
 //! Terminating UDP forwarder. Each client address gets its own upstream socket (an
 //! association), dropped after `idle_secs` without traffic either way. Datagrams between the
-//! relay and the clients (the listen leg) are held `D/2` each way.
+//! relay and the clients (the listen leg) are held `D/2` each way, each hold moved by the
+//! jitter if one is set (one seeded stream of draws per direction; order is kept).
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, bounded};
 
 use crate::delay::{Flow, half_of_ms, pump};
-use crate::{banner, log, spawn};
+use crate::{Disturb, banner, log, spawn};
 
 /// Largest datagram.
 const MAX_DATAGRAM: usize = 65_536;
@@ -34,7 +35,13 @@ struct Assoc {
 type Assocs = Arc<Mutex<HashMap<SocketAddr, Arc<Assoc>>>>;
 
 /// Forwards datagrams forever.
-pub fn run(listen: SocketAddr, connect: SocketAddr, delay_ms: u64, idle_secs: u64) -> Result<(), String> {
+pub fn run(
+    listen: SocketAddr,
+    connect: SocketAddr,
+    delay_ms: u64,
+    idle_secs: u64,
+    disturb: Disturb,
+) -> Result<(), String> {
     let sock = UdpSocket::bind(listen).map_err(|e| format!("cannot listen on udp {listen}: {e}"))?;
     let back = sock.try_clone().map_err(|e| format!("udp socket: {e}"))?;
     let half = half_of_ms(delay_ms);
@@ -45,7 +52,7 @@ pub fn run(listen: SocketAddr, connect: SocketAddr, delay_ms: u64, idle_secs: u6
     // Client -> target: one delay line for all associations.
     let (up_tx, up_rx) = bounded::<(Instant, (Arc<Assoc>, Vec<u8>))>(QUEUE);
     spawn("udp-pump-u", move || {
-        pump(&up_rx, half, |(assoc, data)| {
+        pump(&up_rx, half, disturb.jitter(0), |(assoc, data)| {
             // ECONNREFUSED from an earlier ICMP unreachable, or a full buffer: drop, as UDP does.
             let _ = assoc.upstream.send(&data);
             Flow::Continue
@@ -56,7 +63,7 @@ pub fn run(listen: SocketAddr, connect: SocketAddr, delay_ms: u64, idle_secs: u6
     // Target -> client: one delay line, sent from the listening socket.
     let (down_tx, down_rx) = bounded::<(Instant, (SocketAddr, Vec<u8>))>(QUEUE);
     spawn("udp-pump-c", move || {
-        pump(&down_rx, half, |(client, data)| {
+        pump(&down_rx, half, disturb.jitter(1), |(client, data)| {
             let _ = back.send_to(&data, client);
             Flow::Continue
         })
@@ -64,8 +71,9 @@ pub fn run(listen: SocketAddr, connect: SocketAddr, delay_ms: u64, idle_secs: u6
     .map_err(|e| format!("cannot start a thread: {e}"))?;
 
     banner(&format!(
-        "udp forwarder {listen} -> {connect}, holding {:.1} ms each way on the listen side (+{delay_ms} ms round trip), idle timeout {idle_secs} s",
-        half.as_secs_f64() * 1000.0
+        "udp forwarder {listen} -> {connect}, holding {:.1} ms each way on the listen side (+{delay_ms} ms round trip), idle timeout {idle_secs} s{}",
+        half.as_secs_f64() * 1000.0,
+        disturb.describe()
     ));
 
     let mut buf = vec![0u8; MAX_DATAGRAM];
