@@ -52,7 +52,10 @@ step "mutation slice: relay gap and stepping stones, 0 missed (MUTATION.md)"
 if [ -d ../shared/corpus ]; then
   command -v cargo-mutants >/dev/null || cargo install --locked -q cargo-mutants
   mut=$(mktemp -d)
-  cargo mutants --in-place --baseline skip --timeout 60 --build-timeout 600 -F '(relay_latency|stepping_stone)\.rs:' -o "$mut"
+  # The relay gap and the stepping-stone rules; the log-space binomial arithmetic under them
+  # (ln_binomial_tail, ln_choose, ln_factorial: ~170 mutants) is left to the full run (MUTATION.md).
+  cargo mutants --in-place --baseline skip --timeout 60 --build-timeout 600 -F 'relay_latency\.rs:' \
+    -F 'stepping_stone\.rs:.*in (Onsets|ChainCount)::' -o "$mut"
   git diff --exit-code -- sensor
   rm -rf "$mut"
 else

@@ -204,8 +204,6 @@ impl Onsets {
             if lag < RATE_WINDOW_US {
                 recent += 1;
                 oldest = t;
-            } else if lag > hi {
-                break;
             }
         }
         let full = q.len() >= PER_HOST && recent as usize == q.len();
@@ -310,9 +308,8 @@ pub const MIN_REPORTED_P: f64 = 1e-300;
 /// `v` to two significant digits (as its shortest decimal form reads: `3.2e-41`, not
 /// `3.2000000000000003e-41`); 0 and non-finite values unchanged.
 fn two_digits(v: f64) -> f64 {
-    if v == 0.0 || !v.is_finite() {
-        return v;
-    }
+    // `{:.1e}` writes 0 as `0.0e0` and the non-finite values as `inf`, `-inf` and `NaN`, which
+    // parse back to themselves.
     format!("{v:.1e}").parse().unwrap_or(v)
 }
 
@@ -863,5 +860,15 @@ mod tests {
         // Tiny chances are reported at two significant digits, and never as 0.
         assert_eq!(count(40, 0, 0.26).coincidence_p, 4e-24);
         assert_eq!(count(1_000, 0, 0.26).coincidence_p, MIN_REPORTED_P);
+    }
+
+    #[test]
+    fn two_significant_digits() {
+        assert_eq!(two_digits(3.2000000000000003e-41), 3.2e-41);
+        assert_eq!(two_digits(0.123456), 0.12);
+        assert_eq!(two_digits(0.0), 0.0);
+        assert_eq!(two_digits(f64::INFINITY), f64::INFINITY);
+        assert_eq!(two_digits(f64::NEG_INFINITY), f64::NEG_INFINITY);
+        assert!(two_digits(f64::NAN).is_nan());
     }
 }
