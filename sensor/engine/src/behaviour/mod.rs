@@ -370,25 +370,18 @@ impl Behaviour {
             App::Vnc(s) => (s.far.stats(), s.far.agreement(), s.near.stats(), s.keys.summary(None)),
             App::Rdp(s) => {
                 let floor = self.rtt.legs.first().and_then(|l| l.quantile(0.0)).unwrap_or(0);
-                let (far, alt, consensus) = s.far_with_source(floor);
+                let (far, alt) = s.far(floor);
                 alternatives = Some(alt).filter(|a| !a.is_empty());
-                // With graphics-frame acknowledgements RDP's far leg is already a consensus
-                // (the delay nearly all of them share, see `rdp`): its samples are those votes,
-                // and its low end the figure. Without one (no frames, or a path whose jitter
-                // leaves no consistent delay) the connection sequence's own exchanges are raw
-                // samples like SSH's, judged where they agree.
+                // RDP's far leg is already a consensus (the delay nearly all acknowledgements
+                // share, see `rdp`): its samples are those votes, and its low end the figure.
                 let stats = far.stats();
-                let estimate = if !consensus {
-                    far.agreement()
-                } else {
-                    stats.map(|st| FarEstimate {
-                        ms: Some(st.p10_ms),
-                        agreeing: st.n,
-                        of: st.n,
-                        spread_ms: Some(((st.p90_ms - st.p10_ms) * 10.0).round() / 10.0),
-                        status: "ok",
-                    })
-                };
+                let estimate = stats.map(|st| FarEstimate {
+                    ms: Some(st.p10_ms),
+                    agreeing: st.n,
+                    of: st.n,
+                    spread_ms: Some(((st.p90_ms - st.p10_ms) * 10.0).round() / 10.0),
+                    status: "ok",
+                });
                 (stats, estimate, s.near.stats(), s.keys().summary(None))
             }
             App::None | App::Stun(_) => (None, None, None, None),

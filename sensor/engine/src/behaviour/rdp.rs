@@ -223,14 +223,6 @@ impl RdpTiming {
     /// path carries it), and the centres of the further windows as consistent as it, in ms (a
     /// regular frame stream: the timing cannot tell them apart; see the module doc).
     pub fn far(&self, floor_us: u64) -> (Lat, Vec<f64>) {
-        let (lat, alt, _) = self.far_with_source(floor_us);
-        (lat, alt)
-    }
-
-    /// [`RdpTiming::far`], and whether the figure is the acknowledgements' consensus (`true`)
-    /// or the connection sequence's own exchanges (`false`: raw samples, which the caller
-    /// should judge by where they agree).
-    pub fn far_with_source(&self, floor_us: u64) -> (Lat, Vec<f64>, bool) {
         let mut lat = Lat::default();
         let mut floor_bin = (floor_us / 1000).saturating_sub(FLOOR_SLACK_BINS as u64) as usize;
         if let Some(low) = self.conn_floor() {
@@ -241,7 +233,7 @@ impl RdpTiming {
             for &us in self.conn_samples.get(..self.conn_count).unwrap_or_default() {
                 lat.record(us);
             }
-            return (lat, Vec::new(), false);
+            return (lat, Vec::new());
         };
         if let Some(votes) = self.votes.as_deref() {
             for b in first.saturating_sub(WINDOW_BINS)..=(first + WINDOW_BINS).min(BINS - 1) {
@@ -250,7 +242,7 @@ impl RdpTiming {
                 }
             }
         }
-        (lat, rest.iter().map(|&c| c as f64 + 0.5).collect(), true)
+        (lat, rest.iter().map(|&c| c as f64 + 0.5).collect())
     }
 
     /// The smallest connection-sequence RTT that at least [`MIN_CONN_SAMPLES`] exchanges agree
