@@ -235,11 +235,10 @@ pub struct Seed<'a> {
     pub bufs: [&'a [u8]; 2],
     /// TCP handshake times (SYN, SYN/ACK, ACK); 0 = not seen.
     pub handshake: [Micros; 3],
-    /// TCP: next expected sequence number per role after those bytes (`None`: unknown).
-    pub next_seq: [Option<u32>; 2],
-    /// The probe stopped gathering a role's bytes before reaching `next_seq` (a hole or the
-    /// buffer limit): the stream position is unknown.
-    pub lost: [bool; 2],
+    /// TCP: where each role's stream stands after those bytes — the next expected sequence
+    /// number (`None`: unknown), lost when the probe lost the position (a hole that was not
+    /// filled, the buffer limit), and the segments it holds past a hole not yet filled.
+    pub cursors: [&'a stream::Cursor; 2],
     /// UDP: when the flow's first datagram was seen, and when the session was recognised
     /// (the first reply): a handshake round trip when the fingerprint matched on a
     /// request/response pair.
@@ -256,21 +255,28 @@ pub(crate) fn tcp_seed<'a>(c: &'a [u8], s: &'a [u8]) -> Seed<'a> {
         transport: Transport::Tcp,
         bufs: [c, s],
         handshake: [0; 3],
-        next_seq: [Some(1000 + c.len() as u32), Some(5000 + s.len() as u32)],
-        lost: [false, false],
+        cursors: [cursor_at(1000 + c.len() as u32), cursor_at(5000 + s.len() as u32)],
         first_ts: 0,
         ts: 0,
     }
+}
+
+/// A leaked cursor at `next`, for test seeds.
+#[cfg(test)]
+pub(crate) fn cursor_at(next: u32) -> &'static stream::Cursor {
+    Box::leak(Box::new(stream::Cursor::new(Some(next), false)))
 }
 
 impl Seed<'_> {
     /// The stream cursor of `role` after the probe's bytes: lost when the probe lost the
     /// position, or gathered bytes without a known end.
     pub fn cursor(&self, role: Role) -> stream::Cursor {
-        let next = self.next_seq.get(role.idx()).copied().flatten();
+        let Some(&c) = self.cursors.get(role.idx()) else { return stream::Cursor::new(None, true) };
         let had = self.bufs.get(role.idx()).is_some_and(|b| !b.is_empty());
-        let lost = self.lost.get(role.idx()).copied().unwrap_or(true) || next.is_none() && had;
-        stream::Cursor::new(next, lost)
+        if c.next().is_none() && had {
+            return stream::Cursor::new(None, true);
+        }
+        c.clone()
     }
 }
 
@@ -427,16 +433,19 @@ mod tests {
         let s = tcp_seed(b"abc", b"");
         let mut c = s.cursor(Role::Initiator);
         assert!(!c.lost);
-        assert_eq!(c.advance(1003, b"x"), Some(&b"x"[..]));
-        // A hole after the seeded bytes loses the stream (a default cursor would take it).
+        assert_eq!(c.advance(1003, 0, b"x"), stream::Fresh::New(b"x"));
+        // A segment past a hole after the seeded bytes is held (a default cursor would take
+        // it as the start).
         let mut c = s.cursor(Role::Initiator);
-        assert_eq!(c.advance(1010, b"x"), None);
+        assert_eq!(c.advance(1010, 0, b"x"), stream::Fresh::Held);
         // Lost by the probe, even with a known end.
-        let lost = Seed { lost: [true, false], ..tcp_seed(b"abc", b"def") };
+        let gone: &'static stream::Cursor = Box::leak(Box::new(stream::Cursor::new(Some(1003), true)));
+        let lost = Seed { cursors: [gone, cursor_at(5003)], ..tcp_seed(b"abc", b"def") };
         assert!(lost.cursor(Role::Initiator).lost);
         assert!(!lost.cursor(Role::Responder).lost);
         // Bytes without a known end: lost; no bytes and no end: the first segment starts it.
-        let unknown = Seed { next_seq: [None, None], ..tcp_seed(b"abc", b"") };
+        let none: &'static stream::Cursor = Box::leak(Box::default());
+        let unknown = Seed { cursors: [none, none], ..tcp_seed(b"abc", b"") };
         assert!(unknown.cursor(Role::Initiator).lost);
         assert!(!unknown.cursor(Role::Responder).lost);
     }

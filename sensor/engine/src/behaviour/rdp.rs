@@ -57,7 +57,7 @@
 //!   processing (the baseline).
 
 use super::keystroke::Keystrokes;
-use super::stream::Cursor;
+use super::stream::{Cursor, Fresh};
 use super::vnc::MAX_ANSWER_US;
 use super::{Lat, Seed};
 use farhand_model::Anomaly;
@@ -90,6 +90,9 @@ pub const MAX_CONN_SAMPLES: u64 = 16;
 /// Connection-sequence samples that must agree before they bound the frame-acknowledgement
 /// windows.
 pub const MIN_CONN_SAMPLES: u64 = 3;
+/// Connection-sequence samples that must agree on the lowest figure when the sequence is the
+/// far-leg figure itself (no acknowledgement consensus); a lone lower sample is left out.
+pub const MIN_CONN_FALLBACK_SAMPLES: u64 = 2;
 /// How close agreeing connection-sequence samples are.
 pub const CONN_CLUSTER_US: Micros = 5_000;
 /// Slack below the connection-sequence floor (the client's own processing of a connection
@@ -183,16 +186,19 @@ impl RdpTiming {
 
     /// One TCP segment of `role`.
     pub fn on_segment(&mut self, role: Role, ts: Micros, seq: u32, payload: &[u8]) {
-        if payload.is_empty() {
-            return;
-        }
-        match self.cursor.get_mut(role.idx()).and_then(|c| c.advance(seq, payload)) {
-            Some(b) => self.bytes(role, ts, b),
-            None => {
+        let Some(cursor) = self.cursor.get_mut(role.idx()) else { return };
+        match cursor.advance(seq, ts, payload) {
+            Fresh::New(b) => self.bytes(role, ts, b),
+            Fresh::Lost => {
                 if let Some(r) = self.reader.get_mut(role.idx()) {
                     r.stop();
                 }
             }
+            Fresh::Old | Fresh::Held => {}
+        }
+        // Bytes held past a hole that this segment filled, read when they became readable.
+        while let Some((t, b)) = self.cursor.get_mut(role.idx()).and_then(Cursor::release) {
+            self.bytes(role, t, &b);
         }
     }
 
@@ -230,8 +236,14 @@ impl RdpTiming {
         }
         let windows: Vec<usize> = self.consistent_windows().into_iter().filter(|&c| c >= floor_bin).collect();
         let Some((&first, rest)) = windows.split_first() else {
+            // No acknowledgement consensus: the connection sequence is the figure, from the
+            // smallest value two of its exchanges share, so a lone early client record (one
+            // on its way before the server's) cannot set it.
+            let low = self.agreed_conn(MIN_CONN_FALLBACK_SAMPLES).unwrap_or(0);
             for &us in self.conn_samples.get(..self.conn_count).unwrap_or_default() {
-                lat.record(us);
+                if us >= low {
+                    lat.record(us);
+                }
             }
             return (lat, Vec::new());
         };
@@ -249,10 +261,16 @@ impl RdpTiming {
     /// on (within [`CONN_CLUSTER_US`]): a lone short sample (a client message that was on its
     /// way before the server's, e.g. after TLS 1.3 session tickets) does not set it.
     fn conn_floor(&self) -> Option<Micros> {
+        self.agreed_conn(MIN_CONN_SAMPLES)
+    }
+
+    /// The smallest connection-sequence RTT that at least `need` exchanges agree on (within
+    /// [`CONN_CLUSTER_US`]).
+    fn agreed_conn(&self, need: u64) -> Option<Micros> {
         let mut copy = self.conn_samples;
         let v = copy.get_mut(..self.conn_count)?;
         v.sort_unstable();
-        let need = MIN_CONN_SAMPLES as usize;
+        let need = usize::try_from(need).unwrap_or(usize::MAX).max(1);
         v.windows(need).find_map(|w| match (w.first(), w.last()) {
             (Some(&lo), Some(&hi)) if hi - lo <= CONN_CLUSTER_US => Some(lo),
             _ => None,
@@ -732,8 +750,12 @@ mod tests {
             s.send(1, 1_000_000 + i * 100_000 + 3_000, &app(800));
         }
         assert_eq!(s.r.anomalies(), [None, None]);
-        // A hole in the client's stream stops its parse without an anomaly.
-        s.r.on_segment(Role::Initiator, 9, s.seq[0].wrapping_add(100), &[0xff; 8]);
+        // A hole in the client's stream holds what follows it; one still open after
+        // MAX_HOLD_US stops its parse without an anomaly.
+        s.r.on_segment(Role::Initiator, 9_000_000, s.seq[0].wrapping_add(100), &[0xff; 8]);
+        assert_ne!(s.r.reader[0].phase(), StreamPhase::Done);
+        let late = 9_000_001 + super::super::stream::MAX_HOLD_US;
+        s.r.on_segment(Role::Initiator, late, s.seq[0].wrapping_add(108), &[0xff; 8]);
         assert_eq!(s.r.reader[0].phase(), StreamPhase::Done);
         assert_eq!(s.r.anomalies(), [None, None]);
     }
@@ -870,6 +892,34 @@ mod tests {
         }
         assert_eq!(x.r.conn_count, 4);
         assert_eq!(x.r.conn_floor(), None);
+    }
+
+    #[test]
+    fn without_acknowledgements_a_lone_short_connection_sample_is_left_out() {
+        // No frame acknowledgements (no consensus): the connection sequence is the figure. A
+        // lone 2.4 ms sample below exchanges of about 120 ms is left out ...
+        let far_of = |rtts: &[u64]| {
+            let mut s = Sess::new(true, 0x1301);
+            let mut t = 100_000;
+            for (i, &rtt) in rtts.iter().enumerate() {
+                s.send(1, t, &app(200 + i as u16));
+                t += rtt;
+                s.send(0, t, &app(100 + i as u16));
+                t += 1_000;
+            }
+            let (far, alternatives) = s.r.far(0);
+            assert!(alternatives.is_empty());
+            far.stats().unwrap()
+        };
+        let far = far_of(&[2_400, 120_000, 121_000, 122_500, 119_800]);
+        assert_eq!(far.n, 4, "{far:?}");
+        assert!(far.min_ms >= 119.0, "{far:?}");
+        // ... but two that agree are a figure (a client that answers at once on a short path,
+        // then sleeps before other steps), and so is every sample when none agree.
+        let far = far_of(&[800, 1_500, 99_800, 100_000, 100_300]);
+        assert_eq!((far.n, far.min_ms), (5, 0.8), "{far:?}");
+        let far = far_of(&[2_400, 60_000, 120_000]);
+        assert_eq!((far.n, far.min_ms), (3, 2.4), "{far:?}");
     }
     /// A session whose votes are set by hand: `(bin, votes)` and the number of voters.
     fn voted(bins: &[(usize, u32)], voters: u64) -> RdpTiming {

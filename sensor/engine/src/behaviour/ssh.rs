@@ -44,7 +44,7 @@
 //! server message after [`SILENCE_US`] of silence is taken as a keepalive request.
 
 use super::keystroke::Keystrokes;
-use super::stream::Cursor;
+use super::stream::{Cursor, Fresh};
 use super::{Lat, Seed};
 use farhand_model::{Anomaly, Micros, Role};
 use farhand_proto::Step;
@@ -234,27 +234,35 @@ impl SshTiming {
 
     /// One TCP segment of `role`.
     pub fn on_segment(&mut self, role: Role, ts: Micros, seq: u32, payload: &[u8]) {
-        if payload.is_empty() {
-            return;
-        }
-        let new = self.cursor.get_mut(role.idx()).and_then(|c| c.advance(seq, payload));
-        let clear = self.clear.get(role.idx()).is_some_and(ClearStream::is_following);
-        if clear {
-            match new {
-                Some(b) => self.parse(role, ts, b),
-                None => {
+        let Some(cursor) = self.cursor.get_mut(role.idx()) else { return };
+        let fresh = cursor.advance(seq, ts, payload);
+        let following = |s: &Self| s.clear.get(role.idx()).is_some_and(ClearStream::is_following);
+        if following(self) {
+            match fresh {
+                Fresh::New(b) => self.parse(role, ts, b),
+                Fresh::Lost => {
                     if let Some(c) = self.clear.get_mut(role.idx()) {
                         c.stop();
                     }
                 }
+                Fresh::Old | Fresh::Held => {}
+            }
+            // Clear-text bytes held past a hole that this segment filled.
+            while following(self)
+                && let Some((t, b)) = self.cursor.get_mut(role.idx()).and_then(Cursor::release)
+            {
+                self.parse(role, t, &b);
             }
             self.last_data = ts;
             return;
         }
-        // A retransmission carries nothing new.
-        if new.is_some_and(<[u8]>::is_empty) {
+        // A retransmission carries nothing new; an encrypted packet is classified when it
+        // arrives, in order or not (its size is what counts), so what a filled hole releases
+        // was seen already.
+        if fresh == Fresh::Old {
             return;
         }
+        while self.cursor.get_mut(role.idx()).and_then(Cursor::release).is_some() {}
         match self.classes {
             Some(c) => self.classified(&c, role, ts, payload.len()),
             None => self.by_size(role, ts, payload.len()),

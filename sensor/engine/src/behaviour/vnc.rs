@@ -22,7 +22,7 @@
 //!   (the update showing it) closes a near-side sample.
 
 use super::keystroke::Keystrokes;
-use super::stream::Cursor;
+use super::stream::{Cursor, Fresh};
 use super::{Lat, Seed};
 use farhand_model::{Anomaly, Micros, Role};
 use farhand_proto::vnc::{
@@ -88,27 +88,35 @@ impl VncTiming {
 
     /// One TCP segment of `role`.
     pub fn on_segment(&mut self, role: Role, ts: Micros, seq: u32, payload: &[u8]) {
-        if payload.is_empty() {
-            return;
-        }
-        let new = self.cursor.get_mut(role.idx()).and_then(|c| c.advance(seq, payload));
+        let Some(cursor) = self.cursor.get_mut(role.idx()) else { return };
+        let fresh = cursor.advance(seq, ts, payload);
         if role == Role::Responder {
-            if let Some(b) = new {
+            if let Fresh::New(b) = fresh {
                 self.server_bytes(b);
             }
-            if new.is_some_and(<[u8]>::is_empty) {
-                return;
+            // Server data arriving now times the near leg and the next request, whether or
+            // not its bytes can be read yet.
+            if fresh != Fresh::Old {
+                if let Some(t) = self.near_start.take()
+                    && ts.saturating_sub(t) <= MAX_ANSWER_US
+                {
+                    self.near.record(ts.saturating_sub(t));
+                }
+                self.server_since_request = Some(ts);
             }
-            if let Some(t) = self.near_start.take()
-                && ts.saturating_sub(t) <= MAX_ANSWER_US
-            {
-                self.near.record(ts.saturating_sub(t));
-            }
-            self.server_since_request = Some(ts);
         } else {
-            match new {
-                Some(b) => self.client_bytes(ts, b),
-                None => self.client.stop(),
+            match fresh {
+                Fresh::New(b) => self.client_bytes(ts, b),
+                Fresh::Lost => self.client.stop(),
+                Fresh::Old | Fresh::Held => {}
+            }
+        }
+        // Bytes held past a hole that this segment filled, read when they became readable.
+        while let Some((t, b)) = self.cursor.get_mut(role.idx()).and_then(Cursor::release) {
+            if role == Role::Responder {
+                self.server_bytes(&b);
+            } else {
+                self.client_bytes(t, &b);
             }
         }
     }
@@ -254,11 +262,38 @@ mod tests {
         let mut v = VncTiming::new(&seed(&c, V38));
         v.on_segment(Role::Initiator, 10, 1013, &[&[1u8][..], &request, &key(1)].concat());
         assert_eq!(v.anomalies(), [None, None]);
+        // Bytes past a hole are held; a hole still open after MAX_HOLD_US loses the stream.
         v.on_segment(Role::Initiator, 11, 5_000, &[7, 7, 7]);
+        assert_ne!(v.client.phase(), ClientPhase::Done);
+        v.on_segment(Role::Initiator, 12 + super::super::stream::MAX_HOLD_US, 5_003, &[7]);
         assert_eq!((v.client.phase(), v.anomalies()), (ClientPhase::Done, [None, None]));
         let tight = [V38, &[16]].concat();
         let v = VncTiming::new(&seed(&tight, V38));
         assert_eq!((v.client.phase(), v.anomalies()), (ClientPhase::Done, [None, None]));
+    }
+
+    #[test]
+    fn keys_past_a_hole_are_read_once_it_is_filled() {
+        // Five key presses, one segment each; the second is lost upstream and retransmitted
+        // 300 ms later, after the third and fourth arrived: every key is counted once, in
+        // order, and the stream is still followed.
+        let mut c = V38.to_vec();
+        c.push(1);
+        let mut v = VncTiming::new(&seed(&c, V38));
+        let first = [&[1u8][..], &[3, 1, 0, 0, 0, 0, 4, 0, 3, 0]].concat();
+        v.on_segment(Role::Initiator, 10, 1013, &first);
+        let base = 1013 + first.len() as u32;
+        let seq = |i: u32| base + 8 * i;
+        v.on_segment(Role::Initiator, 1_000_000, seq(0), &key(1));
+        v.on_segment(Role::Initiator, 1_400_000, seq(2), &key(1));
+        v.on_segment(Role::Initiator, 1_600_000, seq(3), &key(1));
+        assert_eq!(v.keys.count(), 1, "keys past the hole wait");
+        v.on_segment(Role::Initiator, 1_500_000, seq(1), &key(1));
+        assert_eq!(v.keys.count(), 4);
+        v.on_segment(Role::Initiator, 1_500_100, seq(1), &key(1));
+        v.on_segment(Role::Initiator, 1_800_000, seq(4), &key(1));
+        assert_eq!(v.keys.count(), 5, "a second retransmission is not a key");
+        assert!(v.client.at_message_boundary(), "{:?}", v.client);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod identity;
 pub mod names;
 pub mod nested;
 pub mod watch;
+use crate::behaviour::stream::{Cursor, Fresh};
 use crate::decode::PacketView;
 use crate::flow::{self, FlowState};
 use crate::indicators::Indicators;
@@ -144,10 +145,9 @@ impl Session {
 pub struct Probe {
     /// First bytes sent by the initiator and the responder (per [`Role`]).
     buf: [Vec<u8>; 2],
-    /// Next expected TCP sequence number per role.
-    next_seq: [Option<u32>; 2],
-    /// A sequence gap stopped gathering in this role.
-    gap: [bool; 2],
+    /// Where each role's TCP stream stands: the next expected sequence number, segments held
+    /// past a hole until it is filled, or lost (a hole never filled, the buffer limit).
+    cursor: [Cursor; 2],
     /// Bit i set: fingerprint i of the registry is still possible.
     alive: u32,
     /// Bit i set: fingerprint i answered `NeedMore` at least once (the bytes began as its
@@ -347,7 +347,7 @@ impl Engine {
             None => {}
         }
         let mut grew = match v.tcp {
-            Some(t) => append_tcp(probe, role, t.seq, v.payload, self.cap),
+            Some(t) => append_tcp(probe, role, t.seq, v.ts, v.payload, self.cap),
             None => append_datagram(probe, role, v.payload, self.cap),
         };
         // Multi-datagram fingerprints still possible: keep the datagram's head.
@@ -362,7 +362,7 @@ impl Engine {
         }
         let full = match v.transport {
             Transport::Tcp => (0..2).all(|r| {
-                probe.gap.get(r).copied().unwrap_or(true) || probe.buf.get(r).is_some_and(|b| b.len() >= self.cap)
+                probe.cursor.get(r).is_none_or(|c| c.lost) || probe.buf.get(r).is_some_and(|b| b.len() >= self.cap)
             }),
             Transport::Udp | Transport::Icmp => match &probe.watch {
                 Some((_, w)) => w.full(),
@@ -582,8 +582,7 @@ fn timing_of(
         transport: facts.transport,
         bufs: [orig.as_slice(), resp.as_slice()],
         handshake: started.0,
-        next_seq: p.next_seq,
-        lost: p.gap,
+        cursors: [&p.cursor[0], &p.cursor[1]],
         first_ts: started.1,
         ts: facts.ts,
     };
@@ -610,34 +609,34 @@ fn append_datagram(p: &mut Probe, role: Role, payload: &[u8], cap: usize) -> boo
     }
 }
 
-fn append_tcp(p: &mut Probe, role: Role, seq: u32, payload: &[u8], cap: usize) -> bool {
+fn append_tcp(p: &mut Probe, role: Role, seq: u32, ts: Micros, payload: &[u8], cap: usize) -> bool {
     let r = role.idx();
-    let (Some(buf), Some(next), Some(gap)) = (p.buf.get_mut(r), p.next_seq.get_mut(r), p.gap.get_mut(r)) else {
+    let (Some(buf), Some(cursor)) = (p.buf.get_mut(r), p.cursor.get_mut(r)) else {
         return false;
     };
-    if *gap || buf.len() >= cap {
+    if buf.len() >= cap {
         return false;
     }
-    let skip = match *next {
-        None => 0,
-        Some(n) => {
-            let off = seq.wrapping_sub(n) as i32;
-            if off > 0 {
-                // A hole: the bytes after it cannot be placed; stop gathering this role.
-                *gap = true;
-                return false;
-            }
-            off.unsigned_abs() as usize
+    // Bytes in stream order: the segment's new bytes, then any it released from past a hole.
+    let mut grew = false;
+    let mut take = |buf: &mut Vec<u8>, cursor: &mut Cursor, new: &[u8]| {
+        let room = cap.saturating_sub(buf.len());
+        buf.extend_from_slice(new.get(..room.min(new.len())).unwrap_or_default());
+        grew |= !new.is_empty();
+        if new.len() > room {
+            // The buffer limit cut the stream: its position past here is unknown.
+            cursor.lose();
         }
     };
-    let Some(new) = payload.get(skip..) else { return false };
-    if new.is_empty() {
-        return false;
+    if let Fresh::New(new) = cursor.advance(seq, ts, payload) {
+        take(buf, cursor, new);
     }
-    let take = new.len().min(cap - buf.len());
-    buf.extend_from_slice(new.get(..take).unwrap_or_default());
-    *next = Some(seq.wrapping_add(payload.len() as u32));
-    true
+    while !cursor.lost
+        && let Some((_, held)) = cursor.release()
+    {
+        take(buf, cursor, &held);
+    }
+    grew
 }
 
 /// Summarises a flow record for the verdict.
@@ -669,6 +668,32 @@ mod tests {
         assert_eq!(std::mem::size_of::<FlowKey>() + std::mem::size_of::<Flow>(), 104);
         assert_eq!(std::mem::size_of::<(FlowKey, Flow)>(), 104);
     }
+    #[test]
+    fn the_probe_reads_past_a_reordered_segment_and_stops_at_its_limit() {
+        // The second segment arrives before the first: held, then both in order.
+        let mut p = Probe::default();
+        let r = Role::Initiator;
+        assert!(append_tcp(&mut p, r, 100, 1, b"SSH-", 64));
+        assert!(!append_tcp(&mut p, r, 108, 2, b"OpenSSH", 64), "held past the hole");
+        assert_eq!(p.buf[0], b"SSH-");
+        assert!(append_tcp(&mut p, r, 104, 3, b"2.0-", 64));
+        assert_eq!(p.buf[0], b"SSH-2.0-OpenSSH");
+        assert!(!p.cursor[0].lost);
+        assert!(!append_tcp(&mut p, r, 100, 4, b"SSH-2.0-", 64), "a retransmission adds nothing");
+        // The buffer limit cuts a segment: the stream position past it is lost.
+        let mut p = Probe::default();
+        assert!(append_tcp(&mut p, r, 0, 1, b"abcdef", 4));
+        assert_eq!(p.buf[0], b"abcd");
+        assert!(p.cursor[0].lost);
+        assert!(!append_tcp(&mut p, r, 6, 2, b"gh", 4));
+        // ... also when the cut falls in bytes released from past a hole.
+        let mut p = Probe::default();
+        assert!(append_tcp(&mut p, r, 0, 1, b"ab", 4));
+        assert!(!append_tcp(&mut p, r, 3, 2, b"defg", 4));
+        assert!(append_tcp(&mut p, r, 2, 3, b"c", 4));
+        assert_eq!((p.buf[0].as_slice(), p.cursor[0].lost), (&b"abcd"[..], true));
+    }
+
     use crate::decode::PacketView;
     use crate::flow::{FlowConfig, FlowTable};
     use farhand_model::net::Addr;
