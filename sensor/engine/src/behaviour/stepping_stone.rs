@@ -336,6 +336,14 @@ fn ln_choose(n: u64, k: u64) -> f64 {
 /// after [`MAX_TAIL_TERMS`] terms the rest is bounded by a geometric series. The result is at
 /// most 0.
 pub fn ln_binomial_tail(n: u64, m: u64, p: f64) -> f64 {
+    tail_summed(n, m, p, MAX_TAIL_TERMS)
+}
+
+/// [`ln_binomial_tail`] with at most `cap` terms (at least 1) summed past the first before the
+/// rest is bounded: the rest of a series whose term ratios fall is at most the last term times
+/// r / (1 − r), r the last ratio (below 1 on the side summed: from m up, t(k+1)/t(k) < 1 for
+/// k ≥ m > (n+1)p; from m − 1 down, t(k−1)/t(k) < 1 for k ≤ m − 1 < (n+1)p).
+fn tail_summed(n: u64, m: u64, p: f64, cap: u64) -> f64 {
     if m == 0 {
         return 0.0;
     }
@@ -357,7 +365,7 @@ pub fn ln_binomial_tail(n: u64, m: u64, p: f64) -> f64 {
         // Upper tail: t(k+1)/t(k) = (n−k)/(k+1)·p/q, below 1 from k = m on and falling.
         let (mut sum, mut rel, mut k) = (1.0f64, 1.0f64, m);
         let mut ratio = 0.0;
-        while k < n && k - m < MAX_TAIL_TERMS {
+        while k < n && k - m < cap {
             ratio = (n - k) as f64 / (k + 1) as f64 * odds;
             rel *= ratio;
             sum += rel;
@@ -366,7 +374,7 @@ pub fn ln_binomial_tail(n: u64, m: u64, p: f64) -> f64 {
                 break;
             }
         }
-        if k < n && k - m >= MAX_TAIL_TERMS && ratio < 1.0 {
+        if k < n && k - m >= cap {
             sum += rel * ratio / (1.0 - ratio);
         }
         (ln_term(m) + sum.ln()).min(0.0)
@@ -375,7 +383,7 @@ pub fn ln_binomial_tail(n: u64, m: u64, p: f64) -> f64 {
         let top = m - 1;
         let (mut sum, mut rel, mut k) = (1.0f64, 1.0f64, top);
         let mut ratio = 0.0;
-        while k > 0 && top - k < MAX_TAIL_TERMS {
+        while k > 0 && top - k < cap {
             ratio = k as f64 / (n - k + 1) as f64 / odds;
             rel *= ratio;
             sum += rel;
@@ -384,7 +392,7 @@ pub fn ln_binomial_tail(n: u64, m: u64, p: f64) -> f64 {
                 break;
             }
         }
-        if k > 0 && top - k >= MAX_TAIL_TERMS && ratio < 1.0 {
+        if k > 0 && top - k >= cap {
             sum += rel * ratio / (1.0 - ratio);
         }
         let lower = (ln_term(top) + sum.ln()).exp().min(1.0);
@@ -704,6 +712,62 @@ mod tests {
         // A known value: P(X ≥ 5 | 8, 0.15) = 0.002 853 873 6… (5 of 8 keys at a 15 % chance
         // each).
         assert!((ln_binomial_tail(8, 5, 0.15).exp() - 0.002_853_873_632_812_5).abs() < 1e-15);
+    }
+
+    /// t(k) = P(X = k) for Binomial(n, p) in f64 (small n only).
+    fn term(n: u64, k: u64, p: f64) -> f64 {
+        let c: f64 = (1..=k).map(|i| (n - k + i) as f64 / i as f64).product();
+        c * p.powi(k as i32) * (1.0 - p).powi((n - k) as i32)
+    }
+
+    /// What [`tail_summed`] must give with `cap` terms past the first: the terms from the side
+    /// nearest the mode (from m up when m > (n+1)p, else from m − 1 down, subtracted from 1),
+    /// then the last term times r / (1 − r), r the last ratio, if terms were left.
+    fn capped_direct(n: u64, m: u64, p: f64, cap: u64) -> f64 {
+        let bound = |last: f64, before: f64| {
+            let r = last / before;
+            last * r / (1.0 - r)
+        };
+        if m as f64 > (n + 1) as f64 * p {
+            let end = n.min(m + cap);
+            let sum: f64 = (m..=end).map(|k| term(n, k, p)).sum();
+            let rest = if end < n { bound(term(n, end, p), term(n, end - 1, p)) } else { 0.0 };
+            sum + rest
+        } else {
+            let top = m - 1;
+            let low = top.saturating_sub(cap);
+            let sum: f64 = (low..=top).map(|k| term(n, k, p)).sum();
+            let rest = if low > 0 { bound(term(n, low, p), term(n, low + 1, p)) } else { 0.0 };
+            1.0 - (sum + rest).min(1.0)
+        }
+    }
+
+    #[test]
+    fn a_capped_sum_bounds_the_rest_geometrically() {
+        // With few terms the geometric bound carries much of the value: each side, each cap,
+        // and caps that reach the end of the range (no bound then).
+        let mut bounded = 0;
+        for n in [10u64, 23, 40] {
+            for m in 1..=n {
+                for p in [0.05, 0.26, 0.5, 0.83] {
+                    for cap in [1u64, 2, 3, 7] {
+                        let got = tail_summed(n, m, p, cap).exp();
+                        let want = capped_direct(n, m, p, cap);
+                        // 1 − (lower tail) cancels: an absolute tolerance there.
+                        let lower_side = m as f64 <= (n + 1) as f64 * p;
+                        let tol = if lower_side { 1e-12 } else { 1e-9 * want.max(1e-300) };
+                        assert!((got - want).abs() <= tol, "n {n} m {m} p {p} cap {cap}: {got} vs {want}");
+                        let exact = direct_tail(n, m, p);
+                        bounded += usize::from((want - exact).abs() > 1e-6 * exact);
+                    }
+                }
+            }
+        }
+        assert!(bounded > 100, "the bound mattered in only {bounded} cases");
+        // The bound is an upper bound of the rest: from above on the upper side, from below
+        // (1 − an upper bound of the lower tail) on the lower side.
+        assert!(tail_summed(40, 30, 0.5, 2).exp() >= direct_tail(40, 30, 0.5));
+        assert!(tail_summed(40, 12, 0.5, 2).exp() <= direct_tail(40, 12, 0.5));
     }
 
     #[test]
