@@ -339,6 +339,11 @@ pub fn ln_binomial_tail(n: u64, m: u64, p: f64) -> f64 {
     tail_summed(n, m, p, MAX_TAIL_TERMS)
 }
 
+/// Whether a term (relative to the first) no longer changes a sum in f64: below 1e-17 of it.
+fn negligible(rel: f64, sum: f64) -> bool {
+    rel < 1e-17 * sum
+}
+
 /// [`ln_binomial_tail`] with at most `cap` terms (at least 1) summed past the first before the
 /// rest is bounded: the rest of a series whose term ratios fall is at most the last term times
 /// r / (1 − r), r the last ratio (below 1 on the side summed: from m up, t(k+1)/t(k) < 1 for
@@ -363,36 +368,38 @@ fn tail_summed(n: u64, m: u64, p: f64, cap: u64) -> f64 {
     let (nf, mf) = (n as f64, m as f64);
     if mf > (nf + 1.0) * p {
         // Upper tail: t(k+1)/t(k) = (n−k)/(k+1)·p/q, below 1 from k = m on and falling.
+        let end = n.min(m.saturating_add(cap));
         let (mut sum, mut rel, mut k) = (1.0f64, 1.0f64, m);
         let mut ratio = 0.0;
-        while k < n && k - m < cap {
+        while k < end {
             ratio = (n - k) as f64 / (k + 1) as f64 * odds;
             rel *= ratio;
             sum += rel;
             k += 1;
-            if rel < 1e-17 * sum {
+            if negligible(rel, sum) {
                 break;
             }
         }
-        if k < n && k - m >= cap {
+        if end < n && k == end {
             sum += rel * ratio / (1.0 - ratio);
         }
         (ln_term(m) + sum.ln()).min(0.0)
     } else {
         // Lower tail P(X ≤ m−1): t(k−1)/t(k) = k/(n−k+1)·q/p, below 1 from k = m−1 down.
         let top = m - 1;
+        let end = top.saturating_sub(cap);
         let (mut sum, mut rel, mut k) = (1.0f64, 1.0f64, top);
         let mut ratio = 0.0;
-        while k > 0 && top - k < cap {
+        while k > end {
             ratio = k as f64 / (n - k + 1) as f64 / odds;
             rel *= ratio;
             sum += rel;
             k -= 1;
-            if rel < 1e-17 * sum {
+            if negligible(rel, sum) {
                 break;
             }
         }
-        if k > 0 && top - k >= cap {
+        if end > 0 && k == end {
             sum += rel * ratio / (1.0 - ratio);
         }
         let lower = (ln_term(top) + sum.ln()).exp().min(1.0);
@@ -740,6 +747,15 @@ mod tests {
             let rest = if low > 0 { bound(term(n, low, p), term(n, low + 1, p)) } else { 0.0 };
             1.0 - (sum + rest).min(1.0)
         }
+    }
+
+    #[test]
+    fn a_term_below_1e_17_of_the_sum_is_negligible() {
+        assert!(negligible(0.0, 1.0));
+        assert!(negligible(1.9e-17, 2.0));
+        assert!(!negligible(1e-17, 1.0), "the bound itself is not below it");
+        assert!(!negligible(1e-17, 0.5));
+        assert!(!negligible(1e-3, 1.0));
     }
 
     #[test]
