@@ -12,8 +12,10 @@
 
 use farhand_model::Micros;
 
-/// Most bytes held past a hole, per direction.
-pub const MAX_HELD_BYTES: usize = 64 * 1024;
+/// Most bytes held past a hole, per direction: the probe's own window. The direction a hole
+/// appears in at a gateway is the one coming in from far away, the controller's input (small
+/// messages); a hostile peer that opens holes on many sessions holds at most this each.
+pub const MAX_HELD_BYTES: usize = 16 * 1024;
 /// Most segments held past a hole, per direction.
 pub const MAX_HELD_SEGMENTS: usize = 64;
 /// Longest a hole may stay open (from the first held segment) before the stream is given up:

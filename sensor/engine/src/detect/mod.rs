@@ -628,8 +628,11 @@ fn append_tcp(p: &mut Probe, role: Role, seq: u32, ts: Micros, payload: &[u8], c
             cursor.lose();
         }
     };
-    if let Fresh::New(new) = cursor.advance(seq, ts, payload) {
-        take(buf, cursor, new);
+    match cursor.advance(seq, ts, payload) {
+        Fresh::New(new) => take(buf, cursor, new),
+        // What is held past a hole stays within the probe's own limit.
+        Fresh::Held if buf.len().saturating_add(cursor.held_bytes()) > cap => cursor.lose(),
+        Fresh::Held | Fresh::Old | Fresh::Lost => {}
     }
     while !cursor.lost
         && let Some((_, held)) = cursor.release()
@@ -688,10 +691,20 @@ mod tests {
         assert!(!append_tcp(&mut p, r, 6, 2, b"gh", 4));
         // ... also when the cut falls in bytes released from past a hole.
         let mut p = Probe::default();
-        assert!(append_tcp(&mut p, r, 0, 1, b"ab", 4));
-        assert!(!append_tcp(&mut p, r, 3, 2, b"defg", 4));
-        assert!(append_tcp(&mut p, r, 2, 3, b"c", 4));
-        assert_eq!((p.buf[0].as_slice(), p.cursor[0].lost), (&b"abcd"[..], true));
+        assert!(append_tcp(&mut p, r, 0, 1, b"ab", 6));
+        assert!(!append_tcp(&mut p, r, 3, 2, b"defg", 6));
+        assert!(append_tcp(&mut p, r, 2, 3, b"c", 6));
+        assert_eq!((p.buf[0].as_slice(), p.cursor[0].lost), (&b"abcdef"[..], true));
+        // Bytes held past a hole count against the limit: past it the position is lost.
+        let mut p = Probe::default();
+        assert!(append_tcp(&mut p, r, 0, 1, b"ab", 8));
+        assert!(!append_tcp(&mut p, r, 4, 2, b"efgh", 8));
+        assert!(!p.cursor[0].lost, "2 + 4 bytes fit in 8");
+        assert!(!append_tcp(&mut p, r, 8, 3, b"ijk", 8));
+        assert!(p.cursor[0].lost, "2 + 7 bytes do not");
+        assert_eq!(p.cursor[0].held_bytes(), 0);
+        assert!(!append_tcp(&mut p, r, 2, 4, b"cd", 8));
+        assert_eq!(p.buf[0], b"ab");
     }
 
     use crate::decode::PacketView;
