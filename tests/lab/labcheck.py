@@ -12,9 +12,9 @@ The sessions are `SPECS` (one `Spec` each: what it is, which checks apply); `run
 them and names its rows after them. Each result (one relay variant, mode and added delay, as
 written by `run.py --json`):
 
-    {"relay": "plain", "mode": "terminating", "delay_ms": 60,    # relay: plain or jitter
+    {"relay": "plain", "mode": "terminating", "delay_ms": 60,    # relay: plain, jitter, jitter20
      "rows": {NAME: {"flow": [src_ip, src_port, dst_ip, dst_port], "first_seen", "last_seen",
-                     "gap_ms", "relayed", "transport_min_ms", "app_p10_ms", "iki_median_ms",
+                     "gap_ms", "relayed", "transport_min_ms", "transport_ms", "app_p10_ms", "iki_median_ms",
                      "scripted_iki_median_ms", "rhythm", "chained", "far_ms", ...}},  # NAME: SPECS
      "relayed_alerts": [{"tool", "flow", "uid"}],       # relayed_remote_control alerts
      "chain_alerts": [{"tool", "flow", "driver", "first_seen", "uid"}],  # interactive_relay_chain
@@ -26,11 +26,16 @@ import re
 from dataclasses import dataclass
 
 SESSION_KINDS = ("ssh", "vnc", "rdp")
-RELAYS = ("plain", "jitter")
+RELAYS = ("plain", "jitter", "jitter20")  # jitter: ±5 ms per hold; jitter20: ±20 ms (run.py)
 TOLERANCE_MS = 10.0  # gap / transport RTT against the added delay; |gap| at 0 ms
 JITTER_TOLERANCE_MS = 15.0  # the same behind the jitter relay
 FORWARDING_GAP_MS = 20.0  # |gap| of a direct (forwarding) session with a delay
 IKI_TOLERANCE = 0.10
+# Behind the ±20 ms relay each keystroke interval moves by up to ±40 ms (a fifth of a typical
+# one), and the median of what arrives is itself off the scripted one by more than 10 % in
+# about 1.6 % of 40-interval sessions (simulated: log-normal typing, uniform holds) — about one
+# chance failure per full matrix, whatever farhand does. 15 %: under 1 in 10,000.
+IKI_TOLERANCE_WIDE_JITTER = 0.15
 GAP_THRESHOLD_MS = 40.0  # farhand's default gap_threshold_ms (the lab's config keeps it)
 
 
@@ -183,7 +188,7 @@ def check(results, sessions):
             if m == "terminating":
                 follows("gap", "gap_ms")
             else:
-                follows("transport RTT", "transport_min_ms")
+                follows("transport RTT", "transport_ms")
                 a(f"{p} {s.name}: |gap| <= {FORWARDING_GAP_MS:g} ms",
                   gap is not None and abs(gap) <= FORWARDING_GAP_MS, f"gap {_ms(gap)}")
 
@@ -215,8 +220,9 @@ def check(results, sessions):
                 continue
             row = rows.get(s.name) or {}
             want, got = row.get("scripted_iki_median_ms"), row.get("iki_median_ms")
-            a(f"{p} {s.name}: IKI median = scripted ± {IKI_TOLERANCE * 100:g} %",
-              want is not None and got is not None and abs(got - want) <= IKI_TOLERANCE * want,
+            iki_tol = IKI_TOLERANCE_WIDE_JITTER if relay == "jitter20" else IKI_TOLERANCE
+            a(f"{p} {s.name}: IKI median = scripted ± {iki_tol * 100:g} %",
+              want is not None and got is not None and abs(got - want) <= iki_tol * want,
               f"IKI median {_ms(got)}, scripted {_ms(want)}")
         for s in specs:
             if s.rhythm:

@@ -250,6 +250,28 @@ class Checker(unittest.TestCase):
         row["gap_ms"] += 20.0
         self.assertFailsWith(needle)
 
+    def test_wide_jitter_iki_tolerance(self):
+        needle = "terminating+jitter20 120 ms ssh: IKI median = scripted ± 15 %"
+        row = run_of(self.results, "terminating", 120, "jitter20")["rows"]["ssh"]
+        row["iki_median_ms"] = round(row["scripted_iki_median_ms"] * 1.12, 1)  # inside ± 15 %
+        self.assertHolds(needle)
+        row["iki_median_ms"] = round(row["scripted_iki_median_ms"] * 1.17, 1)
+        self.assertFailsWith(needle)
+        # the same 12 % fails behind the ±5 ms relay, whose tolerance stays 10 %
+        other = run_of(self.results, "terminating", 120, "jitter")["rows"]["ssh"]
+        other["iki_median_ms"] = round(other["scripted_iki_median_ms"] * 1.12, 1)
+        self.assertFailsWith("terminating+jitter 120 ms ssh: IKI median = scripted ± 10 %")
+
+    def test_forwarding_transport_is_the_figure_the_gap_subtracts(self):
+        needle = "forwarding+jitter20 120 ms vnc: transport RTT − transport RTT(0 ms, plain relay) = added delay ± 15 ms"
+        r, base = run_of(self.results, "forwarding", 120, "jitter20"), run_of(self.results, "forwarding", 0)
+        row = r["rows"]["vnc"]
+        row["transport_ms"] = base["rows"]["vnc"]["transport_ms"] + 120.0 + 4.0  # where the samples agree
+        self.assertHolds(needle)
+        # the smallest sample, sunk by the jitter, is not the figure
+        row["transport_ms"] -= 35.0
+        self.assertFailsWith(needle)
+
     def test_one_relayed_alert_for_two_ssh_sessions(self):
         r = run_of(self.results, "terminating", 120)
         self.assertHolds("terminating 120 ms ssh_chain: one relayed_remote_control alert with the session's 5-tuple")
@@ -368,7 +390,7 @@ class Harness(unittest.TestCase):
         self.assertEqual({m for _, m, _ in runs}, {"terminating", "forwarding"})
         self.assertEqual({r for r, _, _ in runs}, set(labcheck.RELAYS))
         full = run.plan(run.parse_args([]))
-        self.assertEqual(len(full), 16)
+        self.assertEqual(len(full), 24)
         self.assertTrue(set(runs) <= set(full))
         with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
             run.parse_args(["--slice", "ci", "--delays", "60"])

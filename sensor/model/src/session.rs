@@ -18,10 +18,25 @@ pub struct LatStats {
     pub p90_ms: f64,
 }
 
-/// The far-leg application RTT where most samples agree: the densest window of samples
-/// (a cluster), its median, how many samples are in it and how widely they spread. One stray
-/// pairing cannot move it (it would have to outnumber the agreeing samples), unlike a low
-/// percentile of a handful of samples.
+/// Half-width of the window within which round-trip samples agree: at least this …
+pub const AGREE_MIN_US: u64 = 5_000;
+/// … or this share of the window's centre, whichever is wider (jitter on a relayed path
+/// grows with its length; a stray pairing is usually off by a whole round trip or more).
+pub const AGREE_SHARE: f64 = 0.2;
+
+/// The half-width of the agreement window around `centre_us` ([`AGREE_MIN_US`],
+/// [`AGREE_SHARE`]), microseconds.
+pub fn agree_half_width_us(centre_us: u64) -> u64 {
+    AGREE_MIN_US.max((centre_us as f64 * AGREE_SHARE) as u64)
+}
+
+/// Where most samples of a round trip agree — the far-leg application RTT's, or a transport
+/// leg's: the densest window of samples (a cluster), its median, how many samples are in it
+/// and how widely they spread. One stray pairing cannot move it (it would have to outnumber
+/// the agreeing samples), unlike a low percentile of a handful of samples; and it is a
+/// central figure, so two of them on one jittery path (the far leg's answers and the
+/// transport acknowledgements) move together, where the minimum of many transport samples
+/// sinks by the jitter.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FarEstimate {
     /// The median of the agreeing samples, ms; `None` when [`FarEstimate::status`] is
@@ -47,6 +62,15 @@ pub struct LegStats {
     pub responder: Option<LatStats>,
 }
 
+/// Where the transport RTT samples of each leg agree ([`FarEstimate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LegEstimates {
+    /// The initiator's leg (for SSH/VNC/RDP: the controller, or the relay it comes through).
+    pub initiator: Option<FarEstimate>,
+    /// The responder's leg.
+    pub responder: Option<FarEstimate>,
+}
+
 /// A session's timing figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -60,6 +84,9 @@ pub struct Summary {
     pub app_rtt_far: Option<LatStats>,
     /// Where the far-leg samples agree ([`FarEstimate`]): the figure the relay gap is built on.
     pub app_rtt_far_estimate: Option<FarEstimate>,
+    /// Where each leg's transport RTT samples agree: the initiator's is the path figure the
+    /// relay gap subtracts when enough of its samples agree.
+    pub transport_rtt_estimate: LegEstimates,
     /// Further far-leg RTTs the timing fits as well as `app_rtt_far` (RDP: a regular frame
     /// stream whose period divides the round trip), ms; `app_rtt_far` is the smallest, so the
     /// gap built on it can only be too low.

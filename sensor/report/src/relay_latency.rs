@@ -10,7 +10,7 @@
 //!   banding and judging ([`RelayConfig::baseline_ms`]).
 
 use farhand_model::Tool;
-use farhand_model::session::{FarEstimate, LatStats, Summary};
+use farhand_model::session::{FarEstimate, LatStats, Summary, agree_half_width_us};
 use serde::Serialize;
 
 /// Keystrokes a session must show before it is judged: `relayed_remote_control` is about a
@@ -40,8 +40,14 @@ impl Default for RelayConfig {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gap {
     /// Far-leg application RTT where its samples agree (the session's [`FarEstimate`]) −
-    /// smallest transport RTT to the visible peer, ms.
+    /// [`Gap::transport_ms`], ms.
     pub gap_ms: f64,
+    /// The transport RTT to the visible peer the gap subtracts, ms: where its samples agree
+    /// when the far-leg figure lies in their agreement window (the peer's path explains the
+    /// answers), else the smallest sample ([`Gap::transport_basis`]).
+    pub transport_ms: f64,
+    /// Which figure [`Gap::transport_ms`] is.
+    pub transport_basis: TransportBasis,
     /// The baseline subtracted before banding, ms.
     pub baseline_ms: f64,
     /// Gap beyond the baseline, ms (never negative).
@@ -55,6 +61,28 @@ pub struct Gap {
     pub relayed: bool,
 }
 
+/// Which transport RTT figure a [`Gap`] subtracts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportBasis {
+    /// Where the transport samples agree ([`FarEstimate::ms`] of the initiator's leg): the
+    /// far-leg figure lies within their agreement window.
+    Agreement,
+    /// The smallest transport sample: the far-leg figure lies beyond the transport samples'
+    /// agreement window, or too few of them agree.
+    Minimum,
+}
+
+impl TransportBasis {
+    /// `agreement` or `minimum`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportBasis::Agreement => "agreement",
+            TransportBasis::Minimum => "minimum",
+        }
+    }
+}
+
 /// The gap of a session whose far leg is the initiator's (SSH, VNC: the controller is the
 /// client), if both RTTs were measured and enough far-leg samples agree for a figure (else
 /// the session's [`FarEstimate`] says `insufficient` and there is no gap).
@@ -63,20 +91,36 @@ pub fn judge(s: &Summary, cfg: &RelayConfig) -> Option<Gap> {
     let app_ms = est.ms?;
     let transport: &LatStats = s.transport_rtt.initiator.as_ref()?;
     let baseline_ms = if s.tool == Tool::Ssh { cfg.baseline_ssh_ms } else { cfg.baseline_ms };
-    // The low end of each distribution is the path: processing, think time and delayed
-    // acknowledgements only ever add to a round trip. The transport RTT's minimum is a hard
-    // floor (an acknowledgement cannot precede the data it covers, and retransmissions are
-    // never sampled), and it stays the path even when every acknowledgement waits for the
-    // next packet (OpenSSH's 20 ms keystroke cadence delays them all). The application RTT is
-    // where its samples agree: a pairing may now and then take a message the endpoint did
-    // not cause for an answer, and such samples must not set the figure (a low percentile of
-    // a handful of samples is one stray pair away from any value).
-    let gap_ms = ((app_ms - transport.min_ms) * 10.0).round() / 10.0;
+    // The far-leg figure is where its samples agree: a pairing may now and then take a
+    // message the endpoint did not cause for an answer, and such samples must not set it (a
+    // low percentile of a handful of samples is one stray pair away from any value).
+    //
+    // The visible peer's figure depends on whether its path explains the answers. When the
+    // far-leg figure lies within the agreement window of the transport samples (and enough of
+    // them agree), the answers come over the same path as the acknowledgements — the visible
+    // peer is the controller — and the gap is taken against that agreement: on a jittery path
+    // the smallest of many transport samples sinks by the jitter (±20 ms each way puts it
+    // ~35 ms under the agreement), and a controller reached directly would read a relay's gap.
+    // Otherwise the peer is nearer than the answers, and its smallest transport sample is its
+    // distance: an acknowledgement cannot precede the data it covers, retransmissions are
+    // never sampled, and acknowledgements that wait for the peer's next packet (OpenSSH's
+    // 20 ms keystroke cadence through a relay delays them all) only ever add to it.
+    let agreed = s.transport_rtt_estimate.initiator.and_then(|e| e.ms).filter(|&t| {
+        let half_ms = agree_half_width_us((t.max(0.0) * 1000.0) as u64) as f64 / 1000.0;
+        (app_ms - t).abs() <= half_ms
+    });
+    let (transport_ms, transport_basis) = match agreed {
+        Some(ms) => (ms, TransportBasis::Agreement),
+        None => (transport.min_ms, TransportBasis::Minimum),
+    };
+    let gap_ms = ((app_ms - transport_ms) * 10.0).round() / 10.0;
     let excess_ms = ((gap_ms - baseline_ms).max(0.0) * 10.0).round() / 10.0;
     let keys = s.keystrokes.as_ref().map_or(0, |k| k.keys);
     let relayed = est.agreeing >= cfg.min_samples && excess_ms >= cfg.gap_threshold_ms && keys >= MIN_KEYS;
     Some(Gap {
         gap_ms,
+        transport_ms,
+        transport_basis,
         baseline_ms,
         excess_ms,
         extra_distance_km: ((excess_ms * 50.0) as u64, (excess_ms * 100.0) as u64),
@@ -96,7 +140,7 @@ mod tests {
     //! legs differ, so reading the wrong percentile or the wrong leg changes the figures.
     use super::*;
     use farhand_model::session::KeystrokeStats;
-    use farhand_model::session::LegStats;
+    use farhand_model::session::{LegEstimates, LegStats};
 
     fn lat(n: u64, min_ms: f64, p10_ms: f64, p50_ms: f64, p90_ms: f64) -> LatStats {
         assert!(min_ms < p10_ms && p10_ms < p50_ms && p50_ms < p90_ms, "distinct percentiles");
@@ -142,6 +186,8 @@ mod tests {
                 spread_ms: Some(1.5),
                 status: "ok",
             }),
+            // No transport agreement (each test that reads one sets it): the minimum is the path.
+            transport_rtt_estimate: LegEstimates { initiator: None, responder: None },
             app_rtt_far_alternatives_ms: None,
             // The near leg is not the far leg: a figure read from it would be far off.
             app_rtt_near: Some(lat(25, 0.9, 1.2, 2.0, 9.0)),
@@ -174,6 +220,7 @@ mod tests {
         assert_eq!(g.baseline_ms, 2.0);
         assert_eq!(g.excess_ms, 118.0);
         assert_eq!(g.samples, (9, 40), "samples = (agreeing app samples, peer transport n)");
+        assert_eq!((g.transport_ms, g.transport_basis), (1.0, TransportBasis::Minimum));
         assert!(g.relayed);
         assert_eq!(g.extra_distance_km, (5900, 11800), "excess × 50 km .. excess × 100 km");
     }
@@ -293,5 +340,90 @@ mod tests {
         assert!(judge(&summary(Tool::Vnc, None, Some(peer(40))), &cfg).is_none());
         // The endpoint's leg is measured but the peer's is not: no gap.
         assert!(judge(&summary(Tool::Ssh, Some(app(9, 121.0)), None), &cfg).is_none());
+    }
+
+    /// A transport agreement estimate at `ms` (`agreeing` of 40).
+    fn agreed(ms: Option<f64>, agreeing: u64) -> FarEstimate {
+        FarEstimate {
+            ms,
+            agreeing,
+            of: 40,
+            spread_ms: ms.map(|_| 30.0),
+            status: if ms.is_some() { "ok" } else { "insufficient" },
+        }
+    }
+
+    #[test]
+    fn path_is_the_transport_agreement_when_it_explains_the_answers() {
+        let cfg = RelayConfig::default();
+        // A controller reached directly over a jittery path (±20 ms each way): its answers
+        // agree at 140 ms and so do the transport samples (137.5), whose smallest sank to
+        // 104 (p10 110, median 130: none of them is the figure). Against the minimum the gap
+        // would read 36 ms; against the agreement it is 2.5 and nothing is relayed.
+        let mut s = summary(Tool::Vnc, Some(app(30, 140.0)), Some(lat(40, 104.0, 110.0, 130.0, 170.0)));
+        s.transport_rtt_estimate.initiator = Some(agreed(Some(137.5), 33));
+        // The endpoint's leg agrees elsewhere and is never the path.
+        s.transport_rtt_estimate.responder = Some(agreed(Some(140.0), 40));
+        let g = judge(&s, &cfg).unwrap();
+        assert_eq!((g.gap_ms, g.transport_ms, g.transport_basis), (2.5, 137.5, TransportBasis::Agreement));
+        assert_eq!((g.excess_ms, g.samples, g.relayed), (0.0, (30, 40), false));
+        // Answers below the agreement, within its window: the same path, a negative gap.
+        s.app_rtt_far_estimate = Some(FarEstimate { ms: Some(120.0), ..s.app_rtt_far_estimate.unwrap() });
+        let below = judge(&s, &cfg).unwrap();
+        assert_eq!((below.gap_ms, below.transport_basis, below.excess_ms), (-17.5, TransportBasis::Agreement, 0.0));
+    }
+
+    #[test]
+    fn agreement_window_decides_between_agreement_and_minimum() {
+        let cfg = RelayConfig::default();
+        // Transport agrees at 100 ms: its window is ± 20 ms (a fifth of the centre).
+        let mut s = summary(Tool::Ssh, Some(app(9, 120.0)), Some(lat(40, 70.0, 80.0, 95.0, 130.0)));
+        s.transport_rtt_estimate.initiator = Some(agreed(Some(100.0), 30));
+        let at = judge(&s, &cfg).unwrap();
+        assert_eq!((at.gap_ms, at.transport_basis), (20.0, TransportBasis::Agreement), "120 is at the window's edge");
+        s.app_rtt_far_estimate = Some(FarEstimate { ms: Some(120.1), ..s.app_rtt_far_estimate.unwrap() });
+        let past = judge(&s, &cfg).unwrap();
+        assert_eq!((past.gap_ms, past.transport_ms, past.transport_basis), (50.1, 70.0, TransportBasis::Minimum));
+        s.app_rtt_far_estimate = Some(FarEstimate { ms: Some(80.0), ..s.app_rtt_far_estimate.unwrap() });
+        assert_eq!(judge(&s, &cfg).unwrap().transport_basis, TransportBasis::Agreement, "80 is at the lower edge");
+        s.app_rtt_far_estimate = Some(FarEstimate { ms: Some(79.9), ..s.app_rtt_far_estimate.unwrap() });
+        assert_eq!(judge(&s, &cfg).unwrap().transport_basis, TransportBasis::Minimum);
+        // Near zero the window is at least ± 5 ms.
+        let mut z = summary(Tool::Ssh, Some(app(9, 5.4)), Some(lat(40, 0.1, 0.2, 0.4, 2.0)));
+        z.transport_rtt_estimate.initiator = Some(agreed(Some(0.4), 30));
+        assert_eq!(
+            (judge(&z, &cfg).unwrap().gap_ms, judge(&z, &cfg).unwrap().transport_basis),
+            (5.0, TransportBasis::Agreement)
+        );
+        z.app_rtt_far_estimate = Some(FarEstimate { ms: Some(5.5), ..z.app_rtt_far_estimate.unwrap() });
+        assert_eq!(
+            (judge(&z, &cfg).unwrap().gap_ms, judge(&z, &cfg).unwrap().transport_basis),
+            (5.4, TransportBasis::Minimum)
+        );
+    }
+
+    #[test]
+    fn delayed_acknowledgements_do_not_shrink_a_relay_gap() {
+        let cfg = RelayConfig::default();
+        // OpenSSH's obfuscated client behind a terminating relay next to the sensor: the
+        // relay's acknowledgements ride on the next 20 ms chaff packet, so they agree at
+        // 19.8 ms while the relay is 0.1 ms away. The controller answers 120.5 ms after the
+        // endpoint speaks, far past the transport window: the gap is against the minimum.
+        let mut s = summary(Tool::Ssh, Some(app(9, 120.5)), Some(lat(300, 0.1, 2.0, 18.0, 21.0)));
+        s.transport_rtt_estimate.initiator = Some(agreed(Some(19.8), 200));
+        let g = judge(&s, &cfg).unwrap();
+        assert_eq!((g.gap_ms, g.transport_ms, g.transport_basis), (120.4, 0.1, TransportBasis::Minimum));
+        assert!(g.relayed);
+    }
+
+    #[test]
+    fn path_falls_back_to_the_minimum_when_transport_samples_disagree() {
+        let cfg = RelayConfig::default();
+        let mut s = summary(Tool::Ssh, Some(app(9, 1.2)), Some(peer(40)));
+        // 1.2 would be in a window around 1.0 — but too few samples agree for a figure.
+        s.transport_rtt_estimate.initiator = Some(agreed(None, 12));
+        let g = judge(&s, &cfg).unwrap();
+        assert_eq!((g.gap_ms, g.transport_ms, g.transport_basis), (0.2, 1.0, TransportBasis::Minimum));
+        assert_eq!((TransportBasis::Agreement.as_str(), TransportBasis::Minimum.as_str()), ("agreement", "minimum"));
     }
 }

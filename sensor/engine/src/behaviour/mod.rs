@@ -30,18 +30,14 @@ pub mod stream;
 pub mod stun;
 pub mod vnc;
 use crate::decode::PacketView;
-use farhand_model::session::{FarEstimate, LatStats, LegStats, Summary};
+use farhand_model::session::{FarEstimate, LatStats, LegEstimates, LegStats, Summary};
 use farhand_model::tool::{Tool, Transport};
 use farhand_model::{Anomaly, Micros, Role};
 use hdrhistogram::Histogram;
 
 /// Largest latency recorded (longer samples are clamped): 60 s.
 pub const MAX_LATENCY_US: u64 = 60_000_000;
-/// Half-width of the window within which far-leg samples agree: at least this …
-pub const AGREE_MIN_US: u64 = 5_000;
-/// … or this share of the window's centre, whichever is wider (jitter on a relayed path
-/// grows with its length; a stray pairing is usually off by a whole round trip or more).
-pub const AGREE_SHARE: f64 = 0.2;
+pub use farhand_model::session::{AGREE_MIN_US, AGREE_SHARE, agree_half_width_us};
 /// Fewest agreeing samples for a far-leg figure.
 pub const MIN_AGREEING: u64 = 3;
 /// Smallest share of all samples that must agree for a figure.
@@ -119,7 +115,7 @@ impl Lat {
             .iter_recorded()
             .map(|v| (h.median_equivalent(v.value_iterated_to()), u64::from(v.count_at_value())))
             .collect();
-        let half = |c: u64| AGREE_MIN_US.max((c as f64 * AGREE_SHARE) as u64);
+        let half = agree_half_width_us;
         let mut best: Option<(u64, usize, usize)> = None; // (count, first, last index)
         let (mut lo, mut hi, mut sum) = (0usize, 0usize, 0u64);
         for &(c, _) in &pts {
@@ -376,28 +372,21 @@ impl Behaviour {
             App::Vnc(s) => (s.far.stats(), s.far.agreement(), s.near.stats(), s.keys.summary(None)),
             App::Rdp(s) => {
                 let floor = self.rtt.legs.first().and_then(|l| l.quantile(0.0)).unwrap_or(0);
-                let (far, alt) = s.far(floor);
+                let (far, alt, estimate) = s.far_estimate(floor);
                 alternatives = Some(alt).filter(|a| !a.is_empty());
-                // RDP's far leg is already a consensus (the delay nearly all acknowledgements
-                // share, see `rdp`): its samples are those votes, and its low end the figure.
                 let stats = far.stats();
-                let estimate = stats.map(|st| FarEstimate {
-                    ms: Some(st.p10_ms),
-                    agreeing: st.n,
-                    of: st.n,
-                    spread_ms: Some(((st.p90_ms - st.p10_ms) * 10.0).round() / 10.0),
-                    status: "ok",
-                });
                 (stats, estimate, s.near.stats(), s.keys().summary(None))
             }
             App::None | App::Stun(_) => (None, None, None, None),
         };
         let [initiator, responder] = self.rtt.legs.each_ref().map(Lat::stats);
+        let [init_est, resp_est] = self.rtt.legs.each_ref().map(Lat::agreement);
         Summary {
             tool: self.tool,
             transport_rtt: LegStats { initiator, responder },
             app_rtt_far: far,
             app_rtt_far_estimate: estimate,
+            transport_rtt_estimate: LegEstimates { initiator: init_est, responder: resp_est },
             app_rtt_far_alternatives_ms: alternatives,
             app_rtt_near: near,
             keystrokes: keys,

@@ -52,7 +52,10 @@
 //!   value [`MIN_CONN_SAMPLES`] of them agree on (less [`CONN_SLACK_BINS`] ms) rules out
 //!   frame-acknowledgement windows below it,
 //!   which resolves a periodic frame stream behind a terminating relay; without the graphics
-//!   pipeline (xrdp 0.9) they are the far-leg figure themselves.
+//!   pipeline (xrdp 0.9), or when a jittery path spreads the acknowledgements too far for a
+//!   consensus, they are the far-leg samples themselves ([`RdpTiming::conn_figure`]: where
+//!   most agree when the first exchange, answered at once by the client's TLS stack, lies
+//!   there or above; else the lowest value two share).
 //! - Near side: a key press → the server's next record is the inside leg plus the endpoint's
 //!   processing (the baseline).
 
@@ -61,6 +64,7 @@ use super::stream::{Cursor, Fresh};
 use super::vnc::MAX_ANSWER_US;
 use super::{Lat, Seed};
 use farhand_model::Anomaly;
+use farhand_model::session::{FarEstimate, agree_half_width_us};
 use farhand_model::{Micros, Role};
 use farhand_proto::Step;
 use farhand_proto::rdp::{
@@ -90,11 +94,12 @@ pub const MAX_CONN_SAMPLES: u64 = 16;
 /// Connection-sequence samples that must agree before they bound the frame-acknowledgement
 /// windows.
 pub const MIN_CONN_SAMPLES: u64 = 3;
-/// Connection-sequence samples that must agree on the lowest figure when the sequence is the
-/// far-leg figure itself (no acknowledgement consensus); a lone lower sample is left out.
-pub const MIN_CONN_FALLBACK_SAMPLES: u64 = 2;
 /// How close agreeing connection-sequence samples are.
 pub const CONN_CLUSTER_US: Micros = 5_000;
+/// Connection-sequence samples that must agree on the lowest figure when the sequence is the
+/// far-leg figure and its first exchange lies below where most agree
+/// ([`RdpTiming::conn_figure`]); a lone lower sample is left out.
+pub const MIN_CONN_FALLBACK_SAMPLES: u64 = 2;
 /// Slack below the connection-sequence floor (the client's own processing of a connection
 /// step is in it), bins.
 pub const CONN_SLACK_BINS: usize = 8;
@@ -229,23 +234,18 @@ impl RdpTiming {
     /// path carries it), and the centres of the further windows as consistent as it, in ms (a
     /// regular frame stream: the timing cannot tell them apart; see the module doc).
     pub fn far(&self, floor_us: u64) -> (Lat, Vec<f64>) {
+        let (lat, alternatives, _) = self.far_estimate(floor_us);
+        (lat, alternatives)
+    }
+
+    /// [`RdpTiming::far`] with its figure: the low end of the acknowledgement consensus, or
+    /// the connection sequence's ([`RdpTiming::conn_figure`]).
+    pub fn far_estimate(&self, floor_us: u64) -> (Lat, Vec<f64>, Option<FarEstimate>) {
         let mut lat = Lat::default();
-        let mut floor_bin = (floor_us / 1000).saturating_sub(FLOOR_SLACK_BINS as u64) as usize;
-        if let Some(low) = self.conn_floor() {
-            floor_bin = floor_bin.max((low / 1000).saturating_sub(CONN_SLACK_BINS as u64) as usize);
-        }
-        let windows: Vec<usize> = self.consistent_windows().into_iter().filter(|&c| c >= floor_bin).collect();
+        let windows = self.windows_above(floor_us);
         let Some((&first, rest)) = windows.split_first() else {
-            // No acknowledgement consensus: the connection sequence is the figure, from the
-            // smallest value two of its exchanges share, so a lone early client record (one
-            // on its way before the server's) cannot set it.
-            let low = self.agreed_conn(MIN_CONN_FALLBACK_SAMPLES).unwrap_or(0);
-            for &us in self.conn_samples.get(..self.conn_count).unwrap_or_default() {
-                if us >= low {
-                    lat.record(us);
-                }
-            }
-            return (lat, Vec::new());
+            let (lat, estimate) = self.conn_figure();
+            return (lat, Vec::new(), estimate);
         };
         if let Some(votes) = self.votes.as_deref() {
             for b in first.saturating_sub(WINDOW_BINS)..=(first + WINDOW_BINS).min(BINS - 1) {
@@ -254,7 +254,69 @@ impl RdpTiming {
                 }
             }
         }
-        (lat, rest.iter().map(|&c| c as f64 + 0.5).collect())
+        // The consensus is already an agreement (the delay nearly all acknowledgements
+        // share): its samples are those votes, and its low end the figure.
+        let estimate = lat.stats().map(|st| FarEstimate {
+            ms: Some(st.p10_ms),
+            agreeing: st.n,
+            of: st.n,
+            spread_ms: Some(((st.p90_ms - st.p10_ms) * 10.0).round() / 10.0),
+            status: "ok",
+        });
+        (lat, rest.iter().map(|&c| c as f64 + 0.5).collect(), estimate)
+    }
+
+    /// Without an acknowledgement consensus (no graphics pipeline, or a path so jittery that
+    /// the acknowledgements spread too far for one) the connection sequence is the far leg.
+    /// Its samples err both ways: a client record already on its way before the server's
+    /// reads short (a few such are common), and a client that paces a step (xfreerdp against
+    /// xrdp waits 100 ms at most steps) reads long. The first exchange — the X.224 Connection
+    /// Confirm answered by the client's TLS ClientHello — is neither: the client's stack
+    /// answers it at once. So when that first sample lies at or above the lower edge of the
+    /// window where most samples agree ([`Lat::agreement`]), the agreement is the path and
+    /// lower samples are early records; when it lies below, the agreeing samples carry the
+    /// client's pacing, and the path is the lowest value two exchanges share (samples below
+    /// it are left out; the figure is their 10th percentile).
+    fn conn_figure(&self) -> (Lat, Option<FarEstimate>) {
+        let samples = self.conn_samples.get(..self.conn_count).unwrap_or_default();
+        let mut all = Lat::default();
+        for &us in samples {
+            all.record(us);
+        }
+        let agreed = all.agreement();
+        let majority_is_path = match (agreed.and_then(|e| e.ms), samples.first()) {
+            (Some(ms), Some(&first)) => {
+                let centre_us = (ms * 1000.0) as u64;
+                first >= centre_us.saturating_sub(agree_half_width_us(centre_us))
+            }
+            _ => false,
+        };
+        if majority_is_path {
+            return (all, agreed);
+        }
+        let low = self.agreed_conn(MIN_CONN_FALLBACK_SAMPLES).unwrap_or(0);
+        let mut lat = Lat::default();
+        for &us in samples.iter().filter(|&&us| us >= low) {
+            lat.record(us);
+        }
+        let estimate = lat.stats().map(|st| FarEstimate {
+            ms: Some(st.p10_ms),
+            agreeing: st.n,
+            of: all.len(),
+            spread_ms: Some(((st.p90_ms - st.p10_ms) * 10.0).round() / 10.0),
+            status: "ok",
+        });
+        (lat, estimate)
+    }
+
+    /// The consistent windows at or above the floor: the far leg's smallest transport RTT
+    /// `floor_us` and the connection sequence's agreed floor, each less its slack.
+    fn windows_above(&self, floor_us: u64) -> Vec<usize> {
+        let mut floor_bin = (floor_us / 1000).saturating_sub(FLOOR_SLACK_BINS as u64) as usize;
+        if let Some(low) = self.conn_floor() {
+            floor_bin = floor_bin.max((low / 1000).saturating_sub(CONN_SLACK_BINS as u64) as usize);
+        }
+        self.consistent_windows().into_iter().filter(|&c| c >= floor_bin).collect()
     }
 
     /// The smallest connection-sequence RTT that at least [`MIN_CONN_SAMPLES`] exchanges agree
@@ -895,10 +957,9 @@ mod tests {
     }
 
     #[test]
-    fn without_acknowledgements_a_lone_short_connection_sample_is_left_out() {
-        // No frame acknowledgements (no consensus): the connection sequence is the figure. A
-        // lone 2.4 ms sample below exchanges of about 120 ms is left out ...
-        let far_of = |rtts: &[u64]| {
+    fn without_acknowledgements_the_first_exchange_decides_the_connection_figure() {
+        // No frame acknowledgements (no consensus): the connection sequence is the far leg.
+        let est = |rtts: &[u64]| {
             let mut s = Sess::new(true, 0x1301);
             let mut t = 100_000;
             for (i, &rtt) in rtts.iter().enumerate() {
@@ -907,19 +968,34 @@ mod tests {
                 s.send(0, t, &app(100 + i as u16));
                 t += 1_000;
             }
-            let (far, alternatives) = s.r.far(0);
+            let (far, alternatives, estimate) = s.r.far_estimate(0);
             assert!(alternatives.is_empty());
-            far.stats().unwrap()
+            (far, estimate.unwrap())
         };
-        let far = far_of(&[2_400, 120_000, 121_000, 122_500, 119_800]);
-        assert_eq!(far.n, 4, "{far:?}");
-        assert!(far.min_ms >= 119.0, "{far:?}");
-        // ... but two that agree are a figure (a client that answers at once on a short path,
-        // then sleeps before other steps), and so is every sample when none agree.
-        let far = far_of(&[800, 1_500, 99_800, 100_000, 100_300]);
-        assert_eq!((far.n, far.min_ms), (5, 0.8), "{far:?}");
-        let far = far_of(&[2_400, 60_000, 120_000]);
-        assert_eq!((far.n, far.min_ms), (3, 2.4), "{far:?}");
+        // The first exchange (83.5 ms) lies where most agree (about 80): the agreement is the
+        // path, and two early client records (0.7, 1.9 ms) are samples but not the figure.
+        let (far, e) = est(&[83_500, 700, 80_200, 80_500, 80_400, 80_400, 80_500, 1_900, 76_600, 80_400, 46_000]);
+        assert_eq!((far.len(), e.agreeing, e.of, e.status), (11, 8, 11, "ok"), "{e:?}");
+        assert!(e.ms.is_some_and(|ms| (80.0..=81.0).contains(&ms)), "{e:?}");
+        // On a jittery path (±40 ms round trips) the first exchange may read 28 ms high and
+        // still be within the window: the two early records do not set the figure.
+        let (_, e) = est(&[148_000, 900, 95_000, 115_500, 126_600, 114_000, 112_100, 200, 113_000]);
+        assert_eq!((e.agreeing, e.of), (6, 9), "{e:?}");
+        assert!(e.ms.is_some_and(|ms| (112.0..=116.0).contains(&ms)), "{e:?}");
+        // xfreerdp pacing xrdp by 100 ms after two immediate answers on a 1 ms path (the demo
+        // capture): the first exchange lies below the agreement, so the path is the lowest
+        // value two exchanges share, and the figure is the 10th percentile from there.
+        let (far, e) =
+            est(&[800, 1_500, 99_800, 100_000, 100_100, 100_100, 100_200, 100_400, 100_300, 100_200, 50_600]);
+        assert_eq!((far.len(), e.of, e.status), (11, 11, "ok"), "{e:?}");
+        assert!(e.ms.is_some_and(|ms| ms < 2.0), "{e:?}");
+        // ... where a lone short sample is left out (a client record on its way early).
+        let (far, e) = est(&[2_400, 120_000, 121_000, 122_500, 119_800]);
+        assert_eq!((far.len(), e.of), (4, 5), "{e:?}");
+        assert!(e.ms.is_some_and(|ms| (119.0..=123.0).contains(&ms)), "{e:?}");
+        // When none agree, every sample from the lowest counts.
+        let (far, e) = est(&[2_400, 60_000, 120_000]);
+        assert_eq!((far.len(), e.ms), (3, Some(2.4)), "{e:?}");
     }
     /// A session whose votes are set by hand: `(bin, votes)` and the number of voters.
     fn voted(bins: &[(usize, u32)], voters: u64) -> RdpTiming {

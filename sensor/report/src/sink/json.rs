@@ -48,8 +48,13 @@ fn behaviour_json(b: &farhand_model::session::Summary, a: &Alert) -> Value {
         Direction::Inbound => (b.transport_rtt.initiator, b.transport_rtt.responder),
         Direction::Outbound => (b.transport_rtt.responder, b.transport_rtt.initiator),
     };
+    let (peer_est, endpoint_est) = match a.direction {
+        Direction::Inbound => (b.transport_rtt_estimate.initiator, b.transport_rtt_estimate.responder),
+        Direction::Outbound => (b.transport_rtt_estimate.responder, b.transport_rtt_estimate.initiator),
+    };
     let mut v = json!({
         "transport_rtt_ms": { "peer_leg": peer_leg, "endpoint_leg": endpoint_leg },
+        "transport_rtt_estimate": { "peer_leg": peer_est, "endpoint_leg": endpoint_est },
         "app_rtt_far_ms": b.app_rtt_far,
         "app_rtt_far_estimate": b.app_rtt_far_estimate,
         "app_rtt_near_ms": b.app_rtt_near,

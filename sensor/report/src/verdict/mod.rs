@@ -28,6 +28,7 @@ use crate::enrich::live::Enrichment;
 use crate::enrich::lookup::PeerInfo;
 use crate::physics::Location;
 use crate::policy::Policy;
+use crate::relay_latency::TransportBasis;
 use base64::Engine as _;
 use farhand_model::Direction;
 use farhand_model::EndReason;
@@ -461,6 +462,7 @@ impl Verdict {
         let b = a.behaviour.as_ref();
         let app = b.and_then(|b| b.app_rtt_far_estimate);
         let tr = b.and_then(|b| b.transport_rtt.initiator);
+        let tr_est = b.and_then(|b| b.transport_rtt_estimate.initiator);
         let mut r = a.clone();
         r.kind = AlertKind::RelayedRemoteControl;
         r.severity = Severity::High;
@@ -469,7 +471,7 @@ impl Verdict {
         r.message = format!(
             "{tool} session into {ep} from {peer}: the controller answers {app:.1} ms after the endpoint \
              speaks ({agree} of {n} exchanges agree within {spread:.1} ms) while the transport round trip to {peer} is \
-             {tr:.1} ms (smallest of {tn}): a gap of {gap:.1} ms, {ex:.1} ms beyond the {base:.0} ms \
+             {tr:.1} ms ({basis}): a gap of {gap:.1} ms, {ex:.1} ms beyond the {base:.0} ms \
              processing baseline, puts the controller at least {lo} km (at most {hi} km) beyond {peer}: \
              the visible peer is a relay or a jump host.",
             tool = a.tool_title,
@@ -479,8 +481,11 @@ impl Verdict {
             agree = app.map_or(0, |s| s.agreeing),
             n = app.map_or(0, |s| s.of),
             spread = app.and_then(|s| s.spread_ms).unwrap_or(0.0),
-            tr = tr.map_or(0.0, |s| s.min_ms),
-            tn = tr.map_or(0, |s| s.n),
+            tr = g.transport_ms,
+            basis = match (g.transport_basis, tr_est) {
+                (TransportBasis::Agreement, Some(e)) => format!("where {} of {} samples agree", e.agreeing, e.of),
+                _ => format!("smallest of {}", tr.map_or(0, |s| s.n)),
+            },
             gap = g.gap_ms,
             ex = g.excess_ms,
             base = g.baseline_ms,
@@ -933,6 +938,7 @@ mod tests {
                 spread_ms: Some(0.0),
                 status: "ok",
             }),
+            transport_rtt_estimate: farhand_model::session::LegEstimates { initiator: None, responder: None },
             app_rtt_far_alternatives_ms: None,
             app_rtt_near: None,
             keystrokes: Some(KeystrokeStats {

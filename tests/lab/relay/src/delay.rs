@@ -143,7 +143,7 @@ pub enum Flow {
 pub fn pump<T>(rx: &Receiver<(Instant, T)>, delay: Duration, mut shaping: Shaping, mut sink: impl FnMut(T) -> Flow) {
     let mut line = DelayLine::new(delay);
     let mut senders_gone = false;
-    let mut admit = |line: &mut DelayLine<T>, arrival: Instant, item: T| match shaping.decide() {
+    let mut admit = |line: &mut DelayLine<T>, arrival: Instant, item: T| match shaping.decide(arrival) {
         Fate::Drop => {}
         Fate::Pass(offset) => line.push_moved(arrival, offset, item),
         Fate::Reorder(offset) => line.push_held_back(arrival, offset, item),
@@ -409,5 +409,43 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), out.len(), "an item delivered twice");
+    }
+
+    #[test]
+    fn jittered_line_keeps_order_without_waiting() {
+        use crate::shape::{Fate, Rng};
+        // A busy line (an item every 0.5 ms) with ±20 ms of jitter: every item leaves exactly
+        // at its own arrival + delay + offset, never held for the one before it, so the mean
+        // added delay is the configured one.
+        let mut shaping = Shaping::jitter(ms(20), Rng::new(4));
+        let mut line = DelayLine::new(ms(60));
+        let t0 = Instant::now();
+        let mut expected = Vec::new();
+        for i in 0..40_000u64 {
+            let arrival = t0 + Duration::from_micros(i * 500);
+            let Fate::Pass(offset) = shaping.decide(arrival) else { panic!("jitter only") };
+            line.push_moved(arrival, offset, i);
+            expected.push(shift(arrival + ms(60), offset));
+        }
+        let mut out = Vec::new();
+        while let Some(due) = line.next_due() {
+            let i = line.pop_due(due).unwrap();
+            out.push((i, due));
+        }
+        assert!(out.windows(2).all(|w| w[0].0 < w[1].0), "order kept");
+        let mut extra_us = 0i128;
+        for (i, due) in &out {
+            let want = expected[*i as usize];
+            assert_eq!(*due, want, "item {i} left at its own time");
+            extra_us += due.duration_since(t0 + Duration::from_micros(i * 500)).as_micros() as i128 - 60_000;
+        }
+        let mean = extra_us as f64 / out.len() as f64;
+        assert!(mean.abs() < 1_000.0, "mean extra hold {mean} us");
+    }
+
+    /// `t` moved by `offset_us` microseconds, either way.
+    fn shift(t: Instant, offset_us: i64) -> Instant {
+        let m = Duration::from_micros(offset_us.unsigned_abs());
+        if offset_us >= 0 { t + m } else { t - m }
     }
 }

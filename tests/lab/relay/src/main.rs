@@ -43,7 +43,9 @@ struct Cli {
 /// Jitter and the seed of every draw, shared by all modes.
 #[derive(Debug, Clone, Copy, Args)]
 pub(crate) struct Disturb {
-    /// Each hold moves by a uniform draw within ± this many milliseconds (order is kept).
+    /// Each hold moves within ± this many milliseconds, along a smooth random process of time
+    /// (a uniform draw every max(50 ms, 4 J), straight lines in between), so order is kept
+    /// without an item waiting for the one before it.
     #[arg(long, value_name = "J", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=MAX_DELAY_MS))]
     pub(crate) jitter_ms: u64,
     /// Seed of the random draws (jitter, drops, reordering): the same seed repeats them.
@@ -62,7 +64,8 @@ impl Disturb {
         if self.jitter_ms == 0 {
             String::new()
         } else {
-            format!("; jitter ±{} ms, seed {}", self.jitter_ms, self.seed)
+            let knots = self.jitter(0).process.period().as_millis();
+            format!("; jitter ±{} ms (a smooth process, knots every {knots} ms), seed {}", self.jitter_ms, self.seed)
         }
     }
 }

@@ -2,10 +2,18 @@
 //! jitter on every hold (all modes), and for frames (bridge mode) a share dropped and a share
 //! reordered, so the endpoints' TCP sees loss and retransmits.
 //!
+//! Jitter is a smooth random process of time ([`Jitter`]), as the queueing delay of a real path
+//! is: a value drawn uniformly within ± the span at knots [`Jitter::period`] apart, straight
+//! lines in between. Items close in time are held nearly alike, and the hold changes at most
+//! half as fast as time passes, so the line's order is kept without an item ever waiting for
+//! the one before it — the mean added delay stays the configured one. (Independent draws per
+//! item kept in order would not: on a busy line each item waits for the latest-drawn of its
+//! predecessors, and ±20 ms of jitter becomes ~+15 ms of extra delay on every item.)
+//!
 //! [`Rng`] is a small xorshift64* generator (no dependency, reproducible from its seed);
 //! [`Shaping`] turns its draws into one [`Fate`] per item.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Multiplier of the golden ratio, used to spread seeds and stream numbers.
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -66,6 +74,66 @@ impl Rng {
     }
 }
 
+/// Shortest time between two knots of a [`Jitter`] process.
+pub const MIN_KNOT_PERIOD: Duration = Duration::from_millis(50);
+
+/// The jitter process of one direction: offsets in microseconds as a function of arrival time,
+/// within ± `span`, linear between knots drawn uniformly every [`Jitter::period`] (at least
+/// [`MIN_KNOT_PERIOD`] and four spans, so it never changes faster than half the time that
+/// passes). Knots are drawn in order as time goes by, from their own generator.
+#[derive(Debug, Clone)]
+pub struct Jitter {
+    span: Duration,
+    period_us: u64,
+    rng: Rng,
+    /// The first arrival: time 0 of the knots.
+    origin: Option<Instant>,
+    /// Index of the knot `left` is at; `right` is the next one.
+    knot: u64,
+    left: i64,
+    right: i64,
+}
+
+impl Jitter {
+    /// A process within ± `span`, its knots drawn from `rng`.
+    pub fn new(span: Duration, mut rng: Rng) -> Self {
+        let period = MIN_KNOT_PERIOD.max(span.saturating_mul(4));
+        let period_us = u64::try_from(period.as_micros()).unwrap_or(u64::MAX).max(1);
+        let (left, right) = (rng.offset_us(span), rng.offset_us(span));
+        Jitter { span, period_us, rng, origin: None, knot: 0, left, right }
+    }
+
+    /// Time between knots.
+    pub fn period(&self) -> Duration {
+        Duration::from_micros(self.period_us)
+    }
+
+    /// The offset at `t`, in microseconds (0 without a span). Times before the first one seen
+    /// count as that one.
+    pub fn offset_at(&mut self, t: Instant) -> i64 {
+        if self.span.is_zero() {
+            return 0;
+        }
+        let origin = *self.origin.get_or_insert(t);
+        let e = u64::try_from(t.saturating_duration_since(origin).as_micros()).unwrap_or(u64::MAX);
+        let k = e / self.period_us;
+        if k > self.knot.saturating_add(1) {
+            // idle past whole knots: the ones skipped were never used, draw the two around `t`
+            self.left = self.rng.offset_us(self.span);
+            self.right = self.rng.offset_us(self.span);
+            self.knot = k;
+        } else if k > self.knot {
+            self.left = self.right;
+            self.right = self.rng.offset_us(self.span);
+            self.knot = k;
+        }
+        // an earlier time than the latest seen reads the current segment at its start
+        let into = e.saturating_sub(self.knot.saturating_mul(self.period_us)).min(self.period_us);
+        let frac = into as f64 / self.period_us as f64;
+        self.left + ((self.right - self.left) as f64 * frac).round() as i64
+    }
+}
+
 /// What becomes of one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
@@ -81,8 +149,8 @@ pub enum Fate {
 /// How a direction's items are disturbed beyond the fixed hold.
 #[derive(Debug, Clone)]
 pub struct Shaping {
-    /// Each hold moves by a uniform draw within ± this.
-    pub jitter: Duration,
+    /// How each hold moves: the [`Jitter`] process (± its span).
+    pub process: Jitter,
     /// Share of items dropped, in percent (0–100).
     pub drop_pct: f64,
     /// Share of items held back for the next one to overtake, in percent (0–100).
@@ -105,8 +173,10 @@ impl Shaping {
     }
 
     /// Jitter only (a byte stream must neither lose nor reorder its chunks).
-    pub fn jitter(jitter: Duration, rng: Rng) -> Self {
-        Shaping { jitter, drop_pct: 0.0, reorder_pct: 0.0, rng, dropped: 0, reordered: 0, label: String::new() }
+    pub fn jitter(jitter: Duration, mut rng: Rng) -> Self {
+        // the knots have their own generator, so drops and reorders do not move them
+        let process = Jitter::new(jitter, Rng::new(rng.next_u64()));
+        Shaping { process, drop_pct: 0.0, reorder_pct: 0.0, rng, dropped: 0, reordered: 0, label: String::new() }
     }
 
     /// Drops and reorders so far, when their sum has just reached a power of two (a log line
@@ -116,10 +186,10 @@ impl Shaping {
         (n > 0 && n.is_power_of_two()).then_some((self.dropped, self.reordered))
     }
 
-    /// The fate of the next item (see [`Shaping::draw`]), logged at each milestone when the
-    /// shaping has a label.
-    pub fn decide(&mut self) -> Fate {
-        let fate = self.draw();
+    /// The fate of the next item, which arrived at `arrival` (see [`Shaping::draw`]), logged at
+    /// each milestone when the shaping has a label.
+    pub fn decide(&mut self, arrival: Instant) -> Fate {
+        let fate = self.draw(arrival);
         if !self.label.is_empty()
             && !matches!(fate, Fate::Pass(_))
             && let Some((dropped, reordered)) = self.milestone()
@@ -129,15 +199,15 @@ impl Shaping {
         fate
     }
 
-    /// Draws the fate of the next item. Draws only what is configured, so adding drops does
-    /// not change the jitter of a run with none.
-    fn draw(&mut self) -> Fate {
+    /// Draws the fate of the next item. Draws only what is configured; the jitter comes from
+    /// its own process, so adding drops does not change it.
+    fn draw(&mut self, arrival: Instant) -> Fate {
         if self.drop_pct > 0.0 && self.rng.chance(self.drop_pct) {
             self.dropped += 1;
             return Fate::Drop;
         }
         let reorder = self.reorder_pct > 0.0 && self.rng.chance(self.reorder_pct);
-        let offset = if self.jitter.is_zero() { 0 } else { self.rng.offset_us(self.jitter) };
+        let offset = self.process.offset_at(arrival);
         if reorder {
             self.reordered += 1;
             Fate::Reorder(offset)
@@ -232,8 +302,10 @@ mod tests {
         let make =
             || Shaping { drop_pct: 1.0, reorder_pct: 1.0, ..Shaping::jitter(Duration::from_millis(5), Rng::new(9)) };
         let (mut a, mut b) = (make(), make());
-        let fa: Vec<Fate> = (0..100_000).map(|_| a.decide()).collect();
-        let fb: Vec<Fate> = (0..100_000).map(|_| b.decide()).collect();
+        let t0 = Instant::now();
+        let at = |i: u64| t0 + Duration::from_micros(i * 300);
+        let fa: Vec<Fate> = (0..100_000).map(|i| a.decide(at(i))).collect();
+        let fb: Vec<Fate> = (0..100_000).map(|i| b.decide(at(i))).collect();
         assert_eq!(fa, fb);
         let drops = fa.iter().filter(|f| **f == Fate::Drop).count();
         let reorders = fa.iter().filter(|f| matches!(f, Fate::Reorder(_))).count();
@@ -248,10 +320,13 @@ mod tests {
 
     #[test]
     fn no_shaping_passes_everything_unmoved() {
+        let t0 = Instant::now();
         let mut s = Shaping::none();
-        assert!((0..1000).all(|_| s.decide() == Fate::Pass(0)));
+        assert!((0..1000).all(|i| s.decide(t0 + Duration::from_millis(i)) == Fate::Pass(0)));
         let mut j = Shaping::jitter(Duration::from_millis(2), Rng::new(1));
-        assert!((0..1000).all(|_| matches!(j.decide(), Fate::Pass(o) if o.abs() <= 2_000)));
+        assert!(
+            (0..1000).all(|i| matches!(j.decide(t0 + Duration::from_millis(i)), Fate::Pass(o) if o.abs() <= 2_000))
+        );
     }
 
     #[test]
@@ -260,7 +335,7 @@ mod tests {
         assert_eq!(s.milestone(), None);
         let mut at = Vec::new();
         for _ in 0..20 {
-            s.decide();
+            s.decide(Instant::now());
             if s.milestone().is_some() {
                 at.push(s.dropped);
             }
@@ -276,5 +351,54 @@ mod tests {
         assert!(parse_pct("-1").is_err());
         assert!(parse_pct("NaN").is_err());
         assert!(parse_pct("x").is_err());
+    }
+
+    /// Offsets of a ±`span_ms` process every `step_us` over `n` steps.
+    fn walk(span_ms: u64, seed: u64, step_us: u64, n: u64) -> Vec<i64> {
+        let mut j = Jitter::new(Duration::from_millis(span_ms), Rng::new(seed));
+        let t0 = Instant::now();
+        (0..n).map(|i| j.offset_at(t0 + Duration::from_micros(i * step_us))).collect()
+    }
+
+    #[test]
+    fn jitter_stays_within_its_span_and_averages_zero() {
+        // ±20 ms: knots 80 ms apart; 2000 s of arrivals every 2 ms (25,000 knots)
+        let o = walk(20, 3, 2_000, 1_000_000);
+        assert!(o.iter().all(|v| (-20_000..=20_000).contains(v)));
+        assert!(o.iter().any(|v| *v < -19_000) && o.iter().any(|v| *v > 19_000), "covers the span");
+        let mean = o.iter().sum::<i64>() as f64 / o.len() as f64;
+        assert!(mean.abs() < 300.0, "mean {mean} us");
+        assert_eq!(Jitter::new(Duration::from_millis(20), Rng::new(3)).period(), Duration::from_millis(80));
+        assert_eq!(Jitter::new(Duration::from_millis(5), Rng::new(3)).period(), MIN_KNOT_PERIOD);
+        assert!(walk(0, 3, 1_000, 100).iter().all(|v| *v == 0));
+    }
+
+    #[test]
+    fn jitter_changes_at_most_half_as_fast_as_time() {
+        for (span, step) in [(20, 1_000), (5, 250), (20, 37_000)] {
+            let o = walk(span, 8, step, 20_000);
+            let worst = o.windows(2).map(|w| (w[1] - w[0]).abs()).max().unwrap();
+            assert!(worst as u64 <= step / 2 + 1, "±{span} ms every {step} us: a step of {worst} us");
+            // and it does move: not a constant
+            assert!(worst > 0);
+        }
+    }
+
+    #[test]
+    fn jitter_repeats_from_its_seed_and_survives_idle_gaps() {
+        assert_eq!(walk(20, 5, 3_000, 5_000), walk(20, 5, 3_000, 5_000));
+        assert_ne!(walk(20, 5, 3_000, 5_000), walk(20, 6, 3_000, 5_000));
+        // an hour without items, then on: still within the span, still continuous after it
+        let mut j = Jitter::new(Duration::from_millis(20), Rng::new(2));
+        let t0 = Instant::now();
+        j.offset_at(t0);
+        let later = t0 + Duration::from_secs(3600);
+        let o: Vec<i64> = (0..1_000).map(|i| j.offset_at(later + Duration::from_millis(i))).collect();
+        assert!(o.iter().all(|v| (-20_000..=20_000).contains(v)));
+        assert!(o.windows(2).all(|w| (w[1] - w[0]).abs() <= 501));
+        // a time before the first one seen reads as it
+        let mut k = Jitter::new(Duration::from_millis(20), Rng::new(2));
+        let first = k.offset_at(later);
+        assert_eq!(k.offset_at(t0), first);
     }
 }

@@ -248,6 +248,8 @@ pub(crate) mod testutil {
     pub fn relayed_gap(gap_ms: f64) -> crate::relay_latency::Gap {
         crate::relay_latency::Gap {
             gap_ms,
+            transport_ms: 30.0,
+            transport_basis: crate::relay_latency::TransportBasis::Agreement,
             baseline_ms: 10.0,
             excess_ms: gap_ms - 10.0,
             extra_distance_km: (5000, 13000),
