@@ -251,8 +251,12 @@ class Checker(unittest.TestCase):
         self.assertFailsWith(needle)
 
     def test_wide_jitter_iki_tolerance(self):
+        # A jitter20 run (on request, not in the matrix): the jitter run's figures relabelled.
+        wide = json.loads(json.dumps(run_of(self.results, "terminating", 120, "jitter")))
+        wide["relay"] = "jitter20"
+        self.results.append(wide)
         needle = "terminating+jitter20 120 ms ssh: IKI median = scripted ± 15 %"
-        row = run_of(self.results, "terminating", 120, "jitter20")["rows"]["ssh"]
+        row = wide["rows"]["ssh"]
         row["iki_median_ms"] = round(row["scripted_iki_median_ms"] * 1.12, 1)  # inside ± 15 %
         self.assertHolds(needle)
         row["iki_median_ms"] = round(row["scripted_iki_median_ms"] * 1.17, 1)
@@ -261,16 +265,6 @@ class Checker(unittest.TestCase):
         other = run_of(self.results, "terminating", 120, "jitter")["rows"]["ssh"]
         other["iki_median_ms"] = round(other["scripted_iki_median_ms"] * 1.12, 1)
         self.assertFailsWith("terminating+jitter 120 ms ssh: IKI median = scripted ± 10 %")
-
-    def test_forwarding_transport_is_the_figure_the_gap_subtracts(self):
-        needle = "forwarding+jitter20 120 ms vnc: transport RTT − transport RTT(0 ms, plain relay) = added delay ± 15 ms"
-        r, base = run_of(self.results, "forwarding", 120, "jitter20"), run_of(self.results, "forwarding", 0)
-        row = r["rows"]["vnc"]
-        row["transport_ms"] = base["rows"]["vnc"]["transport_ms"] + 120.0 + 4.0  # where the samples agree
-        self.assertHolds(needle)
-        # the smallest sample, sunk by the jitter, is not the figure
-        row["transport_ms"] -= 35.0
-        self.assertFailsWith(needle)
 
     def test_one_relayed_alert_for_two_ssh_sessions(self):
         r = run_of(self.results, "terminating", 120)
@@ -388,9 +382,11 @@ class Harness(unittest.TestCase):
             if delay:
                 self.assertIn(("plain", mode, 0), runs, "the slice's lines must be those of the full matrix")
         self.assertEqual({m for _, m, _ in runs}, {"terminating", "forwarding"})
-        self.assertEqual({r for r, _, _ in runs}, set(labcheck.RELAYS))
+        self.assertEqual({r for r, _, _ in runs}, set(labcheck.MATRIX_RELAYS))
         full = run.plan(run.parse_args([]))
-        self.assertEqual(len(full), 24)
+        self.assertEqual(len(full), 16)
+        wide = run.plan(run.parse_args(["--relays", "jitter20"]))
+        self.assertEqual({r for r, _, _ in wide}, {"jitter20"})
         self.assertTrue(set(runs) <= set(full))
         with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
             run.parse_args(["--slice", "ci", "--delays", "60"])

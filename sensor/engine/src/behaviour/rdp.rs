@@ -108,6 +108,18 @@ pub const MAX_WINDOWS: usize = 8;
 /// Most server handshake bytes kept to read the ServerHello.
 pub const MAX_HELLO_BYTES: usize = 16 * 1024;
 
+/// A far-leg figure at the low end of `lat` (its 10th percentile): all of its samples agree,
+/// out of `of` read.
+fn low_end(lat: &Lat, of: u64) -> Option<FarEstimate> {
+    lat.stats().map(|st| FarEstimate {
+        ms: Some(st.p10_ms),
+        agreeing: st.n,
+        of,
+        spread_ms: Some(((st.p90_ms - st.p10_ms) * 10.0).round() / 10.0),
+        status: "ok",
+    })
+}
+
 /// Key records of one plaintext size.
 #[derive(Debug, Clone, Default)]
 struct KeySize {
@@ -256,13 +268,7 @@ impl RdpTiming {
         }
         // The consensus is already an agreement (the delay nearly all acknowledgements
         // share): its samples are those votes, and its low end the figure.
-        let estimate = lat.stats().map(|st| FarEstimate {
-            ms: Some(st.p10_ms),
-            agreeing: st.n,
-            of: st.n,
-            spread_ms: Some(((st.p90_ms - st.p10_ms) * 10.0).round() / 10.0),
-            status: "ok",
-        });
+        let estimate = low_end(&lat, lat.len());
         (lat, rest.iter().map(|&c| c as f64 + 0.5).collect(), estimate)
     }
 
@@ -299,13 +305,7 @@ impl RdpTiming {
         for &us in samples.iter().filter(|&&us| us >= low) {
             lat.record(us);
         }
-        let estimate = lat.stats().map(|st| FarEstimate {
-            ms: Some(st.p10_ms),
-            agreeing: st.n,
-            of: all.len(),
-            spread_ms: Some(((st.p90_ms - st.p10_ms) * 10.0).round() / 10.0),
-            status: "ok",
-        });
+        let estimate = low_end(&lat, all.len());
         (lat, estimate)
     }
 

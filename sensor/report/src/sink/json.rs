@@ -580,4 +580,34 @@ mod tests {
         }
         assert!(!a[0]["message"].as_str().unwrap().contains("Endpoint 10.41.0.120 is"));
     }
+
+    #[test]
+    fn transport_figures_are_named_by_leg() {
+        use farhand_model::session::{FarEstimate, LatStats, LegEstimates, LegStats, Summary};
+        let lat = |ms: f64| LatStats { n: 9, min_ms: ms, p10_ms: ms, p50_ms: ms, p90_ms: ms };
+        let est = |ms: f64| FarEstimate { ms: Some(ms), agreeing: 8, of: 9, spread_ms: Some(1.0), status: "ok" };
+        let summary = Summary {
+            tool: Tool::Vnc,
+            transport_rtt: LegStats { initiator: Some(lat(80.0)), responder: Some(lat(0.5)) },
+            app_rtt_far: None,
+            app_rtt_far_estimate: None,
+            transport_rtt_estimate: LegEstimates { initiator: Some(est(81.0)), responder: Some(est(0.6)) },
+            app_rtt_far_alternatives_ms: None,
+            app_rtt_near: None,
+            keystrokes: None,
+            chain: None,
+        };
+        // Inbound: the initiator is the peer; outbound: the responder is.
+        let inbound = (([203, 0, 113, 9], 40000), (LAPTOP, 5900), 81.0, 0.6, 80.0);
+        let outbound = ((LAPTOP, 40000), ([203, 0, 113, 9], 5900), 0.6, 81.0, 0.5);
+        for (client, server, peer_ms, endpoint_ms, peer_min_ms) in [inbound, outbound] {
+            let mut f = finding(vnc(), client, server);
+            f.behaviour = Some(summary.clone());
+            let a = alerts(&[f]);
+            let b = &a[0]["unmapped"]["farhand"]["behaviour"];
+            assert_eq!(b["transport_rtt_estimate"]["peer_leg"]["ms"], json!(peer_ms), "{b}");
+            assert_eq!(b["transport_rtt_estimate"]["endpoint_leg"]["ms"], json!(endpoint_ms), "{b}");
+            assert_eq!(b["transport_rtt_ms"]["peer_leg"]["min_ms"], json!(peer_min_ms), "{b}");
+        }
+    }
 }

@@ -973,6 +973,33 @@ mod tests {
     }
 
     #[test]
+    fn relayed_message_names_the_transport_figure() {
+        let mut v = verdict();
+        let mut f = session(Tool::Ssh, (OUT, 50_000), (EP, 22), 1_000_000);
+        f.behaviour = Some(timing(121.0, None));
+        let a = judge(&mut v, &f);
+        assert!(a[1].message.contains("is 1.0 ms (smallest of 20): a gap of 120.0 ms"), "{}", a[1].message);
+        // The transport samples agree at 250 ms and the answers come at 295, inside that
+        // agreement's ±50 ms window: the gap (45 ms) is against the agreement, and says so.
+        let mut t = timing(295.0, None);
+        t.transport_rtt.initiator =
+            Some(LatStats { n: 20, min_ms: 200.0, p10_ms: 210.0, p50_ms: 250.0, p90_ms: 280.0 });
+        t.transport_rtt_estimate.initiator = Some(farhand_model::session::FarEstimate {
+            ms: Some(250.0),
+            agreeing: 18,
+            of: 20,
+            spread_ms: Some(30.0),
+            status: "ok",
+        });
+        let mut f = session(Tool::Ssh, (OUT, 50_001), (EP, 22), 2_000_000);
+        f.behaviour = Some(t);
+        let a = judge(&mut v, &f);
+        let r = a.iter().find(|a| a.kind == AlertKind::RelayedRemoteControl).expect("relayed");
+        assert!(r.message.contains("is 250.0 ms (where 18 of 20 samples agree): a gap of 45.0 ms"), "{}", r.message);
+        assert_eq!(r.gap.as_ref().map(|g| g.transport_basis), Some(TransportBasis::Agreement));
+    }
+
+    #[test]
     fn relayed_alert_only_for_inbound_remote_control() {
         let mut v = verdict();
         let mut f = session(Tool::Ssh, (OUT, 50_000), (EP, 22), 1_000_000);
