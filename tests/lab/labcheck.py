@@ -26,20 +26,13 @@ import re
 from dataclasses import dataclass
 
 SESSION_KINDS = ("ssh", "vnc", "rdp")
-RELAYS = ("plain", "jitter", "jitter20")  # jitter: ±5 ms per hold; jitter20: ±20 ms (run.py)
-# The full matrix's relays. jitter20 is run on request (`--relays jitter20`): at ±20 ms the
-# far-leg figure of a session with few set-up exchanges is not yet within its tolerance
-# (tests/lab/README.md).
-MATRIX_RELAYS = ("plain", "jitter")
+RELAYS = ("plain", "jitter", "jitter20")  # jitter: ±5 ms per hold; jitter20: ±20 ms a round trip (run.py)
+# The full matrix's relays: all three.
+MATRIX_RELAYS = ("plain", "jitter", "jitter20")
 TOLERANCE_MS = 10.0  # gap / transport RTT against the added delay; |gap| at 0 ms
 JITTER_TOLERANCE_MS = 15.0  # the same behind the jitter relay
 FORWARDING_GAP_MS = 20.0  # |gap| of a direct (forwarding) session with a delay
-IKI_TOLERANCE = 0.10
-# Behind the ±20 ms relay each keystroke interval moves by up to ±40 ms (a fifth of a typical
-# one), and the median of what arrives is itself off the scripted one by more than 10 % in
-# about 1.6 % of 40-interval sessions (simulated: log-normal typing, uniform holds) — about one
-# chance failure per full matrix, whatever farhand does. 15 %: under 1 in 10,000.
-IKI_TOLERANCE_WIDE_JITTER = 0.15
+IKI_TOLERANCE = 0.10  # every relay: behind jitter20 an interval moves by at most ±20 ms
 GAP_THRESHOLD_MS = 40.0  # farhand's default gap_threshold_ms (the lab's config keeps it)
 
 
@@ -234,9 +227,8 @@ def check(results, sessions):
                 continue
             row = rows.get(s.name) or {}
             want, got = row.get("scripted_iki_median_ms"), row.get("iki_median_ms")
-            iki_tol = IKI_TOLERANCE_WIDE_JITTER if relay == "jitter20" else IKI_TOLERANCE
-            a(f"{p} {s.name}: IKI median = scripted ± {iki_tol * 100:g} %",
-              want is not None and got is not None and abs(got - want) <= iki_tol * want,
+            a(f"{p} {s.name}: IKI median = scripted ± {IKI_TOLERANCE * 100:g} %",
+              want is not None and got is not None and abs(got - want) <= IKI_TOLERANCE * want,
               f"IKI median {_ms(got)}, scripted {_ms(want)}")
         for s in specs:
             if s.rhythm:

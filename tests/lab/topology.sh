@@ -111,14 +111,17 @@ start_one() {
 }
 
 # Options for the relay program from FHLAB_JITTER_MS / FHLAB_RELAY_SEED (and, for the bridge,
-# FHLAB_DROP_PCT / FHLAB_REORDER_PCT).
+# FHLAB_DROP_PCT / FHLAB_REORDER_PCT). $2 (a listen port, terminating relays): each relay
+# process draws from its own seed, derived from the run's seed and that port; with one seed for
+# all, every relay's first connection drew the same jitter, so concurrent sessions through
+# different relays moved together and a run held one draw, not one per session.
 disturb_opts() {
-    local kind=$1 j=${FHLAB_JITTER_MS:-0} seed=${FHLAB_RELAY_SEED:-1} drop=${FHLAB_DROP_PCT:-0} reorder=${FHLAB_REORDER_PCT:-0}
+    local kind=$1 port=${2:-0} j=${FHLAB_JITTER_MS:-0} seed=${FHLAB_RELAY_SEED:-1} drop=${FHLAB_DROP_PCT:-0} reorder=${FHLAB_REORDER_PCT:-0}
     [[ "$j" =~ ^[0-9]+$ ]] || die "FHLAB_JITTER_MS must be a whole number of milliseconds, not '$j'"
     [[ "$seed" =~ ^[0-9]+$ ]] || die "FHLAB_RELAY_SEED must be a whole number, not '$seed'"
     [[ "$drop" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "FHLAB_DROP_PCT must be a percentage, not '$drop'"
     [[ "$reorder" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "FHLAB_REORDER_PCT must be a percentage, not '$reorder'"
-    echo "--jitter-ms $j --seed $seed"
+    echo "--jitter-ms $j --seed $(( (seed + port * 1000003) & 0x7fffffffffffffff ))"
     [[ $kind == bridge ]] && echo "--drop-pct $drop --reorder-pct $reorder"
     return 0
 }
@@ -133,13 +136,14 @@ start_relays() {
     case "$mode" in
     terminating)
         local opts
-        opts=$(disturb_opts tcp)
         for map in $FHLAB_TCP_FORWARDS; do
+            opts=$(disturb_opts tcp "${map%%:*}")
             # shellcheck disable=SC2086 # $opts: separate words
             start_one "tcp-${map%%:*}" "$bin" tcp --listen "$RELAY_CTL_IP:${map%%:*}" \
                 --connect "$EP_IP:${map##*:}" --delay-ms "$delay" $opts
         done
         for map in $FHLAB_UDP_FORWARDS; do
+            opts=$(disturb_opts udp "${map%%:*}")
             # shellcheck disable=SC2086
             start_one "udp-${map%%:*}" "$bin" udp --listen "$RELAY_CTL_IP:${map%%:*}" \
                 --connect "$EP_IP:${map##*:}" --delay-ms "$delay" $opts

@@ -30,19 +30,37 @@ pub fn agree_half_width_us(centre_us: u64) -> u64 {
     AGREE_MIN_US.max((centre_us as f64 * AGREE_SHARE) as u64)
 }
 
+/// The agreeing band around the densest window's median is this many times the window's
+/// half-width: samples beyond one window but within this of the mode are the same path's
+/// jitter (a smooth jitter process puts whole stretches of a short set-up on one side of the
+/// path's centre), not stray pairings, which are off by a round trip or more.
+pub const AGREE_BAND: u64 = 2;
+
+/// The half-width of the agreeing band around `centre_us` ([`AGREE_BAND`] ×
+/// [`agree_half_width_us`]), microseconds.
+pub fn agree_band_us(centre_us: u64) -> u64 {
+    agree_half_width_us(centre_us).saturating_mul(AGREE_BAND)
+}
+
 /// Where most samples of a round trip agree — the far-leg application RTT's, or a transport
-/// leg's: the densest window of samples (a cluster), its median, how many samples are in it
-/// and how widely they spread. One stray pairing cannot move it (it would have to outnumber
-/// the agreeing samples), unlike a low percentile of a handful of samples; and it is a
+/// leg's: the densest window of samples (a cluster) finds the mode, the samples within
+/// [`agree_band_us`] of its median agree, and the figure is their Hodges–Lehmann centre (the
+/// median of all pairwise means), reported with how many samples agree and how widely they
+/// spread. A stray pairing far off (a round trip early or late) is outside the band; one
+/// inside it moves the centre by a bounded amount, and only many of them together (over a
+/// quarter of the agreeing samples) could carry it — unlike a low percentile of a handful of
+/// samples, which one stray pair sets. The pairwise means use every agreeing sample, so a
+/// short set-up whose samples a jittery path splits into two groups reads between them rather
+/// than at the larger group's median. It is a
 /// central figure, so two of them on one jittery path (the far leg's answers and the
 /// transport acknowledgements) move together, where the minimum of many transport samples
 /// sinks by the jitter.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FarEstimate {
-    /// The median of the agreeing samples, ms; `None` when [`FarEstimate::status`] is
-    /// `insufficient`.
+    /// The Hodges–Lehmann centre of the agreeing samples, ms; `None` when
+    /// [`FarEstimate::status`] is `insufficient`.
     pub ms: Option<f64>,
-    /// Samples in the densest window.
+    /// Samples within the agreeing band around the densest window's median.
     pub agreeing: u64,
     /// All samples.
     pub of: u64,

@@ -37,7 +37,7 @@ use hdrhistogram::Histogram;
 
 /// Largest latency recorded (longer samples are clamped): 60 s.
 pub const MAX_LATENCY_US: u64 = 60_000_000;
-pub use farhand_model::session::{AGREE_MIN_US, AGREE_SHARE, agree_half_width_us};
+pub use farhand_model::session::{AGREE_BAND, AGREE_MIN_US, AGREE_SHARE, agree_band_us, agree_half_width_us};
 /// Fewest agreeing samples for a far-leg figure.
 pub const MIN_AGREEING: u64 = 3;
 /// Smallest share of all samples that must agree for a figure.
@@ -103,10 +103,12 @@ impl Lat {
         })
     }
 
-    /// Where the samples agree: the window of half-width max([`AGREE_MIN_US`], [`AGREE_SHARE`]
-    /// × centre) around one recorded value that holds the most samples (the lower centre on a
-    /// tie), reported as the median of the samples in it. `insufficient` (no figure) when fewer
-    /// than [`MIN_AGREEING`] samples, or less than [`MIN_AGREEING_SHARE`] of all, agree.
+    /// Where the samples agree ([`FarEstimate`]): the window of half-width
+    /// max([`AGREE_MIN_US`], [`AGREE_SHARE`] × centre) around one recorded value that holds
+    /// the most samples (the lower centre on a tie) finds the mode; the samples within
+    /// [`agree_band_us`] of that window's median agree, and the figure is their
+    /// Hodges–Lehmann centre ([`hodges_lehmann`]). `insufficient` (no figure) when fewer than
+    /// [`MIN_AGREEING`] samples, or less than [`MIN_AGREEING_SHARE`] of all, agree.
     pub fn agreement(&self) -> Option<FarEstimate> {
         let h = self.h.as_ref().filter(|h| !h.is_empty())?;
         // (value, count) in ascending order: at most a few hundred distinct values at two
@@ -134,22 +136,19 @@ impl Lat {
                 best = Some((sum, lo, hi));
             }
         }
-        let (agreeing, lo, hi) = best?;
-        let inside = pts.get(lo..hi)?;
-        let at = |q: f64| {
-            let rank = ((agreeing as f64 * q).ceil() as u64).max(1);
-            let mut seen = 0;
-            inside.iter().find(|(_, n)| {
-                seen += n;
-                seen >= rank
-            })
-        };
+        let (in_window, lo, hi) = best?;
+        let mode = weighted_quantile(pts.get(lo..hi)?, in_window, 0.5)?;
+        let band = agree_band_us(mode);
+        let inside: Vec<(u64, u64)> =
+            pts.iter().copied().filter(|&(v, _)| v + band >= mode && v <= mode + band).collect();
+        let agreeing: u64 = inside.iter().map(|p| p.1).sum();
         let ms = |us: u64| (us as f64 / 100.0).round() / 10.0;
         let of = h.len();
         let ok = agreeing >= MIN_AGREEING && agreeing as f64 >= MIN_AGREEING_SHARE * of as f64;
-        let spread = at(0.9).zip(at(0.1)).map(|(a, b)| ms(a.0.saturating_sub(b.0)));
+        let at = |q: f64| weighted_quantile(&inside, agreeing, q);
+        let spread = at(0.9).zip(at(0.1)).map(|(a, b)| ms(a.saturating_sub(b)));
         Some(FarEstimate {
-            ms: at(0.5).map(|v| ms(v.0)).filter(|_| ok),
+            ms: hodges_lehmann(&inside).map(ms).filter(|_| ok),
             agreeing,
             of,
             spread_ms: spread.filter(|_| ok),
@@ -167,6 +166,64 @@ impl Lat {
     pub fn mean_stdev(&self) -> Option<(f64, f64)> {
         self.h.as_ref().filter(|h| !h.is_empty()).map(|h| (h.mean(), h.stdev()))
     }
+}
+
+/// The value at quantile `q` of `(value, count)` pairs in ascending order holding `total`
+/// samples (the sample of rank ⌈q × total⌉, at least the first).
+fn weighted_quantile(pts: &[(u64, u64)], total: u64, q: f64) -> Option<u64> {
+    let rank = ((total as f64 * q).ceil() as u64).max(1);
+    let mut seen = 0u64;
+    pts.iter()
+        .find(|&&(_, n)| {
+            seen = seen.saturating_add(n);
+            seen >= rank
+        })
+        .map(|p| p.0)
+}
+
+/// More distinct values than this and [`hodges_lehmann`] takes the median instead: the pairs
+/// grow with the square, and so many distinct values in one band come from so many samples
+/// that their median is as steady.
+pub const HL_MAX_DISTINCT: usize = 256;
+
+/// The Hodges–Lehmann centre of `(value, count)` pairs in ascending order: the median of the
+/// means of all pairs of samples (each sample with itself included), counts as weights —
+/// robust like a median (over a quarter of the samples must be stray to carry it), but using
+/// every sample's distance like a mean. The median when there are more than
+/// [`HL_MAX_DISTINCT`] distinct values; `None` without samples.
+pub fn hodges_lehmann(pts: &[(u64, u64)]) -> Option<u64> {
+    let total: u64 = pts.iter().map(|p| p.1).sum();
+    if total == 0 {
+        return None;
+    }
+    if pts.len() > HL_MAX_DISTINCT {
+        return weighted_quantile(pts, total, 0.5);
+    }
+    // (sum of the pair, its weight): the mean is half the sum, kept whole to stay exact.
+    let mut pairs: Vec<(u64, u128)> = Vec::with_capacity(pts.len() * (pts.len() + 1) / 2);
+    for (i, &(a, na)) in pts.iter().enumerate() {
+        let na = u128::from(na);
+        pairs.push((a.saturating_mul(2), na * (na + 1) / 2));
+        for &(b, nb) in pts.get(i + 1..).unwrap_or_default() {
+            pairs.push((a.saturating_add(b), na * u128::from(nb)));
+        }
+    }
+    pairs.sort_unstable_by_key(|p| p.0);
+    let all: u128 = pairs.iter().map(|p| p.1).sum();
+    // the lower and upper median of an even count, averaged
+    let (lo_rank, hi_rank) = (all.div_ceil(2), all / 2 + 1);
+    let (mut seen, mut lo, mut hi) = (0u128, None, None);
+    for &(sum, w) in &pairs {
+        seen += w;
+        if lo.is_none() && seen >= lo_rank {
+            lo = Some(sum);
+        }
+        if seen >= hi_rank {
+            hi = Some(sum);
+            break;
+        }
+    }
+    Some((lo?.saturating_add(hi?)) / 4)
 }
 
 /// Timing state of one recognised session.
@@ -491,15 +548,75 @@ mod tests {
         let e = l.agreement().unwrap();
         assert_eq!((e.status, e.agreeing), ("ok", 5), "{e:?}");
         assert!((e.ms.unwrap() - 120.4).abs() < 1.0, "{e:?}");
-        // Jitter of +-15 ms around 60 ms: most samples still agree (the window widens with the
-        // figure), and their median stays at the delay.
+        // Jitter of +-15 ms around 60 ms: all samples agree (the band widens with the figure),
+        // and their centre stays at the delay.
         let mut l = Lat::default();
         for v in [47.0, 52.0, 58.0, 60.0, 61.0, 66.0, 71.0, 74.0] {
             l.record(ms(v));
         }
         let e = l.agreement().unwrap();
-        assert_eq!((e.status, e.agreeing), ("ok", 6), "within 60 +- 12 ms: {e:?}");
+        assert_eq!((e.status, e.agreeing), ("ok", 8), "within 60 +- 24 ms: {e:?}");
         assert!((e.ms.unwrap() - 60.0).abs() < 3.0, "{e:?}");
+    }
+
+    #[test]
+    fn agreement_reads_between_two_groups_of_one_jittery_path() {
+        let ms = |v: f64| (v * 1000.0) as u64;
+        // Seven set-up answers 120 ms behind a relay whose holds move by +-20 ms along a smooth
+        // process: three early ones low, four later ones high (the lab's jitter20 relay). The
+        // densest window holds only the four high ones (their median reads 148 ms); every
+        // sample is within the band, and the centre reads between the groups.
+        let mut l = Lat::default();
+        for v in [96.0, 111.3, 112.8, 142.8, 147.9, 147.9, 148.9] {
+            l.record(ms(v));
+        }
+        let e = l.agreement().unwrap();
+        assert_eq!((e.status, e.agreeing, e.of), ("ok", 7, 7), "{e:?}");
+        assert!((e.ms.unwrap() - 129.7).abs() < 1.5, "{e:?}");
+        // Beyond the band (two window widths from the mode) a sample is not the path's: a late
+        // answer at twice the round trip stays out.
+        let mut l = Lat::default();
+        for v in [100.0, 101.0, 99.0, 100.5, 99.5, 137.0, 200.0] {
+            l.record(ms(v));
+        }
+        let e = l.agreement().unwrap();
+        assert_eq!((e.agreeing, e.of), (6, 7), "137 is within 100 +- 40 ms, 200 is not: {e:?}");
+        assert!((e.ms.unwrap() - 100.5).abs() < 1.0, "{e:?}");
+    }
+
+    #[test]
+    fn hodges_lehmann_is_the_median_of_pairwise_means() {
+        assert_eq!(hodges_lehmann(&[]), None);
+        assert_eq!(hodges_lehmann(&[(7, 0)]), None);
+        assert_eq!(hodges_lehmann(&[(40, 1)]), Some(40));
+        // 10, 20: pairwise means 10, 15, 20 -> 15.
+        assert_eq!(hodges_lehmann(&[(10, 1), (20, 1)]), Some(15));
+        // 0, 10, 100: means 0, 5, 50, 10, 55, 100 -> the middle two (10, 50) averaged: 30.
+        assert_eq!(hodges_lehmann(&[(0, 1), (10, 1), (100, 1)]), Some(30));
+        // Counts are samples: 10 twice and 40 once = 10, 10, 40: means 10, 10, 10, 25, 25, 40.
+        assert_eq!(hodges_lehmann(&[(10, 2), (40, 1)]), Some(17));
+        assert_eq!(hodges_lehmann(&[(10, 1), (10, 1), (40, 1)]), Some(17));
+        // One stray far off among nine: the centre stays with the nine.
+        let mut pts: Vec<(u64, u64)> = (0..9).map(|i| (100 + i, 1)).collect();
+        pts.push((10_000, 1));
+        assert!(hodges_lehmann(&pts).is_some_and(|c| (100..=110).contains(&c)));
+        // Past HL_MAX_DISTINCT distinct values: the median.
+        let many: Vec<(u64, u64)> = (0..=HL_MAX_DISTINCT as u64).map(|i| (i * i, 1)).collect();
+        let mid = many.get(many.len() / 2).map(|p| p.0);
+        assert_eq!(hodges_lehmann(&many), mid);
+        let at_cap: Vec<(u64, u64)> = (0..HL_MAX_DISTINCT as u64).map(|i| (i * i, 1)).collect();
+        assert_ne!(hodges_lehmann(&at_cap), weighted_quantile(&at_cap, HL_MAX_DISTINCT as u64, 0.5));
+    }
+
+    #[test]
+    fn weighted_quantile_takes_the_sample_of_that_rank() {
+        let pts = [(5, 2), (9, 1), (20, 3)];
+        assert_eq!(weighted_quantile(&pts, 6, 0.0), Some(5));
+        assert_eq!(weighted_quantile(&pts, 6, 0.34), Some(9));
+        assert_eq!(weighted_quantile(&pts, 6, 0.5), Some(9));
+        assert_eq!(weighted_quantile(&pts, 6, 0.51), Some(20));
+        assert_eq!(weighted_quantile(&pts, 6, 1.0), Some(20));
+        assert_eq!(weighted_quantile(&[], 0, 0.5), None);
     }
 
     #[test]
