@@ -718,8 +718,7 @@ def one_run(args, relay, mode, delay, work):
     alerts_path = os.path.join(work, f"alerts-{tag}.json")
     cfg = os.path.join(work, "farhand.toml")
     with open(cfg, "w") as f:
-        f.write(f'[sensor]\nworkers = 2\nhome_networks = ["{EP_IP}/32"]\n'
-                '[flow]\ntcp_close_linger = 1\n')
+        f.write(LAB_CONFIG)
     try:
         os.makedirs("/run/sshd", exist_ok=True)
         ka = [p for n, p in SSH_PORTS.items() if n not in NOKA]
@@ -1045,6 +1044,10 @@ def parse_args(argv=None):
                          "section (with --slice: those of the slice's runs; read before --out is written, so it "
                          "may be the same file)")
     ap.add_argument("--keep", action="store_true", help="leave the last topology up")
+    ap.add_argument("--replay", default="", metavar="DIR",
+                    help="no live run: replay the captures of an earlier run made with --pcap DIR --json DIR/r.json "
+                         "through this farhand (-r, the lab's configuration), re-derive its figures with the "
+                         "sessions' recorded 5-tuples and scripted medians, and check them (no root needed)")
     args = ap.parse_args(argv)
     if args.slice and any(x is not None for x in (args.relays, args.modes, args.delays)):
         ap.error("--slice picks the runs itself: no --relays, --modes or --delays with it")
@@ -1066,8 +1069,44 @@ def parse_args(argv=None):
     return args
 
 
+LAB_CONFIG = f'[sensor]\nworkers = 2\nhome_networks = ["{EP_IP}/32"]\n[flow]\ntcp_close_linger = 1\n'
+
+
+def replay(args, work):
+    """The results of the earlier run in `args.replay` (its r.json and gw-ep captures), re-derived
+    from this farhand's alerts on those captures. What only the live run knows (farhand's exit
+    after SIGINT, its log, the sessions' scripts, RDP's typed text) is kept from it, with this
+    replay's own exit status and panic check added to it."""
+    rec = json.load(open(os.path.join(args.replay, "r.json")))
+    cfg = os.path.join(work, "farhand.toml")
+    with open(cfg, "w") as f:
+        f.write(LAB_CONFIG)
+    out = []
+    for old in rec["results"]:
+        tag = f"{old['relay']}-{old['mode']}-{old['delay_ms']}"
+        pcap = os.path.join(args.replay, f"gw-ep-{tag}.pcap")
+        alerts = os.path.join(work, f"alerts-{tag}.json")
+        log(f"replay {pcap}")
+        with open(os.path.join(work, f"farhand-{tag}.log"), "w") as lf:
+            code = subprocess.run([args.farhand, "-q", "-r", pcap, "-c", cfg, "-o", alerts], stdout=lf,
+                                  stderr=subprocess.STDOUT, timeout=600).returncode
+        scripted = {n: [row["scripted_iki_median_ms"] / 1000]
+                    for n, row in old["rows"].items() if row.get("scripted_iki_median_ms") is not None}
+        flows = {n: [tuple(f) for f in fl] for n, fl in old["session_flows"].items()}
+        r = summarise(alerts_of(alerts), old["relay"], old["mode"], old["delay_ms"], scripted, flows)
+        for k, v in old.items():
+            r.setdefault(k, v)  # what summarise does not derive: the live run's own facts
+        if code != 0:
+            r["farhand_exit"] = f"replay exited {code}"
+        r["farhand_panic"] = old.get("farhand_panic") or panic_line(os.path.join(work, f"farhand-{tag}.log"))
+        out.append(r)
+    return rec, out
+
+
 def main():
     args = parse_args()
+    if args.replay:
+        return main_replay(args)
     expected = None
     if args.expect_assertions:
         try:
@@ -1125,6 +1164,41 @@ def main():
         print("FAIL", f)
     log(f"seed {args.seed}: {len(results)} runs in {wall:.0f} s, {len(assertions)} assertions, "
         f"{len(fails)} failures; table in {args.out}")
+    return 1 if fails else 0
+
+
+def main_replay(args):
+    """--replay DIR: LAB.md (and --json) from an earlier run's captures and this farhand."""
+    if not os.access(args.farhand, os.X_OK):
+        print(f"lab: {args.farhand} missing: build it first (cargo build --release --workspace)", file=sys.stderr)
+        return 2
+    work = tempfile.mkdtemp(prefix="fhlab-replay-")
+    try:
+        rec, results = replay(args, work)
+    except (OSError, KeyError, ValueError, subprocess.TimeoutExpired) as e:
+        print(f"lab: --replay {args.replay}: {e}", file=sys.stderr)
+        return 2
+    sessions = rec.get("sessions") or args.sessions
+    assertions = check(results, sessions)
+    jit = rec.get("jitter") or {}
+    meta = {"seed": rec.get("seed"), "sessions": sessions, "wall_s": rec.get("wall_s") or 0,
+            "command": ("tests/lab/run.py " + " ".join(sys.argv[1:])).strip() + " — replaying the captures of the "
+                       f"live run `tests/lab/run.py --pcap DIR --json DIR/r.json` of seed {rec.get('seed')} (farhand "
+                       "capturing live): figures and assertions from this build's alerts on those captures (`farhand -r`, "
+                       "the lab's configuration); farhand's exit after SIGINT, its log and the sessions' scripts from the "
+                       "live run",
+            "jitter_ms": jit.get("jitter_ms", args.jitter_ms), "wide_jitter_ms": jit.get("wide_jitter_ms", args.wide_jitter_ms),
+            "drop_pct": jit.get("drop_pct", args.drop_pct), "reorder_pct": jit.get("reorder_pct", args.reorder_pct),
+            "sequential": False, "versions": versions()}
+    write_md(results, assertions, args.out, meta)
+    if args.json:
+        json.dump({"sessions": sessions, "seed": rec.get("seed"), "slice": rec.get("slice"), "jitter": jit,
+                   "wall_s": rec.get("wall_s"), "replayed": True, "results": results}, open(args.json, "w"), indent=1)
+    fails = failures(assertions)
+    for f in fails:
+        print("FAIL", f)
+    log(f"replay of seed {rec.get('seed')}: {len(results)} runs, {len(assertions)} assertions, {len(fails)} failures; "
+        f"table in {args.out}")
     return 1 if fails else 0
 
 

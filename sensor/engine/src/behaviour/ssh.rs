@@ -33,7 +33,10 @@
 //!   and not input for the stepping-stone matcher);
 //! - after set-up, the far leg is sampled only on the server's keepalive requests and the
 //!   client's reply to each — the one exchange in which the endpoint's side speaks and the
-//!   controller's side must answer at once, which no chaff, echo or typing can imitate;
+//!   controller's side must answer at once, which no chaff, echo or typing can imitate; a
+//!   reply-sized client packet sooner after the request than the far leg can answer (below
+//!   where its samples agree, less their window) was sent before the request reached the
+//!   client — a key typed while it was on its way — and the reply is still to come;
 //! - set-up ends at the first client packet the size of a one-byte keystroke (smaller than
 //!   any set-up message), so OpenSSH's obfuscation chaff (`ping@openssh.com`, exactly that
 //!   size) never pairs with a set-up message;
@@ -177,6 +180,10 @@ pub struct SshTiming {
     classes: Option<Classes>,
     /// When the server's last keepalive request went out, awaiting the client's reply.
     server_keepalive: Option<Micros>,
+    /// A reply-sized client packet sooner after that request than the far leg can answer: a
+    /// key typed while the request was on its way (the server echoes it, or the reply follows)
+    /// or the reply itself (nothing follows it); decided by what comes next.
+    early_reply: Option<Micros>,
     /// When the client's last keepalive request went out, awaiting the server's reply.
     client_keepalive: Option<Micros>,
     /// When the client last sent data in the encrypted phase.
@@ -207,6 +214,7 @@ impl SshTiming {
             setup_done: false,
             classes: Classes::from_seed(seed.bufs),
             server_keepalive: None,
+            early_reply: None,
             client_keepalive: None,
             last_client: seed.ts,
             far: Lat::default(),
@@ -284,6 +292,17 @@ impl SshTiming {
         true
     }
 
+    /// The soonest the client can answer a server message, as far as the far leg's samples
+    /// tell: below where they agree by more than their agreement window
+    /// ([`super::agree_half_width_us`]); 0 before there is a figure. A client packet sooner than
+    /// that after sshd's keepalive request was on its way before the request reached the client.
+    fn reply_floor(&self) -> Micros {
+        self.far.agreement().and_then(|e| e.ms).map_or(0, |ms| {
+            let centre = (ms * 1000.0) as Micros;
+            centre.saturating_sub(super::agree_half_width_us(centre))
+        })
+    }
+
     /// One keystroke of the client at `ts`; its echo will be a near sample.
     fn key(&mut self, ts: Micros) {
         self.keys.key(ts);
@@ -298,6 +317,12 @@ impl SshTiming {
             // seconds): a message of that size right after client data (a prompt after the
             // Enter key) is output.
             if c.server_keepalive.contains(&len) && ts.saturating_sub(self.last_client) >= SILENCE_US {
+                // An early reply-sized packet nothing followed was the reply to the last one.
+                if let Some(e) = self.early_reply.take()
+                    && let Some(t) = self.server_keepalive
+                {
+                    self.far.record(e.saturating_sub(t));
+                }
                 self.server_keepalive = Some(ts);
                 self.server_since_client = None;
                 return;
@@ -308,23 +333,48 @@ impl SshTiming {
                 self.near.record(ts.saturating_sub(t));
                 return;
             }
+            // sshd answers a key (its echo), never a keepalive reply: the early packet was a key.
+            if let Some(e) = self.early_reply.take() {
+                self.key(e);
+            }
             if let Some(t) = fresh(self.near_start.take()) {
                 self.near.record(ts.saturating_sub(t));
             }
             self.server_since_client = Some((ts, false));
             return;
         }
-        if c.client_reply.contains(&len)
-            && let Some(t) = fresh(self.server_keepalive.take())
+        let request = fresh(self.server_keepalive);
+        // Sooner after the request than the far leg can answer: sent before the request reached
+        // the client (a key typed while it was on its way), unless it is the reply itself.
+        let early = request.is_some_and(|t| ts.saturating_sub(t) < self.reply_floor());
+        let reply_sized = c.client_reply.contains(&len);
+        if let Some(e) = self.early_reply.take() {
+            if reply_sized && request.is_some() {
+                // A second reply-sized packet: the first was a key, this one is the reply.
+                self.key(e);
+            } else if let Some(t) = request {
+                // Something else follows: the early packet was the reply.
+                self.far.record(e.saturating_sub(t));
+                self.server_keepalive = None;
+            }
+        }
+        if let Some(t) = fresh(self.server_keepalive)
+            && reply_sized
         {
-            self.far.record(ts.saturating_sub(t));
             self.last_client = ts;
-            // Still input for the stepping-stone matcher: a key typed as the keepalive came in
-            // may reach the endpoint before the reply and be taken for it.
+            // Still input for the stepping-stone matcher, whichever it is.
             self.input = Some(ts);
+            if early {
+                self.early_reply = Some(ts);
+                return;
+            }
+            self.server_keepalive = None;
+            self.far.record(ts.saturating_sub(t));
             return;
         }
-        self.server_keepalive = None;
+        if !early {
+            self.server_keepalive = None;
+        }
         self.last_client = ts;
         if len == c.client_keepalive {
             self.client_keepalive = Some(ts);
@@ -719,6 +769,65 @@ mod tests {
         s.send(1, at, &[0; 100]);
         s.send(0, at + 50_000, &[0; 36]);
         assert_eq!(s.t.far.len(), 6);
+    }
+
+    #[test]
+    fn a_key_that_crosses_the_keepalive_request_is_a_key_and_the_reply_follows() {
+        // Set-up answered 120 ms later; typing; then, after a pause, sshd's keepalive request.
+        // The controller typed the next word's first key 20 ms before the request reached it:
+        // the key arrives 100 ms after the request (one-way 60 ms each, less the 20), the reply
+        // at 120 ms. The key is a key, the reply is the far sample, and the interval to the
+        // second key is the typed one.
+        let (mut s, mut at) = real_session();
+        at += 2_000_000;
+        for _ in 0..5 {
+            s.send(0, at, &[0; 36]);
+            s.send(1, at + 1_000, &[0; 36]);
+            at += 200_000;
+        }
+        at += 1_000_000;
+        s.send(1, at, &[0; 60]);
+        s.send(0, at + 80_000, &[0; 36]);
+        s.send(1, at + 81_000, &[0; 36]);
+        s.send(0, at + 120_000, &[0; 36]);
+        s.send(0, at + 290_000, &[0; 36]);
+        assert_eq!(s.t.keys.count(), 7, "the crossing key and the next are keys, the reply is not");
+        assert_eq!(s.t.far.len(), 6);
+        assert_eq!(s.t.far.quantile(1.0).map(|v| (v + 500) / 1000), Some(120), "the reply's 120 ms");
+        let k = s.t.keys.summary(None).unwrap();
+        assert_eq!(k.intervals, 5, "four in the first word, one in the second: {k:?}");
+        // Not echoed, the crossing key is still a key when the reply follows it.
+        at += 2_000_000;
+        s.send(1, at, &[0; 60]);
+        s.send(0, at + 50_000, &[0; 36]);
+        s.send(0, at + 121_000, &[0; 36]);
+        assert_eq!((s.t.keys.count(), s.t.far.len()), (8, 7));
+        // A reply sooner than the far leg answers (the path's jitter) that nothing follows is
+        // the reply: no key, its sample taken when sshd asks again.
+        at += 2_000_000;
+        s.send(1, at, &[0; 60]);
+        s.send(0, at + 70_000, &[0; 36]);
+        assert_eq!((s.t.keys.count(), s.t.far.len()), (8, 7), "undecided yet");
+        s.send(1, at + 1_000_000, &[0; 60]);
+        assert_eq!((s.t.keys.count(), s.t.far.len()), (8, 8));
+        assert_eq!(s.t.far.quantile(0.0).map(|v| (v + 500) / 1000), Some(70));
+        // ... or when the client sends something else (a two-byte key) next.
+        s.send(0, at + 1_060_000, &[0; 36]);
+        s.send(0, at + 1_400_000, &[0; 44]);
+        assert_eq!((s.t.keys.count(), s.t.far.len()), (9, 9));
+        // Without a far-leg figure (no set-up samples) the first reply-sized packet is the
+        // reply, as before.
+        let (mut t, mut at) = real_session();
+        assert!(t.t.reply_floor() > 90_000, "the set-up's 120 ms less its window");
+        t.t.far = Lat::default();
+        assert_eq!(t.t.reply_floor(), 0);
+        at += 2_000_000;
+        t.send(0, at, &[0; 36]);
+        at += 1_000_000;
+        t.send(1, at, &[0; 60]);
+        t.send(0, at + 5_000, &[0; 36]);
+        assert_eq!(t.t.far.len(), 1);
+        assert_eq!(t.t.far.quantile(1.0).map(|v| (v + 500) / 1000), Some(5));
     }
 
     #[test]
