@@ -35,8 +35,9 @@
 //!   client's reply to each — the one exchange in which the endpoint's side speaks and the
 //!   controller's side must answer at once, which no chaff, echo or typing can imitate; a
 //!   reply-sized client packet sooner after the request than the far leg can answer (below
-//!   where its samples agree, less their window) was sent before the request reached the
-//!   client — a key typed while it was on its way — and the reply is still to come;
+//!   where its samples agree, less their window) is decided by what follows it: the server's
+//!   echo or a second reply-sized packet make it a key typed while the request was on its way
+//!   (the reply is the second), nothing makes it the reply (on a jittery path);
 //! - set-up ends at the first client packet the size of a one-byte keystroke (smaller than
 //!   any set-up message), so OpenSSH's obfuscation chaff (`ping@openssh.com`, exactly that
 //!   size) never pairs with a set-up message;
@@ -774,9 +775,9 @@ mod tests {
     #[test]
     fn a_key_that_crosses_the_keepalive_request_is_a_key_and_the_reply_follows() {
         // Set-up answered 120 ms later; typing; then, after a pause, sshd's keepalive request.
-        // The controller typed the next word's first key 20 ms before the request reached it:
-        // the key arrives 100 ms after the request (one-way 60 ms each, less the 20), the reply
-        // at 120 ms. The key is a key, the reply is the far sample, and the interval to the
+        // The controller typed the next word's first key 40 ms before the request reached it:
+        // the key arrives 80 ms after the request (60 ms each way, less the 40) and is echoed,
+        // the reply at 120 ms. The key is a key, the reply is the far sample, and the interval to the
         // second key is the typed one.
         let (mut s, mut at) = real_session();
         at += 2_000_000;
