@@ -585,6 +585,19 @@ mod tests {
     }
 
     #[test]
+    fn agreement_ties_go_to_the_lower_window() {
+        let ms = |v: f64| (v * 1000.0) as u64;
+        // Two windows of three: the lower one is the mode (a tie goes to the lower centre).
+        let mut l = Lat::default();
+        for v in [50.0, 50.0, 50.0, 150.0, 150.0, 150.0] {
+            l.record(ms(v));
+        }
+        let e = l.agreement().unwrap();
+        assert_eq!((e.status, e.agreeing, e.of), ("ok", 3, 6), "{e:?}");
+        assert!((e.ms.unwrap() - 50.0).abs() < 1.0, "{e:?}");
+    }
+
+    #[test]
     fn hodges_lehmann_is_the_median_of_pairwise_means() {
         assert_eq!(hodges_lehmann(&[]), None);
         assert_eq!(hodges_lehmann(&[(7, 0)]), None);
@@ -596,6 +609,8 @@ mod tests {
         // Counts are samples: 10 twice and 40 once = 10, 10, 40: means 10, 10, 10, 25, 25, 40.
         assert_eq!(hodges_lehmann(&[(10, 2), (40, 1)]), Some(17));
         assert_eq!(hodges_lehmann(&[(10, 1), (10, 1), (40, 1)]), Some(17));
+        // 10 once and 40 twice: means 10, 25, 25, 40, 40, 40 -> (25 + 40) / 2.
+        assert_eq!(hodges_lehmann(&[(10, 1), (40, 2)]), Some(32));
         // One stray far off among nine: the centre stays with the nine.
         let mut pts: Vec<(u64, u64)> = (0..9).map(|i| (100 + i, 1)).collect();
         pts.push((10_000, 1));

@@ -745,6 +745,11 @@ mod tests {
         assert!(s.t.setup_done);
         let k = s.t.keys.summary(None).unwrap();
         assert_eq!((k.keys, k.intervals), (10, 9), "the keepalive is not a key: {k:?}");
+        assert_eq!(
+            s.t.near.quantile(0.0).map(|v| v / 100),
+            Some(3),
+            "the client keepalive's 0.3 ms answer is a near sample"
+        );
         assert!((k.iki_median_ms.unwrap() - 200.0).abs() < 2.0);
         assert_eq!(s.t.far.len(), 5, "no far sample from typing or the client's keepalive");
         // sshd's keepalive after 1 s of client silence, answered 120 ms later: a far sample, not
@@ -816,6 +821,21 @@ mod tests {
         s.send(0, at + 1_060_000, &[0; 36]);
         s.send(0, at + 1_400_000, &[0; 44]);
         assert_eq!((s.t.keys.count(), s.t.far.len()), (9, 9));
+        // A two-byte key (not reply-sized) crossing the request leaves it pending: the reply
+        // after it is the sample, not a key.
+        at += 3_000_000;
+        s.send(1, at, &[0; 60]);
+        s.send(0, at + 50_000, &[0; 44]);
+        s.send(1, at + 51_000, &[0; 44]);
+        s.send(0, at + 121_000, &[0; 36]);
+        assert_eq!((s.t.keys.count(), s.t.far.len()), (10, 10));
+        // A reply exactly at the floor is the reply at once.
+        at += 3_000_000;
+        s.send(1, at, &[0; 60]);
+        let floor = s.t.reply_floor();
+        assert!(floor > 0);
+        s.send(0, at + floor, &[0; 36]);
+        assert_eq!((s.t.keys.count(), s.t.far.len()), (10, 11));
         // Without a far-leg figure (no set-up samples) the first reply-sized packet is the
         // reply, as before.
         let (mut t, mut at) = real_session();
