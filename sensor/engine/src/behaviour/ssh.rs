@@ -852,6 +852,23 @@ mod tests {
     }
 
     #[test]
+    fn the_last_set_up_answer_is_no_key_whatever_its_size() {
+        // Set-up answers until the last of SETUP_PAIRS, which happens to be the size of a
+        // two-byte keystroke: a far sample that ends set-up, not a key.
+        let (mut s, mut at) = real_session();
+        while s.t.setup_pairs + 1 < SETUP_PAIRS {
+            s.send(1, at, &[0; 100]);
+            s.send(0, at + 120_000, &[0; 140]);
+            at += 130_000;
+        }
+        assert!(!s.t.setup_done);
+        s.send(1, at, &[0; 100]);
+        s.send(0, at + 120_000, &[0; 44]);
+        assert!(s.t.setup_done);
+        assert_eq!(s.t.keys.count(), 0);
+    }
+
+    #[test]
     fn obfuscation_chaff_ends_set_up_and_is_never_a_far_sample() {
         let (mut s, mut at) = real_session();
         assert!(!s.t.setup_done);
