@@ -95,6 +95,7 @@ fn idle_flow_in_the_bare_table_costs_at_most_256_bytes() {
                 wire_len: 60,
                 truncated: false,
                 src_mac: [0; 6],
+                echo_reply: false,
             };
             t.packet(&v).unwrap();
         }
@@ -291,6 +292,7 @@ fn engine_per_flow(settings: &Settings, n: u32, script: &Script<'_>) -> (f64, bo
                 wire_len: 66 + payload.len() as u32,
                 truncated: false,
                 src_mac: [0; 6],
+                echo_reply: false,
             };
             seq[dir] = seq[dir].wrapping_add(payload.len() as u32 + u32::from(flags & tcp_flags::SYN != 0));
             let flow = t.packet(&v).unwrap();

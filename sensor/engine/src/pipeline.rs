@@ -250,6 +250,7 @@ struct Meta {
     wire_len: u32,
     truncated: bool,
     src_mac: [u8; 6],
+    echo_reply: bool,
 }
 
 #[derive(Default)]
@@ -275,6 +276,7 @@ impl Batch {
             wire_len: v.wire_len,
             truncated: v.truncated,
             src_mac: v.src_mac,
+            echo_reply: v.echo_reply,
         });
     }
 
@@ -496,6 +498,7 @@ fn worker_loop(
                 wire_len: m.wire_len,
                 truncated: m.truncated,
                 src_mac: m.src_mac,
+                echo_reply: m.echo_reply,
             };
             w.process(&v);
         }

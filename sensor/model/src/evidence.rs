@@ -176,12 +176,17 @@ pub struct SshBanner {
 /// Fields reported with a PPTP match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PptpEvidence {
-    /// Protocol version the client asked for (0x0100 = 1.0).
+    /// Which channel was seen: `control` (the TCP control connection) or `data` (PPP in
+    /// enhanced GRE, without its control connection).
+    pub channel: &'static str,
+    /// Protocol version the client asked for (0x0100 = 1.0; 0 for the data channel).
     pub protocol_version: u16,
-    /// Host name the client sent (printable, trimmed).
+    /// Host name the client sent (printable, trimmed; empty for the data channel).
     pub host_name: String,
-    /// The server replied with a Start-Control-Connection-Reply.
+    /// The server replied (a Start-Control-Connection-Reply; GRE from the other side).
     pub replied: bool,
+    /// Data channel: the call id the initiator's packets carry (the peer's call id).
+    pub call_id: Option<u16>,
 }
 
 /// Fields extracted from a Radmin exchange.
@@ -354,15 +359,18 @@ pub struct StunEvidence {
 /// Fields reported with an IKE match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IpsecEvidence {
-    /// IKE major version.
+    /// What was seen: `ike` (the key exchange), `esp` (IP protocol 50), `esp_in_udp` (ESP
+    /// over UDP 4500, RFC 3948) or `ah` (IP protocol 51 protecting a whole IP packet).
+    pub encapsulation: &'static str,
+    /// IKE major version (0 when no IKE message was seen).
     pub ike_version: u8,
-    /// Exchange type of the first message.
+    /// Exchange type of the first IKE message (0 when none).
     pub exchange_type: u8,
     /// NAT traversal encapsulation (UDP 4500 style).
     pub nat_traversal: bool,
-    /// Initiator SPI (hex).
+    /// Initiator SPI (hex): IKE's 8-byte SPI, or the initiator's 4-byte ESP/AH SPI.
     pub initiator_spi: String,
-    /// The responder answered with the same initiator SPI.
+    /// The responder answered: with the same initiator SPI (IKE), or with ESP/AH of its own.
     pub responded: bool,
 }
 

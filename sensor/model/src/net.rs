@@ -68,6 +68,12 @@ pub mod proto {
     pub const ICMP: u8 = 1;
     /// ICMPv6.
     pub const ICMPV6: u8 = 58;
+    /// GRE (RFC 2784; enhanced GRE of PPTP, RFC 2637).
+    pub const GRE: u8 = 47;
+    /// IPsec ESP (RFC 4303).
+    pub const ESP: u8 = 50;
+    /// IPsec AH (RFC 4302).
+    pub const AH: u8 = 51;
 }
 
 /// Canonical flow key: the lower (address, port) pair is side `a`, so both directions of

@@ -13,25 +13,46 @@ pub enum Transport {
     Udp,
     /// ICMP/ICMPv6 echo: `Exchange` sides are the first echo request and reply payloads.
     Icmp,
+    /// IPsec ESP (IP protocol 50): `Exchange` sides are the first packet's ESP header and
+    /// payload in each direction; the flow key has no ports.
+    Esp,
+    /// IPsec AH in tunnel mode (IP protocol 51 protecting an IP packet): `Exchange` sides are
+    /// the first protected packet of each direction; no ports.
+    Ah,
+    /// GRE (IP protocol 47): `Exchange` sides are the first packet's GRE header and payload in
+    /// each direction; no ports.
+    Gre,
 }
 
 impl Transport {
-    /// The transport of an IP protocol number (TCP, UDP, ICMP/ICMPv6 echo).
+    /// The transport of an IP protocol number (TCP, UDP, ICMP/ICMPv6 echo, ESP, AH, GRE).
     pub fn of_proto(proto: u8) -> Transport {
+        use crate::net::proto;
         match proto {
-            crate::net::proto::TCP => Transport::Tcp,
-            crate::net::proto::ICMP | crate::net::proto::ICMPV6 => Transport::Icmp,
+            proto::TCP => Transport::Tcp,
+            proto::ICMP | proto::ICMPV6 => Transport::Icmp,
+            proto::ESP => Transport::Esp,
+            proto::AH => Transport::Ah,
+            proto::GRE => Transport::Gre,
             _ => Transport::Udp,
         }
     }
 
-    /// Lower-case name (`tcp`, `udp`, `icmp`).
+    /// Lower-case name (`tcp`, `udp`, `icmp`, `esp`, `ah`, `gre`).
     pub fn name(self) -> &'static str {
         match self {
             Transport::Tcp => "tcp",
             Transport::Udp => "udp",
             Transport::Icmp => "icmp",
+            Transport::Esp => "esp",
+            Transport::Ah => "ah",
+            Transport::Gre => "gre",
         }
+    }
+
+    /// A flow of a whole IP protocol (ESP, AH, GRE): no ports, one flow per address pair.
+    pub fn portless(self) -> bool {
+        matches!(self, Transport::Esp | Transport::Ah | Transport::Gre)
     }
 }
 

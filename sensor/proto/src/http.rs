@@ -27,7 +27,11 @@
 //!   no whitespace is allowed between the name and the colon; §5.2: obsolete line folding
 //!   (a field line starting with SP or HTAB) is rejected here. RFC 9110 §5.5: field values
 //!   must not contain CR, LF or NUL.
-//! - RFC 9112 §3.2: a request with more than one Host field is invalid.
+//! - RFC 9112 §3.2: a request with more than one Host field is invalid. A request's field
+//!   line of printable text with no colon at all is skipped and counted
+//!   ([`Request::malformed_fields`]): a server may refuse it, but proxies in the field
+//!   accept it, and a sensor must see what they let through.
+//! - RFC 9110 §8.6: Content-Length; two different values make a response invalid.
 //! - RFC 9110 §7.8: Upgrade (e.g. `websocket`, RFC 6455) with `Connection: Upgrade`, answered
 //!   by `101 Switching Protocols`; §9.3.6: CONNECT's target is `host:port` and a 2xx answer
 //!   turns the connection into a tunnel; §11.7.2: Proxy-Authorization carries credentials for
@@ -75,6 +79,9 @@ pub struct Request {
     pub proxy_authorization: bool,
     /// Bytes of the head, the terminating empty line included (where the body starts).
     pub head_len: usize,
+    /// Field lines of printable text without a colon, skipped (RFC 9112 §5 lets a server
+    /// refuse them; proxies in the field accept them, and what they did next is what counts).
+    pub malformed_fields: usize,
 }
 
 /// The head of an HTTP/1 response.
@@ -90,6 +97,8 @@ pub struct Response {
     pub server: Option<String>,
     /// Bytes of the head, the terminating empty line included.
     pub head_len: usize,
+    /// Content-Length field, when present and a number (where the next response starts).
+    pub content_length: Option<usize>,
 }
 
 /// Whether `stream` starts with one of [`METHODS`] followed by a space.
@@ -150,8 +159,10 @@ pub fn request(stream: &[u8]) -> Step<Request> {
         connection: None,
         proxy_authorization: false,
         head_len: 0,
+        malformed_fields: 0,
     };
-    let fields = lines.fields(|name, value| {
+    let mut malformed = 0usize;
+    let fields = lines.fields(&mut malformed, |name, value| {
         if name.eq_ignore_ascii_case(b"host") {
             if req.host.is_some() {
                 return false;
@@ -171,6 +182,7 @@ pub fn request(stream: &[u8]) -> Step<Request> {
     match fields {
         Step::Done(head_len) => {
             req.head_len = head_len;
+            req.malformed_fields = malformed;
             Step::Done(req)
         }
         Step::Incomplete => Step::Incomplete,
@@ -198,15 +210,26 @@ pub fn response(stream: &[u8]) -> Step<Response> {
     let Some((version, status)) = status_line(line) else {
         return Step::invalid(Layer::Http, 0, Reason::BadValue);
     };
-    let mut resp = Response { status, upgrade: None, version, server: None, head_len: 0 };
-    let fields = lines.fields(|name, value| {
+    let mut resp = Response { status, upgrade: None, version, server: None, head_len: 0, content_length: None };
+    // A response is the server's own framing: a malformed field line there is an error.
+    let mut malformed = 0usize;
+    let fields = lines.fields(&mut malformed, |name, value| {
         if name.eq_ignore_ascii_case(b"upgrade") {
             resp.upgrade.get_or_insert_with(|| lossy(value));
         } else if name.eq_ignore_ascii_case(b"server") {
             resp.server.get_or_insert_with(|| lossy(value));
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            let n = std::str::from_utf8(value).ok().and_then(|v| v.parse::<usize>().ok());
+            if resp.content_length.is_some() && resp.content_length != n {
+                return false;
+            }
+            resp.content_length = n;
         }
         true
     });
+    if malformed > 0 {
+        return Step::invalid(Layer::Http, 0, Reason::BadValue);
+    }
     match fields {
         Step::Done(head_len) => {
             resp.head_len = head_len;
@@ -311,8 +334,10 @@ impl<'a> Lines<'a> {
     }
 
     /// Reads field lines up to the empty line, passing each name and trimmed value to
-    /// `field` (which answers `false` to reject the head). Returns the head length.
-    fn fields(&mut self, mut field: impl FnMut(&[u8], &[u8]) -> bool) -> Step<usize> {
+    /// `field` (which answers `false` to reject the head). A line of printable text without
+    /// a colon is skipped and counted in `malformed`; any other bad line rejects the head.
+    /// Returns the head length.
+    fn fields(&mut self, malformed: &mut usize, mut field: impl FnMut(&[u8], &[u8]) -> bool) -> Step<usize> {
         for _ in 0..=MAX_FIELDS {
             let line = match self.next_line() {
                 Step::Done(l) => l,
@@ -324,6 +349,12 @@ impl<'a> Lines<'a> {
             }
             let at = self.used.saturating_sub(line.len() + 1);
             let Some((name, value)) = field_line(line) else {
+                let text = line.first().is_some_and(|&b| b != b' ' && b != b'\t')
+                    && line.iter().all(|&b| b == b'\t' || !b.is_ascii_control());
+                if text && !line.contains(&b':') {
+                    *malformed += 1;
+                    continue;
+                }
                 return Step::invalid(Layer::Http, at, Reason::BadValue);
             };
             if !field(name, value) {
@@ -466,10 +497,9 @@ mod tests {
             b"GET / HTTP/1.1\r\nHost: a\r\n\tfolded\r\n\r\n",     // obs-fold
             b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",                // space before colon
             b"GET / HTTP/1.1\r\n: a\r\n\r\n",                     // empty name
-            b"GET / HTTP/1.1\r\nno colon\r\n\r\n",
-            b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",            // bare CR
-            b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",          // NUL
-            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", // two Hosts
+            b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",                 // bare CR
+            b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",               // NUL
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",      // two Hosts
             b"GET / HTTP/2.0\r\n\r\n",
             b"GET / HTTP/1.1 \r\n\r\n",
             b"GET  / HTTP/1.1\r\n\r\n",
@@ -483,6 +513,15 @@ mod tests {
         ] {
             assert!(request(bad).is_invalid(), "{:?}", String::from_utf8_lossy(bad));
         }
+        // A request's field line of text without a colon is skipped and counted (proxies
+        // accept it); in a response it is an error.
+        let r = done(request(b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\nno colon\r\nUser-Agent: x\r\n\r\n"));
+        assert_eq!(
+            (r.malformed_fields, r.host.as_deref(), r.user_agent.as_deref()),
+            (1, Some("a.test:443"), Some("x"))
+        );
+        assert_eq!(done(request(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")).malformed_fields, 0);
+        assert!(response(b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n").is_invalid());
         // Garbage in an unfinished request line is caught early.
         assert!(request(b"GET /\x01").is_invalid());
         for bad in [

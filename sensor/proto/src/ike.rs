@@ -25,6 +25,12 @@
 //!   marker (an ESP packet begins with its non-zero SPI there).
 //! - Generic payload header: next payload (1), critical bit and reserved (1), payload length
 //!   (2, header included, at least 4).
+//! - ESP (RFC 4303 §2, read by [`esp`]): SPI (4 bytes; 1–255 reserved by IANA, 0 for local
+//!   use, so an SA's SPI is at least 256), sequence number (4 bytes, 1 for an SA's first
+//!   packet, never 0 on the wire), then the encrypted payload: an IV, at least the 2-byte
+//!   trailer (pad length, next header) and an ICV — at least [`ESP_MIN_LEN`] bytes in all
+//!   with any cipher in use. Over UDP 4500 (RFC 3948) the same bytes follow the UDP header;
+//!   a lone `0xFF` is a NAT keep-alive.
 
 use crate::step::{Layer, Reason, Step};
 
@@ -190,6 +196,38 @@ impl<'a> Header<'a> {
     }
 }
 
+/// Shortest ESP packet read as one: header (8), the smallest IV (8) and the trailer with an
+/// ICV (8).
+pub const ESP_MIN_LEN: usize = 24;
+/// Lowest SPI an SA can have (1–255 are reserved, RFC 4303 §2.1).
+pub const ESP_MIN_SPI: u32 = 256;
+/// The NAT keep-alive of ESP over UDP (RFC 3948 §2.3).
+pub const NAT_KEEPALIVE: u8 = 0xFF;
+
+/// An ESP header: SPI and sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Esp {
+    /// Security parameter index.
+    pub spi: u32,
+    /// Sequence number.
+    pub seq: u32,
+}
+
+/// Read an ESP packet's header when the bytes can be one (see the module's facts): SPI at
+/// least [`ESP_MIN_SPI`], sequence number non-zero, at least [`ESP_MIN_LEN`] bytes. `None`
+/// otherwise. Pure; reads eight bytes.
+pub fn esp(b: &[u8]) -> Option<Esp> {
+    if b.len() < ESP_MIN_LEN {
+        return None;
+    }
+    let word = |at: usize| match b.get(at..at + 4) {
+        Some(&[v0, v1, v2, v3]) => Some(u32::from_be_bytes([v0, v1, v2, v3])),
+        _ => None,
+    };
+    let (spi, seq) = (word(0)?, word(4)?);
+    (spi >= ESP_MIN_SPI && seq != 0).then_some(Esp { spi, seq })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +317,29 @@ mod tests {
         e[4 + EXCHANGE_AT] = EXCHANGE_V2_INFORMATIONAL;
         assert!(matches!(parse(&e), Step::Done(_)));
         assert_eq!(parse(&[0x45; 100]), inv(VERSION_AT, Reason::BadVersion));
+    }
+}
+
+#[cfg(test)]
+mod esp_tests {
+    use super::*;
+
+    #[test]
+    fn esp_headers() {
+        let mut p = vec![0xc1, 0x5e, 0x00, 0x07, 0, 0, 0, 1];
+        p.extend_from_slice(&[0x5a; 16]);
+        assert_eq!(esp(&p), Some(Esp { spi: 0xc15e_0007, seq: 1 }));
+        // Too short, a reserved SPI, sequence 0, the non-ESP marker (IKE), a keep-alive.
+        assert_eq!(esp(&p[..ESP_MIN_LEN - 1]), None);
+        let mut reserved = p.clone();
+        reserved[..4].copy_from_slice(&[0, 0, 0, 0xFF]);
+        assert_eq!(esp(&reserved), None);
+        let mut zero_seq = p.clone();
+        zero_seq[7] = 0;
+        assert_eq!(esp(&zero_seq), None);
+        assert_eq!(esp(&[NAT_KEEPALIVE]), None);
+        for len in 0..p.len() {
+            let _ = esp(&p[..len]);
+        }
     }
 }

@@ -21,6 +21,11 @@
 //!   7 Outgoing-Call-Request, 8 Outgoing-Call-Reply, …) and a reserved field.
 //! - RFC 2637 §2.1, §2.2: the Start-Control-Connection request and reply are 156 bytes; the
 //!   protocol version is at bytes 12..14, the host name (64 bytes, NUL-padded) at 28..92.
+//! - RFC 2637 §4.1 (the data channel, read by [`enhanced_gre`]): PPP frames in an enhanced
+//!   GRE header — flags byte C=0 R=0 K=1 S s=0 Recur=0, then A, four zero flag bits and
+//!   version 1; protocol type `0x880B` (PPP); the key field holds the payload length (2
+//!   bytes) and the peer's call id (2 bytes); a sequence number when S is set, an
+//!   acknowledgment number when A is set; then the payload, exactly as long as said.
 
 use crate::step::{Layer, Reason, Step};
 
@@ -115,6 +120,75 @@ pub fn control_message(b: &[u8]) -> Step<Control<'_>> {
     }
 }
 
+/// GRE protocol type of PPP (RFC 2637 §4.1).
+pub const GRE_PROTOCOL_PPP: u16 = 0x880B;
+/// Enhanced GRE version (RFC 2637 §4.1).
+pub const GRE_VERSION_ENHANCED: u8 = 1;
+/// Bytes of the enhanced GRE header before the optional sequence and acknowledgment numbers.
+pub const GRE_FIXED_LEN: usize = 8;
+
+/// An enhanced GRE packet of a PPTP data channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gre<'a> {
+    /// The call id of the peer the packet is for.
+    pub call_id: u16,
+    /// Sequence number, when the packet carries a payload.
+    pub seq: Option<u32>,
+    /// Acknowledgment number, when present.
+    pub ack: Option<u32>,
+    /// The PPP frame (empty for a bare acknowledgment).
+    pub payload: &'a [u8],
+}
+
+/// Parse an enhanced GRE packet (the bytes after the IP header): every fixed bit as RFC 2637
+/// §4.1 has it and the payload exactly as long as the length field says; `Invalid` (where,
+/// why) otherwise; `Incomplete` when the packet was cut short (a snaplen) after a valid
+/// header.
+pub fn enhanced_gre(b: &[u8]) -> Step<Gre<'_>> {
+    let (Some(&flags), Some(&ver)) = (b.first(), b.get(1)) else {
+        return Step::Incomplete;
+    };
+    // C, R, s and Recur zero, K set; S free.
+    if flags & !0x10 != 0x20 {
+        return Step::invalid(Layer::Pptp, 0, Reason::BadValue);
+    }
+    // A free; the four flag bits zero; version 1.
+    if ver & 0x78 != 0 || ver & 0x07 != GRE_VERSION_ENHANCED {
+        return Step::invalid(Layer::Pptp, 1, Reason::BadVersion);
+    }
+    let Some(head) = b.get(..GRE_FIXED_LEN) else { return Step::Incomplete };
+    let be16 = |at: usize| match head.get(at..at + 2) {
+        Some(&[a, b]) => u16::from_be_bytes([a, b]),
+        _ => 0,
+    };
+    if be16(2) != GRE_PROTOCOL_PPP {
+        return Step::invalid(Layer::Pptp, 2, Reason::BadType);
+    }
+    let (len, call_id) = (usize::from(be16(4)), be16(6));
+    let mut at = GRE_FIXED_LEN;
+    let mut word = |present: bool| -> Option<Option<u32>> {
+        if !present {
+            return Some(None);
+        }
+        let &[v0, v1, v2, v3] = b.get(at..at + 4)? else { return None };
+        at += 4;
+        Some(Some(u32::from_be_bytes([v0, v1, v2, v3])))
+    };
+    let (Some(seq), Some(ack)) = (word(flags & 0x10 != 0), word(ver & 0x80 != 0)) else {
+        return Step::Incomplete;
+    };
+    // A payload needs a sequence number; a bare acknowledgment has none.
+    if (len > 0) != seq.is_some() {
+        return Step::invalid(Layer::Pptp, 4, Reason::Inconsistent);
+    }
+    let rest = b.get(at..).unwrap_or_default();
+    match rest.len().cmp(&len) {
+        std::cmp::Ordering::Equal => Step::Done(Gre { call_id, seq, ack, payload: rest }),
+        std::cmp::Ordering::Less => Step::Incomplete,
+        std::cmp::Ordering::Greater => Step::invalid(Layer::Pptp, 4, Reason::BadLength),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +250,51 @@ mod tests {
             control_message(b"GET / HTTP/1.1\r\n"),
             Step::invalid(Layer::Pptp, MESSAGE_TYPE_AT, Reason::BadType)
         );
+    }
+}
+
+#[cfg(test)]
+mod gre_tests {
+    use super::*;
+
+    /// A data packet: S set, A set, call id 0x4002, seq 1, ack 0, a 4-byte PPP frame.
+    fn data() -> Vec<u8> {
+        vec![0x30, 0x81, 0x88, 0x0B, 0x00, 0x04, 0x40, 0x02, 0, 0, 0, 1, 0, 0, 0, 0, 0xFF, 0x03, 0xC0, 0x21]
+    }
+
+    #[test]
+    fn enhanced_gre_known_answers() {
+        let d = data();
+        assert_eq!(
+            enhanced_gre(&d),
+            Step::Done(Gre { call_id: 0x4002, seq: Some(1), ack: Some(0), payload: &[0xFF, 0x03, 0xC0, 0x21] })
+        );
+        // A bare acknowledgment: K and A, no S, no payload.
+        let ack = [0x20, 0x81, 0x88, 0x0B, 0, 0, 0x40, 0x02, 0, 0, 0, 7];
+        assert_eq!(enhanced_gre(&ack), Step::Done(Gre { call_id: 0x4002, seq: None, ack: Some(7), payload: &[] }));
+    }
+
+    #[test]
+    fn wrong_bits_lengths_and_truncation() {
+        let d = data();
+        for (at, v) in [(0, 0x31u8), (0, 0x10), (0, 0xB0), (1, 0x80), (1, 0x88), (2, 0x08), (5, 0x03)] {
+            let mut b = d.clone();
+            b[at] = v;
+            assert!(enhanced_gre(&b).is_invalid(), "byte {at} = {v:#04x}");
+        }
+        // Plain GRE (version 0) carrying IPv4 is not PPTP's.
+        assert!(enhanced_gre(&[0x00, 0x00, 0x08, 0x00, 0x45, 0, 0, 20]).is_invalid());
+        // A payload without a sequence number is inconsistent.
+        let mut no_seq = d.clone();
+        no_seq[0] = 0x20;
+        no_seq.drain(8..12);
+        assert!(enhanced_gre(&no_seq).is_invalid());
+        for len in 0..d.len() {
+            assert_eq!(enhanced_gre(&d[..len]), Step::Incomplete, "cut at {len}");
+        }
+        // Hostile length: 0xFFFF said, four bytes there.
+        let mut big = d.clone();
+        big[4..6].copy_from_slice(&[0xFF, 0xFF]);
+        assert_eq!(enhanced_gre(&big), Step::Incomplete);
     }
 }

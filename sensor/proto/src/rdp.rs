@@ -218,7 +218,7 @@ pub fn probe(transport: Transport, orig: &[u8]) -> bool {
     match transport {
         Transport::Tcp => [TPKT_VERSION, 0].iter().zip(head).all(|(a, b)| a == b),
         Transport::Udp => head.iter().all(|&b| b == 0xFF),
-        Transport::Icmp => false,
+        Transport::Icmp | Transport::Esp | Transport::Ah | Transport::Gre => false,
     }
 }
 

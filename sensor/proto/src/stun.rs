@@ -51,7 +51,11 @@
 //!   each (as Microsoft Teams/Skype relays send).
 //! - RFC 3489 §11.1 (classic STUN): the same first 4 bytes, then a 128-bit transaction id where
 //!   the cookie would be; Binding 0x0001/0x0101/0x0111, Shared Secret 0x0002/0x0102/0x0112;
-//!   attributes 0x0001–0x000B.
+//!   attributes 0x0001–0x000B. Dialects that kept this header add their own attributes, so
+//!   any type but XOR-MAPPED-ADDRESS is walked.
+//! - [MS-TURN] (Microsoft's TURN, the TURN draft-08 it follows): classic header; Allocate
+//!   0x0003/0x0103/0x0113, Send 0x0004, Data indication 0x0115, Set Active Destination
+//!   0x0006/0x0106/0x0116; MAGIC-COOKIE attribute 0x000F = `0x72C64BC6`.
 
 use crate::step::{Anomaly, Layer, Reason, Step};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -196,6 +200,8 @@ pub const MAX_ADDRESSES: usize = 8;
 pub const RFC4571_PREFIX_LEN: usize = 2;
 /// Bytes of a TCP direction that tell its framing: the cookie after an RFC 4571 length.
 const FRAMING_PROBE_LEN: usize = RFC4571_PREFIX_LEN + COOKIE_AT + 4;
+/// The value of MS-TURN's MAGIC-COOKIE attribute (TURN draft-08).
+pub const MS_TURN_COOKIE: u32 = 0x72C6_4BC6;
 /// Offset of the message length field in the header.
 const LENGTH_AT: usize = 2;
 
@@ -221,6 +227,9 @@ pub mod attr {
     pub const XOR_RELAYED_ADDRESS: u16 = 0x0016;
     /// XOR-MAPPED-ADDRESS.
     pub const XOR_MAPPED_ADDRESS: u16 = 0x0020;
+    /// MAGIC-COOKIE of the TURN drafts MS-TURN follows ([MS-TURN] §2.2.2.15): value
+    /// [`MS_TURN_COOKIE`](super::MS_TURN_COOKIE).
+    pub const MS_TURN_MAGIC_COOKIE: u16 = 0x000F;
     /// Pre-RFC 5389 XOR-MAPPED-ADDRESS (draft value, still sent by old stacks).
     pub const XOR_MAPPED_ADDRESS_OLD: u16 = 0x8020;
     /// SOFTWARE (SERVER in RFC 3489).
@@ -263,7 +272,9 @@ pub fn message_name(method: u16, class: Class) -> Option<&'static str> {
     })
 }
 
-/// (method, class, name) of a classic (RFC 3489) message type, if it is one RFC 3489 defines.
+/// (method, class, name) of a classic (cookie-less) message type: RFC 3489's Binding and
+/// Shared Secret, and the TURN-draft methods Microsoft's MS-TURN keeps (Allocate 3, Send 4,
+/// Data indication 0x0115, Set Active Destination 6).
 pub fn classic_type(t: u16) -> Option<(u16, Class, &'static str)> {
     Some(match t {
         0x0001 => (1, Class::Request, "binding_request"),
@@ -272,14 +283,24 @@ pub fn classic_type(t: u16) -> Option<(u16, Class, &'static str)> {
         0x0002 => (2, Class::Request, "shared_secret_request"),
         0x0102 => (2, Class::Success, "shared_secret_success"),
         0x0112 => (2, Class::Error, "shared_secret_error"),
+        0x0003 => (3, Class::Request, "allocate_request"),
+        0x0103 => (3, Class::Success, "allocate_success"),
+        0x0113 => (3, Class::Error, "allocate_error"),
+        0x0004 => (4, Class::Request, "send_request"),
+        0x0115 => (5, Class::Indication, "data_indication"),
+        0x0006 => (6, Class::Request, "set_active_destination_request"),
+        0x0106 => (6, Class::Success, "set_active_destination_success"),
+        0x0116 => (6, Class::Error, "set_active_destination_error"),
         _ => return None,
     })
 }
 
-/// Whether a classic (RFC 3489) message may carry this attribute type: RFC 3489's own, the
-/// draft XOR-MAPPED-ADDRESS and SERVER (SOFTWARE).
+/// Whether a classic (cookie-less) message may carry this attribute type. Dialects bring
+/// their own (MS-TURN's 0x000F–0x0015 and 0x8008/0x8050, Zoom's), so any type is accepted
+/// as long as the attributes walk exactly to the end — except XOR-MAPPED-ADDRESS (0x0020),
+/// which is defined by the magic cookie a classic message lacks.
 pub fn classic_attribute(t: u16) -> bool {
-    matches!(t, attr::MAPPED_ADDRESS..=attr::CLASSIC_LAST | attr::XOR_MAPPED_ADDRESS_OLD | attr::SOFTWARE)
+    t != attr::XOR_MAPPED_ADDRESS
 }
 
 /// Whether a first byte begins TURN ChannelData (a channel number's high byte).
@@ -322,6 +343,8 @@ pub struct Message<'a> {
     pub relayed: Vec<SocketAddr>,
     /// Channel number from CHANNEL-NUMBER.
     pub channel: Option<u16>,
+    /// A classic message carrying MS-TURN's MAGIC-COOKIE attribute with its value.
+    pub ms_turn: bool,
     /// Total length on the wire (header + attributes).
     pub len: usize,
 }
@@ -346,6 +369,7 @@ impl<'a> Message<'a> {
             peers: Vec::new(),
             relayed: Vec::new(),
             channel: None,
+            ms_turn: false,
             len: header.message_len(),
         }
     }
@@ -561,6 +585,7 @@ fn read_attribute<'a>(m: &mut Message<'a>, buf: &'a [u8], a: Attribute<'a>, mask
         attr::NONCE => m.nonce = Some(a.value),
         attr::SOFTWARE => m.software = Some(a.value),
         attr::CHANNEL_NUMBER => m.channel = be16(a.value, 0),
+        attr::MS_TURN_MAGIC_COOKIE if m.classic => m.ms_turn = a.value == MS_TURN_COOKIE.to_be_bytes(),
         attr::FINGERPRINT if !m.classic => {
             let (Some(got), Some(covered), FINGERPRINT_LEN) =
                 (be32(a.value, 0), buf.get(..HEADER_LEN + a.at), a.value.len())
@@ -692,6 +717,13 @@ pub struct SideParse<'a> {
     pub cookie: bool,
     /// TCP framing used.
     pub framing: Option<Framing>,
+    /// A packet after the first contradicted STUN and ChannelData: the parse stopped there
+    /// (the bytes go on as something else).
+    pub stopped: bool,
+    /// The transaction id of a first message that began as STUN (the cookie in place) but
+    /// broke a rule (a dialect's odd length or unknown type), so that an answer can still
+    /// pair with it.
+    pub broken_id: Option<&'a [u8]>,
 }
 
 /// Parse a UDP datagram (one packet).
@@ -702,7 +734,9 @@ pub fn parse_datagram(d: &[u8]) -> SideParse<'_> {
     let cookie = cookie_at(d, COOKIE_AT);
     match parse_packet(d, true) {
         Step::Done(p) => SideParse { packets: vec![p], cookie, ..SideParse::default() },
-        Step::Invalid(a) => SideParse { invalid: Some(a), cookie, ..SideParse::default() },
+        Step::Invalid(a) => {
+            SideParse { invalid: Some(a), cookie, broken_id: broken_id(d, cookie), ..SideParse::default() }
+        }
         // A datagram is complete: the parser reports a short one as truncated.
         Step::Incomplete => SideParse {
             invalid: Some(Anomaly::new(Layer::Stun, d.len(), Reason::Truncated)),
@@ -710,6 +744,11 @@ pub fn parse_datagram(d: &[u8]) -> SideParse<'_> {
             ..SideParse::default()
         },
     }
+}
+
+/// The transaction id of a message that began with the cookie, however it ends.
+fn broken_id(buf: &[u8], cookie: bool) -> Option<&[u8]> {
+    if cookie { buf.get(COOKIE_AT + 4..HEADER_LEN) } else { None }
 }
 
 /// Whether the magic cookie is at `at` in `buf`.
@@ -782,6 +821,9 @@ pub fn parse_stream(buf: &[u8]) -> SideParse<'_> {
             Step::Invalid(a) => {
                 if out.packets.is_empty() {
                     out.invalid = Some(a.shifted(at));
+                    out.broken_id = broken_id(buf.get(prefix..).unwrap_or_default(), out.cookie);
+                } else {
+                    out.stopped = true;
                 }
                 break;
             }
@@ -946,6 +988,41 @@ mod tests {
     }
 
     #[test]
+    fn ms_turn_classic_messages() {
+        // An MS-TURN Allocate request: classic header (16-byte transaction id), MAGIC-COOKIE
+        // (0x000F = 72 C6 4B C6) and MS-VERSION (0x8008 = 6), as [MS-TURN] describes.
+        let mut m = vec![0x00, 0x03, 0x00, 0x10];
+        m.extend(1..=16u8);
+        m.extend_from_slice(&[0x00, 0x0F, 0x00, 0x04, 0x72, 0xC6, 0x4B, 0xC6]);
+        m.extend_from_slice(&[0x80, 0x08, 0x00, 0x04, 0x00, 0x00, 0x00, 0x06]);
+        let Step::Done(msg) = parse_message(&m, true) else { panic!("{:?}", parse_message(&m, true)) };
+        assert_eq!((msg.name, msg.classic, msg.ms_turn, msg.class), ("allocate_request", true, true, Class::Request));
+        // Another value is no MS-TURN cookie, but the message still walks.
+        m[24] = 0x73;
+        assert!(matches!(parse_message(&m, true), Step::Done(Message { ms_turn: false, .. })));
+        // A cookie message never reads attribute 0x000F as MS-TURN's.
+        let mut c = unhex(BINDING_REQUEST);
+        c.extend_from_slice(&[0x00, 0x0F, 0x00, 0x04, 0x72, 0xC6, 0x4B, 0xC6]);
+        let len = (c.len() - HEADER_LEN) as u16;
+        c[2..4].copy_from_slice(&len.to_be_bytes());
+        assert!(matches!(parse_message(&c, true), Step::Done(Message { ms_turn: false, classic: false, .. })));
+    }
+
+    #[test]
+    fn a_broken_first_message_keeps_its_transaction_id() {
+        let mut odd = unhex(BINDING_REQUEST);
+        odd[3] = 1;
+        let side = parse_datagram(&odd);
+        assert!(side.invalid.is_some() && side.cookie);
+        assert_eq!(side.broken_id, odd.get(8..20));
+        // Not begun as STUN: no id.
+        let http = parse_datagram(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(http.broken_id, None);
+        // Over TCP too (behind an RFC 4571 length as well).
+        assert_eq!(parse_stream(&odd).broken_id, odd.get(8..20));
+    }
+
+    #[test]
     fn exact_anomalies() {
         let base = unhex(BINDING_REQUEST);
         let mut odd = base.clone();
@@ -1063,8 +1140,8 @@ mod tests {
         assert_eq!(m.mapped, ["10.0.0.1:8080".parse().unwrap()]);
         let Step::Done(h) = Header::parse(&resp) else { panic!() };
         assert_eq!(h.cookie_transaction_id(), None);
-        // A type RFC 3489 does not define.
-        resp[1] = 0x03;
+        // A type neither RFC 3489 nor a classic dialect (MS-TURN) defines.
+        resp[1] = 0x09;
         assert_eq!(parse_message(&resp, true), Step::Invalid(stun(0, Reason::BadType)));
     }
 

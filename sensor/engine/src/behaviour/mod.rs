@@ -344,7 +344,7 @@ impl Behaviour {
             (Tool::StunTurn | Tool::ChromeRemoteDesktop | Tool::IpKvm | Tool::Parsec, Transport::Udp) => {
                 App::Stun(Box::new(stun::StunTiming::new(seed)))
             }
-            (_, Transport::Icmp) => return None,
+            (_, Transport::Icmp | Transport::Esp | Transport::Ah | Transport::Gre) => return None,
             _ if tool.category() == Category::RemoteControl => App::None,
             (Tool::WireGuard | Tool::CloudflareWarp | Tool::Rdp, Transport::Udp) => App::None,
             _ => return None,

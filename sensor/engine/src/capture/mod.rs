@@ -56,6 +56,22 @@ pub enum LinkType {
     Null,
     /// OpenBSD loopback with a network-order address family word (LINKTYPE_LOOP 108).
     Loop,
+    /// PPP (LINKTYPE_PPP 9, LINKTYPE_PPP_HDLC 50): a PPP header, in HDLC-like framing
+    /// (`FF 03` first) or not; LINKTYPE_PPP_HDLC may also hold Cisco HDLC.
+    Ppp,
+    /// PPPoE session packets without their Ethernet header (LINKTYPE_PPP_ETHER 51).
+    PppEther,
+    /// Cisco HDLC (LINKTYPE_C_HDLC 104): address, control, an Ethernet type.
+    CiscoHdlc,
+    /// Linux netfilter log (LINKTYPE_NFLOG 239, `iptables -j NFLOG` captured by tcpdump):
+    /// a family byte, then TLVs of which the payload one holds the IP packet.
+    Nflog,
+    /// 802.11 behind a radiotap header (LINKTYPE_IEEE802_11_RADIOTAP 127) or bare
+    /// (LINKTYPE_IEEE802_11 105): unprotected data frames with an LLC/SNAP header.
+    Ieee80211 {
+        /// A radiotap header comes first.
+        radiotap: bool,
+    },
 }
 
 impl LinkType {
@@ -68,6 +84,12 @@ impl LinkType {
             12 | 14 | 101 | 228 | 229 => Some(LinkType::RawIp),
             0 => Some(LinkType::Null),
             108 => Some(LinkType::Loop),
+            9 | 50 => Some(LinkType::Ppp),
+            51 => Some(LinkType::PppEther),
+            104 => Some(LinkType::CiscoHdlc),
+            239 => Some(LinkType::Nflog),
+            105 => Some(LinkType::Ieee80211 { radiotap: false }),
+            127 => Some(LinkType::Ieee80211 { radiotap: true }),
             _ => None,
         }
     }
@@ -113,7 +135,7 @@ pub enum CaptureError {
     },
     /// The link type is not one farhand decodes.
     #[error(
-        "{source_name}: unsupported link type {dlt} ({name}); farhand decodes Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback"
+        "{source_name}: unsupported link type {dlt} ({name}); farhand decodes Ethernet (with VLAN tags and PPPoE), Linux cooked (SLL, SLL2), raw IP, BSD loopback, PPP, Cisco HDLC, NFLOG and 802.11 (radiotap)"
     )]
     UnsupportedLink {
         /// File or interface.

@@ -3,10 +3,14 @@
 //! # Contract
 //! - [`decode`] never panics and never allocates, whatever the bytes. It uses etherparse's
 //!   lax slicing: a frame cut short by the snaplen keeps the layers that parsed.
-//! - Link layers: Ethernet II with up to three 802.1Q/802.1ad tags (QinQ), Linux cooked v1
-//!   and v2, raw IPv4/IPv6, BSD/OpenBSD loopback. Network: IPv4 and IPv6 with extension
+//! - Link layers: Ethernet II with up to three 802.1Q/802.1ad tags (QinQ), PPPoE sessions
+//!   inside it, Linux cooked v1 and v2, raw IPv4/IPv6, BSD/OpenBSD loopback, PPP (with or
+//!   without HDLC-like framing), PPPoE without Ethernet, Cisco HDLC, Linux NFLOG, and
+//!   unprotected 802.11 data frames (bare or behind radiotap) — the readers of the
+//!   less common ones are in `links`. Network: IPv4 and IPv6 with extension
 //!   headers. Transport: TCP, UDP, and ICMP/ICMPv6 echo request/reply (keyed by the echo
-//!   identifier); other protocols are counted, not viewed.
+//!   identifier); the whole IP protocols tunnels ride on — ESP, GRE, and AH in tunnel mode —
+//!   without ports (one flow per address pair); other protocols are counted, not viewed.
 //! - IP fragments are counted ([`DecodeStats::fragments`]) and never parsed as transport
 //!   headers: a non-first fragment's bytes are not a TCP/UDP header.
 //! - A frame that yields no view is counted once in [`DecodeStats`] under the reason why.
@@ -17,6 +21,8 @@ use etherparse::{EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, Trans
 use farhand_model::Micros;
 use farhand_model::Transport;
 use farhand_model::net::{Addr, FlowKey, Side, proto};
+
+mod links;
 
 /// TCP header fields the flow table and detectors use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,6 +72,9 @@ pub struct PacketView<'a> {
     pub truncated: bool,
     /// Ethernet source address (all zero when the link layer has none).
     pub src_mac: [u8; 6],
+    /// An ICMP echo reply (type 0, or 129 for ICMPv6): its sender answers, so a flow that
+    /// begins with it was initiated by the other side.
+    pub echo_reply: bool,
 }
 
 /// Counters of frames that produced no [`PacketView`], by reason.
@@ -106,6 +115,7 @@ const NULL_LEN: usize = 4;
 pub fn decode<'a>(frame: &RawFrame<'a>, stats: &mut DecodeStats) -> Option<PacketView<'a>> {
     let data = frame.data;
     let sliced = match frame.link {
+        LinkType::Ethernet if pppoe_session(data) => return ip_in(links::pppoe_ethernet(data), frame, stats),
         LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(data) {
             Ok(p) => p,
             Err(_) => return count(&mut stats.malformed),
@@ -149,8 +159,35 @@ pub fn decode<'a>(frame: &RawFrame<'a>, stats: &mut DecodeStats) -> Option<Packe
                 _ => return count(&mut stats.non_ip),
             }
         }
+        LinkType::Ppp => return ip_in(links::ppp_or_hdlc(data), frame, stats),
+        LinkType::PppEther => return ip_in(links::pppoe(data), frame, stats),
+        LinkType::CiscoHdlc => return ip_in(links::cisco_hdlc(data), frame, stats),
+        LinkType::Nflog => return ip_in(links::nflog(data), frame, stats),
+        LinkType::Ieee80211 { radiotap } => return ip_in(links::ieee80211(data, radiotap), frame, stats),
     };
     view(frame, &sliced, stats)
+}
+
+/// Whether an Ethernet frame (after up to three VLAN tags) carries a PPPoE session packet,
+/// which etherparse does not open.
+fn pppoe_session(data: &[u8]) -> bool {
+    links::ethertype_after_tags(data).is_some_and(|(et, _)| et == links::ETHERTYPE_PPPOE_SESSION)
+}
+
+/// Decode the IP packet a link layer's reader found (`Ok(None)`: not IP; `Err`: malformed).
+fn ip_in<'a>(
+    found: Result<Option<&'a [u8]>, ()>,
+    frame: &RawFrame<'a>,
+    stats: &mut DecodeStats,
+) -> Option<PacketView<'a>> {
+    match found {
+        Ok(Some(ip)) => match LaxSlicedPacket::from_ip(ip) {
+            Ok(p) => view(frame, &p, stats),
+            Err(_) => count(&mut stats.malformed),
+        },
+        Ok(None) => count(&mut stats.non_ip),
+        Err(()) => count(&mut stats.malformed),
+    }
 }
 
 fn count<T>(c: &mut u64) -> Option<T> {
@@ -165,14 +202,15 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
             vlan = (vlan << 12) | u32::from(v.vlan_identifier().value());
         }
     }
-    let (src, dst, ip_payload) = match &p.net {
+    let (src, dst, ip_payload, ah) = match &p.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
-            (Addr::v4(h.source()), Addr::v4(h.destination()), v4.payload())
+            (Addr::v4(h.source()), Addr::v4(h.destination()), v4.payload(), v4.extensions().auth.is_some())
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             let h = v6.header();
-            (Addr::v6(h.source()), Addr::v6(h.destination()), v6.payload())
+            let ah = links::ipv6_has_ah(h.next_header().0, v6.extensions().slice());
+            (Addr::v6(h.source()), Addr::v6(h.destination()), v6.payload(), ah)
         }
         Some(LaxNetSlice::Arp(_)) => return count(&mut stats.non_ip),
         None if p.stop_err.is_some() => return count(&mut stats.truncated),
@@ -182,12 +220,27 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
         return count(&mut stats.fragments);
     }
     let ipn = ip_payload.ip_number.0;
-    let (sport, dport, transport, tcp, payload) = l4(p, ipn, stats)?;
+    // Whole IP protocols a tunnel rides on: ESP, GRE, and AH protecting a whole IP packet
+    // (tunnel mode; AH around TCP or UDP is read as that TCP or UDP). No ports: one flow per
+    // address pair, the payload from the protocol's own header on.
+    let portless = match ipn {
+        proto::ESP => Some(Transport::Esp),
+        proto::GRE => Some(Transport::Gre),
+        _ if ah && !matches!(ipn, proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6) => Some(Transport::Ah),
+        _ => None,
+    };
+    let (sport, dport, transport, tcp, payload) = match portless {
+        Some(t) => (0, 0, t, None, ip_payload.payload),
+        None => l4(p, ipn, stats)?,
+    };
     let proto_num = match transport {
         Transport::Tcp => proto::TCP,
         Transport::Udp => proto::UDP,
         Transport::Icmp if ipn == proto::ICMPV6 => proto::ICMPV6,
         Transport::Icmp => proto::ICMP,
+        Transport::Esp => proto::ESP,
+        Transport::Ah => proto::AH,
+        Transport::Gre => proto::GRE,
     };
     let (key, side) = FlowKey::new(src, sport, dst, dport, proto_num, vlan);
     stats.viewed += 1;
@@ -204,8 +257,18 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
             Some(etherparse::LinkSlice::Ethernet2(e)) => e.source(),
             _ => [0; 6],
         },
+        echo_reply: match &p.transport {
+            Some(TransportSlice::Icmpv4(i)) => i.type_u8() == ICMP_ECHO_REPLY,
+            Some(TransportSlice::Icmpv6(i)) => i.type_u8() == ICMPV6_ECHO_REPLY,
+            _ => false,
+        },
     })
 }
+
+/// ICMP echo reply type (RFC 792).
+const ICMP_ECHO_REPLY: u8 = 0;
+/// ICMPv6 echo reply type (RFC 4443 §4.2).
+const ICMPV6_ECHO_REPLY: u8 = 129;
 
 /// Ports (ICMP echo: the identifier on both sides), transport, TCP fields and payload of an
 /// IP packet's transport layer; `None` (counted) for what farhand does not follow.

@@ -284,7 +284,18 @@ mod tests {
     ) -> PacketView<'a> {
         let p = if transport == Transport::Udp { proto::UDP } else { proto::TCP };
         let (key, side) = FlowKey::new(src.0, src.1, dst.0, dst.1, p, 0);
-        PacketView { ts: 7, key, side, transport, tcp: None, payload, wire_len: 60, truncated: false, src_mac: mac }
+        PacketView {
+            ts: 7,
+            key,
+            side,
+            transport,
+            tcp: None,
+            payload,
+            wire_len: 60,
+            truncated: false,
+            src_mac: mac,
+            echo_reply: false,
+        }
     }
 
     /// A BOOTP/DHCP message (RFC 2131 §2) with these options.

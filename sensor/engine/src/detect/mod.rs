@@ -351,7 +351,8 @@ impl Engine {
             None => append_datagram(probe, role, v.payload, self.cap),
         };
         // Multi-datagram fingerprints still possible: keep the datagram's head.
-        let heads_wanted = v.transport == Transport::Udp && probe.alive & self.datagram_fps != 0;
+        let heads_wanted =
+            matches!(v.transport, Transport::Udp | Transport::Icmp) && probe.alive & self.datagram_fps != 0;
         if heads_wanted && probe.heads.len() < fingerprint::MAX_DATAGRAM_HEADS {
             probe.heads.push(fingerprint::DatagramHead {
                 from_initiator: role == Role::Initiator,
@@ -364,7 +365,7 @@ impl Engine {
             Transport::Tcp => (0..2).all(|r| {
                 probe.cursor.get(r).is_none_or(|c| c.lost) || probe.buf.get(r).is_some_and(|b| b.len() >= self.cap)
             }),
-            Transport::Udp | Transport::Icmp => match &probe.watch {
+            Transport::Udp | Transport::Icmp | Transport::Esp | Transport::Ah | Transport::Gre => match &probe.watch {
                 Some((_, w)) => w.full(),
                 None if heads_wanted => probe.heads.len() >= fingerprint::MAX_DATAGRAM_HEADS,
                 None => probe.buf.iter().all(|b| !b.is_empty()) || probe.packets >= 4,
@@ -724,6 +725,7 @@ mod tests {
             wire_len: 60 + payload.len() as u32,
             truncated: false,
             src_mac: [0; 6],
+            echo_reply: false,
         }
     }
 

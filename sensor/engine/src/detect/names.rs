@@ -8,8 +8,9 @@
 //!   ([`farhand_proto`]) and decides nothing on ports.
 //! - Precedence within a flow: the client's own words first (SNI, ALPN, HTTP Host and
 //!   User-Agent, QUIC SNI, DNS query), then the server's certificate (TLS ≤ 1.2, where it
-//!   is in clear). An HTTP CONNECT request is a proxy tunnel ([`Tool::HttpConnect`]) unless
-//!   its target names a tool.
+//!   is in clear). An HTTP CONNECT request to a `host:port` the proxy accepted (2xx) is a
+//!   proxy tunnel ([`Tool::HttpConnect`]) unless its target names a tool; one the proxy
+//!   refused is none, and one without a `host:port` target is no tunnel request at all.
 //! - Method: [`Method::Name`] for names, [`Method::Certificate`] for certificate names.
 //!   Confidence: [`CONFIDENCE_SESSION`] for a session that names a tool, lower
 //!   ([`CONFIDENCE_LOOKUP`]) for a DNS lookup, which shows the tool is in use but is not
@@ -34,8 +35,10 @@ use std::sync::Arc;
 pub const CONFIDENCE_SESSION: u8 = 80;
 /// Confidence of a DNS lookup of a tool's name.
 pub const CONFIDENCE_LOOKUP: u8 = 50;
-/// Confidence of an HTTP CONNECT proxy tunnel.
+/// Confidence of an HTTP CONNECT proxy tunnel the proxy accepted.
 pub const CONFIDENCE_PROXY: u8 = 90;
+/// Confidence of an HTTP CONNECT request whose answer the capture does not hold.
+pub const CONFIDENCE_PROXY_UNANSWERED: u8 = 50;
 /// Confidence of a Tor link handshake recognised by its random names.
 pub const CONFIDENCE_TOR: u8 = 85;
 
@@ -172,6 +175,92 @@ fn found(hit: NameHit, field: &'static str, value: &str, confidence: u8, tls: Op
     })
 }
 
+/// What a proxy did with a CONNECT request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProxyAnswer {
+    /// A 2xx answer: the connection is a tunnel from here on.
+    Accepted(u16),
+    /// Any other final answer.
+    Refused,
+    /// No answer in the capture (the flow ended without one).
+    Unanswered,
+}
+
+/// Most CONNECT requests followed on one connection (a `407`, then the retry with
+/// credentials).
+const MAX_CONNECT_ROUNDS: usize = 3;
+
+/// Follows the CONNECT requests of a connection and the proxy's answers: `None` while the
+/// answer is still to come.
+fn proxy_answer(ex: &Exchange<'_>, first: &http::Request) -> Option<ProxyAnswer> {
+    let (mut req_at, mut resp_at, mut head_len) = (0usize, 0usize, first.head_len);
+    for _ in 0..MAX_CONNECT_ROUNDS {
+        let resp = match http::response(ex.resp.get(resp_at..).unwrap_or_default()) {
+            Step::Done(r) => r,
+            Step::Incomplete if !ex.finished => return None,
+            // The capture ends before the answer does (or holds one direction only).
+            Step::Incomplete => return Some(ProxyAnswer::Unanswered),
+            Step::Invalid(_) => return Some(ProxyAnswer::Refused),
+        };
+        match resp.status {
+            200..=299 => return Some(ProxyAnswer::Accepted(resp.status)),
+            // Interim answers (100 Continue) come before the final one.
+            100..=199 => {
+                resp_at += resp.head_len;
+                continue;
+            }
+            407 => {}
+            _ => return Some(ProxyAnswer::Refused),
+        }
+        // Proxy authentication required: the client may ask again on this connection.
+        resp_at += resp.head_len + resp.content_length.unwrap_or(0);
+        req_at += head_len;
+        match http::request(ex.orig.get(req_at..).unwrap_or_default()) {
+            Step::Done(r) if r.method == "CONNECT" => head_len = r.head_len,
+            Step::Incomplete if !ex.finished => return None,
+            _ => return Some(ProxyAnswer::Refused),
+        }
+    }
+    Some(ProxyAnswer::Refused)
+}
+
+/// The host and port of a CONNECT target in authority form (RFC 9110 §9.3.6: `host:port`,
+/// an IPv6 literal in brackets; the port a number from 1 to 65535). A bare host name or
+/// address without a port is returned with no port: proxies in the field (tinyproxy) accept
+/// it and pick one. `None` for anything else (`/`, a URI, an empty host).
+fn authority(target: &str) -> Option<(&str, Option<u16>)> {
+    let name_ok = |h: &str| {
+        !h.is_empty() && h.len() <= 253 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    };
+    let v6 = |h: &str| h.parse::<std::net::Ipv6Addr>().is_ok();
+    if let Some(inner) = target.strip_prefix('[') {
+        let (host, rest) = inner.split_once(']')?;
+        if !v6(host) {
+            return None;
+        }
+        return match rest {
+            "" => Some((host, None)),
+            r => Some((host, Some(port_of(r.strip_prefix(':')?)?))),
+        };
+    }
+    if v6(target) {
+        return Some((target, None));
+    }
+    match target.rsplit_once(':') {
+        Some((host, port)) if name_ok(host) => Some((host, Some(port_of(port)?))),
+        Some(_) => None,
+        None => name_ok(target).then_some((target, None)),
+    }
+}
+
+/// A CONNECT port: decimal digits only, 1 to 65535.
+fn port_of(p: &str) -> Option<u16> {
+    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    p.parse::<u16>().ok().filter(|&p| p != 0)
+}
+
 /// A hit for a tool recognised by a structural rule of this module rather than an
 /// indicator file (the Tor link handshake, an HTTP CONNECT proxy).
 fn structural(tool: Tool, pattern: &str) -> NameHit {
@@ -248,21 +337,7 @@ impl NameFingerprint {
             Step::Incomplete | Step::Invalid(_) => return Outcome::NoMatch,
         };
         if req.method == "CONNECT" {
-            // A proxy tunnel: name the tool if the target names one, else the proxy itself.
-            let host = req.target.rsplit_once(':').map_or(req.target.as_str(), |(h, _)| h);
-            if let Some(hit) = self.indicators.match_name(host) {
-                return found(hit, "http_connect_target", &req.target, CONFIDENCE_SESSION, None);
-            }
-            return match found(
-                structural(Tool::HttpConnect, ""),
-                "http_connect_target",
-                &req.target,
-                CONFIDENCE_PROXY,
-                None,
-            ) {
-                Outcome::Match(m) => Outcome::Match(Match { method: Method::PayloadStructure, ..m }),
-                other => other,
-            };
+            return self.connect(ex, &req);
         }
         if let Some(host) = &req.host {
             let h = host
@@ -278,6 +353,38 @@ impl NameFingerprint {
             return found(hit, "http_user_agent", ua, CONFIDENCE_SESSION, None);
         }
         Outcome::NoMatch
+    }
+
+    /// An HTTP CONNECT request: a tunnel when its target is a host (`host:port`, or a bare
+    /// host some proxies accept) and the proxy let it through (a 2xx answer, after any `407`
+    /// and retries on the same connection). Refused (any other answer) it is no tunnel —
+    /// unless its target names a tool, which then is reported as a lookup is: in use, no
+    /// session. Unanswered (the flow ended, or only one direction is seen) a `host:port`
+    /// request is a tunnel request at [`CONFIDENCE_PROXY_UNANSWERED`]; one without a port is
+    /// nothing.
+    fn connect(&self, ex: &Exchange<'_>, first: &http::Request) -> Outcome {
+        let Some((host, port)) = authority(&first.target) else { return Outcome::NoMatch };
+        let answer = match proxy_answer(ex, first) {
+            Some(a) => a,
+            None => return Outcome::NeedMore,
+        };
+        // Without a port only the proxy's acceptance makes it a tunnel.
+        if port.is_none() && answer == ProxyAnswer::Unanswered {
+            return Outcome::NoMatch;
+        }
+        if let Some(hit) = self.indicators.match_name(host) {
+            let c = if answer == ProxyAnswer::Refused { CONFIDENCE_LOOKUP } else { CONFIDENCE_SESSION };
+            return found(hit, "http_connect_target", &first.target, c, None);
+        }
+        let (confidence, pattern) = match answer {
+            ProxyAnswer::Accepted(status) => (CONFIDENCE_PROXY, format!("CONNECT answered {status}")),
+            ProxyAnswer::Unanswered => (CONFIDENCE_PROXY_UNANSWERED, "CONNECT, no answer seen".to_owned()),
+            ProxyAnswer::Refused => return Outcome::NoMatch,
+        };
+        match found(structural(Tool::HttpConnect, &pattern), "http_connect_target", &first.target, confidence, None) {
+            Outcome::Match(m) => Outcome::Match(Match { method: Method::PayloadStructure, ..m }),
+            other => other,
+        }
     }
 
     fn quic(&self, ex: &Exchange<'_>) -> Outcome {
@@ -480,11 +587,75 @@ mod tests {
         let Outcome::Match(m) = f.inspect(&ex(ua, b"", false)) else { panic!() };
         assert_eq!(m.tool, Tool::TeamViewer);
         let connect = b"CONNECT www.example.org:443 HTTP/1.1\r\nHost: www.example.org:443\r\n\r\n";
-        let Outcome::Match(m) = f.inspect(&ex(connect, b"", false)) else { panic!() };
-        assert_eq!((m.tool, m.category()), (Tool::HttpConnect, Category::Proxy));
+        assert_eq!(f.inspect(&ex(connect, b"", false)), Outcome::NeedMore, "the proxy's answer decides");
+        let Outcome::Match(m) = f.inspect(&ex(connect, b"HTTP/1.1 200 Connection established\r\n\r\n", false)) else {
+            panic!()
+        };
+        assert_eq!((m.tool, m.category(), m.confidence), (Tool::HttpConnect, Category::Proxy, CONFIDENCE_PROXY));
         let plain = b"GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n";
         assert_eq!(f.inspect(&ex(plain, b"", false)), Outcome::NoMatch);
         assert_eq!(f.inspect(&ex(&plain[..10], b"", false)), Outcome::NeedMore);
+    }
+
+    #[test]
+    fn connect_is_a_tunnel_only_when_the_proxy_lets_it_through() {
+        let f = NameFingerprint::new(Arc::new(Indicators::builtin()));
+        let conf = |o: Outcome| match o {
+            Outcome::Match(m) => Some((m.tool, m.confidence)),
+            _ => None,
+        };
+        let req = b"CONNECT 192.0.2.5:3389 HTTP/1.1\r\nHost: 192.0.2.5:3389\r\n\r\n";
+        let ok = b"HTTP/1.0 200 Connection established\r\n\r\n\x03\x00\x00\x13";
+        assert_eq!(conf(f.inspect(&ex(req, ok, false))), Some((Tool::HttpConnect, CONFIDENCE_PROXY)));
+        // Refused: no tunnel, whatever the reason.
+        for refused in [
+            &b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"[..],
+            b"HTTP/1.1 403 Forbidden\r\n\r\n",
+            b"SSH-2.0-x\r\n",
+        ] {
+            assert_eq!(f.inspect(&ex(req, refused, false)), Outcome::NoMatch);
+        }
+        // A target that is no host is no tunnel request (the proxy answers 400 or 500).
+        for target in
+            ["/", "192.0.2.5:0", "192.0.2.5:65536", "a b:1", ":443", "[::1:443", "[zz]:443", "host:+80", "http://a/"]
+        {
+            let r = format!("CONNECT {target} HTTP/1.1\r\n\r\n");
+            let r: &'static [u8] = Box::leak(r.into_bytes().into_boxed_slice());
+            assert_eq!(f.inspect(&ex(r, ok, false)), Outcome::NoMatch, "{target}");
+        }
+        let v6 = b"CONNECT [2001:db8::5]:22 HTTP/1.1\r\n\r\n";
+        assert_eq!(conf(f.inspect(&ex(v6, ok, false))), Some((Tool::HttpConnect, CONFIDENCE_PROXY)));
+        // A bare host (tinyproxy accepts it and picks the port): a tunnel only when accepted.
+        let bare = b"CONNECT 192.0.2.5 HTTP/1.1\r\n\r\n";
+        assert_eq!(conf(f.inspect(&ex(bare, ok, false))), Some((Tool::HttpConnect, CONFIDENCE_PROXY)));
+        assert_eq!(f.inspect(&ex(bare, b"", true)), Outcome::NoMatch);
+        assert_eq!(authority("[2001:db8::5]"), Some(("2001:db8::5", None)));
+        assert_eq!(authority("2001:db8::5"), Some(("2001:db8::5", None)));
+        assert_eq!(authority("a.test:443"), Some(("a.test", Some(443))));
+        // Unanswered once the flow ended (or one direction captured): a request, no more.
+        assert_eq!(conf(f.inspect(&ex(req, b"", true))), Some((Tool::HttpConnect, CONFIDENCE_PROXY_UNANSWERED)));
+        assert_eq!(
+            conf(f.inspect(&ex(req, b"HTTP/1.1 200 Conn", true))),
+            Some((Tool::HttpConnect, CONFIDENCE_PROXY_UNANSWERED))
+        );
+        assert_eq!(f.inspect(&ex(req, b"HTTP/1.1 200 Conn", false)), Outcome::NeedMore);
+        // 407, then the retry with credentials on the same connection.
+        let mut two = req.to_vec();
+        two.extend_from_slice(b"CONNECT 192.0.2.5:3389 HTTP/1.1\r\nProxy-Authorization: Basic eDp5\r\n\r\n");
+        let mut answers = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 4\r\n\r\nauth".to_vec();
+        assert_eq!(f.inspect(&ex(&two, &answers, false)), Outcome::NeedMore);
+        assert_eq!(f.inspect(&ex(req, &answers, false)), Outcome::NeedMore, "the retry may still come");
+        assert_eq!(f.inspect(&ex(req, &answers, true)), Outcome::NoMatch);
+        answers.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(conf(f.inspect(&ex(&two, &answers, false))), Some((Tool::HttpConnect, CONFIDENCE_PROXY)));
+        // A header line without a colon, answered 200: the proxy let it through.
+        let odd = b"CONNECT 192.0.2.5:3389 HTTP/1.1\r\nHost 192.0.2.5\r\n\r\n";
+        assert_eq!(conf(f.inspect(&ex(odd, ok, false))), Some((Tool::HttpConnect, CONFIDENCE_PROXY)));
+        // A target naming a tool: a session when let through, a lookup's weight when refused.
+        let named = b"CONNECT relay.net.anydesk.com:443 HTTP/1.1\r\n\r\n";
+        assert_eq!(conf(f.inspect(&ex(named, ok, false))), Some((Tool::AnyDesk, CONFIDENCE_SESSION)));
+        let no = b"HTTP/1.1 403 Forbidden\r\n\r\n";
+        assert_eq!(conf(f.inspect(&ex(named, no, false))), Some((Tool::AnyDesk, CONFIDENCE_LOOKUP)));
     }
 
     #[test]

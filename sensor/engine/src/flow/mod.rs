@@ -135,6 +135,8 @@ impl<S: FlowState> Flow<S> {
         let initiator = match v.tcp {
             Some(t) if t.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN => v.side,
             Some(t) if t.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK => v.side.other(),
+            // An ICMP echo reply first: the requester is the initiator.
+            _ if v.echo_reply => v.side.other(),
             // Mid-stream (or UDP): the sender of the first packet, unless it sends from a
             // well-known port to an ephemeral one (then it is the server answering).
             _ => {
@@ -486,6 +488,7 @@ mod tests {
             wire_len: 60,
             truncated: false,
             src_mac: [0; 6],
+            echo_reply: false,
         }
     }
 
@@ -514,6 +517,19 @@ mod tests {
         // Mid-stream pickup: the server's packet came first but the client is the initiator.
         let f = t.packet(&pkt(C, 40000, S, 22, 60, tcp_flags::ACK)).unwrap();
         assert_eq!(f.initiator, init_side);
+    }
+
+    #[test]
+    fn an_echo_reply_first_makes_the_requester_the_initiator() {
+        let echo = |src: [u8; 4], dst: [u8; 4], echo_reply: bool| {
+            let (key, side) = FlowKey::new(Addr::v4(src), 7, Addr::v4(dst), 7, proto::ICMP, 0);
+            PacketView { transport: Transport::Icmp, tcp: None, key, side, echo_reply, ..pkt(src, 7, dst, 7, 1, 0) }
+        };
+        let (_, requester) = FlowKey::new(Addr::v4(C), 7, Addr::v4(S), 7, proto::ICMP, 0);
+        let mut t = Table::new(FlowConfig::default());
+        assert_eq!(t.packet(&echo(S, C, true)).unwrap().initiator, requester);
+        let mut t = Table::new(FlowConfig::default());
+        assert_eq!(t.packet(&echo(C, S, false)).unwrap().initiator, requester);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use farhand_model::Direction;
 use farhand_model::EndReason;
 use farhand_model::Micros;
 use farhand_model::evidence::Evidence;
-use farhand_model::net::{Addr, FlowKey, Side};
+use farhand_model::net::{Addr, FlowKey, Side, proto};
 use farhand_model::owner::Owners;
 use farhand_model::tool::{Category, Match, Method, Tool, Transport};
 use farhand_model::{Finding, FindingKind};
@@ -825,21 +825,54 @@ fn alert_id(community_id: &str, first: Micros, tool: Tool) -> String {
 }
 
 /// Community ID v1 (seed 0) of a flow, oriented from its initiator.
+///
+/// TCP, UDP and the rest hash their ports. ICMP and ICMPv6 have none: as the specification
+/// says, the message type stands for the source port and the counterpart type of a
+/// request/response pair for the destination port (echo request 8 ↔ reply 0, 128 ↔ 129 for
+/// ICMPv6). farhand's ICMP flows are echo exchanges whose initiator is the requester, so the
+/// initiator's "port" is the request type; its key's ports (the echo identifier) are not
+/// hashed. ESP, AH and GRE have no ports: the addresses alone are hashed. Zeek and
+/// Suricata compute the same value for the same flow.
 pub fn community_id(key: &FlowKey, initiator: Side) -> String {
     let (si, sp) = key.side(initiator);
     let (di, dp) = key.side(initiator.other());
+    let ports = match key.proto() {
+        proto::ICMP => Some((ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY)),
+        proto::ICMPV6 => Some((ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY)),
+        // Protocols without ports (ESP, AH, GRE): the addresses alone.
+        proto::ESP | proto::AH | proto::GRE => None,
+        _ => Some((sp, dp)),
+    };
+    community_id_of(&si, &di, ports, key.proto())
+}
+
+/// ICMP echo request type (RFC 792).
+const ICMP_ECHO_REQUEST: u16 = 8;
+/// ICMP echo reply type.
+const ICMP_ECHO_REPLY: u16 = 0;
+/// ICMPv6 echo request type (RFC 4443).
+const ICMPV6_ECHO_REQUEST: u16 = 128;
+/// ICMPv6 echo reply type.
+const ICMPV6_ECHO_REPLY: u16 = 129;
+
+/// Community ID v1 (seed 0) of a two-way tuple: the lower (address, port) end first; the
+/// ports left out for a protocol without them.
+fn community_id_of(s: &Addr, d: &Addr, ports: Option<(u16, u16)>, proto: u8) -> String {
     let addr_bytes =
         |a: &Addr| -> Vec<u8> { if a.is_v4() { a.0.get(12..).unwrap_or_default().to_vec() } else { a.0.to_vec() } };
-    let (s, d) = (addr_bytes(&si), addr_bytes(&di));
+    let (s, d) = (addr_bytes(s), addr_bytes(d));
+    let (sp, dp) = ports.unwrap_or_default();
     let ((s, sp), (d, dp)) =
         if (s.as_slice(), sp) <= (d.as_slice(), dp) { ((s, sp), (d, dp)) } else { ((d, dp), (s, sp)) };
     let mut h = Sha1::new();
     h.update(0u16.to_be_bytes());
     h.update(&s);
     h.update(&d);
-    h.update([key.proto(), 0]);
-    h.update(sp.to_be_bytes());
-    h.update(dp.to_be_bytes());
+    h.update([proto, 0]);
+    if ports.is_some() {
+        h.update(sp.to_be_bytes());
+        h.update(dp.to_be_bytes());
+    }
     format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
 }
 
@@ -893,6 +926,35 @@ mod tests {
         let (k2, s2) =
             FlowKey::new(Addr::v4([66, 35, 250, 204]), 80, Addr::v4([128, 232, 110, 120]), 34855, proto::TCP, 0);
         assert_eq!(community_id(&k2, s2), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+        // ICMP echo: the specification's vectors, the key's identifier ignored and the
+        // value the same whichever side the key lists first.
+        for id in [0, 65279] {
+            let (k, s) = FlowKey::new(Addr::v4([192, 168, 0, 89]), id, Addr::v4([192, 168, 0, 1]), id, proto::ICMP, 0);
+            assert_eq!(community_id(&k, s), "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=");
+        }
+        let req: Addr = "3ffe:507:0:1:200:86ff:fe05:80da".parse::<std::net::IpAddr>().unwrap().into();
+        let rep: Addr = "3ffe:501:0:1001::2".parse::<std::net::IpAddr>().unwrap().into();
+        let (k, s) = FlowKey::new(req, 7, rep, 7, proto::ICMPV6, 0);
+        assert_eq!(community_id(&k, s), "1:+TW+HtLHvV1xnGhV1lv7XoJrqQg=");
+        // The requester on the higher address: the tuple is turned, the value still the spec's.
+        let (k, s) = FlowKey::new(Addr::v4([192, 168, 0, 89]), 1, Addr::v4([192, 168, 0, 1]), 1, proto::ICMP, 0);
+        assert_eq!(k.side(s).0, Addr::v4([192, 168, 0, 89]));
+        assert_ne!(community_id(&k, s.other()), "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=");
+        // A protocol without ports: the addresses alone (the spec's vector is RSVP, 46; ESP
+        // is hashed the same way), in either order.
+        assert_eq!(
+            community_id_of(&Addr::v4([10, 1, 12, 1]), &Addr::v4([10, 1, 12, 2]), None, 46),
+            "1:KHlLkgoJW7ifUTyTSgyVfkFHzKw="
+        );
+        assert_eq!(
+            community_id_of(&Addr::v4([10, 1, 12, 2]), &Addr::v4([10, 1, 12, 1]), None, 46),
+            "1:KHlLkgoJW7ifUTyTSgyVfkFHzKw="
+        );
+        let (k, s) = FlowKey::new(Addr::v4([10, 1, 12, 1]), 0, Addr::v4([10, 1, 12, 2]), 0, proto::ESP, 0);
+        assert_eq!(
+            community_id(&k, s),
+            community_id_of(&Addr::v4([10, 1, 12, 1]), &Addr::v4([10, 1, 12, 2]), None, proto::ESP)
+        );
     }
     // Tests below were added from mutation testing (MUTATION.md): alert kinds, severities,
     // endpoints, ids and the relayed / chain / multiple-tool alerts, each pinned where a

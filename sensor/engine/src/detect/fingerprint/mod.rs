@@ -59,13 +59,13 @@ pub struct Exchange<'a> {
     pub resp_port: u16,
     /// No more bytes will be added to either side (flow ended or buffer limit reached).
     pub finished: bool,
-    /// UDP: the first datagrams of the flow in arrival order, both directions (at most
+    /// UDP and ICMP echo: the first datagrams of the flow in arrival order, both directions (at most
     /// [`MAX_DATAGRAM_HEADS`]), gathered while a fingerprint that
     /// [`Interest::datagram_heads`] is still possible; empty otherwise.
     pub datagrams: &'a [DatagramHead],
 }
 
-/// Most datagram heads gathered per UDP flow.
+/// Most datagram heads gathered per UDP or ICMP echo flow.
 pub const MAX_DATAGRAM_HEADS: usize = 16;
 
 /// What a multi-datagram fingerprint sees of one datagram.
@@ -126,7 +126,7 @@ pub struct Interest {
     pub transports: &'static [Transport],
     /// Payload bytes per direction it may need.
     pub bytes: usize,
-    /// Whether it reads [`Exchange::datagrams`] (UDP flows then stay in the probe for up to
+    /// Whether it reads [`Exchange::datagrams`] (UDP and ICMP echo flows then stay in the probe for up to
     /// [`MAX_DATAGRAM_HEADS`] datagrams while it says `NeedMore`).
     pub datagram_heads: bool,
 }

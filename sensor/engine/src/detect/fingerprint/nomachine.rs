@@ -166,7 +166,7 @@ impl Fingerprint for NoMachineFingerprint {
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         match ex.transport {
-            Transport::Icmp => Outcome::NoMatch,
+            Transport::Icmp | Transport::Esp | Transport::Ah | Transport::Gre => Outcome::NoMatch,
             Transport::Udp => fingerprint_udp(ex.orig, ex.resp, ex.finished),
             Transport::Tcp => {
                 if !probe(ex.orig, CLIENT_PREFIX) && !probe(ex.resp, SERVER_PREFIX) {

@@ -273,7 +273,7 @@ impl OpenVpnFingerprint {
         let cheap_no = match ex.transport {
             Transport::Udp => ex.orig.first().is_some_and(|&b| !probe_opcode(b)),
             Transport::Tcp => ex.orig.get(2).is_some_and(|&b| !probe_opcode(b)),
-            Transport::Icmp => true,
+            Transport::Icmp | Transport::Esp | Transport::Ah | Transport::Gre => true,
         };
         if cheap_no {
             return Outcome::NoMatch;

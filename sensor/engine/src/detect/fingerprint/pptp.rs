@@ -1,4 +1,6 @@
-//! PPTP fingerprint: the control connection (RFC 2637), any port (usually TCP 1723).
+//! PPTP fingerprint: the control connection (RFC 2637), any port (usually TCP 1723), and
+//! the data channel alone — PPP in enhanced GRE (IP protocol 47, RFC 2637 §4), as a capture
+//! that missed the control connection (or a gateway that sees only the tunnel) holds it.
 //!
 //! Facts used: the control message header and the Start-Control-Connection messages are
 //! `farhand_proto::pptp`'s (RFC 2637 §2). The client opens with a
@@ -16,13 +18,18 @@ use farhand_model::evidence::PptpEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::Step;
 use farhand_proto::pptp::{
-    SCC_LEN, START_CONTROL_CONNECTION_REPLY, START_CONTROL_CONNECTION_REQUEST, control_message, fixed_fields,
+    GRE_FIXED_LEN, SCC_LEN, START_CONTROL_CONNECTION_REPLY, START_CONTROL_CONNECTION_REQUEST, control_message,
+    enhanced_gre, fixed_fields,
 };
 
 /// Confidence: request and reply.
 pub const CONFIDENCE_PAIR: u8 = 95;
 /// Confidence: request alone.
 pub const CONFIDENCE_REQUEST: u8 = 80;
+/// Confidence: the data channel (PPP in enhanced GRE) both ways.
+pub const CONFIDENCE_DATA_PAIR: u8 = 90;
+/// Confidence: the data channel, one direction.
+pub const CONFIDENCE_DATA_ONE: u8 = 70;
 
 /// The control message at the front of a direction, an anomaly only once its fixed fields
 /// were PPTP's: a direction whose first eight bytes are not (any other protocol, or a server
@@ -47,11 +54,13 @@ impl Fingerprint for PptpFingerprint {
         "1"
     }
     fn interest(&self) -> Interest {
-        Interest::tcp(SCC_LEN)
+        Interest::on(&[Transport::Tcp, Transport::Gre], SCC_LEN)
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
-        if ex.transport != Transport::Tcp {
-            return Outcome::NoMatch;
+        match ex.transport {
+            Transport::Tcp => {}
+            Transport::Gre => return data_channel(ex),
+            _ => return Outcome::NoMatch,
         }
         if ex.orig.len() < SCC_LEN {
             let consistent = !fixed_fields(ex.orig).is_invalid();
@@ -77,12 +86,50 @@ impl Fingerprint for PptpFingerprint {
             confidence: if replied { CONFIDENCE_PAIR } else { CONFIDENCE_REQUEST },
             method: Method::PayloadStructure,
             evidence: Evidence::Pptp(PptpEvidence {
+                channel: "control",
                 protocol_version: req.protocol_version(),
                 host_name: host.trim().to_string(),
                 replied,
+                call_id: None,
             }),
         })
     }
+}
+
+/// The data channel alone: PPP in enhanced GRE (version 1, protocol 0x880B), every fixed bit
+/// and the payload length exact. Both directions: [`CONFIDENCE_DATA_PAIR`]; one packet of one
+/// direction: [`CONFIDENCE_DATA_ONE`] (a single packet stays below "high").
+fn data_channel(ex: &Exchange<'_>) -> Outcome {
+    fn side(b: &[u8]) -> Option<Option<farhand_proto::pptp::Gre<'_>>> {
+        match enhanced_gre(b) {
+            Step::Done(g) => Some(Some(g)),
+            // Cut by the snaplen after a valid header: as good as whole.
+            Step::Incomplete if b.len() >= GRE_FIXED_LEN => Some(None),
+            _ => None,
+        }
+    }
+    let Some(o) = side(ex.orig) else { return Outcome::NoMatch };
+    let replied = match (ex.resp.is_empty(), side(ex.resp)) {
+        (true, _) if !ex.finished => return Outcome::NeedMore,
+        (true, _) => false,
+        (false, Some(_)) => true,
+        (false, None) => return Outcome::NoMatch,
+    };
+    Outcome::Match(Match {
+        tool: Tool::Pptp,
+        confidence: if replied { CONFIDENCE_DATA_PAIR } else { CONFIDENCE_DATA_ONE },
+        method: Method::PayloadStructure,
+        evidence: Evidence::Pptp(PptpEvidence {
+            channel: "data",
+            protocol_version: 0,
+            host_name: String::new(),
+            replied,
+            call_id: o.map(|g| g.call_id).or(match ex.orig.get(6..8) {
+                Some(&[a, b]) => Some(u16::from_be_bytes([a, b])),
+                _ => None,
+            }),
+        }),
+    })
 }
 
 #[cfg(test)]
@@ -100,6 +147,30 @@ mod tests {
             resp_port: 1723,
             finished: fin,
             datagrams: &[],
+        }
+    }
+
+    #[test]
+    fn the_data_channel_alone() {
+        let gre = |o: &'static [u8], r: &'static [u8], fin| Exchange { transport: Transport::Gre, ..ex(o, r, fin) };
+        let data: &[u8] =
+            &[0x30, 0x81, 0x88, 0x0B, 0x00, 0x04, 0x40, 0x02, 0, 0, 0, 1, 0, 0, 0, 0, 0xFF, 0x03, 0xC0, 0x21];
+        let back: &[u8] = &[0x30, 0x01, 0x88, 0x0B, 0x00, 0x02, 0x80, 0x00, 0, 0, 0, 1, 0xC0, 0x21];
+        let Outcome::Match(m) = PptpFingerprint.inspect(&gre(data, back, false)) else { panic!() };
+        assert_eq!((m.tool, m.confidence), (Tool::Pptp, CONFIDENCE_DATA_PAIR));
+        let Evidence::Pptp(e) = &m.evidence else { panic!() };
+        assert_eq!((e.channel, e.call_id, e.replied), ("data", Some(0x4002), true));
+        assert_eq!(PptpFingerprint.inspect(&gre(data, b"", false)), Outcome::NeedMore);
+        let Outcome::Match(m) = PptpFingerprint.inspect(&gre(data, b"", true)) else { panic!() };
+        assert_eq!(m.confidence, CONFIDENCE_DATA_ONE);
+        // Plain GRE carrying IPv4 (a site-to-site tunnel) is not PPTP; nor is a broken answer.
+        let plain: &[u8] = &[0x00, 0x00, 0x08, 0x00, 0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        assert_eq!(PptpFingerprint.inspect(&gre(plain, plain, true)), Outcome::NoMatch);
+        assert_eq!(PptpFingerprint.inspect(&gre(data, plain, true)), Outcome::NoMatch);
+        // Cut by a snaplen after the header: still read.
+        assert!(matches!(PptpFingerprint.inspect(&gre(&data[..12], back, false)), Outcome::Match(_)));
+        for len in 0..data.len() {
+            let _ = PptpFingerprint.inspect(&gre(&data[..len], &back[..len.min(back.len())], true));
         }
     }
 

@@ -149,7 +149,7 @@ pub fn parse<'a>(transport: Transport, orig: &'a [u8], resp: &'a [u8]) -> Parsed
             };
             Parsed::Udp { syn, syn_ack }
         }
-        Transport::Icmp => Parsed::None,
+        Transport::Icmp | Transport::Esp | Transport::Ah | Transport::Gre => Parsed::None,
     }
 }
 

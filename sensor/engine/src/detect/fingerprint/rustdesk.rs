@@ -195,7 +195,7 @@ impl Fingerprint for RustDeskFingerprint {
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         match ex.transport {
-            Transport::Icmp => Outcome::NoMatch,
+            Transport::Icmp | Transport::Esp | Transport::Ah | Transport::Gre => Outcome::NoMatch,
             Transport::Udp => fingerprint_udp(ex.orig, ex.resp, ex.finished),
             Transport::Tcp => {
                 let orig = ex.orig.get(..BYTES_WANTED).unwrap_or(ex.orig);

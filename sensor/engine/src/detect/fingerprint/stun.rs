@@ -11,15 +11,26 @@
 //! responder answered (or, over UDP, the responder's datagram is there) or the exchange is
 //! finished. Confidence rises when a response echoes a request's transaction id, or when a
 //! FINGERPRINT attribute verifies. ChannelData alone matches only when both directions use the
-//! same channel number (a relayed session picked up mid-way). `NoMatch` as soon as the first
-//! message of the initiator's side contradicts STUN and ChannelData; `Anomaly` (where and
-//! why) instead when that message carried the magic cookie (it began as STUN).
+//! same channel number (a relayed session picked up mid-way) and, over TCP, each direction is
+//! at least [`MIN_STREAM_CHANNEL_DATA`] whole ChannelData messages back to back, each with
+//! data (the first four bytes of many binary protocols read as a channel number and length). `NoMatch` as soon as the first
+//! message of the initiator's side contradicts STUN and ChannelData; when that message
+//! carried the magic cookie (it began as STUN), the responder's messages decide, and
+//! `Anomaly` (where and why) only when they hold no valid one.
 //!
-//! Classic STUN (RFC 3489, no magic cookie) has only the length field and a 16-byte
-//! transaction id to check, so a classic message matches only when the whole structure is
-//! exact (known Binding/Shared-Secret type, length == datagram − 20, RFC 3489 attributes that
-//! walk to the end, well-formed addresses) **and** the other direction answers it with the same
-//! 128-bit transaction id. A lone classic message is `NoMatch`.
+//! Classic STUN (RFC 3489 and the dialects that kept its header: Zoom's, Microsoft's MS-TURN;
+//! no magic cookie) has only the length field and a 16-byte transaction id to check, so a
+//! classic message matches only when the whole structure is exact (a known classic type,
+//! length == datagram − 20, attributes that walk exactly to the end, well-formed addresses)
+//! **and** the other direction answers it with the same 128-bit transaction id — or it
+//! carries MS-TURN's MAGIC-COOKIE attribute (`0x72C64BC6`, [`CONFIDENCE_MS_TURN`]). Any other
+//! lone classic message is `NoMatch`.
+//!
+//! A flow is judged by the weight of its valid messages, not rejected on its first odd one:
+//! when the initiator's first message began as STUN (the cookie in place) but breaks a rule
+//! (WhatsApp's Allocate with a length that is no multiple of 4, an unknown type), valid
+//! messages from the responder still make it STUN/TURN — at [`CONFIDENCE_TRANSACTION`] when
+//! one answers the broken message's transaction id.
 //!
 //! The wire format (header, attributes and their decoding, FINGERPRINT's CRC, ChannelData,
 //! TCP framing, classic STUN) is read by [`farhand_proto::stun`], which the STUN transaction
@@ -35,7 +46,8 @@ use farhand_model::evidence::Evidence;
 use farhand_model::evidence::StunEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
 use farhand_proto::stun::{
-    Class, Framing, MAX_ADDRESSES, MAX_STREAM_MESSAGE_LEN, Message, Packet, SideParse, parse_datagram, parse_stream,
+    CHANNEL_HEADER_LEN, Class, Framing, MAX_ADDRESSES, MAX_STREAM_MESSAGE_LEN, Message, Packet, SideParse,
+    parse_datagram, parse_stream,
 };
 
 /// Most characters of SOFTWARE / REALM kept in the evidence.
@@ -54,8 +66,13 @@ pub const CONFIDENCE_FINGERPRINT: u8 = 90;
 pub const CONFIDENCE_MESSAGE: u8 = 80;
 /// Confidence: classic RFC 3489 request and response with the same 128-bit transaction id.
 pub const CONFIDENCE_CLASSIC: u8 = 75;
+/// Confidence: a classic message carrying MS-TURN's MAGIC-COOKIE attribute, unanswered.
+pub const CONFIDENCE_MS_TURN: u8 = 70;
 /// Confidence: ChannelData both ways on the same channel, nothing else seen.
 pub const CONFIDENCE_CHANNEL_DATA: u8 = 60;
+/// ChannelData messages, back to back and each carrying data, that each direction of a TCP
+/// stream must hold before ChannelData alone counts.
+pub const MIN_STREAM_CHANNEL_DATA: usize = 2;
 
 fn text(v: &[u8]) -> String {
     String::from_utf8_lossy(v).chars().filter(|c| !c.is_control()).take(MAX_TEXT_CHARS).collect()
@@ -97,15 +114,57 @@ fn channel_of(s: &SideParse<'_>) -> Option<u16> {
     })
 }
 
+/// What ChannelData alone (no STUN message) says of the two directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChannelOnly {
+    /// Enough ChannelData on one channel both ways.
+    Relayed,
+    /// Nothing contradicts it yet, but there is not enough (TCP: wait for more).
+    Short,
+    /// Not a relayed channel.
+    No,
+}
+
+/// Judge ChannelData alone. Over UDP the datagram's size confirms its one message's length,
+/// so one message each way on the same channel is enough. Over TCP the two-byte channel
+/// number and length are just the first four bytes of a stream — `ES` and `HS` begin
+/// Elasticsearch's and HiSLIP's messages, and a MongoDB message length can too — so each
+/// direction must be at least [`MIN_STREAM_CHANNEL_DATA`] messages back to back, each
+/// carrying data, all on the same channel, and nothing else: the next message's header must
+/// sit exactly where the previous one's length ends, which foreign framing does by chance
+/// about once in 16,000 tries per message.
+fn channel_only(orig: &SideParse<'_>, resp: &SideParse<'_>, transport: Transport) -> ChannelOnly {
+    let (Some(a), Some(b)) = (channel_of(orig), channel_of(resp)) else { return ChannelOnly::No };
+    if a != b {
+        return ChannelOnly::No;
+    }
+    if transport != Transport::Tcp {
+        return ChannelOnly::Relayed;
+    }
+    let side = |s: &SideParse<'_>| -> Option<usize> {
+        let ok = !s.stopped
+            && s.packets.iter().all(
+                |p| matches!(p, Packet::ChannelData { channel, len } if *channel == a && *len > CHANNEL_HEADER_LEN),
+            );
+        ok.then_some(s.packets.len())
+    };
+    match (side(orig), side(resp)) {
+        (Some(x), Some(y)) if x >= MIN_STREAM_CHANNEL_DATA && y >= MIN_STREAM_CHANNEL_DATA => ChannelOnly::Relayed,
+        (Some(_), Some(_)) => ChannelOnly::Short,
+        _ => ChannelOnly::No,
+    }
+}
+
 /// Confidence of the two parsed directions, or `None` when they are not STUN/TURN enough;
 /// with whether a transaction paired.
-fn confidence(orig: &SideParse<'_>, resp: &SideParse<'_>) -> (Option<u8>, bool) {
+fn confidence(orig: &SideParse<'_>, resp: &SideParse<'_>, transport: Transport) -> (Option<u8>, bool) {
     let matched = answered(orig, resp) || answered(resp, orig);
     let msgs = || messages(orig).chain(messages(resp));
     let cookie = msgs().any(|m| !m.classic);
     let classic = msgs().any(|m| m.classic);
     let fp = msgs().any(|m| m.fingerprint_ok);
-    let same_channel = matches!((channel_of(orig), channel_of(resp)), (Some(a), Some(b)) if a == b);
+    let same_channel = channel_only(orig, resp, transport) == ChannelOnly::Relayed;
+    let ms_turn = msgs().any(|m| m.ms_turn);
     let c = if matched && cookie {
         CONFIDENCE_TRANSACTION
     } else if cookie && fp {
@@ -114,6 +173,8 @@ fn confidence(orig: &SideParse<'_>, resp: &SideParse<'_>) -> (Option<u8>, bool) 
         CONFIDENCE_MESSAGE
     } else if matched && classic {
         CONFIDENCE_CLASSIC
+    } else if ms_turn {
+        CONFIDENCE_MS_TURN
     } else if same_channel {
         CONFIDENCE_CHANNEL_DATA
     } else {
@@ -180,7 +241,25 @@ pub fn fingerprint(orig: &SideParse<'_>, resp: &SideParse<'_>, transport: Transp
     // Bytes that merely were not excluded yet (an empty side, a ChannelData-range first
     // byte, which every ASCII letter is) are simply not STUN.
     if let Some(a) = orig.invalid {
-        return if orig.cookie { Outcome::Anomaly(a) } else { Outcome::NoMatch };
+        if !orig.cookie {
+            return Outcome::NoMatch;
+        }
+        // It began as STUN and broke a rule — a dialect's odd length or unknown type. The
+        // flow is judged by the weight of its valid messages: the responder's.
+        if messages(resp).any(|m| !m.classic) {
+            let paired = orig.broken_id.is_some_and(|id| {
+                messages(resp).any(|m| matches!(m.class, Class::Success | Class::Error) && m.transaction_id == id)
+            });
+            return Outcome::Match(Match {
+                tool: Tool::StunTurn,
+                confidence: if paired { CONFIDENCE_TRANSACTION } else { CONFIDENCE_MESSAGE },
+                method: Method::PayloadStructure,
+                evidence: Evidence::Stun(evidence(orig, resp, paired)),
+            });
+        }
+        // A datagram's answer is one datagram away; a TCP stream that broke is not waited on.
+        let waiting = transport == Transport::Udp && resp.pending && !finished;
+        return if waiting { Outcome::NeedMore } else { Outcome::Anomaly(a) };
     }
     if orig.packets.is_empty() {
         return if finished { Outcome::NoMatch } else { Outcome::NeedMore };
@@ -195,8 +274,14 @@ pub fn fingerprint(orig: &SideParse<'_>, resp: &SideParse<'_>, transport: Transp
     if !complete {
         return Outcome::NeedMore;
     }
-    let (Some(confidence), matched) = confidence(orig, resp) else {
-        return Outcome::NoMatch;
+    let (Some(confidence), matched) = confidence(orig, resp, transport) else {
+        // ChannelData alone over TCP: more messages may still confirm the framing.
+        let short = channel_only(orig, resp, transport) == ChannelOnly::Short;
+        return if short && !finished && messages(orig).chain(messages(resp)).next().is_none() {
+            Outcome::NeedMore
+        } else {
+            Outcome::NoMatch
+        };
     };
     Outcome::Match(Match {
         tool: Tool::StunTurn,
@@ -230,7 +315,7 @@ impl Fingerprint for StunFingerprint {
                     parse_stream(ex.resp.get(..cut(ex.resp)).unwrap_or_default()),
                 )
             }
-            Transport::Icmp => return Outcome::NoMatch,
+            Transport::Icmp | Transport::Esp | Transport::Ah | Transport::Gre => return Outcome::NoMatch,
         };
         fingerprint(&orig, &resp, ex.transport, ex.finished)
     }
@@ -373,6 +458,98 @@ mod tests {
     }
 
     #[test]
+    fn dialects_are_judged_by_their_valid_messages() {
+        // WhatsApp's Allocate: the length is no multiple of 4 (here: one byte of value more,
+        // the length and the datagram agreeing). The server's 401 answers its transaction id.
+        let mut odd = unhex(ALLOCATE_REQUEST);
+        odd.push(0x00);
+        let len = (odd.len() - HEADER_LEN) as u16;
+        odd[2..4].copy_from_slice(&len.to_be_bytes());
+        let answer = unhex(ALLOCATE_401);
+        let out = inspect(Transport::Udp, &odd, &answer, false);
+        let (conf, e) = evidence(&out);
+        assert_eq!((conf, e.transaction_matched), (CONFIDENCE_TRANSACTION, true));
+        assert_eq!(e.realm.as_deref(), Some("example.test"));
+        // Unanswered yet: wait; never answered: the anomaly, as before.
+        assert_eq!(inspect(Transport::Udp, &odd, b"", false), Outcome::NeedMore);
+        assert!(matches!(inspect(Transport::Udp, &odd, b"", true), Outcome::Anomaly(_)));
+        // A zero-length message of an unknown type first, then a valid answer to something
+        // else: the answer's weight, without the pairing.
+        let mut unknown = unhex(BINDING_REQUEST);
+        unknown[1] = 0x0F;
+        let out = inspect(Transport::Udp, &unknown, &unhex(ALLOCATE_401), false);
+        let (conf, e) = evidence(&out);
+        assert_eq!((conf, e.transaction_matched), (CONFIDENCE_MESSAGE, false));
+        // An answer that is no STUN does not rescue it.
+        assert!(refused(&inspect(Transport::Udp, &odd, b"\x16\x03\x01\x00\x05hello", false)));
+        // Bytes that never began as STUN stay NoMatch whatever answers.
+        assert_eq!(inspect(Transport::Udp, b"GET / HTTP/1.1\r\n\r\n", &answer, false), Outcome::NoMatch);
+    }
+
+    #[test]
+    fn ms_turn_and_classic_dialects() {
+        // MS-TURN Allocate (classic header, MAGIC-COOKIE attribute, MS-VERSION 0x8008).
+        let mut req = vec![0x00, 0x03, 0x00, 0x10];
+        req.extend(1..=16u8);
+        req.extend_from_slice(&[0x00, 0x0F, 0x00, 0x04, 0x72, 0xC6, 0x4B, 0xC6]);
+        req.extend_from_slice(&[0x80, 0x08, 0x00, 0x04, 0x00, 0x00, 0x00, 0x06]);
+        let out = inspect(Transport::Udp, &req, b"", true);
+        let (conf, e) = evidence(&out);
+        assert_eq!((conf, e.messages.as_slice()), (CONFIDENCE_MS_TURN, &["allocate_request"][..]));
+        // Answered with the same 128-bit id (an MS-TURN Allocate error with its own attributes).
+        let mut resp = vec![0x01, 0x13, 0x00, 0x08];
+        resp.extend(1..=16u8);
+        resp.extend_from_slice(&[0x80, 0x50, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01]);
+        let out = inspect(Transport::Udp, &req, &resp, false);
+        let (conf, e) = evidence(&out);
+        assert_eq!((conf, e.transaction_matched), (CONFIDENCE_CLASSIC, true));
+        // Without the cookie attribute a lone classic message is still nothing; the pairing
+        // makes it classic STUN.
+        let mut plain = req.clone();
+        plain[20..28].copy_from_slice(&[0x80, 0x55, 0x00, 0x04, 0, 0, 0, 1]);
+        assert_eq!(inspect(Transport::Udp, &plain, b"", true), Outcome::NoMatch);
+        assert!(matches!(inspect(Transport::Udp, &plain, &resp, false), Outcome::Match(_)));
+        let mut other_id = resp.clone();
+        other_id[19] ^= 1;
+        assert_eq!(inspect(Transport::Udp, &plain, &other_id, true), Outcome::NoMatch);
+    }
+
+    #[test]
+    fn channel_data_over_tcp_needs_its_framing_confirmed() {
+        // Two ChannelData messages each way on channel 0x4001, 5 bytes of data padded to 8.
+        let cd = |n: usize| -> Vec<u8> {
+            (0..n).flat_map(|i| [0x40, 0x01, 0x00, 0x05, b'a', b'b', b'c', b'd', i as u8, 0, 0, 0]).collect()
+        };
+        let (c, s) = (cd(2), cd(2));
+        let out = inspect(Transport::Tcp, &c, &s, false);
+        let (conf, e) = evidence(&out);
+        assert_eq!((conf, e.channels.as_slice()), (CONFIDENCE_CHANNEL_DATA, &[0x4001][..]));
+        // One message each way: wait while the stream goes on, nothing once it ended.
+        assert_eq!(inspect(Transport::Tcp, &cd(1), &cd(1), false), Outcome::NeedMore);
+        assert_eq!(inspect(Transport::Tcp, &cd(1), &cd(2), true), Outcome::NoMatch);
+        // Elasticsearch's transport messages: `ES`, then a 4-byte length whose high half is
+        // zero — a ChannelData header with no data, followed by bytes that are not a message.
+        let es_req = unhex("4553000000410000000000000001080800d13b0000000000");
+        let es_resp = unhex("4553000000190000000000000001090800d13b0000000000");
+        assert_eq!(inspect(Transport::Tcp, &es_req, &es_resp, false), Outcome::NoMatch);
+        assert_eq!(inspect(Transport::Tcp, &es_req, &es_resp, true), Outcome::NoMatch);
+        // HiSLIP: `HS`, message type and control code, then a 4-byte parameter and 8-byte length.
+        let hs = unhex("48530001000000010000000000000008");
+        assert_eq!(inspect(Transport::Tcp, &hs, &hs, true), Outcome::NoMatch);
+        // Empty ChannelData, a second channel, or something else after the first: no.
+        let empty: Vec<u8> = [0x40, 0x01, 0, 0].repeat(3);
+        assert_eq!(inspect(Transport::Tcp, &empty, &empty, true), Outcome::NoMatch);
+        let mut two = cd(2);
+        two[13] = 0x02;
+        assert_eq!(inspect(Transport::Tcp, &two, &s, true), Outcome::NoMatch);
+        let mut then = cd(1);
+        then.extend_from_slice(b"\x00\x01\x00\x08garbage-garbage-garbage!");
+        assert_eq!(inspect(Transport::Tcp, &then, &s, false), Outcome::NoMatch);
+        // Over UDP one datagram each way still is enough (the datagram confirms the length).
+        assert!(matches!(inspect(Transport::Udp, &cd(1), &cd(1), false), Outcome::Match(_)));
+    }
+
+    #[test]
     fn tcp_stream_of_messages() {
         let (c, s) = (unhex(TCP_CLIENT_STREAM), unhex(TCP_SERVER_STREAM));
         let out = inspect(Transport::Tcp, &c, &s, false);
@@ -410,10 +587,14 @@ mod tests {
         for k in [BINDING_REQUEST, ALLOCATE_SUCCESS, SEND_INDICATION, CHANNEL_DATA_CLIENT] {
             let d = unhex(k);
             for len in 1..d.len() {
-                let out = inspect(Transport::Udp, &d[..len], &unhex(BINDING_SUCCESS), false);
-                // Once the cookie is there the datagram began as STUN: the cut is an anomaly.
+                // Once the cookie is there the datagram began as STUN: the cut is an anomaly,
+                // unless a valid answer weighs for the flow.
                 let began = len >= 8 && k != CHANNEL_DATA_CLIENT;
-                assert!(refused(&out) && matches!(out, Outcome::Anomaly(_)) == began, "{len}");
+                let alone = inspect(Transport::Udp, &d[..len], b"", true);
+                assert!(refused(&alone) && matches!(alone, Outcome::Anomaly(_)) == began, "{len}");
+                let answered = inspect(Transport::Udp, &d[..len], &unhex(BINDING_SUCCESS), false);
+                assert_eq!(matches!(answered, Outcome::Match(_)), began, "{len}");
+                assert!(began || refused(&answered), "{len}");
             }
         }
         // TCP: every prefix is consistent (never NoMatch while open) and decided when finished.

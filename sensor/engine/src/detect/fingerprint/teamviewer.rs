@@ -190,7 +190,7 @@ impl Fingerprint for TeamViewerFingerprint {
     }
     fn inspect(&self, ex: &Exchange<'_>) -> Outcome {
         match ex.transport {
-            Transport::Icmp => Outcome::NoMatch,
+            Transport::Icmp | Transport::Esp | Transport::Ah | Transport::Gre => Outcome::NoMatch,
             Transport::Udp => fingerprint_udp(ex.orig, ex.resp, ex.finished),
             Transport::Tcp => {
                 if !probe(ex.orig) || !probe(ex.resp) {
