@@ -65,8 +65,9 @@ SMB=203.0.113.56 NTP=203.0.113.57 SNMP=203.0.113.58 MQTT=203.0.113.59 WEB=203.0.
 WS=203.0.113.61 GRPC=203.0.113.62 SIP=203.0.113.63 SSH=203.0.113.64
 SERVERS="$PG $MARIA $REDIS $LDAP $KDC $SMB $NTP $SNMP $MQTT $WEB $WS $GRPC $SIP $SSH"
 
-say() { printf '[record-negatives %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+NAME=record-negatives ONLY=${FHQ_CASES:-}
+# shellcheck source=scripts/lib/netns-record.sh
+. "$REPO/scripts/lib/netns-record.sh"
 [ "$(id -u)" = 0 ] || die "must run as root"
 mkdir -p "$OUTDIR"; OUTDIR=$(readlink -f "$OUTDIR")
 
@@ -76,75 +77,19 @@ PKGS="iproute2 ethtool tcpdump procps openssl python3 util-linux
   chrony snmpd snmp mosquitto mosquitto-clients
   nghttp2-server nghttp2-client python3-grpcio python3-websockets baresip-core
   openssh-server openssh-client rsync git"
-missing=""
-for p in $PKGS; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  say "installing Debian packages:$missing"
-  export DEBIAN_FRONTEND=noninteractive
-  policy=""
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' > $policy; chmod 755 $policy
-  fi
-  apt-get -o DPkg::Lock::Timeout=900 update -q
-  # shellcheck disable=SC2086
-  apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $missing
-  [ -z "$policy" ] || rm -f "$policy"
-fi
+# shellcheck disable=SC2086
+ensure_packages $PKGS
 PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
-kill_ns_procs() {
-  local pids
-  pids=$(ip netns pids "$1" 2>/dev/null || true)
-  # shellcheck disable=SC2086
-  [ -z "$pids" ] || kill "-$2" $pids 2>/dev/null || true
-}
-teardown() {
-  kill_ns_procs $EP TERM; kill_ns_procs $INET TERM
-  sleep 1
-  kill_ns_procs $EP KILL; kill_ns_procs $INET KILL
-  ip netns del $EP 2>/dev/null || true
-  ip netns del $INET 2>/dev/null || true
-}
-on_exit() { local rc=$?; set +e; teardown; say "cleaned up; logs kept in $WORK"; exit $rc; }
-say "removing leftovers of earlier runs"
-teardown
-rm -rf "$WORK"; mkdir -p "$WORK"; chmod 755 "$WORK"
-trap on_exit EXIT
-trap 'exit 130' INT TERM
+fresh_start
 
-inep()   { ip netns exec $EP "$@"; }
-ininet() { ip netns exec $INET "$@"; }
-spawn() {  # spawn NS NAME CMD...: daemon in NS, output to $WORK/NAME.log
-  local ns=$1 name=$2; shift 2
-  ip netns exec "$ns" setsid "$@" > "$WORK/$name.log" 2>&1 &
-}
-wait_for() {
-  local t=$1 what=$2 i; shift 2
-  for ((i=0; i<t*10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  die "timed out waiting for $what"
-}
-listening() { ip netns exec "$1" ss -Hln --"$2" | grep -qF " $3:$4 "; }
 cert() {  # cert NAME CN: self-signed RSA certificate NAME.crt / NAME.key in the current dir
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$2" \
     -keyout "$1.key" -out "$1.crt" >/dev/null 2>&1
 }
 
 say "creating namespaces $EP ($LAPTOP) and $INET ($ROUTER, $SERVERS)"
-ip netns add $EP; ip netns add $INET
-ip link add $EP_IF type veth peer name $INET_IF
-ip link set $EP_IF netns $EP; ip link set $INET_IF netns $INET
-for ns in $EP $INET; do
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip netns exec "$ns" ip link set lo up
-done
-ininet sysctl -qw net.ipv4.ip_forward=0
-inep   ip link set $EP_IF address 02:00:0a:20:00:0a
-ininet ip link set $INET_IF address 02:00:cb:00:71:03
-inep   ip addr add $LAPTOP/24 dev $EP_IF
-ininet ip addr add $ROUTER/24 dev $INET_IF
+make_link $LAPTOP/24 $ROUTER/24 02:00:0a:20:00:0a 02:00:cb:00:71:03
 for a in $SERVERS; do [ "$a" = $SIP ] || ininet ip addr add "$a/32" dev $INET_IF; done
 # The answering phone's address sits alone on an interface of its own (one end of a veth pair
 # kept inside fhq-inet), which baresip takes its media address from: otherwise it would take
@@ -152,15 +97,12 @@ for a in $SERVERS; do [ "$a" = $SIP ] || ininet ip addr add "$a/32" dev $INET_IF
 ininet ip link add fhq-sip type veth peer name fhq-sip-x
 ininet ip addr add $SIP/32 dev fhq-sip
 ininet ip link set fhq-sip up; ininet ip link set fhq-sip-x up
-inep ip link set $EP_IF up; ininet ip link set $INET_IF up
 inep   ip route add 203.0.113.0/24 dev $EP_IF
 ininet ip route add 10.32.0.0/24 dev $INET_IF src $ROUTER
 # The answering phone's RTP/RTCP sockets (ports 10000-10019) are bound to no address: make what
 # they send leave from the phone's address too, not from the route's source (the router's).
 ininet ip rule add ipproto udp sport 10000-10019 table 100
 ininet ip route add 10.32.0.0/24 dev $INET_IF src $SIP table 100
-inep   ethtool -K $EP_IF tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-ininet ethtool -K $INET_IF tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------------ servers
 cd "$WORK"
@@ -481,21 +423,6 @@ mariadb --no-defaults -S "$WORK/mysql/sock" -u root -e "CREATE DATABASE inventor
   CREATE USER 'app'@'%' IDENTIFIED BY 'app-pw'; GRANT ALL ON inventory.* TO 'app'@'%';" > mariadb-setup.log
 
 # ------------------------------------------------------------------ captures
-record() {  # record CASE CMD...: capture on the endpoint's leg while CMD runs
-  local case=$1; shift
-  if [ -n "${FHQ_CASES:-}" ] && [[ " $FHQ_CASES " != *" $case "* ]]; then return 0; fi
-  mkdir -p "$OUTDIR/$case"
-  local pcap="$WORK/$case.pcap"
-  spawn $EP "tcpdump-$case" tcpdump -i $EP_IF -s 0 -U -w "$pcap" not ip6
-  local tpid=$!
-  sleep 1
-  "$@"
-  sleep 1
-  kill -INT $tpid; wait $tpid 2>/dev/null || true
-  cp "$pcap" "$OUTDIR/$case/input.pcap"
-  say "$case: $(stat -c %s "$OUTDIR/$case/input.pcap") bytes"
-}
-
 databases() {
   local sslmode sql
   sql="CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text, qty int);

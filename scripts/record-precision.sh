@@ -57,77 +57,23 @@ LAPTOP=10.31.0.10 ROUTER=203.0.113.1 LOOK=203.0.113.40 PROXY=203.0.113.41 WEB=20
 ESP=203.0.113.43 ESPUDP=203.0.113.44 GRE=203.0.113.46
 NOWHERE=198.51.100.7
 
-say() { printf '[record-precision %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+NAME=record-precision ONLY=${FHP_ONLY:-}
+# shellcheck source=scripts/lib/netns-record.sh
+. "$REPO/scripts/lib/netns-record.sh"
 [ "$(id -u)" = 0 ] || die "must run as root"
 mkdir -p "$OUTDIR"; OUTDIR=$(readlink -f "$OUTDIR")
 
 PKGS="iproute2 ethtool tcpdump procps openssl python3 python3-cryptography tinyproxy iputils-ping nftables"
-missing=""
-for p in $PKGS; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  say "installing Debian packages:$missing"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=900 update -q
-  # shellcheck disable=SC2086
-  apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $missing
-fi
-
-kill_ns_procs() {
-  local pids
-  pids=$(ip netns pids "$1" 2>/dev/null || true)
-  # shellcheck disable=SC2086
-  [ -z "$pids" ] || kill "-$2" $pids 2>/dev/null || true
-}
-teardown() {
-  kill_ns_procs $EP TERM; kill_ns_procs $INET TERM
-  sleep 0.5
-  kill_ns_procs $EP KILL; kill_ns_procs $INET KILL
-  ip netns del $EP 2>/dev/null || true
-  ip netns del $INET 2>/dev/null || true
-}
-on_exit() { local rc=$?; set +e; teardown; say "cleaned up; logs kept in $WORK"; exit $rc; }
-say "removing leftovers of earlier runs"
-teardown
-rm -rf "$WORK"; mkdir -p "$WORK"
-trap on_exit EXIT
-trap 'exit 130' INT TERM
-
-inep()   { ip netns exec $EP "$@"; }
-ininet() { ip netns exec $INET "$@"; }
-spawn() {  # spawn NS NAME CMD...: daemon in NS, output to $WORK/NAME.log
-  local ns=$1 name=$2; shift 2
-  ip netns exec "$ns" "$@" > "$WORK/$name.log" 2>&1 &
-}
-wait_for() {
-  local t=$1 what=$2 i; shift 2
-  for ((i=0; i<t*10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  die "timed out waiting for $what"
-}
-listening() { ip netns exec "$1" ss -Hln --"$2" | grep -qF " $3:$4 "; }
+# shellcheck disable=SC2086
+ensure_packages $PKGS
+fresh_start
 
 say "creating namespaces $EP ($LAPTOP) and $INET ($ROUTER, $LOOK, $PROXY, $WEB)"
-ip netns add $EP; ip netns add $INET
-ip link add $EP_IF type veth peer name $INET_IF
-ip link set $EP_IF netns $EP; ip link set $INET_IF netns $INET
-for ns in $EP $INET; do
-  ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip netns exec $ns ip link set lo up
-done
-ininet sysctl -qw net.ipv4.ip_forward=0
-inep   ip link set $EP_IF address 02:00:0a:1f:00:0a
-ininet ip link set $INET_IF address 02:00:cb:00:71:02
-inep   ip addr add $LAPTOP/24 dev $EP_IF
-ininet ip addr add $ROUTER/24 dev $INET_IF
+make_link $LAPTOP/24 $ROUTER/24 02:00:0a:1f:00:0a 02:00:cb:00:71:02
 for a in $LOOK $PROXY $WEB $ESP $ESPUDP $GRE; do ininet ip addr add "$a/32" dev $INET_IF; done
-inep ip link set $EP_IF up; ininet ip link set $INET_IF up
 inep   ip route add 203.0.113.0/24 dev $EP_IF
 inep   ip route add 198.51.100.0/24 via $ROUTER
 ininet ip route add 10.31.0.0/24 dev $INET_IF src $ROUTER
-inep   ethtool -K $EP_IF tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-ininet ethtool -K $INET_IF tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------------ servers
 cd "$WORK"
@@ -157,22 +103,6 @@ wait_for 10 "tinyproxy" listening $INET tcp $PROXY 8888
 wait_for 10 "s_server" listening $INET tcp $WEB 443
 
 # ------------------------------------------------------------------ captures
-wanted() { [ -z "${FHP_ONLY:-}" ] || [[ " $FHP_ONLY " == *" $1 "* ]]; }
-record() {  # record CASE CMD...: capture on the endpoint's leg while CMD runs
-  local case=$1; shift
-  wanted "$case" || return 0
-  mkdir -p "$OUTDIR/$case"
-  local pcap="$WORK/$case.pcap"
-  spawn $EP "tcpdump-$case" tcpdump -i $EP_IF -s 0 -U -w "$pcap" not ip6
-  local tpid=$!
-  sleep 1
-  "$@"
-  sleep 1
-  kill -INT $tpid; wait $tpid 2>/dev/null || true
-  cp "$pcap" "$OUTDIR/$case/input.pcap"
-  say "$case: $(stat -c %s "$OUTDIR/$case/input.pcap") bytes"
-}
-
 lookalikes() {
   inep python3 "$HELP/lookalike.py" client es     $LOOK 9300
   inep python3 "$HELP/lookalike.py" client hislip $LOOK 4880
