@@ -362,29 +362,9 @@ printf "ausrc_srate 48000\nausrc_channels 2\n" >> sip/caller/config   # what aus
 echo "<sip:laptop@$LAPTOP>;regint=0;audio_codecs=PCMU" > sip/caller/accounts
 spawn $INET baresip-callee baresip -f "$WORK/sip/callee"
 
-# OpenSSH: host and client keys of this run, key logins only.
-mkdir -p ssh/src ssh/dst; chmod 700 ssh
-ssh-keygen -q -t ed25519 -N '' -C fhq-host -f ssh/host_ed25519
-ssh-keygen -q -t ed25519 -N '' -C fhq-client -f ssh/client_ed25519
-cp ssh/client_ed25519.pub ssh/authorized_keys
-echo "$SSH $(cut -d' ' -f1-2 ssh/host_ed25519.pub)" > ssh/known_hosts
-cat > ssh/sshd_config <<CONF
-Port 22
-ListenAddress $SSH
-HostKey $WORK/ssh/host_ed25519
-PidFile none
-AuthorizedKeysFile $WORK/ssh/authorized_keys
-UsePAM no
-StrictModes no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-Subsystem sftp internal-sftp
-LogLevel INFO
-CONF
-mkdir -p /run/sshd
-/usr/sbin/sshd -t -f "$WORK/ssh/sshd_config" || die "sshd rejects $WORK/ssh/sshd_config"
+# OpenSSH: the lab's own sshd set-up (tests/lab/sshd.sh: keys of this run, key logins only),
+# started below once the files it serves are in place.
+mkdir -p ssh/src ssh/dst
 for i in $(seq 1 12); do openssl rand $((i * 1000 + 4000)) > "ssh/src/part-$i.bin"; done
 openssl rand 200000 > ssh/backup.tar.gz
 openssl rand 80000 > ssh/dst/server.log
@@ -399,7 +379,7 @@ for i in $(seq 1 12); do
 done
 git -C ssh/work push -q "$WORK/ssh/repo.git" HEAD:refs/heads/main
 git -C ssh/repo.git symbolic-ref HEAD refs/heads/main
-spawn $INET sshd /usr/sbin/sshd -D -e -f "$WORK/ssh/sshd_config"
+"$REPO/tests/lab/sshd.sh" start "$WORK/ssh" $INET 22 > /dev/null
 
 wait_for 20 "postgres"  listening $INET tcp $PG 5432
 wait_for 30 "mariadbd"  listening $INET tcp $MARIA 3306
@@ -414,7 +394,6 @@ wait_for 10 "nghttpd"   listening $INET tcp $WEB 443
 wait_for 10 "nghttpd"   listening $INET tcp $WEB 80
 wait_for 10 "ws app"    listening $INET tcp $WS 8080
 wait_for 10 "grpc app"  listening $INET tcp $GRPC 50051
-wait_for 10 "sshd"      listening $INET tcp $SSH 22
 wait_for 10 "baresip"   listening $INET udp $SIP 5060
 
 runuser -u postgres -- psql -X -q -h "$WORK/pg" -U postgres \
@@ -561,8 +540,8 @@ voip() {
 }
 
 ssh_machine() {
-  local o="-F none -i $WORK/ssh/client_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes"
-  o="$o -o UserKnownHostsFile=$WORK/ssh/known_hosts -o StrictHostKeyChecking=yes -o ConnectTimeout=10"
+  local o
+  o=$("$REPO/tests/lab/sshd.sh" opts "$WORK/ssh")
   say "  rsync -e ssh (push a directory)"
   inep timeout 30 rsync -a -e "ssh $o" "$WORK/ssh/src/" "root@$SSH:$WORK/ssh/dst/src/" > "$WORK/rsync.out" 2>&1
   sleep 1

@@ -49,11 +49,6 @@ impl Transport {
             Transport::Gre => "gre",
         }
     }
-
-    /// A flow of a whole IP protocol (ESP, AH, GRE): no ports, one flow per address pair.
-    pub fn portless(self) -> bool {
-        matches!(self, Transport::Esp | Transport::Ah | Transport::Gre)
-    }
 }
 
 /// A recognised remote-control protocol with the evidence behind it.

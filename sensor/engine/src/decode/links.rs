@@ -30,12 +30,6 @@
 
 /// Ethernet type of PPPoE session packets.
 pub const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
-/// Ethernet types of VLAN tags (802.1Q, 802.1ad, the old QinQ 0x9100).
-const VLAN_TAGS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
-/// Most VLAN tags followed.
-const MAX_TAGS: usize = 3;
-/// Ethernet header length.
-const ETHERNET_LEN: usize = 14;
 /// PPPoE header length.
 const PPPOE_LEN: usize = 6;
 
@@ -46,19 +40,6 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 /// The IP version an Ethernet type names, if any.
 fn ip_ethertype(et: u16) -> bool {
     matches!(et, 0x0800 | 0x86DD)
-}
-
-/// The Ethernet type after up to [`MAX_TAGS`] VLAN tags, and where its payload begins.
-pub fn ethertype_after_tags(frame: &[u8]) -> Option<(u16, usize)> {
-    let mut at = ETHERNET_LEN - 2;
-    for _ in 0..=MAX_TAGS {
-        let et = be16(frame, at)?;
-        if !VLAN_TAGS.contains(&et) {
-            return Some((et, at + 2));
-        }
-        at += 4;
-    }
-    None
 }
 
 /// PPP after any HDLC-like address and control bytes.
@@ -91,12 +72,6 @@ pub fn pppoe(b: &[u8]) -> Result<Option<&[u8]>, ()> {
     // The length covers the PPP protocol field and packet; a snaplen may have cut it.
     let body = body.get(..usize::from(len)).unwrap_or(body);
     ppp_payload(body)
-}
-
-/// A PPPoE session packet inside an Ethernet frame.
-pub fn pppoe_ethernet(frame: &[u8]) -> Result<Option<&[u8]>, ()> {
-    let (_, at) = ethertype_after_tags(frame).ok_or(())?;
-    pppoe(frame.get(at..).ok_or(())?)
 }
 
 /// Cisco HDLC.
@@ -257,13 +232,9 @@ mod tests {
     }
 
     #[test]
-    fn pppoe_in_and_out_of_ethernet() {
+    fn pppoe_sessions() {
         let session = with(&[0x11, 0x00, 0x12, 0x34, 0x00, 22, 0x00, 0x21]);
         assert_eq!(pppoe(&session), Ok(Some(&IP[..])));
-        let mut eth = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x81, 0x00, 0x00, 0x64, 0x88, 0x64];
-        eth.extend_from_slice(&session);
-        assert!(pppoe_session_here(&eth));
-        assert_eq!(pppoe_ethernet(&eth), Ok(Some(&IP[..])));
         // Discovery (code 0x09 PADI) and a wrong version are not session data.
         let mut padi = session.clone();
         padi[1] = 0x09;
@@ -277,12 +248,7 @@ mod tests {
         assert_eq!(pppoe(&long), Ok(Some(&IP[..])));
         for n in 0..session.len() {
             let _ = pppoe(&session[..n]);
-            let _ = pppoe_ethernet(&eth[..n.min(eth.len())]);
         }
-    }
-
-    fn pppoe_session_here(frame: &[u8]) -> bool {
-        ethertype_after_tags(frame).is_some_and(|(et, _)| et == ETHERTYPE_PPPOE_SESSION)
     }
 
     #[test]

@@ -115,7 +115,6 @@ const NULL_LEN: usize = 4;
 pub fn decode<'a>(frame: &RawFrame<'a>, stats: &mut DecodeStats) -> Option<PacketView<'a>> {
     let data = frame.data;
     let sliced = match frame.link {
-        LinkType::Ethernet if pppoe_session(data) => return ip_in(links::pppoe_ethernet(data), frame, stats),
         LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(data) {
             Ok(p) => p,
             Err(_) => return count(&mut stats.malformed),
@@ -165,13 +164,15 @@ pub fn decode<'a>(frame: &RawFrame<'a>, stats: &mut DecodeStats) -> Option<Packe
         LinkType::Nflog => return ip_in(links::nflog(data), frame, stats),
         LinkType::Ieee80211 { radiotap } => return ip_in(links::ieee80211(data, radiotap), frame, stats),
     };
+    // etherparse stops at an Ethernet type it does not know; a PPPoE session's is read here
+    // (only then: an IP frame never takes this branch).
+    if sliced.net.is_none()
+        && let Some(e) = sliced.ether_payload()
+        && e.ether_type.0 == links::ETHERTYPE_PPPOE_SESSION
+    {
+        return ip_in(links::pppoe(e.payload), frame, stats);
+    }
     view(frame, &sliced, stats)
-}
-
-/// Whether an Ethernet frame (after up to three VLAN tags) carries a PPPoE session packet,
-/// which etherparse does not open.
-fn pppoe_session(data: &[u8]) -> bool {
-    links::ethertype_after_tags(data).is_some_and(|(et, _)| et == links::ETHERTYPE_PPPOE_SESSION)
 }
 
 /// Decode the IP packet a link layer's reader found (`Ok(None)`: not IP; `Err`: malformed).
@@ -202,15 +203,14 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
             vlan = (vlan << 12) | u32::from(v.vlan_identifier().value());
         }
     }
-    let (src, dst, ip_payload, ah) = match &p.net {
+    let (src, dst, ip_payload) = match &p.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
-            (Addr::v4(h.source()), Addr::v4(h.destination()), v4.payload(), v4.extensions().auth.is_some())
+            (Addr::v4(h.source()), Addr::v4(h.destination()), v4.payload())
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             let h = v6.header();
-            let ah = links::ipv6_has_ah(h.next_header().0, v6.extensions().slice());
-            (Addr::v6(h.source()), Addr::v6(h.destination()), v6.payload(), ah)
+            (Addr::v6(h.source()), Addr::v6(h.destination()), v6.payload())
         }
         Some(LaxNetSlice::Arp(_)) => return count(&mut stats.non_ip),
         None if p.stop_err.is_some() => return count(&mut stats.truncated),
@@ -224,13 +224,14 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
     // (tunnel mode; AH around TCP or UDP is read as that TCP or UDP). No ports: one flow per
     // address pair, the payload from the protocol's own header on.
     let portless = match ipn {
+        proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 => None,
         proto::ESP => Some(Transport::Esp),
         proto::GRE => Some(Transport::Gre),
-        _ if ah && !matches!(ipn, proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6) => Some(Transport::Ah),
+        _ if authenticated(p) => Some(Transport::Ah),
         _ => None,
     };
-    let (sport, dport, transport, tcp, payload) = match portless {
-        Some(t) => (0, 0, t, None, ip_payload.payload),
+    let (sport, dport, transport, tcp, payload, echo_reply) = match portless {
+        Some(t) => (0, 0, t, None, ip_payload.payload, false),
         None => l4(p, ipn, stats)?,
     };
     let proto_num = match transport {
@@ -257,11 +258,7 @@ fn view<'a>(frame: &RawFrame<'a>, p: &LaxSlicedPacket<'a>, stats: &mut DecodeSta
             Some(etherparse::LinkSlice::Ethernet2(e)) => e.source(),
             _ => [0; 6],
         },
-        echo_reply: match &p.transport {
-            Some(TransportSlice::Icmpv4(i)) => i.type_u8() == ICMP_ECHO_REPLY,
-            Some(TransportSlice::Icmpv6(i)) => i.type_u8() == ICMPV6_ECHO_REPLY,
-            _ => false,
-        },
+        echo_reply,
     })
 }
 
@@ -276,20 +273,22 @@ const ICMPV6_ECHO_REPLY: u8 = 129;
 fn l4<'a>(p: &LaxSlicedPacket<'a>, ipn: u8, stats: &mut DecodeStats) -> Option<L4<'a>> {
     Some(match &p.transport {
         Some(TransportSlice::Tcp(t)) => {
-            (t.source_port(), t.destination_port(), Transport::Tcp, Some(tcp_info(t)), t.payload())
+            (t.source_port(), t.destination_port(), Transport::Tcp, Some(tcp_info(t)), t.payload(), false)
         }
-        Some(TransportSlice::Udp(u)) => (u.source_port(), u.destination_port(), Transport::Udp, None, u.payload()),
+        Some(TransportSlice::Udp(u)) => {
+            (u.source_port(), u.destination_port(), Transport::Udp, None, u.payload(), false)
+        }
         // Echo request/reply: keyed by the echo identifier on both sides, so both
         // directions of one "ping session" (or ICMP tunnel) are one flow.
         Some(TransportSlice::Icmpv4(i)) if matches!(i.type_u8(), 0 | 8) => {
             let [a, b, _, _] = i.bytes5to8();
             let id = u16::from_be_bytes([a, b]);
-            (id, id, Transport::Icmp, None, i.payload())
+            (id, id, Transport::Icmp, None, i.payload(), i.type_u8() == ICMP_ECHO_REPLY)
         }
         Some(TransportSlice::Icmpv6(i)) if matches!(i.type_u8(), 128 | 129) => {
             let [a, b, _, _] = i.bytes5to8();
             let id = u16::from_be_bytes([a, b]);
-            (id, id, Transport::Icmp, None, i.payload())
+            (id, id, Transport::Icmp, None, i.payload(), i.type_u8() == ICMPV6_ECHO_REPLY)
         }
         Some(_) => return count(&mut stats.other_ip),
         None => {
@@ -303,7 +302,18 @@ fn l4<'a>(p: &LaxSlicedPacket<'a>, ipn: u8, stats: &mut DecodeStats) -> Option<L
 }
 
 /// What [`l4`] returns: source port, destination port, transport, TCP fields, payload.
-type L4<'a> = (u16, u16, Transport, Option<TcpInfo>, &'a [u8]);
+/// Ports, transport, TCP fields, payload, and whether it is an ICMP echo reply.
+type L4<'a> = (u16, u16, Transport, Option<TcpInfo>, &'a [u8], bool);
+
+/// Whether an IP packet carries an Authentication Header (asked only of protocols farhand
+/// does not otherwise follow: AH around a whole IP packet, tunnel mode).
+fn authenticated(p: &LaxSlicedPacket<'_>) -> bool {
+    match &p.net {
+        Some(LaxNetSlice::Ipv4(v4)) => v4.extensions().auth.is_some(),
+        Some(LaxNetSlice::Ipv6(v6)) => links::ipv6_has_ah(v6.header().next_header().0, v6.extensions().slice()),
+        _ => false,
+    }
+}
 
 /// The TCP fields farhand keeps.
 #[inline]
@@ -340,6 +350,25 @@ mod tests {
         let mut v = Vec::new();
         b.write(&mut v, payload).unwrap();
         v
+    }
+
+    #[test]
+    fn pppoe_sessions_in_tagged_ethernet() {
+        // The same TCP SYN as a PPPoE session packet behind an 802.1Q tag.
+        let plain = eth_tcp(b"");
+        let ip = &plain[14..];
+        let mut f = plain[..12].to_vec();
+        f.extend_from_slice(&[0x81, 0x00, 0x00, 0x64, 0x88, 0x64, 0x11, 0x00, 0x12, 0x34]);
+        f.extend_from_slice(&((ip.len() + 2) as u16).to_be_bytes());
+        f.extend_from_slice(&[0x00, 0x21]);
+        f.extend_from_slice(ip);
+        let mut st = DecodeStats::default();
+        let v = decode(&frame(LinkType::Ethernet, &f), &mut st).expect("viewed");
+        assert_eq!((v.transport, v.key.proto()), (Transport::Tcp, proto::TCP));
+        // Discovery (PADI) is no IP: counted, not viewed.
+        f[18] = 0x09;
+        assert!(decode(&frame(LinkType::Ethernet, &f), &mut st).is_none());
+        assert_eq!((st.viewed, st.malformed), (1, 1));
     }
 
     #[test]

@@ -98,15 +98,16 @@ impl Fingerprint for IcmpTunnelFingerprint {
         if !first_ip {
             return Outcome::NoMatch;
         }
-        let led: Vec<u16> = ex.datagrams.iter().filter(|d| ip_led(d.first)).map(|d| d.len).collect();
-        let varied = led.iter().any(|&l| Some(&l) != led.first());
+        let mut led = ex.datagrams.iter().filter(|d| ip_led(d.first)).map(|d| d.len);
+        let first_len = led.next();
+        let (more, varied) = led.fold((0usize, false), |(n, v), l| (n + 1, v || Some(l) != first_len));
         let confidence = if req.is_some() && rep.is_some() && ex.orig != ex.resp {
             CONFIDENCE_BOTH
-        } else if led.len() > MIN_MORE_IP_LED && varied {
+        } else if more >= MIN_MORE_IP_LED && varied {
             CONFIDENCE_SEVERAL
         } else if !ex.finished && ex.datagrams.len() < MAX_DATAGRAM_HEADS {
             return Outcome::NeedMore;
-        } else if led.len() > MIN_MORE_IP_LED {
+        } else if more >= MIN_MORE_IP_LED {
             CONFIDENCE_REPEATED
         } else {
             return Outcome::NoMatch;

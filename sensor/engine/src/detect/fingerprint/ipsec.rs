@@ -21,7 +21,7 @@
 //!   [`CONFIDENCE_UDP_PAIR`] — one with another SPI coming back; alone,
 //!   [`CONFIDENCE_UDP_ONE`].
 
-use super::{Exchange, Fingerprint, Interest, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome, Reply, reply};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::IpsecEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -47,11 +47,24 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A match on protected traffic (no IKE seen).
-fn protected(encapsulation: &'static str, spi: Option<u32>, responded: bool, confidence: u8) -> Outcome {
+/// A match on protected traffic (no IKE seen) once the responder's side agrees or nothing
+/// more can come: `(pair, one)` are the confidences with and without an answer.
+fn protected(
+    ex: &Exchange<'_>,
+    encapsulation: &'static str,
+    spi: Option<u32>,
+    agrees: impl Fn(&[u8]) -> bool,
+    (pair, one): (u8, u8),
+) -> Outcome {
+    let responded = match reply(ex, agrees) {
+        Reply::Waiting => return Outcome::NeedMore,
+        Reply::Contradicts => return Outcome::NoMatch,
+        Reply::Unanswered => false,
+        Reply::Agrees => true,
+    };
     Outcome::Match(Match {
         tool: Tool::Ipsec,
-        confidence,
+        confidence: if responded { pair } else { one },
         method: Method::PayloadStructure,
         evidence: Evidence::Ipsec(IpsecEvidence {
             encapsulation,
@@ -64,27 +77,11 @@ fn protected(encapsulation: &'static str, spi: Option<u32>, responded: bool, con
     })
 }
 
-/// The initiator's side decides; the responder's, when there, must agree: `None` while
-/// waiting for it.
-fn answered(ex: &Exchange<'_>, ok: impl Fn(&[u8]) -> bool) -> Option<Result<bool, ()>> {
-    match ex.resp.is_empty() {
-        true if !ex.finished => None,
-        true => Some(Ok(false)),
-        false if ok(ex.resp) => Some(Ok(true)),
-        false => Some(Err(())),
-    }
-}
-
 /// ESP by protocol number.
 fn esp_flow(ex: &Exchange<'_>) -> Outcome {
     let Some(Esp { spi, .. }) = esp(ex.orig) else { return Outcome::NoMatch };
-    match answered(ex, |r| esp(r).is_some_and(|e| e.spi != spi)) {
-        None => Outcome::NeedMore,
-        Some(Ok(both)) => {
-            protected("esp", Some(spi), both, if both { CONFIDENCE_PAIR } else { CONFIDENCE_PROTOCOL_ONE })
-        }
-        Some(Err(())) => Outcome::NoMatch,
-    }
+    let other_sa = |r: &[u8]| esp(r).is_some_and(|e| e.spi != spi);
+    protected(ex, "esp", Some(spi), other_sa, (CONFIDENCE_PAIR, CONFIDENCE_PROTOCOL_ONE))
 }
 
 /// AH in tunnel mode: the decoder hands over the protected packet, which must begin as an IP
@@ -94,11 +91,7 @@ fn ah_flow(ex: &Exchange<'_>) -> Outcome {
     if !ip(ex.orig) {
         return Outcome::NoMatch;
     }
-    match answered(ex, ip) {
-        None => Outcome::NeedMore,
-        Some(Ok(both)) => protected("ah", None, both, if both { CONFIDENCE_PAIR } else { CONFIDENCE_PROTOCOL_ONE }),
-        Some(Err(())) => Outcome::NoMatch,
-    }
+    protected(ex, "ah", None, ip, (CONFIDENCE_PAIR, CONFIDENCE_PROTOCOL_ONE))
 }
 
 /// ESP over UDP on the NAT traversal port, no IKE message first.
@@ -107,13 +100,8 @@ fn esp_in_udp(ex: &Exchange<'_>) -> Outcome {
         return Outcome::NoMatch;
     }
     let Some(Esp { spi, .. }) = esp(ex.orig) else { return Outcome::NoMatch };
-    match answered(ex, |r| esp(r).is_some_and(|e| e.spi != spi)) {
-        None => Outcome::NeedMore,
-        Some(Ok(both)) => {
-            protected("esp_in_udp", Some(spi), both, if both { CONFIDENCE_UDP_PAIR } else { CONFIDENCE_UDP_ONE })
-        }
-        Some(Err(())) => Outcome::NoMatch,
-    }
+    let other_sa = |r: &[u8]| esp(r).is_some_and(|e| e.spi != spi);
+    protected(ex, "esp_in_udp", Some(spi), other_sa, (CONFIDENCE_UDP_PAIR, CONFIDENCE_UDP_ONE))
 }
 
 /// The IPsec fingerprint.

@@ -79,6 +79,30 @@ pub struct DatagramHead {
     pub len: u16,
 }
 
+/// What the responder's first packet says of an initiator's that already fits a protocol
+/// whose every packet is recognisable alone (ESP, AH, PPTP's GRE): see [`reply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// Nothing from the responder yet, and more may come.
+    Waiting,
+    /// Nothing from the responder, and nothing more will come.
+    Unanswered,
+    /// The responder's packet fits too.
+    Agrees,
+    /// The responder's packet contradicts the protocol.
+    Contradicts,
+}
+
+/// Judge the responder's first packet with `agrees`.
+pub(crate) fn reply(ex: &Exchange<'_>, agrees: impl Fn(&[u8]) -> bool) -> Reply {
+    match ex.resp.is_empty() {
+        true if ex.finished => Reply::Unanswered,
+        true => Reply::Waiting,
+        false if agrees(ex.resp) => Reply::Agrees,
+        false => Reply::Contradicts,
+    }
+}
+
 /// What a fingerprint concluded from an [`Exchange`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {

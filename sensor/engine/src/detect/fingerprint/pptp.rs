@@ -12,7 +12,7 @@
 //!   otherwise (`Anomaly`, with the parser's offset and reason, when the fixed fields or the
 //!   length of a message that had begun as PPTP's broke).
 
-use super::{Exchange, Fingerprint, Interest, Outcome};
+use super::{Exchange, Fingerprint, Interest, Outcome, Reply, reply};
 use farhand_model::evidence::Evidence;
 use farhand_model::evidence::PptpEvidence;
 use farhand_model::tool::{Match, Method, Tool, Transport};
@@ -109,11 +109,11 @@ fn data_channel(ex: &Exchange<'_>) -> Outcome {
         }
     }
     let Some(o) = side(ex.orig) else { return Outcome::NoMatch };
-    let replied = match (ex.resp.is_empty(), side(ex.resp)) {
-        (true, _) if !ex.finished => return Outcome::NeedMore,
-        (true, _) => false,
-        (false, Some(_)) => true,
-        (false, None) => return Outcome::NoMatch,
+    let replied = match reply(ex, |r| side(r).is_some()) {
+        Reply::Waiting => return Outcome::NeedMore,
+        Reply::Contradicts => return Outcome::NoMatch,
+        Reply::Unanswered => false,
+        Reply::Agrees => true,
     };
     Outcome::Match(Match {
         tool: Tool::Pptp,

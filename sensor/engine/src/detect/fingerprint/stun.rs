@@ -157,13 +157,13 @@ fn channel_only(orig: &SideParse<'_>, resp: &SideParse<'_>, transport: Transport
 
 /// Confidence of the two parsed directions, or `None` when they are not STUN/TURN enough;
 /// with whether a transaction paired.
-fn confidence(orig: &SideParse<'_>, resp: &SideParse<'_>, transport: Transport) -> (Option<u8>, bool) {
+fn confidence(orig: &SideParse<'_>, resp: &SideParse<'_>, channels: ChannelOnly) -> (Option<u8>, bool) {
     let matched = answered(orig, resp) || answered(resp, orig);
     let msgs = || messages(orig).chain(messages(resp));
     let cookie = msgs().any(|m| !m.classic);
     let classic = msgs().any(|m| m.classic);
     let fp = msgs().any(|m| m.fingerprint_ok);
-    let same_channel = channel_only(orig, resp, transport) == ChannelOnly::Relayed;
+    let same_channel = channels == ChannelOnly::Relayed;
     let ms_turn = msgs().any(|m| m.ms_turn);
     let c = if matched && cookie {
         CONFIDENCE_TRANSACTION
@@ -274,14 +274,11 @@ pub fn fingerprint(orig: &SideParse<'_>, resp: &SideParse<'_>, transport: Transp
     if !complete {
         return Outcome::NeedMore;
     }
-    let (Some(confidence), matched) = confidence(orig, resp, transport) else {
-        // ChannelData alone over TCP: more messages may still confirm the framing.
-        let short = channel_only(orig, resp, transport) == ChannelOnly::Short;
-        return if short && !finished && messages(orig).chain(messages(resp)).next().is_none() {
-            Outcome::NeedMore
-        } else {
-            Outcome::NoMatch
-        };
+    let channels = channel_only(orig, resp, transport);
+    let (Some(confidence), matched) = confidence(orig, resp, channels) else {
+        // ChannelData alone over TCP (nothing but ChannelData either way): more messages may
+        // still confirm the framing.
+        return if channels == ChannelOnly::Short && !finished { Outcome::NeedMore } else { Outcome::NoMatch };
     };
     Outcome::Match(Match {
         tool: Tool::StunTurn,
