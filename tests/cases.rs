@@ -133,6 +133,9 @@ enum Want {
     /// `{ contains = ["a", "b"] }`: a string holding every one of these pieces (an alert's
     /// explanation and the figures it must state).
     Contains(Vec<String>),
+    /// `{ absent = true }`: the field is missing or `null` (a figure the sensor must not
+    /// claim, e.g. keystrokes in a session nobody typed in).
+    Absent,
 }
 
 /// One `[[alert]]` table, checked: dotted key -> wanted value.
@@ -154,6 +157,17 @@ fn contains(t: &toml::Table) -> Result<Vec<String>, String> {
     }
 }
 
+/// Reads `{ absent = true }`: nothing else, and only `true`.
+fn absent(t: &toml::Table) -> Result<(), String> {
+    if let Some(k) = t.keys().find(|k| *k != "absent") {
+        return Err(format!("unknown key `{k}` beside `absent`"));
+    }
+    match t.get("absent") {
+        Some(toml::Value::Boolean(true)) => Ok(()),
+        _ => Err("`absent` takes only `true`".into()),
+    }
+}
+
 /// Converts the `[[alert]]` tables; the error names the expectation index and the key.
 fn expectations(tables: &[BTreeMap<String, toml::Value>]) -> Result<Vec<Expectation>, String> {
     tables
@@ -163,6 +177,10 @@ fn expectations(tables: &[BTreeMap<String, toml::Value>]) -> Result<Vec<Expectat
             t.iter()
                 .map(|(k, v)| {
                     let w = match v {
+                        toml::Value::Table(inline) if inline.contains_key("absent") => {
+                            absent(inline).map_err(|e| format!("expectation #{i} key `{k}`: {e}"))?;
+                            Want::Absent
+                        }
                         toml::Value::Table(inline) if inline.contains_key("contains") => {
                             Want::Contains(contains(inline).map_err(|e| format!("expectation #{i} key `{k}`: {e}"))?)
                         }
@@ -197,6 +215,12 @@ fn lookup<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
 fn matches(alert: &Value, want: &Expectation) -> Result<(), Vec<String>> {
     let mut bad = Vec::new();
     for (k, w) in want {
+        if matches!(w, Want::Absent) {
+            if let Some(got) = lookup(alert, k).filter(|v| !v.is_null()) {
+                bad.push(format!("key `{k}`: want absent or null, got {got}"));
+            }
+            continue;
+        }
         let Some(got) = lookup(alert, k) else {
             bad.push(format!("key `{k}`: missing"));
             continue;
@@ -212,6 +236,7 @@ fn matches(alert: &Value, want: &Expectation) -> Result<(), Vec<String>> {
             }
             Want::Exact(other) => (false, format!("unsupported expectation {other}")),
             Want::Within(r) => (got.as_f64().is_some_and(|g| r.contains(g)), r.describe()),
+            Want::Absent => (true, String::new()),
             Want::Contains(pieces) => {
                 let missing: Vec<&String> =
                     pieces.iter().filter(|p| !got.as_str().is_some_and(|g| g.contains(p.as_str()))).collect();
@@ -481,6 +506,15 @@ fn matcher_tolerances() {
     assert!(matches(&msg, &parse("\"n\" = { contains = [\"3\"] }").unwrap()[0]).is_err());
     for bad in ["{ contains = [] }", "{ contains = [\"\"] }", "{ contains = \"x\" }", "{ contains = [\"x\"], tol = 1 }"]
     {
+        assert!(parse(&format!("\"m\" = {bad}")).is_err(), "{bad} must be refused");
+    }
+    // Absent: a missing key or null passes, any value (0 and false included) fails.
+    let doc = serde_json::json!({ "k": { "keys": 0, "none": null, "flag": false } });
+    let gone = |key: &str| matches(&doc, &parse(&format!("\"{key}\" = {{ absent = true }}")).unwrap()[0]);
+    assert!(gone("k.none").is_ok() && gone("k.missing").is_ok() && gone("nothing.at.all").is_ok());
+    assert_eq!(gone("k.keys"), Err(vec!["key `k.keys`: want absent or null, got 0".to_string()]));
+    assert!(gone("k.flag").is_err() && gone("k").is_err());
+    for bad in ["{ absent = false }", "{ absent = 1 }", "{ absent = true, min = 0 }"] {
         assert!(parse(&format!("\"m\" = {bad}")).is_err(), "{bad} must be refused");
     }
     // A bare float is still exact; a non-number never satisfies a range.

@@ -423,9 +423,7 @@ impl Behaviour {
     pub fn summary(&self) -> Summary {
         let mut alternatives = None;
         let (far, estimate, near, keys) = match &self.app {
-            App::Ssh(s) => {
-                (s.far.stats(), s.far.agreement(), s.near.stats(), s.keys.summary(Some(&s.keys_obfuscation())))
-            }
+            App::Ssh(s) => (s.far.stats(), s.far.agreement(), s.near.stats(), s.keystrokes()),
             App::Vnc(s) => (s.far.stats(), s.far.agreement(), s.near.stats(), s.keys.summary(None)),
             App::Rdp(s) => {
                 let floor = self.rtt.legs.first().and_then(|l| l.quantile(0.0)).unwrap_or(0);

@@ -20,6 +20,14 @@
 //!   such an answer is one keystroke (each key is sent alone in interactive sessions); the
 //!   server's next data (the echo) is a near-side sample. OpenSSH ≥ 9.5 hides the rhythm
 //!   behind a 20 ms cadence with chaff: recognised by [`super::keystroke`].
+//! - Programs are not typists: rsync, git, scp and SFTP send keystroke-sized client packets
+//!   too (a protocol's one-byte acknowledgement, the channel's closing EOF and CLOSE), but
+//!   within a few milliseconds of another client packet — the client's machine writing
+//!   several messages at once, or answering at once. A typed key is a packet of its own: keys
+//!   are tens of milliseconds apart even at 150 words a minute, and a pasted word is one
+//!   packet. A keystroke-sized packet less than [`MACHINE_GAP_US`] from the client's previous
+//!   or next packet is *coupled*; when at least half of a session's keys are coupled the
+//!   session is a program's, and it reports no keystrokes ([`SshTiming::keystrokes`]).
 //!
 //! # Message classes (when the probe saw both KEXINITs)
 //! The cipher, MAC and compression each direction negotiates are in the clear-text KEXINITs
@@ -71,6 +79,10 @@ pub const MAX_KEYSTROKE_PACKET: usize = 100;
 /// 4 bytes) or a terminal escape sequence (`ESC [ 1 5 ~` is 5). More is pasted text or a
 /// command sent at once, not typing.
 pub const KEY_DATA_MAX: usize = 6;
+/// Two client packets closer than this were written by a program, not typed key by key (a
+/// key, and the next client packet, are tens of milliseconds apart even for a fast typist;
+/// keyboards poll every 1–8 ms and a key is sent when it is read).
+pub const MACHINE_GAP_US: Micros = 3_000;
 
 /// Payload bytes (message number included) of the messages [`Classes`] sizes.
 mod payload {
@@ -198,6 +210,11 @@ pub struct SshTiming {
     /// The client sent data in the encrypted phase (input of any kind: keys, answers,
     /// commands), not yet taken.
     pub input: Option<Micros>,
+    /// The client's last encrypted-phase packet, and whether it was a key not yet found
+    /// coupled.
+    prev_client: Option<(Micros, bool)>,
+    /// Keys within [`MACHINE_GAP_US`] of another client packet.
+    coupled: u64,
 }
 
 impl SshTiming {
@@ -222,6 +239,8 @@ impl SshTiming {
             near: Lat::default(),
             keys: Keystrokes::default(),
             input: None,
+            prev_client: None,
+            coupled: 0,
         };
         for (role, buf) in Role::BOTH.into_iter().zip(seed.bufs) {
             if seed.cursor(role).lost {
@@ -239,6 +258,30 @@ impl SshTiming {
     /// Whether the keystroke packets sit on OpenSSH's obfuscation cadence.
     pub fn keys_obfuscation(&self) -> bool {
         self.keys.on_cadence()
+    }
+
+    /// The keystroke figures, or `None` when no key was counted or when at least half of the
+    /// keys were coupled to other client packets (a program's session: see the module docs).
+    pub fn keystrokes(&self) -> Option<farhand_model::session::KeystrokeStats> {
+        if self.coupled.saturating_mul(2) >= self.keys.count() {
+            return None;
+        }
+        self.keys.summary(Some(&self.keys_obfuscation()))
+    }
+
+    /// Keys counted that were within [`MACHINE_GAP_US`] of another client packet.
+    pub fn coupled_keys(&self) -> u64 {
+        self.coupled
+    }
+
+    /// A client packet of the encrypted phase at `ts`, a key or not: couples it and the
+    /// previous one when they are closer than [`MACHINE_GAP_US`].
+    fn note_client(&mut self, ts: Micros, key: bool) {
+        let near = self.prev_client.filter(|(p, _)| ts.saturating_sub(*p) < MACHINE_GAP_US);
+        if let Some((_, prev_key)) = near {
+            self.coupled += u64::from(prev_key) + u64::from(key);
+        }
+        self.prev_client = Some((ts, key && near.is_none()));
     }
 
     /// One TCP segment of `role`.
@@ -272,9 +315,13 @@ impl SshTiming {
             return;
         }
         while self.cursor.get_mut(role.idx()).and_then(Cursor::release).is_some() {}
+        let keys = self.keys.count();
         match self.classes {
             Some(c) => self.classified(&c, role, ts, payload.len()),
             None => self.by_size(role, ts, payload.len()),
+        }
+        if role == Role::Initiator {
+            self.note_client(ts, self.keys.count() > keys);
         }
         self.last_data = ts;
     }
@@ -689,6 +736,50 @@ mod tests {
             at += 130_000;
         }
         (s, at)
+    }
+
+    #[test]
+    fn keys_a_program_writes_with_other_packets_are_no_typing() {
+        // rsync/scp/git over SSH (own-ssh-machine): keystroke-sized client packets, each within
+        // MACHINE_GAP_US of another client packet (a protocol acknowledgement before the next
+        // message; the channel's EOF and CLOSE back to back). No keystroke figures.
+        let (mut s, mut at) = real_session();
+        at += 2_000_000;
+        for _ in 0..3 {
+            s.send(1, at, &[0; 1448]);
+            s.send(0, at + 100, &[0; 36]);
+            s.send(0, at + 100 + MACHINE_GAP_US - 1, &[0; 68]);
+            at += 300_000;
+        }
+        s.send(0, at, &[0; 36]);
+        s.send(0, at + 100, &[0; 60]);
+        assert_eq!((s.t.keys.count(), s.t.coupled_keys()), (4, 4));
+        assert_eq!(s.t.keystrokes(), None);
+        // Typing: keys tens of milliseconds apart and echoed; a couple of them land next to
+        // another client packet by chance (a keepalive, a reordered pair): still typing.
+        let (mut s, mut at) = real_session();
+        at += 2_000_000;
+        for i in 0..10u64 {
+            s.send(0, at, &[0; 36]);
+            s.send(1, at + 1_500, &[0; 36]);
+            if i < 2 {
+                s.send(0, at + MACHINE_GAP_US - 1, &[0; 36]);
+            }
+            at += 150_000 + i * 7_000;
+        }
+        assert_eq!((s.t.keys.count(), s.t.coupled_keys()), (12, 4));
+        assert_eq!(s.t.keystrokes().map(|k| k.keys), Some(12));
+        // Exactly MACHINE_GAP_US apart is not coupled; half the keys coupled is a program's.
+        let (mut s, mut at) = real_session();
+        at += 2_000_000;
+        s.send(0, at, &[0; 36]);
+        s.send(0, at + MACHINE_GAP_US, &[0; 36]);
+        assert_eq!(s.t.coupled_keys(), 0);
+        at += 500_000;
+        s.send(0, at, &[0; 36]);
+        s.send(0, at + 10, &[0; 36]);
+        assert_eq!((s.t.keys.count(), s.t.coupled_keys()), (4, 2));
+        assert_eq!(s.t.keystrokes(), None);
     }
 
     #[test]
