@@ -348,12 +348,16 @@ fn close_matches<'a>(want: &str, names: &'a [String]) -> Vec<&'a str> {
 #[test]
 fn regression_cases() {
     let root = repo().join("tests/cases");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("expect.toml").is_file())
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(&root).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
     dirs.sort();
+    // A case directory without expect.toml would be skipped in silence: refuse it.
+    let unjudged: Vec<String> = dirs
+        .iter()
+        .filter(|d| !d.join("expect.toml").is_file())
+        .map(|d| d.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert!(unjudged.is_empty(), "case directories without expect.toml: {}", unjudged.join(", "));
     assert!(!dirs.is_empty(), "no cases under {}", root.display());
     let names: Vec<String> = dirs.iter().map(|d| d.file_name().unwrap().to_string_lossy().to_string()).collect();
 

@@ -138,8 +138,12 @@ pub struct OpenVpnEvidence {
     pub server_session_id: Option<String>,
     /// Whether the server's reset acknowledged the client's session id.
     pub session_acked: bool,
-    /// Guess at the control-channel protection: `none`, `tls_auth_sha1`, …, `tls_crypt`.
+    /// Guess at the control-channel protection: `none`, `tls_auth_sha1`, …, `tls_crypt`,
+    /// `tls_crypt_v2` (the client's reset is the v3 one carrying a wrapped client key).
     pub tls_auth: &'static str,
+    /// tls-crypt-v2: length of the wrapped client key (WKc) the client's reset carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapped_client_key_len: Option<u16>,
     /// XOR-obfuscated session: the key byte that turns the first bytes back into opcodes (hex).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub obfuscation_xor: Option<String>,

@@ -33,6 +33,14 @@
 //! - A client hard reset acknowledges nothing and has message packet id 0; the server's hard
 //!   reset acknowledges packet 0 and names the client's session id.
 //! - OpenVPN 2.6 may append early-negotiation TLVs (u16 type, u16 length) to a hard reset.
+//!   A 2.6 peer that supports early negotiation (the stateless HMAC-cookie handshake) starts
+//!   its replay packet ids at [`EARLY_NEG_START`] (`0x0f000000`): its hard reset's replay id
+//!   is `0x0f000001`, not 1.
+//! - tls-crypt-v2 (OpenVPN 2.5+, `doc/tls-crypt-v2.txt`): the client's hard reset is
+//!   `P_CONTROL_HARD_RESET_CLIENT_V3`, a tls-crypt packet with the wrapped client key WKc
+//!   appended: `WKc = tag (32) || encrypted key and metadata || len`, where `len` (u16, the
+//!   packet's last two bytes) is the length of WKc itself, tag and `len` included. Over UDP,
+//!   after the server's cookie reset, the client sends WKc again in `P_CONTROL_WKC_V1`.
 //! - Over TCP every packet is prefixed with its length (`--proto tcp`, `link_socket` framing).
 
 use crate::step::{Anomaly, Layer, Reason, Step};
@@ -89,6 +97,11 @@ pub const TCP_LENGTH_LEN: usize = 2;
 pub const MIN_TIMESTAMP: u32 = 1_420_070_400;
 /// Largest plausible replay packet id in a hard reset (it starts at 1; resends increase it).
 pub const MAX_RESET_REPLAY_ID: u32 = 64;
+/// Where OpenVPN 2.6 starts the replay packet ids of a peer that supports early negotiation
+/// (`EARLY_NEG_START`): its hard reset's id is this plus 1 (plus resends).
+pub const EARLY_NEG_START: u32 = 0x0f00_0000;
+/// Shortest wrapped client key (tls-crypt-v2 WKc): tag, at least one encrypted byte, length.
+pub const MIN_WKC_LEN: usize = TLS_CRYPT_TAG_LEN + 1 + 2;
 
 /// How the control packet is authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +156,8 @@ pub struct Reset {
     pub acks: Option<u8>,
     /// The peer session id acknowledged (server resets, clear layouts only).
     pub remote_session_id: Option<[u8; SESSION_ID_LEN]>,
+    /// Length of the wrapped client key a tls-crypt-v2 reset (v3) carries, from its trailer.
+    pub wkc_len: Option<u16>,
 }
 
 impl Reset {
@@ -230,6 +245,7 @@ pub fn probe_opcode(b0: u8) -> bool {
 fn replay(c: &mut Cursor<'_>) -> Result<(), Anomaly> {
     let id_at = c.at;
     let id = c.u32()?;
+    let id = if id > EARLY_NEG_START { id - EARLY_NEG_START } else { id };
     if !(1..=MAX_RESET_REPLAY_ID).contains(&id) {
         return Err(Anomaly::new(Layer::OpenVpn, id_at, Reason::BadValue));
     }
@@ -295,11 +311,13 @@ fn reset_as(pkt: &[u8], auth: Auth) -> Result<Reset, Anomaly> {
         Auth::TlsCrypt => {
             replay(&mut c)?;
             c.skip(TLS_CRYPT_TAG_LEN)?;
-            // The rest is encrypted: at least an ack count and a message packet id.
+            // The rest is encrypted: at least an ack count and a message packet id, and a
+            // v3 reset's wrapped client key after them.
             if c.rest().len() < TLS_CRYPT_MIN_SEALED {
                 return c.fail(Reason::Truncated);
             }
-            return Ok(Reset { opcode, key_id, session_id, auth, acks: None, remote_session_id: None });
+            let wkc_len = if opcode == OP_HARD_RESET_CLIENT_V3 { Some(wkc(&c)?) } else { None };
+            return Ok(Reset { opcode, key_id, session_id, auth, acks: None, remote_session_id: None, wkc_len });
         }
     }
     let (acks, remote_session_id) = ack_array(&mut c, is_client_reset(opcode))?;
@@ -311,7 +329,23 @@ fn reset_as(pkt: &[u8], auth: Auth) -> Result<Reset, Anomaly> {
     if opcode != OP_HARD_RESET_CLIENT_V3 {
         tlvs(&mut c)?;
     }
-    Ok(Reset { opcode, key_id, session_id, auth, acks: Some(acks), remote_session_id })
+    Ok(Reset { opcode, key_id, session_id, auth, acks: Some(acks), remote_session_id, wkc_len: None })
+}
+
+/// The wrapped client key's length from the trailer of a v3 reset whose sealed part starts at
+/// `c`: it must leave room for the sealed ack count and packet id and hold more than a tag.
+fn wkc(c: &Cursor<'_>) -> Result<u16, Anomaly> {
+    let rest = c.rest();
+    let Some(&len) = rest.last_chunk::<2>() else { return c.fail(Reason::Truncated) };
+    let len = u16::from_be_bytes(len);
+    let at = c.at + rest.len().saturating_sub(2);
+    if usize::from(len) < MIN_WKC_LEN {
+        return Err(Anomaly::new(Layer::OpenVpn, at, Reason::BadLength));
+    }
+    if usize::from(len) + TLS_CRYPT_MIN_SEALED > rest.len() {
+        return Err(Anomaly::new(Layer::OpenVpn, at, Reason::OverLimit));
+    }
+    Ok(len)
 }
 
 /// Read one whole control packet as a hard reset under one layout: `Done` or `Invalid`
@@ -377,6 +411,7 @@ mod tests {
     use super::*;
     use crate::testutil::openvpn::{
         TCP_PLAIN_CLIENT, UDP_PLAIN_CLIENT, UDP_PLAIN_SERVER, UDP_TLSAUTH1_CLIENT, UDP_TLSCRYPT_CLIENT,
+        UDP_TLSCRYPTV2_CLIENT, UDP_TLSCRYPTV2_SERVER,
     };
     use crate::testutil::unhex;
 
@@ -386,6 +421,49 @@ mod tests {
 
     fn inv(offset: usize, reason: Reason) -> Step<Reset> {
         Step::invalid(Layer::OpenVpn, offset, reason)
+    }
+
+    #[test]
+    fn tls_crypt_v2_resets_and_early_negotiation_ids() {
+        // OpenVPN 2.6.14 with tls-crypt-v2: the client's v3 reset (replay id 0x0f000001, a
+        // 299-byte wrapped key) and the server's cookie reset (replay id 1).
+        let c = unhex(UDP_TLSCRYPTV2_CLIENT);
+        let Step::Done(r) = parse_reset(&c, None) else { panic!("{:?}", parse_reset(&c, None)) };
+        assert_eq!((r.opcode, r.auth, r.wkc_len), (OP_HARD_RESET_CLIENT_V3, Auth::TlsCrypt, Some(299)));
+        let Step::Done(srv) = parse_reset(&unhex(UDP_TLSCRYPTV2_SERVER), Some(Auth::TlsCrypt)) else { panic!() };
+        assert_eq!((srv.opcode, srv.auth, srv.wkc_len), (OP_HARD_RESET_SERVER_V2, Auth::TlsCrypt, None));
+        // Replay ids: 1..=64, or the same past EARLY_NEG_START; nothing else.
+        let with_id = |id: u32| {
+            let mut p = c.clone();
+            p[9..13].copy_from_slice(&id.to_be_bytes());
+            parse_reset_as(&p, Auth::TlsCrypt).map(|r| r.opcode)
+        };
+        for ok in [1, MAX_RESET_REPLAY_ID, EARLY_NEG_START + 1, EARLY_NEG_START + MAX_RESET_REPLAY_ID] {
+            assert_eq!(with_id(ok), Step::Done(OP_HARD_RESET_CLIENT_V3), "{ok:#x}");
+        }
+        for bad in [0, MAX_RESET_REPLAY_ID + 1, EARLY_NEG_START, EARLY_NEG_START + MAX_RESET_REPLAY_ID + 1, u32::MAX] {
+            assert_eq!(with_id(bad), self::Step::invalid(Layer::OpenVpn, 9, Reason::BadValue), "{bad:#x}");
+        }
+        // The wrapped key's trailer: more than a tag, and room for the sealed ack and id.
+        let last = c.len() - 2;
+        let sealed = 1 + SESSION_ID_LEN + 8 + TLS_CRYPT_TAG_LEN;
+        let with_len = |len: u16| {
+            let mut p = c.clone();
+            p[last..].copy_from_slice(&len.to_be_bytes());
+            parse_reset_as(&p, Auth::TlsCrypt).map(|r| r.wkc_len)
+        };
+        let inv = |at: usize, reason: Reason| -> Step<Option<u16>> { Step::invalid(Layer::OpenVpn, at, reason) };
+        let most = u16::try_from(c.len() - sealed - TLS_CRYPT_MIN_SEALED).unwrap();
+        assert_eq!(with_len(most), Step::Done(Some(most)));
+        assert_eq!(with_len(MIN_WKC_LEN as u16), Step::Done(Some(MIN_WKC_LEN as u16)));
+        assert_eq!(with_len(most + 1), inv(last, Reason::OverLimit));
+        assert_eq!(with_len(u16::MAX), inv(last, Reason::OverLimit));
+        assert_eq!(with_len(MIN_WKC_LEN as u16 - 1), inv(last, Reason::BadLength));
+        assert_eq!(with_len(0), inv(last, Reason::BadLength));
+        // Every truncation: a clean anomaly, never a panic; whole again, it parses.
+        for cut in 0..c.len() {
+            let _ = parse_reset(&c[..cut], None);
+        }
     }
 
     #[test]

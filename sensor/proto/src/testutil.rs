@@ -495,4 +495,19 @@ pub(crate) mod openvpn {
         72bced6bb65d78e8";
 
     pub(crate) const TCP_PLAIN_CLIENT: &str = "000e38ec79b005c28286a90000000000";
+
+    // tls-crypt-v2 (OpenVPN 2.6.14, tests/cases/own-openvpn-tls-crypt-v2-udp): the client's v3
+    // reset (replay id 0x0f000001: early negotiation; a 299-byte wrapped key at the end) and
+    // the server's stateless cookie reset.
+    pub(crate) const UDP_TLSCRYPTV2_CLIENT: &str = "50cd5ee12c269482250f0000016b1703c3760fe7a7b0ce5c44da50e87fc08ff478968307cd0df6ae07887a417b5bf082\
+        c4c93bd5b70833b1f3966a922243cf916caaa50345decf94d6b1e1d6d4936a48f43c61248be84d65904f58674f59cf8c\
+        d9e97c83546e5f9c4d097bc01545d70efa5f9b9dba95f7d87b3e2aa9fe8b79c8a72fe1601085a5c900354a2ec94ef68f\
+        09941635c5be04169c7b2983827f9291cec048e18d73130c7a4acef037d30fb8248aa2678795aef56b6a29c81bfbc9b1\
+        43a202efa81418504b19aaa1937e53bdd7b992ebe646025252aee5609c6819af55b4ce10b025f39960b7e0e26d98e453\
+        93bf5bc707ac1ffb0740b41a339187001886d5c0f561ea1a7defb1f282f1b7e3b38e187f8694f5240be78f0ae07e1b39\
+        adc6724ca56c930dd0339a43825d1362b9dbf5d854e2b38d2eecb2aa2a01adc7b7490a972250712b34d1d331c28fe6c0\
+        20acadd5a00a5d81c132d95b34f4dc012b";
+
+    pub(crate) const UDP_TLSCRYPTV2_SERVER: &str = "404916631a3fece846000000016b1703c3d2a462ced51ae934f8ed176f0b04c4c309b660124d9130a6b4b7203ca7ab79\
+        a4e97ab4bab85d4a5c97807b9de30188b718d875519722b8";
 }

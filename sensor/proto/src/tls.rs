@@ -94,7 +94,7 @@ const EXT_SIGNATURE_ALGORITHMS: u16 = 0x000d;
 const EXT_ALPN: u16 = 0x0010;
 const EXT_SUPPORTED_VERSIONS: u16 = 0x002b;
 /// TLS 1.3 as a protocol version.
-const TLS13: u16 = 0x0304;
+pub const TLS13: u16 = 0x0304;
 /// What JA4 prints for an empty list.
 const JA4_EMPTY_HASH: &str = "000000000000";
 
@@ -197,6 +197,25 @@ pub fn probe(bytes: &[u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// Record headers along the first bytes of one direction: `(content type, length)` of each
+/// whole record in order, at most [`MAX_RECORDS`]. Stops at the first header that is not a
+/// record's (a version outside 0x0300..=0x0304, a length of 0 or over [`MAX_RECORD_LEN`])
+/// and at the first record not all there. What encrypted records weigh is what a detector of
+/// the protocol *inside* TLS reads (Tor's fixed-size cells, for one); nothing is decrypted.
+pub fn record_lengths(stream: &[u8]) -> impl Iterator<Item = (u8, usize)> + '_ {
+    let mut rest = stream;
+    std::iter::from_fn(move || {
+        let (&[kind, major, minor, hi, lo], body) = rest.split_first_chunk::<5>()?;
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        if major != 3 || minor > 4 || len == 0 || len > MAX_RECORD_LEN {
+            return None;
+        }
+        rest = body.get(len..)?;
+        Some((kind, len))
+    })
+    .take(MAX_RECORDS)
 }
 
 /// The ClientHello from the first bytes of a TCP stream (records reassembled; the hello may
@@ -748,6 +767,33 @@ fn self_signed(cert: &X509Certificate<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_lengths_walk_whole_records_only() {
+        let rec = |kind: u8, len: usize| -> Vec<u8> {
+            let mut r = vec![kind, 3, 3];
+            r.extend_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+            r.resize(5 + len, 0);
+            r
+        };
+        let stream = [rec(22, 512), rec(20, 1), rec(23, 531), rec(23, 1045)].concat();
+        let all: Vec<(u8, usize)> = record_lengths(&stream).collect();
+        assert_eq!(all, [(22, 512), (20, 1), (23, 531), (23, 1045)]);
+        // Every truncation: only the whole records before the cut, never a panic.
+        for cut in 0..stream.len() {
+            let got = record_lengths(&stream[..cut]).count();
+            let whole = [517, 523, 1059, 2109].iter().filter(|&&end| end <= cut).count();
+            assert_eq!(got, whole, "cut at {cut}");
+        }
+        // Hostile headers stop the walk: a length past the bound, zero, a foreign version.
+        for bad in [[23, 3, 3, 0xff, 0xff], [23, 3, 3, 0, 0], [23, 2, 0, 0, 5], [23, 3, 5, 0, 5]] {
+            let s = [rec(22, 4), bad.to_vec(), rec(23, 531)].concat();
+            assert_eq!(record_lengths(&s).count(), 1, "{bad:?}");
+        }
+        // At most MAX_RECORDS.
+        let many = rec(23, 1).repeat(MAX_RECORDS + 5);
+        assert_eq!(record_lengths(&many).count(), MAX_RECORDS);
+    }
     use crate::testutil::unhex;
 
     /// OpenSSL 3.0.22 `openssl s_client -connect 127.0.0.1:44301 -servername x.example -alpn h2,http/1.1 -tls1_2`:

@@ -8,7 +8,10 @@
 //!   ([`farhand_proto`]) and decides nothing on ports.
 //! - Precedence within a flow: the client's own words first (SNI, ALPN, HTTP Host and
 //!   User-Agent, QUIC SNI, DNS query), then the server's certificate (TLS ≤ 1.2, where it
-//!   is in clear). An HTTP CONNECT request to a `host:port` the proxy accepted (2xx) is a
+//!   is in clear). A Tor link is recognised by structure, not by a list: over TLS ≤ 1.2 by its
+//!   random names and certificate shape, over TLS 1.3 (certificate encrypted) by the client's
+//!   random `www.<base32>.com` name, no ALPN, and application-data records that hold whole
+//!   514-byte cells (`n·514 + 17` bytes). An HTTP CONNECT request to a `host:port` the proxy accepted (2xx) is a
 //!   proxy tunnel ([`Tool::HttpConnect`]) unless its target names a tool; one the proxy
 //!   refused is none, and one without a `host:port` target is no tunnel request at all.
 //! - Method: [`Method::Name`] for names, [`Method::Certificate`] for certificate names.
@@ -39,7 +42,8 @@ pub const CONFIDENCE_LOOKUP: u8 = 50;
 pub const CONFIDENCE_PROXY: u8 = 90;
 /// Confidence of an HTTP CONNECT request whose answer the capture does not hold.
 pub const CONFIDENCE_PROXY_UNANSWERED: u8 = 50;
-/// Confidence of a Tor link handshake recognised by its random names.
+/// Confidence of a Tor link recognised by its random names and certificate shape (TLS ≤ 1.2),
+/// or by its client name and cell-sized records (TLS 1.3).
 pub const CONFIDENCE_TOR: u8 = 85;
 
 /// `www.<label>.<tld>` with a label of 4–32 lower-case letters and digits.
@@ -61,6 +65,33 @@ fn tor_shaped(sni: &str, c: &tls::Certificate) -> bool {
         && c.issuer_cn.as_deref().is_some_and(|n| random_www(n, "com"))
         && c.subject_cn != c.issuer_cn
         && Some(sni) != c.issuer_cn.as_deref()
+}
+
+/// Tor's fixed-size cell with 4-byte circuit ids (tor-spec §3, link protocol 4 and later).
+pub const TOR_CELL_LEN: usize = 514;
+/// What TLS 1.3 adds to an unpadded record's content (RFC 8446 §5.2): the inner content type
+/// byte and a 16-byte AEAD tag (AES-GCM, ChaCha20-Poly1305, AES-CCM).
+pub const TLS13_RECORD_OVERHEAD: usize = 17;
+/// Application-data records of whole cells (both directions together) that make a TLS 1.3
+/// flow with Tor's client name a Tor link.
+pub const TOR_MIN_CELL_RECORDS: usize = 3;
+
+/// Tor's client server name (tor `tortls.c`: `crypto_random_hostname(4, 25, "www.", ".com")`):
+/// `www.` + 4–25 characters of lower-case base32 (`a`–`z`, `2`–`7`) + `.com`.
+fn tor_client_name(sni: &str) -> bool {
+    let Some(label) = sni.strip_prefix("www.").and_then(|r| r.strip_suffix(".com")) else { return false };
+    (4..=25).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+}
+
+/// Application-data records of one direction that hold whole Tor cells: `n·514 + 17` bytes.
+fn cell_records(stream: &[u8]) -> usize {
+    tls::record_lengths(stream)
+        .filter(|&(kind, len)| {
+            kind == 23
+                && len >= TOR_CELL_LEN + TLS13_RECORD_OVERHEAD
+                && (len - TLS13_RECORD_OVERHEAD).is_multiple_of(TOR_CELL_LEN)
+        })
+        .count()
 }
 
 /// Bytes per direction the name parsers may need (a ClientHello and a TLS 1.2 server
@@ -302,6 +333,22 @@ impl NameFingerprint {
             Step::Incomplete | Step::Invalid(_) => return Outcome::NoMatch,
         };
         let leaf = side.certificates.first();
+        // TLS 1.3 hides the relay's certificate; the cells do not (see `tor_tls13`).
+        if let Some(sni) = &hello.sni
+            && hello.alpn.is_empty()
+            && side.hello.as_ref().is_some_and(|h| h.selected_version == Some(tls::TLS13))
+            && tor_client_name(sni)
+        {
+            let cells = cell_records(ex.orig) + cell_records(ex.resp);
+            if cells >= TOR_MIN_CELL_RECORDS {
+                let value = format!("sni {sni}, TLS 1.3, {cells} records of whole 514-byte cells");
+                let hit = structural(Tool::Tor, "www.<base32>.com SNI, no ALPN; TLS 1.3 records of n*514+17 bytes");
+                return found(hit, "tls_records", &value, CONFIDENCE_TOR, Some(brief(None)));
+            }
+            if !ex.finished {
+                return Outcome::NeedMore;
+            }
+        }
         if let (Some(sni), Some(c)) = (&hello.sni, leaf)
             && tor_shaped(sni, c)
         {
@@ -756,6 +803,83 @@ mod tests {
         assert!(!tor_shaped("www.q4vxd3ifp2b.com", &cert("www.m7a5jlz3.net", "www.m7a5jlz3.net", None)));
         assert!(!tor_shaped("mail.q4vxd3ifp2b.com", &cert("www.m7a5jlz3.net", "www.ukxq2gvtfmd.com", None)));
         assert!(!random_www("www.Example.com", "com"));
+    }
+
+    /// A TLS 1.3 ServerHello record (RFC 8446 §4.1.3: supported_versions selects 0x0304; or
+    /// without the extension, a TLS 1.2 one),
+    /// then the change_cipher_spec record a middlebox-compatible server sends.
+    fn server_hello13(tls13: bool) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[9u8; 32]);
+        body.push(0);
+        body.extend_from_slice(&[0x13, 0x02, 0]);
+        if tls13 {
+            body.extend_from_slice(&[0, 6, 0, 0x2b, 0, 2, 3, 4]);
+        }
+        let mut hs = vec![2];
+        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend(body);
+        let mut rec = vec![22, 3, 3];
+        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        rec.extend(hs);
+        rec.extend_from_slice(&[20, 3, 3, 0, 1, 1]);
+        rec
+    }
+
+    /// Application-data records of these lengths.
+    fn app_records(lens: &[usize]) -> Vec<u8> {
+        lens.iter()
+            .flat_map(|&l| {
+                let mut r = vec![23, 3, 3];
+                r.extend_from_slice(&(l as u16).to_be_bytes());
+                r.resize(5 + l, 0xa5);
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tor_over_tls13_by_its_name_and_its_cells() {
+        // As tor 0.4.9 does (tests/cases/own-tor-tls13): random www.<base32>.com, no ALPN,
+        // TLS 1.3; then records of 1, 2 and 4 cells (531, 1045, 2073 bytes).
+        let f = NameFingerprint::new(Arc::new(Indicators::builtin()));
+        let sh = server_hello13(true);
+        let server = [sh.clone(), app_records(&[23, 605, 281, 69, 74, 74, 2063])].concat();
+        let client =
+            |sni: &str, alpn: Option<&str>, lens: &[usize]| [client_hello(sni, alpn), app_records(lens)].concat();
+        let tor = client("www.ptn3msddu3t5pxta3ob2tt3t.com", None, &[69, 28, 1045, 2073, 531]);
+        let Outcome::Match(m) = f.inspect(&ex(&tor, &server, false)) else { panic!("no match") };
+        assert_eq!((m.tool, m.confidence), (Tool::Tor, CONFIDENCE_TOR));
+        let Evidence::Name(e) = &m.evidence else { panic!() };
+        assert_eq!(e.field, "tls_records");
+        // Two cell records so far: wait; at the end of the flow: no.
+        let short = client("www.lg7i5.com", None, &[69, 28, 1045, 531]);
+        assert_eq!(f.inspect(&ex(&short, &server, false)), Outcome::NeedMore);
+        assert_eq!(f.inspect(&ex(&short, &server, true)), Outcome::NoMatch);
+        // The server's cells count too.
+        let more = [server.clone(), app_records(&[531])].concat();
+        assert!(matches!(f.inspect(&ex(&short, &more, false)), Outcome::Match(m) if m.tool == Tool::Tor));
+        // Not Tor: an ALPN, a name outside Tor's alphabet or length, a cell-free stream, or
+        // records one byte off the cell size.
+        for (sni, alpn, lens) in [
+            ("www.lg7i5.com", Some("h2"), &[1045usize, 1045, 531][..]),
+            ("www.lg8i9.com", None, &[1045, 1045, 531]),
+            ("www.abc.com", None, &[1045, 1045, 531]),
+            ("www.abcdefghijklmnopqrstuvwxyz.com", None, &[1045, 1045, 531]),
+            ("www.lg7i5.net", None, &[1045, 1045, 531]),
+            ("www.lg7i5.com", None, &[1046, 1044, 530, 532, 514, 17]),
+        ] {
+            let c = client(sni, alpn, lens);
+            let got = f.inspect(&ex(&c, &server, true));
+            assert!(!matches!(got, Outcome::Match(ref m) if m.tool == Tool::Tor), "{sni} {alpn:?} {lens:?}: {got:?}");
+        }
+        // TLS 1.2 (no supported_versions in the answer): the certificate rule's, not this one.
+        let sh12 = server_hello13(false);
+        let c = client("www.lg7i5.com", None, &[1045, 1045, 531]);
+        assert!(!matches!(f.inspect(&ex(&c, &sh12, true)), Outcome::Match(ref m) if m.tool == Tool::Tor));
+        assert!(
+            tor_client_name("www.2345.com") && !tor_client_name("www.LG7I5.com") && !tor_client_name("www.lg7i5.com.")
+        );
     }
 
     #[test]

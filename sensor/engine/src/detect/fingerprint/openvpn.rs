@@ -138,7 +138,8 @@ pub fn fingerprint(orig: Step<&[u8]>, resp: Step<&[u8]>, transport: Transport, f
         client_session_id: None,
         server_session_id: None,
         session_acked: false,
-        tls_auth: o.auth.name(),
+        tls_auth: if o.wkc_len.is_some() { "tls_crypt_v2" } else { o.auth.name() },
+        wrapped_client_key_len: o.wkc_len,
         obfuscation_xor: None,
     };
     let Some(confidence) = pair_confidence(&o, r.as_ref(), &mut ev) else {
@@ -233,6 +234,7 @@ pub fn obfuscated(heads: &[DatagramHead], finished: bool) -> Outcome {
             server_session_id: None,
             session_acked: false,
             tls_auth: "unknown",
+            wrapped_client_key_len: None,
             obfuscation_xor: Some(format!("{key:02x}")),
         }),
     })
