@@ -34,8 +34,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// Confidence of a session whose TLS/QUIC/HTTP names or certificate name a tool.
+/// Confidence of a session whose TLS/QUIC/HTTP names or certificate name a tool: the
+/// server's certificate, or the client's own words (server name, ALPN, Host, User-Agent) once
+/// the server answered them.
 pub const CONFIDENCE_SESSION: u8 = 80;
+/// Confidence of the client's own words naming a tool when no answer was seen (the flow ended
+/// without one, or only one direction is captured): one side's word is never "high".
+pub const CONFIDENCE_UNANSWERED: u8 = 70;
 /// Confidence of a DNS lookup of a tool's name.
 pub const CONFIDENCE_LOOKUP: u8 = 50;
 /// Confidence of an HTTP CONNECT proxy tunnel the proxy accepted.
@@ -292,6 +297,17 @@ fn port_of(p: &str) -> Option<u16> {
     p.parse::<u16>().ok().filter(|&p| p != 0)
 }
 
+/// A tool named by the client's own words (server name, ALPN, HTTP Host or User-Agent):
+/// [`CONFIDENCE_SESSION`] once the server answered anything, [`CONFIDENCE_UNANSWERED`] when the
+/// flow ended without an answer; wait for one until then.
+fn client_words(ex: &Exchange<'_>, hit: NameHit, field: &'static str, value: &str, tls: Option<TlsBrief>) -> Outcome {
+    match (ex.resp.is_empty(), ex.finished) {
+        (false, _) => found(hit, field, value, CONFIDENCE_SESSION, tls),
+        (true, false) => Outcome::NeedMore,
+        (true, true) => found(hit, field, value, CONFIDENCE_UNANSWERED, tls),
+    }
+}
+
 /// A hit for a tool recognised by a structural rule of this module rather than an
 /// indicator file (the Tor link handshake, an HTTP CONNECT proxy).
 fn structural(tool: Tool, pattern: &str) -> NameHit {
@@ -318,11 +334,11 @@ impl NameFingerprint {
         if let Some(sni) = &hello.sni
             && let Some(hit) = self.indicators.match_name(sni)
         {
-            return found(hit, "tls_sni", sni, CONFIDENCE_SESSION, Some(brief(None)));
+            return client_words(ex, hit, "tls_sni", sni, Some(brief(None)));
         }
         for a in &hello.alpn {
             if let Some(hit) = self.indicators.match_alpn(a) {
-                return found(hit, "tls_alpn", a, CONFIDENCE_SESSION, Some(brief(None)));
+                return client_words(ex, hit, "tls_alpn", a, Some(brief(None)));
             }
         }
         // The server's certificate (in clear up to TLS 1.2).
@@ -391,13 +407,13 @@ impl NameFingerprint {
                 .rsplit_once(':')
                 .map_or(host.as_str(), |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host });
             if let Some(hit) = self.indicators.match_name(h) {
-                return found(hit, "http_host", host, CONFIDENCE_SESSION, None);
+                return client_words(ex, hit, "http_host", host, None);
             }
         }
         if let Some(ua) = &req.user_agent
             && let Some(hit) = self.indicators.match_user_agent(ua)
         {
-            return found(hit, "http_user_agent", ua, CONFIDENCE_SESSION, None);
+            return client_words(ex, hit, "http_user_agent", ua, None);
         }
         Outcome::NoMatch
     }
@@ -406,9 +422,9 @@ impl NameFingerprint {
     /// host some proxies accept) and the proxy let it through (a 2xx answer, after any `407`
     /// and retries on the same connection). Refused (any other answer) it is no tunnel —
     /// unless its target names a tool, which then is reported as a lookup is: in use, no
-    /// session. Unanswered (the flow ended, or only one direction is seen) a `host:port`
-    /// request is a tunnel request at [`CONFIDENCE_PROXY_UNANSWERED`]; one without a port is
-    /// nothing.
+    /// session ([`CONFIDENCE_LOOKUP`]). Unanswered (the flow ended, or only one direction is
+    /// seen) a `host:port` request is a tunnel request at [`CONFIDENCE_PROXY_UNANSWERED`] (one
+    /// naming a tool: [`CONFIDENCE_UNANSWERED`]); one without a port is nothing.
     fn connect(&self, ex: &Exchange<'_>, first: &http::Request) -> Outcome {
         let Some((host, port)) = authority(&first.target) else { return Outcome::NoMatch };
         let answer = match proxy_answer(ex, first) {
@@ -420,7 +436,11 @@ impl NameFingerprint {
             return Outcome::NoMatch;
         }
         if let Some(hit) = self.indicators.match_name(host) {
-            let c = if answer == ProxyAnswer::Refused { CONFIDENCE_LOOKUP } else { CONFIDENCE_SESSION };
+            let c = match answer {
+                ProxyAnswer::Refused => CONFIDENCE_LOOKUP,
+                ProxyAnswer::Unanswered => CONFIDENCE_UNANSWERED,
+                ProxyAnswer::Accepted(_) => CONFIDENCE_SESSION,
+            };
             return found(hit, "http_connect_target", &first.target, c, None);
         }
         let (confidence, pattern) = match answer {
@@ -447,11 +467,11 @@ impl NameFingerprint {
         if let Some(sni) = &hello.sni
             && let Some(hit) = self.indicators.match_name(sni)
         {
-            return found(hit, "quic_sni", sni, CONFIDENCE_SESSION, Some(brief()));
+            return client_words(ex, hit, "quic_sni", sni, Some(brief()));
         }
         for a in &hello.alpn {
             if let Some(hit) = self.indicators.match_alpn(a) {
-                return found(hit, "quic_alpn", a, CONFIDENCE_SESSION, Some(brief()));
+                return client_words(ex, hit, "quic_alpn", a, Some(brief()));
             }
         }
         Outcome::NoMatch
@@ -597,7 +617,12 @@ mod tests {
     fn sni_names_a_builtin_tool() {
         let f = NameFingerprint::new(Arc::new(Indicators::builtin()));
         let ch = client_hello("relay-0a1b2c3d.net.anydesk.com", None);
-        let Outcome::Match(m) = f.inspect(&ex(&ch, b"", false)) else { panic!("no match") };
+        // The client's word alone: wait for the server; answered, a session; never answered
+        // (the flow ended, or one direction is captured), below "high".
+        assert_eq!(f.inspect(&ex(&ch, b"", false)), Outcome::NeedMore);
+        let Outcome::Match(m) = f.inspect(&ex(&ch, b"", true)) else { panic!("no match") };
+        assert_eq!((m.tool, m.confidence), (Tool::AnyDesk, CONFIDENCE_UNANSWERED));
+        let Outcome::Match(m) = f.inspect(&ex(&ch, b"\x16\x03\x03", false)) else { panic!("no match") };
         assert_eq!((m.tool, m.method, m.confidence), (Tool::AnyDesk, Method::Name, CONFIDENCE_SESSION));
         let Evidence::Name(e) = &m.evidence else { panic!() };
         assert_eq!(
@@ -614,10 +639,10 @@ mod tests {
             .unwrap();
         let f = NameFingerprint::new(Arc::new(ind));
         let ch = client_hello("www.example.org", Some("anydesk/6.2.0/linux"));
-        let Outcome::Match(m) = f.inspect(&ex(&ch, b"", false)) else { panic!() };
+        let Outcome::Match(m) = f.inspect(&ex(&ch, b"", true)) else { panic!() };
         assert_eq!(m.tool, Tool::AnyDesk);
         let ch = client_hello("eu.acme-rmm.example", None);
-        let Outcome::Match(m) = f.inspect(&ex(&ch, b"", false)) else { panic!() };
+        let Outcome::Match(m) = f.inspect(&ex(&ch, b"", true)) else { panic!() };
         assert_eq!(
             (m.tool, m.tool_name(), m.tool_title(), m.category()),
             (Tool::Listed, "acme-rmm", "Acme RMM", Category::Tunnel)
@@ -628,11 +653,12 @@ mod tests {
     fn http_host_user_agent_and_connect() {
         let f = NameFingerprint::new(Arc::new(Indicators::builtin()));
         let get = b"GET /din.aspx HTTP/1.1\r\nHost: router15.teamviewer.com\r\nUser-Agent: x\r\n\r\n";
-        let Outcome::Match(m) = f.inspect(&ex(get, b"", false)) else { panic!() };
-        assert_eq!((m.tool, m.tool_name()), (Tool::TeamViewer, "teamviewer"));
+        assert_eq!(f.inspect(&ex(get, b"", false)), Outcome::NeedMore);
+        let Outcome::Match(m) = f.inspect(&ex(get, b"HTTP/1.1 200 OK\r\n\r\n", false)) else { panic!() };
+        assert_eq!((m.tool, m.tool_name(), m.confidence), (Tool::TeamViewer, "teamviewer", CONFIDENCE_SESSION));
         let ua = b"GET /dout.aspx HTTP/1.0\r\nHost: 192.0.2.9\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 6.0; DynGate)\r\n\r\n";
-        let Outcome::Match(m) = f.inspect(&ex(ua, b"", false)) else { panic!() };
-        assert_eq!(m.tool, Tool::TeamViewer);
+        let Outcome::Match(m) = f.inspect(&ex(ua, b"", true)) else { panic!() };
+        assert_eq!((m.tool, m.confidence), (Tool::TeamViewer, CONFIDENCE_UNANSWERED));
         let connect = b"CONNECT www.example.org:443 HTTP/1.1\r\nHost: www.example.org:443\r\n\r\n";
         assert_eq!(f.inspect(&ex(connect, b"", false)), Outcome::NeedMore, "the proxy's answer decides");
         let Outcome::Match(m) = f.inspect(&ex(connect, b"HTTP/1.1 200 Connection established\r\n\r\n", false)) else {

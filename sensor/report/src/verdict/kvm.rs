@@ -29,7 +29,9 @@
 //!   second lookup adds nothing). Severity: score 1 → Low, 2–3 → Medium, 4 or more → High
 //!   ([`severity`]). So a Raspberry Pi alone stays Low; a KVM maker's OUI, a vendor name or a
 //!   cloud lookup alone is Medium; a KVM-specific name or certificate, or a cloud lookup from
-//!   KVM-class hardware, is High. Confidence is `min(95, 20 + 15 × score)`.
+//!   KVM-class hardware, is High. Confidence is `min(95, 20 + 15 × score)`, at most
+//!   [`UNCORROBORATED_MAX`] (75) until two kinds of sign beyond the hardware address agree or
+//!   the device presents a KVM's certificate ([`confidence`]).
 //! - One `ip_kvm_suspected` alert per device under a stable id (from the device key): the
 //!   first sign creates it (activity Create), each later sign that raises the score updates
 //!   it (activity Update, same id); a sign that adds nothing (the same kind again) raises
@@ -110,9 +112,19 @@ pub fn severity(score: u8) -> Severity {
     }
 }
 
-/// The confidence of a device's score.
-pub fn confidence(score: u8) -> u8 {
-    (20 + 15 * u16::from(score)).min(95) as u8
+/// Highest confidence of a device whose signs are not corroborated (see [`confidence`]).
+pub const UNCORROBORATED_MAX: u8 = 75;
+
+/// The confidence of a device's score: `min(95, 20 + 15 × score)`, at most
+/// [`UNCORROBORATED_MAX`] unless two kinds of sign beyond the hardware address agree or the
+/// device presented a KVM's certificate — one packet (a DHCP request naming a KVM, a lookup
+/// from KVM-class hardware, which carries both signs in one frame) is never "high"
+/// (docs/CONFIDENCE.md).
+pub fn confidence(score: u8, kinds: &[SignKind]) -> u8 {
+    let c = (20 + 15 * u16::from(score)).min(95) as u8;
+    let beyond_hardware =
+        kinds.iter().filter(|k| !matches!(k, SignKind::SbcHardware | SignKind::MakerHardware)).count();
+    if beyond_hardware >= 2 || kinds.contains(&SignKind::Certificate) { c } else { c.min(UNCORROBORATED_MAX) }
 }
 
 /// Whether a finding is an IP-KVM sign (handled here, not as a session).
@@ -158,6 +170,17 @@ impl Device {
             *w = (*w).max(s.weight);
         }
         best.values().fold(0u8, |a, w| a.saturating_add(*w))
+    }
+
+    /// The kinds of sign seen, each once.
+    fn kinds(&self) -> Vec<SignKind> {
+        let mut k: Vec<SignKind> = Vec::new();
+        for s in &self.signs {
+            if !k.contains(&s.kind) {
+                k.push(s.kind);
+            }
+        }
+        k
     }
 
     /// Adds a sign; whether it raised the score.
@@ -397,7 +420,7 @@ fn alert(
     a.tool_name = Tool::IpKvm.name().to_string();
     a.tool_title = Tool::IpKvm.title().to_string();
     a.category = Category::RemoteControl;
-    a.confidence = confidence(score);
+    a.confidence = confidence(score, &d.kinds());
     a.first_seen = d.first;
     a.last_seen = d.last;
     a.detectors = d.detectors.clone();
@@ -544,7 +567,17 @@ mod tests {
             [1, 2, 3, 4, 9].map(severity),
             [Severity::Low, Severity::Medium, Severity::Medium, Severity::High, Severity::High]
         );
-        assert_eq!([1, 2, 4, 6].map(confidence), [35, 50, 80, 95]);
+        use SignKind::*;
+        let two = [DeviceName, CloudLookup];
+        assert_eq!([1, 2, 4, 6].map(|s| confidence(s, &two)), [35, 50, 80, 95]);
+        // One kind beyond the hardware address (one DHCP request; one lookup from a Pi, whose
+        // frame carries both signs): at most 75, whatever the score.
+        assert_eq!(confidence(4, &[DeviceName]), UNCORROBORATED_MAX);
+        assert_eq!(confidence(4, &[SbcHardware, CloudLookup]), UNCORROBORATED_MAX);
+        assert_eq!(confidence(5, &[MakerHardware, CloudLookup]), UNCORROBORATED_MAX);
+        assert_eq!(confidence(3, &[CloudLookup]), 65);
+        // A certificate is the device's answer to a client: corroborated on its own.
+        assert_eq!(confidence(4, &[Certificate]), 80);
     }
 
     #[test]

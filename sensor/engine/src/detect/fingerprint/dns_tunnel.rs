@@ -13,7 +13,8 @@
 //! - [`starts_watch`] decides from a flow's first query whether the flow is worth watching
 //!   (tunnel-shaped first query): ordinary lookups cost nothing more.
 //! - [`DnsTally::add`] folds one parsed query into a small fixed-size tally (no growth with
-//!   the number of queries beyond [`MAX_PARENTS`] parents).
+//!   the number of queries beyond [`MAX_PARENTS`] parents); a query repeating the previous one
+//!   (a retry) is not counted, so no single query, however often sent, makes a tunnel.
 //! - [`verdict`] is pure: a [`Match`] when at least [`MIN_QUERIES`] queries mostly under one
 //!   parent are tunnel-shaped, else `None`.
 //! - [`DnsTunnelWatch`] runs all this as a flow watch (`crate::detect::watch`): started by a
@@ -75,7 +76,7 @@ pub fn starts_watch(m: &Message) -> bool {
 /// Counters over a flow's queries.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DnsTally {
-    /// Queries seen.
+    /// Queries seen (a repeat of the previous query — a resolver's retry — is not counted).
     pub queries: u16,
     /// Queries for a data-carrying record type.
     pub data_types: u16,
@@ -89,6 +90,8 @@ pub struct DnsTally {
     pub parents: Vec<(String, u16)>,
     /// The most frequent query type and its count.
     pub qtypes: Vec<(u16, u16)>,
+    /// The previous query's name and type, hashed: a retry of one query adds no weight.
+    last: Option<u64>,
 }
 
 impl DnsTally {
@@ -98,6 +101,15 @@ impl DnsTally {
             return;
         }
         let Some(q) = m.questions.first() else { return };
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::hash::DefaultHasher::new();
+            (&q.name, q.qtype).hash(&mut h);
+            h.finish()
+        };
+        if self.last.replace(key) == Some(key) {
+            return;
+        }
         self.queries = self.queries.saturating_add(1);
         if data_type(q.qtype) {
             self.data_types = self.data_types.saturating_add(1);
@@ -241,6 +253,26 @@ mod tests {
         assert_eq!((m.tool, m.confidence), (Tool::DnsTunnel, CONFIDENCE_STRONG));
         let Evidence::DnsTunnel(e) = m.evidence else { panic!() };
         assert_eq!((e.parent_domain.as_str(), e.queries, e.data_type_queries), ("pirate.sea", 11, 11));
+    }
+
+    #[test]
+    fn one_query_retried_is_no_tunnel() {
+        // A resolver retrying one tunnel-shaped TXT query: one query's weight, however often.
+        let mut t = DnsTally::default();
+        let q = query("0aab5xk2mqz8wq0n4t7vby3c6hdl9kr1e.pirate.sea", 16);
+        for _ in 0..12 {
+            t.add(&q);
+        }
+        assert_eq!(t.queries, 1);
+        assert!(verdict(&t).is_none());
+        // Alternating two names is two queries at a time, not a retry.
+        let r = query("1bbc6yl3nra9xr1o5u8wcz4d7iem0ls2f.pirate.sea", 16);
+        for _ in 0..3 {
+            t.add(&r);
+            t.add(&q);
+        }
+        assert_eq!(t.queries, 7);
+        assert!(verdict(&t).is_some());
     }
 
     #[test]

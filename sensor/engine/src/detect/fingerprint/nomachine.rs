@@ -41,8 +41,8 @@ pub const BYTES_WANTED: usize = 64;
 pub const CONFIDENCE_FULL: u8 = 98;
 /// Confidence: both lines.
 pub const CONFIDENCE_BOTH: u8 = 95;
-/// Confidence: one line followed by TLS.
-pub const CONFIDENCE_ONE_TLS: u8 = 85;
+/// Confidence: one line followed by TLS (one side only).
+pub const CONFIDENCE_ONE_TLS: u8 = 75;
 /// Confidence: one line only.
 pub const CONFIDENCE_ONE: u8 = 70;
 /// Confidence: NX UDP headers in both directions.

@@ -24,8 +24,8 @@ use farhand_proto::pptp::{
 
 /// Confidence: request and reply.
 pub const CONFIDENCE_PAIR: u8 = 95;
-/// Confidence: request alone.
-pub const CONFIDENCE_REQUEST: u8 = 80;
+/// Confidence: request alone (unanswered: one message of one side).
+pub const CONFIDENCE_REQUEST: u8 = 70;
 /// Confidence: the data channel (PPP in enhanced GRE) both ways.
 pub const CONFIDENCE_DATA_PAIR: u8 = 90;
 /// Confidence: the data channel, one direction.
@@ -71,6 +71,10 @@ impl Fingerprint for PptpFingerprint {
             Step::Invalid(a) => return Outcome::Anomaly(a),
             _ => return Outcome::NoMatch,
         };
+        // The server answered with something that is not PPTP: no PPTP server.
+        if !ex.resp.is_empty() && matches!(fixed_fields(ex.resp), Step::Invalid(_)) {
+            return Outcome::NoMatch;
+        }
         let replied = match begun(ex.resp) {
             Step::Done(r) if r.kind == START_CONTROL_CONNECTION_REPLY && r.message.len() == SCC_LEN => true,
             Step::Done(_) => return Outcome::NoMatch,
@@ -182,7 +186,16 @@ mod tests {
         let Evidence::Pptp(e) = m.evidence else { panic!() };
         assert_eq!((e.protocol_version, e.host_name.as_str()), (0x0100, "local"));
         assert_eq!(PptpFingerprint.inspect(&ex(&q, b"", false)), Outcome::NeedMore);
-        assert!(matches!(PptpFingerprint.inspect(&ex(&q, b"", true)), Outcome::Match(_)));
+        let Outcome::Match(m) = PptpFingerprint.inspect(&ex(&q, b"", true)) else { panic!() };
+        assert_eq!(m.confidence, CONFIDENCE_REQUEST);
+        // A server that answers with something else is no PPTP server, at the end too.
+        for foreign in [&b"HTTP/1.1 400 Bad Request\r\n\r\n"[..], b"SSH-2.0-OpenSSH_9.2\r\n"] {
+            assert_eq!(PptpFingerprint.inspect(&ex(&q, foreign, true)), Outcome::NoMatch);
+            assert_eq!(PptpFingerprint.inspect(&ex(&q, foreign, false)), Outcome::NoMatch);
+        }
+        // A reply cut short by the end of the flow: the request alone.
+        let Outcome::Match(m) = PptpFingerprint.inspect(&ex(&q, &r[..40], true)) else { panic!() };
+        assert_eq!(m.confidence, CONFIDENCE_REQUEST);
         for len in 0..q.len() {
             assert_ne!(PptpFingerprint.inspect(&ex(&q[..len], b"", true)), Outcome::NeedMore);
             let _ = PptpFingerprint.inspect(&ex(&q, &r[..len], false));

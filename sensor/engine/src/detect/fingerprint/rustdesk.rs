@@ -52,8 +52,9 @@ pub const BYTES_WANTED: usize = MAX_OPENING_LEN;
 
 /// Confidence: both TCP directions open with a valid message, or both UDP datagrams are valid.
 pub const CONFIDENCE_BOTH: u8 = 90;
-/// Confidence: one TCP direction with a valid first message and another complete frame.
-pub const CONFIDENCE_CHAIN: u8 = 80;
+/// Confidence: one TCP direction with a valid first message and another complete frame (one
+/// side only).
+pub const CONFIDENCE_CHAIN: u8 = 75;
 /// Confidence: one TCP direction with a single valid, non-empty first message.
 pub const CONFIDENCE_SINGLE: u8 = 65;
 /// Confidence: one UDP datagram with a valid, non-empty rendezvous message.

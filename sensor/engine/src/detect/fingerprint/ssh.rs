@@ -32,8 +32,8 @@ pub const BYTES_WANTED: usize = 4096;
 pub const CONFIDENCE_FULL: u8 = 98;
 /// Confidence: both banners, not both KEXINITs.
 pub const CONFIDENCE_BOTH_BANNERS: u8 = 95;
-/// Confidence: one banner followed by a valid KEXINIT.
-pub const CONFIDENCE_ONE_BANNER_KEXINIT: u8 = 90;
+/// Confidence: one banner followed by a valid KEXINIT (one side only).
+pub const CONFIDENCE_ONE_BANNER_KEXINIT: u8 = 75;
 /// Confidence: a single banner and nothing else SSH-shaped.
 pub const CONFIDENCE_ONE_BANNER: u8 = 70;
 

@@ -60,10 +60,16 @@ pub const BYTES_WANTED: usize = MAX_STREAM_MESSAGE_LEN;
 
 /// Confidence: a response echoes a request's transaction id (cookie STUN).
 pub const CONFIDENCE_TRANSACTION: u8 = 95;
-/// Confidence: a message whose FINGERPRINT attribute verifies.
+/// Confidence: several messages (or messages from both sides) with the magic cookie, one of
+/// them with a FINGERPRINT attribute that verifies.
 pub const CONFIDENCE_FINGERPRINT: u8 = 90;
-/// Confidence: one validated message with the magic cookie.
+/// Confidence: several validated messages with the magic cookie (or messages from both sides).
 pub const CONFIDENCE_MESSAGE: u8 = 80;
+/// Confidence: one message alone, with the magic cookie and a FINGERPRINT that verifies — one
+/// packet of one side is never "high" (docs/CONFIDENCE.md).
+pub const CONFIDENCE_LONE_FINGERPRINT: u8 = 75;
+/// Confidence: one message alone with the magic cookie.
+pub const CONFIDENCE_LONE_MESSAGE: u8 = 65;
 /// Confidence: classic RFC 3489 request and response with the same 128-bit transaction id.
 pub const CONFIDENCE_CLASSIC: u8 = 75;
 /// Confidence: a classic message carrying MS-TURN's MAGIC-COOKIE attribute, unanswered.
@@ -165,12 +171,13 @@ fn confidence(orig: &SideParse<'_>, resp: &SideParse<'_>, channels: ChannelOnly)
     let fp = msgs().any(|m| m.fingerprint_ok);
     let same_channel = channels == ChannelOnly::Relayed;
     let ms_turn = msgs().any(|m| m.ms_turn);
+    let several = msgs().nth(1).is_some();
     let c = if matched && cookie {
         CONFIDENCE_TRANSACTION
     } else if cookie && fp {
-        CONFIDENCE_FINGERPRINT
+        if several { CONFIDENCE_FINGERPRINT } else { CONFIDENCE_LONE_FINGERPRINT }
     } else if cookie {
-        CONFIDENCE_MESSAGE
+        if several { CONFIDENCE_MESSAGE } else { CONFIDENCE_LONE_MESSAGE }
     } else if matched && classic {
         CONFIDENCE_CLASSIC
     } else if ms_turn {
@@ -418,22 +425,26 @@ mod tests {
             assert_eq!(inspect(Transport::Udp, &d, b"", false), Outcome::NeedMore);
             let out = inspect(Transport::Udp, &d, b"", true);
             let (conf, e) = evidence(&out);
-            assert_eq!(conf, CONFIDENCE_FINGERPRINT);
+            assert_eq!(conf, CONFIDENCE_LONE_FINGERPRINT);
             assert_eq!(e.peer_addresses, ["127.0.0.1:3481"]);
+            // The same message twice (two datagrams' worth, or from both sides): more weight.
+            let twice = [d.clone(), d.clone()].concat();
+            assert_eq!(evidence(&inspect(Transport::Tcp, &twice, b"", true)).0, CONFIDENCE_FINGERPRINT);
         }
         // Without FINGERPRINT (strip it, fix the length): the plain message confidence.
         let mut d = unhex(SEND_INDICATION);
         d.truncate(d.len() - 8);
         let len = (d.len() - HEADER_LEN) as u16;
         d[2..4].copy_from_slice(&len.to_be_bytes());
-        assert_eq!(evidence(&inspect(Transport::Udp, &d, b"", true)).0, CONFIDENCE_MESSAGE);
+        assert_eq!(evidence(&inspect(Transport::Udp, &d, b"", true)).0, CONFIDENCE_LONE_MESSAGE);
+        assert_eq!(evidence(&inspect(Transport::Udp, &d, &d, true)).0, CONFIDENCE_MESSAGE);
         // A corrupted FINGERPRINT is reported, not trusted.
         let mut bad = unhex(SEND_INDICATION);
         let n = bad.len();
         bad[n - 1] ^= 1;
         let out = inspect(Transport::Udp, &bad, b"", true);
         let (conf, e) = evidence(&out);
-        assert_eq!(conf, CONFIDENCE_MESSAGE);
+        assert_eq!(conf, CONFIDENCE_LONE_MESSAGE);
         assert!(e.fingerprint_mismatch && !e.fingerprint_verified);
     }
 

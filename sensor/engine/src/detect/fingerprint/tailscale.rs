@@ -26,8 +26,9 @@ pub const BYTES_WANTED: usize = 512;
 
 /// Confidence: disco packets in both directions.
 pub const CONFIDENCE_BOTH: u8 = 95;
-/// Confidence: one disco packet (48 bits of magic plus a length floor).
-pub const CONFIDENCE_ONE: u8 = 90;
+/// Confidence: disco packets of one direction only (48 bits of magic plus a length floor): one
+/// side alone is never "high" (docs/CONFIDENCE.md).
+pub const CONFIDENCE_ONE: u8 = 75;
 
 /// Lower-case hex of the first [`KEY_PREFIX_LEN`] bytes of a key.
 pub fn key_prefix_hex(key: &[u8]) -> String {

@@ -26,9 +26,10 @@
 //! (`MIN_COMMAND..=MAX_COMMAND`), a length no larger than `MAX_FRAME_LEN`, for the
 //! 24-byte frame form the fixed header-size field, and — the part that random data cannot
 //! satisfy — a length field that lands exactly on the next frame's magic or on the end of the
-//! bytes. One direction alone needs two such frames (or, at the end of a flow, one complete
-//! frame with a named command that ends exactly where the stream ends): together about 2⁻⁴⁰
-//! on random data. Both directions framed correctly is the strongest case.
+//! bytes. One direction alone needs one complete frame followed by the next frame's valid
+//! header (or, at the end of a flow, one complete frame with a named command that ends exactly
+//! where the stream ends): together about 2⁻⁴⁰ on random data, but one side's word only, so
+//! below "high". Both directions framed correctly is the strongest case.
 //!
 //! # Facts used
 //! - Optiv, "TeamViewer authentication protocol" (2013): TeamViewer speaks a custom protocol on
@@ -62,8 +63,9 @@ pub const MAX_EVIDENCE_COMMANDS: usize = 16;
 
 /// Confidence: both TCP directions framed, or both UDP datagrams.
 pub const CONFIDENCE_BOTH: u8 = 95;
-/// Confidence: one TCP direction with a complete frame followed by another valid header.
-pub const CONFIDENCE_CHAIN: u8 = 85;
+/// Confidence: one TCP direction with a complete frame followed by another valid header (one
+/// side only).
+pub const CONFIDENCE_CHAIN: u8 = 75;
 /// Confidence: one TCP direction with exactly one complete, named frame ending the stream.
 pub const CONFIDENCE_SINGLE: u8 = 70;
 /// Confidence: one UDP datagram.
