@@ -18,6 +18,8 @@
 #                                               packets (scripts/precision/icmp_echo.py)
 #   OUTDIR/own-ipsec-no-ike/input.pcap          ESP (IP 50) and ESP over UDP 4500 both ways,
 #                                               no IKE exchange (scripts/precision/ipsec_gre.py)
+#   OUTDIR/own-ipsec-ah/input.pcap              AH (IP 51) in tunnel mode both ways, no IKE
+#                                               exchange (scripts/precision/ipsec_gre.py)
 #   OUTDIR/own-pptp-gre-data/input.pcap         PPTP's data channel alone: PPP (LCP, IPCP, IPv4)
 #                                               in enhanced GRE (IP 47) both ways
 #   OUTDIR/own-nflog/input.pcap                 a proxy tunnel (CONNECT through tinyproxy, TLS
@@ -36,6 +38,7 @@
 #                                                203.0.113.42  openssl s_server :443
 #                                                203.0.113.43  ESP responder (raw socket)
 #                                                203.0.113.44  ESP-over-UDP responder :4500
+#                                                203.0.113.45  AH responder (raw socket)
 #                                                203.0.113.46  enhanced GRE/PPP responder
 #   (this kernel has no ESP, AH or PPP: ipsec_gre.py builds those packets from the RFCs, with
 #   real AES-CBC and HMAC-SHA-256, and sends them from raw sockets)
@@ -54,7 +57,7 @@ WORK=${FHP_WORK:-/tmp/fhp-precision}
 HELP=$REPO/scripts/precision
 EP=fhp-endpoint INET=fhp-inet EP_IF=fhp-ep INET_IF=fhp-in
 LAPTOP=10.31.0.10 ROUTER=203.0.113.1 LOOK=203.0.113.40 PROXY=203.0.113.41 WEB=203.0.113.42
-ESP=203.0.113.43 ESPUDP=203.0.113.44 GRE=203.0.113.46
+ESP=203.0.113.43 ESPUDP=203.0.113.44 AH=203.0.113.45 GRE=203.0.113.46
 NOWHERE=198.51.100.7
 
 NAME=record-precision ONLY=${FHP_ONLY:-}
@@ -70,7 +73,7 @@ fresh_start
 
 say "creating namespaces $EP ($LAPTOP) and $INET ($ROUTER, $LOOK, $PROXY, $WEB)"
 make_link $LAPTOP/24 $ROUTER/24 02:00:0a:1f:00:0a 02:00:cb:00:71:02
-for a in $LOOK $PROXY $WEB $ESP $ESPUDP $GRE; do ininet ip addr add "$a/32" dev $INET_IF; done
+for a in $LOOK $PROXY $WEB $ESP $ESPUDP $AH $GRE; do ininet ip addr add "$a/32" dev $INET_IF; done
 inep   ip route add 203.0.113.0/24 dev $EP_IF
 inep   ip route add 198.51.100.0/24 via $ROUTER
 ininet ip route add 10.31.0.0/24 dev $INET_IF src $ROUTER
@@ -96,6 +99,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=fhp-test-server"
 spawn $INET s_server openssl s_server -accept $WEB:443 -cert tls.crt -key tls.key -www -quiet
 spawn $INET esp    python3 "$HELP/ipsec_gre.py" serve esp $ESP
 spawn $INET espudp python3 "$HELP/ipsec_gre.py" serve esp-udp $ESPUDP
+spawn $INET ah     python3 "$HELP/ipsec_gre.py" serve ah $AH
 spawn $INET gre    python3 "$HELP/ipsec_gre.py" serve gre $GRE
 for p in 9300 4880 27017; do wait_for 10 "look-alike :$p" listening $INET tcp $LOOK $p; done
 wait_for 10 "ESP-over-UDP responder" listening $INET udp $ESPUDP 4500
@@ -128,6 +132,9 @@ ipsec() {
   inep python3 "$HELP/ipsec_gre.py" send esp $LAPTOP $ESP 5
   inep python3 "$HELP/ipsec_gre.py" send esp-udp $LAPTOP $ESPUDP 5
 }
+ah() {
+  inep python3 "$HELP/ipsec_gre.py" send ah $LAPTOP $AH 5
+}
 gre() {
   inep python3 "$HELP/ipsec_gre.py" send gre $LAPTOP $GRE 4
 }
@@ -158,6 +165,7 @@ record own-connect-refused refused
 record own-connect-malformed malformed
 record own-icmp-crafted icmp
 record own-ipsec-no-ike ipsec
+record own-ipsec-ah ah
 record own-pptp-gre-data gre
 record_nflog
 say "done"

@@ -8,13 +8,17 @@ support, so the packets are made here — with real cryptography where the proto
            inner IPv4 packet with the RFC 4303 trailer (padding 1, 2, 3..., pad length, next
            header 4), and a 16-byte HMAC-SHA-256 ICV (RFC 4868) over SPI..ciphertext.
   esp-udp  the same ESP packets in UDP from and to port 4500 (RFC 3948).
+  ah       RFC 4302 tunnel mode: the AH header (next header 4, payload length, SPI, sequence
+           number) and a 16-byte HMAC-SHA-256 ICV (RFC 4868) computed over the outer IPv4
+           header with its mutable fields zeroed, the AH header with a zero ICV, and the inner
+           IPv4 packet — so the outer header is built here too (IP_HDRINCL).
   gre      PPTP's data channel (RFC 2637 §4.1): enhanced GRE (K and S set, version 1,
            protocol 0x880B, payload length and the peer's call id in the key, sequence and
            acknowledgment numbers) carrying PPP frames (RFC 1661): LCP Configure-Request
            and -Ack both ways, then IPCP (RFC 1332) and a few IPv4 packets.
 
-Usage: ipsec_gre.py serve esp|esp-udp|gre LOCAL_ADDR   (answers until killed)
-       ipsec_gre.py send  esp|esp-udp|gre LOCAL_ADDR PEER_ADDR COUNT
+Usage: ipsec_gre.py serve esp|esp-udp|ah|gre LOCAL_ADDR   (answers until killed)
+       ipsec_gre.py send  esp|esp-udp|ah|gre LOCAL_ADDR PEER_ADDR COUNT
 """
 import hashlib
 import hmac
@@ -51,6 +55,27 @@ def esp_packet(spi, seq, inner):
     return body + hmac.new(AUTH_KEY, body, hashlib.sha256).digest()[:16]
 
 
+def ah_packet(src, dst, spi, seq, inner):
+    """A whole IPv4 packet src -> dst carrying AH (protocol 51) in tunnel mode around inner."""
+    icv_len = 16
+    ah_len = 12 + icv_len                                   # a multiple of 4 bytes for IPv4
+    total = 20 + ah_len + len(inner)
+    ident = (seq * 7919) & 0xFFFF
+
+    def outer(ttl, csum):
+        return struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, ident, 0x4000 if ttl else 0, ttl, 51, csum,
+                           socket.inet_aton(src), socket.inet_aton(dst))
+
+    def ah(icv):
+        return struct.pack("!BBHII", 4, ah_len // 4 - 2, 0, spi, seq) + icv
+
+    # RFC 4302 §3.3.3: TOS, flags and fragment offset, TTL and checksum are zero for the ICV.
+    icv = hmac.new(AUTH_KEY, outer(0, 0) + ah(bytes(icv_len)) + inner, hashlib.sha256).digest()[:icv_len]
+    hdr = outer(64, 0)
+    hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
+    return hdr + ah(icv) + inner
+
+
 def gre_packet(call_id, seq, ack, ppp):
     flags, ver = 0x30, 0x01 | (0x80 if ack is not None else 0)
     head = struct.pack("!BBHHH", flags, ver, 0x880B, len(ppp), call_id) + struct.pack("!I", seq)
@@ -78,7 +103,9 @@ def sock(kind, local):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((local, NAT_T))
         return s
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 50 if kind == "esp" else 47)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, {"esp": 50, "ah": 51}.get(kind, 47))
+    if kind == "ah":
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)   # the ICV covers the outer header
     s.bind((local, 0))
     return s
 
@@ -98,6 +125,12 @@ def serve(kind, local):
     while True:
         data, (peer, _) = s.recvfrom(65535)
         p = payload_of(kind, data)
+        if kind == "ah":
+            if len(p) < 12:
+                continue
+            seq += 1
+            send(s, kind, peer, ah_packet(local, peer, 0xA7F211A0, seq, inner_ping(seq, "10.99.0.2", "10.99.0.1", 24)))
+            continue
         if kind in ("esp", "esp-udp"):
             if len(p) < 8 or p[:4] == b"\x00\x00\x00\x00" or p == b"\xff":
                 continue
@@ -120,6 +153,11 @@ def serve(kind, local):
 
 def client(kind, local, peer, count):
     s = sock(kind, local)
+    if kind == "ah":
+        for seq in range(1, count + 1):
+            send(s, kind, peer, ah_packet(local, peer, 0xA15E0007, seq, inner_ping(seq, "10.99.0.1", "10.99.0.2", 8 * seq)))
+            time.sleep(0.2)
+        return
     if kind in ("esp", "esp-udp"):
         for seq in range(1, count + 1):
             send(s, kind, peer, esp_packet(0xC15E0007, seq, inner_ping(seq, "10.99.0.1", "10.99.0.2", 8 * seq)))
@@ -135,9 +173,9 @@ def client(kind, local, peer, count):
 
 if __name__ == "__main__":
     a = sys.argv[1:]
-    if len(a) == 3 and a[0] == "serve" and a[1] in ("esp", "esp-udp", "gre"):
+    if len(a) == 3 and a[0] == "serve" and a[1] in ("esp", "esp-udp", "ah", "gre"):
         serve(a[1], a[2])
-    elif len(a) == 5 and a[0] == "send" and a[1] in ("esp", "esp-udp", "gre"):
+    elif len(a) == 5 and a[0] == "send" and a[1] in ("esp", "esp-udp", "ah", "gre"):
         client(a[1], a[2], a[3], int(a[4]))
     else:
         sys.exit(__doc__)
