@@ -177,21 +177,8 @@ session() {  # session CASE PROTO REMOTE PORT: run while capturing
 }
 stop_server() { stop_pid "$SRV_PID"; SRV_PID=""; }
 
-# record6 CASE CMD...: as record, but IPv6 only (record filters IPv6 out).
-record6() {
-  local case=$1; shift
-  wanted "$case" || return 0
-  mkdir -p "$OUTDIR/$case"
-  local pcap="$WORK/$case.pcap"
-  spawn "$EP" "tcpdump-$case" tcpdump -i "$EP_IF" -s 0 -U -w "$pcap" ip6
-  local tpid=$!
-  sleep 1
-  "$@"
-  sleep 1
-  kill -INT "$tpid"; wait "$tpid" 2>/dev/null || true
-  cp "$pcap" "$OUTDIR/$case/input.pcap"
-  say "$case: $(stat -c %s "$OUTDIR/$case/input.pcap") bytes"
-}
+# record6 CASE CMD...: as record, but IPv6 only (record filters IPv6 out by default).
+record6() { RECORD_FILTER=ip6 record "$@"; }
 
 # opcodes CASE OPCODE...: the OpenVPN opcodes each way (UDP: first byte >> 3; TCP: the same
 # after each 2-byte length prefix, reassembled per direction), the sizes of the first three

@@ -93,14 +93,15 @@ make_link() {
 # wanted CASE: whether CASE is to be recorded ($ONLY empty: all of them).
 wanted() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
-# record CASE CMD...: capture on the endpoint's leg (tcpdump -s 0, IPv4 only) while CMD
-# runs, into $OUTDIR/CASE/input.pcap.
+# record CASE CMD...: capture on the endpoint's leg (tcpdump -s 0; the filter $RECORD_FILTER,
+# by default "not ip6": IPv4 only) while CMD runs, into $OUTDIR/CASE/input.pcap.
 record() {
   local case=$1; shift
   wanted "$case" || return 0
   mkdir -p "$OUTDIR/$case"
   local pcap="$WORK/$case.pcap"
-  spawn "$EP" "tcpdump-$case" tcpdump -i "$EP_IF" -s 0 -U -w "$pcap" not ip6
+  # shellcheck disable=SC2086
+  spawn "$EP" "tcpdump-$case" tcpdump -i "$EP_IF" -s 0 -U -w "$pcap" ${RECORD_FILTER:-not ip6}
   local tpid=$!
   sleep 1
   "$@"
