@@ -246,28 +246,33 @@ mod tests {
     #[test]
     fn pump_keeps_spacing_and_order_in_real_time() {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let start = Instant::now();
         let feeder = std::thread::spawn(move || {
+            let mut sent = Vec::new();
             for i in 0..5u32 {
-                tx.send((Instant::now(), i)).unwrap();
+                let now = Instant::now();
+                sent.push(now);
+                tx.send((now, i)).unwrap();
                 std::thread::sleep(ms(5));
             }
+            sent
         });
         let mut out = Vec::new();
         pump(&rx, ms(40), Shaping::none(), |i| {
-            out.push((i, start.elapsed()));
+            out.push((i, Instant::now()));
             Flow::Continue
         });
-        feeder.join().unwrap();
+        let sent = feeder.join().unwrap();
         let order: Vec<u32> = out.iter().map(|(i, _)| *i).collect();
         assert_eq!(order, vec![0, 1, 2, 3, 4]);
-        // first item after ~40 ms, the last ~20 ms after it (not 4 x 40 ms)
-        let (_, first) = out[0];
+        // Each item is held its 40 ms from its own send, never less; the holds overlap (the
+        // last is out about 40 ms after it was sent, not 4 x 40 ms after the first). Only
+        // lower bounds and a wide upper one: a loaded machine (CI builds beside it) may wake
+        // the pump late, which delays releases but must not fail the test.
+        for ((i, released), sent) in out.iter().zip(&sent) {
+            assert!(*released >= *sent + ms(40), "item {i} released {:?} after its send", *released - *sent);
+        }
         let (_, last) = out[4];
-        assert!(first >= ms(40), "first released after {first:?}");
-        assert!(first < ms(60), "first released after {first:?}");
-        let spread = last - first;
-        assert!(spread >= ms(19) && spread < ms(45), "spread {spread:?}");
+        assert!(last - sent[0] < ms(150), "the holds ran one after the other: {:?}", last - sent[0]);
     }
 
     #[test]
