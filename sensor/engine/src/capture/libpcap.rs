@@ -4,8 +4,14 @@
 //! where that cannot be found (not Linux, no /proc), it falls back to the captured bytes
 //! delivered so far, which stays below the file's size (headers are not counted) — the
 //! progress bar then finishes at the end of the run rather than at 100 %.
+//!
+//! A pcapng file whose interfaces differ in link type or snapshot length is one libpcap
+//! refuses at the first interface that differs. Then farhand's own reader (`pcapng.rs`) takes
+//! the file over from its start, passes over the frames libpcap delivered (through the same
+//! filter) and reads the rest with each interface's own link type.
 
 use super::offset::FileOffset;
+use super::pcapng::Pcapng;
 use super::{CaptureError, CaptureKind, CaptureStats, LinkType, LiveOptions, Next, Progress, RawFrame, Source};
 use std::path::{Path, PathBuf};
 
@@ -21,6 +27,25 @@ pub struct Capture {
     offset: Option<FileOffset>,
     /// Captured bytes delivered so far: the position when `offset` is unknown.
     delivered: u64,
+    /// Frames delivered so far.
+    frames: u64,
+    /// The offline filter, if any: the own reader filters with it too.
+    filter: Option<String>,
+    /// The own pcapng reader, once libpcap refused the file's interfaces.
+    own: Option<Box<OwnReader>>,
+}
+
+/// The own pcapng reader and the filter programs compiled per link-type number.
+struct OwnReader {
+    file: Pcapng,
+    programs: Vec<(u16, pcap::BpfProgram)>,
+}
+
+/// Whether libpcap stopped because a pcapng interface differs from the first (libpcap's
+/// `sf-pcapng.c`: "an interface has a type/snapshot length ... different from the ... of the
+/// first interface").
+pub(super) fn interfaces_differ(msg: &str) -> bool {
+    msg.contains("different from the") && msg.contains("first interface")
 }
 
 impl Capture {
@@ -43,6 +68,9 @@ impl Capture {
             file_len: meta.len(),
             offset,
             delivered: 0,
+            frames: 0,
+            filter: None,
+            own: None,
         })
     }
 
@@ -86,6 +114,9 @@ impl Capture {
             file_len: 0,
             offset: None,
             delivered: 0,
+            frames: 0,
+            filter: None,
+            own: None,
         })
     }
 
@@ -98,18 +129,86 @@ impl Capture {
     pub fn set_filter(&mut self, filter: &str) -> Result<(), CaptureError> {
         self.inner
             .filter(filter, true)
-            .map_err(|e| CaptureError::BadFilter { filter: filter.to_string(), msg: pcap_msg(&e) })
+            .map_err(|e| CaptureError::BadFilter { filter: filter.to_string(), msg: pcap_msg(&e) })?;
+        self.filter = Some(filter.to_string());
+        Ok(())
+    }
+
+    /// Frames of interfaces whose link type farhand does not decode, passed over by the own
+    /// pcapng reader (0 while libpcap reads).
+    pub fn skipped_frames(&self) -> u64 {
+        self.own.as_ref().map_or(0, |o| o.file.skipped())
+    }
+
+}
+
+impl Capture {
+    /// The own pcapng reader's next frame.
+    fn own_frame(&mut self) -> Result<Next<'_>, CaptureError> {
+        let Some(own) = self.own.as_mut() else { return Ok(Next::End) };
+        let Some(f) = own.next(self.filter.as_deref(), &self.name)? else { return Ok(Next::End) };
+        let data = own.file.buf().get(f.start..f.end).unwrap_or_default();
+        self.frames += 1;
+        self.delivered += data.len() as u64;
+        Ok(Next::Frame(RawFrame { ts: f.ts, link: f.link, wire_len: f.wire_len, data }))
+    }
+}
+
+impl OwnReader {
+    /// The own reader, from the file's start, past the `frames` frames libpcap delivered.
+    fn take_over(path: &Path, frames: u64, filter: Option<&str>, name: &str) -> Result<Box<OwnReader>, CaptureError> {
+        let mut own = Box::new(OwnReader { file: Pcapng::open(path)?, programs: Vec::new() });
+        for _ in 0..frames {
+            if own.next(filter, name)?.is_none() {
+                break;
+            }
+        }
+        Ok(own)
+    }
+
+    /// The next frame that passes the filter.
+    fn next(
+        &mut self,
+        filter: Option<&str>,
+        name: &str,
+    ) -> Result<Option<super::pcapng::FrameAt>, CaptureError> {
+        loop {
+            let Some(f) = self.file.next_frame()? else { return Ok(None) };
+            let Some(filter) = filter else { return Ok(Some(f)) };
+            if !self.programs.iter().any(|(d, _)| *d == f.dlt) {
+                let bad = |e: pcap::Error| CaptureError::BadFilter {
+                    filter: format!("{filter} (for link type {} of {name})", f.dlt),
+                    msg: pcap_msg(&e),
+                };
+                // A file names LINKTYPE_ values; libpcap compiles for DLT_ values, which
+                // differ only for LINKTYPE_RAW (101, DLT_RAW 12) among those farhand reads.
+                let dlt = if f.dlt == 101 { 12 } else { i32::from(f.dlt) };
+                let prog = pcap::Capture::dead(pcap::Linktype(dlt))
+                    .map_err(bad)?
+                    .compile(filter, true)
+                    .map_err(bad)?;
+                self.programs.push((f.dlt, prog));
+            }
+            let data = self.file.buf().get(f.start..f.end).unwrap_or_default();
+            if self.programs.iter().any(|(d, p)| *d == f.dlt && p.filter(data)) {
+                return Ok(Some(f));
+            }
+        }
     }
 }
 
 impl Source for Capture {
     fn next_frame(&mut self) -> Result<Next<'_>, CaptureError> {
+        if self.own.is_some() {
+            return self.own_frame();
+        }
         match self.inner.next_packet() {
             Ok(p) => {
                 let h = p.header;
                 let sec = u64::try_from(h.ts.tv_sec).unwrap_or(0);
                 let usec = u64::try_from(h.ts.tv_usec).unwrap_or(0);
                 self.delivered += p.data.len() as u64;
+                self.frames += 1;
                 Ok(Next::Frame(RawFrame {
                     ts: sec.saturating_mul(1_000_000).saturating_add(usec),
                     link: self.link,
@@ -121,8 +220,16 @@ impl Source for Capture {
             Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
             Err(e) => {
                 let msg = pcap_msg(&e);
-                match &self.path {
-                    Some(path) if msg.contains("truncated") => Err(CaptureError::Truncated { path: path.clone(), msg }),
+                match self.path.clone() {
+                    // The own reader takes over; the next call reads on (a file's `Idle` only
+                    // loops back).
+                    Some(path) if interfaces_differ(&msg) => {
+                        let own = OwnReader::take_over(&path, self.frames, self.filter.as_deref(), &self.name)?;
+                        self.own = Some(own);
+                        self.offset = None;
+                        Ok(Next::Idle)
+                    }
+                    Some(path) if msg.contains("truncated") => Err(CaptureError::Truncated { path, msg }),
                     _ => Err(CaptureError::Read { source_name: self.name.clone(), msg }),
                 }
             }
@@ -144,7 +251,8 @@ impl Source for Capture {
         if self.kind != CaptureKind::File {
             return None;
         }
-        let position = self.offset.as_ref().and_then(FileOffset::position).unwrap_or(self.delivered);
+        let own = self.own.as_ref().map(|o| o.file.position());
+        let position = own.or_else(|| self.offset.as_ref().and_then(FileOffset::position)).unwrap_or(self.delivered);
         Some(Progress { position: position.min(self.file_len), total: self.file_len })
     }
 

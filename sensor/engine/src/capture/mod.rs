@@ -7,7 +7,11 @@
 //!   call per frame).
 //! - [`Capture`] yields [`RawFrame`]s, one at a time, borrowing libpcap's buffer until the
 //!   next call. Offline files (pcap and pcapng, anything libpcap reads) and live interfaces
-//!   (libpcap, optional BPF filter) share one type.
+//!   (libpcap, optional BPF filter) share one type. A pcapng file whose interfaces differ in
+//!   link type or snapshot length, which libpcap refuses, is read on by farhand's own pcapng
+//!   reader (`pcapng.rs`): each frame then carries its interface's link type, and frames of an
+//!   interface of a link type farhand does not decode are passed over and counted
+//!   ([`Capture::skipped_frames`]).
 //! - Only link types farhand can decode are accepted ([`LinkType`]); any other is refused at
 //!   open time with an error naming it, never mid-stream.
 //! - Every failure is a [`CaptureError`] that names the file or interface and what went
@@ -23,6 +27,7 @@ use std::path::PathBuf;
 
 mod libpcap;
 mod offset;
+mod pcapng;
 #[cfg(test)]
 mod tests;
 
