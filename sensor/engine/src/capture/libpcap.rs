@@ -139,7 +139,6 @@ impl Capture {
     pub fn skipped_frames(&self) -> u64 {
         self.own.as_ref().map_or(0, |o| o.file.skipped())
     }
-
 }
 
 impl Capture {
@@ -167,11 +166,7 @@ impl OwnReader {
     }
 
     /// The next frame that passes the filter.
-    fn next(
-        &mut self,
-        filter: Option<&str>,
-        name: &str,
-    ) -> Result<Option<super::pcapng::FrameAt>, CaptureError> {
+    fn next(&mut self, filter: Option<&str>, name: &str) -> Result<Option<super::pcapng::FrameAt>, CaptureError> {
         loop {
             let Some(f) = self.file.next_frame()? else { return Ok(None) };
             let Some(filter) = filter else { return Ok(Some(f)) };
@@ -183,10 +178,7 @@ impl OwnReader {
                 // A file names LINKTYPE_ values; libpcap compiles for DLT_ values, which
                 // differ only for LINKTYPE_RAW (101, DLT_RAW 12) among those farhand reads.
                 let dlt = if f.dlt == 101 { 12 } else { i32::from(f.dlt) };
-                let prog = pcap::Capture::dead(pcap::Linktype(dlt))
-                    .map_err(bad)?
-                    .compile(filter, true)
-                    .map_err(bad)?;
+                let prog = pcap::Capture::dead(pcap::Linktype(dlt)).map_err(bad)?.compile(filter, true).map_err(bad)?;
                 self.programs.push((f.dlt, prog));
             }
             let data = self.file.buf().get(f.start..f.end).unwrap_or_default();

@@ -181,7 +181,10 @@ impl Pcapng {
                 Some(Ok(n)) => n,
                 Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Some(Err(e)) => {
-                    return Err(CaptureError::Read { source_name: self.path.display().to_string(), msg: e.to_string() });
+                    return Err(CaptureError::Read {
+                        source_name: self.path.display().to_string(),
+                        msg: e.to_string(),
+                    });
                 }
                 None => 0,
             };
@@ -265,8 +268,13 @@ impl Pcapng {
         if self.interfaces.len() >= MAX_INTERFACES {
             return Err(self.bad("more than 4096 interfaces in one section"));
         }
-        let mut iface =
-            Interface { dlt, link: LinkType::from_dlt(i32::from(dlt)), resolution: Resolution::Decimal(6), offset_s: 0, snaplen };
+        let mut iface = Interface {
+            dlt,
+            link: LinkType::from_dlt(i32::from(dlt)),
+            resolution: Resolution::Decimal(6),
+            offset_s: 0,
+            snaplen,
+        };
         // Options: code, length, value padded to 4 bytes; end of options (code 0) or the block.
         let mut at = 8;
         while let (Some(code), Some(len)) = (self.u16(at), self.u16(at + 2)) {
@@ -415,7 +423,10 @@ mod tests {
         t
     }
 
-    fn read_all(p: &mut Pcapng) -> (Vec<(Micros, LinkType, u32, Vec<u8>)>, Option<CaptureError>) {
+    /// Frames read: time, link type, wire length, captured bytes.
+    type Frames = Vec<(Micros, LinkType, u32, Vec<u8>)>;
+
+    fn read_all(p: &mut Pcapng) -> (Frames, Option<CaptureError>) {
         let mut out = Vec::new();
         loop {
             match p.next_frame() {
@@ -516,7 +527,10 @@ mod tests {
         };
         // Block lengths: too short, not a multiple of 4, huge, trailer mismatch.
         for v in [0, 4, 13, u32::MAX, MAX_BLOCK_LEN + 4] {
-            assert!(matches!(bad(idb_at + 4, v), Some(CaptureError::BadFile { .. } | CaptureError::Truncated { .. })), "{v}");
+            assert!(
+                matches!(bad(idb_at + 4, v), Some(CaptureError::BadFile { .. } | CaptureError::Truncated { .. })),
+                "{v}"
+            );
         }
         // An EPB's captured length past its block, and an undescribed interface.
         let epb_at = idb_at + 24 + 44 + 24;
