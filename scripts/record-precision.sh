@@ -20,6 +20,11 @@
 #                                               no IKE exchange (scripts/precision/ipsec_gre.py)
 #   OUTDIR/own-ipsec-ah/input.pcap              AH (IP 51) in tunnel mode both ways, no IKE
 #                                               exchange (scripts/precision/ipsec_gre.py)
+#   OUTDIR/own-stun-dialects/input.pcap         coturn answering STUN dialects: an Allocate
+#                                               whose length is no multiple of 4, an unknown
+#                                               zero-length message then a Binding, a classic
+#                                               RFC 3489 Binding, an MS-TURN Allocate
+#                                               (scripts/precision/stun_dialects.py)
 #   OUTDIR/own-pptp-gre-data/input.pcap         PPTP's data channel alone: PPP (LCP, IPCP, IPv4)
 #                                               in enhanced GRE (IP 47) both ways
 #   OUTDIR/own-nflog/input.pcap                 a proxy tunnel (CONNECT through tinyproxy, TLS
@@ -40,6 +45,7 @@
 #                                                203.0.113.44  ESP-over-UDP responder :4500
 #                                                203.0.113.45  AH responder (raw socket)
 #                                                203.0.113.46  enhanced GRE/PPP responder
+#                                                203.0.113.47  coturn turnserver :3478
 #   (this kernel has no ESP, AH or PPP: ipsec_gre.py builds those packets from the RFCs, with
 #   real AES-CBC and HMAC-SHA-256, and sends them from raw sockets)
 #   tcpdump -s 0 on fhp-ep, one capture file per case; offloads off (wire-sized frames, valid
@@ -57,7 +63,7 @@ WORK=${FHP_WORK:-/tmp/fhp-precision}
 HELP=$REPO/scripts/precision
 EP=fhp-endpoint INET=fhp-inet EP_IF=fhp-ep INET_IF=fhp-in
 LAPTOP=10.31.0.10 ROUTER=203.0.113.1 LOOK=203.0.113.40 PROXY=203.0.113.41 WEB=203.0.113.42
-ESP=203.0.113.43 ESPUDP=203.0.113.44 AH=203.0.113.45 GRE=203.0.113.46
+ESP=203.0.113.43 ESPUDP=203.0.113.44 AH=203.0.113.45 GRE=203.0.113.46 TURN=203.0.113.47
 NOWHERE=198.51.100.7
 
 NAME=record-precision ONLY=${FHP_ONLY:-}
@@ -66,14 +72,14 @@ NAME=record-precision ONLY=${FHP_ONLY:-}
 [ "$(id -u)" = 0 ] || die "must run as root"
 mkdir -p "$OUTDIR"; OUTDIR=$(readlink -f "$OUTDIR")
 
-PKGS="iproute2 ethtool tcpdump procps openssl python3 python3-cryptography tinyproxy iputils-ping nftables"
+PKGS="iproute2 ethtool tcpdump procps openssl python3 python3-cryptography tinyproxy iputils-ping nftables coturn"
 # shellcheck disable=SC2086
 ensure_packages $PKGS
 fresh_start
 
 say "creating namespaces $EP ($LAPTOP) and $INET ($ROUTER, $LOOK, $PROXY, $WEB)"
 make_link $LAPTOP/24 $ROUTER/24 02:00:0a:1f:00:0a 02:00:cb:00:71:02
-for a in $LOOK $PROXY $WEB $ESP $ESPUDP $AH $GRE; do ininet ip addr add "$a/32" dev $INET_IF; done
+for a in $LOOK $PROXY $WEB $ESP $ESPUDP $AH $GRE $TURN; do ininet ip addr add "$a/32" dev $INET_IF; done
 inep   ip route add 203.0.113.0/24 dev $EP_IF
 inep   ip route add 198.51.100.0/24 via $ROUTER
 ininet ip route add 10.31.0.0/24 dev $INET_IF src $ROUTER
@@ -101,10 +107,29 @@ spawn $INET esp    python3 "$HELP/ipsec_gre.py" serve esp $ESP
 spawn $INET espudp python3 "$HELP/ipsec_gre.py" serve esp-udp $ESPUDP
 spawn $INET ah     python3 "$HELP/ipsec_gre.py" serve ah $AH
 spawn $INET gre    python3 "$HELP/ipsec_gre.py" serve gre $GRE
+cat > turnserver.conf <<CONF
+listening-ip=$TURN
+relay-ip=$TURN
+listening-port=3478
+realm=farhand.test
+lt-cred-mech
+user=fhp-user:fhp-pass
+fingerprint
+no-tls
+no-dtls
+no-cli
+no-rfc5780
+pidfile=$WORK/turnserver.pid
+userdb=$WORK/turndb.sqlite
+log-file=stdout
+simple-log
+CONF
+spawn $INET turnserver turnserver -c "$WORK/turnserver.conf"
 for p in 9300 4880 27017; do wait_for 10 "look-alike :$p" listening $INET tcp $LOOK $p; done
 wait_for 10 "ESP-over-UDP responder" listening $INET udp $ESPUDP 4500
 wait_for 10 "tinyproxy" listening $INET tcp $PROXY 8888
 wait_for 10 "s_server" listening $INET tcp $WEB 443
+wait_for 10 "turnserver" listening $INET udp $TURN 3478
 
 # ------------------------------------------------------------------ captures
 lookalikes() {
@@ -134,6 +159,12 @@ ipsec() {
 }
 ah() {
   inep python3 "$HELP/ipsec_gre.py" send ah $LAPTOP $AH 5
+}
+stun_dialects() {
+  local k
+  for k in odd unknown classic msturn; do
+    say "  $(inep python3 "$HELP/stun_dialects.py" $TURN 3478 $k | tr '\n' ' ')"
+  done
 }
 gre() {
   inep python3 "$HELP/ipsec_gre.py" send gre $LAPTOP $GRE 4
@@ -166,6 +197,7 @@ record own-connect-malformed malformed
 record own-icmp-crafted icmp
 record own-ipsec-no-ike ipsec
 record own-ipsec-ah ah
+record own-stun-dialects stun_dialects
 record own-pptp-gre-data gre
 record_nflog
 say "done"
