@@ -68,8 +68,6 @@ SERVERS="$PG $MARIA $REDIS $LDAP $KDC $SMB $NTP $SNMP $MQTT $WEB $WS $GRPC $SIP 
 NAME=record-negatives ONLY=${FHQ_CASES:-}
 # shellcheck source=scripts/lib/netns-record.sh
 . "$REPO/scripts/lib/netns-record.sh"
-[ "$(id -u)" = 0 ] || die "must run as root"
-mkdir -p "$OUTDIR"; OUTDIR=$(readlink -f "$OUTDIR")
 
 PKGS="iproute2 ethtool tcpdump procps openssl python3 util-linux
   postgresql postgresql-client mariadb-server mariadb-client redis-server redis-tools
@@ -78,10 +76,8 @@ PKGS="iproute2 ethtool tcpdump procps openssl python3 util-linux
   nghttp2-server nghttp2-client python3-grpcio python3-websockets baresip-core
   openssh-server openssh-client rsync git"
 # shellcheck disable=SC2086
-ensure_packages $PKGS
+begin $PKGS
 PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-
-fresh_start
 
 cert() {  # cert NAME CN: self-signed RSA certificate NAME.crt / NAME.key in the current dir
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$2" \

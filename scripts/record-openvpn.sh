@@ -54,14 +54,11 @@ VERB=${FHO_VERB:-4}
 NAME=record-openvpn ONLY=${FHO_ONLY:-}
 # shellcheck source=scripts/lib/netns-record.sh
 . "$REPO/scripts/lib/netns-record.sh"
-[ "$(id -u)" = 0 ] || die "must run as root"
 [ -c /dev/net/tun ] || die "no /dev/net/tun"
-mkdir -p "$OUTDIR"; OUTDIR=$(readlink -f "$OUTDIR")
 
 PKGS="iproute2 ethtool tcpdump procps openssl python3 iputils-ping openvpn"
 # shellcheck disable=SC2086
-ensure_packages $PKGS
-fresh_start
+begin $PKGS
 
 say "creating namespaces $EP ($LAPTOP, $LAPTOP6) and $INET ($ROUTER, $VPN, $VPN6)"
 make_link $LAPTOP/24 $ROUTER/24 02:00:0a:22:00:0a 02:00:cb:00:71:02

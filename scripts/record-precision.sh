@@ -69,13 +69,10 @@ NOWHERE=198.51.100.7
 NAME=record-precision ONLY=${FHP_ONLY:-}
 # shellcheck source=scripts/lib/netns-record.sh
 . "$REPO/scripts/lib/netns-record.sh"
-[ "$(id -u)" = 0 ] || die "must run as root"
-mkdir -p "$OUTDIR"; OUTDIR=$(readlink -f "$OUTDIR")
 
 PKGS="iproute2 ethtool tcpdump procps openssl python3 python3-cryptography tinyproxy iputils-ping nftables coturn"
 # shellcheck disable=SC2086
-ensure_packages $PKGS
-fresh_start
+begin $PKGS
 
 say "creating namespaces $EP ($LAPTOP) and $INET ($ROUTER, $LOOK, $PROXY, $WEB)"
 make_link $LAPTOP/24 $ROUTER/24 02:00:0a:1f:00:0a 02:00:cb:00:71:02

@@ -48,13 +48,10 @@ PORT_A=9001 PORT_B=443
 NAME=record-tor ONLY=${FHT_ONLY:-}
 # shellcheck source=scripts/lib/netns-record.sh
 . "$REPO/scripts/lib/netns-record.sh"
-[ "$(id -u)" = 0 ] || die "must run as root"
-mkdir -p "$OUTDIR"; OUTDIR=$(readlink -f "$OUTDIR")
 
 PKGS="iproute2 ethtool tcpdump procps tor"
 # shellcheck disable=SC2086
-ensure_packages $PKGS
-fresh_start
+begin $PKGS
 
 say "creating namespaces $EP ($LAPTOP) and $INET ($ROUTER, $BRIDGE_A, $BRIDGE_B)"
 make_link $LAPTOP/24 $ROUTER/24 02:00:0a:21:00:0a 02:00:cb:00:71:03

@@ -71,13 +71,10 @@ TLS_NAMES="www.astrill.com de-fra.prod.surfshark.com us-denver.privacy.network
 NAME=record-vpn-names ONLY=
 # shellcheck source=scripts/lib/netns-record.sh
 . "$REPO/scripts/lib/netns-record.sh"
-[ "$(id -u)" = 0 ] || die "must run as root"
-mkdir -p "$OUTDIR"; OUTDIR=$(readlink -f "$OUTDIR")
 
 PKGS="iproute2 ethtool tcpdump procps openssl bind9-dnsutils dnsmasq-base"
 # shellcheck disable=SC2086
-ensure_packages $PKGS
-fresh_start
+begin $PKGS
 
 declare -A IP_OF
 for e in "${NAMES[@]}"; do IP_OF[${e%%=*}]=${e#*=}; done

@@ -55,6 +55,15 @@ fresh_start() {
   trap 'exit 130' INT TERM
 }
 
+# begin PKG...: the opening every recording script shares — root, the output directory made
+# and made absolute, the Debian packages installed, the leftovers of earlier runs removed.
+begin() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  mkdir -p "$OUTDIR"; OUTDIR=$(readlink -f "$OUTDIR")
+  ensure_packages "$@"
+  fresh_start
+}
+
 inep()   { ip netns exec "$EP" "$@"; }
 ininet() { ip netns exec "$INET" "$@"; }
 spawn() {  # spawn NS NAME CMD...: daemon in NS (its own session), output to $WORK/NAME.log

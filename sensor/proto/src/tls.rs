@@ -190,13 +190,15 @@ pub struct ServerSide {
 /// 0x0300..=0x0304, length 1..=[`MAX_RECORD_LEN`])? Needs the 5-byte record header.
 #[must_use]
 pub fn probe(bytes: &[u8]) -> bool {
-    match bytes {
-        [22, 3, minor, hi, lo, ..] => {
-            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
-            *minor <= 4 && len != 0 && len <= MAX_RECORD_LEN
-        }
-        _ => false,
-    }
+    record_header(bytes).is_some_and(|(kind, _)| kind == 22)
+}
+
+/// A record header's content type and length, when the first 5 bytes are one: version
+/// 0x0300..=0x0304, length 1..=[`MAX_RECORD_LEN`].
+fn record_header(bytes: &[u8]) -> Option<(u8, usize)> {
+    let &[kind, major, minor, hi, lo] = bytes.first_chunk::<RECORD_HEADER_LEN>()?;
+    let len = usize::from(u16::from_be_bytes([hi, lo]));
+    (major == 3 && minor <= 4 && len != 0 && len <= MAX_RECORD_LEN).then_some((kind, len))
 }
 
 /// Record headers along the first bytes of one direction: `(content type, length)` of each
@@ -207,12 +209,8 @@ pub fn probe(bytes: &[u8]) -> bool {
 pub fn record_lengths(stream: &[u8]) -> impl Iterator<Item = (u8, usize)> + '_ {
     let mut rest = stream;
     std::iter::from_fn(move || {
-        let (&[kind, major, minor, hi, lo], body) = rest.split_first_chunk::<5>()?;
-        let len = usize::from(u16::from_be_bytes([hi, lo]));
-        if major != 3 || minor > 4 || len == 0 || len > MAX_RECORD_LEN {
-            return None;
-        }
-        rest = body.get(len..)?;
+        let (kind, len) = record_header(rest)?;
+        rest = rest.get(RECORD_HEADER_LEN + len..)?;
         Some((kind, len))
     })
     .take(MAX_RECORDS)

@@ -139,9 +139,7 @@ impl Capture {
     pub fn skipped_frames(&self) -> u64 {
         self.own.as_ref().map_or(0, |o| o.file.skipped())
     }
-}
 
-impl Capture {
     /// The own pcapng reader's next frame.
     fn own_frame(&mut self) -> Result<Next<'_>, CaptureError> {
         let Some(own) = self.own.as_mut() else { return Ok(Next::End) };
@@ -170,19 +168,24 @@ impl OwnReader {
         loop {
             let Some(f) = self.file.next_frame()? else { return Ok(None) };
             let Some(filter) = filter else { return Ok(Some(f)) };
-            if !self.programs.iter().any(|(d, _)| *d == f.dlt) {
-                let bad = |e: pcap::Error| CaptureError::BadFilter {
-                    filter: format!("{filter} (for link type {} of {name})", f.dlt),
-                    msg: pcap_msg(&e),
-                };
-                // A file names LINKTYPE_ values; libpcap compiles for DLT_ values, which
-                // differ only for LINKTYPE_RAW (101, DLT_RAW 12) among those farhand reads.
-                let dlt = if f.dlt == 101 { 12 } else { i32::from(f.dlt) };
-                let prog = pcap::Capture::dead(pcap::Linktype(dlt)).map_err(bad)?.compile(filter, true).map_err(bad)?;
-                self.programs.push((f.dlt, prog));
-            }
+            let at = match self.programs.iter().position(|(d, _)| *d == f.dlt) {
+                Some(at) => at,
+                None => {
+                    let bad = |e: pcap::Error| CaptureError::BadFilter {
+                        filter: format!("{filter} (for link type {} of {name})", f.dlt),
+                        msg: pcap_msg(&e),
+                    };
+                    // A file names LINKTYPE_ values; libpcap compiles for DLT_ values, which
+                    // differ only for LINKTYPE_RAW (101, DLT_RAW 12) among those farhand reads.
+                    let dlt = if f.dlt == 101 { 12 } else { i32::from(f.dlt) };
+                    let prog =
+                        pcap::Capture::dead(pcap::Linktype(dlt)).map_err(bad)?.compile(filter, true).map_err(bad)?;
+                    self.programs.push((f.dlt, prog));
+                    self.programs.len() - 1
+                }
+            };
             let data = self.file.buf().get(f.start..f.end).unwrap_or_default();
-            if self.programs.iter().any(|(d, p)| *d == f.dlt && p.filter(data)) {
+            if self.programs.get(at).is_some_and(|(_, p)| p.filter(data)) {
                 return Ok(Some(f));
             }
         }

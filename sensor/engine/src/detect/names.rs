@@ -11,7 +11,8 @@
 //!   is in clear). A Tor link is recognised by structure, not by a list: over TLS ≤ 1.2 by its
 //!   random names and certificate shape, over TLS 1.3 (certificate encrypted) by the client's
 //!   random `www.<base32>.com` name, no ALPN, and application-data records that hold whole
-//!   514-byte cells (`n·514 + 17` bytes). An HTTP CONNECT request to a `host:port` the proxy accepted (2xx) is a
+//!   514-byte cells (`n·514 + 17` bytes). An HTTP CONNECT request to a `host:port` the proxy
+//!   accepted (2xx) is a
 //!   proxy tunnel ([`Tool::HttpConnect`]) unless its target names a tool; one the proxy
 //!   refused is none, and one without a `host:port` target is no tunnel request at all.
 //! - Method: [`Method::Name`] for names, [`Method::Certificate`] for certificate names.
@@ -349,7 +350,7 @@ impl NameFingerprint {
             Step::Incomplete | Step::Invalid(_) => return Outcome::NoMatch,
         };
         let leaf = side.certificates.first();
-        // TLS 1.3 hides the relay's certificate; the cells do not (see `tor_tls13`).
+        // TLS 1.3 hides the relay's certificate; the cells do not (`cell_records`).
         if let Some(sni) = &hello.sni
             && hello.alpn.is_empty()
             && side.hello.as_ref().is_some_and(|h| h.selected_version == Some(tls::TLS13))

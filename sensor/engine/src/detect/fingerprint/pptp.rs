@@ -75,7 +75,7 @@ impl Fingerprint for PptpFingerprint {
         if !ex.resp.is_empty() && matches!(fixed_fields(ex.resp), Step::Invalid(_)) {
             return Outcome::NoMatch;
         }
-        let replied = match begun(ex.resp) {
+        let replied = match control_message(ex.resp) {
             Step::Done(r) if r.kind == START_CONTROL_CONNECTION_REPLY && r.message.len() == SCC_LEN => true,
             Step::Done(_) => return Outcome::NoMatch,
             _ if ex.resp.len() < SCC_LEN && !ex.finished => return Outcome::NeedMore,
