@@ -550,3 +550,68 @@ fn a_full_spool_drops_and_counts_without_blocking() {
         eprintln!("full spool (disk {disk}): queued {} overflow {} in {took:?}", s.queued, s.overflow);
     }
 }
+
+/// The messages of an octet-counted (RFC 6587) stream, read until the peer closes or `limit`.
+fn read_framed(mut s: TcpStream, limit: Duration) -> Vec<String> {
+    use std::io::Read;
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let t0 = Instant::now();
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while t0.elapsed() < limit {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let mut msgs = Vec::new();
+    let mut rest = &raw[..];
+    while let Some(sp) = rest.iter().position(|&b| b == b' ') {
+        let len: usize = std::str::from_utf8(&rest[..sp]).unwrap().parse().unwrap();
+        msgs.push(String::from_utf8(rest[sp + 1..sp + 1 + len].to_vec()).unwrap());
+        rest = &rest[sp + 1 + len..];
+    }
+    msgs
+}
+
+/// A collector whose kernel acknowledged the messages but which closed its socket before
+/// reading them (what a stopping collector does) loses nothing: they were not yet settled,
+/// so they go again on the next connection; a drain then ends on the collector's answering
+/// close without waiting out the settle window.
+#[test]
+fn acknowledged_but_unread_messages_go_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rt = runtime();
+    let mut out = SyslogOutput::start(tcp_rfc5424(port), &SpoolConfig::default(), rt.handle()).unwrap();
+    let stats = out.stats();
+    // The sender connects once it has something to send.
+    out.emit(&(0..50).map(alert).collect::<Vec<_>>()).unwrap();
+    let (first, _) = listener.accept().unwrap_or_else(|e| panic!("{e}"));
+    assert!(poll(Duration::from_secs(5), Duration::from_millis(5), || stats.sent.load(Ordering::Relaxed) == 50));
+    // Long enough for the kernel's acknowledgements, well inside the settle window.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(stats.acked.load(Ordering::Relaxed), 0, "acknowledged before settling");
+    drop(first); // unread octets: the kernel resets the connection
+    let (second, _) = listener.accept().unwrap_or_else(|e| panic!("{e}"));
+    let reader = std::thread::spawn(move || read_framed(second, Duration::from_secs(10)));
+    assert!(poll(Duration::from_secs(5), Duration::from_millis(5), || stats.sent.load(Ordering::Relaxed) >= 100));
+    let t0 = Instant::now();
+    let drained = out.drain(Duration::from_secs(5));
+    let took = t0.elapsed();
+    let msgs = reader.join().unwrap();
+    let numbers: Vec<usize> = msgs.iter().map(|m| number(m)).collect();
+    let s = stats.snapshot();
+    eprintln!(
+        "unread then reset: resent {} received again {} drained {drained:?} in {took:?}",
+        s.resent,
+        numbers.len()
+    );
+    assert_eq!(numbers, (0..50).collect::<Vec<_>>());
+    assert_eq!(s.resent, 50);
+    assert_eq!(drained, super::DrainResult { delivered_all: true, left: 0 });
+    assert!(took < super::forward::SETTLE, "the answering close confirmed the delivery");
+    assert_eq!(s.acked, 50);
+}

@@ -20,11 +20,18 @@
 //!   - UDP: when the datagram was handed to the kernel (no better is possible: a datagram
 //!     sent while the collector is down is lost).
 //!
-//!   When a connection breaks, whatever was written but not acknowledged is sent again on
-//!   the next one (counted in [`OutputStats::resent`]): at least once at that boundary, as far
-//!   as TCP allows; a collector that acknowledged octets at the TCP level and then lost them
-//!   (killed before reading its socket) cannot be detected without an application-level
-//!   acknowledgement.
+//!   A TCP or TLS acknowledgement only says the collector's kernel holds the octets: a
+//!   collector that stops closes its socket with whatever it had not read yet, and those
+//!   messages are gone. So a message acknowledged by TCP leaves the spool only once the
+//!   connection has stayed up for [`SETTLE`] after it, or once the collector answered
+//!   farhand's own close with its close (it read everything up to farhand's end of stream:
+//!   how [`SyslogOutput::drain`] finishes without waiting out the window).
+//!
+//!   When a connection breaks, whatever was written and not yet settled is sent again on
+//!   the next one (counted in [`OutputStats::resent`]): at least once at that boundary, so
+//!   a collector may see a message twice. A collector that stalls longer than [`SETTLE`]
+//!   with unread octets and then dies still loses them; only an application-level
+//!   acknowledgement could tell.
 //! - Connections are retried with a back-off of 100 ms doubling to 5 s; a collector that
 //!   cannot be reached leaves the messages in the spool.
 //! - [`SyslogOutput::drain`] waits at most its timeout; what is not delivered stays in the
@@ -63,6 +70,12 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the unacknowledged count is polled while messages are in flight.
 const ACK_POLL: Duration = Duration::from_millis(10);
+/// How long a connection must stay up after TCP acknowledged a message before the message
+/// leaves the spool (see the contract above): longer than a collector takes from its last
+/// read to closing its socket when it stops.
+pub const SETTLE: Duration = Duration::from_secs(1);
+/// How long a closing sender waits for the collector's answering close.
+const CLOSE_WAIT: Duration = Duration::from_millis(500);
 /// How long stopping waits for the sender task.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 /// Messages (and octets) the sender takes from the spool at a time.
@@ -419,6 +432,8 @@ struct Shared {
     notify: Notify,
     stats: Arc<OutputStats>,
     stop: watch::Sender<bool>,
+    /// Messages the transport acknowledged that wait out [`SETTLE`] (still in the spool).
+    settling: AtomicU64,
 }
 
 /// Set once the sender task has ended and let go of the spool.
@@ -574,6 +589,9 @@ struct Session {
     /// Messages written, not yet acknowledged: (index after the message, octets written
     /// through its end).
     inflight: VecDeque<(u64, u64)>,
+    /// Messages the transport acknowledged, waiting out [`SETTLE`]: (index after the
+    /// message, when the acknowledgement was seen).
+    settling: VecDeque<(u64, Instant)>,
     /// Whether anything was acknowledged on this connection.
     acked_any: bool,
 }
@@ -585,31 +603,99 @@ enum Ended {
 }
 
 impl Session {
-    /// Acknowledges what the connection shows delivered.
+    /// Moves what the connection shows acknowledged to the settling queue, and takes out of
+    /// the spool what settled.
     fn check_acks(&mut self, conn: &Conn, sh: &Shared) {
-        let Some(q) = conn.unacked() else { return };
+        let now = Instant::now();
         let mut end = None;
-        match conn {
-            Conn::Tls(_) if q != 0 => {}
-            Conn::Tls(_) | Conn::Udp(_) => {
+        match (conn, conn.unacked()) {
+            (_, None) | (Conn::Tls(_), Some(1..)) => {}
+            (Conn::Udp(_), Some(_)) => {
+                // A datagram has nothing to settle: handed to the kernel is all there is.
                 end = self.inflight.back().map(|f| f.0);
                 self.inflight.clear();
             }
-            Conn::Tcp(_) => {
+            (Conn::Tls(_), Some(0)) => {
+                if let Some(&(idx_end, _)) = self.inflight.back() {
+                    self.settling.push_back((idx_end, now));
+                }
+                self.inflight.clear();
+            }
+            (Conn::Tcp(_), Some(q)) => {
                 let delivered = self.written.saturating_sub(u64::from(q));
                 while let Some(&(idx_end, byte_end)) = self.inflight.front() {
                     if byte_end > delivered {
                         break;
                     }
-                    end = Some(idx_end);
+                    self.settling.push_back((idx_end, now));
                     self.inflight.pop_front();
                 }
             }
         }
+        while let Some(&(idx_end, at)) = self.settling.front() {
+            if now.duration_since(at) < SETTLE {
+                break;
+            }
+            end = Some(idx_end);
+            self.settling.pop_front();
+        }
+        self.publish_settling(sh);
         if let Some(end) = end {
             self.acked_any = true;
             sh.ack(end);
         }
+    }
+
+    /// Tells [`SyslogOutput::drain`] how many spooled messages only wait out [`SETTLE`].
+    fn publish_settling(&self, sh: &Shared) {
+        let head = sh.spool().head();
+        let n = self.settling.back().map_or(0, |&(end, _)| end.saturating_sub(head));
+        sh.settling.store(n, Ordering::Relaxed);
+    }
+
+    /// Closes the connection and, when the collector answers with its own close, takes
+    /// everything written out of the spool: the collector read up to farhand's end of stream.
+    /// Anything else (a reset, silence, a TCP queue not empty) leaves it for the next run.
+    async fn close(&mut self, conn: &mut Conn, sh: &Shared) {
+        self.check_acks(conn, sh);
+        let confirmed = tokio::time::timeout(CLOSE_WAIT, async {
+            let shut = match conn {
+                Conn::Udp(_) => return false,
+                Conn::Tcp(s) => s.shutdown().await,
+                Conn::Tls(s) => s.shutdown().await,
+            };
+            if shut.is_err() {
+                return false;
+            }
+            let mut scratch = [0u8; 512];
+            loop {
+                let r = match conn {
+                    Conn::Udp(_) => return false,
+                    Conn::Tcp(s) => s.read(&mut scratch).await,
+                    Conn::Tls(s) => s.read(&mut scratch).await,
+                };
+                match r {
+                    // A TLS collector may close without its close_notify: its FIN still
+                    // answers farhand's.
+                    Ok(0) => return true,
+                    Err(e) => return e.kind() == std::io::ErrorKind::UnexpectedEof,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .unwrap_or(false);
+        if confirmed && conn.unacked() == Some(0) {
+            let last = self.inflight.back().map(|f| f.0).max(self.settling.back().map(|f| f.0));
+            self.inflight.clear();
+            self.settling.clear();
+            if let Some(end) = last {
+                self.acked_any = true;
+                sh.ack(end);
+            }
+        }
+        self.settling.clear();
+        sh.settling.store(0, Ordering::Relaxed);
     }
 
     /// Writes `buf`, counting what the kernel took.
@@ -640,7 +726,11 @@ impl Session {
     /// Waits for new messages, a stop, the next acknowledgement poll or the collector
     /// closing the connection.
     async fn idle(&mut self, conn: &mut Conn, sh: &Shared, stop: &mut watch::Receiver<bool>) -> Result<(), String> {
-        let poll = if self.inflight.is_empty() { Duration::from_secs(1) } else { ACK_POLL };
+        let poll = match (self.inflight.is_empty(), self.settling.front()) {
+            (false, _) => ACK_POLL,
+            (true, Some(&(_, at))) => SETTLE.saturating_sub(at.elapsed()).max(ACK_POLL),
+            (true, None) => Duration::from_secs(1),
+        };
         let mut scratch = [0u8; 512];
         let read = async {
             match conn {
@@ -672,22 +762,13 @@ impl Session {
         let framed = !matches!(conn, Conn::Udp(_));
         loop {
             if sh.stopping() {
-                self.check_acks(conn, sh);
-                let _ = tokio::time::timeout(Duration::from_millis(200), async {
-                    match conn {
-                        Conn::Udp(_) => Ok(()),
-                        Conn::Tcp(s) => s.shutdown().await,
-                        Conn::Tls(s) => s.shutdown().await,
-                    }
-                })
-                .await;
+                self.close(conn, sh).await;
                 return Ended::Stopped;
             }
             let batch = sh.spool().read(self.cursor, if framed { BATCH_MSGS } else { 1 }, BATCH_BYTES);
             if batch.is_empty() {
                 self.check_acks(conn, sh);
                 if let Err(e) = self.idle(conn, sh, stop).await {
-                    self.check_acks(conn, sh);
                     return Ended::Broken(e);
                 }
                 continue;
@@ -719,7 +800,6 @@ impl Session {
             }
             let wrote = if buf.is_empty() { Ok(()) } else { self.write(conn, &buf).await };
             if let Err(e) = wrote {
-                self.check_acks(conn, sh);
                 return Ended::Broken(format!("write failed: {e}"));
             }
             if !is_tcp {
@@ -773,9 +853,15 @@ async fn deliver(sh: &Arc<Shared>, link: &Link, stop: &mut watch::Receiver<bool>
                 }
                 connected_before = true;
                 sh.stats.connected.store(true, Ordering::Relaxed);
-                let mut session =
-                    Session { cursor: sh.spool().head(), written: 0, inflight: VecDeque::new(), acked_any: false };
+                let mut session = Session {
+                    cursor: sh.spool().head(),
+                    written: 0,
+                    inflight: VecDeque::new(),
+                    settling: VecDeque::new(),
+                    acked_any: false,
+                };
                 let ended = session.run(&mut conn, sh, stop, &mut max_sent).await;
+                sh.settling.store(0, Ordering::Relaxed);
                 sh.stats.connected.store(false, Ordering::Relaxed);
                 if session.acked_any {
                     backoff = MIN_BACKOFF;
@@ -839,7 +925,8 @@ impl SyslogOutput {
         stats.recovered.store(rec.messages, Ordering::Relaxed);
         stats.damaged.store(rec.damaged_segments, Ordering::Relaxed);
         let (stop, stop_rx) = watch::channel(false);
-        let shared = Arc::new(Shared { spool: Mutex::new(sp), notify: Notify::new(), stats, stop });
+        let shared =
+            Arc::new(Shared { spool: Mutex::new(sp), notify: Notify::new(), stats, stop, settling: AtomicU64::new(0) });
         shared.publish(&shared.spool());
         let link = Link { target: target.clone(), tls };
         let done = Arc::new(Done::default());
@@ -888,9 +975,11 @@ impl SyslogOutput {
         let deadline = Instant::now() + timeout;
         self.shared.notify.notify_one();
         loop {
+            // What only waits out the settle window is confirmed by the close below.
             let left = self.shared.stats.backlog.load(Ordering::Relaxed);
+            let settling = self.shared.settling.load(Ordering::Relaxed);
             let now = Instant::now();
-            if left == 0 || now >= deadline || *self.done.flag.lock().unwrap_or_else(PoisonError::into_inner) {
+            if left <= settling || now >= deadline || *self.done.flag.lock().unwrap_or_else(PoisonError::into_inner) {
                 break;
             }
             std::thread::sleep(deadline.saturating_duration_since(now).min(Duration::from_millis(5)));
