@@ -13,10 +13,12 @@ import json, subprocess, sys
 # crate -> the crates of ours it may depend on (ARCHITECTURE.md, "Crates").
 ALLOWED = {
     "farhand-model": set(),
+    # The kernel program's shared types (ebpf/common): nothing of ours.
+    "farhand-ebpf-common": set(),
     "farhand-proto": {"farhand-model"},
-    "farhand-engine": {"farhand-model", "farhand-proto"},
+    "farhand-engine": {"farhand-model", "farhand-proto", "farhand-ebpf-common"},
     "farhand-report": {"farhand-model"},
-    "farhand": {"farhand-model", "farhand-proto", "farhand-engine", "farhand-report"},
+    "farhand": {"farhand-model", "farhand-proto", "farhand-engine", "farhand-report", "farhand-ebpf-common"},
     "farhand-lab-relay": set(),
 }
 

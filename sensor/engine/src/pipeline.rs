@@ -173,11 +173,30 @@ struct Worker {
     findings: Vec<Finding>,
     /// Flows taken out of the table after they ended.
     ended: u64,
+    /// Told of sessions claimed and ended (a source that filters in the kernel).
+    tap: Option<Tap>,
+}
+
+/// Where a worker reports sessions (see [`Source::session_tap`]).
+#[cfg(target_os = "linux")]
+type Tap = std::sync::Arc<dyn crate::capture::SessionTap>;
+#[cfg(not(target_os = "linux"))]
+type Tap = std::convert::Infallible;
+
+/// The source's session tap, if it has one.
+fn tap_of<S: Source + ?Sized>(cap: &S) -> Option<Tap> {
+    #[cfg(target_os = "linux")]
+    return cap.session_tap();
+    #[cfg(not(target_os = "linux"))]
+    return {
+        let _ = cap;
+        None
+    };
 }
 
 impl Worker {
-    fn new(flow: FlowConfig, engine: Engine) -> Worker {
-        Worker { table: flow.build().0, engine, stats: DetectStats::default(), findings: Vec::new(), ended: 0 }
+    fn new(flow: FlowConfig, engine: Engine, tap: Option<Tap>) -> Worker {
+        Worker { table: flow.build().0, engine, stats: DetectStats::default(), findings: Vec::new(), ended: 0, tap }
     }
 
     /// Stores this worker's running totals into its live slot.
@@ -201,9 +220,25 @@ impl Worker {
                 self.engine.on_new_flow(v, &mut self.findings);
             }
             if flow.wants_packets() {
+                let Some(tap) = &self.tap else {
+                    self.engine.on_packet(flow, v, &mut self.stats);
+                    return self.after_packet();
+                };
+                let was = flow.state.is_session();
                 self.engine.on_packet(flow, v, &mut self.stats);
+                if !was && flow.state.is_session() {
+                    #[cfg(target_os = "linux")]
+                    tap.claim(&v.key);
+                    #[cfg(not(target_os = "linux"))]
+                    let _ = tap;
+                }
             }
         }
+        self.after_packet();
+    }
+
+    #[inline]
+    fn after_packet(&mut self) {
         if self.table.has_ended() {
             self.collect();
         }
@@ -224,6 +259,12 @@ impl Worker {
         for mut rec in self.table.take_ended() {
             self.ended += 1;
             self.engine.finish(&mut rec, &mut self.stats);
+            #[cfg(target_os = "linux")]
+            if let Some(tap) = &self.tap
+                && rec.flow.state.is_session()
+            {
+                tap.release(&rec.key);
+            }
             if let Some(f) = self.engine.finding(&rec) {
                 self.findings.push(f);
             }
@@ -336,11 +377,12 @@ pub fn run<S: Source + ?Sized>(
         );
     }
 
+    let tap = tap_of(cap);
     let mut reader = Reader::new(cap, opts, live);
     if workers == 1 {
-        run_inline(&mut reader, Worker::new(per_worker, engine), &ftx, live, &mut summary);
+        run_inline(&mut reader, Worker::new(per_worker, engine, tap), &ftx, live, &mut summary);
     } else {
-        run_sharded(&mut reader, &engine, (per_worker, workers), &settings.home, &ftx, live, &mut summary);
+        run_sharded(&mut reader, &engine, (per_worker, workers, tap), &settings.home, &ftx, live, &mut summary);
     }
     drop(ftx);
     summary.capture = reader.cap.stats();
@@ -362,6 +404,9 @@ fn publish_reader(live: &Live, s: &RunSummary, decode: &DecodeStats, capture: &C
     live.malformed.store(decode.malformed, Ordering::Relaxed);
     live.capture_dropped.store(capture.dropped, Ordering::Relaxed);
     live.interface_dropped.store(capture.if_dropped, Ordering::Relaxed);
+    if let Some(k) = &capture.kernel {
+        live.set_kernel(farhand_ebpf_common::Counter::ALL.iter().map(|c| c.name()).zip(k.iter().copied()));
+    }
 }
 
 /// One worker: everything runs inline on the reading thread (no channel, no copy).
@@ -403,7 +448,7 @@ fn run_inline<S: Source + ?Sized>(
 fn run_sharded<S: Source + ?Sized>(
     reader: &mut Reader<'_, S>,
     engine: &Engine,
-    (per_worker, workers): (FlowConfig, usize),
+    (per_worker, workers, tap): (FlowConfig, usize, Option<Tap>),
     home: &HomeNets,
     ftx: &Sender<Vec<Finding>>,
     live: bool,
@@ -420,7 +465,7 @@ fn run_sharded<S: Source + ?Sized>(
             let ftx = ftx.clone();
             let engine = engine.clone();
             let slot = counters.as_deref().and_then(|l| l.worker(i));
-            let w = Worker::new(per_worker, engine);
+            let w = Worker::new(per_worker, engine, tap.clone());
             handles.push(scope.spawn(move || worker_loop(brx, rtx, ftx, w, live, slot)));
             txs.push(btx);
             free.push(rrx);
@@ -837,7 +882,9 @@ mod tests {
         fn stats(&mut self) -> CaptureStats {
             match self.kind {
                 CaptureKind::File => CaptureStats::default(),
-                CaptureKind::Live => CaptureStats { received: self.next as u64, dropped: 7, if_dropped: 3 },
+                CaptureKind::Live => {
+                    CaptureStats { received: self.next as u64, dropped: 7, if_dropped: 3, kernel: None }
+                }
             }
         }
     }

@@ -83,6 +83,8 @@ pub struct Live {
     pub last_report_unix: AtomicU64,
     /// Alerts raised, by the kind's stable name.
     alerts: Mutex<BTreeMap<String, u64>>,
+    /// The eBPF capture's kernel counters by name (empty for other captures).
+    kernel: Mutex<Vec<(&'static str, u64)>>,
 }
 
 /// The sums of a [`Live`] at one moment: plain numbers, for the metrics endpoint and tests.
@@ -126,6 +128,8 @@ pub struct Snapshot {
     pub last_report_unix: u64,
     /// Alerts by kind name.
     pub alerts: BTreeMap<String, u64>,
+    /// The eBPF capture's kernel counters by name (empty for other captures).
+    pub kernel: Vec<(&'static str, u64)>,
 }
 
 impl Live {
@@ -145,6 +149,7 @@ impl Live {
             findings_received: AtomicU64::new(0),
             last_report_unix: AtomicU64::new(0),
             alerts: Mutex::new(BTreeMap::new()),
+            kernel: Mutex::new(Vec::new()),
         }
     }
 
@@ -197,6 +202,7 @@ impl Live {
             findings_received: get(&self.findings_received),
             last_report_unix: get(&self.last_report_unix),
             alerts: self.alert_map().clone(),
+            kernel: self.kernel.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone(),
             ..Snapshot::default()
         };
         for w in &self.workers {
@@ -212,6 +218,13 @@ impl Live {
     }
 
     /// The alert map, also when a writer panicked while holding it (plain counts).
+    /// Replaces the kernel counters (the reading thread, when it publishes).
+    pub fn set_kernel(&self, counters: impl IntoIterator<Item = (&'static str, u64)>) {
+        let mut k = self.kernel.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        k.clear();
+        k.extend(counters);
+    }
+
     fn alert_map(&self) -> MutexGuard<'_, BTreeMap<String, u64>> {
         self.alerts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

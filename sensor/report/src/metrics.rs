@@ -281,6 +281,18 @@ impl Collector for Scrape {
             }
         }
         family(e, ("farhand_alerts", "Alerts raised, by kind.", MetricType::Counter), "kind", &alerts)?;
+        let kernel: Vec<(String, u64)> = s.kernel.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        family(
+            e,
+            (
+                "farhand_ebpf",
+                "The eBPF capture's kernel counters: packets seen, events sent, ring_full (events lost), \
+                 map_full (flows not tracked), not_ip, truncated, event_bytes, unconfigured.",
+                MetricType::Counter,
+            ),
+            "counter",
+            &kernel,
+        )?;
 
         // The outputs' closures run outside the lock.
         let outputs: Vec<(String, OutputSource)> = lock(&self.outputs).clone();

@@ -86,6 +86,12 @@ struct Cli {
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     filter: Option<String>,
 
+    /// Live capture with -i: pcap (libpcap, every packet; the default) or ebpf (farhand's
+    /// kernel program sends the first packets of each flow and the sessions' packets; needs
+    /// CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON). Overrides capture.mode.
+    #[arg(long = "capture", value_name = "MODE", value_parser = ["pcap", "ebpf"], requires = "interface")]
+    capture: Option<String>,
+
     /// Fast-path worker threads (default: one per available core). Overrides sensor.workers.
     #[arg(short = 'w', long = "workers", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: Option<u16>,
@@ -423,9 +429,9 @@ fn main_inner(cli: Cli) -> u8 {
                 Ok(None) => {}
                 Err(e) => tracing::warn!("scheduled report: {e}"),
             };
-            run_ticking(&mut cap, &settings, &mut sink, &opts, std::time::Duration::from_secs(60), &mut tick)
+            run_ticking(&mut *cap, &settings, &mut sink, &opts, std::time::Duration::from_secs(60), &mut tick)
         }
-        _ => run(&mut cap, &settings, &mut sink, &opts),
+        _ => run(&mut *cap, &settings, &mut sink, &opts),
     };
     if !cli.quiet {
         eprintln!("farhand: {name}: {}", summary_line(&summary));
@@ -501,6 +507,9 @@ fn run_report(
 
 /// The command line's overrides of the configured settings (`Err`: a bad value).
 fn apply_overrides(cli: &Cli, settings: &mut Settings) -> Result<(), String> {
+    if let Some(m) = &cli.capture {
+        settings.capture.mode = m.clone();
+    }
     if let Some(w) = cli.workers {
         settings.workers = usize::from(w);
     } else if settings.workers == 0 {
@@ -540,7 +549,20 @@ fn apply_overrides(cli: &Cli, settings: &mut Settings) -> Result<(), String> {
 /// The capture the command line names: a file, an interface, or the embedded demo capture
 /// (unpacked to a temporary directory, removed when the returned guard drops), with the
 /// capture filter applied to files. `Err` is the exit code, the error already printed.
-fn open_capture(cli: &Cli, settings: &Settings) -> Result<(Capture, Option<TempDir>), u8> {
+fn open_capture(cli: &Cli, settings: &Settings) -> Result<(Box<dyn Source>, Option<TempDir>), u8> {
+    if let Some(iface) = &cli.interface
+        && settings.capture.mode == "ebpf"
+    {
+        match open_ebpf(iface, settings) {
+            Ok(c) => return Ok((c, None)),
+            Err(e) if settings.capture.fallback == "pcap" => {
+                eprintln!("farhand: warning: {e}; capturing with libpcap instead (capture.fallback)");
+            }
+            Err(e) => {
+                return Err(fail(exit::INPUT, format!("{e} (capture.fallback = \"pcap\" falls back to libpcap)")));
+            }
+        }
+    }
     let mut demo_file = None;
     let mut cap = if let Some(path) = &cli.read {
         Capture::open_file(path).map_err(|e| fail(exit::INPUT, e))?
@@ -567,7 +589,25 @@ fn open_capture(cli: &Cli, settings: &Settings) -> Result<(Capture, Option<TempD
         let f = settings.capture.filter.clone();
         cap.set_filter(&f).map_err(|e| fail(exit::USAGE, e))?;
     }
-    Ok((cap, demo_file))
+    Ok((Box::new(cap), demo_file))
+}
+
+/// The eBPF capture on `iface` (`Err`: one line saying what is missing).
+#[cfg(target_os = "linux")]
+fn open_ebpf(iface: &str, settings: &Settings) -> Result<Box<dyn Source>, String> {
+    use farhand_engine::capture::{EbpfCapture, EbpfOptions};
+    if !settings.capture.filter.is_empty() {
+        return Err("capture.filter (-f) applies to libpcap captures; the eBPF capture has none yet".into());
+    }
+    let object = (!settings.capture.ebpf_object.is_empty()).then(|| PathBuf::from(&settings.capture.ebpf_object));
+    let opts = EbpfOptions { object, ..EbpfOptions::default() };
+    EbpfCapture::open(iface, &opts).map(|c| Box::new(c) as Box<dyn Source>).map_err(|e| e.to_string())
+}
+
+/// The eBPF capture exists on Linux only.
+#[cfg(not(target_os = "linux"))]
+fn open_ebpf(_iface: &str, _settings: &Settings) -> Result<Box<dyn Source>, String> {
+    Err("the eBPF capture needs Linux".into())
 }
 
 /// The exit code of a finished run (errors printed): a sink that failed, an input that
@@ -640,4 +680,16 @@ fn summary_line(s: &RunSummary) -> String {
         human(s.decode.truncated),
         human(s.decode.malformed),
     ) + &anomalies
+        + &kernel_line(s)
+}
+
+/// The eBPF capture's kernel counters, for the summary line ("" for other captures).
+fn kernel_line(s: &RunSummary) -> String {
+    let Some(k) = &s.capture.kernel else { return String::new() };
+    let parts: Vec<String> = farhand_ebpf_common::Counter::ALL
+        .iter()
+        .zip(k.iter())
+        .map(|(c, v)| format!("{} {}", c.name().replace('_', " "), human(*v)))
+        .collect();
+    format!("; kernel: {}", parts.join(", "))
 }

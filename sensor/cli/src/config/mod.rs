@@ -112,11 +112,31 @@ pub struct CaptureSection {
     pub buffer_mib: u32,
     /// BPF filter applied to live and offline input ("" = none).
     pub filter: String,
+    /// Live capture: "pcap" (libpcap, every packet) or "ebpf" (farhand's kernel program:
+    /// the first packets of each flow and the sessions' packets).
+    pub mode: String,
+    /// What to do when the eBPF capture cannot start: "none" (fail) or "pcap".
+    pub fallback: String,
+    /// A kernel program file to load instead of the one built into farhand ("" = built in).
+    pub ebpf_object: String,
 }
+
+/// `capture.mode` values.
+pub const CAPTURE_MODES: &[&str] = &["pcap", "ebpf"];
+/// `capture.fallback` values.
+pub const CAPTURE_FALLBACKS: &[&str] = &["none", "pcap"];
 
 impl Default for CaptureSection {
     fn default() -> Self {
-        CaptureSection { snaplen: 65535, promiscuous: true, buffer_mib: 64, filter: String::new() }
+        CaptureSection {
+            snaplen: 65535,
+            promiscuous: true,
+            buffer_mib: 64,
+            filter: String::new(),
+            mode: "pcap".into(),
+            fallback: "none".into(),
+            ebpf_object: String::new(),
+        }
     }
 }
 
@@ -430,6 +450,18 @@ impl RawConfig {
             return Err(
                 at.key("snaplen", format!("capture.snaplen: {} is out of range (64..=262144)", self.capture.snaplen))
             );
+        }
+        if !CAPTURE_MODES.contains(&self.capture.mode.as_str()) {
+            return Err(at.key(
+                "mode",
+                format!("capture.mode: {:?} is not one of {}", self.capture.mode, CAPTURE_MODES.join(", ")),
+            ));
+        }
+        if !CAPTURE_FALLBACKS.contains(&self.capture.fallback.as_str()) {
+            return Err(at.key(
+                "fallback",
+                format!("capture.fallback: {:?} is not one of {}", self.capture.fallback, CAPTURE_FALLBACKS.join(", ")),
+            ));
         }
         let relay = self.relay_config(&at)?;
         let workers = if self.sensor.workers == 0 { default_workers() } else { self.sensor.workers.min(256) };
@@ -955,6 +987,8 @@ ssh = "tolerated"
             ("[sensor]\nlocation = \"XX\"\n", (2, 12), &["sensor.location", "\"XX\""]),
             ("[policy]\nhome_country = [\"DE\"]\n", (2, 1), &["home_country"]),
             ("[policy]\ntimezone = 1\n", (2, 12), &["string"]),
+            ("[capture]\nmode = \"epbf\"\n", (2, 1), &["capture.mode", "\"epbf\" is not one of pcap, ebpf"]),
+            ("[capture]\nfallback = \"libpcap\"\n", (2, 1), &["capture.fallback", "not one of none, pcap"]),
         ];
         for (text, (line, col), needles) in cases {
             let e = check(text).unwrap_err();

@@ -260,6 +260,7 @@ impl Source for Capture {
                 received: u64::from(s.received),
                 dropped: u64::from(s.dropped),
                 if_dropped: u64::from(s.if_dropped),
+                kernel: None,
             },
             Err(_) => CaptureStats::default(),
         }

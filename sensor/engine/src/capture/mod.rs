@@ -25,12 +25,16 @@
 use farhand_model::Micros;
 use std::path::PathBuf;
 
+#[cfg(target_os = "linux")]
+mod ebpf;
 mod libpcap;
 mod offset;
 mod pcapng;
 #[cfg(test)]
 mod tests;
 
+#[cfg(target_os = "linux")]
+pub use ebpf::{EbpfCapture, EbpfOptions, KernelCounters, SessionTap};
 pub use libpcap::Capture;
 
 /// One captured frame, borrowed from the capture's buffer.
@@ -150,6 +154,14 @@ pub enum CaptureError {
         /// libpcap's name for it.
         name: String,
     },
+    /// The eBPF capture could not start (program, BTF, capabilities, interface).
+    #[error("interface {iface}: cannot capture with eBPF: {msg}")]
+    Ebpf {
+        /// The interface name.
+        iface: String,
+        /// What is missing or failed.
+        msg: String,
+    },
     /// Reading failed after the capture was open.
     #[error("{source_name}: read error: {msg}")]
     Read {
@@ -191,6 +203,8 @@ pub struct CaptureStats {
     pub dropped: u64,
     /// Frames dropped by the interface/driver.
     pub if_dropped: u64,
+    /// The eBPF capture's kernel counters (`farhand_ebpf_common::Counter` order).
+    pub kernel: Option<[u64; farhand_ebpf_common::COUNTERS as usize]>,
 }
 
 /// One step of [`Source::next_frame`].
@@ -260,4 +274,12 @@ pub trait Source {
 
     /// Kernel counters of a live capture (zero for a file).
     fn stats(&mut self) -> CaptureStats;
+
+    /// Where the pipeline reports the sessions its detectors claim and the flows that end, for
+    /// a source that chooses in the kernel which packets to send (the eBPF capture); `None`
+    /// (the default) for a source that sends every packet.
+    #[cfg(target_os = "linux")]
+    fn session_tap(&self) -> Option<std::sync::Arc<dyn SessionTap>> {
+        None
+    }
 }
