@@ -57,7 +57,7 @@ assertion lines differ from FILE's. Without root: SKIP (exit 0), or a failure wh
 Needs root (namespaces), the packages of tests/lab/deps.sh, and a release build of farhand.
 """
 import argparse, hashlib, json, math, os, pty, random, select, signal, statistics, subprocess, sys, tempfile, threading
-import time
+import re, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from labcheck import (GAP_THRESHOLD_MS, JITTER_TOLERANCE_MS, MATRIX_RELAYS, RELAYS, SESSION_KINDS,  # noqa: E402
@@ -733,8 +733,10 @@ def one_run(args, relay, mode, delay, work):
         if args.pcap:
             d.start(nsx(NS_GW, "tcpdump", "-i", ENV["GW_EP_IF"], "-n", "-s", "0", "-U", "-w",
                         os.path.join(args.pcap, f"gw-ep-{tag}.pcap")), f"{work}/tcpdump-{tag}.log")
-        fh = d.start(nsx(NS_GW, args.farhand, "-q", "-i", ENV["GW_EP_IF"], "-c", cfg, "-o", alerts_path),
-                     f"{work}/farhand-{tag}.log")
+        # No -q: the summary line (packets read, and the eBPF capture's kernel counters) goes
+        # to the log, read back by capture_summary().
+        fh = d.start(nsx(NS_GW, args.farhand, "-i", ENV["GW_EP_IF"], "--capture", args.capture, "-c", cfg,
+                         "-o", alerts_path), f"{work}/farhand-{tag}.log")
         time.sleep(1.5)
         for label, fns in phases(args.sessions, args.sequential):
             t0 = time.monotonic()
@@ -745,6 +747,9 @@ def one_run(args, relay, mode, delay, work):
                 ctx.errors.append(f"{label}: {e}"[:400])
             log(f"  {label}: {time.monotonic() - t0:.0f} s")
             time.sleep(1.0)
+        if args.bulk_mb:
+            ctx.extra["bulk"] = bulk_transfer(fh.pid, args.bulk_mb, work)
+            log(f"  bulk: {ctx.extra['bulk']}")
         # Stop what is left (sshds, tcpdump) first, then farhand.
         for p in reversed(d.procs):
             if p is not fh and p.poll() is None:
@@ -767,10 +772,158 @@ def one_run(args, relay, mode, delay, work):
         r["rdp_typed"] = rdp_typed(work)
     r.setdefault("farhand_exit", None)
     r["farhand_panic"] = panic_line(f"{work}/farhand-{tag}.log")
+    r["capture"] = dict(capture_summary(f"{work}/farhand-{tag}.log"), mode=args.capture)
     r["session_errors"] = ctx.errors
     r["wall_s"] = round(time.monotonic() - started, 1)
     log(f"  run took {r['wall_s']:.0f} s")
     return r
+
+
+BULK_SINK = r"""
+import socket, sys
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 5201)); l.listen(1)
+print("ready", flush=True)
+c, _ = l.accept()
+n = 0
+while True:
+    b = c.recv(1 << 20)
+    if not b:
+        break
+    n += len(b)
+print(n, flush=True)
+"""
+
+BULK_SOURCE = r"""
+import socket, sys, time
+left = int(sys.argv[2]) * 1000 * 1000
+s = socket.create_connection((sys.argv[1], 5201))
+chunk = b"\xa5" * (1 << 20)
+t0 = time.monotonic()
+while left > 0:
+    left -= s.send(chunk[:min(left, len(chunk))])
+s.close()
+print(round(time.monotonic() - t0, 3))
+"""
+
+METRICS_SCRAPE = r"""
+import urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:9750/metrics", timeout=5).read().decode())
+"""
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (from /proc), or None."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def scrape_packets():
+    """farhand's packets read (userspace) and, with the eBPF capture, the kernel's packets
+    seen, from its metrics endpoint in the gateway namespace."""
+    try:
+        text = subprocess.run(nsx(NS_GW, "python3", "-c", METRICS_SCRAPE), capture_output=True, text=True,
+                              timeout=10).stdout
+    except subprocess.TimeoutExpired:
+        return None, None
+    user = kernel = None
+    for line in text.splitlines():
+        if line.startswith("farhand_packets_total "):
+            user = float(line.split()[-1])
+        elif line.startswith('farhand_ebpf_total{counter="packets"}'):
+            kernel = float(line.split()[-1])
+    return user, kernel
+
+
+def host_cpu_seconds():
+    """CPU seconds all cores spent busy so far (/proc/stat: everything but idle and iowait):
+    the kernel's share of a capture (softirq, the eBPF program, AF_PACKET copies) included."""
+    try:
+        f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def bpf_run_ns():
+    """Total run time of farhand's kernel programs (kernel.bpf_stats_enabled), or None."""
+    try:
+        out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, timeout=10).stdout
+        progs = json.loads(out or "[]")
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    runs = [p.get("run_time_ns") for p in progs if p.get("name") in ("fh_ingress", "fh_egress")]
+    return sum(r for r in runs if r) if runs else None
+
+
+def bulk_transfer(fh_pid, mb, work):
+    """MB megabytes from the endpoint to the gateway over one TCP connection across the
+    captured interface, with farhand's CPU time and the packets it read meanwhile."""
+    sink = subprocess.Popen(nsx(NS_GW, "python3", "-c", BULK_SINK, ENV["GW_EP_IP"]), stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        if sink.stdout.readline().strip() != "ready":
+            return {"error": "bulk sink did not start"}
+        time.sleep(1.5)  # a publish tick: the counters below are current
+        user0, kernel0 = scrape_packets()
+        stats = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+        bpf0 = bpf_run_ns()
+        cpu0, host0 = cpu_seconds(fh_pid), host_cpu_seconds()
+        t0 = time.monotonic()
+        src = subprocess.run(nsx(NS_EP, "python3", "-c", BULK_SOURCE, ENV["GW_EP_IP"], str(mb)),
+                             capture_output=True, text=True, timeout=600)
+        received = int(sink.stdout.readline().strip() or 0)
+        wall = time.monotonic() - t0
+        host1, bpf1 = host_cpu_seconds(), bpf_run_ns()
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(stats)
+        time.sleep(2.0)  # farhand catches up and publishes
+        cpu1 = cpu_seconds(fh_pid)
+        user1, kernel1 = scrape_packets()
+    finally:
+        if sink.poll() is None:
+            os.killpg(sink.pid, signal.SIGTERM)
+        sink.wait()
+    gbit = received * 8 / 1e9
+    out = {"mb": mb, "received_bytes": received, "send_s": float(src.stdout.strip() or 0), "wall_s": round(wall, 2),
+           "gbit": round(gbit, 3)}
+    if cpu0 is not None and cpu1 is not None:
+        out["farhand_cpu_s"] = round(cpu1 - cpu0, 3)
+        out["farhand_cpu_s_per_gbit"] = round((cpu1 - cpu0) / gbit, 4) if gbit else None
+    if host0 is not None and host1 is not None:
+        out["host_cpu_s"] = round(host1 - host0, 3)
+        out["host_cpu_s_per_gbit"] = round((host1 - host0) / gbit, 4) if gbit else None
+    if bpf0 is not None and bpf1 is not None:
+        out["ebpf_program_s"] = round((bpf1 - bpf0) / 1e9, 4)
+    if user0 is not None and user1 is not None:
+        out["userspace_packets"] = int(user1 - user0)
+    if kernel0 is not None and kernel1 is not None:
+        out["kernel_packets"] = int(kernel1 - kernel0)
+    return out
+
+
+def capture_summary(path):
+    """From farhand's summary line: packets it read, and the eBPF kernel counters."""
+    out = {}
+    try:
+        text = open(path, errors="replace").read()
+    except OSError:
+        return out
+    m = re.search(r"farhand: interface \S+: ([\d,]+) packets", text)
+    if m:
+        out["userspace_packets"] = int(m.group(1).replace(",", ""))
+    k = re.search(r"kernel: (.*)", text)
+    if k:
+        for part in k.group(1).split(", "):
+            name, _, v = part.rpartition(" ")
+            if v.replace(",", "").isdigit():
+                out["kernel_" + name.replace(" ", "_")] = int(v.replace(",", ""))
+    return out
 
 
 def rdp_typed(work):
@@ -1032,6 +1185,11 @@ def parse_args(argv=None):
     ap.add_argument("--reorder-pct", type=float, default=1.0,
                     help="the jitter relay, forwarding: frames reordered (default 1)")
     ap.add_argument("--sequential", action="store_true", help="every session alone, one after the other")
+    ap.add_argument("--capture", choices=("pcap", "ebpf"), default="pcap",
+                    help="farhand's live capture (default pcap; ebpf needs scripts/build-ebpf.sh before the build)")
+    ap.add_argument("--bulk-mb", type=int, default=0, metavar="MB",
+                    help="after the sessions, a bulk TCP transfer of MB megabytes across the captured interface, "
+                         "with farhand's CPU time and the packets it read (default 0: none)")
     ap.add_argument("--out", default=os.path.join(ROOT, "LAB.md"))
     ap.add_argument("--json", default="", help="also write the run's results (labcheck.py's input) as JSON")
     ap.add_argument("--sessions", default=",".join(SESSION_KINDS),
