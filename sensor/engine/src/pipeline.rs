@@ -89,6 +89,12 @@ impl FastPath {
         (engine, self.health())
     }
 
+    /// The most payload bytes per direction the engine these settings describe wants of a
+    /// flow's start ([`Engine::bytes_wanted`]).
+    pub fn bytes_wanted(&self) -> usize {
+        self.build().0.bytes_wanted()
+    }
+
     /// The health of the engine these settings describe, without building it: degraded when
     /// nothing is enabled that can recognise a session, or when the name detector is on
     /// without a single indicator.

@@ -600,7 +600,15 @@ fn open_ebpf(iface: &str, settings: &Settings) -> Result<Box<dyn Source>, String
         return Err("capture.filter (-f) applies to libpcap captures; the eBPF capture has none yet".into());
     }
     let object = (!settings.capture.ebpf_object.is_empty()).then(|| PathBuf::from(&settings.capture.ebpf_object));
-    let opts = EbpfOptions { object, ..EbpfOptions::default() };
+    // The kernel sends each flow direction's first payload bytes, as many as the enabled
+    // detectors' interest() asks for.
+    let wanted = settings.fast_path().bytes_wanted();
+    let opts = EbpfOptions {
+        object,
+        first_payload: u32::try_from(wanted).unwrap_or(u32::MAX).max(1),
+        ..EbpfOptions::default()
+    };
+    tracing::debug!("eBPF capture: first {} payload bytes of each flow direction", opts.first_payload);
     EbpfCapture::open(iface, &opts).map(|c| Box::new(c) as Box<dyn Source>).map_err(|e| e.to_string())
 }
 

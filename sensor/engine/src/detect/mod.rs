@@ -236,6 +236,13 @@ impl Clone for Engine {
 }
 
 impl Engine {
+    /// The most payload bytes per direction any of its fingerprints wants
+    /// ([`Fingerprint::interest`]): what a capture that chooses packets in the kernel must
+    /// send of the start of every flow.
+    pub fn bytes_wanted(&self) -> usize {
+        self.cap
+    }
+
     /// An engine over the given structural fingerprints (at most 31), when given
     /// indicators the name detector over them, and the given flow watches
     /// ([`watch::registry`]).
