@@ -22,57 +22,10 @@
 
 mod common;
 
+use common::live::{Child, Netns, SCRAPE, SENDER, is_root, sh};
 use common::repo;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn sh(args: &[&str]) -> bool {
-    Command::new(args[0])
-        .args(&args[1..])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Deletes the namespaces (and the veth pair) however the test ends.
-struct Netns(Vec<String>);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for n in &self.0 {
-            sh(&["ip", "netns", "del", n]);
-        }
-    }
-}
-
-/// Kills a child if the test fails before it ended.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Sends every frame of a pcap out of an interface through an AF_PACKET socket.
-const SENDER: &str = r#"
-import socket, struct, sys, time
-data = open(sys.argv[1], 'rb').read()
-end = '<' if data[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1') else '>'
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[2], 0))
-off, n = 24, 0
-while off + 16 <= len(data):
-    _, _, caplen, _ = struct.unpack(end + 'IIII', data[off:off + 16])
-    s.send(data[off + 16:off + 16 + caplen])
-    off += 16 + caplen
-    n += 1
-    if n % 50 == 0:
-        time.sleep(0.001)
-print(n)
-"#;
 
 /// Serves BULK bytes to one client on port 5001.
 const BULK_SERVER: &str = r#"
@@ -118,7 +71,7 @@ fn kernel_counter(err: &str, name: &str) -> u64 {
 
 #[test]
 fn ebpf_capture_on_a_veth() {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    let root = is_root();
     let missing: Vec<&str> = [
         (root, "root"),
         (sh(&["ip", "-V"]), "iproute2 (ip)"),
@@ -298,16 +251,10 @@ fn link_ids() -> Vec<u64> {
     v.as_array().into_iter().flatten().filter_map(|l| l["id"].as_u64()).collect()
 }
 
-/// Fetches http://ADDR/metrics and prints the body.
-const SCRAPE: &str = r#"
-import sys, urllib.request
-print(urllib.request.urlopen('http://%s/metrics' % sys.argv[1], timeout=5).read().decode())
-"#;
-
 /// Without the program's privileges the eBPF capture says so in one line and exits 1.
 #[test]
 fn ebpf_capture_refuses_without_privileges_in_one_line() {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    let root = is_root();
     if !root || !probe_built() || !sh(&["setpriv", "--version"]) {
         assert!(!common::ci(), "eBPF capture: CI is set, but this run lacks root, setpriv or the kernel program");
         eprintln!("SKIP eBPF privileges: needs root, setpriv and the kernel program");

@@ -16,69 +16,16 @@ mod common;
 
 use common::repo;
 
+use common::live::{Child, Netns, SCRAPE, SENDER, is_root, sh};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn sh(args: &[&str]) -> bool {
-    Command::new(args[0])
-        .args(&args[1..])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Deletes the namespace (and its veth pair) however the test ends.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        sh(&["ip", "netns", "del", &self.0]);
-    }
-}
-
-/// Kills the sensor if the test fails before it stopped.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Sends every frame of a pcap (Ethernet, any byte order / time precision) out of an
-/// interface through an AF_PACKET socket.
-const SENDER: &str = r#"
-import socket, struct, sys, time
-data = open(sys.argv[1], 'rb').read()
-magic = data[:4]
-end = '<' if magic in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1') else '>'
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[2], 0))
-off, n = 24, 0
-while off + 16 <= len(data):
-    _, _, caplen, _ = struct.unpack(end + 'IIII', data[off:off + 16])
-    s.send(data[off + 16:off + 16 + caplen])
-    off += 16 + caplen
-    n += 1
-    if n % 50 == 0:
-        time.sleep(0.001)
-print(n)
-"#;
 
 /// Where the sensor serves metrics, inside the test's namespace.
 const METRICS: &str = "127.0.0.1:9750";
 
-/// Fetches http://ADDR/metrics and prints the body.
-const SCRAPE: &str = r#"
-import sys, urllib.request
-print(urllib.request.urlopen('http://%s/metrics' % sys.argv[1], timeout=5).read().decode())
-"#;
-
 #[test]
 fn live_capture_on_a_veth() {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    let root = is_root();
     let missing: Vec<&str> =
         [(root, "root"), (sh(&["ip", "-V"]), "iproute2 (ip)"), (sh(&["python3", "-V"]), "python3")]
             .into_iter()
@@ -93,18 +40,19 @@ fn live_capture_on_a_veth() {
         eprintln!("SKIP live capture: lacks {} (needs root, iproute2 and python3)", missing.join(", "));
         return;
     }
-    let ns = Netns(format!("fhlive{}", std::process::id()));
-    assert!(sh(&["ip", "netns", "add", &ns.0]));
-    assert!(sh(&["ip", "-n", &ns.0, "link", "add", "fhl0", "type", "veth", "peer", "name", "fhl1"]));
-    assert!(sh(&["ip", "-n", &ns.0, "link", "set", "fhl0", "up"]));
-    assert!(sh(&["ip", "-n", &ns.0, "link", "set", "fhl1", "up"]));
-    assert!(sh(&["ip", "-n", &ns.0, "link", "set", "lo", "up"]));
+    let ns = format!("fhlive{}", std::process::id());
+    let _ns = Netns(vec![ns.clone()]);
+    assert!(sh(&["ip", "netns", "add", &ns]));
+    assert!(sh(&["ip", "-n", &ns, "link", "add", "fhl0", "type", "veth", "peer", "name", "fhl1"]));
+    assert!(sh(&["ip", "-n", &ns, "link", "set", "fhl0", "up"]));
+    assert!(sh(&["ip", "-n", &ns, "link", "set", "fhl1", "up"]));
+    assert!(sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]));
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("alerts.jsonl");
     let mut sensor = Child(
         Command::new("ip")
-            .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_farhand"), "-i", "fhl0", "--metrics", METRICS, "-o"])
+            .args(["netns", "exec", &ns, env!("CARGO_BIN_EXE_farhand"), "-i", "fhl0", "--metrics", METRICS, "-o"])
             .arg(&out)
             .stderr(Stdio::piped())
             .spawn()
@@ -115,7 +63,7 @@ fn live_capture_on_a_veth() {
 
     let demo = repo().join("tests/cases/demo/input.pcap");
     let sent = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "python3", "-c", SENDER])
+        .args(["netns", "exec", &ns, "python3", "-c", SENDER])
         .arg(&demo)
         .arg("fhl1")
         .output()
@@ -125,7 +73,7 @@ fn live_capture_on_a_veth() {
     std::thread::sleep(Duration::from_millis(1000));
 
     // While it runs, /metrics counts what it read (published on its idle ticks).
-    let scrape = Command::new("ip").args(["netns", "exec", &ns.0, "python3", "-c", SCRAPE, METRICS]).output().unwrap();
+    let scrape = Command::new("ip").args(["netns", "exec", &ns, "python3", "-c", SCRAPE, METRICS]).output().unwrap();
     assert!(scrape.status.success(), "{}", String::from_utf8_lossy(&scrape.stderr));
     let text = String::from_utf8_lossy(&scrape.stdout);
     let value = |name: &str| -> f64 {

@@ -3,6 +3,7 @@
 #![allow(dead_code, reason = "each test crate uses the part it needs")]
 #![allow(clippy::panic, reason = "test code: a capture that cannot be opened fails the test")]
 
+pub mod live;
 pub mod servers;
 
 use farhand::config::Settings;
