@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::live::{Child, Netns, SCRAPE, SENDER, is_root, sh};
+use common::live::{Child, Netns, SCRAPE, SENDER, interrupt, is_root, session_tools, sh};
 use common::repo;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -160,17 +160,7 @@ fn ebpf_capture_on_a_veth() {
     let events_now: f64 = events_line.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0);
     assert!(events_now > 0.0, "{metrics}");
 
-    assert!(sh(&["kill", "-INT", &sensor.0.id().to_string()]));
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = sensor.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(10), "farhand did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    std::io::Read::read_to_string(sensor.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let (status, err) = interrupt(&mut sensor);
     eprintln!("{err}");
     assert!(status.success(), "{status:?}: {err}");
 
@@ -183,14 +173,7 @@ fn ebpf_capture_on_a_veth() {
     assert!(event_bytes < 2_400_000, "more than a tenth of the bulk transfer went to userspace: {err}");
     assert_eq!(kernel_counter(&err, "ring full"), 0, "{err}");
 
-    let text = std::fs::read_to_string(&out).unwrap();
-    let mut tools: Vec<String> = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|a| a["unmapped"]["farhand"]["kind"] == "remote_control_session")
-        .map(|a| a["unmapped"]["farhand"]["tool"].as_str().unwrap().to_string())
-        .collect();
-    tools.sort();
+    let tools = session_tools(&out);
     assert_eq!(tools, ["rdp", "ssh", "vnc"], "sent {frames} frames; stderr: {err}");
     assert!(!attached(&before).contains("fh_"), "detached on exit: {}", attached(&before));
 

@@ -16,9 +16,9 @@ mod common;
 
 use common::repo;
 
-use common::live::{Child, Netns, SCRAPE, SENDER, is_root, sh};
+use common::live::{Child, Netns, SCRAPE, SENDER, interrupt, is_root, session_tools, sh};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where the sensor serves metrics, inside the test's namespace.
 const METRICS: &str = "127.0.0.1:9750";
@@ -84,27 +84,10 @@ fn live_capture_on_a_veth() {
     assert!(text.contains("farhand_build_info{version="), "{text}");
 
     // Ctrl-C: the sensor ends every flow, writes the alerts and its summary, exits 0.
-    assert!(sh(&["kill", "-INT", &sensor.0.id().to_string()]));
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = sensor.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(10), "farhand did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    std::io::Read::read_to_string(sensor.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let (status, err) = interrupt(&mut sensor);
     assert!(status.success(), "{status:?}: {err}");
     assert!(err.contains("interface fhl0"), "{err}");
 
-    let text = std::fs::read_to_string(&out).unwrap();
-    let mut tools: Vec<String> = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|a| a["unmapped"]["farhand"]["kind"] == "remote_control_session")
-        .map(|a| a["unmapped"]["farhand"]["tool"].as_str().unwrap().to_string())
-        .collect();
-    tools.sort();
+    let tools = session_tools(&out);
     assert_eq!(tools, ["rdp", "ssh", "vnc"], "sent {frames} frames; stderr: {err}");
 }

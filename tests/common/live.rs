@@ -62,3 +62,35 @@ pub const SCRAPE: &str = r#"
 import sys, urllib.request
 print(urllib.request.urlopen('http://%s/metrics' % sys.argv[1], timeout=5).read().decode())
 "#;
+
+/// Stops a running sensor with SIGINT (as Ctrl-C), waits at most 10 s; its exit status and
+/// what it printed on stderr (it must have been spawned with a piped stderr).
+pub fn interrupt(sensor: &mut Child) -> (std::process::ExitStatus, String) {
+    assert!(sh(&["kill", "-INT", &sensor.0.id().to_string()]), "cannot signal the sensor");
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Ok(Some(s)) = sensor.0.try_wait() {
+            break s;
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(10), "farhand did not stop on SIGINT");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(e) = sensor.0.stderr.as_mut() {
+        let _ = std::io::Read::read_to_string(e, &mut err);
+    }
+    (status, err)
+}
+
+/// The tools of the remote-control sessions in an alerts file (JSON lines), sorted.
+pub fn session_tools(alerts: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(alerts).unwrap_or_default();
+    let mut tools: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|a| a["unmapped"]["farhand"]["kind"] == "remote_control_session")
+        .filter_map(|a| a["unmapped"]["farhand"]["tool"].as_str().map(str::to_string))
+        .collect();
+    tools.sort();
+    tools
+}
