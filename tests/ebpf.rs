@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::live::{Child, Netns, SCRAPE, SENDER, interrupt, is_root, session_tools, sh};
+use common::live::{Child, Netns, SCRAPE, interrupt, is_root, send_demo, session_tools, sh};
 use common::repo;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -138,15 +138,7 @@ fn ebpf_capture_on_a_veth() {
     assert!(server.0.wait().unwrap().success());
 
     // The demo's sessions, sent into the veth.
-    let demo = repo().join("tests/cases/demo/input.pcap");
-    let sent = Command::new("ip")
-        .args(["netns", "exec", &b, "python3", "-c", SENDER])
-        .arg(&demo)
-        .arg("fhe1")
-        .output()
-        .unwrap();
-    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
-    let frames: u64 = String::from_utf8_lossy(&sent.stdout).trim().parse().unwrap();
+    let frames = send_demo(&b, "fhe1");
     std::thread::sleep(Duration::from_millis(1000));
 
     // While it runs: both programs attached (TCX), and /metrics carries the kernel counters.

@@ -14,9 +14,8 @@
 
 mod common;
 
-use common::repo;
 
-use common::live::{Child, Netns, SCRAPE, SENDER, interrupt, is_root, session_tools, sh};
+use common::live::{Child, Netns, SCRAPE, interrupt, is_root, send_demo, session_tools, sh};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -61,15 +60,7 @@ fn live_capture_on_a_veth() {
     std::thread::sleep(Duration::from_millis(1500));
     assert!(sensor.0.try_wait().unwrap().is_none(), "farhand exited early");
 
-    let demo = repo().join("tests/cases/demo/input.pcap");
-    let sent = Command::new("ip")
-        .args(["netns", "exec", &ns, "python3", "-c", SENDER])
-        .arg(&demo)
-        .arg("fhl1")
-        .output()
-        .unwrap();
-    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
-    let frames: u64 = String::from_utf8_lossy(&sent.stdout).trim().parse().unwrap();
+    let frames = send_demo(&ns, "fhl1");
     std::thread::sleep(Duration::from_millis(1000));
 
     // While it runs, /metrics counts what it read (published on its idle ticks).

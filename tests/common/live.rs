@@ -94,3 +94,16 @@ pub fn session_tools(alerts: &std::path::Path) -> Vec<String> {
     tools.sort();
     tools
 }
+
+/// Sends the demo capture's frames out of `iface` in namespace `ns`; how many.
+pub fn send_demo(ns: &str, iface: &str) -> u64 {
+    let demo = super::repo().join("tests/cases/demo/input.pcap");
+    let sent = Command::new("ip")
+        .args(["netns", "exec", ns, "python3", "-c", SENDER])
+        .arg(&demo)
+        .arg(iface)
+        .output()
+        .unwrap_or_else(|e| panic!("python3: {e}"));
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    String::from_utf8_lossy(&sent.stdout).trim().parse().unwrap_or_else(|e| panic!("frames sent: {e}"))
+}
