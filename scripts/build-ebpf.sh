@@ -5,13 +5,13 @@
 # library's source (-Z build-std=core) and bpf-linker built against the same LLVM:
 #   - Debian 12's rustc-web/cargo-web/rust-web-src (Rust 1.96, LLVM 22; apt, idempotent);
 #   - bpf-linker 0.13.0 built once against that LLVM and cached in
-#     ${FARHAND_BUILD_CACHE:-$HOME/.cache/farhand}/bpf-linker-0.13.0 (reused by later runs).
+#     ${FARHAND_BUILD_CACHE:-$XDG_CACHE_HOME or ~/.cache/farhand}/bpf-linker-0.13.0 (reused by later runs).
 # Then `cargo build` of farhand embeds the object (sensor/engine/build.rs). Prints the
 # object's path. Needs root (or sudo) for the packages the first time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh rustc-web cargo-web rust-web-src llvm-22-dev
-cache="${FARHAND_BUILD_CACHE:-$HOME/.cache/farhand}"
+cache="${FARHAND_BUILD_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/farhand}"
 linker_root="$cache/bpf-linker-0.13.0"
 if [ ! -x "$linker_root/bin/bpf-linker" ]; then
   echo "building bpf-linker 0.13.0 against LLVM 22 (once; cached in $linker_root)" >&2
