@@ -14,7 +14,6 @@
 
 mod common;
 
-
 use common::live::{Child, Netns, SCRAPE, interrupt, is_root, send_demo, session_tools, sh};
 use std::process::{Command, Stdio};
 use std::time::Duration;
