@@ -184,21 +184,7 @@ struct Worker {
 }
 
 /// Where a worker reports sessions (see [`Source::session_tap`]).
-#[cfg(target_os = "linux")]
 type Tap = std::sync::Arc<dyn crate::capture::SessionTap>;
-#[cfg(not(target_os = "linux"))]
-type Tap = std::convert::Infallible;
-
-/// The source's session tap, if it has one.
-fn tap_of<S: Source + ?Sized>(cap: &S) -> Option<Tap> {
-    #[cfg(target_os = "linux")]
-    return cap.session_tap();
-    #[cfg(not(target_os = "linux"))]
-    return {
-        let _ = cap;
-        None
-    };
-}
 
 impl Worker {
     fn new(flow: FlowConfig, engine: Engine, tap: Option<Tap>) -> Worker {
@@ -226,25 +212,17 @@ impl Worker {
                 self.engine.on_new_flow(v, &mut self.findings);
             }
             if flow.wants_packets() {
-                let Some(tap) = &self.tap else {
-                    self.engine.on_packet(flow, v, &mut self.stats);
-                    return self.after_packet();
-                };
-                let was = flow.state.is_session();
+                // Only a source with a session tap pays for noticing the claim.
+                let was = self.tap.is_none() || flow.state.is_session();
                 self.engine.on_packet(flow, v, &mut self.stats);
-                if !was && flow.state.is_session() {
-                    #[cfg(target_os = "linux")]
+                if !was
+                    && flow.state.is_session()
+                    && let Some(tap) = &self.tap
+                {
                     tap.claim(&v.key);
-                    #[cfg(not(target_os = "linux"))]
-                    let _ = tap;
                 }
             }
         }
-        self.after_packet();
-    }
-
-    #[inline]
-    fn after_packet(&mut self) {
         if self.table.has_ended() {
             self.collect();
         }
@@ -265,7 +243,6 @@ impl Worker {
         for mut rec in self.table.take_ended() {
             self.ended += 1;
             self.engine.finish(&mut rec, &mut self.stats);
-            #[cfg(target_os = "linux")]
             if let Some(tap) = &self.tap
                 && rec.flow.state.is_session()
             {
@@ -383,7 +360,7 @@ pub fn run<S: Source + ?Sized>(
         );
     }
 
-    let tap = tap_of(cap);
+    let tap = cap.session_tap();
     let mut reader = Reader::new(cap, opts, live);
     if workers == 1 {
         run_inline(&mut reader, Worker::new(per_worker, engine, tap), &ftx, live, &mut summary);

@@ -19,7 +19,9 @@
 //! - A record the kernel wrote with another ABI version, or shorter than its header says, is
 //!   counted ([`EbpfCapture::bad_events`]) and passed over; nothing here panics on its bytes.
 
-use super::{CaptureError, CaptureKind, CaptureStats, LinkType, Next, Progress, RawFrame, Source};
+use super::{
+    CaptureError, CaptureKind, CaptureStats, KernelCounters, LinkType, Next, Progress, RawFrame, SessionTap, Source,
+};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{SchedClassifier, TcAttachType};
 use farhand_ebpf_common as abi;
@@ -70,18 +72,6 @@ impl Default for EbpfOptions {
     }
 }
 
-/// What the pipeline tells a capture about sessions, so a source that filters in the kernel
-/// can send the packets their timing detectors need.
-pub trait SessionTap: Send + Sync {
-    /// A detector claimed the flow: send its packets from now on.
-    fn claim(&self, key: &FlowKey);
-    /// The flow ended.
-    fn release(&self, key: &FlowKey);
-}
-
-/// The kernel's counters, summed over CPUs, in [`abi::Counter`] order.
-pub type KernelCounters = [u64; abi::COUNTERS as usize];
-
 /// The sessions-of-interest map, shared with the workers.
 struct Interest {
     map: Mutex<HashMap<MapData, abi::FlowKey, abi::SessionInterest>>,
@@ -90,7 +80,7 @@ struct Interest {
 
 impl SessionTap for Interest {
     fn claim(&self, key: &FlowKey) {
-        let Some(k) = kernel_key(key) else { return };
+        let k = kernel_key(key);
         let v = abi::SessionInterest { payload: self.payload, ..Default::default() };
         let mut m = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(e) = m.insert(k, v, 0) {
@@ -99,15 +89,14 @@ impl SessionTap for Interest {
     }
 
     fn release(&self, key: &FlowKey) {
-        let Some(k) = kernel_key(key) else { return };
+        let k = kernel_key(key);
         let mut m = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         let _ = m.remove(&k);
     }
 }
 
-/// The kernel's key of a flow (see [`abi::FlowKey::canonical`]); `None` for a flow the probe
-/// does not key (none today).
-fn kernel_key(key: &FlowKey) -> Option<abi::FlowKey> {
+/// The kernel's key of a flow (see [`abi::FlowKey::canonical`]).
+fn kernel_key(key: &FlowKey) -> abi::FlowKey {
     let words = |a: &[u8; 16]| -> ([u32; 4], bool) {
         let w = |i: usize| a.get(i..i + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()).map_or(0, u32::from_ne_bytes);
         // IPv4 lives as ::ffff:a.b.c.d in the model, in word 0 in the kernel.
@@ -120,7 +109,7 @@ fn kernel_key(key: &FlowKey) -> Option<abi::FlowKey> {
     let (a, v4) = words(&key.a.0);
     let (b, _) = words(&key.b.0);
     let family = if v4 { abi::FAMILY_IPV4 } else { abi::FAMILY_IPV6 };
-    Some(abi::FlowKey::canonical((a, key.a_port), (b, key.b_port), key.proto(), family).0)
+    abi::FlowKey::canonical((a, key.a_port), (b, key.b_port), key.proto(), family).0
 }
 
 /// A live capture through farhand's kernel program.
@@ -413,7 +402,7 @@ mod tests {
             let k2 = FlowKey::new(b, 22, a, 40000, 6, 0).0;
             assert_eq!(kernel_key(&k1), kernel_key(&k2));
         }
-        let k = kernel_key(&FlowKey::new(v4([10, 0, 0, 1]), 40000, v4([10, 0, 0, 2]), 22, 6, 0).0).unwrap();
+        let k = kernel_key(&FlowKey::new(v4([10, 0, 0, 1]), 40000, v4([10, 0, 0, 2]), 22, 6, 0).0);
         assert_eq!(k.family, abi::FAMILY_IPV4);
         assert_eq!(k.lo_addr[1..], [0, 0, 0]);
         assert_eq!(k.proto, 6);

@@ -34,7 +34,7 @@ mod pcapng;
 mod tests;
 
 #[cfg(target_os = "linux")]
-pub use ebpf::{EbpfCapture, EbpfOptions, KernelCounters, SessionTap};
+pub use ebpf::{EbpfCapture, EbpfOptions};
 pub use libpcap::Capture;
 
 /// One captured frame, borrowed from the capture's buffer.
@@ -203,8 +203,21 @@ pub struct CaptureStats {
     pub dropped: u64,
     /// Frames dropped by the interface/driver.
     pub if_dropped: u64,
-    /// The eBPF capture's kernel counters (`farhand_ebpf_common::Counter` order).
-    pub kernel: Option<[u64; farhand_ebpf_common::COUNTERS as usize]>,
+    /// The eBPF capture's kernel counters.
+    pub kernel: Option<KernelCounters>,
+}
+
+/// The eBPF capture's kernel counters, summed over CPUs, in `farhand_ebpf_common::Counter`
+/// order.
+pub type KernelCounters = [u64; farhand_ebpf_common::COUNTERS as usize];
+
+/// What the pipeline tells a capture about sessions, so a source that filters in the kernel
+/// can send the packets their timing detectors need ([`Source::session_tap`]).
+pub trait SessionTap: Send + Sync {
+    /// A detector claimed the flow: send its packets from now on.
+    fn claim(&self, key: &farhand_model::FlowKey);
+    /// The flow ended.
+    fn release(&self, key: &farhand_model::FlowKey);
 }
 
 /// One step of [`Source::next_frame`].
@@ -278,7 +291,6 @@ pub trait Source {
     /// Where the pipeline reports the sessions its detectors claim and the flows that end, for
     /// a source that chooses in the kernel which packets to send (the eBPF capture); `None`
     /// (the default) for a source that sends every packet.
-    #[cfg(target_os = "linux")]
     fn session_tap(&self) -> Option<std::sync::Arc<dyn SessionTap>> {
         None
     }

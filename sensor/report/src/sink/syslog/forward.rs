@@ -686,9 +686,9 @@ impl Session {
         .await
         .unwrap_or(false);
         if confirmed && conn.unacked() == Some(0) {
+            // Everything written (in flight comes after settling; settling is cleared below).
             let last = self.inflight.back().map(|f| f.0).max(self.settling.back().map(|f| f.0));
             self.inflight.clear();
-            self.settling.clear();
             if let Some(end) = last {
                 self.acked_any = true;
                 sh.ack(end);
