@@ -29,6 +29,7 @@ use std::path::PathBuf;
 mod ebpf;
 mod libpcap;
 mod offset;
+pub mod pcapfile;
 mod pcapng;
 #[cfg(test)]
 mod tests;
