@@ -11,6 +11,7 @@
 //! filter) and reads the rest with each interface's own link type.
 
 use super::offset::FileOffset;
+use super::pcapfile::PcapFile;
 use super::pcapng::Pcapng;
 use super::{CaptureError, CaptureKind, CaptureStats, LinkType, LiveOptions, Next, Progress, RawFrame, Source};
 use std::path::{Path, PathBuf};
@@ -33,6 +34,15 @@ pub struct Capture {
     filter: Option<String>,
     /// The own pcapng reader, once libpcap refused the file's interfaces.
     own: Option<Box<OwnReader>>,
+    /// The own classic pcap reader, which reads a classic pcap file's records once libpcap
+    /// accepted its header (libpcap's handle stays open, unused).
+    classic: Option<Box<Classic>>,
+}
+
+/// The own classic pcap reader and its filter program.
+struct Classic {
+    file: PcapFile,
+    program: Option<pcap::BpfProgram>,
 }
 
 /// The own pcapng reader and the filter programs compiled per link-type number.
@@ -71,6 +81,7 @@ impl Capture {
             frames: 0,
             filter: None,
             own: None,
+            classic: PcapFile::open(path)?.map(|file| Box::new(Classic { file, program: None })),
         })
     }
 
@@ -117,6 +128,7 @@ impl Capture {
             frames: 0,
             filter: None,
             own: None,
+            classic: None,
         })
     }
 
@@ -130,8 +142,33 @@ impl Capture {
         self.inner
             .filter(filter, true)
             .map_err(|e| CaptureError::BadFilter { filter: filter.to_string(), msg: pcap_msg(&e) })?;
+        if let Some(c) = self.classic.as_mut() {
+            let bad = |e: pcap::Error| CaptureError::BadFilter { filter: filter.to_string(), msg: pcap_msg(&e) };
+            let dlt = if c.file.dlt() == 101 { 12 } else { i32::from(c.file.dlt()) };
+            c.program =
+                Some(pcap::Capture::dead(pcap::Linktype(dlt)).map_err(bad)?.compile(filter, true).map_err(bad)?);
+        }
         self.filter = Some(filter.to_string());
         Ok(())
+    }
+
+    /// The own classic reader's next frame that passes the filter.
+    fn classic_frame(&mut self) -> Result<Next<'_>, CaptureError> {
+        let Some(c) = self.classic.as_mut() else { return Ok(Next::End) };
+        loop {
+            // Two lookups: the borrow of one frame may not live across the loop.
+            let pass = match c.file.next_frame()? {
+                None => return Ok(Next::End),
+                Some(f) => c.program.as_ref().is_none_or(|p| p.filter(f.data)),
+            };
+            if pass {
+                break;
+            }
+        }
+        let Some(f) = c.file.last_frame() else { return Ok(Next::End) };
+        self.frames += 1;
+        self.delivered += f.data.len() as u64;
+        Ok(Next::Frame(f))
     }
 
     /// Frames of interfaces whose link type farhand does not decode, passed over by the own
@@ -197,6 +234,9 @@ impl Source for Capture {
         if self.own.is_some() {
             return self.own_frame();
         }
+        if self.classic.is_some() {
+            return self.classic_frame();
+        }
         match self.inner.next_packet() {
             Ok(p) => {
                 let h = p.header;
@@ -246,7 +286,7 @@ impl Source for Capture {
         if self.kind != CaptureKind::File {
             return None;
         }
-        let own = self.own.as_ref().map(|o| o.file.position());
+        let own = self.own.as_ref().map(|o| o.file.position()).or(self.classic.as_ref().map(|c| c.file.position()));
         let position = own.or_else(|| self.offset.as_ref().and_then(FileOffset::position)).unwrap_or(self.delivered);
         Some(Progress { position: position.min(self.file_len), total: self.file_len })
     }
@@ -291,6 +331,8 @@ mod tests {
         let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases/demo/input.pcap");
         let total = std::fs::metadata(&demo).unwrap().len();
         let mut cap = Capture::open_file(&demo).unwrap();
+        // libpcap reading, its descriptor's offset not known.
+        cap.classic = None;
         cap.offset = None;
         let mut caplens = 0;
         while let Next::Frame(f) = cap.next_frame().unwrap() {

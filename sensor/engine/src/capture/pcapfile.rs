@@ -50,6 +50,8 @@ pub struct PcapFile {
     dlt: u16,
     /// Bytes of the file consumed before `buf[0]`.
     base: u64,
+    /// The last frame returned: (start in `buf`, captured length, timestamp, wire length).
+    last: Option<(usize, usize, Micros, u32)>,
 }
 
 impl std::fmt::Debug for PcapFile {
@@ -117,6 +119,7 @@ impl PcapFile {
             link,
             dlt,
             base: 24,
+            last: None,
         }))
     }
 
@@ -148,6 +151,7 @@ impl PcapFile {
             }
             // Move the partial record to the front, grow for a record larger than the buffer.
             if self.pos > 0 {
+                self.last = None;
                 self.buf.copy_within(self.pos..self.have, 0);
                 self.base += self.pos as u64;
                 self.have -= self.pos;
@@ -170,6 +174,14 @@ impl PcapFile {
             }
         }
         Ok(true)
+    }
+
+    /// The frame [`next_frame`](PcapFile::next_frame) returned last, again (`None` before the
+    /// first).
+    pub fn last_frame(&self) -> Option<RawFrame<'_>> {
+        let (start, caplen, ts, wire_len) = self.last?;
+        let data = self.buf.get(start..start + caplen)?;
+        Some(RawFrame { ts, link: self.link, wire_len, data })
     }
 
     /// The next frame, `None` at the end of the file.
@@ -202,8 +214,10 @@ impl PcapFile {
         self.pos += total;
         let micros_frac = if self.nanos { u64::from(frac) / 1000 } else { u64::from(frac) };
         let ts = Micros::from(sec).saturating_mul(1_000_000).saturating_add(micros_frac);
+        let wire_len = origlen.max(caplen);
+        self.last = Some((start, caplen as usize, ts, wire_len));
         let data = self.buf.get(start..start + caplen as usize).unwrap_or_default();
-        Ok(Some(RawFrame { ts, link: self.link, wire_len: origlen.max(caplen), data }))
+        Ok(Some(RawFrame { ts, link: self.link, wire_len, data }))
     }
 }
 
