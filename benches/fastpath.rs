@@ -49,7 +49,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut st = DecodeStats::default();
             for (ts, wire_len, data) in &frames {
-                let f = RawFrame { ts: *ts, link, wire_len: *wire_len, data };
+                let f = RawFrame { ts: *ts, link, wire_len: *wire_len, data, shared: None };
                 black_box(decode(&f, &mut st));
             }
             st
@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
                 let mut st = DecodeStats::default();
                 let mut ds = DetectStats::default();
                 for (ts, wire_len, data) in &frames {
-                    let f = RawFrame { ts: *ts, link, wire_len: *wire_len, data };
+                    let f = RawFrame { ts: *ts, link, wire_len: *wire_len, data, shared: None };
                     if let Some(v) = decode(&f, &mut st)
                         && let Some(flow) = table.packet(&v)
                         && flow.wants_packets()

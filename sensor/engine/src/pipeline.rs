@@ -4,9 +4,14 @@
 //!
 //! # Contract
 //! - The fast path runs on plain OS threads. With one worker everything runs inline on the
-//!   reading thread (no channel, no copy). With N workers the reader decodes each frame,
-//!   picks the worker by the flow's endpoint ([`crate::flow::shard`]) and hands packets over
-//!   in batches whose buffers are recycled (no allocation per packet in steady state).
+//!   reading thread (no channel, no copy). With N workers the reader picks each packet's
+//!   worker by its endpoint ([`crate::flow::shard`]) and hands packets over in batches whose
+//!   buffers are recycled (no allocation per packet in steady state). Where the source shares
+//!   its buffer (farhand's own file reader, [`crate::capture::RawFrame::shared`]) the reader
+//!   only reads a frame's two addresses ([`crate::decode::endpoints`]) and hands over a
+//!   reference into that buffer; the worker decodes the frame (no copy, and decoding runs on
+//!   the workers). Otherwise (live capture, libpcap) the reader decodes and copies the
+//!   payload into the batch.
 //! - Findings cross to the reporting plane (verdict + sink) through one bounded channel, in
 //!   batches. Offline, a full channel makes the fast path wait (nothing is lost); live, the
 //!   batch is dropped and counted in [`RunSummary::findings_dropped`].
@@ -25,12 +30,12 @@
 //!   own slot after every batch (N workers) or at the reader's cadence (one worker), and at
 //!   the end. When the run returns, the published figures equal the [`RunSummary`]'s.
 
-use crate::capture::{CaptureError, CaptureKind, CaptureStats, Next, Source};
-use crate::decode::{DecodeStats, PacketView, TcpInfo, decode};
+use crate::capture::{CaptureError, CaptureKind, CaptureStats, LinkType, Next, RawFrame, SharedBuffer, Source};
+use crate::decode::{DecodeStats, PacketView, TcpInfo, decode, endpoints};
 use crate::detect::FlowTable;
 use crate::detect::fingerprint::Fingerprint;
 use crate::detect::{DetectStats, Engine};
-use crate::flow::{FlowConfig, FlowStats, shard};
+use crate::flow::{FlowConfig, FlowStats, shard, shard_addrs};
 use crate::indicators::Indicators;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use farhand_model::Finding;
@@ -277,10 +282,27 @@ struct Meta {
     echo_reply: bool,
 }
 
+/// A frame handed to a worker undecoded: its place in one of the batch's shared buffers.
+#[derive(Clone, Copy)]
+struct FrameRef {
+    ts: Micros,
+    link: LinkType,
+    wire_len: u32,
+    /// Index into [`Batch::bufs`].
+    buf: u32,
+    off: u32,
+    len: u32,
+}
+
+/// Packets for one worker, in capture order: either decoded by the reader with their
+/// payloads copied (`metas`, `bytes`), or frames the worker decodes itself, referring into
+/// buffers the source shares (`frames`, `bufs`). One batch holds one kind.
 #[derive(Default)]
 struct Batch {
     metas: Vec<Meta>,
     bytes: Vec<u8>,
+    frames: Vec<FrameRef>,
+    bufs: Vec<SharedBuffer>,
     /// Run timers at this time after the packets (live idle ticks).
     tick: Option<Micros>,
 }
@@ -304,9 +326,32 @@ impl Batch {
         });
     }
 
+    /// Adds a frame by reference to the shared buffer it lies in (`shared`: the buffer and
+    /// the frame's offset in it); the buffer is held once per batch.
+    fn push_ref(&mut self, f: &RawFrame<'_>, shared: (&SharedBuffer, usize)) {
+        let (buf, off) = shared;
+        if !self.bufs.last().is_some_and(|b| SharedBuffer::ptr_eq(b, buf)) {
+            self.bufs.push(buf.clone());
+        }
+        self.frames.push(FrameRef {
+            ts: f.ts,
+            link: f.link,
+            wire_len: f.wire_len,
+            buf: (self.bufs.len() - 1) as u32,
+            off: off as u32,
+            len: f.data.len() as u32,
+        });
+    }
+
+    fn len(&self) -> usize {
+        self.metas.len() + self.frames.len()
+    }
+
     fn clear(&mut self) {
         self.metas.clear();
         self.bytes.clear();
+        self.frames.clear();
+        self.bufs.clear();
         self.tick = None;
     }
 }
@@ -411,6 +456,8 @@ fn run_inline<S: Source + ?Sized>(
             w.tick(now);
             ship(ftx, &mut w.findings, live, dropped);
         }
+        // Never sent: the inline reader decodes every frame itself (`defer_decode` is off).
+        Event::Frame(..) => {}
         Event::Publish => {
             if let Some(slot) = slot {
                 w.publish(slot, *dropped);
@@ -461,12 +508,16 @@ fn run_sharded<S: Source + ?Sized>(
             let _ = tx.send(full);
         };
         let mut last_flush = Instant::now();
+        reader.defer_decode = true;
         reader.read(summary, |event, _| match event {
             Event::Packet(v) => {
                 let w = shard(&v.key, workers, |a| home.contains(a));
+                if cur.get(w).is_some_and(|b| !b.frames.is_empty()) {
+                    send(w, &mut cur, &txs, &free);
+                }
                 if let Some(b) = cur.get_mut(w) {
                     b.push(v);
-                    if b.metas.len() >= BATCH {
+                    if b.len() >= BATCH {
                         send(w, &mut cur, &txs, &free);
                     }
                 }
@@ -475,6 +526,18 @@ fn run_sharded<S: Source + ?Sized>(
                         send(w, &mut cur, &txs, &free);
                     }
                     last_flush = Instant::now();
+                }
+            }
+            Event::Frame(f, shared, (x, y)) => {
+                let w = shard_addrs(&x, &y, workers, |a| home.contains(a));
+                if cur.get(w).is_some_and(|b| !b.metas.is_empty()) {
+                    send(w, &mut cur, &txs, &free);
+                }
+                if let Some(b) = cur.get_mut(w) {
+                    b.push_ref(f, shared);
+                    if b.len() >= BATCH {
+                        send(w, &mut cur, &txs, &free);
+                    }
                 }
             }
             Event::Tick(now) => {
@@ -494,10 +557,11 @@ fn run_sharded<S: Source + ?Sized>(
         }
         drop(txs);
         for h in handles {
-            if let Ok((fs, ds, dropped)) = h.join() {
+            if let Ok((fs, ds, dropped, decoded)) = h.join() {
                 summary.flows.add(&fs);
                 summary.detect.merge(&ds);
                 summary.findings_dropped += dropped;
+                summary.decode.add(&decoded);
             }
         }
     });
@@ -510,9 +574,21 @@ fn worker_loop(
     mut w: Worker,
     live: bool,
     slot: Option<&WorkerCounters>,
-) -> (FlowStats, DetectStats, u64) {
+) -> (FlowStats, DetectStats, u64, DecodeStats) {
     let mut dropped = 0u64;
+    let mut decoded = DecodeStats::default();
     for mut batch in rx {
+        for r in &batch.frames {
+            let data = batch
+                .bufs
+                .get(r.buf as usize)
+                .and_then(|b| b.get(r.off as usize..r.off as usize + r.len as usize))
+                .unwrap_or_default();
+            let f = RawFrame { ts: r.ts, link: r.link, wire_len: r.wire_len, data, shared: None };
+            if let Some(v) = decode(&f, &mut decoded) {
+                w.process(&v);
+            }
+        }
         for m in &batch.metas {
             let start = m.off as usize;
             let payload = batch.bytes.get(start..start + m.len as usize).unwrap_or_default();
@@ -545,11 +621,14 @@ fn worker_loop(
     if let Some(slot) = slot {
         w.publish(slot, dropped);
     }
-    (w.table.stats(), w.stats, dropped)
+    (w.table.stats(), w.stats, dropped, decoded)
 }
 
 enum Event<'a, 'b> {
     Packet(&'a PacketView<'b>),
+    /// A frame left for a worker to decode (the reader's `defer_decode`): where it lies in
+    /// the source's shared buffer, and its two addresses, to choose the worker.
+    Frame(&'a RawFrame<'b>, (&'a SharedBuffer, usize), (farhand_model::net::Addr, farhand_model::net::Addr)),
     Tick(Micros),
     /// The reader just published its totals to the live counters: time for the inline
     /// worker to publish its own.
@@ -567,6 +646,10 @@ struct Reader<'c, S: Source + ?Sized> {
     bar: Option<indicatif::ProgressBar>,
     /// Where to publish running totals, if anywhere.
     counters: Option<Arc<Live>>,
+    /// Leave decoding to the workers where the source shares its buffer ([`Event::Frame`]):
+    /// the reader then only finds a frame's addresses. Decode counters of such frames are
+    /// the workers', added to the summary when they are done.
+    defer_decode: bool,
 }
 
 impl<'c, S: Source + ?Sized> Reader<'c, S> {
@@ -583,7 +666,7 @@ impl<'c, S: Source + ?Sized> Reader<'c, S> {
             );
             b
         });
-        Reader { cap, stop: opts.stop.clone(), live, bar, counters: opts.live.clone() }
+        Reader { cap, stop: opts.stop.clone(), live, bar, counters: opts.live.clone(), defer_decode: false }
     }
 
     /// Stores the running totals into the live counters (if any), the capture's drop counters
@@ -624,8 +707,23 @@ impl<'c, S: Source + ?Sized> Reader<'c, S> {
                         s.span.0 = f.ts;
                     }
                     s.span.1 = f.ts;
-                    if let Some(v) = decode(&f, &mut dstats) {
-                        on(Event::Packet(&v), &mut dropped);
+                    match f.shared.filter(|sh| self.defer_decode && u32::try_from(sh.offset).is_ok()) {
+                        Some(sh) => {
+                            // The addresses choose the worker; a frame they cannot be read
+                            // from cheaply is decoded here for its key (and again by the
+                            // worker; its counters once, by the worker) or counted here.
+                            let mut here = DecodeStats::default();
+                            let addrs = endpoints(&f).or_else(|| decode(&f, &mut here).map(|v| (v.key.a, v.key.b)));
+                            match addrs {
+                                Some(addrs) => on(Event::Frame(&f, (sh.buf, sh.offset), addrs), &mut dropped),
+                                None => dstats.add(&here),
+                            }
+                        }
+                        None => {
+                            if let Some(v) = decode(&f, &mut dstats) {
+                                on(Event::Packet(&v), &mut dropped);
+                            }
+                        }
                     }
                     if periodic && s.packets.is_multiple_of(PROGRESS_EVERY) {
                         self.show_progress(s.packets);
@@ -847,6 +945,7 @@ mod tests {
                 link: self.link,
                 wire_len: *wire_len,
                 data,
+                shared: None,
             }))
         }
 

@@ -315,7 +315,7 @@ impl Source for EbpfCapture {
         };
         let ns = i128::from(h.ts_ns) + self.epoch_offset_ns;
         let ts = Micros::try_from((ns / 1000).max(0)).unwrap_or(0);
-        Ok(Next::Frame(RawFrame { ts, link: LinkType::Ethernet, wire_len: h.wire_len, data: &self.buf }))
+        Ok(Next::Frame(RawFrame { ts, link: LinkType::Ethernet, wire_len: h.wire_len, data: &self.buf, shared: None }))
     }
 
     fn kind(&self) -> CaptureKind {

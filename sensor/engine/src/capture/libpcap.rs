@@ -184,7 +184,7 @@ impl Capture {
         let data = own.file.buf().get(f.start..f.end).unwrap_or_default();
         self.frames += 1;
         self.delivered += data.len() as u64;
-        Ok(Next::Frame(RawFrame { ts: f.ts, link: f.link, wire_len: f.wire_len, data }))
+        Ok(Next::Frame(RawFrame { ts: f.ts, link: f.link, wire_len: f.wire_len, data, shared: None }))
     }
 }
 
@@ -249,6 +249,7 @@ impl Source for Capture {
                     link: self.link,
                     wire_len: h.len,
                     data: p.data,
+                    shared: None,
                 }))
             }
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),

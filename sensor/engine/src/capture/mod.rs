@@ -5,8 +5,11 @@
 //!   the trait): libpcap files and interfaces ([`Capture`]) today, the eBPF ring-buffer
 //!   reader beside it later. The pipeline is generic over it (static dispatch: no virtual
 //!   call per frame).
-//! - [`Capture`] yields [`RawFrame`]s, one at a time, borrowing libpcap's buffer until the
-//!   next call. Offline files (pcap and pcapng, anything libpcap reads) and live interfaces
+//! - [`Capture`] yields [`RawFrame`]s, one at a time, borrowing its buffer until the next
+//!   call. A classic pcap file is read by farhand's own chunked reader (`pcapfile.rs`), whose
+//!   frames also say where they lie in a buffer shared with the workers
+//!   ([`RawFrame::shared`]: a zero-copy hand-over); libpcap reads pcapng and live
+//!   interfaces. Offline files (pcap and pcapng, anything libpcap reads) and live interfaces
 //!   (libpcap, optional BPF filter) share one type. A pcapng file whose interfaces differ in
 //!   link type or snapshot length, which libpcap refuses, is read on by farhand's own pcapng
 //!   reader (`pcapng.rs`): each frame then carries its interface's link type, and frames of an
@@ -49,6 +52,24 @@ pub struct RawFrame<'a> {
     pub wire_len: u32,
     /// The captured bytes.
     pub data: &'a [u8],
+    /// Where `data` lies in a buffer the source shares, for a zero-copy hand-over to the
+    /// workers; `None` when the source reuses its buffer (the consumer copies).
+    pub shared: Option<Shared<'a>>,
+}
+
+/// A buffer a source fills once and then only reads, shared with the workers that decode
+/// the frames in it: a worker holds it as long as it holds any of its frames, and the source
+/// fills a fresh (or recycled, no longer held) buffer meanwhile.
+pub type SharedBuffer = std::sync::Arc<Vec<u8>>;
+
+/// A frame's place in a [`SharedBuffer`]: `buf[offset..offset + data.len()]` is the frame's
+/// `data`.
+#[derive(Debug, Clone, Copy)]
+pub struct Shared<'a> {
+    /// The buffer.
+    pub buf: &'a SharedBuffer,
+    /// Where the frame's bytes start in it.
+    pub offset: usize,
 }
 
 /// Link-layer types farhand decodes.

@@ -17,25 +17,37 @@
 //! - Timestamps become microseconds since the Unix epoch (nanoseconds truncated), saturating.
 //! - [`PcapFile::position`] is the bytes of the file consumed: the header and every record
 //!   delivered.
+//! - Every frame says where it lies in the reader's [`SharedBuffer`] ([`RawFrame::shared`]),
+//!   so the pipeline can hand workers a reference instead of a copy. A buffer is written only
+//!   while nobody else holds it: when the next chunk is due and a worker still holds the
+//!   current buffer, the reader moves on to a recycled buffer nobody holds (or a new one),
+//!   carrying over the record cut by the chunk's end. With one worker the same buffer is
+//!   refilled in place.
 
-use super::{CaptureError, LinkType, RawFrame};
+use super::{CaptureError, LinkType, RawFrame, Shared, SharedBuffer};
 use farhand_model::Micros;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Largest captured length accepted in a record (libpcap's limit for the largest snapshot).
 pub const MAX_CAPLEN: u32 = 262_144;
 /// Bytes read from the file at a time (the buffer grows past it only for a record larger).
-pub const CHUNK: usize = 4 << 20;
+pub const CHUNK: usize = 256 << 10;
 /// A record header's length.
 const RECORD_HEADER: usize = 16;
+/// Buffers kept for reuse once the workers let go of them.
+const SPARE_BUFFERS: usize = 64;
 
 /// An open classic pcap file.
 pub struct PcapFile {
     file: File,
     path: PathBuf,
-    buf: Vec<u8>,
+    /// The buffer being read (shared with the workers that hold frames of it).
+    buf: SharedBuffer,
+    /// Buffers read earlier, to refill once nobody holds them.
+    spare: Vec<SharedBuffer>,
     /// The start of the next record in `buf`.
     pos: usize,
     /// The end of the valid bytes in `buf`.
@@ -110,7 +122,8 @@ impl PcapFile {
         Ok(Some(PcapFile {
             file,
             path: path.to_path_buf(),
-            buf: vec![0; CHUNK],
+            buf: SharedBuffer::new(vec![0; CHUNK]),
+            spare: Vec::new(),
             pos: 0,
             have: 0,
             eof: false,
@@ -149,18 +162,11 @@ impl PcapFile {
             if self.eof {
                 return Ok(false);
             }
-            // Move the partial record to the front, grow for a record larger than the buffer.
-            if self.pos > 0 {
-                self.last = None;
-                self.buf.copy_within(self.pos..self.have, 0);
-                self.base += self.pos as u64;
-                self.have -= self.pos;
-                self.pos = 0;
+            if self.writable(need).is_none() {
+                return Ok(false);
             }
-            if self.buf.len() < need {
-                self.buf.resize(need, 0);
-            }
-            let Some(room) = self.buf.get_mut(self.have..) else { return Ok(false) };
+            let have = self.have;
+            let Some(room) = Arc::get_mut(&mut self.buf).and_then(|b| b.get_mut(have..)) else { return Ok(false) };
             match self.file.read(room) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.have += n,
@@ -176,12 +182,54 @@ impl PcapFile {
         Ok(true)
     }
 
+    /// The buffer, writable, with the unread bytes (`pos..have`) at its front and room for
+    /// `need` of them: refilled in place when nobody else holds it; else a spare nobody holds
+    /// any more (or a new buffer) takes over, the unread bytes carried to its front.
+    fn writable(&mut self, need: usize) -> Option<()> {
+        if Arc::get_mut(&mut self.buf).is_none() {
+            let size = need.max(CHUNK);
+            let free = self.spare.iter().position(|b| Arc::strong_count(b) == 1);
+            let mut next = match free {
+                Some(i) => self.spare.swap_remove(i),
+                None => SharedBuffer::new(vec![0; size]),
+            };
+            let unread = self.buf.get(self.pos..self.have)?;
+            let to = Arc::get_mut(&mut next)?;
+            if to.len() < size {
+                to.resize(size, 0);
+            }
+            to.get_mut(..unread.len())?.copy_from_slice(unread);
+            let held = std::mem::replace(&mut self.buf, next);
+            if self.spare.len() < SPARE_BUFFERS {
+                self.spare.push(held);
+            }
+            self.unread_moved_to_front();
+        } else if self.pos > 0 {
+            let (pos, have) = (self.pos, self.have);
+            Arc::get_mut(&mut self.buf)?.copy_within(pos..have, 0);
+            self.unread_moved_to_front();
+        }
+        let buf = Arc::get_mut(&mut self.buf)?;
+        if buf.len() < need {
+            buf.resize(need, 0);
+        }
+        Some(())
+    }
+
+    /// Book-keeping once the unread bytes moved to the buffer's front.
+    fn unread_moved_to_front(&mut self) {
+        self.last = None;
+        self.base += self.pos as u64;
+        self.have -= self.pos;
+        self.pos = 0;
+    }
+
     /// The frame [`next_frame`](PcapFile::next_frame) returned last, again (`None` before the
     /// first).
     pub fn last_frame(&self) -> Option<RawFrame<'_>> {
         let (start, caplen, ts, wire_len) = self.last?;
         let data = self.buf.get(start..start + caplen)?;
-        Some(RawFrame { ts, link: self.link, wire_len, data })
+        Some(RawFrame { ts, link: self.link, wire_len, data, shared: Some(Shared { buf: &self.buf, offset: start }) })
     }
 
     /// The next frame, `None` at the end of the file.
@@ -217,7 +265,13 @@ impl PcapFile {
         let wire_len = origlen.max(caplen);
         self.last = Some((start, caplen as usize, ts, wire_len));
         let data = self.buf.get(start..start + caplen as usize).unwrap_or_default();
-        Ok(Some(RawFrame { ts, link: self.link, wire_len, data }))
+        Ok(Some(RawFrame {
+            ts,
+            link: self.link,
+            wire_len,
+            data,
+            shared: Some(Shared { buf: &self.buf, offset: start }),
+        }))
     }
 }
 
@@ -338,6 +392,48 @@ mod tests {
         assert!(err.is_none());
         assert_eq!(frames.len(), n);
         assert!(frames.iter().all(|(_, _, d)| *d == data));
+    }
+
+    #[test]
+    fn frames_held_by_workers_stay_intact_and_their_buffers_are_recycled() {
+        // Every frame different, over several chunks; a "worker" holds the buffer of every
+        // frame until the end, then lets go, and reading on reuses a spare buffer.
+        let mut f = header(false, false, 1);
+        let frame = |i: usize| -> Vec<u8> { (0..1000).map(|j| ((i * 7 + j) % 253) as u8).collect() };
+        let n = 3 * CHUNK / 1016 + 5;
+        for i in 0..n {
+            f.extend(record(false, i as u32, 0, &frame(i), 1000));
+        }
+        let file = write(&f);
+        let mut p = PcapFile::open(file.path()).unwrap().unwrap();
+        let mut held: Vec<(SharedBuffer, usize, usize)> = Vec::new();
+        while let Some(fr) = p.next_frame().unwrap() {
+            let sh = fr.shared.unwrap();
+            assert_eq!(sh.buf.get(sh.offset..sh.offset + fr.data.len()), Some(fr.data));
+            held.push((sh.buf.clone(), sh.offset, fr.data.len()));
+        }
+        assert_eq!(held.len(), n);
+        for (i, (buf, off, len)) in held.iter().enumerate() {
+            assert_eq!(buf.get(*off..off + len).unwrap(), frame(i).as_slice(), "frame {i}");
+        }
+        let distinct = |h: &[(SharedBuffer, usize, usize)]| {
+            let mut v: Vec<*const Vec<u8>> = h.iter().map(|(b, _, _)| Arc::as_ptr(b)).collect();
+            v.dedup();
+            v.len()
+        };
+        assert!(distinct(&held) >= 3, "held buffers are never written again");
+        // Let go: the next file's chunks come from the spares.
+        let spares: Vec<*const Vec<u8>> = p.spare.iter().map(Arc::as_ptr).collect();
+        drop(held);
+        let mut p2 = p;
+        p2.file = File::open(file.path()).unwrap();
+        p2.eof = false;
+        p2.pos = p2.have;
+        let mut hold = Vec::new();
+        let _ = p2.ensure(CHUNK + 1).unwrap();
+        hold.push(p2.buf.clone());
+        let _ = p2.ensure(2 * CHUNK).unwrap();
+        assert!(spares.contains(&Arc::as_ptr(&p2.buf)), "a spare nobody holds is reused");
     }
 
     #[test]

@@ -119,7 +119,7 @@ impl Source for Frames {
         let Some((ts, wire_len, data)) = self.frames.get(self.next) else { return Ok(Next::End) };
         self.next += 1;
         self.consumed += data.len() as u64;
-        Ok(Next::Frame(RawFrame { ts: *ts, link: self.link, wire_len: *wire_len, data }))
+        Ok(Next::Frame(RawFrame { ts: *ts, link: self.link, wire_len: *wire_len, data, shared: None }))
     }
 
     fn kind(&self) -> CaptureKind {

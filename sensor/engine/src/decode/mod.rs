@@ -175,6 +175,52 @@ pub fn decode<'a>(frame: &RawFrame<'a>, stats: &mut DecodeStats) -> Option<Packe
     view(frame, &sliced, stats)
 }
 
+/// The two IP addresses of a frame's packet, read from the outer IP header as cheaply as
+/// possible, for routing the frame to a worker before it is decoded (`pipeline`). Only the
+/// common framings are read (Ethernet with up to two VLAN tags, Linux cooked v1/v2, raw IP);
+/// `None` for anything else, or a header cut short, and the caller decodes the frame to key
+/// it. When this returns addresses they are the ones [`decode`] keys the packet by, if it
+/// keys it at all.
+#[inline]
+pub fn endpoints(frame: &RawFrame<'_>) -> Option<(Addr, Addr)> {
+    let data = frame.data;
+    let be16 = |at: usize| Some(u16::from_be_bytes(*data.get(at..)?.first_chunk::<2>()?));
+    let (mut ether_type, mut at) = match frame.link {
+        LinkType::Ethernet => (be16(12)?, 14),
+        LinkType::LinuxSll => (be16(14)?, SLL_LEN),
+        LinkType::LinuxSll2 => (be16(0)?, SLL2_LEN),
+        LinkType::RawIp => match data.first()? >> 4 {
+            4 => (0x0800, 0),
+            6 => (0x86dd, 0),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    if frame.link == LinkType::Ethernet {
+        for _ in 0..2 {
+            if !matches!(ether_type, 0x8100 | 0x88a8 | 0x9100) {
+                break;
+            }
+            ether_type = be16(at + 2)?;
+            at += 4;
+        }
+    }
+    let ip = data.get(at..)?;
+    match ether_type {
+        0x0800 if ip.first()? >> 4 == 4 && ip.first()? & 0x0f >= 5 => {
+            let src = *ip.get(12..)?.first_chunk::<4>()?;
+            let dst = *ip.get(16..)?.first_chunk::<4>()?;
+            Some((Addr::v4(src), Addr::v4(dst)))
+        }
+        0x86dd if ip.first()? >> 4 == 6 => {
+            let src = *ip.get(8..)?.first_chunk::<16>()?;
+            let dst = *ip.get(24..)?.first_chunk::<16>()?;
+            Some((Addr::v6(src), Addr::v6(dst)))
+        }
+        _ => None,
+    }
+}
+
 /// Decode the IP packet a link layer's reader found (`Ok(None)`: not IP; `Err`: malformed).
 fn ip_in<'a>(
     found: Result<Option<&'a [u8]>, ()>,
@@ -339,7 +385,7 @@ mod tests {
     use etherparse::PacketBuilder;
 
     fn frame(link: LinkType, data: &[u8]) -> RawFrame<'_> {
-        RawFrame { ts: 1, link, wire_len: data.len() as u32, data }
+        RawFrame { ts: 1, link, wire_len: data.len() as u32, data, shared: None }
     }
 
     fn eth_tcp(payload: &[u8]) -> Vec<u8> {

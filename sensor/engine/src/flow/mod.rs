@@ -442,10 +442,17 @@ fn track_tcp<S>(flow: &mut Flow<S>, side: Side, ts: Micros, flags: u8) {
 /// endpoint lands on one worker. `is_home` tells whether an address is inside; when both or
 /// neither side is, the lower address is the endpoint.
 pub fn shard(key: &FlowKey, workers: usize, is_home: impl Fn(&Addr) -> bool) -> usize {
+    shard_addrs(&key.a, &key.b, workers, is_home)
+}
+
+/// [`shard`] from a packet's two addresses, in either order (a frame not decoded yet): the
+/// same worker as its flow key's, since a key's side `a` is its lower address.
+pub fn shard_addrs(x: &Addr, y: &Addr, workers: usize, is_home: impl Fn(&Addr) -> bool) -> usize {
     if workers <= 1 {
         return 0;
     }
-    let ep = if is_home(&key.b) && !is_home(&key.a) { &key.b } else { &key.a };
+    let (a, b) = if x <= y { (x, y) } else { (y, x) };
+    let ep = if is_home(b) && !is_home(a) { b } else { a };
     (FlowKey::addr_hash(ep) % workers as u64) as usize
 }
 
