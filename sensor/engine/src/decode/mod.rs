@@ -22,7 +22,10 @@ use farhand_model::Micros;
 use farhand_model::Transport;
 use farhand_model::net::{Addr, FlowKey, Side, proto};
 
+mod fast;
 mod links;
+
+pub use fast::endpoints;
 
 /// TCP header fields the flow table and detectors use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,7 +55,7 @@ pub mod tcp_flags {
 }
 
 /// A decoded TCP/UDP packet: flow key, direction and payload, borrowed from the frame.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PacketView<'a> {
     /// Capture time.
     pub ts: Micros,
@@ -111,8 +114,19 @@ const SLL2_LEN: usize = 20;
 const NULL_LEN: usize = 4;
 
 /// Decodes one frame. Returns `None` (and counts the reason) when the frame carries no
-/// TCP/UDP packet farhand can key.
+/// TCP/UDP packet farhand can key. The common case is read by hand (`fast.rs`), anything
+/// else by etherparse; both give the same view of the same bytes.
+#[inline]
 pub fn decode<'a>(frame: &RawFrame<'a>, stats: &mut DecodeStats) -> Option<PacketView<'a>> {
+    if let Some(v) = fast::view(frame) {
+        stats.viewed += 1;
+        return Some(v);
+    }
+    general(frame, stats)
+}
+
+/// The general path: every link type and layer farhand reads, through etherparse.
+fn general<'a>(frame: &RawFrame<'a>, stats: &mut DecodeStats) -> Option<PacketView<'a>> {
     let data = frame.data;
     let sliced = match frame.link {
         LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(data) {
@@ -173,52 +187,6 @@ pub fn decode<'a>(frame: &RawFrame<'a>, stats: &mut DecodeStats) -> Option<Packe
         return ip_in(links::pppoe(e.payload), frame, stats);
     }
     view(frame, &sliced, stats)
-}
-
-/// The two IP addresses of a frame's packet, read from the outer IP header as cheaply as
-/// possible, for routing the frame to a worker before it is decoded (`pipeline`). Only the
-/// common framings are read (Ethernet with up to two VLAN tags, Linux cooked v1/v2, raw IP);
-/// `None` for anything else, or a header cut short, and the caller decodes the frame to key
-/// it. When this returns addresses they are the ones [`decode`] keys the packet by, if it
-/// keys it at all.
-#[inline]
-pub fn endpoints(frame: &RawFrame<'_>) -> Option<(Addr, Addr)> {
-    let data = frame.data;
-    let be16 = |at: usize| Some(u16::from_be_bytes(*data.get(at..)?.first_chunk::<2>()?));
-    let (mut ether_type, mut at) = match frame.link {
-        LinkType::Ethernet => (be16(12)?, 14),
-        LinkType::LinuxSll => (be16(14)?, SLL_LEN),
-        LinkType::LinuxSll2 => (be16(0)?, SLL2_LEN),
-        LinkType::RawIp => match data.first()? >> 4 {
-            4 => (0x0800, 0),
-            6 => (0x86dd, 0),
-            _ => return None,
-        },
-        _ => return None,
-    };
-    if frame.link == LinkType::Ethernet {
-        for _ in 0..2 {
-            if !matches!(ether_type, 0x8100 | 0x88a8 | 0x9100) {
-                break;
-            }
-            ether_type = be16(at + 2)?;
-            at += 4;
-        }
-    }
-    let ip = data.get(at..)?;
-    match ether_type {
-        0x0800 if ip.first()? >> 4 == 4 && ip.first()? & 0x0f >= 5 => {
-            let src = *ip.get(12..)?.first_chunk::<4>()?;
-            let dst = *ip.get(16..)?.first_chunk::<4>()?;
-            Some((Addr::v4(src), Addr::v4(dst)))
-        }
-        0x86dd if ip.first()? >> 4 == 6 => {
-            let src = *ip.get(8..)?.first_chunk::<16>()?;
-            let dst = *ip.get(24..)?.first_chunk::<16>()?;
-            Some((Addr::v6(src), Addr::v6(dst)))
-        }
-        _ => None,
-    }
 }
 
 /// Decode the IP packet a link layer's reader found (`Ok(None)`: not IP; `Err`: malformed).
