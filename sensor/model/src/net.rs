@@ -232,6 +232,62 @@ mod tests {
     use std::hash::BuildHasher;
 
     #[test]
+    fn home_nets_by_mask_agree_with_the_networks_own_test() {
+        let nets: Vec<IpNet> = [
+            "10.0.0.0/8",
+            "192.168.1.0/24",
+            "172.16.0.0/12",
+            "203.0.113.7/32",
+            "2001:db8::/32",
+            "fd00::/8",
+            "::ffff:0:0/96",
+        ]
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
+        let addrs: Vec<IpAddr> = [
+            "10.0.0.0",
+            "10.255.255.255",
+            "11.0.0.0",
+            "9.255.255.255",
+            "192.168.1.77",
+            "192.168.2.1",
+            "172.31.255.1",
+            "172.32.0.1",
+            "203.0.113.7",
+            "203.0.113.8",
+            "0.0.0.0",
+            "255.255.255.255",
+            "2001:db8::1",
+            "2001:db9::1",
+            "fd12::1",
+            "fe80::1",
+            "::",
+            "::ffff:10.1.2.3",
+            "::1",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        for i in 0..nets.len() {
+            let some = HomeNets::new(nets.get(i..).unwrap().to_vec());
+            for ip in &addrs {
+                let addr = match ip {
+                    IpAddr::V4(v4) => Addr::v4(v4.octets()),
+                    IpAddr::V6(v6) => Addr::v6(v6.octets()),
+                };
+                let want = nets.get(i..).unwrap().iter().any(|n| n.contains(&addr.ip()));
+                assert_eq!(some.contains(&addr), want, "{ip} in {:?}", nets.get(i..));
+            }
+        }
+        for all in ["0.0.0.0/0", "::/0"] {
+            let h = HomeNets::new(vec![all.parse().unwrap()]);
+            assert_eq!(h.contains(&Addr::v4([1, 2, 3, 4])), all == "0.0.0.0/0");
+            assert_eq!(h.contains(&Addr::v6([0x20, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])), all == "::/0");
+        }
+    }
+
+    #[test]
     fn both_directions_same_key_and_hash() {
         let c = Addr::v4([10, 0, 0, 1]);
         let s = Addr::v4([203, 0, 113, 5]);
@@ -282,27 +338,46 @@ mod tests {
 
 /// The set of inside networks.
 #[derive(Debug, Clone, Default)]
-pub struct HomeNets(Vec<IpNet>);
+pub struct HomeNets {
+    nets: Vec<IpNet>,
+    /// Each network as (prefix, mask, IPv6) over [`Addr`]'s 16 bytes read as one number, so
+    /// that a lookup on the fast path is a mask and a compare per network.
+    masks: Vec<(u128, u128, bool)>,
+}
 
 impl HomeNets {
     /// How many inside networks are configured.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.nets.len()
     }
 
     /// Whether no inside network is configured.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 
     /// From parsed networks.
     pub fn new(nets: Vec<IpNet>) -> HomeNets {
-        HomeNets(nets)
+        let masks = nets
+            .iter()
+            .map(|n| {
+                let (addr, bits, v6) = match n {
+                    IpNet::V4(v4) => (Addr::v4(v4.network().octets()), 96 + u32::from(v4.prefix_len()), false),
+                    IpNet::V6(v6) => (Addr::v6(v6.network().octets()), u32::from(v6.prefix_len()), true),
+                };
+                let mask = u128::MAX.checked_shl(128 - bits.min(128)).unwrap_or(0);
+                (u128::from_be_bytes(addr.0) & mask, mask, v6)
+            })
+            .collect();
+        HomeNets { nets, masks }
     }
 
-    /// Whether an address is inside.
+    /// Whether an address is inside (an IPv4 address only in an IPv4 network, as
+    /// [`Addr::ip`] reads it).
+    #[inline]
     pub fn contains(&self, a: &Addr) -> bool {
-        let ip = a.ip();
-        self.0.iter().any(|n| n.contains(&ip))
+        let v = u128::from_be_bytes(a.0);
+        let v4 = a.is_v4();
+        self.masks.iter().any(|&(prefix, mask, v6)| v6 != v4 && v & mask == prefix)
     }
 }
