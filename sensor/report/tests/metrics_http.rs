@@ -269,7 +269,9 @@ fn prometheus_scrapes_the_endpoint() {
     // Wait for the first scrape to land.
     let deadline = Instant::now() + Duration::from_secs(60);
     let packets = loop {
+        // Prometheus answers 503 until its storage is ready (slow on a loaded machine).
         if TcpStream::connect(web).is_ok()
+            && get(web, "/-/ready").status == 200
             && let Some(v) = query(web, "farhand_packets_total")
         {
             break v;
