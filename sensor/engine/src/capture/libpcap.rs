@@ -5,10 +5,15 @@
 //! delivered so far, which stays below the file's size (headers are not counted) — the
 //! progress bar then finishes at the end of the run rather than at 100 %.
 //!
-//! A pcapng file whose interfaces differ in link type or snapshot length is one libpcap
-//! refuses at the first interface that differs. Then farhand's own reader (`pcapng.rs`) takes
-//! the file over from its start, passes over the frames libpcap delivered (through the same
-//! filter) and reads the rest with each interface's own link type.
+//! A file is opened by libpcap, which checks its header and its first interface's link type
+//! (the clear errors for a file that is not a capture or of a link type farhand does not
+//! decode). Its records are then read by farhand's own readers: classic pcap by `pcapfile.rs`,
+//! pcapng by `pcapng.rs` (every interface with its own link type and clock; libpcap would
+//! stop at the first interface that differs in link type or snapshot length). Both hand out
+//! frames in a buffer the workers may share (`chunks.rs`). libpcap reads any other format it
+//! knows, and live interfaces. Should libpcap still meet an interface that differs, the own
+//! pcapng reader takes the file over from its start, past the frames libpcap delivered
+//! (through the same filter).
 
 use super::offset::FileOffset;
 use super::pcapfile::PcapFile;
@@ -51,6 +56,14 @@ struct OwnReader {
     programs: Vec<(u16, pcap::BpfProgram)>,
 }
 
+/// Whether the file begins with a pcapng Section Header Block.
+fn is_pcapng(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
+        && u32::from_le_bytes(magic) == super::pcapng::SHB
+}
+
 /// Whether libpcap stopped because a pcapng interface differs from the first (libpcap's
 /// `sf-pcapng.c`: "an interface has a type/snapshot length ... different from the ... of the
 /// first interface").
@@ -69,6 +82,14 @@ impl Capture {
         let cap = cap.map_err(|e| CaptureError::BadFile { path: path.to_path_buf(), msg: pcap_msg(&e) })?;
         let name = path.display().to_string();
         let link = check_link(&name, cap.get_datalink())?;
+        // libpcap has checked the header and the first interface's link type; farhand's own
+        // readers read the records (classic pcap: zero-copy; pcapng: every interface with
+        // its own link type and clock).
+        let classic = PcapFile::open(path)?.map(|file| Box::new(Classic { file, program: None }));
+        let own = match classic {
+            None if is_pcapng(path) => Some(OwnReader::take_over(path, 0, None, &name)?),
+            _ => None,
+        };
         Ok(Capture {
             inner: cap.into(),
             link,
@@ -76,12 +97,12 @@ impl Capture {
             name,
             path: Some(path.to_path_buf()),
             file_len: meta.len(),
-            offset,
+            offset: if own.is_some() { None } else { offset },
             delivered: 0,
             frames: 0,
             filter: None,
-            own: None,
-            classic: PcapFile::open(path)?.map(|file| Box::new(Classic { file, program: None })),
+            own,
+            classic,
         })
     }
 
@@ -182,9 +203,11 @@ impl Capture {
         let Some(own) = self.own.as_mut() else { return Ok(Next::End) };
         let Some(f) = own.next(self.filter.as_deref(), &self.name)? else { return Ok(Next::End) };
         let data = own.file.buf().get(f.start..f.end).unwrap_or_default();
+        let (buf, body) = own.file.shared();
         self.frames += 1;
         self.delivered += data.len() as u64;
-        Ok(Next::Frame(RawFrame { ts: f.ts, link: f.link, wire_len: f.wire_len, data, shared: None }))
+        let shared = Some(super::Shared { buf, offset: body + f.start });
+        Ok(Next::Frame(RawFrame { ts: f.ts, link: f.link, wire_len: f.wire_len, data, shared }))
     }
 }
 
@@ -326,6 +349,70 @@ fn pcap_msg(e: &pcap::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every pcapng file under `dir`, recursively.
+    fn pcapngs(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for p in entries.flatten().map(|e| e.path()) {
+            if p.is_dir() {
+                pcapngs(&p, out);
+            } else if is_pcapng(&p) {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn every_pcapng_reads_with_the_own_reader_as_libpcap_reads_it() {
+        // Every pcapng capture of the cases and the shared corpus whose interfaces libpcap
+        // accepts: the own reader (now the default for pcapng) gives the same frames.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        pcapngs(&root.join("tests/cases"), &mut files);
+        let corpus = root.join("../shared/corpus");
+        if corpus.is_dir() {
+            pcapngs(&corpus, &mut files);
+        } else {
+            eprintln!("SKIP the shared corpus's pcapng files: {} is absent", corpus.display());
+        }
+        let mut compared = 0;
+        for path in &files {
+            let Ok(mut own) = Capture::open_file(path) else { continue };
+            assert!(own.own.is_some(), "{}: the own reader reads pcapng", path.display());
+            let mut lib = Capture::open_file(path).unwrap();
+            lib.own = None;
+            let mut frames = 0;
+            loop {
+                let a = own.next_frame().map(|n| match n {
+                    Next::Frame(f) => {
+                        // Where the frame lies in the shared buffer, for the hand-over.
+                        let sh = f.shared.expect("own pcapng frames are shared");
+                        assert_eq!(sh.buf.get(sh.offset..sh.offset + f.data.len()), Some(f.data));
+                        Some((f.ts, f.link, f.wire_len, f.data.to_vec()))
+                    }
+                    _ => None,
+                });
+                let b = match lib.next_frame() {
+                    // libpcap stopped at an interface of another link type and the own reader
+                    // took over (the mixed-links case tests what follows).
+                    Ok(Next::Idle) => break,
+                    b => b.map(|n| match n {
+                        Next::Frame(f) => Some((f.ts, f.link, f.wire_len, f.data.to_vec())),
+                        _ => None,
+                    }),
+                };
+                match (a, b) {
+                    (Ok(Some(x)), Ok(Some(y))) => assert_eq!(x, y, "{} frame {frames}", path.display()),
+                    (Ok(None), Ok(None)) => break,
+                    (Err(CaptureError::Truncated { .. }), Err(CaptureError::Truncated { .. })) => break,
+                    (a, b) => panic!("{} frame {frames}: own {:?} libpcap {:?}", path.display(), a.is_ok(), b.err()),
+                }
+                frames += 1;
+            }
+            compared += 1;
+        }
+        assert!(compared >= 5, "{compared} pcapng files compared");
+    }
 
     #[test]
     fn without_the_descriptor_the_position_is_the_captured_bytes_delivered() {

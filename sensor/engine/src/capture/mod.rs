@@ -6,15 +6,14 @@
 //!   reader beside it later. The pipeline is generic over it (static dispatch: no virtual
 //!   call per frame).
 //! - [`Capture`] yields [`RawFrame`]s, one at a time, borrowing its buffer until the next
-//!   call. A classic pcap file is read by farhand's own chunked reader (`pcapfile.rs`), whose
-//!   frames also say where they lie in a buffer shared with the workers
-//!   ([`RawFrame::shared`]: a zero-copy hand-over); libpcap reads pcapng and live
-//!   interfaces. Offline files (pcap and pcapng, anything libpcap reads) and live interfaces
-//!   (libpcap, optional BPF filter) share one type. A pcapng file whose interfaces differ in
-//!   link type or snapshot length, which libpcap refuses, is read on by farhand's own pcapng
-//!   reader (`pcapng.rs`): each frame then carries its interface's link type, and frames of an
-//!   interface of a link type farhand does not decode are passed over and counted
-//!   ([`Capture::skipped_frames`]).
+//!   call. Offline files and live interfaces (libpcap, optional BPF filter) share one type.
+//!   libpcap opens a file; farhand's own readers read its records: classic pcap
+//!   (`pcapfile.rs`) and pcapng (`pcapng.rs`, every interface with its own link type and
+//!   clock; frames of an interface of a link type farhand does not decode are passed over and
+//!   counted, [`Capture::skipped_frames`]), both over the chunked buffer of `chunks.rs`, so
+//!   their frames also say where they lie in a buffer shared with the workers
+//!   ([`RawFrame::shared`]: a zero-copy hand-over). libpcap reads live interfaces and any
+//!   other file format it knows.
 //! - Only link types farhand can decode are accepted ([`LinkType`]); any other is refused at
 //!   open time with an error naming it, never mid-stream.
 //! - Every failure is a [`CaptureError`] that names the file or interface and what went
@@ -28,6 +27,7 @@
 use farhand_model::Micros;
 use std::path::PathBuf;
 
+mod chunks;
 #[cfg(target_os = "linux")]
 mod ebpf;
 mod libpcap;

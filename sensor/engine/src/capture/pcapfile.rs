@@ -1,7 +1,6 @@
-//! A classic pcap file reader of farhand's own (work in progress for the performance issue):
-//! the file is read in large chunks into one buffer and frames are handed out borrowed from
-//! it — one copy from the page cache, no per-frame allocation, no `unsafe`, and no SIGBUS when
-//! the file is truncated under the sensor (what a memory map would risk).
+//! The classic pcap reader of farhand's own: records parsed where they lie in the chunked
+//! buffer of `chunks.rs` (one copy from the page cache, no per-frame allocation, no
+//! `unsafe`, no SIGBUS when the file is truncated under the sensor).
 //!
 //! # Contract
 //! - [`PcapFile::open`] reads the 24-byte file header: magic `a1b2c3d4` (microsecond
@@ -17,52 +16,34 @@
 //! - Timestamps become microseconds since the Unix epoch (nanoseconds truncated), saturating.
 //! - [`PcapFile::position`] is the bytes of the file consumed: the header and every record
 //!   delivered.
-//! - Every frame says where it lies in the reader's [`SharedBuffer`] ([`RawFrame::shared`]),
-//!   so the pipeline can hand workers a reference instead of a copy. A buffer is written only
-//!   while nobody else holds it: when the next chunk is due and a worker still holds the
-//!   current buffer, the reader moves on to a recycled buffer nobody holds (or a new one),
-//!   carrying over the record cut by the chunk's end. With one worker the same buffer is
-//!   refilled in place.
+//! - Every frame says where it lies in the reader's shared buffer ([`RawFrame::shared`]), so
+//!   the pipeline can hand workers a reference instead of a copy (`chunks.rs` never writes a
+//!   buffer a worker still holds).
 
-use super::{CaptureError, LinkType, RawFrame, Shared, SharedBuffer};
+use super::chunks::Chunks;
+use super::{CaptureError, LinkType, RawFrame, Shared};
 use farhand_model::Micros;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Largest captured length accepted in a record (libpcap's limit for the largest snapshot).
 pub const MAX_CAPLEN: u32 = 262_144;
-/// Bytes read from the file at a time (the buffer grows past it only for a record larger).
-pub const CHUNK: usize = 256 << 10;
 /// A record header's length.
 const RECORD_HEADER: usize = 16;
-/// Buffers kept for reuse once the workers let go of them.
-const SPARE_BUFFERS: usize = 64;
 
 /// An open classic pcap file.
 pub struct PcapFile {
-    file: File,
     path: PathBuf,
-    /// The buffer being read (shared with the workers that hold frames of it).
-    buf: SharedBuffer,
-    /// Buffers read earlier, to refill once nobody holds them.
-    spare: Vec<SharedBuffer>,
-    /// The start of the next record in `buf`.
-    pos: usize,
-    /// The end of the valid bytes in `buf`.
-    have: usize,
-    /// The file has no more bytes.
-    eof: bool,
+    /// The file's bytes, chunk by chunk (`chunks.rs`).
+    chunks: Chunks,
     /// The header's fields are big-endian.
     big_endian: bool,
     /// Timestamps count nanoseconds.
     nanos: bool,
     link: LinkType,
     dlt: u16,
-    /// Bytes of the file consumed before `buf[0]`.
-    base: u64,
-    /// The last frame returned: (start in `buf`, captured length, timestamp, wire length).
+    /// The last frame returned: (start in the buffer, captured length, timestamp, wire length).
     last: Option<(usize, usize, Micros, u32)>,
 }
 
@@ -120,18 +101,12 @@ impl PcapFile {
             name: format!("DLT {dlt}"),
         })?;
         Ok(Some(PcapFile {
-            file,
             path: path.to_path_buf(),
-            buf: SharedBuffer::new(vec![0; CHUNK]),
-            spare: Vec::new(),
-            pos: 0,
-            have: 0,
-            eof: false,
+            chunks: Chunks::new(file, path.to_path_buf(), 24),
             big_endian,
             nanos,
             link,
             dlt,
-            base: 24,
             last: None,
         }))
     }
@@ -148,103 +123,38 @@ impl PcapFile {
 
     /// Bytes of the file consumed: the header and every record delivered.
     pub fn position(&self) -> u64 {
-        self.base + self.pos as u64
+        self.chunks.position()
     }
 
+    /// The `at`-th word of the unread bytes, in the file's byte order.
     fn word(&self, at: usize) -> Option<u32> {
-        let b = <[u8; 4]>::try_from(self.buf.get(at..at + 4)?).ok()?;
+        let b = *self.chunks.unread().get(at..)?.first_chunk::<4>()?;
         Some(if self.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
-    }
-
-    /// Makes `need` bytes from `pos` valid in the buffer if the file has them; whether it did.
-    fn ensure(&mut self, need: usize) -> Result<bool, CaptureError> {
-        while self.have - self.pos < need {
-            if self.eof {
-                return Ok(false);
-            }
-            if self.writable(need).is_none() {
-                return Ok(false);
-            }
-            let have = self.have;
-            let Some(room) = Arc::get_mut(&mut self.buf).and_then(|b| b.get_mut(have..)) else { return Ok(false) };
-            match self.file.read(room) {
-                Ok(0) => self.eof = true,
-                Ok(n) => self.have += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(CaptureError::Read {
-                        source_name: self.path.display().to_string(),
-                        msg: e.to_string(),
-                    });
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    /// The buffer, writable, with the unread bytes (`pos..have`) at its front and room for
-    /// `need` of them: refilled in place when nobody else holds it; else a spare nobody holds
-    /// any more (or a new buffer) takes over, the unread bytes carried to its front.
-    fn writable(&mut self, need: usize) -> Option<()> {
-        if Arc::get_mut(&mut self.buf).is_none() {
-            let size = need.max(CHUNK);
-            let free = self.spare.iter().position(|b| Arc::strong_count(b) == 1);
-            let mut next = match free {
-                Some(i) => self.spare.swap_remove(i),
-                None => SharedBuffer::new(vec![0; size]),
-            };
-            let unread = self.buf.get(self.pos..self.have)?;
-            let to = Arc::get_mut(&mut next)?;
-            if to.len() < size {
-                to.resize(size, 0);
-            }
-            to.get_mut(..unread.len())?.copy_from_slice(unread);
-            let held = std::mem::replace(&mut self.buf, next);
-            if self.spare.len() < SPARE_BUFFERS {
-                self.spare.push(held);
-            }
-            self.unread_moved_to_front();
-        } else if self.pos > 0 {
-            let (pos, have) = (self.pos, self.have);
-            Arc::get_mut(&mut self.buf)?.copy_within(pos..have, 0);
-            self.unread_moved_to_front();
-        }
-        let buf = Arc::get_mut(&mut self.buf)?;
-        if buf.len() < need {
-            buf.resize(need, 0);
-        }
-        Some(())
-    }
-
-    /// Book-keeping once the unread bytes moved to the buffer's front.
-    fn unread_moved_to_front(&mut self) {
-        self.last = None;
-        self.base += self.pos as u64;
-        self.have -= self.pos;
-        self.pos = 0;
     }
 
     /// The frame [`next_frame`](PcapFile::next_frame) returned last, again (`None` before the
     /// first).
     pub fn last_frame(&self) -> Option<RawFrame<'_>> {
         let (start, caplen, ts, wire_len) = self.last?;
-        let data = self.buf.get(start..start + caplen)?;
-        Some(RawFrame { ts, link: self.link, wire_len, data, shared: Some(Shared { buf: &self.buf, offset: start }) })
+        let buf = self.chunks.buffer();
+        let data = buf.get(start..start + caplen)?;
+        Some(RawFrame { ts, link: self.link, wire_len, data, shared: Some(Shared { buf, offset: start }) })
     }
 
     /// The next frame, `None` at the end of the file.
     pub fn next_frame(&mut self) -> Result<Option<RawFrame<'_>>, CaptureError> {
         let truncated = |path: &Path, msg: &str| CaptureError::Truncated { path: path.to_path_buf(), msg: msg.into() };
-        if !self.ensure(RECORD_HEADER)? {
-            return if self.have == self.pos {
-                Ok(None)
-            } else {
+        // Offsets into the buffer move with the next read.
+        self.last = None;
+        if !self.chunks.ensure(RECORD_HEADER)? {
+            return if self.chunks.partial() {
                 Err(truncated(&self.path, "record header cut short"))
+            } else {
+                Ok(None)
             };
         }
-        let p = self.pos;
         let (Some(sec), Some(frac), Some(caplen), Some(origlen)) =
-            (self.word(p), self.word(p + 4), self.word(p + 8), self.word(p + 12))
+            (self.word(0), self.word(4), self.word(8), self.word(12))
         else {
             return Err(truncated(&self.path, "record header cut short"));
         };
@@ -255,29 +165,25 @@ impl PcapFile {
             });
         }
         let total = RECORD_HEADER + caplen as usize;
-        if !self.ensure(total)? {
+        if !self.chunks.ensure(total)? {
             return Err(truncated(&self.path, "record data cut short"));
         }
-        let start = self.pos + RECORD_HEADER;
-        self.pos += total;
+        let start = self.chunks.pos() + RECORD_HEADER;
+        self.chunks.consume(total);
         let micros_frac = if self.nanos { u64::from(frac) / 1000 } else { u64::from(frac) };
         let ts = Micros::from(sec).saturating_mul(1_000_000).saturating_add(micros_frac);
         let wire_len = origlen.max(caplen);
         self.last = Some((start, caplen as usize, ts, wire_len));
-        let data = self.buf.get(start..start + caplen as usize).unwrap_or_default();
-        Ok(Some(RawFrame {
-            ts,
-            link: self.link,
-            wire_len,
-            data,
-            shared: Some(Shared { buf: &self.buf, offset: start }),
-        }))
+        Ok(self.last_frame())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::SharedBuffer;
+    use crate::capture::chunks::CHUNK;
+    use std::sync::Arc;
 
     fn header(big: bool, nanos: bool, dlt: u32) -> Vec<u8> {
         let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
@@ -422,18 +328,6 @@ mod tests {
             v.len()
         };
         assert!(distinct(&held) >= 3, "held buffers are never written again");
-        // Let go: the next file's chunks come from the spares.
-        let spares: Vec<*const Vec<u8>> = p.spare.iter().map(Arc::as_ptr).collect();
-        drop(held);
-        let mut p2 = p;
-        p2.file = File::open(file.path()).unwrap();
-        p2.eof = false;
-        p2.pos = p2.have;
-        let mut hold = Vec::new();
-        let _ = p2.ensure(CHUNK + 1).unwrap();
-        hold.push(p2.buf.clone());
-        let _ = p2.ensure(2 * CHUNK).unwrap();
-        assert!(spares.contains(&Arc::as_ptr(&p2.buf)), "a spare nobody holds is reused");
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! A pcapng reader of farhand's own, for the files libpcap refuses: interfaces of different
-//! link types or snapshot lengths in one file (a capture of a gateway's Ethernet leg and its
-//! NFLOG group, `mergecap` of captures made on different links). libpcap reads every frame
-//! with the first interface's link type and stops at the first interface that differs; this
-//! reader reads every interface's frames with that interface's own link type and timestamp
-//! resolution.
+//! The pcapng reader of farhand's own, for every pcapng file: blocks parsed where they lie
+//! in the chunked buffer of `chunks.rs`. It reads every interface's frames with that
+//! interface's own link type and timestamp resolution — libpcap reads every frame with the
+//! first interface's link type and stops at the first interface that differs (a capture of
+//! a gateway's Ethernet leg and its NFLOG group, `mergecap` of captures made on different
+//! links).
 //!
 //! # Contract
 //! - [`Pcapng::open`] reads the Section Header Block; [`Pcapng::next_frame`] walks the blocks
@@ -21,10 +21,10 @@
 //! - Timestamps become microseconds since the Unix epoch (decimal and binary resolutions,
 //!   the interface's offset added), saturating instead of wrapping.
 
-use super::{CaptureError, LinkType};
+use super::chunks::Chunks;
+use super::{CaptureError, LinkType, SharedBuffer};
 use farhand_model::Micros;
 use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// Section Header Block type (also the file's magic).
@@ -85,15 +85,14 @@ pub struct FrameAt {
 
 /// An open pcapng file read block by block.
 pub struct Pcapng {
-    r: BufReader<File>,
+    /// The file's bytes, chunk by chunk (`chunks.rs`): blocks are read where they lie.
+    chunks: Chunks,
     path: PathBuf,
     /// The current section's byte order.
     big_endian: bool,
     interfaces: Vec<Interface>,
-    /// The current block's body.
-    buf: Vec<u8>,
-    /// Bytes consumed so far.
-    position: u64,
+    /// The current block's body: where it starts and ends in the chunks' buffer.
+    body: (usize, usize),
     skipped: u64,
 }
 
@@ -102,12 +101,11 @@ impl Pcapng {
     pub fn open(path: &Path) -> Result<Pcapng, CaptureError> {
         let f = File::open(path).map_err(|e| CaptureError::BadFile { path: path.to_path_buf(), msg: e.to_string() })?;
         let mut p = Pcapng {
-            r: BufReader::with_capacity(1 << 20, f),
+            chunks: Chunks::new(f, path.to_path_buf(), 0),
             path: path.to_path_buf(),
             big_endian: false,
             interfaces: Vec::new(),
-            buf: Vec::new(),
-            position: 0,
+            body: (0, 0),
             skipped: 0,
         };
         match p.block()? {
@@ -118,12 +116,18 @@ impl Pcapng {
 
     /// The current block's bytes (a frame's are at [`FrameAt::start`]..[`FrameAt::end`]).
     pub fn buf(&self) -> &[u8] {
-        &self.buf
+        self.chunks.buffer().get(self.body.0..self.body.1).unwrap_or_default()
+    }
+
+    /// The buffer the current block lies in, shared, and where [`buf`](Pcapng::buf) starts in
+    /// it (a frame's place for the zero-copy hand-over).
+    pub fn shared(&self) -> (&SharedBuffer, usize) {
+        (self.chunks.buffer(), self.body.0)
     }
 
     /// Bytes of the file read so far.
     pub fn position(&self) -> u64 {
-        self.position
+        self.chunks.position()
     }
 
     /// Frames skipped because their interface's link type is not one farhand decodes.
@@ -155,110 +159,83 @@ impl Pcapng {
     }
 
     fn bad(&self, msg: &str) -> CaptureError {
-        CaptureError::BadFile { path: self.path.clone(), msg: format!("{msg} (at byte {})", self.position) }
+        CaptureError::BadFile { path: self.path.clone(), msg: format!("{msg} (at byte {})", self.chunks.position()) }
     }
 
     fn u16(&self, at: usize) -> Option<u16> {
-        let b = *self.buf.get(at..)?.first_chunk::<2>()?;
+        let b = *self.buf().get(at..)?.first_chunk::<2>()?;
         Some(if self.big_endian { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
     }
 
     fn u32(&self, at: usize) -> Option<u32> {
-        let b = *self.buf.get(at..)?.first_chunk::<4>()?;
+        let b = *self.buf().get(at..)?.first_chunk::<4>()?;
         Some(if self.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
     }
 
     fn u64(&self, at: usize) -> Option<u64> {
-        let b = *self.buf.get(at..)?.first_chunk::<8>()?;
+        let b = *self.buf().get(at..)?.first_chunk::<8>()?;
         Some(if self.big_endian { u64::from_be_bytes(b) } else { u64::from_le_bytes(b) })
     }
 
-    /// Reads exactly `out.len()` bytes; `Ok(false)` at a clean end (nothing read).
-    fn fill(&mut self, out: &mut [u8], first: bool) -> Result<bool, CaptureError> {
-        let mut got = 0;
-        while got < out.len() {
-            let n = match out.get_mut(got..).map(|rest| self.r.read(rest)) {
-                Some(Ok(n)) => n,
-                Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Some(Err(e)) => {
-                    return Err(CaptureError::Read {
-                        source_name: self.path.display().to_string(),
-                        msg: e.to_string(),
-                    });
-                }
-                None => 0,
-            };
-            if n == 0 {
-                if first && got == 0 {
-                    return Ok(false);
-                }
-                return Err(CaptureError::Truncated {
-                    path: self.path.clone(),
-                    msg: format!("the file ends inside a pcapng block (at byte {})", self.position + got as u64),
-                });
-            }
-            got += n;
+    /// The file ends inside a block.
+    fn truncated(&self) -> CaptureError {
+        CaptureError::Truncated {
+            path: self.path.clone(),
+            msg: format!("the file ends inside a pcapng block (at byte {})", self.chunks.position()),
         }
-        self.position += out.len() as u64;
-        Ok(true)
     }
 
-    /// Reads the next block into `buf` (its body, without type and lengths); its type, or
-    /// `None` at the end of the file.
+    /// The word at `at` of the unread bytes, in the current section's byte order.
+    fn unread_word(&self, at: usize) -> Option<[u8; 4]> {
+        Some(*self.chunks.unread().get(at..)?.first_chunk::<4>()?)
+    }
+
+    /// Reads the next block (its body, without type and lengths, becomes [`buf`](Pcapng::buf));
+    /// its type, or `None` at the end of the file.
     fn block(&mut self) -> Result<Option<u32>, CaptureError> {
-        let mut head = [0u8; 8];
-        if !self.fill(&mut head, true)? {
-            return Ok(None);
+        if !self.chunks.ensure(8)? {
+            return if self.chunks.partial() { Err(self.truncated()) } else { Ok(None) };
         }
-        let [t0, t1, t2, t3, l0, l1, l2, l3] = head;
-        let raw_type = [t0, t1, t2, t3];
-        let raw_len = [l0, l1, l2, l3];
+        let (Some(raw_type), Some(raw_len)) = (self.unread_word(0), self.unread_word(4)) else {
+            return Err(self.truncated());
+        };
+        // The fixed part before the body that must be there: a section header's byte-order
+        // magic is part of its body.
+        let mut fixed = 8;
         if u32::from_le_bytes(raw_type) == SHB {
             // A new section: its byte order comes from the magic that follows the length.
-            let mut magic = [0u8; 4];
-            self.fill(&mut magic, false)?;
+            if !self.chunks.ensure(12)? {
+                return Err(self.truncated());
+            }
+            let magic = self.unread_word(8).unwrap_or_default();
             self.big_endian = match (u32::from_le_bytes(magic), u32::from_be_bytes(magic)) {
                 (BYTE_ORDER_MAGIC, _) => false,
                 (_, BYTE_ORDER_MAGIC) => true,
                 _ => return Err(self.bad("a section header with no byte-order magic")),
             };
             self.interfaces.clear();
-            let len = self.order(raw_len);
-            self.body(len, 12, Some(magic))?;
-            return Ok(Some(SHB));
+            fixed = 12;
         }
         let kind = self.order(raw_type);
         let len = self.order(raw_len);
-        self.body(len, 8, None)?;
+        if len < fixed + 4 || !len.is_multiple_of(4) || len > MAX_BLOCK_LEN {
+            return Err(self.bad(&format!("a pcapng block of impossible length {len}")));
+        }
+        let len = len as usize;
+        if !self.chunks.ensure(len)? {
+            return Err(self.truncated());
+        }
+        if self.unread_word(len - 4).map(|t| self.order(t)) != Some(len as u32) {
+            return Err(self.bad("a pcapng block whose trailing length differs from its leading one"));
+        }
+        let start = self.chunks.pos();
+        self.body = (start + 8, start + len - 4);
+        self.chunks.consume(len);
         Ok(Some(kind))
     }
 
     fn order(&self, b: [u8; 4]) -> u32 {
         if self.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }
-    }
-
-    /// Reads a block's body of total length `len`, of which `read` bytes are read already
-    /// (`magic`: the section header's byte-order magic, kept at the body's start), and checks
-    /// the trailing length.
-    fn body(&mut self, len: u32, read: u32, magic: Option<[u8; 4]>) -> Result<(), CaptureError> {
-        if len < read + 4 || !len.is_multiple_of(4) || len > MAX_BLOCK_LEN {
-            return Err(self.bad(&format!("a pcapng block of impossible length {len}")));
-        }
-        let rest = (len - read - 4) as usize;
-        self.buf.clear();
-        self.buf.extend_from_slice(magic.as_ref().map_or(&[][..], |m| &m[..]));
-        let keep = self.buf.len();
-        self.buf.resize(keep + rest, 0);
-        let mut body = std::mem::take(&mut self.buf);
-        let read_ok = self.fill(body.get_mut(keep..).unwrap_or_default(), false);
-        self.buf = body;
-        read_ok?;
-        let mut trailer = [0u8; 4];
-        self.fill(&mut trailer, false)?;
-        if self.order(trailer) != len {
-            return Err(self.bad("a pcapng block whose trailing length differs from its leading one"));
-        }
-        Ok(())
     }
 
     fn interface(&mut self) -> Result<(), CaptureError> {
@@ -282,7 +259,7 @@ impl Pcapng {
             match code {
                 0 => break,
                 OPT_TSRESOL if len >= 1 => {
-                    let v = self.buf.get(value).copied().unwrap_or(6);
+                    let v = self.buf().get(value).copied().unwrap_or(6);
                     iface.resolution =
                         if v & 0x80 == 0 { Resolution::Decimal(v) } else { Resolution::Binary(v & 0x7f) };
                 }
@@ -311,7 +288,7 @@ impl Pcapng {
             return Err(self.bad(&format!("a packet of interface {id}, which no interface block describes")));
         };
         let end = usize::try_from(caplen).ok().and_then(|c| fixed.checked_add(c));
-        let Some(end) = end.filter(|&e| e <= self.buf.len()) else {
+        let Some(end) = end.filter(|&e| e <= self.buf().len()) else {
             return Err(self.bad(&format!("a packet whose captured length {caplen} runs past its block")));
         };
         let Some(link) = iface.link else {
@@ -334,7 +311,7 @@ impl Pcapng {
             self.skipped += 1;
             return Ok(None);
         };
-        let room = self.buf.len().saturating_sub(4);
+        let room = self.buf().len().saturating_sub(4);
         let snap = if iface.snaplen == 0 { usize::MAX } else { iface.snaplen as usize };
         let caplen = (wire as usize).min(snap).min(room);
         Ok(Some(FrameAt { ts: 0, link, dlt: iface.dlt, wire_len: wire, start: 4, end: 4 + caplen }))
