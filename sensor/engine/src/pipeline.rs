@@ -53,6 +53,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const BATCH: usize = 256;
 /// Batches in flight per worker.
 const WORKER_QUEUE: usize = 8;
+/// Shared buffers one batch may hold: a worker that gets few of the packets (one endpoint
+/// carrying nearly all the traffic) would otherwise keep a buffer alive for each of its
+/// sparse frames. Past it the batch goes as it is.
+const BATCH_BUFFERS: usize = 4;
+/// Frames in a buffer larger than this (grown for an oversized record) are copied, not
+/// shared: a held buffer of megabytes per frame is no saving.
+const SHARED_BUFFER_MAX: usize = 1 << 20;
 /// Finding batches in flight to the reporting plane: the capacity of the crossing's channel
 /// ([`crossing`]).
 pub const FINDING_QUEUE: usize = 64;
@@ -326,6 +333,11 @@ impl Batch {
         });
     }
 
+    /// Whether a frame of `buf` would make this batch hold more than [`BATCH_BUFFERS`].
+    fn holds_enough(&self, buf: &SharedBuffer) -> bool {
+        self.bufs.len() >= BATCH_BUFFERS && !self.bufs.last().is_some_and(|b| SharedBuffer::ptr_eq(b, buf))
+    }
+
     /// Adds a frame by reference to the shared buffer it lies in (`shared`: the buffer and
     /// the frame's offset in it); the buffer is held once per batch.
     fn push_ref(&mut self, f: &RawFrame<'_>, shared: (&SharedBuffer, usize)) {
@@ -530,7 +542,7 @@ fn run_sharded<S: Source + ?Sized>(
             }
             Event::Frame(f, shared, (x, y)) => {
                 let w = shard_addrs(&x, &y, workers, |a| home.contains(a));
-                if cur.get(w).is_some_and(|b| !b.metas.is_empty()) {
+                if cur.get(w).is_some_and(|b| !b.metas.is_empty() || b.holds_enough(shared.0)) {
                     send(w, &mut cur, &txs, &free);
                 }
                 if let Some(b) = cur.get_mut(w) {
@@ -707,7 +719,10 @@ impl<'c, S: Source + ?Sized> Reader<'c, S> {
                         s.span.0 = f.ts;
                     }
                     s.span.1 = f.ts;
-                    match f.shared.filter(|sh| self.defer_decode && u32::try_from(sh.offset).is_ok()) {
+                    let shareable = |sh: &crate::capture::Shared<'_>| {
+                        self.defer_decode && sh.buf.len() <= SHARED_BUFFER_MAX && u32::try_from(sh.offset).is_ok()
+                    };
+                    match f.shared.filter(shareable) {
                         Some(sh) => {
                             // The addresses choose the worker; a frame they cannot be read
                             // from cheaply is decoded here for its key (and again by the
@@ -822,6 +837,26 @@ mod tests {
         assert_eq!(s.flows_ended, summary.flows.created, "{what}: every flow created ended");
         assert_eq!(s.capture_dropped, summary.capture.dropped, "{what}: capture drops");
         assert_eq!(s.interface_dropped, summary.capture.if_dropped, "{what}: interface drops");
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_a_few_shared_buffers() {
+        let bufs: Vec<SharedBuffer> = (0..6).map(|_| SharedBuffer::new(vec![7u8; 64])).collect();
+        let data = [7u8; 16];
+        let frame = RawFrame { ts: 1, link: LinkType::Ethernet, wire_len: 16, data: &data, shared: None };
+        let mut b = Batch::default();
+        for (i, buf) in bufs.iter().take(BATCH_BUFFERS).enumerate() {
+            assert!(!b.holds_enough(buf), "buffer {i}");
+            b.push_ref(&frame, (buf, 8));
+            b.push_ref(&frame, (buf, 24));
+        }
+        assert_eq!(b.bufs.len(), BATCH_BUFFERS, "each buffer held once");
+        // Another frame of the last buffer still fits; a frame of a new buffer does not.
+        assert!(!b.holds_enough(&bufs[BATCH_BUFFERS - 1]));
+        assert!(b.holds_enough(&bufs[BATCH_BUFFERS]));
+        assert_eq!(SharedBuffer::strong_count(&bufs[0]), 2);
+        b.clear();
+        assert_eq!(SharedBuffer::strong_count(&bufs[0]), 1, "a cleared batch lets go");
     }
 
     #[test]
