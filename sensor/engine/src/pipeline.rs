@@ -10,8 +10,8 @@
 //!   its buffer (farhand's own file reader, [`crate::capture::RawFrame::shared`]) the reader
 //!   only reads a frame's two addresses ([`crate::decode::endpoints`]) and hands over a
 //!   reference into that buffer; the worker decodes the frame (no copy, and decoding runs on
-//!   the workers). A batch holds at most [`BATCH_BUFFERS`] shared buffers (it is sent early
-//!   rather than keep more alive), and a frame in a buffer grown past [`SHARED_BUFFER_MAX`]
+//!   the workers). A batch holds at most `BATCH_BUFFERS` shared buffers (it is sent early
+//!   rather than keep more alive), and a frame in a buffer grown past `SHARED_BUFFER_MAX`
 //!   is copied: the memory held by frames in flight stays bounded however the packets fall
 //!   between workers. Otherwise (live capture, libpcap) the reader decodes and copies the
 //!   payload into the batch.
