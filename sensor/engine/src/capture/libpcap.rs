@@ -37,7 +37,8 @@ pub struct Capture {
     frames: u64,
     /// The offline filter, if any: the own reader filters with it too.
     filter: Option<String>,
-    /// The own pcapng reader, once libpcap refused the file's interfaces.
+    /// The own pcapng reader: every pcapng file from its opening, or a file libpcap stopped
+    /// at (an interface that differs).
     own: Option<Box<OwnReader>>,
     /// The own classic pcap reader, which reads a classic pcap file's records once libpcap
     /// accepted its header (libpcap's handle stays open, unused).
@@ -54,6 +55,15 @@ struct Classic {
 struct OwnReader {
     file: Pcapng,
     programs: Vec<(u16, pcap::BpfProgram)>,
+}
+
+/// `filter` compiled for a file's link-type number (`what` names it in an error). A file
+/// names LINKTYPE_ values; libpcap compiles for DLT_ values, which differ only for
+/// LINKTYPE_RAW (101, DLT_RAW 12) among those farhand reads.
+fn compile_for(filter: &str, linktype: u16, what: &str) -> Result<pcap::BpfProgram, CaptureError> {
+    let bad = |e: pcap::Error| CaptureError::BadFilter { filter: what.to_string(), msg: pcap_msg(&e) };
+    let dlt = if linktype == 101 { 12 } else { i32::from(linktype) };
+    pcap::Capture::dead(pcap::Linktype(dlt)).map_err(bad)?.compile(filter, true).map_err(bad)
 }
 
 /// Whether the file begins with a pcapng Section Header Block.
@@ -164,10 +174,7 @@ impl Capture {
             .filter(filter, true)
             .map_err(|e| CaptureError::BadFilter { filter: filter.to_string(), msg: pcap_msg(&e) })?;
         if let Some(c) = self.classic.as_mut() {
-            let bad = |e: pcap::Error| CaptureError::BadFilter { filter: filter.to_string(), msg: pcap_msg(&e) };
-            let dlt = if c.file.dlt() == 101 { 12 } else { i32::from(c.file.dlt()) };
-            c.program =
-                Some(pcap::Capture::dead(pcap::Linktype(dlt)).map_err(bad)?.compile(filter, true).map_err(bad)?);
+            c.program = Some(compile_for(filter, c.file.dlt(), filter)?);
         }
         self.filter = Some(filter.to_string());
         Ok(())
@@ -231,15 +238,7 @@ impl OwnReader {
             let at = match self.programs.iter().position(|(d, _)| *d == f.dlt) {
                 Some(at) => at,
                 None => {
-                    let bad = |e: pcap::Error| CaptureError::BadFilter {
-                        filter: format!("{filter} (for link type {} of {name})", f.dlt),
-                        msg: pcap_msg(&e),
-                    };
-                    // A file names LINKTYPE_ values; libpcap compiles for DLT_ values, which
-                    // differ only for LINKTYPE_RAW (101, DLT_RAW 12) among those farhand reads.
-                    let dlt = if f.dlt == 101 { 12 } else { i32::from(f.dlt) };
-                    let prog =
-                        pcap::Capture::dead(pcap::Linktype(dlt)).map_err(bad)?.compile(filter, true).map_err(bad)?;
+                    let prog = compile_for(filter, f.dlt, &format!("{filter} (for link type {} of {name})", f.dlt))?;
                     self.programs.push((f.dlt, prog));
                     self.programs.len() - 1
                 }
